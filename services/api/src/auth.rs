@@ -1,0 +1,42 @@
+//! `X-API-Key` authentication: `401 UNAUTHORIZED` without a known key, `403 FORBIDDEN` when
+//! the key lacks the permission. A key belongs to one workspace, and every handler works on
+//! the caller's workspace only, so workspaces cannot see each other.
+
+use crate::error::ApiError;
+use crate::AppState;
+use axum::http::{HeaderMap, StatusCode};
+use hookline_model::apikey::hash_key;
+use hookline_model::{ApiKeyRecord, Permission};
+use rand::RngCore;
+
+pub const API_KEY_HEADER: &str = "x-api-key";
+
+pub fn authenticate(state: &AppState, headers: &HeaderMap, needs: Permission) -> Result<ApiKeyRecord, ApiError> {
+    let unauthorized = || ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "missing or invalid X-API-Key");
+    let key = headers.get(API_KEY_HEADER).and_then(|v| v.to_str().ok()).ok_or_else(unauthorized)?;
+    let rec = state.config.read(|c| c.api_key(&hash_key(key.trim())).cloned()).ok_or_else(unauthorized)?;
+    if !rec.allows(needs) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            format!("this API key lacks the {} permission", needs.as_str()),
+        ));
+    }
+    Ok(rec)
+}
+
+/// A new key (shown once) and the record stored for it.
+pub fn new_key(workspace_id: &str, permissions: Vec<Permission>) -> (String, ApiKeyRecord) {
+    let mut raw = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut raw);
+    let key = format!("hk_{}", hex::encode(raw));
+    let key_hash = hash_key(&key);
+    let rec = ApiKeyRecord {
+        key_id: format!("key_{}", &key_hash[..12]),
+        key_hash,
+        workspace_id: workspace_id.to_string(),
+        permissions,
+        created_at: chrono::Utc::now(),
+    };
+    (key, rec)
+}

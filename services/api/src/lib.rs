@@ -1,0 +1,171 @@
+//! The control plane.
+//!
+//! - `PUT`/`GET /api/v1/user/webhooks`: the 23 Telecom dialect ([`telecom23`]).
+//! - `POST /api/v1/user/webhooks/test`: a sample event through the real delivery path
+//!   ([`test_send`]).
+//! - `GET /api/v1/user/webhooks/logs`: the caller's latest attempts ([`logs`]).
+//! - `POST /admin/v1/api-keys`: operator-only key creation ([`admin`]).
+//!
+//! Configuration is written to the compacted config topic and applied locally at once, so a
+//! `GET` after a `PUT` sees the change; enrich and delivery follow the topic within a second.
+//! The API also consumes the attempts topic into the store, which backs the logs endpoint.
+
+pub mod admin;
+mod attempt_log;
+pub mod auth;
+pub mod error;
+pub mod logs;
+mod metrics;
+pub mod telecom23;
+pub mod test_send;
+
+use axum::routing::{get, post};
+use axum::Router;
+use hookline_config::Topics;
+use hookline_kafka::{ConfigHandle, ConfigWriter, KafkaSettings, Producer};
+use hookline_model::WorkspaceConfig;
+use hookline_security::{Sealer, UrlPolicy};
+use hookline_store::Store;
+use hookline_telemetry::Runtime;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// API settings.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ApiConfig {
+    #[arg(long = "api-http-addr", env = "HOOKLINE_API_HTTP_ADDR", default_value = "0.0.0.0:8080")]
+    pub http_addr: SocketAddr,
+    /// Bearer token for `/admin/v1/*`. Without it the admin endpoints answer 404.
+    #[arg(long, env = "HOOKLINE_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Consumer group that copies the attempts topic into the store.
+    #[arg(long = "api-attempts-group", env = "HOOKLINE_API_ATTEMPTS_GROUP", default_value = "hookline-api-attempts")]
+    pub attempts_group: String,
+    /// Attempts kept per workspace for the logs endpoint.
+    #[arg(long, env = "HOOKLINE_ATTEMPT_LOG_KEEP", default_value_t = 1000)]
+    pub attempt_log_keep: usize,
+    /// How long a test send waits for its attempt beyond the subscription's own timeout.
+    #[arg(long, env = "HOOKLINE_TEST_SEND_GRACE_SECS", default_value_t = 10)]
+    pub test_send_grace_secs: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiStartError {
+    #[error(transparent)]
+    Kafka(#[from] hookline_kafka::KafkaError),
+    #[error("binding the API: {0}")]
+    Bind(#[from] std::io::Error),
+}
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: ConfigHandle,
+    writer: ConfigWriter,
+    producer: Producer,
+    topics: Topics,
+    store: Store,
+    sealer: Sealer,
+    policy: UrlPolicy,
+    /// Serialises read-modify-write of workspace configs within this process. Across API
+    /// replicas the last write wins.
+    write_lock: Arc<tokio::sync::Mutex<()>>,
+    cfg: ApiConfig,
+    metrics: Arc<metrics::Metrics>,
+}
+
+impl AppState {
+    /// The caller's workspace config, or an empty one.
+    fn workspace(&self, id: &str) -> WorkspaceConfig {
+        self.config.read(|c| c.workspace(id)).map(|w| (*w).clone()).unwrap_or_else(|| WorkspaceConfig::new(id))
+    }
+
+    /// Writes a workspace config durably and applies it locally.
+    async fn save(&self, ws: &WorkspaceConfig) -> Result<(), error::ApiError> {
+        let (key, value) = self.writer.put_workspace(ws).await.map_err(error::ApiError::unavailable)?;
+        self.config.apply_local(&key, Some(&value));
+        Ok(())
+    }
+}
+
+/// A running API.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub task: tokio::task::JoinHandle<Result<(), ApiStartError>>,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/v1/user/webhooks", get(telecom23_get).put(telecom23_put))
+        .route("/api/v1/user/webhooks/test", post(test_send::handle))
+        .route("/api/v1/user/webhooks/logs", get(logs::handle))
+        .route("/admin/v1/api-keys", post(admin::create_key))
+        .with_state(state)
+}
+
+async fn telecom23_get(
+    axum::extract::State(st): axum::extract::State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<axum::Json<serde_json::Value>, error::ApiError> {
+    let key = auth::authenticate(&st, &headers, hookline_model::Permission::WebhooksRead)?;
+    Ok(axum::Json(telecom23::view(&st.workspace(&key.workspace_id))))
+}
+
+async fn telecom23_put(
+    axum::extract::State(st): axum::extract::State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<axum::Json<serde_json::Value>, error::ApiError> {
+    let key = auth::authenticate(&st, &headers, hookline_model::Permission::WebhooksWrite)?;
+    let _guard = st.write_lock.lock().await;
+    let current = st.workspace(&key.workspace_id);
+    let updated = telecom23::apply_put(&current, &body, &st.policy, &st.sealer).await?;
+    st.save(&updated).await?;
+    st.metrics.config_writes.with_label_values(&["telecom23"]).inc();
+    Ok(axum::Json(telecom23::view(&updated)))
+}
+
+/// Starts the HTTP API and the attempt-log consumer.
+pub async fn start(
+    kafka: &KafkaSettings,
+    store: Store,
+    config: ConfigHandle,
+    policy: UrlPolicy,
+    sealer: Sealer,
+    cfg: &ApiConfig,
+    rt: &Runtime,
+) -> Result<Running, ApiStartError> {
+    let producer = kafka.producer()?;
+    let metrics = Arc::new(metrics::Metrics::new(&rt.registry));
+    let state = AppState {
+        config: config.clone(),
+        writer: ConfigWriter::new(producer.clone(), kafka.topics.config()),
+        producer: producer.clone(),
+        topics: kafka.topics.clone(),
+        store: store.clone(),
+        sealer,
+        policy,
+        write_lock: Arc::default(),
+        cfg: cfg.clone(),
+        metrics: metrics.clone(),
+    };
+    let consumer = kafka.consumer(&cfg.attempts_group, &[&kafka.topics.attempts()])?;
+    let listener = tokio::net::TcpListener::bind(cfg.http_addr).await?;
+    let addr = listener.local_addr()?;
+    let ready = rt.readiness.component("api");
+    let (shutdown, drain, keep) = (rt.shutdown.clone(), rt.drain, cfg.attempt_log_keep);
+    let task = tokio::spawn(async move {
+        let log = attempt_log::run(consumer, store, keep, metrics, shutdown.clone(), drain);
+        // Serving before the config is loaded would answer 401 to valid keys.
+        config.wait_caught_up().await;
+        ready.store(true, std::sync::atomic::Ordering::Relaxed);
+        let http = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        let (h, l) = tokio::join!(http, log);
+        producer.flush(Duration::from_secs(5));
+        h?;
+        l?;
+        Ok(())
+    });
+    Ok(Running { addr, task })
+}

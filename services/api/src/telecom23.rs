@@ -1,0 +1,282 @@
+//! The 23 Telecom dialect: `PUT`/`GET /api/v1/user/webhooks`.
+//!
+//! One URL per event kind, a shared signing secret, per-kind field lists and the
+//! `unique_clicks_only` toggle. In the model each configured URL is one subscription with id
+//! `t23-<kind>`; the secret, toggle and field choices live in [`Telecom23Settings`] so they
+//! survive a channel being disabled and re-enabled.
+//!
+//! `PUT` only touches what it sends. Validation runs in a fixed order and the first failure
+//! is returned: `INVALID_BODY`, `CONFLICTING_FIELDS`, `INVALID_URL`, `INVALID_SECRET`,
+//! `INVALID_FIELDS`, `INVALID_TOGGLE`. A rejected `PUT` changes nothing. Unknown keys are
+//! ignored (the reference defines no error for them).
+//!
+//! [`Telecom23Settings`]: hookline_model::Telecom23Settings
+
+use crate::error::ApiError;
+use hookline_model::{fields, BodyFormat, Dialect, EventKind, PayloadSchema, RetryPolicy, SealedSecret, Subscription, WorkspaceConfig};
+use hookline_security::{Sealer, UrlPolicy};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+/// Longest signing secret, in characters.
+pub const MAX_SECRET_CHARS: usize = 64;
+/// 23 Telecom's response window.
+pub const TIMEOUT_MS: u64 = 5_000;
+
+pub fn subscription_id(kind: EventKind) -> String {
+    format!("t23-{kind}")
+}
+
+/// The GET view. The secret itself is never returned.
+pub fn view(ws: &WorkspaceConfig) -> Value {
+    let mut out = Map::new();
+    for kind in EventKind::ALL {
+        let url = ws.subscription(&subscription_id(kind)).map(|s| s.url.clone());
+        out.insert(format!("{kind}_url"), json!(url));
+    }
+    out.insert("signing_secret_set".into(), json!(ws.telecom23.signing_secret.is_some()));
+    out.insert("unique_clicks_only".into(), json!(ws.telecom23.unique_clicks_only));
+    for kind in EventKind::ALL {
+        out.insert(format!("{kind}_fields"), json!(chosen_fields(ws, kind)));
+    }
+    Value::Object(out)
+}
+
+fn chosen_fields(ws: &WorkspaceConfig, kind: EventKind) -> Vec<String> {
+    ws.telecom23
+        .fields
+        .get(&kind)
+        .cloned()
+        .unwrap_or_else(|| fields::defaults(kind).iter().map(|f| f.to_string()).collect())
+}
+
+/// What a valid PUT body asks for, before it is applied.
+#[derive(Debug, Default)]
+struct Changes {
+    /// `Some(None)`: disable the channel.
+    urls: BTreeMap<EventKind, Option<String>>,
+    secret: Option<String>,
+    clear_secret: bool,
+    fields: BTreeMap<EventKind, Vec<String>>,
+    unique_clicks_only: Option<bool>,
+}
+
+/// Validates `body` against the current config and returns the new config (version bumped).
+pub async fn apply_put(
+    current: &WorkspaceConfig,
+    body: &[u8],
+    policy: &UrlPolicy,
+    sealer: &Sealer,
+) -> Result<WorkspaceConfig, ApiError> {
+    let changes = validate(body, policy).await?;
+    let mut ws = current.clone();
+    let t = &mut ws.telecom23;
+    if changes.clear_secret {
+        t.signing_secret = None;
+    }
+    if let Some(secret) = &changes.secret {
+        t.signing_secret = Some(SealedSecret(sealer.seal(secret)));
+    }
+    if let Some(u) = changes.unique_clicks_only {
+        t.unique_clicks_only = u;
+    }
+    for (kind, list) in changes.fields {
+        t.fields.insert(kind, list);
+    }
+    for kind in EventKind::ALL {
+        let id = subscription_id(kind);
+        let url = match changes.urls.get(&kind) {
+            Some(new) => new.clone(),
+            None => ws.subscription(&id).map(|s| s.url.clone()),
+        };
+        match url {
+            Some(url) => {
+                let sub = subscription(&ws, kind, url);
+                ws.upsert(sub);
+            }
+            None => ws.remove(&id),
+        }
+    }
+    ws.version += 1;
+    Ok(ws)
+}
+
+/// Builds the subscription of one channel from the dialect settings.
+fn subscription(ws: &WorkspaceConfig, kind: EventKind, url: String) -> Subscription {
+    let mut chosen = BTreeMap::new();
+    if let Some(f) = ws.telecom23.fields.get(&kind) {
+        chosen.insert(kind, f.clone());
+    }
+    Subscription {
+        id: subscription_id(kind),
+        workspace_id: ws.workspace_id.clone(),
+        dialect: Dialect::Telecom23,
+        name: None,
+        url,
+        event_kinds: vec![kind],
+        filters: Default::default(),
+        schema: PayloadSchema::Telecom23,
+        format: BodyFormat::Json,
+        fields: chosen,
+        signing_secret: ws.telecom23.signing_secret.clone(),
+        basic_auth: None,
+        rate_limit_per_sec: 0,
+        retry: RetryPolicy::telecom23(),
+        timeout_ms: TIMEOUT_MS,
+        enabled: true,
+    }
+}
+
+async fn validate(body: &[u8], policy: &UrlPolicy) -> Result<Changes, ApiError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request("INVALID_BODY", format!("request body is not valid JSON: {e}")))?;
+    let Value::Object(obj) = value else {
+        return Err(ApiError::bad_request("INVALID_BODY", "request body must be a JSON object"));
+    };
+    let mut c = Changes::default();
+
+    let clear = obj.get("clear_signing_secret");
+    if obj.contains_key("signing_secret") && clear == Some(&Value::Bool(true)) {
+        return Err(ApiError::bad_request(
+            "CONFLICTING_FIELDS",
+            "signing_secret and clear_signing_secret: true cannot be sent together",
+        ));
+    }
+
+    for kind in EventKind::ALL {
+        let key = format!("{kind}_url");
+        let Some(v) = obj.get(&key) else { continue };
+        let url = match v {
+            Value::Null => None,
+            Value::String(s) if s.is_empty() => None,
+            Value::String(s) => {
+                policy
+                    .check(s)
+                    .await
+                    .map_err(|e| ApiError::bad_request("INVALID_URL", format!("{key}: {e}")))?;
+                Some(s.clone())
+            }
+            _ => return Err(ApiError::bad_request("INVALID_URL", format!("{key} must be a string or null"))),
+        };
+        c.urls.insert(kind, url);
+    }
+
+    if let Some(v) = obj.get("signing_secret") {
+        match v {
+            Value::String(s) if !s.is_empty() && s.chars().count() <= MAX_SECRET_CHARS => c.secret = Some(s.clone()),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "INVALID_SECRET",
+                    format!("signing_secret must be a string of 1 to {MAX_SECRET_CHARS} characters"),
+                ))
+            }
+        }
+    }
+    match clear {
+        None => {}
+        Some(Value::Bool(b)) => c.clear_secret = *b,
+        Some(_) => return Err(ApiError::bad_request("INVALID_SECRET", "clear_signing_secret must be a boolean")),
+    }
+
+    for kind in EventKind::ALL {
+        let key = format!("{kind}_fields");
+        let Some(v) = obj.get(&key) else { continue };
+        let invalid = |why: String| ApiError::bad_request("INVALID_FIELDS", format!("{key}: {why}"));
+        let Value::Array(items) = v else {
+            return Err(invalid("must be a non-empty array of field names".into()));
+        };
+        let names: Vec<String> = items
+            .iter()
+            .map(|i| i.as_str().map(str::to_string))
+            .collect::<Option<_>>()
+            .ok_or_else(|| invalid("field names must be strings".into()))?;
+        let list = fields::normalise(kind, &names).map_err(|e| invalid(e.to_string()))?;
+        c.fields.insert(kind, list);
+    }
+
+    if let Some(v) = obj.get("unique_clicks_only") {
+        let Value::Bool(b) = v else {
+            return Err(ApiError::bad_request("INVALID_TOGGLE", "unique_clicks_only must be a boolean"));
+        };
+        c.unique_clicks_only = Some(*b);
+    }
+    Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> UrlPolicy {
+        UrlPolicy::new(false, vec![])
+    }
+
+    async fn put(ws: &WorkspaceConfig, body: &str) -> Result<WorkspaceConfig, ApiError> {
+        apply_put(ws, body.as_bytes(), &policy(), &Sealer::new(None).unwrap()).await
+    }
+
+    async fn code(body: &str) -> &'static str {
+        put(&WorkspaceConfig::new("w"), body).await.unwrap_err().code
+    }
+
+    #[tokio::test]
+    async fn every_error_code_under_its_condition() {
+        assert_eq!(code("{").await, "INVALID_BODY");
+        assert_eq!(code("[1]").await, "INVALID_BODY");
+        assert_eq!(code(r#"{"signing_secret":"a","clear_signing_secret":true}"#).await, "CONFLICTING_FIELDS");
+        assert_eq!(code(r#"{"delivery_url":5}"#).await, "INVALID_URL");
+        assert_eq!(code(r#"{"click_url":"http://example.com/x"}"#).await, "INVALID_URL");
+        assert_eq!(code(r#"{"delivery_url":"https://169.254.169.254/"}"#).await, "INVALID_URL");
+        assert_eq!(code(r#"{"signing_secret":""}"#).await, "INVALID_SECRET");
+        assert_eq!(code(r#"{"signing_secret":null}"#).await, "INVALID_SECRET");
+        assert_eq!(code(r#"{"signing_secret":12}"#).await, "INVALID_SECRET");
+        let long = format!(r#"{{"signing_secret":"{}"}}"#, "é".repeat(65));
+        assert_eq!(code(&long).await, "INVALID_SECRET");
+        assert_eq!(code(r#"{"delivery_fields":null}"#).await, "INVALID_FIELDS");
+        assert_eq!(code(r#"{"delivery_fields":[]}"#).await, "INVALID_FIELDS");
+        assert_eq!(code(r#"{"delivery_fields":["nope"]}"#).await, "INVALID_FIELDS");
+        assert_eq!(code(r#"{"click_fields":["status"]}"#).await, "INVALID_FIELDS");
+        assert_eq!(code(r#"{"unique_clicks_only":"yes"}"#).await, "INVALID_TOGGLE");
+        assert_eq!(code(r#"{"unique_clicks_only":null}"#).await, "INVALID_TOGGLE");
+    }
+
+    #[tokio::test]
+    async fn valid_edges() {
+        let max = format!(r#"{{"signing_secret":"{}"}}"#, "é".repeat(64));
+        assert!(put(&WorkspaceConfig::new("w"), &max).await.is_ok());
+        assert!(put(&WorkspaceConfig::new("w"), r#"{"signing_secret":"a","clear_signing_secret":false}"#).await.is_ok());
+        assert!(put(&WorkspaceConfig::new("w"), r#"{"delivery_url":null,"click_url":""}"#).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn partial_updates_and_disable() {
+        let ws = WorkspaceConfig::new("w");
+        let ws = put(&ws, r#"{"delivery_url":"https://example.com/d","signing_secret":"s3cret","delivery_fields":["status","message_id","workspace_id"]}"#).await.unwrap();
+        let v = view(&ws);
+        assert_eq!(v["delivery_url"], "https://example.com/d");
+        assert_eq!(v["click_url"], Value::Null);
+        assert_eq!(v["signing_secret_set"], true);
+        assert_eq!(v["delivery_fields"], json!(["message_id", "status", "workspace_id"]));
+        assert_eq!(v["click_fields"], json!(fields::defaults(EventKind::Click)));
+        assert!(!v.to_string().contains("s3cret"));
+
+        // Only what is sent changes.
+        let ws = put(&ws, r#"{"click_url":"https://example.com/c"}"#).await.unwrap();
+        let v = view(&ws);
+        assert_eq!(v["delivery_url"], "https://example.com/d");
+        assert_eq!(v["click_url"], "https://example.com/c");
+        assert_eq!(v["signing_secret_set"], true);
+        assert_eq!(ws.subscriptions.len(), 2);
+        assert_eq!(ws.version, 2);
+
+        // Disabling keeps the field choice for later.
+        let ws = put(&ws, r#"{"delivery_url":""}"#).await.unwrap();
+        assert_eq!(view(&ws)["delivery_url"], Value::Null);
+        assert!(ws.subscription("t23-delivery").is_none());
+        let ws = put(&ws, r#"{"delivery_url":"https://example.com/d2","clear_signing_secret":true}"#).await.unwrap();
+        let sub = ws.subscription("t23-delivery").unwrap();
+        assert_eq!(sub.fields_for(EventKind::Delivery), vec!["message_id", "status", "workspace_id"]);
+        assert!(sub.signing_secret.is_none());
+        assert_eq!(view(&ws)["signing_secret_set"], false);
+    }
+}

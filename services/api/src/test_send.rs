@@ -1,0 +1,129 @@
+//! `POST /api/v1/user/webhooks/test` `{"type": "delivery"|"click"|"conversion"|"impression"}`
+//! (permission `webhooks.write`).
+//!
+//! Builds a sample event of that type, produces it to the dispatch topic exactly as enrich
+//! would (marked `test`, so it is attempted once and never retried), waits for the attempt to
+//! appear in the attempt log and answers with its outcome:
+//! `{"type", "webhook_id", "url", "success", "status": "ok"|"failed", "response_code",
+//! "response_time_ms", "error", "payload"}`. Errors: `INVALID_BODY`, `INVALID_TYPE`,
+//! `WEBHOOK_NOT_CONFIGURED` (400), `TEST_TIMEOUT` (504) when no attempt was recorded in time.
+
+use crate::auth::authenticate;
+use crate::error::ApiError;
+use crate::AppState;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use chrono::Utc;
+use hookline_kafka::headers;
+use hookline_model::event::{ClickEvent, ConversionEvent, DeliveryEvent, ImpressionEvent};
+use hookline_model::{ids, AttemptOutcome, Dispatch, DlrStatus, Event, EventData, EventKind, Permission};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+pub async fn handle(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let key = authenticate(&st, &headers, Permission::WebhooksWrite)?;
+    let req: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request("INVALID_BODY", format!("request body is not valid JSON: {e}")))?;
+    let kind = req
+        .get("type")
+        .and_then(Value::as_str)
+        .and_then(EventKind::parse)
+        .ok_or_else(|| ApiError::bad_request("INVALID_TYPE", "type must be one of delivery, click, conversion, impression"))?;
+
+    let ws = st.workspace(&key.workspace_id);
+    let sub_id = crate::telecom23::subscription_id(kind);
+    let Some(sub) = ws.subscription(&sub_id).cloned() else {
+        return Err(ApiError::bad_request("WEBHOOK_NOT_CONFIGURED", format!("no {kind}_url is configured")));
+    };
+
+    let event = sample(kind, &key.workspace_id);
+    let dispatch = Dispatch {
+        dispatch_id: ids::dispatch_id(&event.id, &sub.id),
+        workspace_id: ws.workspace_id.clone(),
+        subscription_id: sub.id.clone(),
+        event,
+        test: true,
+        subscription: sub.clone(),
+        config_version: ws.version,
+    };
+    st.producer
+        .send_json(&st.topics.dispatch(), &sub.endpoint_key(), &dispatch, &[(headers::ATTEMPT, b"1")])
+        .await
+        .map_err(ApiError::unavailable)?;
+
+    let deadline = Instant::now() + Duration::from_millis(sub.timeout_ms) + Duration::from_secs(st.cfg.test_send_grace_secs);
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let recent = st.store.latest_attempts(&ws.workspace_id, 200).await.map_err(ApiError::unavailable)?;
+        if let Some(rec) = recent.into_iter().find(|r| r.webhook_id == dispatch.dispatch_id) {
+            let ok = rec.outcome == AttemptOutcome::Delivered;
+            st.metrics.test_sends.with_label_values(&[if ok { "ok" } else { "failed" }]).inc();
+            return Ok(Json(json!({
+                "type": kind,
+                "webhook_id": rec.webhook_id,
+                "url": rec.url,
+                "success": ok,
+                "status": if ok { "ok" } else { "failed" },
+                "response_code": rec.response_code,
+                "response_time_ms": rec.response_time_ms,
+                "error": rec.error,
+                "payload": rec.payload,
+            })));
+        }
+    }
+    st.metrics.test_sends.with_label_values(&["timeout"]).inc();
+    Err(ApiError::new(
+        StatusCode::GATEWAY_TIMEOUT,
+        "TEST_TIMEOUT",
+        "the test event was queued but no attempt was recorded in time; check the logs endpoint later",
+    ))
+}
+
+/// A recognisable sample event of each kind.
+pub fn sample(kind: EventKind, workspace_id: &str) -> Event {
+    let now = Utc::now();
+    let message_id = format!("test_{}", hex::encode(rand::random::<[u8; 8]>()));
+    let data = match kind {
+        EventKind::Delivery => EventData::Delivery(DeliveryEvent {
+            message_id: message_id.clone(),
+            telecom_message_id: "test-carrier-0001".into(),
+            recipient: "+14155551234".into(),
+            sender_id: "Hookline".into(),
+            status: DlrStatus::Delivered,
+            status_code: "000".into(),
+            num_parts: 1,
+            cost: 0.0085,
+            broadcast_id: None,
+        }),
+        EventKind::Click => EventData::Click(ClickEvent {
+            message_id: message_id.clone(),
+            broadcast_id: Some("test-broadcast".into()),
+            recipient: "+14155551234".into(),
+            sender_id: Some("Hookline".into()),
+            url: "https://hkl.ink/test".into(),
+            user_agent: "Mozilla/5.0 (test)".into(),
+            ip: "203.0.113.10".into(),
+        }),
+        EventKind::Conversion => EventData::Conversion(ConversionEvent {
+            message_id: message_id.clone(),
+            broadcast_id: Some("test-broadcast".into()),
+            recipient: "+14155551234".into(),
+            click_id: Some("test-click".into()),
+            event: "purchase".into(),
+            value: Some(19.99),
+            currency: Some("USD".into()),
+            transaction_id: Some("test-tx".into()),
+        }),
+        EventKind::Impression => EventData::Impression(ImpressionEvent {
+            message_id: message_id.clone(),
+            broadcast_id: None,
+            recipient: "+14155551234".into(),
+            sender_id: "Hookline".into(),
+            num_parts: 1,
+            cost: 0.0085,
+        }),
+    };
+    Event { id: format!("test_{message_id}"), workspace_id: workspace_id.to_string(), occurred_at: now, received_at: now, data }
+}

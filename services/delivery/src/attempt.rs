@@ -1,0 +1,164 @@
+//! One delivery attempt: render, sign, POST, classify, record.
+
+use base64::Engine;
+use chrono::Utc;
+use hookline_model::{payload, AttemptOutcome, AttemptRecord, Dispatch, Subscription};
+use hookline_security::{sign, Sealer, UrlPolicy};
+use std::time::{Duration, Instant};
+
+/// Longest response body kept in the attempt log.
+const RESPONSE_BODY_LIMIT: usize = 1024;
+
+/// Request headers Hookline sets on every webhook.
+pub mod header {
+    /// Unix seconds; part of the signed string.
+    pub const TIMESTAMP: &str = "X-Webhook-Timestamp";
+    /// `sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>`.
+    pub const SIGNATURE: &str = "X-Webhook-Signature";
+    /// The same for every attempt of one event to one subscription: receivers dedupe on it.
+    pub const ID: &str = "X-Webhook-Id";
+    /// Event type (`delivery`, `click`, ...).
+    pub const EVENT: &str = "X-Webhook-Event";
+    /// 1-based attempt number.
+    pub const ATTEMPT: &str = "X-Webhook-Attempt";
+}
+
+#[derive(Clone)]
+pub struct Attempter {
+    client: reqwest::Client,
+    policy: UrlPolicy,
+    sealer: Sealer,
+    user_agent: String,
+}
+
+impl Attempter {
+    pub fn new(client: reqwest::Client, policy: UrlPolicy, sealer: Sealer, user_agent: String) -> Self {
+        Self { client, policy, sealer, user_agent }
+    }
+
+    /// Makes attempt number `attempt` of `d` to `sub` and returns its record. Never fails:
+    /// every way an attempt can go wrong is an outcome in the record.
+    pub async fn attempt(&self, d: &Dispatch, sub: &Subscription, attempt: u32) -> AttemptRecord {
+        let rendered = payload::render(&d.event, sub);
+        let timestamp = Utc::now().timestamp().to_string();
+        let mut headers: Vec<(String, String)> = vec![
+            ("Content-Type".into(), rendered.content_type.into()),
+            ("User-Agent".into(), self.user_agent.clone()),
+            (header::ID.into(), d.dispatch_id.clone()),
+            (header::EVENT.into(), d.event.kind().as_str().into()),
+            (header::ATTEMPT.into(), attempt.to_string()),
+            (header::TIMESTAMP.into(), timestamp.clone()),
+        ];
+        let mut record = AttemptRecord {
+            attempt_id: format!("{}.{attempt}", d.dispatch_id),
+            webhook_id: d.dispatch_id.clone(),
+            event_id: d.event.id.clone(),
+            event_type: d.event.kind(),
+            workspace_id: d.workspace_id.clone(),
+            subscription_id: sub.id.clone(),
+            url: sub.url.clone(),
+            attempt,
+            test: d.test,
+            outcome: AttemptOutcome::Failed,
+            request_headers: vec![],
+            payload: String::from_utf8_lossy(&rendered.body).into_owned(),
+            response_code: None,
+            response_time_ms: 0,
+            response_body: None,
+            error: None,
+            attempted_at: Utc::now(),
+        };
+
+        let mut authorization = None;
+        let secrets = (|| -> Result<(), hookline_security::SealError> {
+            if let Some(secret) = &sub.signing_secret {
+                let secret = self.sealer.open(&secret.0)?;
+                headers.push((header::SIGNATURE.into(), sign(secret.as_bytes(), &timestamp, &rendered.body)));
+            }
+            if let Some(basic) = &sub.basic_auth {
+                let creds = self.sealer.open(&basic.0)?;
+                authorization = Some(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(creds)));
+            }
+            Ok(())
+        })();
+        if let Err(e) = secrets {
+            // Sending unsigned would be worse than not sending: the receiver would reject it
+            // or, worse, accept it. This is an operator problem (key rotated without re-seal).
+            record.outcome = AttemptOutcome::Skipped;
+            record.error = Some(format!("credentials cannot be opened: {e}"));
+            record.request_headers = headers;
+            return record;
+        }
+        record.request_headers = headers.clone();
+        if authorization.is_some() {
+            record.request_headers.push(("Authorization".into(), "Basic [redacted]".into()));
+        }
+
+        if let Err(e) = self.policy.check_syntax(&sub.url) {
+            record.error = Some(format!("URL refused: {e}"));
+            return record;
+        }
+
+        let mut req = self
+            .client
+            .post(&sub.url)
+            .timeout(Duration::from_millis(sub.timeout_ms))
+            .body(rendered.body);
+        for (k, v) in &headers {
+            req = req.header(k, v);
+        }
+        if let Some(a) = authorization {
+            req = req.header("Authorization", a);
+        }
+
+        let started = Instant::now();
+        let result = send_and_read(req).await;
+        record.response_time_ms = started.elapsed().as_millis() as u64;
+        match result {
+            Ok((status, body)) => {
+                record.response_code = Some(status);
+                record.response_body = Some(body);
+                if (200..300).contains(&status) {
+                    record.outcome = AttemptOutcome::Delivered;
+                } else if (300..400).contains(&status) {
+                    record.error = Some(format!("HTTP {status}: redirects are not followed"));
+                } else {
+                    record.error = Some(format!("HTTP {status}"));
+                }
+            }
+            Err(e) if e.is_timeout() => {
+                record.error = Some(format!("timeout after {} ms", sub.timeout_ms));
+            }
+            Err(e) => {
+                record.error = Some(format!("request failed: {}", error_chain(&e)));
+            }
+        }
+        record
+    }
+}
+
+async fn send_and_read(req: reqwest::RequestBuilder) -> Result<(u16, String), reqwest::Error> {
+    let mut resp = req.send().await?;
+    let status = resp.status().as_u16();
+    let mut body = Vec::new();
+    while body.len() < RESPONSE_BODY_LIMIT {
+        match resp.chunk().await? {
+            Some(chunk) => body.extend_from_slice(&chunk),
+            None => break,
+        }
+    }
+    body.truncate(RESPONSE_BODY_LIMIT);
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+/// The error and its causes on one line (reqwest's top-level message alone says little).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cur = c.source();
+    }
+    out
+}

@@ -1,0 +1,56 @@
+use hookline_model::{AttemptOutcome, AttemptRecord, Dispatch};
+use hookline_telemetry::{counter_vec, histogram_vec, int_gauge_vec, Registry, LATENCY_BUCKETS};
+use prometheus::{HistogramVec, IntCounterVec, IntGauge};
+
+pub(crate) struct Metrics {
+    /// `hookline_delivery_attempts_total{event_type, outcome}`.
+    attempts: IntCounterVec,
+    /// `hookline_delivery_request_duration_seconds{outcome}`: the HTTP exchange.
+    request_duration: HistogramVec,
+    /// `hookline_delivery_event_latency_seconds{event_type}`: from Hookline first receiving
+    /// the input to the receiver's 2xx.
+    event_latency: HistogramVec,
+    /// `hookline_delivery_in_flight_requests`.
+    in_flight: IntGauge,
+    /// `hookline_delivery_quarantined_total{reason}`.
+    pub quarantined: IntCounterVec,
+}
+
+impl Metrics {
+    pub fn new(r: &Registry) -> Self {
+        Self {
+            attempts: counter_vec(r, "hookline_delivery_attempts_total", "Delivery attempts by event type and outcome.", &["event_type", "outcome"]),
+            request_duration: histogram_vec(r, "hookline_delivery_request_duration_seconds", "Webhook HTTP request duration.", &["outcome"], LATENCY_BUCKETS),
+            event_latency: histogram_vec(r, "hookline_delivery_event_latency_seconds", "Input received to webhook delivered.", &["event_type"], LATENCY_BUCKETS),
+            in_flight: int_gauge_vec(r, "hookline_delivery_in_flight_requests", "Webhook requests in flight.", &[]).with_label_values(&[] as &[&str]),
+            quarantined: counter_vec(r, "hookline_delivery_quarantined_total", "Records sent to quarantine, by reason.", &["reason"]),
+        }
+    }
+
+    pub fn observe(&self, rec: &AttemptRecord, d: &Dispatch) {
+        let kind = rec.event_type.as_str();
+        self.attempts.with_label_values(&[kind, rec.outcome.as_str()]).inc();
+        if rec.outcome == AttemptOutcome::Skipped {
+            return;
+        }
+        self.request_duration.with_label_values(&[rec.outcome.as_str()]).observe(rec.response_time_ms as f64 / 1000.0);
+        if rec.outcome == AttemptOutcome::Delivered && !d.test {
+            let secs = (chrono::Utc::now() - d.event.received_at).num_milliseconds().max(0) as f64 / 1000.0;
+            self.event_latency.with_label_values(&[kind]).observe(secs);
+        }
+    }
+
+    /// Counts a request in flight until the guard drops.
+    pub fn in_flight_guard(&self) -> InFlight {
+        self.in_flight.inc();
+        InFlight(self.in_flight.clone())
+    }
+}
+
+pub(crate) struct InFlight(IntGauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}

@@ -1,0 +1,210 @@
+//! Enrich: from validated inputs to one dispatch record per (event, subscription).
+//!
+//! - Accepted messages are kept in the store (Redis) for `metadata_ttl_secs`, keyed by the
+//!   carrier's message id ([`Enricher::handle_message`]).
+//! - A final DLR is joined with its message's metadata into a delivery [`Event`] and fanned
+//!   out ([`fanout`]). A DLR whose metadata is not there yet is parked on the wait topic and
+//!   re-checked every `dlr_wait_recheck_ms` until `dlr_wait_max_secs` have passed since it
+//!   was first seen; then it is quarantined as `metadata_not_found` ([`wait`]).
+//! - Intermediate DLRs (ENROUTE, ACCEPTD) are counted and do not fire the delivery webhook.
+//!
+//! When the store is unreachable, processing waits and retries (nothing is skipped); the
+//! consumer's offsets do not move until it recovers.
+
+pub mod fanout;
+mod metrics;
+mod wait;
+
+use chrono::Utc;
+use hookline_kafka::{headers, pump, ConfigHandle, Handled, KafkaSettings, Message, OwnedMessage, Producer, Quarantine, SourcePosition};
+use hookline_model::{AcceptedMessage, CarrierDlr, Event};
+use hookline_store::{retry_until_ok, Store};
+use hookline_telemetry::Runtime;
+use metrics::Metrics;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Enrich settings.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EnrichConfig {
+    #[arg(long = "enrich-group", env = "HOOKLINE_ENRICH_GROUP", default_value = "hookline-enrich")]
+    pub group: String,
+    /// How long accepted-message metadata is kept for the DLR join.
+    #[arg(long, env = "HOOKLINE_METADATA_TTL_SECS", default_value_t = 72 * 3600)]
+    pub metadata_ttl_secs: u64,
+    /// How long a DLR may wait for its message's metadata before it is quarantined.
+    #[arg(long, env = "HOOKLINE_DLR_WAIT_MAX_SECS", default_value_t = 300)]
+    pub dlr_wait_max_secs: u64,
+    /// How often a waiting DLR looks for its metadata again.
+    #[arg(long, env = "HOOKLINE_DLR_WAIT_RECHECK_MS", default_value_t = 2000)]
+    pub dlr_wait_recheck_ms: u64,
+    #[arg(long = "enrich-max-in-flight", env = "HOOKLINE_ENRICH_MAX_IN_FLIGHT", default_value_t = 512)]
+    pub max_in_flight: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EnrichError {
+    #[error(transparent)]
+    Kafka(#[from] hookline_kafka::KafkaError),
+}
+
+/// A running enrich service.
+pub struct Running {
+    pub task: tokio::task::JoinHandle<Result<(), EnrichError>>,
+}
+
+/// The join and fan-out logic, shared by the main and the wait consumers.
+#[derive(Clone)]
+pub struct Enricher {
+    store: Store,
+    producer: Producer,
+    quarantine: Quarantine,
+    config: ConfigHandle,
+    dispatch_topic: String,
+    wait_topic: String,
+    cfg: EnrichConfig,
+    metrics: Arc<Metrics>,
+    shutdown: tokio_util::sync::CancellationToken,
+}
+
+impl Enricher {
+    /// Stores an accepted message's metadata.
+    async fn handle_message(&self, msg: OwnedMessage) -> Handled {
+        let Some(accepted) = self.decode::<AcceptedMessage>(&msg).await else {
+            return self.quarantined(&msg, "invalid_internal_record").await;
+        };
+        let ttl = Duration::from_secs(self.cfg.metadata_ttl_secs);
+        let stored = retry_until_ok(&self.shutdown, "put_message", || self.store_error("put_message"), || {
+            self.store.put_message(&accepted, ttl)
+        })
+        .await;
+        match stored {
+            Some(()) => {
+                self.metrics.records.with_label_values(&["message", "stored"]).inc();
+                Handled::Done
+            }
+            None => Handled::Abort("shutdown while the store was unavailable".into()),
+        }
+    }
+
+    /// Joins a DLR (fresh from ingest, or back from the wait topic) and fans it out.
+    async fn handle_dlr(&self, msg: OwnedMessage, from_wait: bool) -> Handled {
+        let Some(dlr) = self.decode::<CarrierDlr>(&msg).await else {
+            return self.quarantined(&msg, "invalid_internal_record").await;
+        };
+        if !dlr.status.is_final() {
+            self.metrics.join.with_label_values(&["intermediate"]).inc();
+            return Handled::Done;
+        }
+        let found = retry_until_ok(&self.shutdown, "get_message", || self.store_error("get_message"), || {
+            self.store.message_by_carrier_id(&dlr.carrier_message_id)
+        })
+        .await;
+        let meta = match found {
+            None => return Handled::Abort("shutdown while the store was unavailable".into()),
+            Some(m) => m,
+        };
+        match meta {
+            Some(meta) => {
+                self.metrics.join.with_label_values(&["joined"]).inc();
+                let event = Event::delivery(&dlr, &meta);
+                fanout::fan_out(self, &event).await
+            }
+            None => {
+                let first_seen = if from_wait {
+                    headers::get_i64(msg.headers(), headers::FIRST_SEEN_MS).unwrap_or_else(now_ms)
+                } else {
+                    now_ms()
+                };
+                wait::park(self, &msg, first_seen).await
+            }
+        }
+    }
+
+    async fn decode<T: serde::de::DeserializeOwned>(&self, msg: &OwnedMessage) -> Option<T> {
+        serde_json::from_slice(msg.payload().unwrap_or_default()).ok()
+    }
+
+    async fn quarantined(&self, msg: &OwnedMessage, reason: &'static str) -> Handled {
+        let detail = format!("record on {} does not decode as Hookline's own format", msg.topic());
+        self.quarantine_with(msg, reason, &detail).await
+    }
+
+    async fn quarantine_with(&self, msg: &OwnedMessage, reason: &'static str, detail: &str) -> Handled {
+        let source = SourcePosition { topic: msg.topic().to_string(), partition: msg.partition(), offset: msg.offset() };
+        match self.quarantine.put(reason, detail, Some(&source), msg.key(), msg.payload().unwrap_or_default()).await {
+            Ok(()) => Handled::Done,
+            Err(e) => Handled::Abort(e.to_string()),
+        }
+    }
+
+    fn store_error(&self, op: &str) {
+        self.metrics.store_errors.with_label_values(&[op]).inc();
+    }
+}
+
+fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+/// Starts the main consumer (messages + DLRs) and the wait-topic consumer.
+pub async fn start(
+    kafka: &KafkaSettings,
+    store: Store,
+    config: ConfigHandle,
+    cfg: &EnrichConfig,
+    rt: &Runtime,
+) -> Result<Running, EnrichError> {
+    let metrics = Arc::new(Metrics::new(&rt.registry));
+    let producer = kafka.producer()?;
+    let topics = &kafka.topics;
+    let enricher = Enricher {
+        store,
+        producer: producer.clone(),
+        quarantine: Quarantine::new(producer.clone(), topics.quarantine(), metrics.quarantined.clone()),
+        config: config.clone(),
+        dispatch_topic: topics.dispatch(),
+        wait_topic: topics.dlr_wait(),
+        cfg: cfg.clone(),
+        metrics,
+        shutdown: rt.shutdown.clone(),
+    };
+    let messages_topic = topics.messages();
+    let main = kafka.consumer(&cfg.group, &[&messages_topic, &topics.dlr()])?;
+    let waiting = kafka.consumer(&format!("{}-wait", cfg.group), &[&topics.dlr_wait()])?;
+    let ready = rt.readiness.component("enrich");
+    let (max, shutdown, drain) = (cfg.max_in_flight, rt.shutdown.clone(), rt.drain);
+
+    let task = tokio::spawn(async move {
+        // Fanning out before the config is loaded would drop events for subscriptions that
+        // exist but are not known yet.
+        config.wait_caught_up().await;
+        ready.store(true, std::sync::atomic::Ordering::Relaxed);
+        let e1 = enricher.clone();
+        let main_loop = pump("enrich", &main, max, shutdown.clone(), drain, |msg: OwnedMessage| {
+            let e = e1.clone();
+            let is_message = msg.topic() == messages_topic;
+            async move {
+                if is_message {
+                    e.handle_message(msg).await
+                } else {
+                    e.handle_dlr(msg, false).await
+                }
+            }
+        });
+        let e2 = enricher.clone();
+        let wait_loop = pump("enrich-wait", &waiting, max, shutdown.clone(), drain, |msg: OwnedMessage| {
+            let e = e2.clone();
+            async move {
+                wait::until_due(&msg).await;
+                e.handle_dlr(msg, true).await
+            }
+        });
+        let (a, b) = tokio::join!(main_loop, wait_loop);
+        enricher.producer.flush(drain);
+        a?;
+        b?;
+        Ok(())
+    });
+    Ok(Running { task })
+}

@@ -1,0 +1,52 @@
+//! `hookline embedded`: the whole pipeline in one process, with librdkafka's mock cluster as
+//! the broker and the in-memory store. Loopback receivers and plain http are allowed so a
+//! receiver on the same laptop works out of the box.
+
+use crate::{start, Service, Settings};
+use anyhow::Context;
+use hookline_kafka::embedded::EmbeddedKafka;
+use hookline_kafka::{ConfigWriter, KafkaSettings};
+use hookline_model::Permission;
+use hookline_security::Sealer;
+use hookline_store::Store;
+use tokio_util::sync::CancellationToken;
+
+/// The workspace the embedded mode creates a key for.
+pub const WORKSPACE: &str = "demo";
+
+pub async fn run(mut settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let mut kafka = KafkaSettings::new("", "");
+    let broker = EmbeddedKafka::start(&kafka.topics.specs(), kafka.partitions).context("starting the embedded broker")?;
+    kafka.brokers = broker.bootstrap_servers();
+    // Topics exist already; the mock cluster does not serve admin requests.
+    kafka.create_topics = false;
+
+    if settings.security.secret_key.is_none() {
+        settings.security.secret_key = Some(Sealer::random_key_hex());
+    }
+    settings.security.allow_http_urls = true;
+    for cidr in ["127.0.0.0/8", "::1/128"] {
+        settings.security.allow_cidrs.push(cidr.parse().expect("static CIDR"));
+    }
+
+    // The key is written before the services start, so their config replay includes it.
+    let (key, rec) = hookline_api::auth::new_key(WORKSPACE, vec![Permission::WebhooksRead, Permission::WebhooksWrite]);
+    ConfigWriter::new(kafka.producer()?, kafka.topics.config()).put_api_key(&rec).await?;
+
+    let pipeline = start(&Service::ALL, &kafka, Store::memory(), &settings, shutdown).await?;
+    let api = pipeline.api_addr.expect("api runs");
+    let ingest = pipeline.ingest_addr.expect("ingest runs");
+    println!(
+        "\nHookline is running EMBEDDED: in-process broker and in-memory store.\n\
+         NOT DURABLE: configuration, queued events and logs are lost when this process exits.\n\
+         Loopback and plain-http webhook URLs are allowed in this mode.\n\n\
+         API:      http://{api}   (PUT /api/v1/user/webhooks, ...)\n\
+         Ingest:   http://{ingest}   (POST /v1/messages, POST /v1/dlr)\n\
+         Metrics:  http://{}/metrics\n\
+         API key:  {key}   (workspace `{WORKSPACE}`, webhooks.read + webhooks.write)\n",
+        pipeline.admin_addr
+    );
+    let result = pipeline.wait().await;
+    drop(broker);
+    result
+}

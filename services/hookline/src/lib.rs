@@ -1,0 +1,154 @@
+//! Wiring: which services run in this process, on which Kafka and store. Used by the binary
+//! and by the integration tests, so both start the pipeline the same way.
+
+pub mod cli;
+pub mod embedded;
+
+use anyhow::Context;
+use hookline_config::{AdminArgs, SecurityArgs, ShutdownArgs};
+use hookline_kafka::{ConfigHandle, KafkaSettings};
+use hookline_security::{Sealer, UrlPolicy};
+use hookline_store::Store;
+use hookline_telemetry::{serve_admin, Readiness, Runtime};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// One of the four services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Service {
+    Ingest,
+    Enrich,
+    Delivery,
+    Api,
+}
+
+impl Service {
+    pub const ALL: [Service; 4] = [Service::Ingest, Service::Enrich, Service::Delivery, Service::Api];
+}
+
+/// Every setting a process may need; each service reads its own part.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Settings {
+    #[command(flatten)]
+    pub security: SecurityArgs,
+    #[command(flatten)]
+    pub admin: AdminArgs,
+    #[command(flatten)]
+    pub shutdown: ShutdownArgs,
+    #[command(flatten)]
+    pub ingest: hookline_ingest::IngestConfig,
+    #[command(flatten)]
+    pub enrich: hookline_enrich::EnrichConfig,
+    #[command(flatten)]
+    pub delivery: hookline_delivery::DeliveryConfig,
+    #[command(flatten)]
+    pub api: hookline_api::ApiConfig,
+}
+
+/// The services running in this process.
+pub struct Pipeline {
+    pub api_addr: Option<SocketAddr>,
+    pub ingest_addr: Option<SocketAddr>,
+    pub admin_addr: SocketAddr,
+    pub readiness: Readiness,
+    pub shutdown: CancellationToken,
+    tasks: Vec<(Service, JoinHandle<anyhow::Result<()>>)>,
+    admin_task: JoinHandle<()>,
+}
+
+impl Pipeline {
+    /// Waits until every service has stopped (after `shutdown`, or when one fails: then the
+    /// others are told to stop too, and the first error is returned).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        let mut first_err = None;
+        let mut pending: futures::stream::FuturesUnordered<_> = self
+            .tasks
+            .into_iter()
+            .map(|(svc, t)| async move { (svc, t.await) })
+            .collect();
+        use futures::StreamExt;
+        while let Some((svc, joined)) = pending.next().await {
+            let result = joined.map_err(anyhow::Error::from).and_then(|r| r);
+            if let Err(e) = result {
+                tracing::error!(service = ?svc, error = %e, "service stopped with an error");
+                self.shutdown.cancel();
+                first_err.get_or_insert(e.context(format!("{svc:?}")));
+            }
+        }
+        self.shutdown.cancel();
+        let _ = self.admin_task.await;
+        first_err.map_or(Ok(()), Err)
+    }
+}
+
+/// Starts `services` in this process.
+pub async fn start(
+    services: &[Service],
+    kafka: &KafkaSettings,
+    store: Store,
+    settings: &Settings,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Pipeline> {
+    let sealer = Sealer::new(settings.security.secret_key.as_deref()).context("HOOKLINE_SECRET_KEY")?;
+    if !sealer.encrypts() {
+        tracing::warn!("HOOKLINE_SECRET_KEY is not set: signing secrets are stored in clear text in the config topic");
+    }
+    let policy = UrlPolicy::new(settings.security.allow_http_urls, settings.security.allow_cidrs.clone());
+    if kafka.create_topics {
+        hookline_kafka::admin::ensure_topics(kafka, &kafka.topics.specs()).await.context("creating topics")?;
+    }
+    let base = Runtime::new(shutdown.clone(), Duration::from_secs(settings.shutdown.drain_timeout_secs));
+    let config_ready = base.readiness.component("config");
+    let config = ConfigHandle::follow(kafka, shutdown.clone()).await.context("reading the config topic")?;
+    {
+        let config = config.clone();
+        tokio::spawn(async move {
+            config.wait_caught_up().await;
+            config_ready.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+    }
+
+    let mut registries = vec![base.registry.clone()];
+    let mut tasks: Vec<(Service, JoinHandle<anyhow::Result<()>>)> = vec![];
+    let (mut api_addr, mut ingest_addr) = (None, None);
+    for &svc in services {
+        let rt = base.sibling();
+        registries.push(rt.registry.clone());
+        match svc {
+            Service::Ingest => {
+                let r = hookline_ingest::start(kafka, &settings.ingest, &rt).await?;
+                ingest_addr = Some(r.http_addr);
+                tasks.push((svc, tokio::spawn(async move { Ok(r.task.await??) })));
+            }
+            Service::Enrich => {
+                let r = hookline_enrich::start(kafka, store.clone(), config.clone(), &settings.enrich, &rt).await?;
+                tasks.push((svc, tokio::spawn(async move { Ok(r.task.await??) })));
+            }
+            Service::Delivery => {
+                let r = hookline_delivery::start(kafka, config.clone(), policy.clone(), sealer.clone(), &settings.delivery, &rt)
+                    .await?;
+                tasks.push((svc, tokio::spawn(async move { Ok(r.task.await??) })));
+            }
+            Service::Api => {
+                let r = hookline_api::start(kafka, store.clone(), config.clone(), policy.clone(), sealer.clone(), &settings.api, &rt)
+                    .await?;
+                api_addr = Some(r.addr);
+                tasks.push((svc, tokio::spawn(async move { Ok(r.task.await??) })));
+            }
+        }
+    }
+    let admin = serve_admin(settings.admin.addr, registries, base.readiness.clone(), shutdown.clone())
+        .await
+        .context("binding the admin port")?;
+    Ok(Pipeline {
+        api_addr,
+        ingest_addr,
+        admin_addr: admin.addr,
+        readiness: base.readiness,
+        shutdown,
+        tasks,
+        admin_task: admin.task,
+    })
+}

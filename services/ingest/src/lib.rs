@@ -1,0 +1,149 @@
+//! Ingest: the edge of the pipeline.
+//!
+//! Reads the gateway's accepted-message stream and carrier DLR feeds from Kafka, and the same
+//! two record kinds over HTTP (`POST /v1/messages`, `POST /v1/dlr`); validates and normalises
+//! them ([`normalise`], [`smpp`]) and produces them to the event topics for enrich. A Kafka
+//! record that cannot be parsed is quarantined with its reason; an HTTP one is answered `400`
+//! with the same reason code.
+
+pub mod http;
+mod metrics;
+pub mod normalise;
+pub mod smpp;
+
+use hookline_kafka::{pump, Handled, KafkaSettings, Message, OwnedMessage, Producer, Quarantine, SourcePosition};
+use hookline_telemetry::Runtime;
+use metrics::Metrics;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Ingest settings.
+#[derive(Debug, Clone, clap::Args)]
+pub struct IngestConfig {
+    /// Address of the HTTP edge (`/v1/messages`, `/v1/dlr`).
+    #[arg(long = "ingest-http-addr", env = "HOOKLINE_INGEST_HTTP_ADDR", default_value = "0.0.0.0:8081")]
+    pub http_addr: SocketAddr,
+    /// Consumer group of the raw-topic consumer.
+    #[arg(long = "ingest-group", env = "HOOKLINE_INGEST_GROUP", default_value = "hookline-ingest")]
+    pub group: String,
+    /// Records processed concurrently by one consumer.
+    #[arg(long = "ingest-max-in-flight", env = "HOOKLINE_INGEST_MAX_IN_FLIGHT", default_value_t = 512)]
+    pub max_in_flight: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Kafka(#[from] hookline_kafka::KafkaError),
+    #[error("binding the HTTP edge: {0}")]
+    Bind(#[from] std::io::Error),
+}
+
+/// A running ingest service.
+pub struct Running {
+    pub http_addr: SocketAddr,
+    pub task: tokio::task::JoinHandle<Result<(), IngestError>>,
+}
+
+/// Which kind of record a raw input is.
+#[derive(Debug, Clone, Copy)]
+pub enum InputKind {
+    AcceptedMessage,
+    CarrierDlr,
+}
+
+/// Validation and forwarding, shared by the Kafka consumer and the HTTP edge.
+#[derive(Clone)]
+pub struct Ingestor {
+    producer: Producer,
+    quarantine: Quarantine,
+    messages_topic: String,
+    dlr_topic: String,
+    metrics: Arc<Metrics>,
+}
+
+/// Outcome of ingesting one record.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestFailure {
+    #[error(transparent)]
+    Invalid(#[from] normalise::InputError),
+    #[error("could not produce: {0}")]
+    Produce(#[from] hookline_kafka::KafkaError),
+}
+
+impl Ingestor {
+    /// Validates `raw` and produces the normalised record. Validation errors are returned, not
+    /// quarantined: the caller decides (Kafka quarantines, HTTP answers 400).
+    pub async fn ingest(&self, kind: InputKind, raw: &[u8]) -> Result<(), IngestFailure> {
+        let (label, topic, key, value) = match kind {
+            InputKind::AcceptedMessage => {
+                let m = normalise::accepted_message(raw)?;
+                ("accepted_message", &self.messages_topic, m.carrier_message_id.clone(), serde_json::to_vec(&m))
+            }
+            InputKind::CarrierDlr => {
+                let d = normalise::carrier_dlr(raw, chrono::Utc::now())?;
+                ("carrier_dlr", &self.dlr_topic, d.carrier_message_id.clone(), serde_json::to_vec(&d))
+            }
+        };
+        let value = value.map_err(hookline_kafka::KafkaError::from)?;
+        self.producer.send(topic, Some(key.as_bytes()), Some(&value), &[]).await?;
+        self.metrics.records.with_label_values(&[label, "accepted"]).inc();
+        Ok(())
+    }
+
+    /// Handles one raw Kafka record: forward, or quarantine with the reason.
+    async fn handle_record(&self, kind: InputKind, msg: OwnedMessage) -> Handled {
+        let raw = msg.payload().unwrap_or_default();
+        match self.ingest(kind, raw).await {
+            Ok(()) => Handled::Done,
+            Err(IngestFailure::Invalid(e)) => {
+                let label = match kind {
+                    InputKind::AcceptedMessage => "accepted_message",
+                    InputKind::CarrierDlr => "carrier_dlr",
+                };
+                self.metrics.records.with_label_values(&[label, "quarantined"]).inc();
+                let source = SourcePosition { topic: msg.topic().to_string(), partition: msg.partition(), offset: msg.offset() };
+                match self.quarantine.put(e.reason(), &e.to_string(), Some(&source), msg.key(), raw).await {
+                    Ok(()) => Handled::Done,
+                    Err(q) => Handled::Abort(q.to_string()),
+                }
+            }
+            Err(IngestFailure::Produce(e)) => Handled::Abort(e.to_string()),
+        }
+    }
+}
+
+/// Starts the raw-topic consumer and the HTTP edge.
+pub async fn start(kafka: &KafkaSettings, cfg: &IngestConfig, rt: &Runtime) -> Result<Running, IngestError> {
+    let metrics = Arc::new(Metrics::new(&rt.registry));
+    let producer = kafka.producer()?;
+    let topics = &kafka.topics;
+    let ingestor = Ingestor {
+        producer: producer.clone(),
+        quarantine: Quarantine::new(producer.clone(), topics.quarantine(), metrics.quarantined.clone()),
+        messages_topic: topics.messages(),
+        dlr_topic: topics.dlr(),
+        metrics,
+    };
+
+    let accepted_topic = topics.accepted();
+    let dlr_topic = topics.carrier_dlr();
+    let consumer = kafka.consumer(&cfg.group, &[&accepted_topic, &dlr_topic])?;
+
+    let http = http::serve(cfg.http_addr, ingestor.clone(), rt.shutdown.clone()).await?;
+    let ready = rt.readiness.component("ingest");
+    let (max, shutdown, drain) = (cfg.max_in_flight, rt.shutdown.clone(), rt.drain);
+    let task = tokio::spawn(async move {
+        ready.store(true, std::sync::atomic::Ordering::Relaxed);
+        let handler = |msg: OwnedMessage| {
+            let kind = if msg.topic() == accepted_topic { InputKind::AcceptedMessage } else { InputKind::CarrierDlr };
+            let ingestor = ingestor.clone();
+            async move { ingestor.handle_record(kind, msg).await }
+        };
+        let result = pump("ingest", &consumer, max, shutdown, drain, handler).await;
+        producer.flush(drain);
+        let _ = http.task.await;
+        Ok(result?)
+    });
+    Ok(Running { http_addr: http.addr, task })
+}

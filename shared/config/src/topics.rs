@@ -1,0 +1,115 @@
+//! Every topic name Hookline reads or writes, in one place.
+
+use clap::Args;
+
+/// Topic names. `HOOKLINE_TOPIC_PREFIX` is prepended to every one of them (inputs included),
+/// which lets several environments, or parallel tests, share one cluster.
+#[derive(Debug, Clone, Args)]
+pub struct Topics {
+    #[arg(long = "topic-prefix", env = "HOOKLINE_TOPIC_PREFIX", default_value = "")]
+    pub prefix: String,
+    /// Input: the gateway's accepted-message stream (JSON `AcceptedMessage`).
+    #[arg(long = "topic-accepted", env = "HOOKLINE_TOPIC_ACCEPTED", default_value = "sms.accepted")]
+    pub accepted: String,
+    /// Input: carrier delivery reports (JSON or SMPP 3.4 receipt text).
+    #[arg(long = "topic-carrier-dlr", env = "HOOKLINE_TOPIC_CARRIER_DLR", default_value = "carrier.dlr")]
+    pub carrier_dlr: String,
+    /// Validated accepted messages (ingest → enrich).
+    #[arg(long = "topic-messages", env = "HOOKLINE_TOPIC_MESSAGES", default_value = "hookline.events.messages")]
+    pub messages: String,
+    /// Validated, normalised DLRs (ingest → enrich).
+    #[arg(long = "topic-dlr", env = "HOOKLINE_TOPIC_DLR", default_value = "hookline.events.dlr")]
+    pub dlr: String,
+    /// DLRs waiting for their message's metadata (enrich → enrich, delayed).
+    #[arg(long = "topic-dlr-wait", env = "HOOKLINE_TOPIC_DLR_WAIT", default_value = "hookline.events.dlr.wait")]
+    pub dlr_wait: String,
+    /// One record per event × subscription, keyed by endpoint (enrich, api → delivery).
+    #[arg(long = "topic-dispatch", env = "HOOKLINE_TOPIC_DISPATCH", default_value = "hookline.webhooks.dispatch")]
+    pub dispatch: String,
+    /// The attempt log (delivery → api).
+    #[arg(long = "topic-attempts", env = "HOOKLINE_TOPIC_ATTEMPTS", default_value = "hookline.webhooks.attempts")]
+    pub attempts: String,
+    /// Compacted configuration: workspaces and API keys (api → everyone).
+    #[arg(long = "topic-config", env = "HOOKLINE_TOPIC_CONFIG", default_value = "hookline.config")]
+    pub config: String,
+    /// Records that could not be processed, with the reason in headers.
+    #[arg(long = "topic-quarantine", env = "HOOKLINE_TOPIC_QUARANTINE", default_value = "hookline.quarantine")]
+    pub quarantine: String,
+}
+
+/// How a topic should be created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicSpec {
+    pub name: String,
+    /// `None`: the deployment's `topic_partitions`.
+    pub partitions: Option<i32>,
+    pub compacted: bool,
+}
+
+impl Default for Topics {
+    fn default() -> Self {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            topics: Topics,
+        }
+        Only::parse_from(["hookline"]).topics
+    }
+}
+
+impl Topics {
+    /// The defaults with a prefix (tests give each run its own).
+    pub fn with_prefix(prefix: &str) -> Self {
+        Self { prefix: prefix.to_string(), ..Self::default() }
+    }
+
+    fn full(&self, name: &str) -> String {
+        format!("{}{}", self.prefix, name)
+    }
+
+    pub fn accepted(&self) -> String {
+        self.full(&self.accepted)
+    }
+    pub fn carrier_dlr(&self) -> String {
+        self.full(&self.carrier_dlr)
+    }
+    pub fn messages(&self) -> String {
+        self.full(&self.messages)
+    }
+    pub fn dlr(&self) -> String {
+        self.full(&self.dlr)
+    }
+    pub fn dlr_wait(&self) -> String {
+        self.full(&self.dlr_wait)
+    }
+    pub fn dispatch(&self) -> String {
+        self.full(&self.dispatch)
+    }
+    pub fn attempts(&self) -> String {
+        self.full(&self.attempts)
+    }
+    pub fn config(&self) -> String {
+        self.full(&self.config)
+    }
+    pub fn quarantine(&self) -> String {
+        self.full(&self.quarantine)
+    }
+
+    /// Every topic, with how to create it. The config topic has one partition so that its
+    /// replay order is the write order.
+    pub fn specs(&self) -> Vec<TopicSpec> {
+        let plain = |name: String| TopicSpec { name, partitions: None, compacted: false };
+        vec![
+            plain(self.accepted()),
+            plain(self.carrier_dlr()),
+            plain(self.messages()),
+            plain(self.dlr()),
+            plain(self.dlr_wait()),
+            plain(self.dispatch()),
+            plain(self.attempts()),
+            plain(self.quarantine()),
+            TopicSpec { name: self.config(), partitions: Some(1), compacted: true },
+        ]
+    }
+}

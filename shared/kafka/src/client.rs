@@ -1,0 +1,150 @@
+//! Client construction with the settings Hookline's delivery guarantees rely on.
+
+use crate::KafkaError;
+use hookline_config::{KafkaArgs, Topics};
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::util::Timeout;
+use rdkafka::ClientConfig;
+use serde::Serialize;
+
+/// Everything needed to build clients for one cluster.
+#[derive(Debug, Clone)]
+pub struct KafkaSettings {
+    pub brokers: String,
+    /// Extra librdkafka settings (security, tuning), applied last so they win.
+    pub options: Vec<(String, String)>,
+    pub topics: Topics,
+    pub create_topics: bool,
+    pub partitions: i32,
+    pub replication: i32,
+}
+
+impl KafkaSettings {
+    pub fn from_args(args: &KafkaArgs) -> Result<Self, KafkaError> {
+        Ok(Self {
+            brokers: args.brokers.clone(),
+            options: args.parsed_options().map_err(KafkaError::Settings)?,
+            topics: args.topics.clone(),
+            create_topics: args.create_topics,
+            partitions: args.topic_partitions,
+            replication: args.topic_replication,
+        })
+    }
+
+    /// Settings for `brokers` with default topics under `prefix` (tests, embedded mode).
+    pub fn new(brokers: impl Into<String>, prefix: &str) -> Self {
+        Self {
+            brokers: brokers.into(),
+            options: vec![],
+            topics: Topics::with_prefix(prefix),
+            create_topics: true,
+            partitions: 3,
+            replication: 1,
+        }
+    }
+
+    pub fn base(&self) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.brokers);
+        c.set("client.id", "hookline");
+        for (k, v) in &self.options {
+            c.set(k, v);
+        }
+        c
+    }
+
+    /// An idempotent producer with `acks=all`: a record reported as sent is durable and
+    /// written once, which is what lets a consumer commit its input afterwards.
+    pub fn producer(&self) -> Result<Producer, KafkaError> {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.brokers)
+            .set("client.id", "hookline")
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "5")
+            .set("compression.type", "lz4")
+            .set("message.timeout.ms", "120000");
+        for (k, v) in &self.options {
+            c.set(k, v);
+        }
+        Ok(Producer { inner: c.create()? })
+    }
+
+    /// A consumer in `group` subscribed to `topics`. Offsets are committed automatically but
+    /// only those explicitly stored, and the pump stores an offset only once the record's
+    /// outcome is durable: at-least-once.
+    pub fn consumer(&self, group: &str, topics: &[&str]) -> Result<StreamConsumer, KafkaError> {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.brokers)
+            .set("client.id", "hookline")
+            .set("group.id", group)
+            .set("enable.auto.commit", "true")
+            .set("auto.commit.interval.ms", "1000")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("fetch.wait.max.ms", "50")
+            .set("session.timeout.ms", "10000")
+            .set("heartbeat.interval.ms", "1000");
+        for (k, v) in &self.options {
+            c.set(k, v);
+        }
+        let consumer: StreamConsumer = c.create()?;
+        consumer.subscribe(topics)?;
+        Ok(consumer)
+    }
+}
+
+/// A cloneable handle on one producer (librdkafka producers are thread-safe and meant to be
+/// shared).
+#[derive(Clone)]
+pub struct Producer {
+    inner: FutureProducer,
+}
+
+impl Producer {
+    /// Sends one record and waits until the broker has it (or librdkafka gave up after
+    /// `message.timeout.ms`).
+    pub async fn send(
+        &self,
+        topic: &str,
+        key: Option<&[u8]>,
+        payload: Option<&[u8]>,
+        headers: &[(&str, &[u8])],
+    ) -> Result<(), KafkaError> {
+        let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic);
+        if let Some(k) = key {
+            record = record.key(k);
+        }
+        if let Some(p) = payload {
+            record = record.payload(p);
+        }
+        if !headers.is_empty() {
+            let mut h = OwnedHeaders::new_with_capacity(headers.len());
+            for (k, v) in headers {
+                h = h.insert(Header { key: k, value: Some(*v) });
+            }
+            record = record.headers(h);
+        }
+        self.inner.send(record, Timeout::Never).await.map(|_| ()).map_err(|(e, _)| KafkaError::Client(e))
+    }
+
+    /// Sends `value` as JSON.
+    pub async fn send_json<T: Serialize>(
+        &self,
+        topic: &str,
+        key: &str,
+        value: &T,
+        headers: &[(&str, &[u8])],
+    ) -> Result<(), KafkaError> {
+        let payload = serde_json::to_vec(value)?;
+        self.send(topic, Some(key.as_bytes()), Some(&payload), headers).await
+    }
+
+    /// Waits up to `timeout` for queued records to be sent (used on shutdown).
+    pub fn flush(&self, timeout: std::time::Duration) {
+        use rdkafka::producer::Producer as _;
+        let _ = self.inner.flush(Timeout::After(timeout));
+    }
+}

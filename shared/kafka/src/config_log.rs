@@ -1,0 +1,161 @@
+//! The compacted config topic: every service keeps an in-memory [`ConfigState`] that follows
+//! it, and the API writes to it.
+//!
+//! The follower assigns itself every partition from the beginning (no consumer group, nothing
+//! committed): each process rebuilds the whole state on start, which is what makes the
+//! configuration durable across restarts with the broker as its only store. It reports
+//! "caught up" once it has read up to the high watermark it saw at start; services are not
+//! ready before that.
+
+use crate::{KafkaError, KafkaSettings, Producer};
+use hookline_model::config_log::ConfigKey;
+use hookline_model::{ApiKeyRecord, ConfigState, WorkspaceConfig};
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::Message;
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// Shared read access to the current configuration.
+#[derive(Clone)]
+pub struct ConfigHandle {
+    state: Arc<RwLock<ConfigState>>,
+    caught_up: watch::Receiver<bool>,
+}
+
+impl ConfigHandle {
+    /// A handle over a fixed state, for unit tests of code that reads config.
+    pub fn fixed(state: ConfigState) -> Self {
+        let (_tx, rx) = watch::channel(true);
+        Self { state: Arc::new(RwLock::new(state)), caught_up: rx }
+    }
+
+    /// Runs `f` with the current state. Keep `f` short: it holds a read lock.
+    pub fn read<T>(&self, f: impl FnOnce(&ConfigState) -> T) -> T {
+        f(&self.state.read().expect("config lock"))
+    }
+
+    /// Applies a record locally before the follower sees it (the API's read-your-writes).
+    pub fn apply_local(&self, key: &str, value: Option<&[u8]>) {
+        if let Err(e) = self.state.write().expect("config lock").apply(key, value) {
+            tracing::error!(error = %e, "local config apply");
+        }
+    }
+
+    /// Waits until the initial replay is complete.
+    pub async fn wait_caught_up(&self) {
+        let mut rx = self.caught_up.clone();
+        let _ = rx.wait_for(|v| *v).await;
+    }
+
+    pub fn is_caught_up(&self) -> bool {
+        *self.caught_up.borrow()
+    }
+
+    /// Starts following `settings.topics.config()` until `shutdown`.
+    pub async fn follow(settings: &KafkaSettings, shutdown: CancellationToken) -> Result<Self, KafkaError> {
+        let topic = settings.topics.config();
+        let mut cfg: ClientConfig = settings.base();
+        cfg.set("group.id", format!("hookline-config-{}", rand::random::<u64>()))
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "false")
+            .set("fetch.wait.max.ms", "100");
+        let consumer: StreamConsumer = cfg.create()?;
+
+        // Metadata and watermarks are blocking calls.
+        let consumer = Arc::new(consumer);
+        let c = consumer.clone();
+        let t = topic.clone();
+        let targets: HashMap<i32, i64> = tokio::task::spawn_blocking(move || -> Result<_, KafkaError> {
+            let md = c.fetch_metadata(Some(&t), Duration::from_secs(30))?;
+            let partitions: Vec<i32> = md
+                .topics()
+                .iter()
+                .find(|m| m.name() == t)
+                .map(|m| m.partitions().iter().map(|p| p.id()).collect())
+                .unwrap_or_default();
+            if partitions.is_empty() {
+                return Err(KafkaError::Other(format!("config topic {t} has no partitions (does it exist?)")));
+            }
+            let mut tpl = TopicPartitionList::new();
+            let mut targets = HashMap::new();
+            for p in partitions {
+                tpl.add_partition_offset(&t, p, Offset::Beginning)?;
+                let (low, high) = c.fetch_watermarks(&t, p, Duration::from_secs(30))?;
+                if high > low {
+                    targets.insert(p, high);
+                }
+            }
+            c.assign(&tpl)?;
+            Ok(targets)
+        })
+        .await
+        .map_err(|e| KafkaError::Other(e.to_string()))??;
+
+        let state = Arc::new(RwLock::new(ConfigState::default()));
+        let (tx, rx) = watch::channel(targets.is_empty());
+        let handle = Self { state: state.clone(), caught_up: rx };
+        tokio::spawn(async move {
+            let mut pending = targets;
+            loop {
+                let msg = tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    m = consumer.recv() => m,
+                };
+                let msg = match msg {
+                    Ok(m) => m,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "config topic read error");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        continue;
+                    }
+                };
+                let key = msg.key().map(String::from_utf8_lossy).unwrap_or_default();
+                if let Err(e) = state.write().expect("config lock").apply(&key, msg.payload()) {
+                    // A bad config record is skipped; the rest of the config still applies.
+                    tracing::error!(error = %e, offset = msg.offset(), "skipping config record");
+                }
+                if let Some(high) = pending.get(&msg.partition()) {
+                    if msg.offset() + 1 >= *high {
+                        pending.remove(&msg.partition());
+                        if pending.is_empty() {
+                            let _ = tx.send(true);
+                        }
+                    }
+                }
+            }
+        });
+        Ok(handle)
+    }
+}
+
+/// Writes config records (the API's side).
+#[derive(Clone)]
+pub struct ConfigWriter {
+    producer: Producer,
+    topic: String,
+}
+
+impl ConfigWriter {
+    pub fn new(producer: Producer, topic: String) -> Self {
+        Self { producer, topic }
+    }
+
+    /// Writes the record and returns its key and bytes once the broker has it.
+    async fn put(&self, key: ConfigKey, value: Vec<u8>) -> Result<(String, Vec<u8>), KafkaError> {
+        let key = key.render();
+        self.producer.send(&self.topic, Some(key.as_bytes()), Some(&value), &[]).await?;
+        Ok((key, value))
+    }
+
+    pub async fn put_workspace(&self, ws: &WorkspaceConfig) -> Result<(String, Vec<u8>), KafkaError> {
+        self.put(ConfigKey::Workspace(ws.workspace_id.clone()), serde_json::to_vec(ws)?).await
+    }
+
+    pub async fn put_api_key(&self, rec: &ApiKeyRecord) -> Result<(String, Vec<u8>), KafkaError> {
+        self.put(ConfigKey::ApiKey(rec.key_hash.clone()), serde_json::to_vec(rec)?).await
+    }
+}

@@ -1,0 +1,56 @@
+//! The quarantine topic: records that cannot be processed are moved there with the reason,
+//! so one bad record never stops a consumer and nothing is silently dropped.
+
+use crate::headers;
+use crate::{KafkaError, Producer};
+use prometheus::IntCounterVec;
+
+/// Where a record came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourcePosition {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// Writes quarantined records and counts them by reason.
+#[derive(Clone)]
+pub struct Quarantine {
+    producer: Producer,
+    topic: String,
+    /// The owning service's `..._quarantined_total{reason}`.
+    counter: IntCounterVec,
+}
+
+impl Quarantine {
+    /// `counter` is labelled by `reason`.
+    pub fn new(producer: Producer, topic: String, counter: IntCounterVec) -> Self {
+        Self { producer, topic, counter }
+    }
+
+    /// Quarantines `payload` (the original bytes, untouched) with a stable `reason` code and
+    /// a human-readable `detail`.
+    pub async fn put(
+        &self,
+        reason: &'static str,
+        detail: &str,
+        source: Option<&SourcePosition>,
+        key: Option<&[u8]>,
+        payload: &[u8],
+    ) -> Result<(), KafkaError> {
+        let (partition, offset) = source.map(|s| (s.partition.to_string(), s.offset.to_string())).unwrap_or_default();
+        let mut hdrs: Vec<(&str, &[u8])> = vec![
+            (headers::QUARANTINE_REASON, reason.as_bytes()),
+            (headers::QUARANTINE_DETAIL, detail.as_bytes()),
+        ];
+        if let Some(s) = source {
+            hdrs.push((headers::SOURCE_TOPIC, s.topic.as_bytes()));
+            hdrs.push((headers::SOURCE_PARTITION, partition.as_bytes()));
+            hdrs.push((headers::SOURCE_OFFSET, offset.as_bytes()));
+        }
+        self.producer.send(&self.topic, key, Some(payload), &hdrs).await?;
+        tracing::warn!(reason, detail, "record quarantined");
+        self.counter.with_label_values(&[reason]).inc();
+        Ok(())
+    }
+}

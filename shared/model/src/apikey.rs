@@ -1,0 +1,53 @@
+//! API keys: stored by hash, scoped to one workspace, with permissions.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Permission {
+    #[serde(rename = "webhooks.read")]
+    WebhooksRead,
+    #[serde(rename = "webhooks.write")]
+    WebhooksWrite,
+}
+
+impl Permission {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "webhooks.read" => Some(Self::WebhooksRead),
+            "webhooks.write" => Some(Self::WebhooksWrite),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::WebhooksRead => "webhooks.read",
+            Self::WebhooksWrite => "webhooks.write",
+        }
+    }
+}
+
+/// What the config topic keeps of a key: never the key itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyRecord {
+    /// Public, non-secret id (`key_…`), shown in listings and logs.
+    pub key_id: String,
+    /// Hex SHA-256 of the full key. Keys are 256-bit random strings, so an unsalted fast hash
+    /// is enough (the GitHub/Stripe token model); it makes lookup O(1).
+    pub key_hash: String,
+    pub workspace_id: String,
+    pub permissions: Vec<Permission>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl ApiKeyRecord {
+    pub fn allows(&self, p: Permission) -> bool {
+        self.permissions.contains(&p)
+    }
+}
+
+/// The lookup hash of a presented key.
+pub fn hash_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}

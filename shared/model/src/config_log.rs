@@ -1,0 +1,124 @@
+//! The config topic's record format and the in-memory state every service folds it into.
+//!
+//! The topic is compacted and keyed: `workspace:<id>` holds a [`WorkspaceConfig`],
+//! `api_key:<sha256>` an [`ApiKeyRecord`]. A record with no value (tombstone) deletes the key.
+//! Replaying the topic from the beginning rebuilds the state exactly, which is what makes the
+//! configuration survive a restart of every Hookline process.
+
+use crate::apikey::ApiKeyRecord;
+use crate::event::Event;
+use crate::subscription::Subscription;
+use crate::workspace::WorkspaceConfig;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// A config topic key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigKey {
+    Workspace(String),
+    ApiKey(String),
+}
+
+impl ConfigKey {
+    pub fn parse(raw: &str) -> Option<Self> {
+        if let Some(id) = raw.strip_prefix("workspace:") {
+            Some(Self::Workspace(id.to_string()))
+        } else {
+            raw.strip_prefix("api_key:").map(|h| Self::ApiKey(h.to_string()))
+        }
+    }
+
+    pub fn render(&self) -> String {
+        match self {
+            Self::Workspace(id) => format!("workspace:{id}"),
+            Self::ApiKey(h) => format!("api_key:{h}"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigRecordError {
+    #[error("config record key `{0}` is not `workspace:<id>` or `api_key:<hash>`")]
+    BadKey(String),
+    #[error("config record `{key}` does not decode: {source}")]
+    BadValue { key: String, source: serde_json::Error },
+}
+
+/// Everything the config topic says, indexed for the lookups the services make.
+#[derive(Debug, Default, Clone)]
+pub struct ConfigState {
+    workspaces: HashMap<String, Arc<WorkspaceConfig>>,
+    api_keys: HashMap<String, ApiKeyRecord>,
+}
+
+impl ConfigState {
+    /// Applies one record. A record that does not decode is an error for the caller to log
+    /// and skip; it leaves the state unchanged.
+    pub fn apply(&mut self, key: &str, value: Option<&[u8]>) -> Result<(), ConfigRecordError> {
+        let parsed = ConfigKey::parse(key).ok_or_else(|| ConfigRecordError::BadKey(key.to_string()))?;
+        let bad = |source| ConfigRecordError::BadValue { key: key.to_string(), source };
+        match (parsed, value) {
+            (ConfigKey::Workspace(id), None) => {
+                self.workspaces.remove(&id);
+            }
+            (ConfigKey::Workspace(id), Some(v)) => {
+                let ws: WorkspaceConfig = serde_json::from_slice(v).map_err(bad)?;
+                self.workspaces.insert(id, Arc::new(ws));
+            }
+            (ConfigKey::ApiKey(h), None) => {
+                self.api_keys.remove(&h);
+            }
+            (ConfigKey::ApiKey(h), Some(v)) => {
+                let rec: ApiKeyRecord = serde_json::from_slice(v).map_err(bad)?;
+                self.api_keys.insert(h, rec);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn workspace(&self, id: &str) -> Option<Arc<WorkspaceConfig>> {
+        self.workspaces.get(id).cloned()
+    }
+
+    pub fn api_key(&self, hash: &str) -> Option<&ApiKeyRecord> {
+        self.api_keys.get(hash)
+    }
+
+    pub fn subscription(&self, workspace_id: &str, subscription_id: &str) -> Option<Subscription> {
+        self.workspaces.get(workspace_id)?.subscription(subscription_id).cloned()
+    }
+
+    /// Subscriptions that want this event (kind, enabled, filters), and the version of the
+    /// workspace config they come from.
+    pub fn matching(&self, event: &Event) -> (u64, Vec<Subscription>) {
+        self.workspaces
+            .get(&event.workspace_id)
+            .map(|ws| (ws.version, ws.subscriptions.iter().filter(|s| s.wants(event)).cloned().collect()))
+            .unwrap_or_default()
+    }
+
+    pub fn workspace_count(&self) -> usize {
+        self.workspaces.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replay_and_tombstone() {
+        let mut st = ConfigState::default();
+        let ws = WorkspaceConfig::new("w1");
+        st.apply("workspace:w1", Some(&serde_json::to_vec(&ws).unwrap())).unwrap();
+        assert!(st.workspace("w1").is_some());
+        st.apply("workspace:w1", None).unwrap();
+        assert!(st.workspace("w1").is_none());
+        assert!(matches!(st.apply("nope", None), Err(ConfigRecordError::BadKey(_))));
+        assert!(matches!(
+            st.apply("workspace:w2", Some(b"{not json")),
+            Err(ConfigRecordError::BadValue { .. })
+        ));
+        assert_eq!(st.workspace_count(), 0);
+    }
+}

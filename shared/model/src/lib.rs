@@ -1,0 +1,33 @@
+//! The Hookline data model, shared by every service.
+//!
+//! One place for each concept: the records that cross Kafka topics ([`input`], [`event`],
+//! [`dispatch`]), the webhook configuration every API dialect maps onto ([`subscription`],
+//! [`workspace`]), the payload field catalogue ([`fields`]) and how a payload is rendered
+//! ([`payload`]). Nothing in here does I/O, so all of it is unit-testable.
+
+pub mod apikey;
+pub mod config_log;
+pub mod dispatch;
+pub mod event;
+pub mod fields;
+pub mod ids;
+pub mod input;
+pub mod payload;
+pub mod status;
+pub mod subscription;
+pub mod workspace;
+
+pub use apikey::{ApiKeyRecord, Permission};
+pub use config_log::{ConfigKey, ConfigState};
+pub use dispatch::{AttemptOutcome, AttemptRecord, Dispatch};
+pub use event::{Event, EventData, EventKind};
+pub use input::{AcceptedMessage, CarrierDlr};
+pub use status::DlrStatus;
+pub use subscription::{BodyFormat, Dialect, Filters, PayloadSchema, RetryPolicy, SealedSecret, Subscription};
+pub use workspace::{Telecom23Settings, WorkspaceConfig};
+
+/// Timestamps on the wire are RFC 3339 UTC with second precision (`2026-02-13T10:30:04Z`),
+/// the format the 23 Telecom reference payload uses.
+pub fn format_timestamp(ts: &chrono::DateTime<chrono::Utc>) -> String {
+    ts.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}

@@ -1,0 +1,122 @@
+//! State that is not a Kafka topic: message metadata kept for the DLR join (with a TTL) and
+//! the per-workspace attempt log the logs endpoint reads.
+//!
+//! [`Store`] is an enum rather than a trait object: there are exactly two backends, Redis in
+//! every real deployment and [`memory`] for the embedded mode, and an enum keeps the async
+//! methods plain.
+
+pub mod memory;
+pub mod redis_store;
+
+use hookline_model::{AcceptedMessage, AttemptRecord};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("stored value does not decode: {0}")]
+    Decode(#[from] serde_json::Error),
+}
+
+/// The key-value store.
+#[derive(Clone)]
+pub enum Store {
+    Redis(redis_store::RedisStore),
+    Memory(memory::MemoryStore),
+}
+
+impl Store {
+    /// Connects to Redis (retrying in the background if it is down).
+    pub async fn redis(url: &str, key_prefix: &str) -> Result<Self, StoreError> {
+        Ok(Self::Redis(redis_store::RedisStore::connect(url, key_prefix).await?))
+    }
+
+    pub fn memory() -> Self {
+        Self::Memory(memory::MemoryStore::default())
+    }
+
+    /// Keeps `msg` for `ttl`, findable by its carrier message id.
+    pub async fn put_message(&self, msg: &AcceptedMessage, ttl: Duration) -> Result<(), StoreError> {
+        let key = format!("msg:{}", msg.carrier_message_id);
+        let value = serde_json::to_vec(msg)?;
+        match self {
+            Self::Redis(r) => r.set_ex(&key, &value, ttl).await,
+            Self::Memory(m) => {
+                m.set_ex(&key, value, ttl);
+                Ok(())
+            }
+        }
+    }
+
+    /// The accepted message a DLR refers to, if it is known and not expired.
+    pub async fn message_by_carrier_id(&self, carrier_message_id: &str) -> Result<Option<AcceptedMessage>, StoreError> {
+        let key = format!("msg:{carrier_message_id}");
+        let raw = match self {
+            Self::Redis(r) => r.get(&key).await?,
+            Self::Memory(m) => m.get(&key),
+        };
+        Ok(raw.map(|v| serde_json::from_slice(&v)).transpose()?)
+    }
+
+    /// Prepends an attempt to its workspace's log, keeping the newest `keep`.
+    pub async fn push_attempt(&self, rec: &AttemptRecord, keep: usize) -> Result<(), StoreError> {
+        let key = format!("attempts:{}", rec.workspace_id);
+        let value = serde_json::to_vec(rec)?;
+        match self {
+            Self::Redis(r) => r.push_capped(&key, &value, keep).await,
+            Self::Memory(m) => {
+                m.push_capped(&key, value, keep);
+                Ok(())
+            }
+        }
+    }
+
+    /// The newest `limit` attempts of a workspace, newest first.
+    pub async fn latest_attempts(&self, workspace_id: &str, limit: usize) -> Result<Vec<AttemptRecord>, StoreError> {
+        let key = format!("attempts:{workspace_id}");
+        let raw = match self {
+            Self::Redis(r) => r.range(&key, limit).await?,
+            Self::Memory(m) => m.range(&key, limit),
+        };
+        let mut out = Vec::with_capacity(raw.len());
+        for v in raw {
+            match serde_json::from_slice(&v) {
+                Ok(rec) => out.push(rec),
+                // One undecodable entry (an older format) must not hide the others.
+                Err(e) => tracing::warn!(error = %e, "skipping undecodable attempt log entry"),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Runs `op` until it succeeds, backing off from 50 ms to 5 s between tries, so a Redis
+/// outage pauses processing instead of dropping or skipping records. Returns `None` only if
+/// `shutdown` fires first; the caller then leaves its record uncommitted.
+pub async fn retry_until_ok<T, F, Fut>(
+    shutdown: &tokio_util::sync::CancellationToken,
+    what: &str,
+    mut on_error: impl FnMut(),
+    mut op: F,
+) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut delay = Duration::from_millis(50);
+    loop {
+        match op().await {
+            Ok(v) => return Some(v),
+            Err(e) => {
+                on_error();
+                tracing::warn!(op = what, error = %e, retry_in_ms = delay.as_millis() as u64, "store unavailable");
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return None,
+            _ = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}

@@ -1,0 +1,66 @@
+//! The in-memory backend of the embedded mode. Same semantics as Redis (TTL, capped lists),
+//! nothing survives the process.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Default)]
+pub struct MemoryStore {
+    inner: Arc<Mutex<Inner>>,
+}
+
+#[derive(Default)]
+struct Inner {
+    values: HashMap<String, (Vec<u8>, Instant)>,
+    lists: HashMap<String, VecDeque<Vec<u8>>>,
+    writes: u64,
+}
+
+impl MemoryStore {
+    pub fn set_ex(&self, key: &str, value: Vec<u8>, ttl: Duration) {
+        let mut g = self.inner.lock().expect("memory store lock");
+        let now = Instant::now();
+        g.values.insert(key.to_string(), (value, now + ttl));
+        // Expired entries are swept every 4096 writes so memory stays bounded by the TTL.
+        g.writes += 1;
+        if g.writes % 4096 == 0 {
+            g.values.retain(|_, (_, exp)| *exp > now);
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<Vec<u8>> {
+        let g = self.inner.lock().expect("memory store lock");
+        g.values.get(key).filter(|(_, exp)| *exp > Instant::now()).map(|(v, _)| v.clone())
+    }
+
+    pub fn push_capped(&self, key: &str, value: Vec<u8>, keep: usize) {
+        let mut g = self.inner.lock().expect("memory store lock");
+        let list = g.lists.entry(key.to_string()).or_default();
+        list.push_front(value);
+        list.truncate(keep.max(1));
+    }
+
+    pub fn range(&self, key: &str, limit: usize) -> Vec<Vec<u8>> {
+        let g = self.inner.lock().expect("memory store lock");
+        g.lists.get(key).map(|l| l.iter().take(limit).cloned().collect()).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_and_cap() {
+        let m = MemoryStore::default();
+        m.set_ex("a", b"1".to_vec(), Duration::from_millis(0));
+        assert_eq!(m.get("a"), None);
+        m.set_ex("b", b"2".to_vec(), Duration::from_secs(60));
+        assert_eq!(m.get("b"), Some(b"2".to_vec()));
+        for i in 0..5u8 {
+            m.push_capped("l", vec![i], 3);
+        }
+        assert_eq!(m.range("l", 10), vec![vec![4], vec![3], vec![2]]);
+    }
+}

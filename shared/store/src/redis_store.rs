@@ -1,0 +1,68 @@
+//! The Redis backend. One multiplexed connection, re-established automatically by the
+//! connection manager when Redis restarts.
+
+use crate::StoreError;
+use redis::aio::ConnectionManager;
+use std::time::Duration;
+
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+    prefix: String,
+}
+
+impl RedisStore {
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url)?;
+        let conn = ConnectionManager::new(client).await?;
+        Ok(Self { conn, prefix: prefix.to_string() })
+    }
+
+    fn key(&self, k: &str) -> String {
+        format!("{}{}", self.prefix, k)
+    }
+
+    pub async fn set_ex(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        redis::cmd("SET")
+            .arg(self.key(key))
+            .arg(value)
+            .arg("PX")
+            .arg(ttl.as_millis().max(1) as u64)
+            .query_async::<()>(&mut c)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut c = self.conn.clone();
+        Ok(redis::cmd("GET").arg(self.key(key)).query_async(&mut c).await?)
+    }
+
+    pub async fn push_capped(&self, key: &str, value: &[u8], keep: usize) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        let k = self.key(key);
+        redis::pipe()
+            .atomic()
+            .cmd("LPUSH")
+            .arg(&k)
+            .arg(value)
+            .ignore()
+            .cmd("LTRIM")
+            .arg(&k)
+            .arg(0)
+            .arg(keep.max(1) as i64 - 1)
+            .ignore()
+            .query_async::<()>(&mut c)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn range(&self, key: &str, limit: usize) -> Result<Vec<Vec<u8>>, StoreError> {
+        if limit == 0 {
+            return Ok(vec![]);
+        }
+        let mut c = self.conn.clone();
+        Ok(redis::cmd("LRANGE").arg(self.key(key)).arg(0).arg(limit as i64 - 1).query_async(&mut c).await?)
+    }
+}

@@ -1,0 +1,90 @@
+//! The admin HTTP server: `/metrics` (Prometheus text), `/healthz` (the process is up) and
+//! `/readyz` (every component has finished starting: config caught up, consumers running).
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use prometheus::{Encoder, Registry, TextEncoder};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio_util::sync::CancellationToken;
+
+/// Named readiness flags; `/readyz` is 200 only when all are set.
+#[derive(Clone, Default)]
+pub struct Readiness {
+    checks: Arc<Mutex<Vec<(String, Arc<AtomicBool>)>>>,
+}
+
+impl Readiness {
+    /// Registers a component that is not ready yet; set the returned flag when it is.
+    pub fn component(&self, name: &str) -> Arc<AtomicBool> {
+        let flag = Arc::new(AtomicBool::new(false));
+        self.checks.lock().expect("readiness lock").push((name.to_string(), flag.clone()));
+        flag
+    }
+
+    /// Names of components still starting.
+    pub fn pending(&self) -> Vec<String> {
+        self.checks
+            .lock()
+            .expect("readiness lock")
+            .iter()
+            .filter(|(_, f)| !f.load(Ordering::Relaxed))
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+}
+
+#[derive(Clone)]
+struct AdminState {
+    registries: Arc<Vec<Registry>>,
+    readiness: Readiness,
+}
+
+/// A running admin server.
+pub struct AdminServer {
+    pub addr: SocketAddr,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+/// Binds `addr` (port 0 picks one) and serves until `shutdown`.
+pub async fn serve_admin(
+    addr: SocketAddr,
+    registries: Vec<Registry>,
+    readiness: Readiness,
+    shutdown: CancellationToken,
+) -> std::io::Result<AdminServer> {
+    let state = AdminState { registries: Arc::new(registries), readiness };
+    let app = Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .with_state(state);
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await;
+    });
+    Ok(AdminServer { addr, task })
+}
+
+async fn metrics(State(st): State<AdminState>) -> impl IntoResponse {
+    let families: Vec<_> = st.registries.iter().flat_map(|r| r.gather()).collect();
+    let mut buf = Vec::new();
+    if let Err(e) = TextEncoder::new().encode(&families, &mut buf) {
+        return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response();
+    }
+    ([(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)], buf).into_response()
+}
+
+async fn readyz(State(st): State<AdminState>) -> impl IntoResponse {
+    let pending = st.readiness.pending();
+    if pending.is_empty() {
+        (StatusCode::OK, "ready".to_string())
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, format!("starting: {}", pending.join(", ")))
+    }
+}

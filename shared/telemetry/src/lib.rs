@@ -1,0 +1,62 @@
+//! Telemetry shared by every service.
+//!
+//! Each service instance owns a Prometheus [`Registry`] (so tests can run two delivery
+//! replicas in one process without metric name clashes); the admin server gathers the
+//! registries of every service the process runs. Metric names follow
+//! `hookline_<service>_<name>_<unit>[_total]`, with small fixed label sets.
+
+mod admin;
+mod metrics;
+
+pub use admin::{serve_admin, AdminServer, Readiness};
+pub use metrics::{counter_vec, histogram_vec, int_gauge_vec, LATENCY_BUCKETS};
+pub use prometheus::{Registry, TextEncoder};
+
+/// Installs the global tracing subscriber: human-readable by default, JSON lines with
+/// `HOOKLINE_LOG_FORMAT=json`; filtering through `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    use tracing_subscriber::{fmt, EnvFilter};
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,rdkafka=warn"));
+    let json = std::env::var("HOOKLINE_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let builder = fmt().with_env_filter(filter).with_target(true);
+    // A second call (tests) finds a subscriber already set; that is fine.
+    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+}
+
+/// What every service instance gets from the process that runs it: where to register
+/// metrics, how to report readiness, and when and how long to shut down.
+#[derive(Clone)]
+pub struct Runtime {
+    pub registry: Registry,
+    pub readiness: Readiness,
+    pub shutdown: tokio_util::sync::CancellationToken,
+    /// How long in-flight work may take to finish after `shutdown`.
+    pub drain: std::time::Duration,
+}
+
+impl Runtime {
+    pub fn new(shutdown: tokio_util::sync::CancellationToken, drain: std::time::Duration) -> Self {
+        Self { registry: Registry::new(), readiness: Readiness::default(), shutdown, drain }
+    }
+
+    /// A runtime for one more service in the same process: own registry, shared readiness
+    /// and shutdown.
+    pub fn sibling(&self) -> Self {
+        Self { registry: Registry::new(), ..self.clone() }
+    }
+}
+
+/// A token cancelled on SIGTERM or SIGINT.
+pub fn shutdown_on_signal() -> tokio_util::sync::CancellationToken {
+    let token = tokio_util::sync::CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+        }
+        t.cancel();
+    });
+    token
+}
