@@ -1,0 +1,280 @@
+//! Test harness: a pipeline started in-process against the real broker and Redis the test
+//! script provides, webhook receivers on loopback, and helpers to produce and read records.
+//!
+//! Every pipeline gets its own topic prefix, consumer groups and Redis key prefix, so tests
+//! run in parallel on one broker without seeing each other.
+
+pub mod receiver;
+
+use anyhow::Context;
+use clap::Parser;
+use hookline::{Pipeline, Service, Settings};
+use hookline_kafka::{ConfigWriter, KafkaSettings};
+use hookline_model::Permission;
+use hookline_store::Store;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::ClientConfig;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+pub use receiver::{Receiver, Received};
+
+/// The broker under test (`HOOKLINE_TEST_KAFKA`, default the test script's Tansu).
+pub fn brokers() -> String {
+    std::env::var("HOOKLINE_TEST_KAFKA").unwrap_or_else(|_| "127.0.0.1:19092".into())
+}
+
+/// The Redis under test (`HOOKLINE_TEST_REDIS`).
+pub fn redis_url() -> String {
+    std::env::var("HOOKLINE_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A fresh id for topic, group and key prefixes.
+pub fn unique(tag: &str) -> String {
+    format!("t{}-{tag}", hex::encode(rand::random::<[u8; 4]>()))
+}
+
+/// Settings as a test wants them: ephemeral ports, loopback receivers allowed, short waits.
+pub fn test_settings(id: &str, extra: &[&str]) -> Settings {
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        settings: Settings,
+    }
+    let ingest_group = format!("{id}-ingest");
+    let enrich_group = format!("{id}-enrich");
+    let delivery_group = format!("{id}-delivery");
+    let api_group = format!("{id}-api");
+    let key = hookline_security::Sealer::random_key_hex();
+    let mut args = vec![
+        "test",
+        "--admin-addr=127.0.0.1:0",
+        "--ingest-http-addr=127.0.0.1:0",
+        "--api-http-addr=127.0.0.1:0",
+        "--allow-http-urls=true",
+        "--allow-cidrs=127.0.0.0/8",
+        "--dlr-wait-recheck-ms=300",
+        "--dlr-wait-max-secs=3",
+        "--drain-timeout-secs=5",
+        "--test-send-grace-secs=15",
+        "--admin-token=test-admin-token",
+    ];
+    let owned = [
+        format!("--ingest-group={ingest_group}"),
+        format!("--enrich-group={enrich_group}"),
+        format!("--delivery-group={delivery_group}"),
+        format!("--api-attempts-group={api_group}"),
+        format!("--secret-key={key}"),
+    ];
+    args.extend(owned.iter().map(String::as_str));
+    args.extend_from_slice(extra);
+    Wrapper::parse_from(args).settings
+}
+
+/// A pipeline under test, with everything a test needs to drive it.
+pub struct TestPipeline {
+    pub id: String,
+    pub kafka: KafkaSettings,
+    pub settings: Settings,
+    pub pipeline: Option<Pipeline>,
+    pub http: reqwest::Client,
+    shutdown: CancellationToken,
+}
+
+impl TestPipeline {
+    /// Starts all four services with a fresh prefix.
+    pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(&unique("p"), &Service::ALL, &[]).await
+    }
+
+    /// Starts `services` for prefix `id` (reuse an id to restart on the same topics).
+    pub async fn start_with(id: &str, services: &[Service], extra: &[&str]) -> anyhow::Result<Self> {
+        let mut kafka = KafkaSettings::new(brokers(), &format!("{id}."));
+        kafka.partitions = 2;
+        let settings = test_settings(id, extra);
+        let store = Store::redis(&redis_url(), &format!("{id}:")).await.context("redis")?;
+        let shutdown = CancellationToken::new();
+        let pipeline = hookline::start(services, &kafka, store, &settings, shutdown.clone()).await?;
+        let me = Self { id: id.to_string(), kafka, settings, pipeline: Some(pipeline), http: reqwest::Client::new(), shutdown };
+        me.wait_ready(Duration::from_secs(60)).await?;
+        Ok(me)
+    }
+
+    fn pipeline(&self) -> &Pipeline {
+        self.pipeline.as_ref().expect("running")
+    }
+
+    async fn wait_ready(&self, timeout: Duration) -> anyhow::Result<()> {
+        let url = format!("http://{}/readyz", self.pipeline().admin_addr);
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(r) = self.http.get(&url).send().await {
+                if r.status().is_success() {
+                    return Ok(());
+                }
+            }
+            anyhow::ensure!(Instant::now() < deadline, "pipeline not ready: {:?}", self.pipeline().readiness.pending());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub fn api(&self, path: &str) -> String {
+        format!("http://{}{path}", self.pipeline().api_addr.expect("api runs"))
+    }
+
+    pub fn ingest(&self, path: &str) -> String {
+        format!("http://{}{path}", self.pipeline().ingest_addr.expect("ingest runs"))
+    }
+
+    pub fn admin(&self, path: &str) -> String {
+        format!("http://{}{path}", self.pipeline().admin_addr)
+    }
+
+    /// Creates an API key straight in the config topic (as `hookline admin create-key`).
+    pub async fn create_key(&self, workspace: &str, perms: &[Permission]) -> anyhow::Result<String> {
+        let (key, rec) = hookline_api::auth::new_key(workspace, perms.to_vec());
+        ConfigWriter::new(self.kafka.producer()?, self.kafka.topics.config()).put_api_key(&rec).await?;
+        // Wait until the API knows it.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let r = self.http.get(self.api("/api/v1/user/webhooks")).header("X-API-Key", &key).send().await?;
+            if r.status() != 401 {
+                return Ok(key);
+            }
+            anyhow::ensure!(Instant::now() < deadline, "key never became valid");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// `PUT /api/v1/user/webhooks`, returning status and body.
+    pub async fn put_webhooks(&self, key: &str, body: serde_json::Value) -> anyhow::Result<(u16, serde_json::Value)> {
+        let r = self.http.put(self.api("/api/v1/user/webhooks")).header("X-API-Key", key).json(&body).send().await?;
+        Ok((r.status().as_u16(), r.json().await.unwrap_or_default()))
+    }
+
+    /// Produces a raw record (bytes as given) to a topic.
+    pub async fn produce(&self, topic: &str, key: &str, payload: &[u8]) -> anyhow::Result<()> {
+        self.kafka.producer()?.send(topic, Some(key.as_bytes()), Some(payload), &[]).await?;
+        Ok(())
+    }
+
+    /// An accepted-message record for the gateway stream.
+    pub fn accepted(workspace: &str, message_id: &str, carrier_id: &str) -> serde_json::Value {
+        serde_json::json!({
+            "message_id": message_id,
+            "carrier_message_id": carrier_id,
+            "workspace_id": workspace,
+            "recipient": "+14155551234",
+            "sender_id": "MyApp",
+            "num_parts": 2,
+            "cost": 0.0085,
+            "accepted_at": "2026-02-13T10:30:00Z",
+        })
+    }
+
+    /// Produces an accepted message to the gateway topic.
+    pub async fn send_accepted(&self, workspace: &str, message_id: &str, carrier_id: &str) -> anyhow::Result<()> {
+        let v = serde_json::to_vec(&Self::accepted(workspace, message_id, carrier_id))?;
+        self.produce(&self.kafka.topics.accepted(), carrier_id, &v).await
+    }
+
+    /// Produces a carrier DLR (JSON or SMPP text) to the carrier feed topic.
+    pub async fn send_dlr(&self, carrier_id: &str, raw: &str) -> anyhow::Result<()> {
+        self.produce(&self.kafka.topics.carrier_dlr(), carrier_id, raw.as_bytes()).await
+    }
+
+    /// Reads `topic` from the beginning until `done` says enough or `timeout` passes.
+    pub async fn read_topic(
+        &self,
+        topic: &str,
+        timeout: Duration,
+        mut done: impl FnMut(&[Record]) -> bool,
+    ) -> anyhow::Result<Vec<Record>> {
+        let consumer: StreamConsumer = ClientConfig::new()
+            .set("bootstrap.servers", brokers())
+            .set("group.id", unique("reader"))
+            .set("auto.offset.reset", "earliest")
+            .set("enable.auto.commit", "false")
+            .create()?;
+        consumer.subscribe(&[topic])?;
+        let mut out = vec![];
+        let deadline = Instant::now() + timeout;
+        while !done(&out) && Instant::now() < deadline {
+            if let Ok(Ok(m)) = tokio::time::timeout(Duration::from_millis(500), consumer.recv()).await {
+                let headers = m
+                    .headers()
+                    .map(|h| {
+                        h.iter()
+                            .map(|h| (h.key.to_string(), String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                out.push(Record { payload: m.payload().unwrap_or_default().to_vec(), headers });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Metrics text from the admin port.
+    pub async fn metrics(&self) -> anyhow::Result<String> {
+        Ok(self.http.get(self.admin("/metrics")).send().await?.text().await?)
+    }
+
+    /// Stops the pipeline and waits for it (graceful: drain, commit).
+    pub async fn stop(&mut self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        if let Some(p) = self.pipeline.take() {
+            p.wait().await?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for TestPipeline {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// A record read back from a topic.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub payload: Vec<u8>,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Record {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// The 23 Telecom reference algorithm, written out independently of Hookline's signer:
+/// `"sha256=" + hex(HMAC-SHA256(secret, ts + "." + body))`.
+pub fn reference_signature(secret: &str, ts: &str, body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    let mut signed = format!("{ts}.").into_bytes();
+    signed.extend_from_slice(body);
+    mac.update(&signed);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Polls `f` until it returns `Some` or `timeout` passes.
+pub async fn eventually<T, F, Fut>(timeout: Duration, mut f: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -34,13 +34,13 @@ use std::time::Duration;
 /// API settings.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ApiConfig {
-    #[arg(long = "api-http-addr", env = "HOOKLINE_API_HTTP_ADDR", default_value = "0.0.0.0:8080")]
+    #[arg(long = "api-http-addr", id = "api_http_addr", env = "HOOKLINE_API_HTTP_ADDR", default_value = "0.0.0.0:8080")]
     pub http_addr: SocketAddr,
     /// Bearer token for `/admin/v1/*`. Without it the admin endpoints answer 404.
     #[arg(long, env = "HOOKLINE_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
     /// Consumer group that copies the attempts topic into the store.
-    #[arg(long = "api-attempts-group", env = "HOOKLINE_API_ATTEMPTS_GROUP", default_value = "hookline-api-attempts")]
+    #[arg(long = "api-attempts-group", id = "api_attempts_group", env = "HOOKLINE_API_ATTEMPTS_GROUP", default_value = "hookline-api-attempts")]
     pub attempts_group: String,
     /// Attempts kept per workspace for the logs endpoint.
     #[arg(long, env = "HOOKLINE_ATTEMPT_LOG_KEEP", default_value_t = 1000)]

@@ -27,7 +27,7 @@ use std::time::Duration;
 /// Enrich settings.
 #[derive(Debug, Clone, clap::Args)]
 pub struct EnrichConfig {
-    #[arg(long = "enrich-group", env = "HOOKLINE_ENRICH_GROUP", default_value = "hookline-enrich")]
+    #[arg(long = "enrich-group", id = "enrich_group", env = "HOOKLINE_ENRICH_GROUP", default_value = "hookline-enrich")]
     pub group: String,
     /// How long accepted-message metadata is kept for the DLR join.
     #[arg(long, env = "HOOKLINE_METADATA_TTL_SECS", default_value_t = 72 * 3600)]
@@ -38,7 +38,7 @@ pub struct EnrichConfig {
     /// How often a waiting DLR looks for its metadata again.
     #[arg(long, env = "HOOKLINE_DLR_WAIT_RECHECK_MS", default_value_t = 2000)]
     pub dlr_wait_recheck_ms: u64,
-    #[arg(long = "enrich-max-in-flight", env = "HOOKLINE_ENRICH_MAX_IN_FLIGHT", default_value_t = 512)]
+    #[arg(long = "enrich-max-in-flight", id = "enrich_max_in_flight", env = "HOOKLINE_ENRICH_MAX_IN_FLIGHT", default_value_t = 512)]
     pub max_in_flight: usize,
 }
 

@@ -21,13 +21,13 @@ use std::sync::Arc;
 #[derive(Debug, Clone, clap::Args)]
 pub struct IngestConfig {
     /// Address of the HTTP edge (`/v1/messages`, `/v1/dlr`).
-    #[arg(long = "ingest-http-addr", env = "HOOKLINE_INGEST_HTTP_ADDR", default_value = "0.0.0.0:8081")]
+    #[arg(long = "ingest-http-addr", id = "ingest_http_addr", env = "HOOKLINE_INGEST_HTTP_ADDR", default_value = "0.0.0.0:8081")]
     pub http_addr: SocketAddr,
     /// Consumer group of the raw-topic consumer.
-    #[arg(long = "ingest-group", env = "HOOKLINE_INGEST_GROUP", default_value = "hookline-ingest")]
+    #[arg(long = "ingest-group", id = "ingest_group", env = "HOOKLINE_INGEST_GROUP", default_value = "hookline-ingest")]
     pub group: String,
     /// Records processed concurrently by one consumer.
-    #[arg(long = "ingest-max-in-flight", env = "HOOKLINE_INGEST_MAX_IN_FLIGHT", default_value_t = 512)]
+    #[arg(long = "ingest-max-in-flight", id = "ingest_max_in_flight", env = "HOOKLINE_INGEST_MAX_IN_FLIGHT", default_value_t = 512)]
     pub max_in_flight: usize,
 }
 

@@ -1,0 +1,96 @@
+//! A webhook receiver: a real HTTP server on 127.0.0.1 that records every request and answers
+//! with a configurable status.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::Router;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// One request as the receiver saw it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub at: Instant,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("JSON body")
+    }
+}
+
+#[derive(Clone, Default)]
+struct Shared {
+    seen: Arc<Mutex<Vec<Received>>>,
+    status: Arc<AtomicU16>,
+}
+
+pub struct Receiver {
+    pub addr: SocketAddr,
+    shared: Shared,
+}
+
+impl Receiver {
+    /// Starts a receiver answering 200.
+    pub async fn start() -> Self {
+        let shared = Shared { status: Arc::new(AtomicU16::new(200)), ..Default::default() };
+        let app = Router::new().fallback(record).with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind receiver");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { addr, shared }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// The status every following request is answered with.
+    pub fn respond_with(&self, status: u16) {
+        self.shared.status.store(status, Ordering::SeqCst);
+    }
+
+    pub fn requests(&self) -> Vec<Received> {
+        self.shared.seen.lock().unwrap().clone()
+    }
+
+    /// Waits until at least `n` requests matched `pred`; returns those.
+    pub async fn wait_for(&self, n: usize, timeout: Duration, pred: impl Fn(&Received) -> bool) -> Vec<Received> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let got: Vec<Received> = self.requests().into_iter().filter(|r| pred(r)).collect();
+            if got.len() >= n || Instant::now() >= deadline {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+async fn record(State(s): State<Shared>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let headers = headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string()))
+        .collect();
+    s.seen.lock().unwrap().push(Received {
+        method: method.to_string(),
+        path: uri.path().to_string(),
+        headers,
+        body: body.to_vec(),
+        at: Instant::now(),
+    });
+    StatusCode::from_u16(s.status.load(Ordering::SeqCst)).unwrap_or(StatusCode::OK)
+}
