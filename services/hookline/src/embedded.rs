@@ -2,7 +2,7 @@
 //! the broker and the in-memory store. Loopback receivers and plain http are allowed so a
 //! receiver on the same laptop works out of the box.
 
-use crate::{start, Service, Settings};
+use crate::{Pipeline, Service, Settings};
 use anyhow::Context;
 use hookline_kafka::embedded::EmbeddedKafka;
 use hookline_kafka::{ConfigWriter, KafkaSettings};
@@ -14,7 +14,16 @@ use tokio_util::sync::CancellationToken;
 /// The workspace the embedded mode creates a key for.
 pub const WORKSPACE: &str = "demo";
 
-pub async fn run(mut settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
+/// The embedded pipeline, its broker and the API key created for it.
+pub struct Embedded {
+    pub pipeline: Pipeline,
+    pub api_key: String,
+    /// The in-process broker; the pipeline stops working when this is dropped.
+    pub broker: EmbeddedKafka,
+}
+
+/// Starts everything and creates an API key for [`WORKSPACE`].
+pub async fn start(mut settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Embedded> {
     let mut kafka = KafkaSettings::new("", "");
     let broker = EmbeddedKafka::start(&kafka.topics.specs(), kafka.partitions).context("starting the embedded broker")?;
     kafka.brokers = broker.bootstrap_servers();
@@ -33,7 +42,13 @@ pub async fn run(mut settings: Settings, shutdown: CancellationToken) -> anyhow:
     let (key, rec) = hookline_api::auth::new_key(WORKSPACE, vec![Permission::WebhooksRead, Permission::WebhooksWrite]);
     ConfigWriter::new(kafka.producer()?, kafka.topics.config()).put_api_key(&rec).await?;
 
-    let pipeline = start(&Service::ALL, &kafka, Store::memory(), &settings, shutdown).await?;
+    let pipeline = crate::start(&Service::ALL, &kafka, Store::memory(), &settings, shutdown).await?;
+    Ok(Embedded { pipeline, api_key: key, broker })
+}
+
+/// `hookline embedded`: starts, prints where everything is, runs until a signal.
+pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let Embedded { pipeline, api_key: key, broker } = self::start(settings, shutdown).await?;
     let api = pipeline.api_addr.expect("api runs");
     let ingest = pipeline.ingest_addr.expect("ingest runs");
     println!(
