@@ -18,7 +18,7 @@ use rdkafka::ClientConfig;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
-pub use receiver::{Receiver, Received};
+pub use receiver::{Received, Receiver};
 
 /// The broker under test (`HOOKLINE_TEST_KAFKA`, default the test script's Tansu).
 pub fn brokers() -> String {
@@ -96,7 +96,14 @@ impl TestPipeline {
         let store = Store::redis(&redis_url(), &format!("{id}:")).await.context("redis")?;
         let shutdown = CancellationToken::new();
         let pipeline = hookline::start(services, &kafka, store, &settings, shutdown.clone()).await?;
-        let me = Self { id: id.to_string(), kafka, settings, pipeline: Some(pipeline), http: reqwest::Client::new(), shutdown };
+        let me = Self {
+            id: id.to_string(),
+            kafka,
+            settings,
+            pipeline: Some(pipeline),
+            http: reqwest::Client::new(),
+            shutdown,
+        };
         me.wait_ready(Duration::from_secs(60)).await?;
         Ok(me)
     }
@@ -114,7 +121,11 @@ impl TestPipeline {
                     return Ok(());
                 }
             }
-            anyhow::ensure!(Instant::now() < deadline, "pipeline not ready: {:?}", self.pipeline().readiness.pending());
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "pipeline not ready: {:?}",
+                self.pipeline().readiness.pending()
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -134,11 +145,18 @@ impl TestPipeline {
     /// Creates an API key straight in the config topic (as `hookline admin create-key`).
     pub async fn create_key(&self, workspace: &str, perms: &[Permission]) -> anyhow::Result<String> {
         let (key, rec) = hookline_api::auth::new_key(workspace, perms.to_vec());
-        ConfigWriter::new(self.kafka.producer()?, self.kafka.topics.config()).put_api_key(&rec).await?;
+        ConfigWriter::new(self.kafka.producer()?, self.kafka.topics.config())
+            .put_api_key(&rec)
+            .await?;
         // Wait until the API knows it.
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let r = self.http.get(self.api("/api/v1/user/webhooks")).header("X-API-Key", &key).send().await?;
+            let r = self
+                .http
+                .get(self.api("/api/v1/user/webhooks"))
+                .header("X-API-Key", &key)
+                .send()
+                .await?;
             if r.status() != 401 {
                 return Ok(key);
             }
@@ -149,13 +167,22 @@ impl TestPipeline {
 
     /// `PUT /api/v1/user/webhooks`, returning status and body.
     pub async fn put_webhooks(&self, key: &str, body: serde_json::Value) -> anyhow::Result<(u16, serde_json::Value)> {
-        let r = self.http.put(self.api("/api/v1/user/webhooks")).header("X-API-Key", key).json(&body).send().await?;
+        let r = self
+            .http
+            .put(self.api("/api/v1/user/webhooks"))
+            .header("X-API-Key", key)
+            .json(&body)
+            .send()
+            .await?;
         Ok((r.status().as_u16(), r.json().await.unwrap_or_default()))
     }
 
     /// Produces a raw record (bytes as given) to a topic.
     pub async fn produce(&self, topic: &str, key: &str, payload: &[u8]) -> anyhow::Result<()> {
-        self.kafka.producer()?.send(topic, Some(key.as_bytes()), Some(payload), &[]).await?;
+        self.kafka
+            .producer()?
+            .send(topic, Some(key.as_bytes()), Some(payload), &[])
+            .await?;
         Ok(())
     }
 
@@ -181,7 +208,8 @@ impl TestPipeline {
 
     /// Produces a carrier DLR (JSON or SMPP text) to the carrier feed topic.
     pub async fn send_dlr(&self, carrier_id: &str, raw: &str) -> anyhow::Result<()> {
-        self.produce(&self.kafka.topics.carrier_dlr(), carrier_id, raw.as_bytes()).await
+        self.produce(&self.kafka.topics.carrier_dlr(), carrier_id, raw.as_bytes())
+            .await
     }
 
     /// Reads `topic` from the beginning until `done` says enough or `timeout` passes.
@@ -206,11 +234,19 @@ impl TestPipeline {
                     .headers()
                     .map(|h| {
                         h.iter()
-                            .map(|h| (h.key.to_string(), String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned()))
+                            .map(|h| {
+                                (
+                                    h.key.to_string(),
+                                    String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                                )
+                            })
                             .collect()
                     })
                     .unwrap_or_default();
-                out.push(Record { payload: m.payload().unwrap_or_default().to_vec(), headers });
+                out.push(Record {
+                    payload: m.payload().unwrap_or_default().to_vec(),
+                    headers,
+                });
             }
         }
         Ok(out)

@@ -22,7 +22,10 @@ pub struct Received {
 
 impl Received {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn json(&self) -> serde_json::Value {
@@ -44,9 +47,14 @@ pub struct Receiver {
 impl Receiver {
     /// Starts a receiver answering 200.
     pub async fn start() -> Self {
-        let shared = Shared { status: Arc::new(AtomicU16::new(200)), ..Default::default() };
+        let shared = Shared {
+            status: Arc::new(AtomicU16::new(200)),
+            ..Default::default()
+        };
         let app = Router::new().fallback(record).with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind receiver");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind receiver");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;

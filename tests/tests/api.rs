@@ -29,43 +29,99 @@ async fn keys_and_permissions() {
     let hook = "/api/v1/user/webhooks";
     let body = Some(r#"{"unique_clicks_only": true}"#);
 
-    for (method, path) in [("GET", hook), ("PUT", hook), ("POST", "/api/v1/user/webhooks/test"), ("GET", "/api/v1/user/webhooks/logs")] {
+    for (method, path) in [
+        ("GET", hook),
+        ("PUT", hook),
+        ("POST", "/api/v1/user/webhooks/test"),
+        ("GET", "/api/v1/user/webhooks/logs"),
+    ] {
         let (s, v) = call(&p, method, path, None, body).await;
-        assert_eq!((s, v["error_code"].as_str()), (401, Some("UNAUTHORIZED")), "{method} {path} without key");
+        assert_eq!(
+            (s, v["error_code"].as_str()),
+            (401, Some("UNAUTHORIZED")),
+            "{method} {path} without key"
+        );
         let (s, _) = call(&p, method, path, Some("hk_not_a_real_key"), body).await;
         assert_eq!(s, 401, "{method} {path} with unknown key");
     }
     assert_eq!(call(&p, "GET", hook, Some(&read), None).await.0, 200);
-    assert_eq!(call(&p, "GET", "/api/v1/user/webhooks/logs", Some(&read), None).await.0, 200);
+    assert_eq!(
+        call(&p, "GET", "/api/v1/user/webhooks/logs", Some(&read), None).await.0,
+        200
+    );
     let (s, v) = call(&p, "PUT", hook, Some(&read), body).await;
     assert_eq!((s, v["error_code"].as_str()), (403, Some("FORBIDDEN")));
-    assert_eq!(call(&p, "POST", "/api/v1/user/webhooks/test", Some(&read), Some(r#"{"type":"delivery"}"#)).await.0, 403);
+    assert_eq!(
+        call(
+            &p,
+            "POST",
+            "/api/v1/user/webhooks/test",
+            Some(&read),
+            Some(r#"{"type":"delivery"}"#)
+        )
+        .await
+        .0,
+        403
+    );
     assert_eq!(call(&p, "PUT", hook, Some(&write), body).await.0, 200);
     assert_eq!(call(&p, "GET", hook, Some(&write), None).await.0, 403);
-    assert_eq!(call(&p, "GET", "/api/v1/user/webhooks/logs", Some(&write), None).await.0, 403);
+    assert_eq!(
+        call(&p, "GET", "/api/v1/user/webhooks/logs", Some(&write), None)
+            .await
+            .0,
+        403
+    );
 
     // Operator key creation.
     let admin = |token: &str, body: Value| {
-        p.http.post(p.api("/admin/v1/api-keys")).bearer_auth(token.to_string()).json(&body).send()
+        p.http
+            .post(p.api("/admin/v1/api-keys"))
+            .bearer_auth(token.to_string())
+            .json(&body)
+            .send()
     };
-    let r = admin("test-admin-token", json!({"workspace_id": ws, "permissions": ["webhooks.read"]})).await.unwrap();
+    let r = admin(
+        "test-admin-token",
+        json!({"workspace_id": ws, "permissions": ["webhooks.read"]}),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status(), 201);
     let created: Value = r.json().await.unwrap();
     let new_key = created["api_key"].as_str().unwrap().to_string();
     assert!(new_key.starts_with("hk_") && created["key_id"].as_str().unwrap().starts_with("key_"));
     assert_eq!(call(&p, "GET", hook, Some(&new_key), None).await.0, 200);
-    assert_eq!(admin("wrong", json!({"workspace_id": ws, "permissions": ["webhooks.read"]})).await.unwrap().status(), 401);
-    let r = admin("test-admin-token", json!({"workspace_id": ws, "permissions": ["root"]})).await.unwrap();
+    assert_eq!(
+        admin("wrong", json!({"workspace_id": ws, "permissions": ["webhooks.read"]}))
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let r = admin("test-admin-token", json!({"workspace_id": ws, "permissions": ["root"]}))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
-    let r = admin("test-admin-token", json!({"workspace_id": "bad id!", "permissions": ["webhooks.read"]})).await.unwrap();
+    let r = admin(
+        "test-admin-token",
+        json!({"workspace_id": "bad id!", "permissions": ["webhooks.read"]}),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status(), 400);
 
     // Keys are stored hashed: the config topic never holds a key in clear text.
-    let records = p.read_topic(&p.kafka.topics.config(), Duration::from_secs(3), |_| false).await.unwrap();
+    let records = p
+        .read_topic(&p.kafka.topics.config(), Duration::from_secs(3), |_| false)
+        .await
+        .unwrap();
     assert!(!records.is_empty());
     for r in &records {
         let text = String::from_utf8_lossy(&r.payload);
-        assert!(!text.contains(&read) && !text.contains(&new_key), "clear-text key in config topic");
+        assert!(
+            !text.contains(&read) && !text.contains(&new_key),
+            "clear-text key in config topic"
+        );
     }
     p.stop().await.unwrap();
 }
@@ -92,47 +148,101 @@ async fn put_validation_partial_updates_and_isolation() {
     for (body, code) in [
         ("{nope", "INVALID_BODY"),
         ("\"a string\"", "INVALID_BODY"),
-        (r#"{"signing_secret":"x","clear_signing_secret":true}"#, "CONFLICTING_FIELDS"),
+        (
+            r#"{"signing_secret":"x","clear_signing_secret":true}"#,
+            "CONFLICTING_FIELDS",
+        ),
         (r#"{"delivery_url":42}"#, "INVALID_URL"),
         (r#"{"delivery_url":"ftp://example.com/x"}"#, "INVALID_URL"),
         (r#"{"delivery_url":"http://169.254.169.254/latest"}"#, "INVALID_URL"),
         (r#"{"click_url":"http://[::ffff:10.0.0.1]/"}"#, "INVALID_URL"),
         (r#"{"click_url":"http://0x0a000001/"}"#, "INVALID_URL"),
         (r#"{"signing_secret":""}"#, "INVALID_SECRET"),
-        (&format!(r#"{{"signing_secret":"{}"}}"#, "s".repeat(65)), "INVALID_SECRET"),
+        (
+            &format!(r#"{{"signing_secret":"{}"}}"#, "s".repeat(65)),
+            "INVALID_SECRET",
+        ),
         (r#"{"signing_secret":["x"]}"#, "INVALID_SECRET"),
         (r#"{"delivery_fields":null}"#, "INVALID_FIELDS"),
         (r#"{"delivery_fields":[]}"#, "INVALID_FIELDS"),
         (r#"{"impression_fields":["message_id","colour"]}"#, "INVALID_FIELDS"),
         (r#"{"unique_clicks_only":1}"#, "INVALID_TOGGLE"),
         // A rejected PUT changes nothing, even the valid parts of it.
-        (r#"{"delivery_url":"http://127.0.0.1:9/other","unique_clicks_only":"true"}"#, "INVALID_TOGGLE"),
+        (
+            r#"{"delivery_url":"http://127.0.0.1:9/other","unique_clicks_only":"true"}"#,
+            "INVALID_TOGGLE",
+        ),
     ] {
         let (s, v) = call(&p, "PUT", hook, Some(&a), Some(body)).await;
         assert_eq!((s, v["error_code"].as_str()), (400, Some(code)), "{body}: {v}");
         assert!(v["description"].is_string());
     }
-    assert_eq!(call(&p, "GET", hook, Some(&a), None).await.1, before, "rejected PUTs changed nothing");
+    assert_eq!(
+        call(&p, "GET", hook, Some(&a), None).await.1,
+        before,
+        "rejected PUTs changed nothing"
+    );
 
     // Partial update: only the sent field changes; "" disables.
-    let (s, after) = call(&p, "PUT", hook, Some(&a), Some(r#"{"unique_clicks_only":true,"click_url":"http://127.0.0.1:9/c"}"#)).await;
+    let (s, after) = call(
+        &p,
+        "PUT",
+        hook,
+        Some(&a),
+        Some(r#"{"unique_clicks_only":true,"click_url":"http://127.0.0.1:9/c"}"#),
+    )
+    .await;
     assert_eq!(s, 200);
     assert_eq!(after["unique_clicks_only"], true);
     assert_eq!(after["delivery_url"], before["delivery_url"]);
     assert_eq!(after["signing_secret_set"], true);
-    let (_, after) = call(&p, "PUT", hook, Some(&a), Some(r#"{"click_url":"","clear_signing_secret":true}"#)).await;
-    assert_eq!((after["click_url"].clone(), after["signing_secret_set"].clone()), (Value::Null, json!(false)));
+    let (_, after) = call(
+        &p,
+        "PUT",
+        hook,
+        Some(&a),
+        Some(r#"{"click_url":"","clear_signing_secret":true}"#),
+    )
+    .await;
+    assert_eq!(
+        (after["click_url"].clone(), after["signing_secret_set"].clone()),
+        (Value::Null, json!(false))
+    );
 
     // Workspace B sees none of A's configuration.
     let other = call(&p, "GET", hook, Some(&b), None).await.1;
     assert_eq!(other["delivery_url"], Value::Null);
     assert_eq!(other["unique_clicks_only"], false);
-    assert_eq!(other["delivery_fields"], json!(["message_id","recipient","sender_id","status","status_code","num_parts","cost","timestamp"]));
+    assert_eq!(
+        other["delivery_fields"],
+        json!([
+            "message_id",
+            "recipient",
+            "sender_id",
+            "status",
+            "status_code",
+            "num_parts",
+            "cost",
+            "timestamp"
+        ])
+    );
 
     // The secret is sealed in the config topic (an operator key is configured in tests).
-    call(&p, "PUT", hook, Some(&a), Some(r#"{"signing_secret":"sealed-secret-xyz"}"#)).await;
-    let records = p.read_topic(&p.kafka.topics.config(), Duration::from_secs(3), |_| false).await.unwrap();
-    assert!(records.iter().all(|r| !String::from_utf8_lossy(&r.payload).contains("sealed-secret-xyz")));
+    call(
+        &p,
+        "PUT",
+        hook,
+        Some(&a),
+        Some(r#"{"signing_secret":"sealed-secret-xyz"}"#),
+    )
+    .await;
+    let records = p
+        .read_topic(&p.kafka.topics.config(), Duration::from_secs(3), |_| false)
+        .await
+        .unwrap();
+    assert!(records
+        .iter()
+        .all(|r| !String::from_utf8_lossy(&r.payload).contains("sealed-secret-xyz")));
     p.stop().await.unwrap();
 }
 
@@ -145,10 +255,13 @@ async fn test_sends_and_logs() {
     let failing = Receiver::start().await;
     failing.respond_with(500);
     let (s, _) = p
-        .put_webhooks(&key, json!({
-            "delivery_url": ok.url("/d"), "click_url": ok.url("/c"), "conversion_url": ok.url("/v"),
-            "impression_url": failing.url("/i"), "signing_secret": "s3"
-        }))
+        .put_webhooks(
+            &key,
+            json!({
+                "delivery_url": ok.url("/d"), "click_url": ok.url("/c"), "conversion_url": ok.url("/v"),
+                "impression_url": failing.url("/i"), "signing_secret": "s3"
+            }),
+        )
         .await
         .unwrap();
     assert_eq!(s, 200);
@@ -161,12 +274,23 @@ async fn test_sends_and_logs() {
     for t in ["delivery", "click", "conversion"] {
         let (s, v) = test(t).await;
         assert_eq!(s, 200, "{t}: {v}");
-        assert_eq!((v["status"].as_str(), v["success"].as_bool(), v["response_code"].as_u64()), (Some("ok"), Some(true), Some(200)), "{t}: {v}");
+        assert_eq!(
+            (
+                v["status"].as_str(),
+                v["success"].as_bool(),
+                v["response_code"].as_u64()
+            ),
+            (Some("ok"), Some(true), Some(200)),
+            "{t}: {v}"
+        );
         assert_eq!(v["type"], t);
     }
     let (s, v) = test("impression").await;
     assert_eq!(s, 200);
-    assert_eq!((v["status"].as_str(), v["response_code"].as_u64(), v["error"].as_str()), (Some("failed"), Some(500), Some("HTTP 500")));
+    assert_eq!(
+        (v["status"].as_str(), v["response_code"].as_u64(), v["error"].as_str()),
+        (Some("failed"), Some(500), Some("HTTP 500"))
+    );
 
     let got = ok.wait_for(3, Duration::from_secs(5), |_| true).await;
     let paths: Vec<&str> = got.iter().map(|r| r.path.as_str()).collect();
@@ -175,17 +299,41 @@ async fn test_sends_and_logs() {
         let r = got.iter().find(|r| r.path == path).unwrap();
         assert_eq!(r.header("x-webhook-event"), Some(event));
         let ts = r.header("x-webhook-timestamp").unwrap();
-        assert_eq!(r.header("x-webhook-signature").unwrap(), hookline_tests::reference_signature("s3", ts, &r.body));
+        assert_eq!(
+            r.header("x-webhook-signature").unwrap(),
+            hookline_tests::reference_signature("s3", ts, &r.body)
+        );
     }
     let click = String::from_utf8(got.iter().find(|r| r.path == "/c").unwrap().body.clone()).unwrap();
     let order: Vec<usize> = ["message_id", "broadcast_id", "recipient", "url", "timestamp"]
         .iter()
-        .map(|f| click.find(&format!("\"{f}\":")).unwrap_or_else(|| panic!("{f} in {click}")))
+        .map(|f| {
+            click
+                .find(&format!("\"{f}\":"))
+                .unwrap_or_else(|| panic!("{f} in {click}"))
+        })
         .collect();
-    assert!(order.windows(2).all(|w| w[0] < w[1]), "default click fields in catalogue order: {click}");
-    assert_eq!(serde_json::from_str::<Value>(&click).unwrap().as_object().unwrap().len(), 5);
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "default click fields in catalogue order: {click}"
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&click)
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .len(),
+        5
+    );
 
-    let (s, v) = call(&p, "PUT", "/api/v1/user/webhooks", Some(&key), Some(r#"{"click_url":null}"#)).await;
+    let (s, v) = call(
+        &p,
+        "PUT",
+        "/api/v1/user/webhooks",
+        Some(&key),
+        Some(r#"{"click_url":null}"#),
+    )
+    .await;
     assert_eq!(s, 200, "{v}");
     let (s, v) = test("click").await;
     assert_eq!((s, v["error_code"].as_str()), (400, Some("WEBHOOK_NOT_CONFIGURED")));
@@ -200,18 +348,29 @@ async fn test_sends_and_logs() {
     assert_eq!(v["count"], 2);
     let newest = &v["logs"][0];
     assert_eq!(newest["type"], "impression");
-    assert_eq!((newest["response_code"].as_u64(), newest["outcome"].as_str()), (Some(500), Some("failed")));
+    assert_eq!(
+        (newest["response_code"].as_u64(), newest["outcome"].as_str()),
+        (Some(500), Some("failed"))
+    );
     assert_eq!(newest["error"], "HTTP 500");
     assert!(newest["payload"].as_str().unwrap().contains("\"message_id\""));
     assert!(newest["response_time_ms"].is_u64());
-    assert!(newest["request_headers"]["X-Webhook-Signature"].as_str().unwrap().starts_with("sha256="));
+    assert!(newest["request_headers"]["X-Webhook-Signature"]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256="));
     assert_eq!(v["logs"][1]["type"], "conversion");
     let all = call(&p, "GET", "/api/v1/user/webhooks/logs", Some(&key), None).await.1;
     assert_eq!(all["count"], 4);
     let (s, v) = call(&p, "GET", "/api/v1/user/webhooks/logs?limit=abc", Some(&key), None).await;
     assert_eq!((s, v["error_code"].as_str()), (400, Some("INVALID_LIMIT")));
     let stranger = p.create_key(&format!("x-{}", p.id), &[R]).await.unwrap();
-    assert_eq!(call(&p, "GET", "/api/v1/user/webhooks/logs", Some(&stranger), None).await.1["count"], 0);
+    assert_eq!(
+        call(&p, "GET", "/api/v1/user/webhooks/logs", Some(&stranger), None)
+            .await
+            .1["count"],
+        0
+    );
     p.stop().await.unwrap();
 }
 
@@ -223,7 +382,13 @@ async fn configuration_survives_restarting_every_process() {
     let key = {
         let mut p = TestPipeline::start_with(&id, &Service::ALL, &[]).await.unwrap();
         let key = p.create_key(&ws, &[R, W]).await.unwrap();
-        let (s, _) = p.put_webhooks(&key, json!({"delivery_url": rx.url("/after-restart"), "delivery_fields": ["message_id", "status"]})).await.unwrap();
+        let (s, _) = p
+            .put_webhooks(
+                &key,
+                json!({"delivery_url": rx.url("/after-restart"), "delivery_fields": ["message_id", "status"]}),
+            )
+            .await
+            .unwrap();
         assert_eq!(s, 200);
         p.stop().await.unwrap();
         key

@@ -12,7 +12,10 @@ async fn setup(secret: Option<&str>, fields: Option<serde_json::Value>) -> (Test
     let p = TestPipeline::start().await.expect("pipeline");
     let rx = Receiver::start().await;
     let ws = format!("ws-{}", p.id);
-    let key = p.create_key(&ws, &[Permission::WebhooksRead, Permission::WebhooksWrite]).await.unwrap();
+    let key = p
+        .create_key(&ws, &[Permission::WebhooksRead, Permission::WebhooksWrite])
+        .await
+        .unwrap();
     let mut body = json!({"delivery_url": rx.url("/webhook/delivery")});
     if let Some(s) = secret {
         body["signing_secret"] = json!(s);
@@ -32,12 +35,18 @@ async fn json_and_smpp_dlrs_arrive_signed_with_the_documented_payload() {
 
     p.send_accepted(&ws, "api_42_1", "car-1").await.unwrap();
     p.send_accepted(&ws, "api_42_2", "car-2").await.unwrap();
-    p.send_dlr("car-1", r#"{"carrier_message_id":"car-1","status":"DELIVRD","status_code":"000","done_at":"2026-02-13T10:30:04Z"}"#)
-        .await
-        .unwrap();
-    p.send_dlr("car-2", "id:car-2 sub:001 dlvrd:000 submit date:2602131029 done date:2602131031 stat:UNDELIV err:0B1 text:Hello")
-        .await
-        .unwrap();
+    p.send_dlr(
+        "car-1",
+        r#"{"carrier_message_id":"car-1","status":"DELIVRD","status_code":"000","done_at":"2026-02-13T10:30:04Z"}"#,
+    )
+    .await
+    .unwrap();
+    p.send_dlr(
+        "car-2",
+        "id:car-2 sub:001 dlvrd:000 submit date:2602131029 done date:2602131031 stat:UNDELIV err:0B1 text:Hello",
+    )
+    .await
+    .unwrap();
 
     let got = rx.wait_for(2, WAIT, |_| true).await;
     assert_eq!(got.len(), 2, "both DLRs delivered: {got:?}");
@@ -48,8 +57,14 @@ async fn json_and_smpp_dlrs_arrive_signed_with_the_documented_payload() {
         assert!(r.header("user-agent").unwrap().starts_with("Hookline-Webhooks/"));
         let ts = r.header("x-webhook-timestamp").expect("timestamp header");
         let now = chrono::Utc::now().timestamp();
-        assert!((now - ts.parse::<i64>().unwrap()).abs() < 60, "timestamp is Unix seconds");
-        assert_eq!(r.header("x-webhook-signature").unwrap(), reference_signature(secret, ts, &r.body));
+        assert!(
+            (now - ts.parse::<i64>().unwrap()).abs() < 60,
+            "timestamp is Unix seconds"
+        );
+        assert_eq!(
+            r.header("x-webhook-signature").unwrap(),
+            reference_signature(secret, ts, &r.body)
+        );
         assert!(r.header("x-webhook-id").unwrap().starts_with("wh_"));
     }
     let by_id = |id: &str| got.iter().find(|r| r.json()["message_id"] == id).expect(id).json();
@@ -66,7 +81,10 @@ async fn json_and_smpp_dlrs_arrive_signed_with_the_documented_payload() {
     assert!(smpp.get("workspace_id").is_none() && smpp.get("telecom_message_id").is_none());
 
     let metrics = p.metrics().await.unwrap();
-    assert!(metrics.contains("hookline_delivery_attempts_total{event_type=\"delivery\",outcome=\"delivered\"} 2"), "{metrics}");
+    assert!(
+        metrics.contains("hookline_delivery_attempts_total{event_type=\"delivery\",outcome=\"delivered\"} 2"),
+        "{metrics}"
+    );
     assert!(metrics.contains("hookline_delivery_event_latency_seconds_count"));
     p.stop().await.unwrap();
 }
@@ -82,8 +100,14 @@ async fn opt_in_fields_no_secret_and_stable_webhook_id() {
     p.send_dlr("c-1", dlr).await.unwrap();
     let got = rx.wait_for(2, WAIT, |_| true).await;
     assert_eq!(got.len(), 2);
-    assert_eq!(got[0].json(), json!({"message_id":"m-1","telecom_message_id":"c-1","status":"EXPIRED","workspace_id":ws}));
-    assert!(got[0].header("x-webhook-signature").is_none(), "no secret, no signature");
+    assert_eq!(
+        got[0].json(),
+        json!({"message_id":"m-1","telecom_message_id":"c-1","status":"EXPIRED","workspace_id":ws})
+    );
+    assert!(
+        got[0].header("x-webhook-signature").is_none(),
+        "no secret, no signature"
+    );
     assert_eq!(got[0].header("x-webhook-id"), got[1].header("x-webhook-id"));
     p.stop().await.unwrap();
 }
@@ -92,9 +116,13 @@ async fn opt_in_fields_no_secret_and_stable_webhook_id() {
 async fn dlr_before_its_message_waits_then_joins_and_orphans_are_quarantined() {
     let (mut p, rx, ws, _key) = setup(None, None).await;
     // DLR first; its message arrives a second later: delivered after a re-check.
-    p.send_dlr("late-1", r#"{"id":"late-1","stat":"DELIVRD"}"#).await.unwrap();
+    p.send_dlr("late-1", r#"{"id":"late-1","stat":"DELIVRD"}"#)
+        .await
+        .unwrap();
     // A DLR whose message never comes: quarantined after dlr-wait-max-secs (3 s).
-    p.send_dlr("orphan-1", r#"{"id":"orphan-1","stat":"DELIVRD"}"#).await.unwrap();
+    p.send_dlr("orphan-1", r#"{"id":"orphan-1","stat":"DELIVRD"}"#)
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_secs(1)).await;
     p.send_accepted(&ws, "m-late", "late-1").await.unwrap();
 
@@ -104,11 +132,15 @@ async fn dlr_before_its_message_waits_then_joins_and_orphans_are_quarantined() {
 
     let q = p
         .read_topic(&p.kafka.topics.quarantine(), WAIT, |rs| {
-            rs.iter().any(|r| r.header("hookline-quarantine-reason") == Some("metadata_not_found"))
+            rs.iter()
+                .any(|r| r.header("hookline-quarantine-reason") == Some("metadata_not_found"))
         })
         .await
         .unwrap();
-    let orphan = q.iter().find(|r| r.header("hookline-quarantine-reason") == Some("metadata_not_found")).expect("orphan quarantined");
+    let orphan = q
+        .iter()
+        .find(|r| r.header("hookline-quarantine-reason") == Some("metadata_not_found"))
+        .expect("orphan quarantined");
     let parked: serde_json::Value = serde_json::from_slice(&orphan.payload).unwrap();
     assert_eq!(parked["carrier_message_id"], "orphan-1");
     assert_eq!(rx.requests().len(), 1, "the orphan was never delivered");
@@ -123,7 +155,9 @@ async fn bad_records_are_quarantined_with_reasons_and_never_stop_the_consumer() 
     p.produce(&accepted, "x", b"{not json").await.unwrap();
     p.produce(&accepted, "x", br#"{"message_id":"","carrier_message_id":"c","workspace_id":"w","recipient":"+1","sender_id":"S","accepted_at":"2026-02-13T10:30:00Z"}"#).await.unwrap();
     p.produce(&carrier, "x", b"this is not a receipt").await.unwrap();
-    p.produce(&carrier, "x", br#"{"id":"c9","stat":"TELEPORTED"}"#).await.unwrap();
+    p.produce(&carrier, "x", br#"{"id":"c9","stat":"TELEPORTED"}"#)
+        .await
+        .unwrap();
     p.produce(&carrier, "x", b"").await.unwrap();
     p.produce(&carrier, "x", &[0xff, 0xfe, 0x00]).await.unwrap();
     // Intermediate status: accepted, but no delivery webhook.
@@ -137,23 +171,39 @@ async fn bad_records_are_quarantined_with_reasons_and_never_stop_the_consumer() 
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].json()["message_id"], "m-good");
 
-    let want = ["invalid_json", "missing_field", "invalid_smpp_receipt", "unknown_status", "empty_record", "invalid_utf8"];
+    let want = [
+        "invalid_json",
+        "missing_field",
+        "invalid_smpp_receipt",
+        "unknown_status",
+        "empty_record",
+        "invalid_utf8",
+    ];
     let q = p
         .read_topic(&p.kafka.topics.quarantine(), WAIT, |rs| rs.len() >= want.len())
         .await
         .unwrap();
-    let mut reasons: Vec<&str> = q.iter().filter_map(|r| r.header("hookline-quarantine-reason")).collect();
+    let mut reasons: Vec<&str> = q
+        .iter()
+        .filter_map(|r| r.header("hookline-quarantine-reason"))
+        .collect();
     reasons.sort();
     let mut want_sorted = want.to_vec();
     want_sorted.sort();
     assert_eq!(reasons, want_sorted);
-    let bad_json = q.iter().find(|r| r.header("hookline-quarantine-reason") == Some("invalid_json")).unwrap();
+    let bad_json = q
+        .iter()
+        .find(|r| r.header("hookline-quarantine-reason") == Some("invalid_json"))
+        .unwrap();
     assert_eq!(bad_json.payload, b"{not json", "original bytes kept");
     assert_eq!(bad_json.header("hookline-source-topic"), Some(accepted.as_str()));
     assert!(bad_json.header("hookline-quarantine-detail").is_some());
 
     let metrics = p.metrics().await.unwrap();
-    assert!(metrics.contains("hookline_ingest_quarantined_total{reason=\"unknown_status\"} 1"), "{metrics}");
+    assert!(
+        metrics.contains("hookline_ingest_quarantined_total{reason=\"unknown_status\"} 1"),
+        "{metrics}"
+    );
     assert!(metrics.contains("hookline_enrich_dlr_join_total{outcome=\"intermediate\"} 1"));
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(rx.requests().len(), 1, "ENROUTE fired no webhook");
@@ -168,10 +218,19 @@ async fn config_changes_apply_without_restart() {
     let first = rx.wait_for(1, WAIT, |_| true).await;
     assert_eq!(first.len(), 1);
     let ts = first[0].header("x-webhook-timestamp").unwrap();
-    assert_eq!(first[0].header("x-webhook-signature").unwrap(), reference_signature("first-secret", ts, &first[0].body));
+    assert_eq!(
+        first[0].header("x-webhook-signature").unwrap(),
+        reference_signature("first-secret", ts, &first[0].body)
+    );
 
     // New secret and fields, same running processes.
-    let (s, _) = p.put_webhooks(&key, json!({"signing_secret": "second-secret", "delivery_fields": ["message_id", "status"]})).await.unwrap();
+    let (s, _) = p
+        .put_webhooks(
+            &key,
+            json!({"signing_secret": "second-secret", "delivery_fields": ["message_id", "status"]}),
+        )
+        .await
+        .unwrap();
     assert_eq!(s, 200);
     tokio::time::sleep(Duration::from_secs(1)).await;
     p.send_accepted(&ws, "m-b", "b").await.unwrap();
@@ -181,7 +240,10 @@ async fn config_changes_apply_without_restart() {
     let r = second.iter().find(|r| r.json()["message_id"] == "m-b").unwrap();
     assert_eq!(r.json(), json!({"message_id": "m-b", "status": "REJECTD"}));
     let ts = r.header("x-webhook-timestamp").unwrap();
-    assert_eq!(r.header("x-webhook-signature").unwrap(), reference_signature("second-secret", ts, &r.body));
+    assert_eq!(
+        r.header("x-webhook-signature").unwrap(),
+        reference_signature("second-secret", ts, &r.body)
+    );
 
     // Disabling the channel stops deliveries.
     let (s, view) = p.put_webhooks(&key, json!({"delivery_url": null})).await.unwrap();
@@ -191,10 +253,14 @@ async fn config_changes_apply_without_restart() {
     p.send_dlr("c", "id:c stat:DELIVRD").await.unwrap();
     let disabled = eventually(Duration::from_secs(4), || async {
         let m = p.metrics().await.ok()?;
-        m.contains("hookline_enrich_events_total{event_type=\"delivery\",outcome=\"no_subscription\"} 1").then_some(())
+        m.contains("hookline_enrich_events_total{event_type=\"delivery\",outcome=\"no_subscription\"} 1")
+            .then_some(())
     })
     .await;
-    assert!(disabled.is_some(), "the third DLR was processed and matched no subscription");
+    assert!(
+        disabled.is_some(),
+        "the third DLR was processed and matched no subscription"
+    );
     assert_eq!(rx.requests().len(), 2);
     p.stop().await.unwrap();
 }

@@ -20,7 +20,12 @@ async fn embedded_mode_delivers_a_dlr_injected_over_http() {
     // Ready once the config (with the created key) is loaded.
     let admin = format!("http://{}/readyz", emb.pipeline.admin_addr);
     let ready = hookline_tests::eventually(Duration::from_secs(30), || async {
-        http.get(&admin).send().await.ok().filter(|r| r.status().is_success()).map(|_| ())
+        http.get(&admin)
+            .send()
+            .await
+            .ok()
+            .filter(|r| r.status().is_success())
+            .map(|_| ())
     })
     .await;
     assert!(ready.is_some());
@@ -49,17 +54,31 @@ async fn embedded_mode_delivers_a_dlr_injected_over_http() {
         .unwrap();
     assert_eq!(r.status(), 202);
     // A bad record is refused with its reason, not accepted.
-    let r = http.post(format!("{ingest}/v1/dlr")).body("nonsense").send().await.unwrap();
+    let r = http
+        .post(format!("{ingest}/v1/dlr"))
+        .body("nonsense")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     let v: serde_json::Value = r.json().await.unwrap();
-    assert_eq!((v["error_code"].as_str(), v["reason"].as_str()), (Some("INVALID_RECORD"), Some("invalid_smpp_receipt")));
+    assert_eq!(
+        (v["error_code"].as_str(), v["reason"].as_str()),
+        (Some("INVALID_RECORD"), Some("invalid_smpp_receipt"))
+    );
 
     let got = rx.wait_for(1, Duration::from_secs(30), |_| true).await;
     assert_eq!(got.len(), 1);
     let body = got[0].json();
-    assert_eq!((body["message_id"].as_str(), body["status"].as_str()), (Some("demo-1"), Some("DELIVRD")));
+    assert_eq!(
+        (body["message_id"].as_str(), body["status"].as_str()),
+        (Some("demo-1"), Some("DELIVRD"))
+    );
     let ts = got[0].header("x-webhook-timestamp").unwrap();
-    assert_eq!(got[0].header("x-webhook-signature").unwrap(), reference_signature("demo-secret", ts, &got[0].body));
+    assert_eq!(
+        got[0].header("x-webhook-signature").unwrap(),
+        reference_signature("demo-secret", ts, &got[0].body)
+    );
 
     shutdown.cancel();
     emb.pipeline.wait().await.unwrap();

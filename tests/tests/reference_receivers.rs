@@ -18,7 +18,11 @@ fn receivers_dir() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Copies a receiver to a scratch directory (so nothing is written into the repo) and starts
@@ -29,14 +33,27 @@ async fn spawn(kind: &str, port: u16) -> Child {
     let (file, mut cmd) = match kind {
         "flask" => {
             let mut c = Command::new("python3");
-            c.args(["-m", "flask", "--app", "flask_delivery", "run", "--host", "127.0.0.1", "--port", &port.to_string()]);
+            c.args([
+                "-m",
+                "flask",
+                "--app",
+                "flask_delivery",
+                "run",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+            ]);
             ("flask_delivery.py", c)
         }
         "express" => {
             let mut c = Command::new("node");
             c.arg("express_delivery.js");
             let node_path = std::env::var("HOOKLINE_TEST_NODE_PATH").unwrap_or_else(|_| {
-                format!("{}/.cache/hookline/node/node_modules", std::env::var("HOME").unwrap_or_default())
+                format!(
+                    "{}/.cache/hookline/node/node_modules",
+                    std::env::var("HOME").unwrap_or_default()
+                )
             });
             c.env("NODE_PATH", node_path);
             ("express_delivery.js", c)
@@ -50,7 +67,11 @@ async fn spawn(kind: &str, port: u16) -> Child {
     };
     let source = std::fs::read_to_string(receivers_dir().join(file)).unwrap();
     // The one edit: Express listens on a fixed port in the example.
-    let source = if kind == "express" { source.replace("app.listen(3000)", &format!("app.listen({port})")) } else { source };
+    let source = if kind == "express" {
+        source.replace("app.listen(3000)", &format!("app.listen({port})"))
+    } else {
+        source
+    };
     std::fs::write(dir.join(file), source).unwrap();
     let child = cmd
         .current_dir(&dir)
@@ -60,7 +81,10 @@ async fn spawn(kind: &str, port: u16) -> Child {
         .spawn()
         .unwrap_or_else(|e| panic!("starting the {kind} receiver (is it installed? scripts/test.sh installs it): {e}"));
     let up = eventually(Duration::from_secs(30), || async move {
-        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok().map(|_| ())
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .ok()
+            .map(|_| ())
     })
     .await;
     assert!(up.is_some(), "{kind} receiver did not start listening on {port}");
@@ -75,17 +99,29 @@ async fn deliver(p: &TestPipeline, key: &str, ws: &str, n: &str) -> u64 {
         .await
         .unwrap();
     let found = eventually(Duration::from_secs(30), || async {
-        let r = p.http.get(p.api("/api/v1/user/webhooks/logs?limit=50")).header("X-API-Key", key).send().await.ok()?;
+        let r = p
+            .http
+            .get(p.api("/api/v1/user/webhooks/logs?limit=50"))
+            .header("X-API-Key", key)
+            .send()
+            .await
+            .ok()?;
         let v: Value = r.json().await.ok()?;
         v["logs"]
             .as_array()?
             .iter()
-            .find(|l| l["payload"].as_str().is_some_and(|p| p.contains(&format!("\"{message_id}\""))))
+            .find(|l| {
+                l["payload"]
+                    .as_str()
+                    .is_some_and(|p| p.contains(&format!("\"{message_id}\"")))
+            })
             .cloned()
     })
     .await
     .unwrap_or_else(|| panic!("no attempt logged for {message_id}"));
-    found["response_code"].as_u64().unwrap_or_else(|| panic!("no response code: {found}"))
+    found["response_code"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no response code: {found}"))
 }
 
 async fn check(kind: &str) {
@@ -95,14 +131,28 @@ async fn check(kind: &str) {
     let ws = format!("ws-{}", p.id);
     let key = p.create_key(&ws, &[R, W]).await.unwrap();
     let url = format!("http://127.0.0.1:{port}/webhook/delivery");
-    let (s, v) = p.put_webhooks(&key, json!({"delivery_url": url, "signing_secret": PAGE_SECRET})).await.unwrap();
+    let (s, v) = p
+        .put_webhooks(&key, json!({"delivery_url": url, "signing_secret": PAGE_SECRET}))
+        .await
+        .unwrap();
     assert_eq!(s, 200, "{v}");
-    assert_eq!(deliver(&p, &key, &ws, "right").await, 200, "{kind} accepts the correctly signed DLR");
+    assert_eq!(
+        deliver(&p, &key, &ws, "right").await,
+        200,
+        "{kind} accepts the correctly signed DLR"
+    );
 
-    let (s, _) = p.put_webhooks(&key, json!({"signing_secret": "not-the-receivers-secret"})).await.unwrap();
+    let (s, _) = p
+        .put_webhooks(&key, json!({"signing_secret": "not-the-receivers-secret"}))
+        .await
+        .unwrap();
     assert_eq!(s, 200);
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(deliver(&p, &key, &ws, "wrong").await, 401, "{kind} rejects a DLR signed with another secret");
+    assert_eq!(
+        deliver(&p, &key, &ws, "wrong").await,
+        401,
+        "{kind} rejects a DLR signed with another secret"
+    );
     p.stop().await.unwrap();
 }
 

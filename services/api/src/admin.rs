@@ -29,29 +29,43 @@ pub fn valid_workspace_id(id: &str) -> bool {
 
 fn check_admin(st: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(token) = &st.cfg.admin_token else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "admin endpoints are disabled"));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "admin endpoints are disabled",
+        ));
     };
     let presented = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     // Compare hashes so the comparison time does not depend on the token's prefix.
-    let same = presented.is_some_and(|p| {
-        hookline_model::apikey::hash_key(p) == hookline_model::apikey::hash_key(token)
-    });
+    let same =
+        presented.is_some_and(|p| hookline_model::apikey::hash_key(p) == hookline_model::apikey::hash_key(token));
     if same {
         Ok(())
     } else {
-        Err(ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "invalid admin token"))
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHORIZED",
+            "invalid admin token",
+        ))
     }
 }
 
-pub async fn create_key(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn create_key(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     check_admin(&st, &headers)?;
     let req: CreateKey = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request("INVALID_BODY", format!("expected {{workspace_id, permissions}}: {e}")))?;
     if !valid_workspace_id(&req.workspace_id) {
-        return Err(ApiError::bad_request("INVALID_WORKSPACE", "workspace_id must be 1-64 of A-Z a-z 0-9 _ . -"));
+        return Err(ApiError::bad_request(
+            "INVALID_WORKSPACE",
+            "workspace_id must be 1-64 of A-Z a-z 0-9 _ . -",
+        ));
     }
     let permissions: Vec<Permission> = req
         .permissions
@@ -59,7 +73,12 @@ pub async fn create_key(State(st): State<AppState>, headers: HeaderMap, body: By
         .map(|p| Permission::parse(p))
         .collect::<Option<_>>()
         .filter(|v: &Vec<Permission>| !v.is_empty())
-        .ok_or_else(|| ApiError::bad_request("INVALID_PERMISSIONS", "permissions: one or more of webhooks.read, webhooks.write"))?;
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "INVALID_PERMISSIONS",
+                "permissions: one or more of webhooks.read, webhooks.write",
+            )
+        })?;
     let (key, rec) = new_key(&req.workspace_id, permissions);
     let (k, v) = st.writer.put_api_key(&rec).await.map_err(ApiError::unavailable)?;
     st.config.apply_local(&k, Some(&v));

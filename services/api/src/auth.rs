@@ -13,8 +13,14 @@ pub const API_KEY_HEADER: &str = "x-api-key";
 
 pub fn authenticate(state: &AppState, headers: &HeaderMap, needs: Permission) -> Result<ApiKeyRecord, ApiError> {
     let unauthorized = || ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "missing or invalid X-API-Key");
-    let key = headers.get(API_KEY_HEADER).and_then(|v| v.to_str().ok()).ok_or_else(unauthorized)?;
-    let rec = state.config.read(|c| c.api_key(&hash_key(key.trim())).cloned()).ok_or_else(unauthorized)?;
+    let key = headers
+        .get(API_KEY_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(unauthorized)?;
+    let rec = state
+        .config
+        .read(|c| c.api_key(&hash_key(key.trim())).cloned())
+        .ok_or_else(unauthorized)?;
     if !rec.allows(needs) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,

@@ -15,7 +15,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
-        Self { status, code, description: description.into() }
+        Self {
+            status,
+            code,
+            description: description.into(),
+        }
     }
 
     pub fn bad_request(code: &'static str, description: impl Into<String>) -> Self {
@@ -25,12 +29,20 @@ impl ApiError {
     /// A failure of Hookline's own dependencies; the cause is logged, not returned.
     pub fn unavailable(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "request failed on a dependency");
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", "temporarily unavailable, retry later")
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "UNAVAILABLE",
+            "temporarily unavailable, retry later",
+        )
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({"error_code": self.code, "description": self.description}))).into_response()
+        (
+            self.status,
+            Json(json!({"error_code": self.code, "description": self.description})),
+        )
+            .into_response()
     }
 }

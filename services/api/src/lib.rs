@@ -34,13 +34,23 @@ use std::time::Duration;
 /// API settings.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ApiConfig {
-    #[arg(long = "api-http-addr", id = "api_http_addr", env = "HOOKLINE_API_HTTP_ADDR", default_value = "0.0.0.0:8080")]
+    #[arg(
+        long = "api-http-addr",
+        id = "api_http_addr",
+        env = "HOOKLINE_API_HTTP_ADDR",
+        default_value = "0.0.0.0:8080"
+    )]
     pub http_addr: SocketAddr,
     /// Bearer token for `/admin/v1/*`. Without it the admin endpoints answer 404.
     #[arg(long, env = "HOOKLINE_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
     /// Consumer group that copies the attempts topic into the store.
-    #[arg(long = "api-attempts-group", id = "api_attempts_group", env = "HOOKLINE_API_ATTEMPTS_GROUP", default_value = "hookline-api-attempts")]
+    #[arg(
+        long = "api-attempts-group",
+        id = "api_attempts_group",
+        env = "HOOKLINE_API_ATTEMPTS_GROUP",
+        default_value = "hookline-api-attempts"
+    )]
     pub attempts_group: String,
     /// Attempts kept per workspace for the logs endpoint.
     #[arg(long, env = "HOOKLINE_ATTEMPT_LOG_KEEP", default_value_t = 1000)]
@@ -78,12 +88,19 @@ pub struct AppState {
 impl AppState {
     /// The caller's workspace config, or an empty one.
     fn workspace(&self, id: &str) -> WorkspaceConfig {
-        self.config.read(|c| c.workspace(id)).map(|w| (*w).clone()).unwrap_or_else(|| WorkspaceConfig::new(id))
+        self.config
+            .read(|c| c.workspace(id))
+            .map(|w| (*w).clone())
+            .unwrap_or_else(|| WorkspaceConfig::new(id))
     }
 
     /// Writes a workspace config durably and applies it locally.
     async fn save(&self, ws: &WorkspaceConfig) -> Result<(), error::ApiError> {
-        let (key, value) = self.writer.put_workspace(ws).await.map_err(error::ApiError::unavailable)?;
+        let (key, value) = self
+            .writer
+            .put_workspace(ws)
+            .await
+            .map_err(error::ApiError::unavailable)?;
         self.config.apply_local(&key, Some(&value));
         Ok(())
     }

@@ -30,10 +30,19 @@ pub async fn handle(
         None => DEFAULT_LIMIT,
         Some(raw) => match raw.parse::<usize>() {
             Ok(n) if n > 0 => n.min(MAX_LIMIT),
-            _ => return Err(ApiError::bad_request("INVALID_LIMIT", "limit must be a positive integer")),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "INVALID_LIMIT",
+                    "limit must be a positive integer",
+                ))
+            }
         },
     };
-    let records = st.store.latest_attempts(&key.workspace_id, limit).await.map_err(ApiError::unavailable)?;
+    let records = st
+        .store
+        .latest_attempts(&key.workspace_id, limit)
+        .await
+        .map_err(ApiError::unavailable)?;
     let logs: Vec<Value> = records.iter().map(entry).collect();
     Ok(Json(json!({ "count": logs.len(), "logs": logs })))
 }

@@ -13,9 +13,24 @@ pub(crate) struct Metrics {
 impl Metrics {
     pub fn new(r: &Registry) -> Self {
         Self {
-            config_writes: counter_vec(r, "hookline_api_config_writes_total", "Webhook configuration writes, by dialect.", &["dialect"]),
-            test_sends: counter_vec(r, "hookline_api_test_sends_total", "Test sends by outcome.", &["outcome"]),
-            attempts_logged: counter_vec(r, "hookline_api_attempts_logged_total", "Attempt records written to the log store.", &["outcome"]),
+            config_writes: counter_vec(
+                r,
+                "hookline_api_config_writes_total",
+                "Webhook configuration writes, by dialect.",
+                &["dialect"],
+            ),
+            test_sends: counter_vec(
+                r,
+                "hookline_api_test_sends_total",
+                "Test sends by outcome.",
+                &["outcome"],
+            ),
+            attempts_logged: counter_vec(
+                r,
+                "hookline_api_attempts_logged_total",
+                "Attempt records written to the log store.",
+                &["outcome"],
+            ),
         }
     }
 }

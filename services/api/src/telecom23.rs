@@ -13,7 +13,9 @@
 //! [`Telecom23Settings`]: hookline_model::Telecom23Settings
 
 use crate::error::ApiError;
-use hookline_model::{fields, BodyFormat, Dialect, EventKind, PayloadSchema, RetryPolicy, SealedSecret, Subscription, WorkspaceConfig};
+use hookline_model::{
+    fields, BodyFormat, Dialect, EventKind, PayloadSchema, RetryPolicy, SealedSecret, Subscription, WorkspaceConfig,
+};
 use hookline_security::{Sealer, UrlPolicy};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -34,7 +36,10 @@ pub fn view(ws: &WorkspaceConfig) -> Value {
         let url = ws.subscription(&subscription_id(kind)).map(|s| s.url.clone());
         out.insert(format!("{kind}_url"), json!(url));
     }
-    out.insert("signing_secret_set".into(), json!(ws.telecom23.signing_secret.is_some()));
+    out.insert(
+        "signing_secret_set".into(),
+        json!(ws.telecom23.signing_secret.is_some()),
+    );
     out.insert("unique_clicks_only".into(), json!(ws.telecom23.unique_clicks_only));
     for kind in EventKind::ALL {
         out.insert(format!("{kind}_fields"), json!(chosen_fields(ws, kind)));
@@ -131,7 +136,10 @@ async fn validate(body: &[u8], policy: &UrlPolicy) -> Result<Changes, ApiError> 
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request("INVALID_BODY", format!("request body is not valid JSON: {e}")))?;
     let Value::Object(obj) = value else {
-        return Err(ApiError::bad_request("INVALID_BODY", "request body must be a JSON object"));
+        return Err(ApiError::bad_request(
+            "INVALID_BODY",
+            "request body must be a JSON object",
+        ));
     };
     let mut c = Changes::default();
 
@@ -156,7 +164,12 @@ async fn validate(body: &[u8], policy: &UrlPolicy) -> Result<Changes, ApiError> 
                     .map_err(|e| ApiError::bad_request("INVALID_URL", format!("{key}: {e}")))?;
                 Some(s.clone())
             }
-            _ => return Err(ApiError::bad_request("INVALID_URL", format!("{key} must be a string or null"))),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "INVALID_URL",
+                    format!("{key} must be a string or null"),
+                ))
+            }
         };
         c.urls.insert(kind, url);
     }
@@ -175,7 +188,12 @@ async fn validate(body: &[u8], policy: &UrlPolicy) -> Result<Changes, ApiError> 
     match clear {
         None => {}
         Some(Value::Bool(b)) => c.clear_secret = *b,
-        Some(_) => return Err(ApiError::bad_request("INVALID_SECRET", "clear_signing_secret must be a boolean")),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "INVALID_SECRET",
+                "clear_signing_secret must be a boolean",
+            ))
+        }
     }
 
     for kind in EventKind::ALL {
@@ -196,7 +214,10 @@ async fn validate(body: &[u8], policy: &UrlPolicy) -> Result<Changes, ApiError> 
 
     if let Some(v) = obj.get("unique_clicks_only") {
         let Value::Bool(b) = v else {
-            return Err(ApiError::bad_request("INVALID_TOGGLE", "unique_clicks_only must be a boolean"));
+            return Err(ApiError::bad_request(
+                "INVALID_TOGGLE",
+                "unique_clicks_only must be a boolean",
+            ));
         };
         c.unique_clicks_only = Some(*b);
     }
@@ -223,10 +244,16 @@ mod tests {
     async fn every_error_code_under_its_condition() {
         assert_eq!(code("{").await, "INVALID_BODY");
         assert_eq!(code("[1]").await, "INVALID_BODY");
-        assert_eq!(code(r#"{"signing_secret":"a","clear_signing_secret":true}"#).await, "CONFLICTING_FIELDS");
+        assert_eq!(
+            code(r#"{"signing_secret":"a","clear_signing_secret":true}"#).await,
+            "CONFLICTING_FIELDS"
+        );
         assert_eq!(code(r#"{"delivery_url":5}"#).await, "INVALID_URL");
         assert_eq!(code(r#"{"click_url":"http://example.com/x"}"#).await, "INVALID_URL");
-        assert_eq!(code(r#"{"delivery_url":"https://169.254.169.254/"}"#).await, "INVALID_URL");
+        assert_eq!(
+            code(r#"{"delivery_url":"https://169.254.169.254/"}"#).await,
+            "INVALID_URL"
+        );
         assert_eq!(code(r#"{"signing_secret":""}"#).await, "INVALID_SECRET");
         assert_eq!(code(r#"{"signing_secret":null}"#).await, "INVALID_SECRET");
         assert_eq!(code(r#"{"signing_secret":12}"#).await, "INVALID_SECRET");
@@ -244,8 +271,17 @@ mod tests {
     async fn valid_edges() {
         let max = format!(r#"{{"signing_secret":"{}"}}"#, "é".repeat(64));
         assert!(put(&WorkspaceConfig::new("w"), &max).await.is_ok());
-        assert!(put(&WorkspaceConfig::new("w"), r#"{"signing_secret":"a","clear_signing_secret":false}"#).await.is_ok());
-        assert!(put(&WorkspaceConfig::new("w"), r#"{"delivery_url":null,"click_url":""}"#).await.is_ok());
+        assert!(put(
+            &WorkspaceConfig::new("w"),
+            r#"{"signing_secret":"a","clear_signing_secret":false}"#
+        )
+        .await
+        .is_ok());
+        assert!(
+            put(&WorkspaceConfig::new("w"), r#"{"delivery_url":null,"click_url":""}"#)
+                .await
+                .is_ok()
+        );
     }
 
     #[tokio::test]
@@ -273,9 +309,17 @@ mod tests {
         let ws = put(&ws, r#"{"delivery_url":""}"#).await.unwrap();
         assert_eq!(view(&ws)["delivery_url"], Value::Null);
         assert!(ws.subscription("t23-delivery").is_none());
-        let ws = put(&ws, r#"{"delivery_url":"https://example.com/d2","clear_signing_secret":true}"#).await.unwrap();
+        let ws = put(
+            &ws,
+            r#"{"delivery_url":"https://example.com/d2","clear_signing_secret":true}"#,
+        )
+        .await
+        .unwrap();
         let sub = ws.subscription("t23-delivery").unwrap();
-        assert_eq!(sub.fields_for(EventKind::Delivery), vec!["message_id", "status", "workspace_id"]);
+        assert_eq!(
+            sub.fields_for(EventKind::Delivery),
+            vec!["message_id", "status", "workspace_id"]
+        );
         assert!(sub.signing_secret.is_none());
         assert_eq!(view(&ws)["signing_secret_set"], false);
     }

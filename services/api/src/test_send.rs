@@ -30,12 +30,20 @@ pub async fn handle(State(st): State<AppState>, headers: HeaderMap, body: Bytes)
         .get("type")
         .and_then(Value::as_str)
         .and_then(EventKind::parse)
-        .ok_or_else(|| ApiError::bad_request("INVALID_TYPE", "type must be one of delivery, click, conversion, impression"))?;
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "INVALID_TYPE",
+                "type must be one of delivery, click, conversion, impression",
+            )
+        })?;
 
     let ws = st.workspace(&key.workspace_id);
     let sub_id = crate::telecom23::subscription_id(kind);
     let Some(sub) = ws.subscription(&sub_id).cloned() else {
-        return Err(ApiError::bad_request("WEBHOOK_NOT_CONFIGURED", format!("no {kind}_url is configured")));
+        return Err(ApiError::bad_request(
+            "WEBHOOK_NOT_CONFIGURED",
+            format!("no {kind}_url is configured"),
+        ));
     };
 
     let event = sample(kind, &key.workspace_id);
@@ -49,17 +57,30 @@ pub async fn handle(State(st): State<AppState>, headers: HeaderMap, body: Bytes)
         config_version: ws.version,
     };
     st.producer
-        .send_json(&st.topics.dispatch(), &sub.endpoint_key(), &dispatch, &[(headers::ATTEMPT, b"1")])
+        .send_json(
+            &st.topics.dispatch(),
+            &sub.endpoint_key(),
+            &dispatch,
+            &[(headers::ATTEMPT, b"1")],
+        )
         .await
         .map_err(ApiError::unavailable)?;
 
-    let deadline = Instant::now() + Duration::from_millis(sub.timeout_ms) + Duration::from_secs(st.cfg.test_send_grace_secs);
+    let deadline =
+        Instant::now() + Duration::from_millis(sub.timeout_ms) + Duration::from_secs(st.cfg.test_send_grace_secs);
     while Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let recent = st.store.latest_attempts(&ws.workspace_id, 200).await.map_err(ApiError::unavailable)?;
+        let recent = st
+            .store
+            .latest_attempts(&ws.workspace_id, 200)
+            .await
+            .map_err(ApiError::unavailable)?;
         if let Some(rec) = recent.into_iter().find(|r| r.webhook_id == dispatch.dispatch_id) {
             let ok = rec.outcome == AttemptOutcome::Delivered;
-            st.metrics.test_sends.with_label_values(&[if ok { "ok" } else { "failed" }]).inc();
+            st.metrics
+                .test_sends
+                .with_label_values(&[if ok { "ok" } else { "failed" }])
+                .inc();
             return Ok(Json(json!({
                 "type": kind,
                 "webhook_id": rec.webhook_id,
@@ -125,5 +146,11 @@ pub fn sample(kind: EventKind, workspace_id: &str) -> Event {
             cost: 0.0085,
         }),
     };
-    Event { id: format!("test_{message_id}"), workspace_id: workspace_id.to_string(), occurred_at: now, received_at: now, data }
+    Event {
+        id: format!("test_{message_id}"),
+        workspace_id: workspace_id.to_string(),
+        occurred_at: now,
+        received_at: now,
+        data,
+    }
 }

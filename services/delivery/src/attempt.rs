@@ -33,7 +33,12 @@ pub struct Attempter {
 
 impl Attempter {
     pub fn new(client: reqwest::Client, policy: UrlPolicy, sealer: Sealer, user_agent: String) -> Self {
-        Self { client, policy, sealer, user_agent }
+        Self {
+            client,
+            policy,
+            sealer,
+            user_agent,
+        }
     }
 
     /// Makes attempt number `attempt` of `d` to `sub` and returns its record. Never fails:
@@ -73,11 +78,17 @@ impl Attempter {
         let secrets = (|| -> Result<(), hookline_security::SealError> {
             if let Some(secret) = &sub.signing_secret {
                 let secret = self.sealer.open(&secret.0)?;
-                headers.push((header::SIGNATURE.into(), sign(secret.as_bytes(), &timestamp, &rendered.body)));
+                headers.push((
+                    header::SIGNATURE.into(),
+                    sign(secret.as_bytes(), &timestamp, &rendered.body),
+                ));
             }
             if let Some(basic) = &sub.basic_auth {
                 let creds = self.sealer.open(&basic.0)?;
-                authorization = Some(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(creds)));
+                authorization = Some(format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(creds)
+                ));
             }
             Ok(())
         })();
@@ -91,7 +102,9 @@ impl Attempter {
         }
         record.request_headers = headers.clone();
         if authorization.is_some() {
-            record.request_headers.push(("Authorization".into(), "Basic [redacted]".into()));
+            record
+                .request_headers
+                .push(("Authorization".into(), "Basic [redacted]".into()));
         }
 
         if let Err(e) = self.policy.check_syntax(&sub.url) {

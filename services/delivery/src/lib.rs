@@ -20,13 +20,23 @@ use std::sync::Arc;
 /// Delivery settings.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DeliveryConfig {
-    #[arg(long = "delivery-group", id = "delivery_group", env = "HOOKLINE_DELIVERY_GROUP", default_value = "hookline-delivery")]
+    #[arg(
+        long = "delivery-group",
+        id = "delivery_group",
+        env = "HOOKLINE_DELIVERY_GROUP",
+        default_value = "hookline-delivery"
+    )]
     pub group: String,
     /// `User-Agent` of every webhook request.
     #[arg(long, env = "HOOKLINE_USER_AGENT", default_value = concat!("Hookline-Webhooks/", env!("CARGO_PKG_VERSION")))]
     pub user_agent: String,
     /// Requests in flight at once per delivery process.
-    #[arg(long = "delivery-max-in-flight", id = "delivery_max_in_flight", env = "HOOKLINE_DELIVERY_MAX_IN_FLIGHT", default_value_t = 256)]
+    #[arg(
+        long = "delivery-max-in-flight",
+        id = "delivery_max_in_flight",
+        env = "HOOKLINE_DELIVERY_MAX_IN_FLIGHT",
+        default_value_t = 256
+    )]
     pub max_in_flight: usize,
 }
 

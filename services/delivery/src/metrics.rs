@@ -19,11 +19,39 @@ pub(crate) struct Metrics {
 impl Metrics {
     pub fn new(r: &Registry) -> Self {
         Self {
-            attempts: counter_vec(r, "hookline_delivery_attempts_total", "Delivery attempts by event type and outcome.", &["event_type", "outcome"]),
-            request_duration: histogram_vec(r, "hookline_delivery_request_duration_seconds", "Webhook HTTP request duration.", &["outcome"], LATENCY_BUCKETS),
-            event_latency: histogram_vec(r, "hookline_delivery_event_latency_seconds", "Input received to webhook delivered.", &["event_type"], LATENCY_BUCKETS),
-            in_flight: int_gauge_vec(r, "hookline_delivery_in_flight_requests", "Webhook requests in flight.", &[]).with_label_values(&[] as &[&str]),
-            quarantined: counter_vec(r, "hookline_delivery_quarantined_total", "Records sent to quarantine, by reason.", &["reason"]),
+            attempts: counter_vec(
+                r,
+                "hookline_delivery_attempts_total",
+                "Delivery attempts by event type and outcome.",
+                &["event_type", "outcome"],
+            ),
+            request_duration: histogram_vec(
+                r,
+                "hookline_delivery_request_duration_seconds",
+                "Webhook HTTP request duration.",
+                &["outcome"],
+                LATENCY_BUCKETS,
+            ),
+            event_latency: histogram_vec(
+                r,
+                "hookline_delivery_event_latency_seconds",
+                "Input received to webhook delivered.",
+                &["event_type"],
+                LATENCY_BUCKETS,
+            ),
+            in_flight: int_gauge_vec(
+                r,
+                "hookline_delivery_in_flight_requests",
+                "Webhook requests in flight.",
+                &[],
+            )
+            .with_label_values(&[] as &[&str]),
+            quarantined: counter_vec(
+                r,
+                "hookline_delivery_quarantined_total",
+                "Records sent to quarantine, by reason.",
+                &["reason"],
+            ),
         }
     }
 
@@ -33,7 +61,9 @@ impl Metrics {
         if rec.outcome == AttemptOutcome::Skipped {
             return;
         }
-        self.request_duration.with_label_values(&[rec.outcome.as_str()]).observe(rec.response_time_ms as f64 / 1000.0);
+        self.request_duration
+            .with_label_values(&[rec.outcome.as_str()])
+            .observe(rec.response_time_ms as f64 / 1000.0);
         if rec.outcome == AttemptOutcome::Delivered && !d.test {
             let secs = (chrono::Utc::now() - d.event.received_at).num_milliseconds().max(0) as f64 / 1000.0;
             self.event_latency.with_label_values(&[kind]).observe(secs);

@@ -23,8 +23,16 @@ impl Worker {
         let d: Dispatch = match serde_json::from_slice(raw) {
             Ok(d) => d,
             Err(e) => {
-                let src = SourcePosition { topic: msg.topic().to_string(), partition: msg.partition(), offset: msg.offset() };
-                return match self.quarantine.put("invalid_dispatch_record", &e.to_string(), Some(&src), msg.key(), raw).await {
+                let src = SourcePosition {
+                    topic: msg.topic().to_string(),
+                    partition: msg.partition(),
+                    offset: msg.offset(),
+                };
+                return match self
+                    .quarantine
+                    .put("invalid_dispatch_record", &e.to_string(), Some(&src), msg.key(), raw)
+                    .await
+                {
                     Ok(()) => Handled::Done,
                     Err(e) => Handled::Abort(e.to_string()),
                 };
@@ -40,7 +48,11 @@ impl Worker {
             None => skipped(&d, attempt, "", "subscription no longer exists"),
         };
         self.metrics.observe(&record, &d);
-        match self.producer.send_json(&self.attempts_topic, &record.workspace_id, &record, &[]).await {
+        match self
+            .producer
+            .send_json(&self.attempts_topic, &record.workspace_id, &record, &[])
+            .await
+        {
             Ok(()) => Handled::Done,
             Err(e) => Handled::Abort(e.to_string()),
         }

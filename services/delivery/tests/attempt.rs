@@ -74,16 +74,25 @@ async fn server() -> (String, Arc<AtomicUsize>, Arc<std::sync::Mutex<Option<Head
     let seen = Arc::new(std::sync::Mutex::new(None));
     let (h, s) = (hits.clone(), seen.clone());
     let app = Router::new()
-        .route("/ok", post(move |headers: HeaderMap| async move {
-            *s.lock().unwrap() = Some(headers);
-            "thanks"
-        }))
-        .route("/redirect", post(|| async { (StatusCode::FOUND, [("location", "/ok")], "") }))
+        .route(
+            "/ok",
+            post(move |headers: HeaderMap| async move {
+                *s.lock().unwrap() = Some(headers);
+                "thanks"
+            }),
+        )
+        .route(
+            "/redirect",
+            post(|| async { (StatusCode::FOUND, [("location", "/ok")], "") }),
+        )
         .route("/error", post(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }))
-        .route("/slow", post(|| async {
-            tokio::time::sleep(Duration::from_secs(3)).await;
-            "late"
-        }))
+        .route(
+            "/slow",
+            post(|| async {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                "late"
+            }),
+        )
         .route("/ok", get(|| async { "wrong method" }))
         .layer(axum::middleware::from_fn(move |req, next: axum::middleware::Next| {
             h.fetch_add(1, Ordering::SeqCst);
@@ -96,7 +105,12 @@ async fn server() -> (String, Arc<AtomicUsize>, Arc<std::sync::Mutex<Option<Head
 }
 
 fn attempter(policy: UrlPolicy, sealer: &Sealer) -> Attempter {
-    Attempter::new(client::build(&policy).unwrap(), policy, sealer.clone(), "Hookline-Webhooks/test".into())
+    Attempter::new(
+        client::build(&policy).unwrap(),
+        policy,
+        sealer.clone(),
+        "Hookline-Webhooks/test".into(),
+    )
 }
 
 #[tokio::test]
@@ -107,33 +121,62 @@ async fn outcomes_are_classified() {
 
     let sub = subscription(format!("{base}/ok"), &sealer);
     let rec = a.attempt(&dispatch(&sub), &sub, 1).await;
-    assert_eq!((rec.outcome, rec.response_code, rec.error.as_deref()), (AttemptOutcome::Delivered, Some(200), None));
+    assert_eq!(
+        (rec.outcome, rec.response_code, rec.error.as_deref()),
+        (AttemptOutcome::Delivered, Some(200), None)
+    );
     assert_eq!(rec.response_body.as_deref(), Some("thanks"));
     let headers = seen.lock().unwrap().clone().unwrap();
     assert_eq!(headers["authorization"], "Basic dXNlcjpwYXNz");
     let ts = headers["x-webhook-timestamp"].to_str().unwrap();
-    assert_eq!(headers["x-webhook-signature"].to_str().unwrap(), hookline_security::sign(b"k", ts, rec.payload.as_bytes()));
-    assert!(rec.request_headers.iter().any(|(k, v)| k == "Authorization" && v == "Basic [redacted]"));
-    assert!(!format!("{:?}", rec.request_headers).contains("dXNlcjpwYXNz"), "credentials never logged");
+    assert_eq!(
+        headers["x-webhook-signature"].to_str().unwrap(),
+        hookline_security::sign(b"k", ts, rec.payload.as_bytes())
+    );
+    assert!(rec
+        .request_headers
+        .iter()
+        .any(|(k, v)| k == "Authorization" && v == "Basic [redacted]"));
+    assert!(
+        !format!("{:?}", rec.request_headers).contains("dXNlcjpwYXNz"),
+        "credentials never logged"
+    );
 
     let before = hits.load(Ordering::SeqCst);
     let sub = subscription(format!("{base}/redirect"), &sealer);
     let rec = a.attempt(&dispatch(&sub), &sub, 1).await;
     assert_eq!((rec.outcome, rec.response_code), (AttemptOutcome::Failed, Some(302)));
     assert!(rec.error.unwrap().contains("redirects are not followed"));
-    assert_eq!(hits.load(Ordering::SeqCst), before + 1, "the redirect target was not requested");
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        before + 1,
+        "the redirect target was not requested"
+    );
 
     let sub = subscription(format!("{base}/error"), &sealer);
     let rec = a.attempt(&dispatch(&sub), &sub, 2).await;
-    assert_eq!((rec.outcome, rec.response_code, rec.error.as_deref()), (AttemptOutcome::Failed, Some(500), Some("HTTP 500")));
+    assert_eq!(
+        (rec.outcome, rec.response_code, rec.error.as_deref()),
+        (AttemptOutcome::Failed, Some(500), Some("HTTP 500"))
+    );
     assert_eq!(rec.attempt, 2);
 
     let sub = subscription(format!("{base}/slow"), &sealer);
     let rec = a.attempt(&dispatch(&sub), &sub, 1).await;
-    assert_eq!((rec.outcome, rec.error.as_deref()), (AttemptOutcome::Failed, Some("timeout after 300 ms")));
-    assert!(rec.response_time_ms >= 300 && rec.response_time_ms < 2000, "{}", rec.response_time_ms);
+    assert_eq!(
+        (rec.outcome, rec.error.as_deref()),
+        (AttemptOutcome::Failed, Some("timeout after 300 ms"))
+    );
+    assert!(
+        rec.response_time_ms >= 300 && rec.response_time_ms < 2000,
+        "{}",
+        rec.response_time_ms
+    );
 
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let sub = subscription(format!("http://{closed}/x"), &sealer);
     let rec = a.attempt(&dispatch(&sub), &sub, 1).await;
     assert_eq!(rec.outcome, AttemptOutcome::Failed);

@@ -33,12 +33,20 @@ pub(crate) async fn fan_out(e: &Enricher, event: &Event) -> Handled {
         Err(err) => return Handled::Abort(err.to_string()),
     };
     let sends = records.iter().map(|(key, value)| {
-        e.producer.send(&e.dispatch_topic, Some(key.as_bytes()), Some(value), &[(headers::ATTEMPT, b"1")])
+        e.producer.send(
+            &e.dispatch_topic,
+            Some(key.as_bytes()),
+            Some(value),
+            &[(headers::ATTEMPT, b"1")],
+        )
     });
     match try_join_all(sends).await {
         Ok(_) => {
             e.metrics.events.with_label_values(&[kind, "dispatched"]).inc();
-            e.metrics.dispatched.with_label_values(&[kind]).inc_by(records.len() as u64);
+            e.metrics
+                .dispatched
+                .with_label_values(&[kind])
+                .inc_by(records.len() as u64);
             Handled::Done
         }
         Err(err) => Handled::Abort(err.to_string()),

@@ -16,7 +16,9 @@ mod metrics;
 mod wait;
 
 use chrono::Utc;
-use hookline_kafka::{headers, pump, ConfigHandle, Handled, KafkaSettings, Message, OwnedMessage, Producer, Quarantine, SourcePosition};
+use hookline_kafka::{
+    headers, pump, ConfigHandle, Handled, KafkaSettings, Message, OwnedMessage, Producer, Quarantine, SourcePosition,
+};
 use hookline_model::{AcceptedMessage, CarrierDlr, Event};
 use hookline_store::{retry_until_ok, Store};
 use hookline_telemetry::Runtime;
@@ -27,7 +29,12 @@ use std::time::Duration;
 /// Enrich settings.
 #[derive(Debug, Clone, clap::Args)]
 pub struct EnrichConfig {
-    #[arg(long = "enrich-group", id = "enrich_group", env = "HOOKLINE_ENRICH_GROUP", default_value = "hookline-enrich")]
+    #[arg(
+        long = "enrich-group",
+        id = "enrich_group",
+        env = "HOOKLINE_ENRICH_GROUP",
+        default_value = "hookline-enrich"
+    )]
     pub group: String,
     /// How long accepted-message metadata is kept for the DLR join.
     #[arg(long, env = "HOOKLINE_METADATA_TTL_SECS", default_value_t = 72 * 3600)]
@@ -38,7 +45,12 @@ pub struct EnrichConfig {
     /// How often a waiting DLR looks for its metadata again.
     #[arg(long, env = "HOOKLINE_DLR_WAIT_RECHECK_MS", default_value_t = 2000)]
     pub dlr_wait_recheck_ms: u64,
-    #[arg(long = "enrich-max-in-flight", id = "enrich_max_in_flight", env = "HOOKLINE_ENRICH_MAX_IN_FLIGHT", default_value_t = 512)]
+    #[arg(
+        long = "enrich-max-in-flight",
+        id = "enrich_max_in_flight",
+        env = "HOOKLINE_ENRICH_MAX_IN_FLIGHT",
+        default_value_t = 512
+    )]
     pub max_in_flight: usize,
 }
 
@@ -74,9 +86,12 @@ impl Enricher {
             return self.quarantined(&msg, "invalid_internal_record").await;
         };
         let ttl = Duration::from_secs(self.cfg.metadata_ttl_secs);
-        let stored = retry_until_ok(&self.shutdown, "put_message", || self.store_error("put_message"), || {
-            self.store.put_message(&accepted, ttl)
-        })
+        let stored = retry_until_ok(
+            &self.shutdown,
+            "put_message",
+            || self.store_error("put_message"),
+            || self.store.put_message(&accepted, ttl),
+        )
         .await;
         match stored {
             Some(()) => {
@@ -96,9 +111,12 @@ impl Enricher {
             self.metrics.join.with_label_values(&["intermediate"]).inc();
             return Handled::Done;
         }
-        let found = retry_until_ok(&self.shutdown, "get_message", || self.store_error("get_message"), || {
-            self.store.message_by_carrier_id(&dlr.carrier_message_id)
-        })
+        let found = retry_until_ok(
+            &self.shutdown,
+            "get_message",
+            || self.store_error("get_message"),
+            || self.store.message_by_carrier_id(&dlr.carrier_message_id),
+        )
         .await;
         let meta = match found {
             None => return Handled::Abort("shutdown while the store was unavailable".into()),
@@ -131,8 +149,22 @@ impl Enricher {
     }
 
     async fn quarantine_with(&self, msg: &OwnedMessage, reason: &'static str, detail: &str) -> Handled {
-        let source = SourcePosition { topic: msg.topic().to_string(), partition: msg.partition(), offset: msg.offset() };
-        match self.quarantine.put(reason, detail, Some(&source), msg.key(), msg.payload().unwrap_or_default()).await {
+        let source = SourcePosition {
+            topic: msg.topic().to_string(),
+            partition: msg.partition(),
+            offset: msg.offset(),
+        };
+        match self
+            .quarantine
+            .put(
+                reason,
+                detail,
+                Some(&source),
+                msg.key(),
+                msg.payload().unwrap_or_default(),
+            )
+            .await
+        {
             Ok(()) => Handled::Done,
             Err(e) => Handled::Abort(e.to_string()),
         }
@@ -193,13 +225,20 @@ pub async fn start(
             }
         });
         let e2 = enricher.clone();
-        let wait_loop = pump("enrich-wait", &waiting, max, shutdown.clone(), drain, |msg: OwnedMessage| {
-            let e = e2.clone();
-            async move {
-                wait::until_due(&msg).await;
-                e.handle_dlr(msg, true).await
-            }
-        });
+        let wait_loop = pump(
+            "enrich-wait",
+            &waiting,
+            max,
+            shutdown.clone(),
+            drain,
+            |msg: OwnedMessage| {
+                let e = e2.clone();
+                async move {
+                    wait::until_due(&msg).await;
+                    e.handle_dlr(msg, true).await
+                }
+            },
+        );
         let (a, b) = tokio::join!(main_loop, wait_loop);
         enricher.producer.flush(drain);
         a?;

@@ -19,12 +19,37 @@ pub(crate) struct Metrics {
 impl Metrics {
     pub fn new(r: &Registry) -> Self {
         Self {
-            records: counter_vec(r, "hookline_enrich_records_total", "Records consumed, by kind and outcome.", &["kind", "outcome"]),
+            records: counter_vec(
+                r,
+                "hookline_enrich_records_total",
+                "Records consumed, by kind and outcome.",
+                &["kind", "outcome"],
+            ),
             join: counter_vec(r, "hookline_enrich_dlr_join_total", "DLR join outcomes.", &["outcome"]),
-            events: counter_vec(r, "hookline_enrich_events_total", "Enriched events by type and outcome.", &["event_type", "outcome"]),
-            dispatched: counter_vec(r, "hookline_enrich_dispatched_total", "Dispatch records produced, by event type.", &["event_type"]),
-            quarantined: counter_vec(r, "hookline_enrich_quarantined_total", "Records sent to quarantine, by reason.", &["reason"]),
-            store_errors: counter_vec(r, "hookline_enrich_store_errors_total", "Failed store operations (retried), by operation.", &["op"]),
+            events: counter_vec(
+                r,
+                "hookline_enrich_events_total",
+                "Enriched events by type and outcome.",
+                &["event_type", "outcome"],
+            ),
+            dispatched: counter_vec(
+                r,
+                "hookline_enrich_dispatched_total",
+                "Dispatch records produced, by event type.",
+                &["event_type"],
+            ),
+            quarantined: counter_vec(
+                r,
+                "hookline_enrich_quarantined_total",
+                "Records sent to quarantine, by reason.",
+                &["reason"],
+            ),
+            store_errors: counter_vec(
+                r,
+                "hookline_enrich_store_errors_total",
+                "Failed store operations (retried), by operation.",
+                &["op"],
+            ),
         }
     }
 }

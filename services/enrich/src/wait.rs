@@ -24,12 +24,18 @@ pub(crate) async fn park(e: &Enricher, msg: &OwnedMessage, first_seen_ms: i64) -
     let waited_ms = now - first_seen_ms;
     if waited_ms >= (e.cfg.dlr_wait_max_secs * 1000) as i64 {
         e.metrics.join.with_label_values(&["not_found"]).inc();
-        let detail = format!("no accepted message with this carrier id within {} s", e.cfg.dlr_wait_max_secs);
+        let detail = format!(
+            "no accepted message with this carrier id within {} s",
+            e.cfg.dlr_wait_max_secs
+        );
         return e.quarantine_with(msg, "metadata_not_found", &detail).await;
     }
     let due = (now + e.cfg.dlr_wait_recheck_ms as i64).to_string();
     let first = first_seen_ms.to_string();
-    let hdrs: [(&str, &[u8]); 2] = [(headers::DUE_AT_MS, due.as_bytes()), (headers::FIRST_SEEN_MS, first.as_bytes())];
+    let hdrs: [(&str, &[u8]); 2] = [
+        (headers::DUE_AT_MS, due.as_bytes()),
+        (headers::FIRST_SEEN_MS, first.as_bytes()),
+    ];
     match e.producer.send(&e.wait_topic, msg.key(), msg.payload(), &hdrs).await {
         Ok(()) => {
             e.metrics.join.with_label_values(&["waiting"]).inc();

@@ -16,7 +16,12 @@ pub enum Command {
     /// Run services against real Kafka and Redis.
     Run {
         /// Services to run in this process (comma separated).
-        #[arg(long, env = "HOOKLINE_SERVICES", value_delimiter = ',', default_value = "ingest,enrich,delivery,api")]
+        #[arg(
+            long,
+            env = "HOOKLINE_SERVICES",
+            value_delimiter = ',',
+            default_value = "ingest,enrich,delivery,api"
+        )]
         services: Vec<Service>,
         #[command(flatten)]
         kafka: KafkaArgs,

@@ -25,7 +25,8 @@ pub struct Embedded {
 /// Starts everything and creates an API key for [`WORKSPACE`].
 pub async fn start(mut settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Embedded> {
     let mut kafka = KafkaSettings::new("", "");
-    let broker = EmbeddedKafka::start(&kafka.topics.specs(), kafka.partitions).context("starting the embedded broker")?;
+    let broker =
+        EmbeddedKafka::start(&kafka.topics.specs(), kafka.partitions).context("starting the embedded broker")?;
     kafka.brokers = broker.bootstrap_servers();
     // Topics exist already; the mock cluster does not serve admin requests.
     kafka.create_topics = false;
@@ -40,15 +41,25 @@ pub async fn start(mut settings: Settings, shutdown: CancellationToken) -> anyho
 
     // The key is written before the services start, so their config replay includes it.
     let (key, rec) = hookline_api::auth::new_key(WORKSPACE, vec![Permission::WebhooksRead, Permission::WebhooksWrite]);
-    ConfigWriter::new(kafka.producer()?, kafka.topics.config()).put_api_key(&rec).await?;
+    ConfigWriter::new(kafka.producer()?, kafka.topics.config())
+        .put_api_key(&rec)
+        .await?;
 
     let pipeline = crate::start(&Service::ALL, &kafka, Store::memory(), &settings, shutdown).await?;
-    Ok(Embedded { pipeline, api_key: key, broker })
+    Ok(Embedded {
+        pipeline,
+        api_key: key,
+        broker,
+    })
 }
 
 /// `hookline embedded`: starts, prints where everything is, runs until a signal.
 pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let Embedded { pipeline, api_key: key, broker } = self::start(settings, shutdown).await?;
+    let Embedded {
+        pipeline,
+        api_key: key,
+        broker,
+    } = self::start(settings, shutdown).await?;
     let api = pipeline.api_addr.expect("api runs");
     let ingest = pipeline.ingest_addr.expect("ingest runs");
     println!(

@@ -97,11 +97,18 @@ pub async fn start(
     }
     let policy = UrlPolicy::new(settings.security.allow_http_urls, settings.security.allow_cidrs.clone());
     if kafka.create_topics {
-        hookline_kafka::admin::ensure_topics(kafka, &kafka.topics.specs()).await.context("creating topics")?;
+        hookline_kafka::admin::ensure_topics(kafka, &kafka.topics.specs())
+            .await
+            .context("creating topics")?;
     }
-    let base = Runtime::new(shutdown.clone(), Duration::from_secs(settings.shutdown.drain_timeout_secs));
+    let base = Runtime::new(
+        shutdown.clone(),
+        Duration::from_secs(settings.shutdown.drain_timeout_secs),
+    );
     let config_ready = base.readiness.component("config");
-    let config = ConfigHandle::follow(kafka, shutdown.clone()).await.context("reading the config topic")?;
+    let config = ConfigHandle::follow(kafka, shutdown.clone())
+        .await
+        .context("reading the config topic")?;
     {
         let config = config.clone();
         tokio::spawn(async move {
@@ -127,21 +134,41 @@ pub async fn start(
                 tasks.push((svc, tokio::spawn(async move { Ok(r.task.await??) })));
             }
             Service::Delivery => {
-                let r = hookline_delivery::start(kafka, config.clone(), policy.clone(), sealer.clone(), &settings.delivery, &rt)
-                    .await?;
+                let r = hookline_delivery::start(
+                    kafka,
+                    config.clone(),
+                    policy.clone(),
+                    sealer.clone(),
+                    &settings.delivery,
+                    &rt,
+                )
+                .await?;
                 tasks.push((svc, tokio::spawn(async move { Ok(r.task.await??) })));
             }
             Service::Api => {
-                let r = hookline_api::start(kafka, store.clone(), config.clone(), policy.clone(), sealer.clone(), &settings.api, &rt)
-                    .await?;
+                let r = hookline_api::start(
+                    kafka,
+                    store.clone(),
+                    config.clone(),
+                    policy.clone(),
+                    sealer.clone(),
+                    &settings.api,
+                    &rt,
+                )
+                .await?;
                 api_addr = Some(r.addr);
                 tasks.push((svc, tokio::spawn(async move { Ok(r.task.await??) })));
             }
         }
     }
-    let admin = serve_admin(settings.admin.addr, registries, base.readiness.clone(), shutdown.clone())
-        .await
-        .context("binding the admin port")?;
+    let admin = serve_admin(
+        settings.admin.addr,
+        registries,
+        base.readiness.clone(),
+        shutdown.clone(),
+    )
+    .await
+    .context("binding the admin port")?;
     Ok(Pipeline {
         api_addr,
         ingest_addr,

@@ -9,7 +9,12 @@ async fn main() -> anyhow::Result<()> {
     hookline_telemetry::init_tracing();
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { services, kafka, redis, settings } => {
+        Command::Run {
+            services,
+            kafka,
+            redis,
+            settings,
+        } => {
             let kafka = KafkaSettings::from_args(&kafka)?;
             let store = Store::redis(&redis.url, &redis.key_prefix).await?;
             let shutdown = hookline_telemetry::shutdown_on_signal();
@@ -17,22 +22,36 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!(api = ?pipeline.api_addr, ingest = ?pipeline.ingest_addr, admin = %pipeline.admin_addr, "hookline started");
             pipeline.wait().await
         }
-        Command::Embedded { settings } => hookline::embedded::run(*settings, hookline_telemetry::shutdown_on_signal()).await,
+        Command::Embedded { settings } => {
+            hookline::embedded::run(*settings, hookline_telemetry::shutdown_on_signal()).await
+        }
         Command::Topics { kafka } => {
             let kafka = KafkaSettings::from_args(&kafka)?;
             hookline_kafka::admin::ensure_topics(&kafka, &kafka.topics.specs()).await?;
             println!("topics ready");
             Ok(())
         }
-        Command::Admin { command: AdminCommand::CreateKey { workspace, permissions, kafka } } => {
-            anyhow::ensure!(hookline_api::admin::valid_workspace_id(&workspace), "invalid workspace id");
+        Command::Admin {
+            command:
+                AdminCommand::CreateKey {
+                    workspace,
+                    permissions,
+                    kafka,
+                },
+        } => {
+            anyhow::ensure!(
+                hookline_api::admin::valid_workspace_id(&workspace),
+                "invalid workspace id"
+            );
             let perms = permissions
                 .iter()
                 .map(|p| Permission::parse(p).ok_or_else(|| anyhow::anyhow!("unknown permission {p}")))
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let kafka = KafkaSettings::from_args(&kafka)?;
             let (key, rec) = hookline_api::auth::new_key(&workspace, perms);
-            ConfigWriter::new(kafka.producer()?, kafka.topics.config()).put_api_key(&rec).await?;
+            ConfigWriter::new(kafka.producer()?, kafka.topics.config())
+                .put_api_key(&rec)
+                .await?;
             println!("{key}");
             eprintln!("key id {} for workspace {workspace}; it is shown only once", rec.key_id);
             Ok(())

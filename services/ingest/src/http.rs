@@ -29,7 +29,9 @@ pub async fn serve(addr: SocketAddr, ingestor: Ingestor, shutdown: CancellationT
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await;
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await;
     });
     Ok(HttpEdge { addr, task })
 }
@@ -51,7 +53,10 @@ fn respond(r: Result<(), IngestFailure>) -> (StatusCode, Json<Value>) {
         ),
         Err(IngestFailure::Produce(e)) => {
             tracing::error!(error = %e, "HTTP ingest could not produce");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error_code": "UNAVAILABLE", "description": "try again"})))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"error_code": "UNAVAILABLE", "description": "try again"})),
+            )
         }
     }
 }

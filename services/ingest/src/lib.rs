@@ -21,13 +21,28 @@ use std::sync::Arc;
 #[derive(Debug, Clone, clap::Args)]
 pub struct IngestConfig {
     /// Address of the HTTP edge (`/v1/messages`, `/v1/dlr`).
-    #[arg(long = "ingest-http-addr", id = "ingest_http_addr", env = "HOOKLINE_INGEST_HTTP_ADDR", default_value = "0.0.0.0:8081")]
+    #[arg(
+        long = "ingest-http-addr",
+        id = "ingest_http_addr",
+        env = "HOOKLINE_INGEST_HTTP_ADDR",
+        default_value = "0.0.0.0:8081"
+    )]
     pub http_addr: SocketAddr,
     /// Consumer group of the raw-topic consumer.
-    #[arg(long = "ingest-group", id = "ingest_group", env = "HOOKLINE_INGEST_GROUP", default_value = "hookline-ingest")]
+    #[arg(
+        long = "ingest-group",
+        id = "ingest_group",
+        env = "HOOKLINE_INGEST_GROUP",
+        default_value = "hookline-ingest"
+    )]
     pub group: String,
     /// Records processed concurrently by one consumer.
-    #[arg(long = "ingest-max-in-flight", id = "ingest_max_in_flight", env = "HOOKLINE_INGEST_MAX_IN_FLIGHT", default_value_t = 512)]
+    #[arg(
+        long = "ingest-max-in-flight",
+        id = "ingest_max_in_flight",
+        env = "HOOKLINE_INGEST_MAX_IN_FLIGHT",
+        default_value_t = 512
+    )]
     pub max_in_flight: usize,
 }
 
@@ -78,15 +93,27 @@ impl Ingestor {
         let (label, topic, key, value) = match kind {
             InputKind::AcceptedMessage => {
                 let m = normalise::accepted_message(raw)?;
-                ("accepted_message", &self.messages_topic, m.carrier_message_id.clone(), serde_json::to_vec(&m))
+                (
+                    "accepted_message",
+                    &self.messages_topic,
+                    m.carrier_message_id.clone(),
+                    serde_json::to_vec(&m),
+                )
             }
             InputKind::CarrierDlr => {
                 let d = normalise::carrier_dlr(raw, chrono::Utc::now())?;
-                ("carrier_dlr", &self.dlr_topic, d.carrier_message_id.clone(), serde_json::to_vec(&d))
+                (
+                    "carrier_dlr",
+                    &self.dlr_topic,
+                    d.carrier_message_id.clone(),
+                    serde_json::to_vec(&d),
+                )
             }
         };
         let value = value.map_err(hookline_kafka::KafkaError::from)?;
-        self.producer.send(topic, Some(key.as_bytes()), Some(&value), &[]).await?;
+        self.producer
+            .send(topic, Some(key.as_bytes()), Some(&value), &[])
+            .await?;
         self.metrics.records.with_label_values(&[label, "accepted"]).inc();
         Ok(())
     }
@@ -102,8 +129,16 @@ impl Ingestor {
                     InputKind::CarrierDlr => "carrier_dlr",
                 };
                 self.metrics.records.with_label_values(&[label, "quarantined"]).inc();
-                let source = SourcePosition { topic: msg.topic().to_string(), partition: msg.partition(), offset: msg.offset() };
-                match self.quarantine.put(e.reason(), &e.to_string(), Some(&source), msg.key(), raw).await {
+                let source = SourcePosition {
+                    topic: msg.topic().to_string(),
+                    partition: msg.partition(),
+                    offset: msg.offset(),
+                };
+                match self
+                    .quarantine
+                    .put(e.reason(), &e.to_string(), Some(&source), msg.key(), raw)
+                    .await
+                {
                     Ok(()) => Handled::Done,
                     Err(q) => Handled::Abort(q.to_string()),
                 }
@@ -136,7 +171,11 @@ pub async fn start(kafka: &KafkaSettings, cfg: &IngestConfig, rt: &Runtime) -> R
     let task = tokio::spawn(async move {
         ready.store(true, std::sync::atomic::Ordering::Relaxed);
         let handler = |msg: OwnedMessage| {
-            let kind = if msg.topic() == accepted_topic { InputKind::AcceptedMessage } else { InputKind::CarrierDlr };
+            let kind = if msg.topic() == accepted_topic {
+                InputKind::AcceptedMessage
+            } else {
+                InputKind::CarrierDlr
+            };
             let ingestor = ingestor.clone();
             async move { ingestor.handle_record(kind, msg).await }
         };
@@ -145,5 +184,8 @@ pub async fn start(kafka: &KafkaSettings, cfg: &IngestConfig, rt: &Runtime) -> R
         let _ = http.task.await;
         Ok(result?)
     });
-    Ok(Running { http_addr: http.addr, task })
+    Ok(Running {
+        http_addr: http.addr,
+        task,
+    })
 }

@@ -11,8 +11,18 @@ pub(crate) struct Metrics {
 impl Metrics {
     pub fn new(r: &Registry) -> Self {
         Self {
-            records: counter_vec(r, "hookline_ingest_records_total", "Input records by kind and outcome.", &["kind", "outcome"]),
-            quarantined: counter_vec(r, "hookline_ingest_quarantined_total", "Records sent to quarantine, by reason.", &["reason"]),
+            records: counter_vec(
+                r,
+                "hookline_ingest_records_total",
+                "Input records by kind and outcome.",
+                &["kind", "outcome"],
+            ),
+            quarantined: counter_vec(
+                r,
+                "hookline_ingest_quarantined_total",
+                "Records sent to quarantine, by reason.",
+                &["reason"],
+            ),
         }
     }
 }

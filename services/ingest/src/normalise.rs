@@ -57,10 +57,16 @@ pub fn accepted_message(raw: &[u8]) -> Result<AcceptedMessage, InputError> {
         }
     }
     if msg.num_parts == 0 {
-        return Err(InputError::InvalidField { field: "num_parts", why: "must be at least 1".into() });
+        return Err(InputError::InvalidField {
+            field: "num_parts",
+            why: "must be at least 1".into(),
+        });
     }
     if !msg.cost.is_finite() || msg.cost < 0.0 {
-        return Err(InputError::InvalidField { field: "cost", why: "must be a non-negative number".into() });
+        return Err(InputError::InvalidField {
+            field: "cost",
+            why: "must be a non-negative number".into(),
+        });
     }
     Ok(msg)
 }
@@ -91,11 +97,20 @@ pub fn carrier_dlr(raw: &[u8], received_at: DateTime<Utc>) -> Result<CarrierDlr,
     }
     let (id, status, code, done_at, cost, carrier) = if text.starts_with('{') {
         let j: JsonDlr = serde_json::from_str(text)?;
-        let id = j.carrier_message_id.filter(|s| !s.trim().is_empty()).ok_or(InputError::MissingField("carrier_message_id"))?;
-        let status = j.status.filter(|s| !s.trim().is_empty()).ok_or(InputError::MissingField("status"))?;
+        let id = j
+            .carrier_message_id
+            .filter(|s| !s.trim().is_empty())
+            .ok_or(InputError::MissingField("carrier_message_id"))?;
+        let status = j
+            .status
+            .filter(|s| !s.trim().is_empty())
+            .ok_or(InputError::MissingField("status"))?;
         if let Some(c) = j.cost {
             if !c.is_finite() || c < 0.0 {
-                return Err(InputError::InvalidField { field: "cost", why: "must be a non-negative number".into() });
+                return Err(InputError::InvalidField {
+                    field: "cost",
+                    why: "must be a non-negative number".into(),
+                });
             }
         }
         (id, status, j.status_code, j.done_at, j.cost, j.carrier)
@@ -107,7 +122,9 @@ pub fn carrier_dlr(raw: &[u8], received_at: DateTime<Utc>) -> Result<CarrierDlr,
     Ok(CarrierDlr {
         carrier_message_id: id.trim().to_string(),
         status,
-        status_code: code.filter(|c| !c.trim().is_empty()).unwrap_or_else(|| "000".to_string()),
+        status_code: code
+            .filter(|c| !c.trim().is_empty())
+            .unwrap_or_else(|| "000".to_string()),
         done_at: done_at.unwrap_or(received_at),
         cost,
         carrier,
@@ -134,15 +151,32 @@ mod tests {
     #[test]
     fn dlr_json_and_smpp() {
         let now = Utc::now();
-        let j = carrier_dlr(br#"{"carrier_message_id":"c1","status":"delivered","err":"000","done_at":"2026-02-13T10:30:04Z"}"#, now).unwrap();
+        let j = carrier_dlr(
+            br#"{"carrier_message_id":"c1","status":"delivered","err":"000","done_at":"2026-02-13T10:30:04Z"}"#,
+            now,
+        )
+        .unwrap();
         assert_eq!(j.status, DlrStatus::Delivered);
         assert_eq!(j.status_code, "000");
-        let s = carrier_dlr(b"id:c2 sub:001 dlvrd:000 submit date:2602131029 done date:2602131030 stat:REJECTD err:0B text:x", now).unwrap();
-        assert_eq!((s.carrier_message_id.as_str(), s.status, s.status_code.as_str()), ("c2", DlrStatus::Rejected, "0B"));
+        let s = carrier_dlr(
+            b"id:c2 sub:001 dlvrd:000 submit date:2602131029 done date:2602131030 stat:REJECTD err:0B text:x",
+            now,
+        )
+        .unwrap();
+        assert_eq!(
+            (s.carrier_message_id.as_str(), s.status, s.status_code.as_str()),
+            ("c2", DlrStatus::Rejected, "0B")
+        );
         let no_code = carrier_dlr(br#"{"id":"c3","stat":"EXPIRED"}"#, now).unwrap();
         assert_eq!((no_code.status_code.as_str(), no_code.done_at), ("000", now));
-        assert_eq!(carrier_dlr(br#"{"id":"c3","stat":"WHAT"}"#, now).unwrap_err().reason(), "unknown_status");
-        assert_eq!(carrier_dlr(br#"{"stat":"DELIVRD"}"#, now).unwrap_err().reason(), "missing_field");
+        assert_eq!(
+            carrier_dlr(br#"{"id":"c3","stat":"WHAT"}"#, now).unwrap_err().reason(),
+            "unknown_status"
+        );
+        assert_eq!(
+            carrier_dlr(br#"{"stat":"DELIVRD"}"#, now).unwrap_err().reason(),
+            "missing_field"
+        );
         assert_eq!(carrier_dlr(b"hello", now).unwrap_err().reason(), "invalid_smpp_receipt");
         assert_eq!(carrier_dlr(&[0xff, 0xfe], now).unwrap_err().reason(), "invalid_utf8");
     }

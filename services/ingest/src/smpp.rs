@@ -35,7 +35,10 @@ pub fn parse(raw: &str) -> Result<Receipt, ReceiptError> {
     let head_end = find_key(&lower, "text:", 0).unwrap_or(lower.len());
     let head = &lower[..head_end];
 
-    let mut found: Vec<(usize, &str)> = KEYS.iter().filter_map(|k| find_key(head, k, 0).map(|p| (p, *k))).collect();
+    let mut found: Vec<(usize, &str)> = KEYS
+        .iter()
+        .filter_map(|k| find_key(head, k, 0).map(|p| (p, *k)))
+        .collect();
     found.sort();
     let value = |key: &str| -> Option<&str> {
         let i = found.iter().position(|(_, k)| *k == key)?;
@@ -76,13 +79,18 @@ fn find_key(hay: &str, key: &str, from: usize) -> Option<usize> {
 
 /// SMPP dates carry no zone; carriers send UTC in practice, and Hookline treats them as UTC.
 fn date(field: &'static str, v: &str) -> Result<DateTime<Utc>, ReceiptError> {
-    let bad = || ReceiptError::BadDate { field, value: v.to_string() };
+    let bad = || ReceiptError::BadDate {
+        field,
+        value: v.to_string(),
+    };
     let fmt = match v.len() {
         10 => "%y%m%d%H%M",
         12 => "%y%m%d%H%M%S",
         _ => return Err(bad()),
     };
-    NaiveDateTime::parse_from_str(v, fmt).map(|d| d.and_utc()).map_err(|_| bad())
+    NaiveDateTime::parse_from_str(v, fmt)
+        .map(|d| d.and_utc())
+        .map_err(|_| bad())
 }
 
 #[cfg(test)]
@@ -97,7 +105,10 @@ mod tests {
         assert_eq!(r.stat, "DELIVRD");
         assert_eq!(r.err.as_deref(), Some("000"));
         assert_eq!(r.done_date, Some(Utc.with_ymd_and_hms(2026, 2, 13, 10, 30, 0).unwrap()));
-        assert_eq!(r.submit_date, Some(Utc.with_ymd_and_hms(2026, 2, 13, 10, 29, 0).unwrap()));
+        assert_eq!(
+            r.submit_date,
+            Some(Utc.with_ymd_and_hms(2026, 2, 13, 10, 29, 0).unwrap())
+        );
     }
 
     #[test]
@@ -114,7 +125,10 @@ mod tests {
         assert_eq!(parse("sub:001 stat:DELIVRD"), Err(ReceiptError::Missing("id")));
         assert_eq!(parse("id:1 sub:001"), Err(ReceiptError::Missing("stat")));
         assert_eq!(parse("id: stat:DELIVRD"), Err(ReceiptError::Empty("id")));
-        assert!(matches!(parse("id:1 stat:DELIVRD done date:99"), Err(ReceiptError::BadDate { .. })));
+        assert!(matches!(
+            parse("id:1 stat:DELIVRD done date:99"),
+            Err(ReceiptError::BadDate { .. })
+        ));
         assert_eq!(parse("garbage"), Err(ReceiptError::Missing("id")));
     }
 }

@@ -14,11 +14,21 @@ use std::net::SocketAddr;
 #[derive(Debug, Clone, Args)]
 pub struct KafkaArgs {
     /// Bootstrap servers, comma separated.
-    #[arg(long = "kafka-brokers", id = "kafka_brokers", env = "HOOKLINE_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
+    #[arg(
+        long = "kafka-brokers",
+        id = "kafka_brokers",
+        env = "HOOKLINE_KAFKA_BROKERS",
+        default_value = "127.0.0.1:9092"
+    )]
     pub brokers: String,
     /// Extra librdkafka settings as `key=value`, comma separated or repeated (for example
     /// `security.protocol=SASL_SSL,sasl.mechanism=SCRAM-SHA-512`).
-    #[arg(long = "kafka-option", id = "kafka_option", env = "HOOKLINE_KAFKA_OPTIONS", value_delimiter = ',')]
+    #[arg(
+        long = "kafka-option",
+        id = "kafka_option",
+        env = "HOOKLINE_KAFKA_OPTIONS",
+        value_delimiter = ','
+    )]
     pub options: Vec<String>,
     /// Create missing topics at start-up (needs topic-create ACLs; turn off when topics are
     /// provisioned by the Helm hook or Terraform).
@@ -52,10 +62,20 @@ impl KafkaArgs {
 /// How to reach Redis (message metadata for the DLR join, attempt logs).
 #[derive(Debug, Clone, Args)]
 pub struct RedisArgs {
-    #[arg(long = "redis-url", id = "redis_url", env = "HOOKLINE_REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    #[arg(
+        long = "redis-url",
+        id = "redis_url",
+        env = "HOOKLINE_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379"
+    )]
     pub url: String,
     /// Prefix of every key Hookline writes, so several deployments can share one Redis.
-    #[arg(long = "redis-key-prefix", id = "redis_key_prefix", env = "HOOKLINE_REDIS_KEY_PREFIX", default_value = "hookline:")]
+    #[arg(
+        long = "redis-key-prefix",
+        id = "redis_key_prefix",
+        env = "HOOKLINE_REDIS_KEY_PREFIX",
+        default_value = "hookline:"
+    )]
     pub key_prefix: String,
 }
 
@@ -64,7 +84,12 @@ pub struct RedisArgs {
 pub struct SecurityArgs {
     /// Operator key sealing signing secrets and Basic-auth credentials in the config topic:
     /// 64 hex chars. Without it they are stored in clear text (a warning is logged).
-    #[arg(long = "secret-key", id = "secret_key", env = "HOOKLINE_SECRET_KEY", hide_env_values = true)]
+    #[arg(
+        long = "secret-key",
+        id = "secret_key",
+        env = "HOOKLINE_SECRET_KEY",
+        hide_env_values = true
+    )]
     pub secret_key: Option<String>,
     /// Accept `http://` webhook URLs (default: https only).
     #[arg(long, env = "HOOKLINE_ALLOW_HTTP_URLS", default_value_t = false, action = clap::ArgAction::Set)]
@@ -78,7 +103,12 @@ pub struct SecurityArgs {
 /// The admin HTTP port: `/metrics`, `/healthz`, `/readyz`.
 #[derive(Debug, Clone, Args)]
 pub struct AdminArgs {
-    #[arg(long = "admin-addr", id = "admin_addr", env = "HOOKLINE_ADMIN_ADDR", default_value = "0.0.0.0:9100")]
+    #[arg(
+        long = "admin-addr",
+        id = "admin_addr",
+        env = "HOOKLINE_ADMIN_ADDR",
+        default_value = "0.0.0.0:9100"
+    )]
     pub addr: SocketAddr,
 }
 

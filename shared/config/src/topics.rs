@@ -6,34 +6,84 @@ use clap::Args;
 /// which lets several environments, or parallel tests, share one cluster.
 #[derive(Debug, Clone, Args)]
 pub struct Topics {
-    #[arg(long = "topic-prefix", id = "topic_prefix", env = "HOOKLINE_TOPIC_PREFIX", default_value = "")]
+    #[arg(
+        long = "topic-prefix",
+        id = "topic_prefix",
+        env = "HOOKLINE_TOPIC_PREFIX",
+        default_value = ""
+    )]
     pub prefix: String,
     /// Input: the gateway's accepted-message stream (JSON `AcceptedMessage`).
-    #[arg(long = "topic-accepted", id = "topic_accepted", env = "HOOKLINE_TOPIC_ACCEPTED", default_value = "sms.accepted")]
+    #[arg(
+        long = "topic-accepted",
+        id = "topic_accepted",
+        env = "HOOKLINE_TOPIC_ACCEPTED",
+        default_value = "sms.accepted"
+    )]
     pub accepted: String,
     /// Input: carrier delivery reports (JSON or SMPP 3.4 receipt text).
-    #[arg(long = "topic-carrier-dlr", id = "topic_carrier_dlr", env = "HOOKLINE_TOPIC_CARRIER_DLR", default_value = "carrier.dlr")]
+    #[arg(
+        long = "topic-carrier-dlr",
+        id = "topic_carrier_dlr",
+        env = "HOOKLINE_TOPIC_CARRIER_DLR",
+        default_value = "carrier.dlr"
+    )]
     pub carrier_dlr: String,
     /// Validated accepted messages (ingest → enrich).
-    #[arg(long = "topic-messages", id = "topic_messages", env = "HOOKLINE_TOPIC_MESSAGES", default_value = "hookline.events.messages")]
+    #[arg(
+        long = "topic-messages",
+        id = "topic_messages",
+        env = "HOOKLINE_TOPIC_MESSAGES",
+        default_value = "hookline.events.messages"
+    )]
     pub messages: String,
     /// Validated, normalised DLRs (ingest → enrich).
-    #[arg(long = "topic-dlr", id = "topic_dlr", env = "HOOKLINE_TOPIC_DLR", default_value = "hookline.events.dlr")]
+    #[arg(
+        long = "topic-dlr",
+        id = "topic_dlr",
+        env = "HOOKLINE_TOPIC_DLR",
+        default_value = "hookline.events.dlr"
+    )]
     pub dlr: String,
     /// DLRs waiting for their message's metadata (enrich → enrich, delayed).
-    #[arg(long = "topic-dlr-wait", id = "topic_dlr_wait", env = "HOOKLINE_TOPIC_DLR_WAIT", default_value = "hookline.events.dlr.wait")]
+    #[arg(
+        long = "topic-dlr-wait",
+        id = "topic_dlr_wait",
+        env = "HOOKLINE_TOPIC_DLR_WAIT",
+        default_value = "hookline.events.dlr.wait"
+    )]
     pub dlr_wait: String,
     /// One record per event × subscription, keyed by endpoint (enrich, api → delivery).
-    #[arg(long = "topic-dispatch", id = "topic_dispatch", env = "HOOKLINE_TOPIC_DISPATCH", default_value = "hookline.webhooks.dispatch")]
+    #[arg(
+        long = "topic-dispatch",
+        id = "topic_dispatch",
+        env = "HOOKLINE_TOPIC_DISPATCH",
+        default_value = "hookline.webhooks.dispatch"
+    )]
     pub dispatch: String,
     /// The attempt log (delivery → api).
-    #[arg(long = "topic-attempts", id = "topic_attempts", env = "HOOKLINE_TOPIC_ATTEMPTS", default_value = "hookline.webhooks.attempts")]
+    #[arg(
+        long = "topic-attempts",
+        id = "topic_attempts",
+        env = "HOOKLINE_TOPIC_ATTEMPTS",
+        default_value = "hookline.webhooks.attempts"
+    )]
     pub attempts: String,
     /// Compacted configuration: workspaces and API keys (api → everyone).
-    #[arg(long = "topic-config", id = "topic_config", env = "HOOKLINE_TOPIC_CONFIG", default_value = "hookline.config")]
+    #[arg(
+        long = "topic-config",
+        id = "topic_config",
+        env = "HOOKLINE_TOPIC_CONFIG",
+        default_value = "hookline.config"
+    )]
     pub config: String,
     /// Records that could not be processed, with the reason in headers.
-    #[arg(long = "topic-quarantine", id = "topic_quarantine", env = "HOOKLINE_TOPIC_QUARANTINE", default_value = "hookline.quarantine")]
+    #[arg(
+        long = "topic-quarantine",
+        id = "topic_quarantine",
+        env = "HOOKLINE_TOPIC_QUARANTINE",
+        default_value = "hookline.quarantine"
+    )]
     pub quarantine: String,
 }
 
@@ -61,7 +111,10 @@ impl Default for Topics {
 impl Topics {
     /// The defaults with a prefix (tests give each run its own).
     pub fn with_prefix(prefix: &str) -> Self {
-        Self { prefix: prefix.to_string(), ..Self::default() }
+        Self {
+            prefix: prefix.to_string(),
+            ..Self::default()
+        }
     }
 
     fn full(&self, name: &str) -> String {
@@ -99,7 +152,11 @@ impl Topics {
     /// Every topic, with how to create it. The config topic has one partition so that its
     /// replay order is the write order.
     pub fn specs(&self) -> Vec<TopicSpec> {
-        let plain = |name: String| TopicSpec { name, partitions: None, compacted: false };
+        let plain = |name: String| TopicSpec {
+            name,
+            partitions: None,
+            compacted: false,
+        };
         vec![
             plain(self.accepted()),
             plain(self.carrier_dlr()),
@@ -109,7 +166,11 @@ impl Topics {
             plain(self.dispatch()),
             plain(self.attempts()),
             plain(self.quarantine()),
-            TopicSpec { name: self.config(), partitions: Some(1), compacted: true },
+            TopicSpec {
+                name: self.config(),
+                partitions: Some(1),
+                compacted: true,
+            },
         ]
     }
 }

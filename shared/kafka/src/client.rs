@@ -123,11 +123,18 @@ impl Producer {
         if !headers.is_empty() {
             let mut h = OwnedHeaders::new_with_capacity(headers.len());
             for (k, v) in headers {
-                h = h.insert(Header { key: k, value: Some(*v) });
+                h = h.insert(Header {
+                    key: k,
+                    value: Some(*v),
+                });
             }
             record = record.headers(h);
         }
-        self.inner.send(record, Timeout::Never).await.map(|_| ()).map_err(|(e, _)| KafkaError::Client(e))
+        self.inner
+            .send(record, Timeout::Never)
+            .await
+            .map(|_| ())
+            .map_err(|(e, _)| KafkaError::Client(e))
     }
 
     /// Sends `value` as JSON.

@@ -30,7 +30,10 @@ impl ConfigHandle {
     /// A handle over a fixed state, for unit tests of code that reads config.
     pub fn fixed(state: ConfigState) -> Self {
         let (_tx, rx) = watch::channel(true);
-        Self { state: Arc::new(RwLock::new(state)), caught_up: rx }
+        Self {
+            state: Arc::new(RwLock::new(state)),
+            caught_up: rx,
+        }
     }
 
     /// Runs `f` with the current state. Keep `f` short: it holds a read lock.
@@ -78,7 +81,9 @@ impl ConfigHandle {
                 .map(|m| m.partitions().iter().map(|p| p.id()).collect())
                 .unwrap_or_default();
             if partitions.is_empty() {
-                return Err(KafkaError::Other(format!("config topic {t} has no partitions (does it exist?)")));
+                return Err(KafkaError::Other(format!(
+                    "config topic {t} has no partitions (does it exist?)"
+                )));
             }
             let mut tpl = TopicPartitionList::new();
             let mut targets = HashMap::new();
@@ -97,7 +102,10 @@ impl ConfigHandle {
 
         let state = Arc::new(RwLock::new(ConfigState::default()));
         let (tx, rx) = watch::channel(targets.is_empty());
-        let handle = Self { state: state.clone(), caught_up: rx };
+        let handle = Self {
+            state: state.clone(),
+            caught_up: rx,
+        };
         tokio::spawn(async move {
             let mut pending = targets;
             loop {
@@ -147,15 +155,19 @@ impl ConfigWriter {
     /// Writes the record and returns its key and bytes once the broker has it.
     async fn put(&self, key: ConfigKey, value: Vec<u8>) -> Result<(String, Vec<u8>), KafkaError> {
         let key = key.render();
-        self.producer.send(&self.topic, Some(key.as_bytes()), Some(&value), &[]).await?;
+        self.producer
+            .send(&self.topic, Some(key.as_bytes()), Some(&value), &[])
+            .await?;
         Ok((key, value))
     }
 
     pub async fn put_workspace(&self, ws: &WorkspaceConfig) -> Result<(String, Vec<u8>), KafkaError> {
-        self.put(ConfigKey::Workspace(ws.workspace_id.clone()), serde_json::to_vec(ws)?).await
+        self.put(ConfigKey::Workspace(ws.workspace_id.clone()), serde_json::to_vec(ws)?)
+            .await
     }
 
     pub async fn put_api_key(&self, rec: &ApiKeyRecord) -> Result<(String, Vec<u8>), KafkaError> {
-        self.put(ConfigKey::ApiKey(rec.key_hash.clone()), serde_json::to_vec(rec)?).await
+        self.put(ConfigKey::ApiKey(rec.key_hash.clone()), serde_json::to_vec(rec)?)
+            .await
     }
 }

@@ -22,7 +22,10 @@ pub const LAST_ERROR: &str = "hookline-last-error";
 /// The value of header `name` as UTF-8, if present.
 pub fn get<'a>(headers: Option<&'a OwnedHeaders>, name: &str) -> Option<&'a str> {
     let h = headers?;
-    h.iter().find(|h| h.key == name).and_then(|h| h.value).and_then(|v| std::str::from_utf8(v).ok())
+    h.iter()
+        .find(|h| h.key == name)
+        .and_then(|h| h.value)
+        .and_then(|v| std::str::from_utf8(v).ok())
 }
 
 /// The value of header `name` parsed as an integer.

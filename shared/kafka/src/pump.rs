@@ -93,7 +93,10 @@ where
 fn store(consumer: &StreamConsumer, (topic, partition, offset): (String, i32, i64)) {
     let mut tpl = TopicPartitionList::with_capacity(1);
     // The committed offset is the next record to read.
-    if tpl.add_partition_offset(&topic, partition, Offset::Offset(offset + 1)).is_ok() {
+    if tpl
+        .add_partition_offset(&topic, partition, Offset::Offset(offset + 1))
+        .is_ok()
+    {
         // Fails only when the partition was revoked meanwhile; its new owner redelivers.
         if let Err(e) = consumer.store_offsets(&tpl) {
             tracing::debug!(%topic, partition, offset, error = %e, "offset not stored");

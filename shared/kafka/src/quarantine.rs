@@ -25,7 +25,11 @@ pub struct Quarantine {
 impl Quarantine {
     /// `counter` is labelled by `reason`.
     pub fn new(producer: Producer, topic: String, counter: IntCounterVec) -> Self {
-        Self { producer, topic, counter }
+        Self {
+            producer,
+            topic,
+            counter,
+        }
     }
 
     /// Quarantines `payload` (the original bytes, untouched) with a stable `reason` code and
@@ -38,7 +42,9 @@ impl Quarantine {
         key: Option<&[u8]>,
         payload: &[u8],
     ) -> Result<(), KafkaError> {
-        let (partition, offset) = source.map(|s| (s.partition.to_string(), s.offset.to_string())).unwrap_or_default();
+        let (partition, offset) = source
+            .map(|s| (s.partition.to_string(), s.offset.to_string()))
+            .unwrap_or_default();
         let mut hdrs: Vec<(&str, &[u8])> = vec![
             (headers::QUARANTINE_REASON, reason.as_bytes()),
             (headers::QUARANTINE_DETAIL, detail.as_bytes()),

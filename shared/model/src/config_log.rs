@@ -56,7 +56,10 @@ impl ConfigState {
     /// and skip; it leaves the state unchanged.
     pub fn apply(&mut self, key: &str, value: Option<&[u8]>) -> Result<(), ConfigRecordError> {
         let parsed = ConfigKey::parse(key).ok_or_else(|| ConfigRecordError::BadKey(key.to_string()))?;
-        let bad = |source| ConfigRecordError::BadValue { key: key.to_string(), source };
+        let bad = |source| ConfigRecordError::BadValue {
+            key: key.to_string(),
+            source,
+        };
         match (parsed, value) {
             (ConfigKey::Workspace(id), None) => {
                 self.workspaces.remove(&id);
@@ -85,7 +88,10 @@ impl ConfigState {
     }
 
     pub fn subscription(&self, workspace_id: &str, subscription_id: &str) -> Option<Subscription> {
-        self.workspaces.get(workspace_id)?.subscription(subscription_id).cloned()
+        self.workspaces
+            .get(workspace_id)?
+            .subscription(subscription_id)
+            .cloned()
     }
 
     /// Subscriptions that want this event (kind, enabled, filters), and the version of the
@@ -93,7 +99,12 @@ impl ConfigState {
     pub fn matching(&self, event: &Event) -> (u64, Vec<Subscription>) {
         self.workspaces
             .get(&event.workspace_id)
-            .map(|ws| (ws.version, ws.subscriptions.iter().filter(|s| s.wants(event)).cloned().collect()))
+            .map(|ws| {
+                (
+                    ws.version,
+                    ws.subscriptions.iter().filter(|s| s.wants(event)).cloned().collect(),
+                )
+            })
             .unwrap_or_default()
     }
 
@@ -110,7 +121,8 @@ mod tests {
     fn replay_and_tombstone() {
         let mut st = ConfigState::default();
         let ws = WorkspaceConfig::new("w1");
-        st.apply("workspace:w1", Some(&serde_json::to_vec(&ws).unwrap())).unwrap();
+        st.apply("workspace:w1", Some(&serde_json::to_vec(&ws).unwrap()))
+            .unwrap();
         assert!(st.workspace("w1").is_some());
         st.apply("workspace:w1", None).unwrap();
         assert!(st.workspace("w1").is_none());

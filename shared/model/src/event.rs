@@ -79,7 +79,12 @@ impl Event {
         Event {
             id: crate::ids::stable_id(
                 "dlr",
-                &[&dlr.carrier_message_id, dlr.status.as_str(), &dlr.status_code, &dlr.done_at.to_rfc3339()],
+                &[
+                    &dlr.carrier_message_id,
+                    dlr.status.as_str(),
+                    &dlr.status_code,
+                    &dlr.done_at.to_rfc3339(),
+                ],
             ),
             workspace_id: msg.workspace_id.clone(),
             occurred_at: dlr.done_at,

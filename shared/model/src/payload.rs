@@ -34,11 +34,17 @@ pub fn render(event: &Event, sub: &Subscription) -> Rendered {
     let selected = sub.fields_for(event.kind());
     let json = render_json(event, &selected);
     match sub.format {
-        BodyFormat::Json => Rendered { content_type: "application/json", body: json },
+        BodyFormat::Json => Rendered {
+            content_type: "application/json",
+            body: json,
+        },
         BodyFormat::FormSms => {
             let json = String::from_utf8(json).expect("serde_json writes UTF-8");
             let body = serde_urlencoded::to_string([("sms", json.as_str())]).expect("form-encode one pair");
-            Rendered { content_type: "application/x-www-form-urlencoded", body: body.into_bytes() }
+            Rendered {
+                content_type: "application/x-www-form-urlencoded",
+                body: body.into_bytes(),
+            }
         }
     }
 }
@@ -83,6 +89,9 @@ mod tests {
     #[test]
     fn opt_in_workspace_id() {
         let body = render_json(&event(), &["message_id", "workspace_id"]);
-        assert_eq!(String::from_utf8(body).unwrap(), r#"{"message_id":"api_42","workspace_id":"ws_1"}"#);
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            r#"{"message_id":"api_42","workspace_id":"ws_1"}"#
+        );
     }
 }

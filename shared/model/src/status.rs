@@ -39,9 +39,7 @@ impl DlrStatus {
         let s = raw.trim().to_ascii_uppercase();
         Some(match s.as_str() {
             "DELIVRD" | "DELIVERED" | "2" => Self::Delivered,
-            "UNDELIV" | "UNDELIVERABLE" | "UNDELIVERED" | "FAILED" | "DELETED" | "5" | "4" => {
-                Self::Undeliverable
-            }
+            "UNDELIV" | "UNDELIVERABLE" | "UNDELIVERED" | "FAILED" | "DELETED" | "5" | "4" => Self::Undeliverable,
             "REJECTD" | "REJECTED" | "8" => Self::Rejected,
             "EXPIRED" | "3" => Self::Expired,
             "UNKNOWN" | "7" => Self::Unknown,

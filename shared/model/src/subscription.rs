@@ -50,7 +50,9 @@ pub struct RetryPolicy {
 impl RetryPolicy {
     /// 23 Telecom: 3 attempts in total, 10 s then 30 s apart.
     pub fn telecom23() -> Self {
-        Self { delays_secs: vec![10, 30] }
+        Self {
+            delays_secs: vec![10, 30],
+        }
     }
 
     /// No retry: the single attempt of a test send.
@@ -85,7 +87,11 @@ impl Filters {
     pub fn matches(&self, event: &Event) -> bool {
         use crate::event::EventData;
         let (status, message_ref, campaign) = match &event.data {
-            EventData::Delivery(d) => (Some(d.status.as_str()), Some(d.message_id.as_str()), d.broadcast_id.as_deref()),
+            EventData::Delivery(d) => (
+                Some(d.status.as_str()),
+                Some(d.message_id.as_str()),
+                d.broadcast_id.as_deref(),
+            ),
             EventData::Click(c) => (None, Some(c.message_id.as_str()), c.broadcast_id.as_deref()),
             EventData::Conversion(c) => (None, Some(c.message_id.as_str()), c.broadcast_id.as_deref()),
             EventData::Impression(i) => (None, Some(i.message_id.as_str()), i.broadcast_id.as_deref()),
@@ -194,7 +200,10 @@ mod tests {
         assert!(f.matches(&dlr("B", DlrStatus::Delivered, None)));
         assert!(!f.matches(&dlr("C", DlrStatus::Delivered, None)));
         assert!(!f.matches(&dlr("A", DlrStatus::Expired, None)));
-        let c = Filters { campaign_id: vec!["b1".into()], ..Default::default() };
+        let c = Filters {
+            campaign_id: vec!["b1".into()],
+            ..Default::default()
+        };
         assert!(c.matches(&dlr("A", DlrStatus::Delivered, Some("b1"))));
         assert!(!c.matches(&dlr("A", DlrStatus::Delivered, None)));
         assert!(Filters::default().matches(&dlr("Z", DlrStatus::Unknown, None)));

@@ -35,7 +35,10 @@ pub struct Telecom23Settings {
 
 impl WorkspaceConfig {
     pub fn new(workspace_id: impl Into<String>) -> Self {
-        Self { workspace_id: workspace_id.into(), ..Default::default() }
+        Self {
+            workspace_id: workspace_id.into(),
+            ..Default::default()
+        }
     }
 
     pub fn subscription(&self, id: &str) -> Option<&Subscription> {

@@ -88,7 +88,9 @@ impl Sealer {
             return Err(SealError::Corrupt);
         }
         let (nonce, ct) = raw.split_at(12);
-        let pt = cipher.decrypt(Nonce::from_slice(nonce), ct).map_err(|_| SealError::Corrupt)?;
+        let pt = cipher
+            .decrypt(Nonce::from_slice(nonce), ct)
+            .map_err(|_| SealError::Corrupt)?;
         String::from_utf8(pt).map_err(|_| SealError::Corrupt)
     }
 }

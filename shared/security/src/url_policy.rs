@@ -43,7 +43,10 @@ pub struct UrlPolicy {
 
 impl UrlPolicy {
     pub fn new(allow_http: bool, allow_cidrs: Vec<IpNet>) -> Self {
-        Self { allow_http, allow_cidrs }
+        Self {
+            allow_http,
+            allow_cidrs,
+        }
     }
 
     /// Checks scheme, length and (for IP literals) the address, without DNS.
@@ -62,7 +65,7 @@ impl UrlPolicy {
             None => return Err(UrlError::NoHost),
             Some(Host::Ipv4(ip)) => self.require_allowed(IpAddr::V4(ip))?,
             Some(Host::Ipv6(ip)) => self.require_allowed(IpAddr::V6(ip))?,
-            Some(Host::Domain(d)) if d.is_empty() => return Err(UrlError::NoHost),
+            Some(Host::Domain("")) => return Err(UrlError::NoHost),
             Some(Host::Domain(_)) => {}
         }
         Ok(url)
@@ -207,9 +210,18 @@ mod tests {
 
     #[test]
     fn schemes_and_https() {
-        assert_eq!(strict().check_syntax("ftp://example.com/"), Err(UrlError::Scheme("ftp".into())));
-        assert_eq!(strict().check_syntax("file:///etc/passwd"), Err(UrlError::Scheme("file".into())));
-        assert_eq!(strict().check_syntax("http://example.com/"), Err(UrlError::HttpsRequired));
+        assert_eq!(
+            strict().check_syntax("ftp://example.com/"),
+            Err(UrlError::Scheme("ftp".into()))
+        );
+        assert_eq!(
+            strict().check_syntax("file:///etc/passwd"),
+            Err(UrlError::Scheme("file".into()))
+        );
+        assert_eq!(
+            strict().check_syntax("http://example.com/"),
+            Err(UrlError::HttpsRequired)
+        );
         assert_eq!(strict().check_syntax("not a url"), Err(UrlError::Parse));
         assert!(strict().check_syntax("https://example.com/hook").is_ok());
         assert!(strict().check_syntax("https://8.8.8.8/hook").is_ok());

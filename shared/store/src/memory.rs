@@ -24,14 +24,17 @@ impl MemoryStore {
         g.values.insert(key.to_string(), (value, now + ttl));
         // Expired entries are swept every 4096 writes so memory stays bounded by the TTL.
         g.writes += 1;
-        if g.writes % 4096 == 0 {
+        if g.writes.is_multiple_of(4096) {
             g.values.retain(|_, (_, exp)| *exp > now);
         }
     }
 
     pub fn get(&self, key: &str) -> Option<Vec<u8>> {
         let g = self.inner.lock().expect("memory store lock");
-        g.values.get(key).filter(|(_, exp)| *exp > Instant::now()).map(|(v, _)| v.clone())
+        g.values
+            .get(key)
+            .filter(|(_, exp)| *exp > Instant::now())
+            .map(|(v, _)| v.clone())
     }
 
     pub fn push_capped(&self, key: &str, value: Vec<u8>, keep: usize) {
@@ -43,7 +46,10 @@ impl MemoryStore {
 
     pub fn range(&self, key: &str, limit: usize) -> Vec<Vec<u8>> {
         let g = self.inner.lock().expect("memory store lock");
-        g.lists.get(key).map(|l| l.iter().take(limit).cloned().collect()).unwrap_or_default()
+        g.lists
+            .get(key)
+            .map(|l| l.iter().take(limit).cloned().collect())
+            .unwrap_or_default()
     }
 }
 

@@ -15,7 +15,10 @@ impl RedisStore {
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
         let client = redis::Client::open(url)?;
         let conn = ConnectionManager::new(client).await?;
-        Ok(Self { conn, prefix: prefix.to_string() })
+        Ok(Self {
+            conn,
+            prefix: prefix.to_string(),
+        })
     }
 
     fn key(&self, k: &str) -> String {
@@ -63,6 +66,11 @@ impl RedisStore {
             return Ok(vec![]);
         }
         let mut c = self.conn.clone();
-        Ok(redis::cmd("LRANGE").arg(self.key(key)).arg(0).arg(limit as i64 - 1).query_async(&mut c).await?)
+        Ok(redis::cmd("LRANGE")
+            .arg(self.key(key))
+            .arg(0)
+            .arg(limit as i64 - 1)
+            .query_async(&mut c)
+            .await?)
     }
 }

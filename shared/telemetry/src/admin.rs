@@ -12,17 +12,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 
+/// A component's name and whether it has finished starting.
+type Check = (String, Arc<AtomicBool>);
+
 /// Named readiness flags; `/readyz` is 200 only when all are set.
 #[derive(Clone, Default)]
 pub struct Readiness {
-    checks: Arc<Mutex<Vec<(String, Arc<AtomicBool>)>>>,
+    checks: Arc<Mutex<Vec<Check>>>,
 }
 
 impl Readiness {
     /// Registers a component that is not ready yet; set the returned flag when it is.
     pub fn component(&self, name: &str) -> Arc<AtomicBool> {
         let flag = Arc::new(AtomicBool::new(false));
-        self.checks.lock().expect("readiness lock").push((name.to_string(), flag.clone()));
+        self.checks
+            .lock()
+            .expect("readiness lock")
+            .push((name.to_string(), flag.clone()));
         flag
     }
 
@@ -57,7 +63,10 @@ pub async fn serve_admin(
     readiness: Readiness,
     shutdown: CancellationToken,
 ) -> std::io::Result<AdminServer> {
-    let state = AdminState { registries: Arc::new(registries), readiness };
+    let state = AdminState {
+        registries: Arc::new(registries),
+        readiness,
+    };
     let app = Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
@@ -66,7 +75,9 @@ pub async fn serve_admin(
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await;
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await;
     });
     Ok(AdminServer { addr, task })
 }
@@ -85,6 +96,9 @@ async fn readyz(State(st): State<AdminState>) -> impl IntoResponse {
     if pending.is_empty() {
         (StatusCode::OK, "ready".to_string())
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, format!("starting: {}", pending.join(", ")))
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("starting: {}", pending.join(", ")),
+        )
     }
 }

@@ -20,7 +20,11 @@ pub fn init_tracing() {
     let json = std::env::var("HOOKLINE_LOG_FORMAT").is_ok_and(|v| v == "json");
     let builder = fmt().with_env_filter(filter).with_target(true);
     // A second call (tests) finds a subscriber already set; that is fine.
-    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 /// What every service instance gets from the process that runs it: where to register
@@ -36,13 +40,21 @@ pub struct Runtime {
 
 impl Runtime {
     pub fn new(shutdown: tokio_util::sync::CancellationToken, drain: std::time::Duration) -> Self {
-        Self { registry: Registry::new(), readiness: Readiness::default(), shutdown, drain }
+        Self {
+            registry: Registry::new(),
+            readiness: Readiness::default(),
+            shutdown,
+            drain,
+        }
     }
 
     /// A runtime for one more service in the same process: own registry, shared readiness
     /// and shutdown.
     pub fn sibling(&self) -> Self {
-        Self { registry: Registry::new(), ..self.clone() }
+        Self {
+            registry: Registry::new(),
+            ..self.clone()
+        }
     }
 }
 
@@ -51,7 +63,8 @@ pub fn shutdown_on_signal() -> tokio_util::sync::CancellationToken {
     let token = tokio_util::sync::CancellationToken::new();
     let t = token.clone();
     tokio::spawn(async move {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
         tokio::select! {
             _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
             _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),

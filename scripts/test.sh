@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# README's test command. On a fresh machine it installs and starts what the tests need, then
+# runs the same checks CI runs:
+#   - Tansu (Kafka-protocol broker), installed once with cargo under ~/.cache/hookline/tansu
+#     and started on 127.0.0.1:19092 unless something already listens there;
+#   - Redis on 127.0.0.1:6379 (started, or installed from Debian's packages, if absent);
+#   - the reference webhook receivers' runtimes: Flask, Express 4 (under
+#     ~/.cache/hookline/node), the PHP CLI;
+#   - cargo fmt --check, cargo clippy -D warnings, cargo test for the whole workspace.
+# The cargo target directory lives in ~/.cache/hookline/target so a second run is fast.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CACHE="${HOOKLINE_CACHE:-$HOME/.cache/hookline}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
+KAFKA_PORT="${HOOKLINE_TEST_KAFKA_PORT:-19092}"
+export HOOKLINE_TEST_KAFKA="127.0.0.1:$KAFKA_PORT"
+export HOOKLINE_TEST_REDIS="${HOOKLINE_TEST_REDIS:-redis://127.0.0.1:6379}"
+export HOOKLINE_TEST_NODE_PATH="$CACHE/node/node_modules"
+TANSU_VERSION=0.6.0
+TANSU="$CACHE/tansu/bin/tansu"
+mkdir -p "$CACHE"
+
+log() { printf '==> %s\n' "$*"; }
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_port() {
+  for _ in $(seq 1 100); do listening "$1" && return 0; sleep 0.2; done
+  echo "nothing listens on 127.0.0.1:$1" >&2; return 1
+}
+apt_install() {
+  if [ -z "${APT_UPDATED:-}" ]; then apt-get update -qq; APT_UPDATED=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# --- Kafka-protocol broker -------------------------------------------------------------
+if [ ! -x "$TANSU" ]; then
+  log "installing Tansu $TANSU_VERSION (once; about 10 minutes)"
+  CARGO_TARGET_DIR="$CACHE/tansu-target" cargo install tansu --version "$TANSU_VERSION" --locked \
+    --features dynostore --root "$CACHE/tansu"
+fi
+STARTED_TANSU=""
+if listening "$KAFKA_PORT"; then
+  log "a broker already listens on 127.0.0.1:$KAFKA_PORT"
+else
+  log "starting Tansu on 127.0.0.1:$KAFKA_PORT"
+  setsid nohup "$TANSU" broker --listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
+    --advertised-listener-url "tcp://127.0.0.1:$KAFKA_PORT" --storage-engine memory://tansu/ \
+    >"$CACHE/tansu.log" 2>&1 </dev/null &
+  STARTED_TANSU=$!
+  wait_port "$KAFKA_PORT"
+fi
+cleanup() { if [ -n "$STARTED_TANSU" ]; then kill "$STARTED_TANSU" 2>/dev/null || true; fi; }
+trap cleanup EXIT
+
+# --- Redis ------------------------------------------------------------------------------
+if ! listening 6379; then
+  command -v redis-server >/dev/null || { log "installing redis-server"; apt_install redis-server; }
+  log "starting Redis on 127.0.0.1:6379"
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+    --logfile "$CACHE/redis.log" >/dev/null
+  wait_port 6379
+fi
+
+# --- Reference receivers' runtimes ------------------------------------------------------
+python3 -c 'import flask' 2>/dev/null || { log "installing Flask"; python3 -m pip install -q flask; }
+if [ ! -d "$HOOKLINE_TEST_NODE_PATH/express" ]; then
+  command -v npm >/dev/null || { log "installing Node.js"; apt_install nodejs npm; }
+  log "installing Express 4 under $CACHE/node"
+  mkdir -p "$CACHE/node"
+  npm install --silent --no-audit --no-fund --prefix "$CACHE/node" express@4 >/dev/null
+fi
+command -v php >/dev/null || { log "installing the PHP CLI"; apt_install php-cli; }
+
+# --- Checks -----------------------------------------------------------------------------
+log "cargo fmt --check"
+cargo fmt --all -- --check
+log "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+log "cargo test"
+out="$CACHE/test-output.log"
+set +e
+cargo test --workspace --all-targets --locked 2>&1 | tee "$out"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole workspace (cargo prints one per test binary).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "summary: %d passed, %d failed\n", p, f }' "$out"
+exit "$status"
