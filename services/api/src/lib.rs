@@ -153,7 +153,8 @@ pub async fn start(
     cfg: &ApiConfig,
     rt: &Runtime,
 ) -> Result<Running, ApiStartError> {
-    let producer = kafka.producer()?;
+    let kafka_metrics = hookline_kafka::KafkaMetrics::new(&rt.registry, "api");
+    let producer = kafka.producer()?.instrumented(&kafka_metrics);
     let metrics = Arc::new(metrics::Metrics::new(&rt.registry));
     let state = AppState {
         config: config.clone(),
@@ -171,9 +172,10 @@ pub async fn start(
     let listener = tokio::net::TcpListener::bind(cfg.http_addr).await?;
     let addr = listener.local_addr()?;
     let ready = rt.readiness.component("api");
-    let (shutdown, drain, keep) = (rt.shutdown.clone(), rt.drain, cfg.attempt_log_keep);
+    let pump = hookline_kafka::Pump::new("api-attempt-log", 64, rt, &kafka_metrics);
+    let (shutdown, keep) = (rt.shutdown.clone(), cfg.attempt_log_keep);
     let task = tokio::spawn(async move {
-        let log = attempt_log::run(consumer, store, keep, metrics, shutdown.clone(), drain);
+        let log = attempt_log::run(consumer, store, keep, metrics, pump, shutdown.clone());
         // Serving before the config is loaded would answer 401 to valid keys.
         config.wait_caught_up().await;
         ready.store(true, std::sync::atomic::Ordering::Relaxed);

@@ -12,7 +12,7 @@ pub mod client;
 mod metrics;
 mod worker;
 
-use hookline_kafka::{pump, ConfigHandle, KafkaSettings, OwnedMessage, Quarantine};
+use hookline_kafka::{ConfigHandle, KafkaMetrics, KafkaSettings, OwnedMessage, Pump, Quarantine};
 use hookline_security::{Sealer, UrlPolicy};
 use hookline_telemetry::Runtime;
 use std::sync::Arc;
@@ -63,7 +63,8 @@ pub async fn start(
     rt: &Runtime,
 ) -> Result<Running, DeliveryError> {
     let metrics = Arc::new(metrics::Metrics::new(&rt.registry));
-    let producer = kafka.producer()?;
+    let kafka_metrics = KafkaMetrics::new(&rt.registry, "delivery");
+    let producer = kafka.producer()?.instrumented(&kafka_metrics);
     let attempter = attempt::Attempter::new(client::build(&policy)?, policy, sealer, cfg.user_agent.clone());
     let worker = worker::Worker {
         config: config.clone(),
@@ -75,15 +76,17 @@ pub async fn start(
     };
     let consumer = kafka.consumer(&cfg.group, &[&kafka.topics.dispatch()])?;
     let ready = rt.readiness.component("delivery");
-    let (max, shutdown, drain) = (cfg.max_in_flight, rt.shutdown.clone(), rt.drain);
+    let pump = Pump::new("delivery", cfg.max_in_flight, rt, &kafka_metrics);
+    let drain = rt.drain;
     let task = tokio::spawn(async move {
         config.wait_caught_up().await;
         ready.store(true, std::sync::atomic::Ordering::Relaxed);
-        let result = pump("delivery", &consumer, max, shutdown, drain, |msg: OwnedMessage| {
-            let w = worker.clone();
-            async move { w.handle(msg).await }
-        })
-        .await;
+        let result = pump
+            .run(&consumer, |msg: OwnedMessage| {
+                let w = worker.clone();
+                async move { w.handle(msg).await }
+            })
+            .await;
         producer.flush(drain);
         Ok(result?)
     });

@@ -3,7 +3,7 @@
 use crate::attempt::Attempter;
 use crate::metrics::Metrics;
 use chrono::Utc;
-use hookline_kafka::{headers, ConfigHandle, Handled, Message, OwnedMessage, Producer, Quarantine, SourcePosition};
+use hookline_kafka::{headers, ConfigHandle, Handled, Message, OwnedMessage, Producer, Quarantine};
 use hookline_model::{AttemptOutcome, AttemptRecord, Dispatch};
 use std::sync::Arc;
 
@@ -23,19 +23,11 @@ impl Worker {
         let d: Dispatch = match serde_json::from_slice(raw) {
             Ok(d) => d,
             Err(e) => {
-                let src = SourcePosition {
-                    topic: msg.topic().to_string(),
-                    partition: msg.partition(),
-                    offset: msg.offset(),
-                };
-                return match self
+                return self
                     .quarantine
-                    .put("invalid_dispatch_record", &e.to_string(), Some(&src), msg.key(), raw)
+                    .put_record("invalid_dispatch_record", &e.to_string(), &msg)
                     .await
-                {
-                    Ok(()) => Handled::Done,
-                    Err(e) => Handled::Abort(e.to_string()),
-                };
+                    .into()
             }
         };
         let attempt = headers::get_i64(msg.headers(), headers::ATTEMPT).unwrap_or(1).max(1) as u32;
@@ -48,14 +40,10 @@ impl Worker {
             None => skipped(&d, attempt, "", "subscription no longer exists"),
         };
         self.metrics.observe(&record, &d);
-        match self
-            .producer
+        self.producer
             .send_json(&self.attempts_topic, &record.workspace_id, &record, &[])
             .await
-        {
-            Ok(()) => Handled::Done,
-            Err(e) => Handled::Abort(e.to_string()),
-        }
+            .into()
     }
 }
 

@@ -17,7 +17,7 @@ mod wait;
 
 use chrono::Utc;
 use hookline_kafka::{
-    headers, pump, ConfigHandle, Handled, KafkaSettings, Message, OwnedMessage, Producer, Quarantine, SourcePosition,
+    headers, ConfigHandle, Handled, KafkaMetrics, KafkaSettings, Message, OwnedMessage, Producer, Pump, Quarantine,
 };
 use hookline_model::{AcceptedMessage, CarrierDlr, Event};
 use hookline_store::{retry_until_ok, Store};
@@ -82,7 +82,7 @@ pub struct Enricher {
 impl Enricher {
     /// Stores an accepted message's metadata.
     async fn handle_message(&self, msg: OwnedMessage) -> Handled {
-        let Some(accepted) = self.decode::<AcceptedMessage>(&msg).await else {
+        let Some(accepted) = self.decode::<AcceptedMessage>(&msg) else {
             return self.quarantined(&msg, "invalid_internal_record").await;
         };
         let ttl = Duration::from_secs(self.cfg.metadata_ttl_secs);
@@ -104,7 +104,7 @@ impl Enricher {
 
     /// Joins a DLR (fresh from ingest, or back from the wait topic) and fans it out.
     async fn handle_dlr(&self, msg: OwnedMessage, from_wait: bool) -> Handled {
-        let Some(dlr) = self.decode::<CarrierDlr>(&msg).await else {
+        let Some(dlr) = self.decode::<CarrierDlr>(&msg) else {
             return self.quarantined(&msg, "invalid_internal_record").await;
         };
         if !dlr.status.is_final() {
@@ -139,7 +139,7 @@ impl Enricher {
         }
     }
 
-    async fn decode<T: serde::de::DeserializeOwned>(&self, msg: &OwnedMessage) -> Option<T> {
+    fn decode<T: serde::de::DeserializeOwned>(&self, msg: &OwnedMessage) -> Option<T> {
         serde_json::from_slice(msg.payload().unwrap_or_default()).ok()
     }
 
@@ -149,25 +149,7 @@ impl Enricher {
     }
 
     async fn quarantine_with(&self, msg: &OwnedMessage, reason: &'static str, detail: &str) -> Handled {
-        let source = SourcePosition {
-            topic: msg.topic().to_string(),
-            partition: msg.partition(),
-            offset: msg.offset(),
-        };
-        match self
-            .quarantine
-            .put(
-                reason,
-                detail,
-                Some(&source),
-                msg.key(),
-                msg.payload().unwrap_or_default(),
-            )
-            .await
-        {
-            Ok(()) => Handled::Done,
-            Err(e) => Handled::Abort(e.to_string()),
-        }
+        self.quarantine.put_record(reason, detail, msg).await.into()
     }
 
     fn store_error(&self, op: &str) {
@@ -188,7 +170,8 @@ pub async fn start(
     rt: &Runtime,
 ) -> Result<Running, EnrichError> {
     let metrics = Arc::new(Metrics::new(&rt.registry));
-    let producer = kafka.producer()?;
+    let kafka_metrics = KafkaMetrics::new(&rt.registry, "enrich");
+    let producer = kafka.producer()?.instrumented(&kafka_metrics);
     let topics = &kafka.topics;
     let enricher = Enricher {
         store,
@@ -205,7 +188,9 @@ pub async fn start(
     let main = kafka.consumer(&cfg.group, &[&messages_topic, &topics.dlr()])?;
     let waiting = kafka.consumer(&format!("{}-wait", cfg.group), &[&topics.dlr_wait()])?;
     let ready = rt.readiness.component("enrich");
-    let (max, shutdown, drain) = (cfg.max_in_flight, rt.shutdown.clone(), rt.drain);
+    let main_pump = Pump::new("enrich", cfg.max_in_flight, rt, &kafka_metrics);
+    let wait_pump = Pump::new("enrich-wait", cfg.max_in_flight, rt, &kafka_metrics);
+    let drain = rt.drain;
 
     let task = tokio::spawn(async move {
         // Fanning out before the config is loaded would drop events for subscriptions that
@@ -213,7 +198,7 @@ pub async fn start(
         config.wait_caught_up().await;
         ready.store(true, std::sync::atomic::Ordering::Relaxed);
         let e1 = enricher.clone();
-        let main_loop = pump("enrich", &main, max, shutdown.clone(), drain, |msg: OwnedMessage| {
+        let main_loop = main_pump.run(&main, |msg: OwnedMessage| {
             let e = e1.clone();
             let is_message = msg.topic() == messages_topic;
             async move {
@@ -225,20 +210,13 @@ pub async fn start(
             }
         });
         let e2 = enricher.clone();
-        let wait_loop = pump(
-            "enrich-wait",
-            &waiting,
-            max,
-            shutdown.clone(),
-            drain,
-            |msg: OwnedMessage| {
-                let e = e2.clone();
-                async move {
-                    wait::until_due(&msg).await;
-                    e.handle_dlr(msg, true).await
-                }
-            },
-        );
+        let wait_loop = wait_pump.run(&waiting, |msg: OwnedMessage| {
+            let e = e2.clone();
+            async move {
+                wait::until_due(&msg).await;
+                e.handle_dlr(msg, true).await
+            }
+        });
         let (a, b) = tokio::join!(main_loop, wait_loop);
         enricher.producer.flush(drain);
         a?;

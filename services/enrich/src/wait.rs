@@ -36,11 +36,9 @@ pub(crate) async fn park(e: &Enricher, msg: &OwnedMessage, first_seen_ms: i64) -
         (headers::DUE_AT_MS, due.as_bytes()),
         (headers::FIRST_SEEN_MS, first.as_bytes()),
     ];
-    match e.producer.send(&e.wait_topic, msg.key(), msg.payload(), &hdrs).await {
-        Ok(()) => {
-            e.metrics.join.with_label_values(&["waiting"]).inc();
-            Handled::Done
-        }
-        Err(err) => Handled::Abort(err.to_string()),
+    let sent = e.producer.send(&e.wait_topic, msg.key(), msg.payload(), &hdrs).await;
+    if sent.is_ok() {
+        e.metrics.join.with_label_values(&["waiting"]).inc();
     }
+    sent.into()
 }

@@ -12,28 +12,17 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
+use hookline_telemetry::{serve_http, HttpServer};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use tokio_util::sync::CancellationToken;
 
-pub struct HttpEdge {
-    pub addr: SocketAddr,
-    pub task: tokio::task::JoinHandle<()>,
-}
-
-pub async fn serve(addr: SocketAddr, ingestor: Ingestor, shutdown: CancellationToken) -> std::io::Result<HttpEdge> {
+pub async fn serve(addr: SocketAddr, ingestor: Ingestor, shutdown: CancellationToken) -> std::io::Result<HttpServer> {
     let app = Router::new()
         .route("/v1/messages", post(messages))
         .route("/v1/dlr", post(dlr))
         .with_state(ingestor);
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let addr = listener.local_addr()?;
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await;
-    });
-    Ok(HttpEdge { addr, task })
+    serve_http(addr, app, shutdown).await
 }
 
 async fn messages(State(i): State<Ingestor>, body: Bytes) -> (StatusCode, Json<Value>) {

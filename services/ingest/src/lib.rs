@@ -11,7 +11,7 @@ mod metrics;
 pub mod normalise;
 pub mod smpp;
 
-use hookline_kafka::{pump, Handled, KafkaSettings, Message, OwnedMessage, Producer, Quarantine, SourcePosition};
+use hookline_kafka::{Handled, KafkaMetrics, KafkaSettings, Message, OwnedMessage, Producer, Pump, Quarantine};
 use hookline_telemetry::Runtime;
 use metrics::Metrics;
 use std::net::SocketAddr;
@@ -129,19 +129,10 @@ impl Ingestor {
                     InputKind::CarrierDlr => "carrier_dlr",
                 };
                 self.metrics.records.with_label_values(&[label, "quarantined"]).inc();
-                let source = SourcePosition {
-                    topic: msg.topic().to_string(),
-                    partition: msg.partition(),
-                    offset: msg.offset(),
-                };
-                match self
-                    .quarantine
-                    .put(e.reason(), &e.to_string(), Some(&source), msg.key(), raw)
+                self.quarantine
+                    .put_record(e.reason(), &e.to_string(), &msg)
                     .await
-                {
-                    Ok(()) => Handled::Done,
-                    Err(q) => Handled::Abort(q.to_string()),
-                }
+                    .into()
             }
             Err(IngestFailure::Produce(e)) => Handled::Abort(e.to_string()),
         }
@@ -151,7 +142,8 @@ impl Ingestor {
 /// Starts the raw-topic consumer and the HTTP edge.
 pub async fn start(kafka: &KafkaSettings, cfg: &IngestConfig, rt: &Runtime) -> Result<Running, IngestError> {
     let metrics = Arc::new(Metrics::new(&rt.registry));
-    let producer = kafka.producer()?;
+    let kafka_metrics = KafkaMetrics::new(&rt.registry, "ingest");
+    let producer = kafka.producer()?.instrumented(&kafka_metrics);
     let topics = &kafka.topics;
     let ingestor = Ingestor {
         producer: producer.clone(),
@@ -167,7 +159,8 @@ pub async fn start(kafka: &KafkaSettings, cfg: &IngestConfig, rt: &Runtime) -> R
 
     let http = http::serve(cfg.http_addr, ingestor.clone(), rt.shutdown.clone()).await?;
     let ready = rt.readiness.component("ingest");
-    let (max, shutdown, drain) = (cfg.max_in_flight, rt.shutdown.clone(), rt.drain);
+    let pump = Pump::new("ingest", cfg.max_in_flight, rt, &kafka_metrics);
+    let drain = rt.drain;
     let task = tokio::spawn(async move {
         ready.store(true, std::sync::atomic::Ordering::Relaxed);
         let handler = |msg: OwnedMessage| {
@@ -179,7 +172,7 @@ pub async fn start(kafka: &KafkaSettings, cfg: &IngestConfig, rt: &Runtime) -> R
             let ingestor = ingestor.clone();
             async move { ingestor.handle_record(kind, msg).await }
         };
-        let result = pump("ingest", &consumer, max, shutdown, drain, handler).await;
+        let result = pump.run(&consumer, handler).await;
         producer.flush(drain);
         let _ = http.task.await;
         Ok(result?)

@@ -69,7 +69,10 @@ impl KafkaSettings {
         for (k, v) in &self.options {
             c.set(k, v);
         }
-        Ok(Producer { inner: c.create()? })
+        Ok(Producer {
+            inner: c.create()?,
+            produced: None,
+        })
     }
 
     /// A consumer in `group` subscribed to `topics`. Offsets are committed automatically but
@@ -101,9 +104,16 @@ impl KafkaSettings {
 #[derive(Clone)]
 pub struct Producer {
     inner: FutureProducer,
+    produced: Option<prometheus::IntCounterVec>,
 }
 
 impl Producer {
+    /// Counts acknowledged records in `metrics.produced`.
+    pub fn instrumented(mut self, metrics: &crate::KafkaMetrics) -> Self {
+        self.produced = Some(metrics.produced.clone());
+        self
+    }
+
     /// Sends one record and waits until the broker has it (or librdkafka gave up after
     /// `message.timeout.ms`).
     pub async fn send(
@@ -133,8 +143,11 @@ impl Producer {
         self.inner
             .send(record, Timeout::Never)
             .await
-            .map(|_| ())
-            .map_err(|(e, _)| KafkaError::Client(e))
+            .map_err(|(e, _)| KafkaError::Client(e))?;
+        if let Some(c) = &self.produced {
+            c.with_label_values(&[topic]).inc();
+        }
+        Ok(())
     }
 
     /// Sends `value` as JSON.

@@ -13,12 +13,14 @@ pub mod client;
 pub mod config_log;
 pub mod embedded;
 pub mod headers;
+mod metrics;
 pub mod pump;
 pub mod quarantine;
 
 pub use client::{KafkaSettings, Producer};
 pub use config_log::{ConfigHandle, ConfigWriter};
-pub use pump::{pump, Handled};
+pub use metrics::KafkaMetrics;
+pub use pump::{Handled, Pump};
 pub use quarantine::{Quarantine, SourcePosition};
 pub use rdkafka::consumer::StreamConsumer;
 pub use rdkafka::message::{Headers, Message, OwnedMessage};

@@ -4,6 +4,7 @@
 use crate::headers;
 use crate::{KafkaError, Producer};
 use prometheus::IntCounterVec;
+use rdkafka::message::{Message, OwnedMessage};
 
 /// Where a record came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,5 +59,22 @@ impl Quarantine {
         tracing::warn!(reason, detail, "record quarantined");
         self.counter.with_label_values(&[reason]).inc();
         Ok(())
+    }
+
+    /// Quarantines a consumed record as it is, with its topic, partition and offset.
+    pub async fn put_record(&self, reason: &'static str, detail: &str, msg: &OwnedMessage) -> Result<(), KafkaError> {
+        let source = SourcePosition {
+            topic: msg.topic().to_string(),
+            partition: msg.partition(),
+            offset: msg.offset(),
+        };
+        self.put(
+            reason,
+            detail,
+            Some(&source),
+            msg.key(),
+            msg.payload().unwrap_or_default(),
+        )
+        .await
     }
 }

@@ -50,10 +50,26 @@ struct AdminState {
     readiness: Readiness,
 }
 
-/// A running admin server.
-pub struct AdminServer {
+/// A running HTTP server.
+pub struct HttpServer {
     pub addr: SocketAddr,
     pub task: tokio::task::JoinHandle<()>,
+}
+
+/// Binds `addr` (port 0 picks one) and serves `app` until `shutdown`, letting in-flight
+/// requests finish.
+pub async fn serve_http(addr: SocketAddr, app: Router, shutdown: CancellationToken) -> std::io::Result<HttpServer> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
+        {
+            tracing::error!(%addr, error = %e, "HTTP server stopped");
+        }
+    });
+    Ok(HttpServer { addr, task })
 }
 
 /// Binds `addr` (port 0 picks one) and serves until `shutdown`.
@@ -62,7 +78,7 @@ pub async fn serve_admin(
     registries: Vec<Registry>,
     readiness: Readiness,
     shutdown: CancellationToken,
-) -> std::io::Result<AdminServer> {
+) -> std::io::Result<HttpServer> {
     let state = AdminState {
         registries: Arc::new(registries),
         readiness,
@@ -72,14 +88,7 @@ pub async fn serve_admin(
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .with_state(state);
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let addr = listener.local_addr()?;
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await;
-    });
-    Ok(AdminServer { addr, task })
+    serve_http(addr, app, shutdown).await
 }
 
 async fn metrics(State(st): State<AdminState>) -> impl IntoResponse {

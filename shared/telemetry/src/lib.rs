@@ -8,7 +8,7 @@
 mod admin;
 mod metrics;
 
-pub use admin::{serve_admin, AdminServer, Readiness};
+pub use admin::{serve_admin, serve_http, HttpServer, Readiness};
 pub use metrics::{counter_vec, histogram_vec, int_gauge_vec, LATENCY_BUCKETS};
 pub use prometheus::{Registry, TextEncoder};
 
