@@ -62,6 +62,39 @@ pub enum AdminCommand {
     },
 }
 
+/// The arguments of a single-service binary (`hookline-ingest`, ...).
+#[derive(Debug, Parser)]
+pub struct ServiceCli {
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    #[command(flatten)]
+    pub redis: RedisArgs,
+    #[command(flatten)]
+    pub settings: Box<Settings>,
+}
+
+/// Runs `services` against real Kafka and Redis until SIGTERM/SIGINT.
+pub async fn run_services(
+    services: &[Service],
+    kafka: &KafkaArgs,
+    redis: &RedisArgs,
+    settings: &Settings,
+) -> anyhow::Result<()> {
+    let kafka = hookline_kafka::KafkaSettings::from_args(kafka)?;
+    let store = hookline_store::Store::redis(&redis.url, &redis.key_prefix).await?;
+    let shutdown = hookline_telemetry::shutdown_on_signal();
+    let pipeline = crate::start(services, &kafka, store, settings, shutdown).await?;
+    tracing::info!(?services, api = ?pipeline.api_addr, ingest = ?pipeline.ingest_addr, admin = %pipeline.admin_addr, "hookline started");
+    pipeline.wait().await
+}
+
+/// `main` of a single-service binary.
+pub async fn service_main(service: Service) -> anyhow::Result<()> {
+    hookline_telemetry::init_tracing();
+    let cli = ServiceCli::parse();
+    run_services(&[service], &cli.kafka, &cli.redis, &cli.settings).await
+}
+
 /// Services for `run`, `ALL` when none are given.
 pub fn services_or_all(s: &[Service]) -> Vec<Service> {
     if s.is_empty() {

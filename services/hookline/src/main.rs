@@ -1,8 +1,10 @@
+//! `hookline`: every service in one binary (`run`), the embedded pipeline (`embedded`), and
+//! operator commands (`topics`, `admin`).
+
 use clap::Parser;
-use hookline::cli::{services_or_all, AdminCommand, Cli, Command};
+use hookline::cli::{run_services, services_or_all, AdminCommand, Cli, Command};
 use hookline_kafka::{ConfigWriter, KafkaSettings};
 use hookline_model::Permission;
-use hookline_store::Store;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -14,14 +16,7 @@ async fn main() -> anyhow::Result<()> {
             kafka,
             redis,
             settings,
-        } => {
-            let kafka = KafkaSettings::from_args(&kafka)?;
-            let store = Store::redis(&redis.url, &redis.key_prefix).await?;
-            let shutdown = hookline_telemetry::shutdown_on_signal();
-            let pipeline = hookline::start(&services_or_all(&services), &kafka, store, &settings, shutdown).await?;
-            tracing::info!(api = ?pipeline.api_addr, ingest = ?pipeline.ingest_addr, admin = %pipeline.admin_addr, "hookline started");
-            pipeline.wait().await
-        }
+        } => run_services(&services_or_all(&services), &kafka, &redis, &settings).await,
         Command::Embedded { settings } => {
             hookline::embedded::run(*settings, hookline_telemetry::shutdown_on_signal()).await
         }

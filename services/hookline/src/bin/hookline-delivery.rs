@@ -1,0 +1,7 @@
+//! `hookline-delivery`: the delivery service alone, against real Kafka and Redis. The same as
+//! `hookline run --services delivery`; takes the same flags and `HOOKLINE_*` variables.
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    hookline::cli::service_main(hookline::Service::Delivery).await
+}
