@@ -34,6 +34,16 @@ pub async fn start(mut settings: Settings, shutdown: CancellationToken) -> anyho
     if settings.security.secret_key.is_none() {
         settings.security.secret_key = Some(Sealer::random_key_hex());
     }
+    // A laptop demo that accepts loopback webhook URLs must not listen on every interface.
+    for addr in [
+        &mut settings.api.http_addr,
+        &mut settings.ingest.http_addr,
+        &mut settings.admin.addr,
+    ] {
+        if addr.ip().is_unspecified() {
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+    }
     settings.security.allow_http_urls = true;
     for cidr in ["127.0.0.0/8", "::1/128"] {
         settings.security.allow_cidrs.push(cidr.parse().expect("static CIDR"));
