@@ -1,7 +1,7 @@
 //! Copies the attempts topic into the store, newest first per workspace, capped.
 
 use crate::metrics::Metrics;
-use hookline_kafka::StreamConsumer;
+use hookline_kafka::HooklineConsumer;
 use hookline_kafka::{Handled, KafkaError, Message, OwnedMessage, Pump};
 use hookline_model::AttemptRecord;
 use hookline_store::{retry_until_ok, Store};
@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 pub(crate) async fn run(
-    consumer: StreamConsumer,
+    consumer: HooklineConsumer,
     store: Store,
     keep: usize,
     metrics: Arc<Metrics>,

@@ -168,7 +168,7 @@ pub async fn start(
         cfg: cfg.clone(),
         metrics: metrics.clone(),
     };
-    let consumer = kafka.consumer(&cfg.attempts_group, &[&kafka.topics.attempts()])?;
+    let consumer = kafka.consumer(&cfg.attempts_group, &[&kafka.topics.attempts()], &kafka_metrics)?;
     let listener = tokio::net::TcpListener::bind(cfg.http_addr).await?;
     let addr = listener.local_addr()?;
     let ready = rt.readiness.component("api");

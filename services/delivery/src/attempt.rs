@@ -23,6 +23,12 @@ pub mod header {
     pub const ATTEMPT: &str = "X-Webhook-Attempt";
 }
 
+/// An attempt's record, and how long the receiver asked us to wait (429/503 `Retry-After`).
+pub struct Attempted {
+    pub record: AttemptRecord,
+    pub retry_after: Option<Duration>,
+}
+
 #[derive(Clone)]
 pub struct Attempter {
     client: reqwest::Client,
@@ -43,7 +49,19 @@ impl Attempter {
 
     /// Makes attempt number `attempt` of `d` to `sub` and returns its record. Never fails:
     /// every way an attempt can go wrong is an outcome in the record.
-    pub async fn attempt(&self, d: &Dispatch, sub: &Subscription, attempt: u32) -> AttemptRecord {
+    pub async fn attempt(&self, d: &Dispatch, sub: &Subscription, attempt: u32) -> Attempted {
+        let mut retry_after = None;
+        let record = self.attempt_inner(d, sub, attempt, &mut retry_after).await;
+        Attempted { record, retry_after }
+    }
+
+    async fn attempt_inner(
+        &self,
+        d: &Dispatch,
+        sub: &Subscription,
+        attempt: u32,
+        retry_after: &mut Option<Duration>,
+    ) -> AttemptRecord {
         let rendered = payload::render(&d.event, sub);
         let timestamp = Utc::now().timestamp().to_string();
         let mut headers: Vec<(String, String)> = vec![
@@ -72,6 +90,8 @@ impl Attempter {
             response_body: None,
             error: None,
             attempted_at: Utc::now(),
+            next_attempt_at: None,
+            dead_lettered: false,
         };
 
         let mut authorization = None;
@@ -128,7 +148,8 @@ impl Attempter {
         let result = send_and_read(req).await;
         record.response_time_ms = started.elapsed().as_millis() as u64;
         match result {
-            Ok((status, body)) => {
+            Ok((status, body, after)) => {
+                *retry_after = after;
                 record.response_code = Some(status);
                 record.response_body = Some(body);
                 if (200..300).contains(&status) {
@@ -150,9 +171,18 @@ impl Attempter {
     }
 }
 
-async fn send_and_read(req: reqwest::RequestBuilder) -> Result<(u16, String), reqwest::Error> {
+/// Status, the start of the body, and `Retry-After` on a 429 or 503.
+async fn send_and_read(req: reqwest::RequestBuilder) -> Result<(u16, String, Option<Duration>), reqwest::Error> {
     let mut resp = req.send().await?;
     let status = resp.status().as_u16();
+    let retry_after = match status {
+        429 | 503 => resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| crate::retry::parse_retry_after(v, Utc::now())),
+        _ => None,
+    };
     let mut body = Vec::new();
     while body.len() < RESPONSE_BODY_LIMIT {
         match resp.chunk().await? {
@@ -161,7 +191,7 @@ async fn send_and_read(req: reqwest::RequestBuilder) -> Result<(u16, String), re
         }
     }
     body.truncate(RESPONSE_BODY_LIMIT);
-    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+    Ok((status, String::from_utf8_lossy(&body).into_owned(), retry_after))
 }
 
 /// The error and its causes on one line (reqwest's top-level message alone says little).

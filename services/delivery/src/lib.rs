@@ -9,13 +9,16 @@
 
 pub mod attempt;
 pub mod client;
+pub mod gate;
 mod metrics;
+pub mod retry;
 mod worker;
 
 use hookline_kafka::{ConfigHandle, KafkaMetrics, KafkaSettings, OwnedMessage, Pump, Quarantine};
 use hookline_security::{Sealer, UrlPolicy};
 use hookline_telemetry::Runtime;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Delivery settings.
 #[derive(Debug, Clone, clap::Args)]
@@ -30,14 +33,34 @@ pub struct DeliveryConfig {
     /// `User-Agent` of every webhook request.
     #[arg(long, env = "HOOKLINE_USER_AGENT", default_value = concat!("Hookline-Webhooks/", env!("CARGO_PKG_VERSION")))]
     pub user_agent: String,
-    /// Requests in flight at once per delivery process.
+    /// Records in flight at once per delivery process (across endpoints).
     #[arg(
         long = "delivery-max-in-flight",
         id = "delivery_max_in_flight",
         env = "HOOKLINE_DELIVERY_MAX_IN_FLIGHT",
-        default_value_t = 256
+        default_value_t = 1024
     )]
     pub max_in_flight: usize,
+    /// Requests in flight at once to one endpoint.
+    #[arg(long, env = "HOOKLINE_ENDPOINT_CONCURRENCY", default_value_t = 16)]
+    pub endpoint_concurrency: usize,
+    /// Records that may wait for one endpoint's free slot; beyond that they are deferred to a
+    /// retry tier so a saturated endpoint cannot fill the consumer's window.
+    #[arg(long, env = "HOOKLINE_ENDPOINT_QUEUE", default_value_t = 64)]
+    pub endpoint_queue: usize,
+    /// How long a record for a saturated endpoint is deferred.
+    #[arg(long, env = "HOOKLINE_OVERFLOW_DELAY_MS", default_value_t = 1000)]
+    pub overflow_delay_ms: u64,
+    /// Requests per second per endpoint when its subscription sets none (rate_limit 0).
+    #[arg(long, env = "HOOKLINE_DEFAULT_RATE_LIMIT", default_value_t = 1000)]
+    pub default_rate_limit: u32,
+    /// Rate-limit waits up to this long happen in place; longer ones defer the record.
+    #[arg(long, env = "HOOKLINE_RATE_LIMIT_MAX_WAIT_MS", default_value_t = 2000)]
+    pub rate_limit_max_wait_ms: u64,
+    /// Multiplies every retry delay and tier. For tests only (a 6 h policy in seconds);
+    /// keep 1.0 in production.
+    #[arg(long, env = "HOOKLINE_RETRY_DELAY_SCALE", default_value_t = 1.0)]
+    pub retry_delay_scale: f64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +76,7 @@ pub struct Running {
     pub task: tokio::task::JoinHandle<Result<(), DeliveryError>>,
 }
 
-/// Starts the dispatch consumer.
+/// Starts the consumer of the dispatch topic and the retry tiers.
 pub async fn start(
     kafka: &KafkaSettings,
     config: ConfigHandle,
@@ -66,15 +89,30 @@ pub async fn start(
     let kafka_metrics = KafkaMetrics::new(&rt.registry, "delivery");
     let producer = kafka.producer()?.instrumented(&kafka_metrics);
     let attempter = attempt::Attempter::new(client::build(&policy)?, policy, sealer, cfg.user_agent.clone());
+    let topics = kafka.topics.clone();
     let worker = worker::Worker {
         config: config.clone(),
         attempter,
         producer: producer.clone(),
-        quarantine: Quarantine::new(producer.clone(), kafka.topics.quarantine(), metrics.quarantined.clone()),
-        attempts_topic: kafka.topics.attempts(),
+        quarantine: Quarantine::new(producer.clone(), topics.quarantine(), metrics.quarantined.clone()),
+        gates: Arc::new(gate::Gates::new(
+            cfg.endpoint_concurrency,
+            cfg.endpoint_queue,
+            cfg.default_rate_limit,
+        )),
+        schedule: retry::Schedule {
+            tiers_secs: topics.retry_tiers().into_iter().map(|(secs, _)| secs).collect(),
+            scale: cfg.retry_delay_scale,
+        },
+        overflow_delay: Duration::from_millis(cfg.overflow_delay_ms),
+        rate_limit_max_wait: Duration::from_millis(cfg.rate_limit_max_wait_ms),
+        topics: topics.clone(),
         metrics,
     };
-    let consumer = kafka.consumer(&cfg.group, &[&kafka.topics.dispatch()])?;
+    let mut inputs = vec![topics.dispatch()];
+    inputs.extend(topics.retry_tiers().into_iter().map(|(_, name)| name));
+    let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let consumer = kafka.consumer(&cfg.group, &inputs, &kafka_metrics)?;
     let ready = rt.readiness.component("delivery");
     let pump = Pump::new("delivery", cfg.max_in_flight, rt, &kafka_metrics);
     let drain = rt.drain;

@@ -1,6 +1,6 @@
 use hookline_model::{AttemptOutcome, AttemptRecord, Dispatch};
 use hookline_telemetry::{counter_vec, histogram_vec, int_gauge_vec, Registry, LATENCY_BUCKETS};
-use prometheus::{HistogramVec, IntCounterVec, IntGauge};
+use prometheus::{HistogramVec, IntCounter, IntCounterVec, IntGauge};
 
 pub(crate) struct Metrics {
     /// `hookline_delivery_attempts_total{event_type, outcome}`.
@@ -14,6 +14,16 @@ pub(crate) struct Metrics {
     in_flight: IntGauge,
     /// `hookline_delivery_quarantined_total{reason}`.
     pub quarantined: IntCounterVec,
+    /// `hookline_delivery_retries_scheduled_total{tier}`: failed attempts sent to a retry tier
+    /// (tier = its delay in seconds).
+    pub retries: IntCounterVec,
+    /// `hookline_delivery_dead_lettered_total{event_type}`.
+    pub dead_lettered: IntCounterVec,
+    /// `hookline_delivery_deferred_total{reason}`: records put back without an attempt
+    /// (`saturated` endpoint, `rate_limited` beyond the in-place wait).
+    pub deferred: IntCounterVec,
+    /// `hookline_delivery_rate_limit_waits_total`: in-place waits for an endpoint's limit.
+    pub rate_limit_waits: IntCounter,
 }
 
 impl Metrics {
@@ -43,6 +53,31 @@ impl Metrics {
                 r,
                 "hookline_delivery_in_flight_requests",
                 "Webhook requests in flight.",
+                &[],
+            )
+            .with_label_values(&[] as &[&str]),
+            retries: counter_vec(
+                r,
+                "hookline_delivery_retries_scheduled_total",
+                "Failed attempts scheduled for retry, by tier (seconds).",
+                &["tier"],
+            ),
+            dead_lettered: counter_vec(
+                r,
+                "hookline_delivery_dead_lettered_total",
+                "Events whose retry policy is exhausted, by event type.",
+                &["event_type"],
+            ),
+            deferred: counter_vec(
+                r,
+                "hookline_delivery_deferred_total",
+                "Records deferred to a retry tier without an attempt, by reason.",
+                &["reason"],
+            ),
+            rate_limit_waits: counter_vec(
+                r,
+                "hookline_delivery_rate_limit_waits_total",
+                "In-place waits for an endpoint's rate limit.",
                 &[],
             )
             .with_label_values(&[] as &[&str]),

@@ -120,7 +120,7 @@ async fn outcomes_are_classified() {
     let a = attempter(loopback_policy(), &sealer);
 
     let sub = subscription(format!("{base}/ok"), &sealer);
-    let rec = a.attempt(&dispatch(&sub), &sub, 1).await;
+    let rec = a.attempt(&dispatch(&sub), &sub, 1).await.record;
     assert_eq!(
         (rec.outcome, rec.response_code, rec.error.as_deref()),
         (AttemptOutcome::Delivered, Some(200), None)
@@ -144,7 +144,7 @@ async fn outcomes_are_classified() {
 
     let before = hits.load(Ordering::SeqCst);
     let sub = subscription(format!("{base}/redirect"), &sealer);
-    let rec = a.attempt(&dispatch(&sub), &sub, 1).await;
+    let rec = a.attempt(&dispatch(&sub), &sub, 1).await.record;
     assert_eq!((rec.outcome, rec.response_code), (AttemptOutcome::Failed, Some(302)));
     assert!(rec.error.unwrap().contains("redirects are not followed"));
     assert_eq!(
@@ -154,7 +154,7 @@ async fn outcomes_are_classified() {
     );
 
     let sub = subscription(format!("{base}/error"), &sealer);
-    let rec = a.attempt(&dispatch(&sub), &sub, 2).await;
+    let rec = a.attempt(&dispatch(&sub), &sub, 2).await.record;
     assert_eq!(
         (rec.outcome, rec.response_code, rec.error.as_deref()),
         (AttemptOutcome::Failed, Some(500), Some("HTTP 500"))
@@ -162,7 +162,7 @@ async fn outcomes_are_classified() {
     assert_eq!(rec.attempt, 2);
 
     let sub = subscription(format!("{base}/slow"), &sealer);
-    let rec = a.attempt(&dispatch(&sub), &sub, 1).await;
+    let rec = a.attempt(&dispatch(&sub), &sub, 1).await.record;
     assert_eq!(
         (rec.outcome, rec.error.as_deref()),
         (AttemptOutcome::Failed, Some("timeout after 300 ms"))
@@ -178,7 +178,7 @@ async fn outcomes_are_classified() {
         .local_addr()
         .unwrap();
     let sub = subscription(format!("http://{closed}/x"), &sealer);
-    let rec = a.attempt(&dispatch(&sub), &sub, 1).await;
+    let rec = a.attempt(&dispatch(&sub), &sub, 1).await.record;
     assert_eq!(rec.outcome, AttemptOutcome::Failed);
     assert!(rec.error.unwrap().starts_with("request failed"));
 }
@@ -191,14 +191,14 @@ async fn forbidden_addresses_are_refused_at_connect_time() {
 
     // An IP literal is checked before sending.
     let sub = subscription(format!("{base}/ok"), &sealer);
-    let rec = strict.attempt(&dispatch(&sub), &sub, 1).await;
+    let rec = strict.attempt(&dispatch(&sub), &sub, 1).await.record;
     assert_eq!(rec.outcome, AttemptOutcome::Failed);
     assert!(rec.error.unwrap().contains("forbidden address"));
 
     // A name is checked on every resolution, so it cannot be re-pointed after configuration.
     let port = base.rsplit(':').next().unwrap();
     let sub = subscription(format!("http://localhost:{port}/ok"), &sealer);
-    let rec = strict.attempt(&dispatch(&sub), &sub, 1).await;
+    let rec = strict.attempt(&dispatch(&sub), &sub, 1).await.record;
     assert_eq!(rec.outcome, AttemptOutcome::Failed);
     assert!(rec.error.unwrap().contains("resolves only to forbidden addresses"));
     assert_eq!(hits.load(Ordering::SeqCst), 0, "nothing reached the loopback server");

@@ -185,8 +185,8 @@ pub async fn start(
         shutdown: rt.shutdown.clone(),
     };
     let messages_topic = topics.messages();
-    let main = kafka.consumer(&cfg.group, &[&messages_topic, &topics.dlr()])?;
-    let waiting = kafka.consumer(&format!("{}-wait", cfg.group), &[&topics.dlr_wait()])?;
+    let main = kafka.consumer(&cfg.group, &[&messages_topic, &topics.dlr()], &kafka_metrics)?;
+    let waiting = kafka.consumer(&format!("{}-wait", cfg.group), &[&topics.dlr_wait()], &kafka_metrics)?;
     let ready = rt.readiness.component("enrich");
     let main_pump = Pump::new("enrich", cfg.max_in_flight, rt, &kafka_metrics);
     let wait_pump = Pump::new("enrich-wait", cfg.max_in_flight, rt, &kafka_metrics);
@@ -212,10 +212,8 @@ pub async fn start(
         let e2 = enricher.clone();
         let wait_loop = wait_pump.run(&waiting, |msg: OwnedMessage| {
             let e = e2.clone();
-            async move {
-                wait::until_due(&msg).await;
-                e.handle_dlr(msg, true).await
-            }
+            // The pump holds each record until its due time.
+            async move { e.handle_dlr(msg, true).await }
         });
         let (a, b) = tokio::join!(main_loop, wait_loop);
         enricher.producer.flush(drain);

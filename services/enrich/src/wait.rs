@@ -1,22 +1,11 @@
 //! The DLR wait topic: a delay queue for DLRs that arrived before their message's metadata.
 //!
-//! Every record carries its due time and when the DLR was first seen in headers. All records
-//! are written with the same recheck delay, so within a partition due times only grow and the
-//! consumer can simply sleep until the head record is due.
+//! Every record carries its due time and when the DLR was first seen in headers. The pump
+//! holds a record until its due time (pausing only its partition); all records are written
+//! with the same recheck delay, so within a partition due times only grow.
 
 use crate::{now_ms, Enricher};
 use hookline_kafka::{headers, Handled, Message, OwnedMessage};
-use std::time::Duration;
-
-/// Sleeps until the record's due time (immediately when it has none).
-pub(crate) async fn until_due(msg: &OwnedMessage) {
-    if let Some(due) = headers::get_i64(msg.headers(), headers::DUE_AT_MS) {
-        let wait = due - now_ms();
-        if wait > 0 {
-            tokio::time::sleep(Duration::from_millis(wait as u64)).await;
-        }
-    }
-}
 
 /// Parks a DLR for another look later, or quarantines it when it has waited long enough.
 pub(crate) async fn park(e: &Enricher, msg: &OwnedMessage, first_seen_ms: i64) -> Handled {

@@ -155,7 +155,7 @@ pub async fn start(kafka: &KafkaSettings, cfg: &IngestConfig, rt: &Runtime) -> R
 
     let accepted_topic = topics.accepted();
     let dlr_topic = topics.carrier_dlr();
-    let consumer = kafka.consumer(&cfg.group, &[&accepted_topic, &dlr_topic])?;
+    let consumer = kafka.consumer(&cfg.group, &[&accepted_topic, &dlr_topic], &kafka_metrics)?;
 
     let http = http::serve(cfg.http_addr, ingestor.clone(), rt.shutdown.clone()).await?;
     let ready = rt.readiness.component("ingest");

@@ -61,6 +61,34 @@ pub struct Topics {
         default_value = "hookline.webhooks.dispatch"
     )]
     pub dispatch: String,
+    /// Retry tiers: `<name>.<secs>s`, one topic per delay tier (delivery → delivery).
+    #[arg(
+        long = "topic-retry",
+        id = "topic_retry",
+        env = "HOOKLINE_TOPIC_RETRY",
+        default_value = "hookline.webhooks.retry"
+    )]
+    pub retry: String,
+    /// The delay tiers, in seconds. A retry due in `d` seconds goes to the largest tier not
+    /// above `d` (the first tier if all are above), with its exact due time in a header. Every
+    /// tier topic has the dispatch topic's partition count, so one consumer owns an endpoint
+    /// across all of them.
+    #[arg(
+        long = "retry-tiers-secs",
+        id = "retry_tiers_secs",
+        env = "HOOKLINE_RETRY_TIERS_SECS",
+        value_delimiter = ',',
+        default_value = "10,30,60,300,1800,3600,21600"
+    )]
+    pub retry_tiers_secs: Vec<u64>,
+    /// Events whose retry policy is exhausted (delivery → api, operators).
+    #[arg(
+        long = "topic-dead",
+        id = "topic_dead",
+        env = "HOOKLINE_TOPIC_DEAD",
+        default_value = "hookline.webhooks.dead"
+    )]
+    pub dead: String,
     /// The attempt log (delivery → api).
     #[arg(
         long = "topic-attempts",
@@ -139,6 +167,20 @@ impl Topics {
     pub fn dispatch(&self) -> String {
         self.full(&self.dispatch)
     }
+    /// The retry tier topic for `tier_secs`.
+    pub fn retry_tier(&self, tier_secs: u64) -> String {
+        self.full(&format!("{}.{tier_secs}s", self.retry))
+    }
+    /// Every retry tier topic, shortest delay first.
+    pub fn retry_tiers(&self) -> Vec<(u64, String)> {
+        let mut tiers = self.retry_tiers_secs.clone();
+        tiers.sort_unstable();
+        tiers.dedup();
+        tiers.into_iter().map(|t| (t, self.retry_tier(t))).collect()
+    }
+    pub fn dead(&self) -> String {
+        self.full(&self.dead)
+    }
     pub fn attempts(&self) -> String {
         self.full(&self.attempts)
     }
@@ -157,7 +199,7 @@ impl Topics {
             partitions: None,
             compacted: false,
         };
-        vec![
+        let mut specs = vec![
             plain(self.accepted()),
             plain(self.carrier_dlr()),
             plain(self.messages()),
@@ -166,11 +208,14 @@ impl Topics {
             plain(self.dispatch()),
             plain(self.attempts()),
             plain(self.quarantine()),
+            plain(self.dead()),
             TopicSpec {
                 name: self.config(),
                 partitions: Some(1),
                 compacted: true,
             },
-        ]
+        ];
+        specs.extend(self.retry_tiers().into_iter().map(|(_, name)| plain(name)));
+        specs
     }
 }

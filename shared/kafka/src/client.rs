@@ -1,8 +1,10 @@
 //! Client construction with the settings Hookline's delivery guarantees rely on.
 
+use crate::context::{HooklineConsumer, HooklineContext};
 use crate::KafkaError;
+use crate::KafkaMetrics;
 use hookline_config::{KafkaArgs, Topics};
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
@@ -78,7 +80,16 @@ impl KafkaSettings {
     /// A consumer in `group` subscribed to `topics`. Offsets are committed automatically but
     /// only those explicitly stored, and the pump stores an offset only once the record's
     /// outcome is durable: at-least-once.
-    pub fn consumer(&self, group: &str, topics: &[&str]) -> Result<StreamConsumer, KafkaError> {
+    ///
+    /// The range assignor is set explicitly: it gives one consumer the same partition number of
+    /// every subscribed topic with the same partition count, which is how the dispatch topic
+    /// and the retry tiers keep one owner per endpoint.
+    pub fn consumer(
+        &self,
+        group: &str,
+        topics: &[&str],
+        metrics: &KafkaMetrics,
+    ) -> Result<HooklineConsumer, KafkaError> {
         let mut c = ClientConfig::new();
         c.set("bootstrap.servers", &self.brokers)
             .set("client.id", "hookline")
@@ -89,11 +100,13 @@ impl KafkaSettings {
             .set("auto.offset.reset", "earliest")
             .set("fetch.wait.max.ms", "50")
             .set("session.timeout.ms", "10000")
-            .set("heartbeat.interval.ms", "1000");
+            .set("heartbeat.interval.ms", "1000")
+            .set("partition.assignment.strategy", "range")
+            .set("statistics.interval.ms", "5000");
         for (k, v) in &self.options {
             c.set(k, v);
         }
-        let consumer: StreamConsumer = c.create()?;
+        let consumer: HooklineConsumer = c.create_with_context(HooklineContext::new(metrics.lag.clone()))?;
         consumer.subscribe(topics)?;
         Ok(consumer)
     }

@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod client;
 pub mod config_log;
+pub mod context;
 pub mod embedded;
 pub mod headers;
 mod metrics;
@@ -19,10 +20,10 @@ pub mod quarantine;
 
 pub use client::{KafkaSettings, Producer};
 pub use config_log::{ConfigHandle, ConfigWriter};
+pub use context::HooklineConsumer;
 pub use metrics::KafkaMetrics;
 pub use pump::{Handled, Pump};
 pub use quarantine::{Quarantine, SourcePosition};
-pub use rdkafka::consumer::StreamConsumer;
 pub use rdkafka::message::{Headers, Message, OwnedMessage};
 
 /// Errors of this crate.

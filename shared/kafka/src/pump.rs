@@ -9,13 +9,14 @@
 //! On shutdown the loop stops receiving, waits up to the drain timeout for in-flight records,
 //! stores what finished and commits synchronously.
 
-use crate::{KafkaError, KafkaMetrics};
+use crate::context::HooklineConsumer;
+use crate::{headers, KafkaError, KafkaMetrics};
 use futures::stream::{FuturesOrdered, StreamExt};
 use hookline_telemetry::Runtime;
-use prometheus::IntCounterVec;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::{Offset, TopicPartitionList};
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -48,7 +49,22 @@ pub struct Pump {
     max_in_flight: usize,
     shutdown: CancellationToken,
     drain: Duration,
-    consumed: IntCounterVec,
+    metrics: KafkaMetrics,
+}
+
+type Tp = (String, i32);
+
+/// Per-partition bookkeeping for records with a due time.
+#[derive(Default)]
+struct Delays {
+    /// The next offset expected per partition: anything below it is a copy re-fetched after a
+    /// seek and is skipped.
+    next: HashMap<Tp, i64>,
+    /// Paused partitions and the not-yet-due record at their head.
+    held: HashMap<Tp, OwnedMessage>,
+    /// When each held record is due.
+    timers: BTreeSet<(i64, Tp)>,
+    generation: u64,
 }
 
 impl Pump {
@@ -59,12 +75,19 @@ impl Pump {
             max_in_flight: max_in_flight.max(1),
             shutdown: rt.shutdown.clone(),
             drain: rt.drain,
-            consumed: metrics.consumed.clone(),
+            metrics: metrics.clone(),
         }
     }
 
     /// Runs until the runtime's shutdown fires or a handler aborts.
-    pub async fn run<F, Fut>(self, consumer: &StreamConsumer, handler: F) -> Result<(), KafkaError>
+    ///
+    /// A record with a [`headers::DUE_AT_MS`] header in the future is not handed over yet:
+    /// its partition is paused and the record held until it is due, while every other
+    /// partition keeps flowing and the consumer keeps polling (so `max.poll.interval.ms` is
+    /// never exceeded and memory holds one record per paused partition). librdkafka drops
+    /// what it had prefetched for a paused partition and resumes from its fetch position, so
+    /// on resume the partition is first seeked back to just after the held record.
+    pub async fn run<F, Fut>(self, consumer: &HooklineConsumer, handler: F) -> Result<(), KafkaError>
     where
         F: Fn(OwnedMessage) -> Fut,
         Fut: Future<Output = Handled>,
@@ -74,11 +97,20 @@ impl Pump {
             max_in_flight,
             shutdown,
             drain,
-            consumed,
+            metrics,
         } = self;
         let name = name.as_str();
+        // One closure, so every in-flight future has the same type.
+        let start = |msg: OwnedMessage| {
+            let pos = (msg.topic().to_string(), msg.partition(), msg.offset());
+            let fut = handler(msg);
+            async move { (pos, fut.await) }
+        };
         let mut in_flight = FuturesOrdered::new();
+        let mut delays = Delays::default();
         loop {
+            let next_due = delays.timers.first().map(|(due, _)| *due);
+            let wake = sleep_until_ms(next_due);
             tokio::select! {
                 biased;
                 Some((pos, handled)) = in_flight.next(), if !in_flight.is_empty() => {
@@ -88,13 +120,28 @@ impl Pump {
                     store(consumer, pos);
                 }
                 _ = shutdown.cancelled() => break,
+                _ = wake, if next_due.is_some() && in_flight.len() < max_in_flight => {
+                    delays.reset_on_rebalance(consumer);
+                    if let Some(msg) = delays.release_first(consumer) {
+                        observe_lateness(&metrics, &msg);
+                        in_flight.push_back(start(msg));
+                    }
+                }
                 received = consumer.recv(), if in_flight.len() < max_in_flight => match received {
                     Ok(msg) => {
+                        delays.reset_on_rebalance(consumer);
                         let msg = msg.detach();
-                        consumed.with_label_values(&[msg.topic()]).inc();
-                        let pos = (msg.topic().to_string(), msg.partition(), msg.offset());
-                        let fut = handler(msg);
-                        in_flight.push_back(async move { (pos, fut.await) });
+                        if !delays.accept(&msg) {
+                            continue;
+                        }
+                        metrics.consumed.with_label_values(&[msg.topic()]).inc();
+                        let due = headers::get_i64(msg.headers(), headers::DUE_AT_MS);
+                        if due.is_some_and(|d| d > now_ms()) {
+                            delays.hold(consumer, msg, due.unwrap_or_default());
+                            continue;
+                        }
+                        observe_lateness(&metrics, &msg);
+                        in_flight.push_back(start(msg));
                     }
                     // Transient broker and fetch errors: librdkafka recovers by itself.
                     Err(e) => {
@@ -105,7 +152,13 @@ impl Pump {
             }
         }
 
-        tracing::info!(consumer = name, in_flight = in_flight.len(), "draining");
+        // Held records are not committed: they are fetched again after a restart.
+        tracing::info!(
+            consumer = name,
+            in_flight = in_flight.len(),
+            held = delays.held.len(),
+            "draining"
+        );
         let drained = tokio::time::timeout(drain, async {
             while let Some((pos, handled)) = in_flight.next().await {
                 if let Handled::Abort(_) = handled {
@@ -126,16 +179,104 @@ impl Pump {
     }
 }
 
-fn store(consumer: &StreamConsumer, (topic, partition, offset): (String, i32, i64)) {
-    let mut tpl = TopicPartitionList::with_capacity(1);
-    // The committed offset is the next record to read.
-    if tpl
-        .add_partition_offset(&topic, partition, Offset::Offset(offset + 1))
-        .is_ok()
-    {
-        // Fails only when the partition was revoked meanwhile; its new owner redelivers.
-        if let Err(e) = consumer.store_offsets(&tpl) {
-            tracing::debug!(%topic, partition, offset, error = %e, "offset not stored");
+impl Delays {
+    /// After a rebalance the assignment restarts from committed offsets: forget positions and
+    /// held records (they are fetched again) and lift any pause we had set.
+    fn reset_on_rebalance(&mut self, consumer: &HooklineConsumer) {
+        let generation = consumer.context().generation();
+        if generation == self.generation {
+            return;
         }
+        self.generation = generation;
+        for (topic, partition) in self.held.keys() {
+            let _ = consumer.resume(&tpl(topic, *partition, None));
+        }
+        self.held.clear();
+        self.timers.clear();
+        self.next.clear();
+    }
+
+    /// Whether a received record is new (not a copy re-fetched after a seek, not from a
+    /// partition whose head is held).
+    fn accept(&mut self, msg: &OwnedMessage) -> bool {
+        let tp = (msg.topic().to_string(), msg.partition());
+        if self.held.contains_key(&tp) {
+            return false;
+        }
+        if self.next.get(&tp).is_some_and(|next| msg.offset() < *next) {
+            return false;
+        }
+        self.next.insert(tp, msg.offset() + 1);
+        true
+    }
+
+    fn hold(&mut self, consumer: &HooklineConsumer, msg: OwnedMessage, due: i64) {
+        let tp = (msg.topic().to_string(), msg.partition());
+        if let Err(e) = consumer.pause(&tpl(&tp.0, tp.1, None)) {
+            tracing::warn!(topic = %tp.0, partition = tp.1, error = %e, "pause failed");
+        }
+        self.timers.insert((due, tp.clone()));
+        self.held.insert(tp, msg);
+    }
+
+    /// Releases the earliest held record: seeks its partition to just after it and resumes.
+    fn release_first(&mut self, consumer: &HooklineConsumer) -> Option<OwnedMessage> {
+        let (_, tp) = self.timers.pop_first()?;
+        let msg = self.held.remove(&tp)?;
+        let (topic, partition) = &tp;
+        // Asynchronous seek (zero timeout): it applies before fetching resumes.
+        if let Err(e) = consumer.seek(topic, *partition, Offset::Offset(msg.offset() + 1), Duration::ZERO) {
+            tracing::warn!(%topic, partition, error = %e, "seek after hold failed");
+        }
+        if let Err(e) = consumer.resume(&tpl(topic, *partition, None)) {
+            tracing::warn!(%topic, partition, error = %e, "resume failed");
+        }
+        Some(msg)
+    }
+}
+
+fn observe_lateness(metrics: &KafkaMetrics, msg: &OwnedMessage) {
+    if let Some(due) = headers::get_i64(msg.headers(), headers::DUE_AT_MS) {
+        let late_ms = (now_ms() - due).max(0);
+        metrics
+            .lateness
+            .with_label_values(&[msg.topic()])
+            .observe(late_ms as f64 / 1000.0);
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+/// Sleeps until the Unix-ms time `due` (forever when `None`).
+async fn sleep_until_ms(due: Option<i64>) {
+    match due {
+        Some(due) => tokio::time::sleep(Duration::from_millis((due - now_ms()).max(0) as u64)).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn tpl(topic: &str, partition: i32, offset: Option<i64>) -> TopicPartitionList {
+    let mut tpl = TopicPartitionList::with_capacity(1);
+    match offset {
+        Some(o) => {
+            let _ = tpl.add_partition_offset(topic, partition, Offset::Offset(o));
+        }
+        None => {
+            tpl.add_partition(topic, partition);
+        }
+    }
+    tpl
+}
+
+fn store(consumer: &HooklineConsumer, (topic, partition, offset): (String, i32, i64)) {
+    // The committed offset is the next record to read.
+    // Fails only when the partition was revoked meanwhile; its new owner redelivers.
+    if let Err(e) = consumer.store_offsets(&tpl(&topic, partition, Some(offset + 1))) {
+        tracing::debug!(%topic, partition, offset, error = %e, "offset not stored");
     }
 }

@@ -86,4 +86,21 @@ pub struct AttemptRecord {
     #[serde(default)]
     pub error: Option<String>,
     pub attempted_at: DateTime<Utc>,
+    /// When the next attempt is due, if this one failed and the policy allows another.
+    #[serde(default)]
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// This failed attempt was the last the policy allows: the event is in the dead-letter
+    /// topic.
+    #[serde(default)]
+    pub dead_lettered: bool,
+}
+
+/// A record of the dead-letter topic: an event whose retry policy is exhausted, with what
+/// happened to it. Re-sending replays `dispatch` from attempt 1 with the same webhook id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub dispatch: Dispatch,
+    pub attempts: u32,
+    pub last_error: String,
+    pub dead_at: DateTime<Utc>,
 }

@@ -19,7 +19,7 @@ pub mod workspace;
 
 pub use apikey::{ApiKeyRecord, Permission};
 pub use config_log::{ConfigKey, ConfigState};
-pub use dispatch::{AttemptOutcome, AttemptRecord, Dispatch};
+pub use dispatch::{AttemptOutcome, AttemptRecord, DeadLetter, Dispatch};
 pub use event::{Event, EventData, EventKind};
 pub use input::{AcceptedMessage, CarrierDlr};
 pub use status::DlrStatus;

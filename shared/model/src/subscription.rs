@@ -55,6 +55,13 @@ impl RetryPolicy {
         }
     }
 
+    /// SMSEdge: 3 attempts in total, 6 h apart.
+    pub fn smsedge() -> Self {
+        Self {
+            delays_secs: vec![6 * 3600, 6 * 3600],
+        }
+    }
+
     /// No retry: the single attempt of a test send.
     pub fn none() -> Self {
         Self { delays_secs: vec![] }

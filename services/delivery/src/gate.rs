@@ -1,0 +1,155 @@
+//! Per-endpoint admission: a bound on concurrent requests and a rate limit.
+//!
+//! One [`Gate`] per endpoint (subscription), in this process only. That is a global limit
+//! because dispatch and retry-tier topics are keyed by endpoint and consumed by one group with
+//! the range assignor: one consumer owns an endpoint, whatever the number of replicas.
+//!
+//! Pacing: `governor`'s GCRA with a burst of 5 % of the limit (at least 1) and a sustained rate
+//! of 90 % of it, so no one-second window at the receiver exceeds the limit even with some
+//! network jitter (burst + 0.9 × limit ≤ 0.95 × limit).
+
+use governor::clock::Clock;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Gates of every endpoint this process has seen.
+pub struct Gates {
+    gates: Mutex<HashMap<String, Arc<Gate>>>,
+    concurrency: usize,
+    queue: usize,
+    default_rate: u32,
+}
+
+/// One endpoint's admission control.
+pub struct Gate {
+    rate: u32,
+    limiter: DefaultDirectRateLimiter,
+    slots: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    queue: usize,
+}
+
+/// The endpoint has `concurrency` requests in flight and `queue` more waiting.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Saturated;
+
+impl Gates {
+    pub fn new(concurrency: usize, queue: usize, default_rate: u32) -> Self {
+        Self {
+            gates: Mutex::default(),
+            concurrency: concurrency.max(1),
+            queue,
+            default_rate: default_rate.max(1),
+        }
+    }
+
+    /// The gate of `endpoint` with `rate_per_sec` (0 = the default); rebuilt when the
+    /// subscription's rate changes.
+    pub fn get(&self, endpoint: &str, rate_per_sec: u32) -> Arc<Gate> {
+        let rate = if rate_per_sec == 0 {
+            self.default_rate
+        } else {
+            rate_per_sec
+        };
+        let mut gates = self.gates.lock().expect("gates lock");
+        match gates.get(endpoint) {
+            Some(g) if g.rate == rate => g.clone(),
+            _ => {
+                let g = Arc::new(Gate {
+                    rate,
+                    limiter: RateLimiter::direct(quota(rate)),
+                    slots: Arc::new(Semaphore::new(self.concurrency)),
+                    waiting: AtomicUsize::new(0),
+                    queue: self.queue,
+                });
+                gates.insert(endpoint.to_string(), g.clone());
+                g
+            }
+        }
+    }
+}
+
+/// The pacing described in the module docs.
+pub fn quota(rate: u32) -> Quota {
+    let rate = rate.max(1);
+    let burst = NonZeroU32::new((rate / 20).max(1)).expect("at least 1");
+    let period = Duration::from_secs_f64(1.0 / (f64::from(rate) * 0.9));
+    Quota::with_period(period).expect("non-zero period").allow_burst(burst)
+}
+
+impl Gate {
+    /// A request slot: at once if one is free, after waiting if fewer than `queue` requests
+    /// already wait, or [`Saturated`] (the caller defers the record to a retry tier instead of
+    /// holding its partition's window).
+    pub async fn enter(&self) -> Result<OwnedSemaphorePermit, Saturated> {
+        if let Ok(p) = self.slots.clone().try_acquire_owned() {
+            return Ok(p);
+        }
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.queue {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(Saturated);
+        }
+        let permit = self
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("semaphore never closed");
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        Ok(permit)
+    }
+
+    /// `Ok` if a request may be sent now, else how long until one may.
+    pub fn check_rate(&self) -> Result<(), Duration> {
+        self.limiter.check().map_err(|not_until| {
+            not_until
+                .wait_time_from(self.limiter.clock().now())
+                .max(Duration::from_millis(1))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pacing_never_exceeds_the_limit_in_a_second() {
+        // Count what GCRA admits in the first second when asked continuously.
+        for rate in [1u32, 7, 50, 1000] {
+            let limiter = RateLimiter::direct(quota(rate));
+            let start = std::time::Instant::now();
+            let mut admitted = 0u32;
+            while start.elapsed() < Duration::from_millis(1000) {
+                if limiter.check().is_ok() {
+                    admitted += 1;
+                } else {
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+            }
+            assert!(admitted <= rate, "rate {rate}: {admitted} admitted in one second");
+            assert!(admitted * 100 >= rate * 80, "rate {rate}: only {admitted} admitted");
+        }
+    }
+
+    #[tokio::test]
+    async fn saturation_after_concurrency_plus_queue() {
+        let gates = Gates::new(2, 1, 100);
+        let g = gates.get("w/s", 0);
+        let a = g.enter().await.unwrap();
+        let _b = g.enter().await.unwrap();
+        let g2 = g.clone();
+        let waiter = tokio::spawn(async move { g2.enter().await.map(|_| ()) });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(g.enter().await.unwrap_err(), Saturated);
+        drop(a);
+        assert_eq!(waiter.await.unwrap(), Ok(()));
+        // A changed rate gives a new gate.
+        assert!(!Arc::ptr_eq(&gates.get("w/s", 0), &gates.get("w/s", 5)));
+    }
+}
