@@ -27,7 +27,7 @@ pub fn valid_workspace_id(id: &str) -> bool {
     (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
 }
 
-fn check_admin(st: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(crate) fn check_admin(st: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(token) = &st.cfg.admin_token else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,

@@ -13,6 +13,7 @@
 pub mod admin;
 mod attempt_log;
 pub mod auth;
+pub mod dead_letters;
 pub mod error;
 pub mod logs;
 mod metrics;
@@ -55,6 +56,10 @@ pub struct ApiConfig {
     /// Attempts kept per workspace for the logs endpoint.
     #[arg(long, env = "HOOKLINE_ATTEMPT_LOG_KEEP", default_value_t = 1000)]
     pub attempt_log_keep: usize,
+    /// Dead letters kept per workspace for listing and re-sending (the dead-letter topic keeps
+    /// all of them, for its retention).
+    #[arg(long, env = "HOOKLINE_DEAD_LETTER_KEEP", default_value_t = 10_000)]
+    pub dead_letter_keep: usize,
     /// How long a test send waits for its attempt beyond the subscription's own timeout.
     #[arg(long, env = "HOOKLINE_TEST_SEND_GRACE_SECS", default_value_t = 10)]
     pub test_send_grace_secs: u64,
@@ -117,7 +122,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/user/webhooks", get(telecom23_get).put(telecom23_put))
         .route("/api/v1/user/webhooks/test", post(test_send::handle))
         .route("/api/v1/user/webhooks/logs", get(logs::handle))
+        .route("/api/v1/user/webhooks/dead-letters", get(dead_letters::list))
         .route("/admin/v1/api-keys", post(admin::create_key))
+        .route("/admin/v1/dead-letters/resend", post(dead_letters::resend_handler))
         .with_state(state)
 }
 
@@ -168,14 +175,26 @@ pub async fn start(
         cfg: cfg.clone(),
         metrics: metrics.clone(),
     };
-    let consumer = kafka.consumer(&cfg.attempts_group, &[&kafka.topics.attempts()], &kafka_metrics)?;
+    let consumer = kafka.consumer(
+        &cfg.attempts_group,
+        &[&kafka.topics.attempts(), &kafka.topics.dead()],
+        &kafka_metrics,
+    )?;
     let listener = tokio::net::TcpListener::bind(cfg.http_addr).await?;
     let addr = listener.local_addr()?;
     let ready = rt.readiness.component("api");
     let pump = hookline_kafka::Pump::new("api-attempt-log", 64, rt, &kafka_metrics);
-    let (shutdown, keep) = (rt.shutdown.clone(), cfg.attempt_log_keep);
+    let shutdown = rt.shutdown.clone();
+    let sink = attempt_log::Sink {
+        store: store.clone(),
+        attempts_topic: kafka.topics.attempts(),
+        keep_attempts: cfg.attempt_log_keep,
+        keep_dead_letters: cfg.dead_letter_keep,
+        metrics: metrics.clone(),
+        shutdown: shutdown.clone(),
+    };
     let task = tokio::spawn(async move {
-        let log = attempt_log::run(consumer, store, keep, metrics, pump, shutdown.clone());
+        let log = attempt_log::run(consumer, pump, sink);
         // Serving before the config is loaded would answer 401 to valid keys.
         config.wait_caught_up().await;
         ready.store(true, std::sync::atomic::Ordering::Relaxed);

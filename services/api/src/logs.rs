@@ -47,6 +47,20 @@ pub async fn handle(
     Ok(Json(json!({ "count": logs.len(), "logs": logs })))
 }
 
+/// `limit`: default 50, capped at 1000, `INVALID_LIMIT` unless a positive integer.
+pub fn parse_limit(raw: Option<&str>) -> Result<usize, ApiError> {
+    match raw {
+        None => Ok(DEFAULT_LIMIT),
+        Some(raw) => match raw.parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n.min(MAX_LIMIT)),
+            _ => Err(ApiError::bad_request(
+                "INVALID_LIMIT",
+                "limit must be a positive integer",
+            )),
+        },
+    }
+}
+
 /// One log entry: the attempt record with request headers as an object.
 pub fn entry(r: &AttemptRecord) -> Value {
     let headers: Map<String, Value> = r.request_headers.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
@@ -66,5 +80,7 @@ pub fn entry(r: &AttemptRecord) -> Value {
         "response_body": r.response_body,
         "error": r.error,
         "attempted_at": hookline_model::format_timestamp(&r.attempted_at),
+        "next_attempt_at": r.next_attempt_at.as_ref().map(hookline_model::format_timestamp),
+        "dead_lettered": r.dead_lettered,
     })
 }

@@ -6,8 +6,11 @@ pub(crate) struct Metrics {
     pub config_writes: IntCounterVec,
     /// `hookline_api_test_sends_total{outcome}`: ok, failed, timeout.
     pub test_sends: IntCounterVec,
-    /// `hookline_api_attempts_logged_total{outcome}`: attempt records copied to the store.
-    pub attempts_logged: IntCounterVec,
+    /// `hookline_api_logged_records_total{kind, outcome}`: attempt records and dead letters
+    /// copied to the store.
+    pub logged: IntCounterVec,
+    /// `hookline_api_dead_letters_resent_total`.
+    pub resent: IntCounterVec,
 }
 
 impl Metrics {
@@ -25,11 +28,17 @@ impl Metrics {
                 "Test sends by outcome.",
                 &["outcome"],
             ),
-            attempts_logged: counter_vec(
+            logged: counter_vec(
                 r,
-                "hookline_api_attempts_logged_total",
-                "Attempt records written to the log store.",
-                &["outcome"],
+                "hookline_api_logged_records_total",
+                "Attempt records and dead letters written to the store.",
+                &["kind", "outcome"],
+            ),
+            resent: counter_vec(
+                r,
+                "hookline_api_dead_letters_resent_total",
+                "Dead letters re-sent to the dispatch topic.",
+                &[],
             ),
         }
     }

@@ -60,6 +60,25 @@ pub enum AdminCommand {
         #[command(flatten)]
         kafka: KafkaArgs,
     },
+    /// Put dead-lettered events of a workspace back on the dispatch topic (attempt 1, same
+    /// webhook id) and remove them from the dead-letter list.
+    ResendDeadLetters {
+        #[arg(long)]
+        workspace: String,
+        /// Only this subscription's.
+        #[arg(long)]
+        subscription: Option<String>,
+        /// Only those dead-lettered at or after this time (RFC 3339).
+        #[arg(long)]
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        /// Only those dead-lettered at or before this time (RFC 3339).
+        #[arg(long)]
+        to: Option<chrono::DateTime<chrono::Utc>>,
+        #[command(flatten)]
+        kafka: KafkaArgs,
+        #[command(flatten)]
+        redis: RedisArgs,
+    },
 }
 
 /// The arguments of a single-service binary (`hookline-ingest`, ...).

@@ -51,5 +51,28 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("key id {} for workspace {workspace}; it is shown only once", rec.key_id);
             Ok(())
         }
+        Command::Admin {
+            command:
+                AdminCommand::ResendDeadLetters {
+                    workspace,
+                    subscription,
+                    from,
+                    to,
+                    kafka,
+                    redis,
+                },
+        } => {
+            let kafka = KafkaSettings::from_args(&kafka)?;
+            let store = hookline_store::Store::redis(&redis.url, &redis.key_prefix).await?;
+            let filter = hookline_api::dead_letters::ResendFilter {
+                workspace_id: workspace,
+                subscription_id: subscription,
+                from,
+                to,
+            };
+            let n = hookline_api::dead_letters::resend(&store, &kafka.producer()?, &kafka.topics, &filter).await?;
+            println!("re-sent {n} dead letters");
+            Ok(())
+        }
     }
 }

@@ -8,7 +8,7 @@
 pub mod memory;
 pub mod redis_store;
 
-use hookline_model::{AcceptedMessage, AttemptRecord};
+use hookline_model::{AcceptedMessage, AttemptRecord, DeadLetter};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +88,57 @@ impl Store {
             }
         }
         Ok(out)
+    }
+}
+
+impl Store {
+    /// Prepends a dead letter to its workspace's list, keeping the newest `keep`.
+    pub async fn push_dead_letter(&self, dead: &DeadLetter, keep: usize) -> Result<(), StoreError> {
+        let key = format!("dead:{}", dead.dispatch.workspace_id);
+        let value = serde_json::to_vec(dead)?;
+        match self {
+            Self::Redis(r) => r.push_capped(&key, &value, keep).await,
+            Self::Memory(m) => {
+                m.push_capped(&key, value, keep);
+                Ok(())
+            }
+        }
+    }
+
+    /// The newest `limit` dead letters of a workspace, newest first, each with its stored
+    /// bytes (the handle [`Store::remove_dead_letter`] takes).
+    pub async fn dead_letters(
+        &self,
+        workspace_id: &str,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, DeadLetter)>, StoreError> {
+        let key = format!("dead:{workspace_id}");
+        let raw = match self {
+            Self::Redis(r) => r.range(&key, limit).await?,
+            Self::Memory(m) => m.range(&key, limit),
+        };
+        Ok(raw
+            .into_iter()
+            .filter_map(|v| match serde_json::from_slice(&v) {
+                Ok(d) => Some((v, d)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "skipping undecodable dead letter");
+                    None
+                }
+            })
+            .collect())
+    }
+
+    /// Removes one dead letter (after it was re-sent).
+    pub async fn remove_dead_letter(&self, workspace_id: &str, raw: &[u8]) -> Result<(), StoreError> {
+        let key = format!("dead:{workspace_id}");
+        match self {
+            Self::Redis(r) => r.remove_one(&key, raw).await,
+            Self::Memory(m) => {
+                m.remove_one(&key, raw);
+                Ok(())
+            }
+        }
     }
 }
 

@@ -44,6 +44,15 @@ impl MemoryStore {
         list.truncate(keep.max(1));
     }
 
+    pub fn remove_one(&self, key: &str, value: &[u8]) {
+        let mut g = self.inner.lock().expect("memory store lock");
+        if let Some(list) = g.lists.get_mut(key) {
+            if let Some(i) = list.iter().position(|v| v == value) {
+                list.remove(i);
+            }
+        }
+    }
+
     pub fn range(&self, key: &str, limit: usize) -> Vec<Vec<u8>> {
         let g = self.inner.lock().expect("memory store lock");
         g.lists

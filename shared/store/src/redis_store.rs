@@ -73,4 +73,15 @@ impl RedisStore {
             .query_async(&mut c)
             .await?)
     }
+
+    pub async fn remove_one(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        redis::cmd("LREM")
+            .arg(self.key(key))
+            .arg(1)
+            .arg(value)
+            .query_async::<()>(&mut c)
+            .await?;
+        Ok(())
+    }
 }

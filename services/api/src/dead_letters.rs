@@ -1,0 +1,139 @@
+//! Dead letters: events whose retry policy is exhausted.
+//!
+//! - `GET /api/v1/user/webhooks/dead-letters?limit=N` (permission `webhooks.read`): the
+//!   caller's dead letters, newest first (default 50, at most 1000).
+//! - `POST /admin/v1/dead-letters/resend` (admin token) `{"workspace_id", "subscription_id"?,
+//!   "from"?, "to"?}` (RFC 3339 bounds on when the event was dead-lettered, inclusive): puts
+//!   each matching event back on the dispatch topic as attempt 1 of a fresh policy, with the
+//!   same webhook id, then removes it from the list. Answers `{"resent": n}`.
+//!   `hookline admin resend-dead-letters` does the same from the command line.
+
+use crate::auth::authenticate;
+use crate::error::ApiError;
+use crate::AppState;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use hookline_config::Topics;
+use hookline_kafka::{headers, Producer};
+use hookline_model::{DeadLetter, Permission};
+use hookline_store::Store;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// Dead letters considered by one resend (the newest ones).
+pub const RESEND_SCAN: usize = 10_000;
+
+/// Which dead letters to re-send.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ResendFilter {
+    pub workspace_id: String,
+    #[serde(default)]
+    pub subscription_id: Option<String>,
+    #[serde(default)]
+    pub from: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl ResendFilter {
+    pub fn matches(&self, d: &DeadLetter) -> bool {
+        self.subscription_id
+            .as_ref()
+            .is_none_or(|s| *s == d.dispatch.subscription_id)
+            && self.from.is_none_or(|f| d.dead_at >= f)
+            && self.to.is_none_or(|t| d.dead_at <= t)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResendError {
+    #[error(transparent)]
+    Store(#[from] hookline_store::StoreError),
+    #[error(transparent)]
+    Kafka(#[from] hookline_kafka::KafkaError),
+}
+
+/// Re-sends the matching dead letters; returns how many. Each is produced before it is removed
+/// from the list, so a failure midway loses nothing (it may be re-sent twice).
+pub async fn resend(
+    store: &Store,
+    producer: &Producer,
+    topics: &Topics,
+    filter: &ResendFilter,
+) -> Result<usize, ResendError> {
+    let mut n = 0;
+    for (raw, dead) in store.dead_letters(&filter.workspace_id, RESEND_SCAN).await? {
+        if !filter.matches(&dead) {
+            continue;
+        }
+        let d = &dead.dispatch;
+        producer
+            .send_json(
+                &topics.dispatch(),
+                &d.subscription.endpoint_key(),
+                d,
+                &[(headers::ATTEMPT, b"1")],
+            )
+            .await?;
+        store.remove_dead_letter(&filter.workspace_id, &raw).await?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    limit: Option<String>,
+}
+
+pub async fn list(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let key = authenticate(&st, &headers, Permission::WebhooksRead)?;
+    let limit = crate::logs::parse_limit(q.limit.as_deref())?;
+    let dead = st
+        .store
+        .dead_letters(&key.workspace_id, limit)
+        .await
+        .map_err(ApiError::unavailable)?;
+    let items: Vec<Value> = dead
+        .iter()
+        .map(|(_, d)| {
+            json!({
+                "webhook_id": d.dispatch.dispatch_id,
+                "event_id": d.dispatch.event.id,
+                "type": d.dispatch.event.kind(),
+                "subscription_id": d.dispatch.subscription_id,
+                "url": d.dispatch.subscription.url,
+                "attempts": d.attempts,
+                "last_error": d.last_error,
+                "dead_at": hookline_model::format_timestamp(&d.dead_at),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "count": items.len(), "dead_letters": items })))
+}
+
+pub async fn resend_handler(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    crate::admin::check_admin(&st, &headers)?;
+    let filter: ResendFilter = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(
+            "INVALID_BODY",
+            format!("expected {{workspace_id, subscription_id?, from?, to?}}: {e}"),
+        )
+    })?;
+    let n = resend(&st.store, &st.producer, &st.topics, &filter)
+        .await
+        .map_err(ApiError::unavailable)?;
+    st.metrics.resent.with_label_values(&[] as &[&str]).inc_by(n as u64);
+    Ok(Json(json!({ "resent": n })))
+}
