@@ -79,6 +79,8 @@ pub struct TestPipeline {
     pub settings: Settings,
     pub pipeline: Option<Pipeline>,
     pub http: reqwest::Client,
+    /// One producer for everything the test writes (creating one per record is slow).
+    pub producer: hookline_kafka::Producer,
     shutdown: CancellationToken,
 }
 
@@ -90,18 +92,30 @@ impl TestPipeline {
 
     /// Starts `services` for prefix `id` (reuse an id to restart on the same topics).
     pub async fn start_with(id: &str, services: &[Service], extra: &[&str]) -> anyhow::Result<Self> {
+        Self::start_partitioned(id, services, extra, 2).await
+    }
+
+    /// Like [`start_with`](Self::start_with), with `partitions` per topic.
+    pub async fn start_partitioned(
+        id: &str,
+        services: &[Service],
+        extra: &[&str],
+        partitions: i32,
+    ) -> anyhow::Result<Self> {
         let mut kafka = KafkaSettings::new(brokers(), &format!("{id}."));
-        kafka.partitions = 2;
+        kafka.partitions = partitions;
         let settings = test_settings(id, extra);
         let store = Store::redis(&redis_url(), &format!("{id}:")).await.context("redis")?;
         let shutdown = CancellationToken::new();
         let pipeline = hookline::start(services, &kafka, store, &settings, shutdown.clone()).await?;
+        let producer = kafka.producer()?;
         let me = Self {
             id: id.to_string(),
             kafka,
             settings,
             pipeline: Some(pipeline),
             http: reqwest::Client::new(),
+            producer,
             shutdown,
         };
         me.wait_ready(Duration::from_secs(60)).await?;
@@ -145,7 +159,7 @@ impl TestPipeline {
     /// Creates an API key straight in the config topic (as `hookline admin create-key`).
     pub async fn create_key(&self, workspace: &str, perms: &[Permission]) -> anyhow::Result<String> {
         let (key, rec) = hookline_api::auth::new_key(workspace, perms.to_vec());
-        ConfigWriter::new(self.kafka.producer()?, self.kafka.topics.config())
+        ConfigWriter::new(self.producer.clone(), self.kafka.topics.config())
             .put_api_key(&rec)
             .await?;
         // Wait until the API knows it.
@@ -175,6 +189,40 @@ impl TestPipeline {
             .send()
             .await?;
         Ok((r.status().as_u16(), r.json().await.unwrap_or_default()))
+    }
+
+    /// Writes a workspace config straight to the config topic (for settings no dialect exposes
+    /// yet: custom retry policies, rate limits, timeouts) and waits until this process has it.
+    pub async fn put_workspace(&self, ws: &hookline_model::WorkspaceConfig) -> anyhow::Result<()> {
+        ConfigWriter::new(self.producer.clone(), self.kafka.topics.config())
+            .put_workspace(ws)
+            .await?;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        Ok(())
+    }
+
+    /// Produces a dispatch record for `sub` directly (what enrich does for a matching event),
+    /// returning its webhook id.
+    pub async fn dispatch(&self, sub: &hookline_model::Subscription, n: usize) -> anyhow::Result<String> {
+        let event = delivery_event(&sub.workspace_id, &format!("m-{n}"));
+        let d = hookline_model::Dispatch {
+            dispatch_id: hookline_model::ids::dispatch_id(&event.id, &sub.id),
+            workspace_id: sub.workspace_id.clone(),
+            subscription_id: sub.id.clone(),
+            event,
+            test: false,
+            subscription: sub.clone(),
+            config_version: 0,
+        };
+        self.producer
+            .send_json(
+                &self.kafka.topics.dispatch(),
+                &sub.endpoint_key(),
+                &d,
+                &[("hookline-attempt", b"1")],
+            )
+            .await?;
+        Ok(d.dispatch_id)
     }
 
     /// Produces a raw record (bytes as given) to a topic.
@@ -270,6 +318,61 @@ impl TestPipeline {
 impl Drop for TestPipeline {
     fn drop(&mut self) {
         self.shutdown.cancel();
+    }
+}
+
+/// A delivery event for `message_id`.
+pub fn delivery_event(workspace: &str, message_id: &str) -> hookline_model::Event {
+    let now = chrono::Utc::now();
+    hookline_model::Event {
+        id: format!("dlr_{message_id}"),
+        workspace_id: workspace.to_string(),
+        occurred_at: now,
+        received_at: now,
+        data: hookline_model::EventData::Delivery(hookline_model::event::DeliveryEvent {
+            message_id: message_id.to_string(),
+            telecom_message_id: format!("c-{message_id}"),
+            recipient: "+14155551234".into(),
+            sender_id: "MyApp".into(),
+            status: hookline_model::DlrStatus::Delivered,
+            status_code: "000".into(),
+            num_parts: 1,
+            cost: 0.0,
+            broadcast_id: None,
+        }),
+    }
+}
+
+/// A subscription as the tests configure it directly: JSON, no secret, delivery events.
+pub fn subscription(workspace: &str, id: &str, url: &str) -> hookline_model::Subscription {
+    use hookline_model::*;
+    Subscription {
+        id: id.to_string(),
+        workspace_id: workspace.to_string(),
+        dialect: Dialect::Named,
+        name: Some(id.to_string()),
+        url: url.to_string(),
+        event_kinds: vec![EventKind::Delivery],
+        filters: Default::default(),
+        schema: PayloadSchema::Telecom23,
+        format: BodyFormat::Json,
+        fields: Default::default(),
+        signing_secret: None,
+        basic_auth: None,
+        rate_limit_per_sec: 0,
+        retry: RetryPolicy::telecom23(),
+        timeout_ms: 5000,
+        enabled: true,
+    }
+}
+
+/// A workspace config holding `subs`.
+pub fn workspace(id: &str, subs: Vec<hookline_model::Subscription>) -> hookline_model::WorkspaceConfig {
+    hookline_model::WorkspaceConfig {
+        workspace_id: id.to_string(),
+        subscriptions: subs,
+        version: 1,
+        ..Default::default()
     }
 }
 

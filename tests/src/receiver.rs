@@ -3,10 +3,11 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use axum::Router;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -37,6 +38,13 @@ impl Received {
 struct Shared {
     seen: Arc<Mutex<Vec<Received>>>,
     status: Arc<AtomicU16>,
+    /// Requests still to be failed with `fail_status` before answering `status`.
+    fail_remaining: Arc<AtomicUsize>,
+    fail_status: Arc<AtomicU16>,
+    /// Milliseconds to wait before answering.
+    delay_ms: Arc<AtomicU64>,
+    /// Extra response headers.
+    headers: Arc<Mutex<Vec<(String, String)>>>,
 }
 
 pub struct Receiver {
@@ -71,6 +79,26 @@ impl Receiver {
         self.shared.status.store(status, Ordering::SeqCst);
     }
 
+    /// Answers the next `n` requests with `status`, then the normal status again.
+    pub fn fail_next(&self, n: usize, status: u16) {
+        self.shared.fail_status.store(status, Ordering::SeqCst);
+        self.shared.fail_remaining.store(n, Ordering::SeqCst);
+    }
+
+    /// Waits this long before answering each request.
+    pub fn delay(&self, d: Duration) {
+        self.shared.delay_ms.store(d.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// Adds a header to every response.
+    pub fn add_header(&self, name: &str, value: &str) {
+        self.shared
+            .headers
+            .lock()
+            .unwrap()
+            .push((name.to_string(), value.to_string()));
+    }
+
     pub fn requests(&self) -> Vec<Received> {
         self.shared.seen.lock().unwrap().clone()
     }
@@ -88,7 +116,7 @@ impl Receiver {
     }
 }
 
-async fn record(State(s): State<Shared>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn record(State(s): State<Shared>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let headers = headers
         .iter()
         .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string()))
@@ -100,5 +128,24 @@ async fn record(State(s): State<Shared>, method: Method, uri: Uri, headers: Head
         body: body.to_vec(),
         at: Instant::now(),
     });
-    StatusCode::from_u16(s.status.load(Ordering::SeqCst)).unwrap_or(StatusCode::OK)
+    let delay = s.delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    let failing = s
+        .fail_remaining
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    let status = if failing {
+        s.fail_status.load(Ordering::SeqCst)
+    } else {
+        s.status.load(Ordering::SeqCst)
+    };
+    let mut resp = StatusCode::from_u16(status).unwrap_or(StatusCode::OK).into_response();
+    for (k, v) in s.headers.lock().unwrap().iter() {
+        if let (Ok(k), Ok(v)) = (HeaderName::try_from(k.as_str()), HeaderValue::try_from(v.as_str())) {
+            resp.headers_mut().insert(k, v);
+        }
+    }
+    resp
 }

@@ -46,7 +46,7 @@ pub struct DeliveryConfig {
     pub endpoint_concurrency: usize,
     /// Records that may wait for one endpoint's free slot; beyond that they are deferred to a
     /// retry tier so a saturated endpoint cannot fill the consumer's window.
-    #[arg(long, env = "HOOKLINE_ENDPOINT_QUEUE", default_value_t = 64)]
+    #[arg(long, env = "HOOKLINE_ENDPOINT_QUEUE", default_value_t = 256)]
     pub endpoint_queue: usize,
     /// How long a record for a saturated endpoint is deferred.
     #[arg(long, env = "HOOKLINE_OVERFLOW_DELAY_MS", default_value_t = 1000)]

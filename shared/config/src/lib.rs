@@ -40,6 +40,11 @@ pub struct KafkaArgs {
     /// Replication factor of topics Hookline creates.
     #[arg(long, env = "HOOKLINE_TOPIC_REPLICATION", default_value_t = 1)]
     pub topic_replication: i32,
+    /// Static group membership (`group.instance.id`), e.g. the pod name of a StatefulSet: a
+    /// restarted process takes its partitions back at once instead of waiting for the old
+    /// member's session to expire.
+    #[arg(long, env = "HOOKLINE_GROUP_INSTANCE_ID")]
+    pub group_instance_id: Option<String>,
     #[command(flatten)]
     pub topics: Topics,
 }

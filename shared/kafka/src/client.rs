@@ -21,6 +21,8 @@ pub struct KafkaSettings {
     pub create_topics: bool,
     pub partitions: i32,
     pub replication: i32,
+    /// Static membership id for group consumers.
+    pub group_instance_id: Option<String>,
 }
 
 impl KafkaSettings {
@@ -32,6 +34,7 @@ impl KafkaSettings {
             create_topics: args.create_topics,
             partitions: args.topic_partitions,
             replication: args.topic_replication,
+            group_instance_id: args.group_instance_id.clone(),
         })
     }
 
@@ -44,6 +47,7 @@ impl KafkaSettings {
             create_topics: true,
             partitions: 3,
             replication: 1,
+            group_instance_id: None,
         }
     }
 
@@ -103,6 +107,9 @@ impl KafkaSettings {
             .set("heartbeat.interval.ms", "1000")
             .set("partition.assignment.strategy", "range")
             .set("statistics.interval.ms", "5000");
+        if let Some(id) = &self.group_instance_id {
+            c.set("group.instance.id", id);
+        }
         for (k, v) in &self.options {
             c.set(k, v);
         }

@@ -16,7 +16,7 @@ use hookline_telemetry::Runtime;
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::{Offset, TopicPartitionList};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -54,16 +54,21 @@ pub struct Pump {
 
 type Tp = (String, i32);
 
+/// Records not due yet kept per partition before it is paused.
+const HELD_PER_PARTITION: usize = 512;
+
 /// Per-partition bookkeeping for records with a due time.
 #[derive(Default)]
 struct Delays {
-    /// The next offset expected per partition: anything below it is a copy re-fetched after a
-    /// seek and is skipped.
+    /// The next offset to accept per partition: anything below it is a copy re-fetched after
+    /// a seek and is skipped.
     next: HashMap<Tp, i64>,
-    /// Paused partitions and the not-yet-due record at their head.
-    held: HashMap<Tp, OwnedMessage>,
-    /// When each held record is due.
-    timers: BTreeSet<(i64, Tp)>,
+    /// Records waiting for their due time, per partition, in offset order. Within a retry tier
+    /// due times grow with the offset, so only the head needs a timer.
+    held: HashMap<Tp, VecDeque<(i64, OwnedMessage)>>,
+    /// Partitions paused because their queue is full; resumed (after a seek back to `next`)
+    /// once it has drained.
+    paused: HashSet<Tp>,
     generation: u64,
 }
 
@@ -81,12 +86,14 @@ impl Pump {
 
     /// Runs until the runtime's shutdown fires or a handler aborts.
     ///
-    /// A record with a [`headers::DUE_AT_MS`] header in the future is not handed over yet:
-    /// its partition is paused and the record held until it is due, while every other
-    /// partition keeps flowing and the consumer keeps polling (so `max.poll.interval.ms` is
-    /// never exceeded and memory holds one record per paused partition). librdkafka drops
-    /// what it had prefetched for a paused partition and resumes from its fetch position, so
-    /// on resume the partition is first seeked back to just after the held record.
+    /// A record with a [`headers::DUE_AT_MS`] header in the future is not handed over yet: it
+    /// is held (with the records after it in its partition) until it is due, while every
+    /// other partition keeps flowing and the consumer keeps polling, so
+    /// `max.poll.interval.ms` is never exceeded. At most 512 records are held per partition;
+    /// then the partition is paused. librdkafka drops what it had prefetched for a paused
+    /// partition and resumes from its fetch position, so before resuming the partition is
+    /// seeked back to the first record not held. Held records are not committed: after a
+    /// crash they are read again.
     pub async fn run<F, Fut>(self, consumer: &HooklineConsumer, handler: F) -> Result<(), KafkaError>
     where
         F: Fn(OwnedMessage) -> Fut,
@@ -109,7 +116,7 @@ impl Pump {
         let mut in_flight = FuturesOrdered::new();
         let mut delays = Delays::default();
         loop {
-            let next_due = delays.timers.first().map(|(due, _)| *due);
+            let next_due = delays.next_due();
             let wake = sleep_until_ms(next_due);
             tokio::select! {
                 biased;
@@ -122,7 +129,7 @@ impl Pump {
                 _ = shutdown.cancelled() => break,
                 _ = wake, if next_due.is_some() && in_flight.len() < max_in_flight => {
                     delays.reset_on_rebalance(consumer);
-                    if let Some(msg) = delays.release_first(consumer) {
+                    if let Some(msg) = delays.pop_due(consumer) {
                         observe_lateness(&metrics, &msg);
                         in_flight.push_back(start(msg));
                     }
@@ -130,16 +137,9 @@ impl Pump {
                 received = consumer.recv(), if in_flight.len() < max_in_flight => match received {
                     Ok(msg) => {
                         delays.reset_on_rebalance(consumer);
-                        let msg = msg.detach();
-                        if !delays.accept(&msg) {
+                        let Some(msg) = delays.accept(consumer, msg.detach(), &metrics) else {
                             continue;
-                        }
-                        metrics.consumed.with_label_values(&[msg.topic()]).inc();
-                        let due = headers::get_i64(msg.headers(), headers::DUE_AT_MS);
-                        if due.is_some_and(|d| d > now_ms()) {
-                            delays.hold(consumer, msg, due.unwrap_or_default());
-                            continue;
-                        }
+                        };
                         observe_lateness(&metrics, &msg);
                         in_flight.push_back(start(msg));
                     }
@@ -156,7 +156,7 @@ impl Pump {
         tracing::info!(
             consumer = name,
             in_flight = in_flight.len(),
-            held = delays.held.len(),
+            held = delays.held.values().map(VecDeque::len).sum::<usize>(),
             "draining"
         );
         let drained = tokio::time::timeout(drain, async {
@@ -188,48 +188,79 @@ impl Delays {
             return;
         }
         self.generation = generation;
-        for (topic, partition) in self.held.keys() {
-            let _ = consumer.resume(&tpl(topic, *partition, None));
+        for (topic, partition) in self.paused.drain() {
+            let _ = consumer.resume(&tpl(&topic, partition, None));
         }
         self.held.clear();
-        self.timers.clear();
         self.next.clear();
     }
 
-    /// Whether a received record is new (not a copy re-fetched after a seek, not from a
-    /// partition whose head is held).
-    fn accept(&mut self, msg: &OwnedMessage) -> bool {
+    /// Takes a received record: returns it when it is to be handled now, or keeps it (not
+    /// due yet, or behind one that is not) or drops it (a copy re-fetched after a seek, or
+    /// received for a partition that is paused and will be re-read from `next`).
+    fn accept(
+        &mut self,
+        consumer: &HooklineConsumer,
+        msg: OwnedMessage,
+        metrics: &KafkaMetrics,
+    ) -> Option<OwnedMessage> {
         let tp = (msg.topic().to_string(), msg.partition());
-        if self.held.contains_key(&tp) {
-            return false;
+        if self.paused.contains(&tp) || self.next.get(&tp).is_some_and(|next| msg.offset() < *next) {
+            return None;
         }
-        if self.next.get(&tp).is_some_and(|next| msg.offset() < *next) {
-            return false;
+        let due = headers::get_i64(msg.headers(), headers::DUE_AT_MS);
+        let queue = self.held.entry(tp.clone()).or_default();
+        if queue.is_empty() && due.is_none_or(|d| d <= now_ms()) {
+            self.next.insert(tp, msg.offset() + 1);
+            metrics.consumed.with_label_values(&[msg.topic()]).inc();
+            return Some(msg);
+        }
+        if queue.len() >= HELD_PER_PARTITION {
+            // Full: stop fetching; this record is read again after the seek on resume.
+            if let Err(e) = consumer.pause(&tpl(&tp.0, tp.1, None)) {
+                tracing::warn!(topic = %tp.0, partition = tp.1, error = %e, "pause failed");
+            }
+            self.next.insert(tp.clone(), msg.offset());
+            self.paused.insert(tp);
+            return None;
         }
         self.next.insert(tp, msg.offset() + 1);
-        true
+        metrics.consumed.with_label_values(&[msg.topic()]).inc();
+        queue.push_back((due.unwrap_or_default(), msg));
+        None
     }
 
-    fn hold(&mut self, consumer: &HooklineConsumer, msg: OwnedMessage, due: i64) {
-        let tp = (msg.topic().to_string(), msg.partition());
-        if let Err(e) = consumer.pause(&tpl(&tp.0, tp.1, None)) {
-            tracing::warn!(topic = %tp.0, partition = tp.1, error = %e, "pause failed");
-        }
-        self.timers.insert((due, tp.clone()));
-        self.held.insert(tp, msg);
+    /// The earliest due time of a held record.
+    fn next_due(&self) -> Option<i64> {
+        self.held.values().filter_map(|q| q.front().map(|(due, _)| *due)).min()
     }
 
-    /// Releases the earliest held record: seeks its partition to just after it and resumes.
-    fn release_first(&mut self, consumer: &HooklineConsumer) -> Option<OwnedMessage> {
-        let (_, tp) = self.timers.pop_first()?;
-        let msg = self.held.remove(&tp)?;
-        let (topic, partition) = &tp;
-        // Asynchronous seek (zero timeout): it applies before fetching resumes.
-        if let Err(e) = consumer.seek(topic, *partition, Offset::Offset(msg.offset() + 1), Duration::ZERO) {
-            tracing::warn!(%topic, partition, error = %e, "seek after hold failed");
-        }
-        if let Err(e) = consumer.resume(&tpl(topic, *partition, None)) {
-            tracing::warn!(%topic, partition, error = %e, "resume failed");
+    /// The earliest held record if it is due. Resumes its partition once the queue is empty.
+    fn pop_due(&mut self, consumer: &HooklineConsumer) -> Option<OwnedMessage> {
+        let now = now_ms();
+        let tp = self
+            .held
+            .iter()
+            .filter_map(|(tp, q)| {
+                q.front()
+                    .filter(|(due, _)| *due <= now)
+                    .map(|(due, _)| (*due, tp.clone()))
+            })
+            .min()?
+            .1;
+        let queue = self.held.get_mut(&tp)?;
+        let (_, msg) = queue.pop_front()?;
+        if queue.is_empty() && self.paused.remove(&tp) {
+            let (topic, partition) = &tp;
+            let next = self.next.get(&tp).copied().unwrap_or(msg.offset() + 1);
+            // Asynchronous seek (zero timeout): it applies before fetching resumes. librdkafka
+            // dropped what it had prefetched when the partition was paused.
+            if let Err(e) = consumer.seek(topic, *partition, Offset::Offset(next), Duration::ZERO) {
+                tracing::warn!(%topic, partition, error = %e, "seek before resume failed");
+            }
+            if let Err(e) = consumer.resume(&tpl(topic, *partition, None)) {
+                tracing::warn!(%topic, partition, error = %e, "resume failed");
+            }
         }
         Some(msg)
     }
