@@ -489,6 +489,17 @@ async fn kill_9_of_a_delivery_process_loses_nothing() {
         "received {} requests for {total} events (duplicates after the kill carry the same id)",
         rx.requests().len()
     );
-    restarted.start_kill().unwrap();
+    // SIGTERM: the process drains, commits and exits cleanly within its grace period.
+    let pid = restarted.id().expect("running").to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = tokio::time::timeout(Duration::from_secs(25), restarted.wait())
+        .await
+        .expect("exited within the drain timeout")
+        .unwrap();
+    assert!(status.success(), "clean exit after SIGTERM: {status}");
     p.stop().await.unwrap();
 }

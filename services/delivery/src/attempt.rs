@@ -6,6 +6,9 @@ use hookline_model::{payload, AttemptOutcome, AttemptRecord, Dispatch, Subscript
 use hookline_security::{sign, Sealer, UrlPolicy};
 use std::time::{Duration, Instant};
 
+/// The longest timeout a subscription may have.
+pub const MAX_TIMEOUT_MS: u64 = 30_000;
+
 /// Longest response body kept in the attempt log.
 const RESPONSE_BODY_LIMIT: usize = 1024;
 
@@ -135,7 +138,7 @@ impl Attempter {
         let mut req = self
             .client
             .post(&sub.url)
-            .timeout(Duration::from_millis(sub.timeout_ms))
+            .timeout(Duration::from_millis(sub.timeout_ms.clamp(1, MAX_TIMEOUT_MS)))
             .body(rendered.body);
         for (k, v) in &headers {
             req = req.header(k, v);
