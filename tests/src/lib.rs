@@ -204,16 +204,7 @@ impl TestPipeline {
     /// Produces a dispatch record for `sub` directly (what enrich does for a matching event),
     /// returning its webhook id.
     pub async fn dispatch(&self, sub: &hookline_model::Subscription, n: usize) -> anyhow::Result<String> {
-        let event = delivery_event(&sub.workspace_id, &format!("m-{n}"));
-        let d = hookline_model::Dispatch {
-            dispatch_id: hookline_model::ids::dispatch_id(&event.id, &sub.id),
-            workspace_id: sub.workspace_id.clone(),
-            subscription_id: sub.id.clone(),
-            event,
-            test: false,
-            subscription: sub.clone(),
-            config_version: 0,
-        };
+        let d = dispatch_record(sub, n);
         self.producer
             .send_json(
                 &self.kafka.topics.dispatch(),
@@ -318,6 +309,20 @@ impl TestPipeline {
 impl Drop for TestPipeline {
     fn drop(&mut self) {
         self.shutdown.cancel();
+    }
+}
+
+/// The dispatch record enrich would produce for event `m-<n>` and `sub`.
+pub fn dispatch_record(sub: &hookline_model::Subscription, n: usize) -> hookline_model::Dispatch {
+    let event = delivery_event(&sub.workspace_id, &format!("m-{n}"));
+    hookline_model::Dispatch {
+        dispatch_id: hookline_model::ids::dispatch_id(&event.id, &sub.id),
+        workspace_id: sub.workspace_id.clone(),
+        subscription_id: sub.id.clone(),
+        event,
+        test: false,
+        subscription: sub.clone(),
+        config_version: 0,
     }
 }
 

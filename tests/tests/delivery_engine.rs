@@ -102,6 +102,10 @@ async fn failed_deliveries_retry_after_10_and_30_seconds_never_earlier() {
         .to_string();
     eprintln!("lateness metric: {lateness}");
     assert!(metrics.contains("hookline_delivery_delayed_record_lateness_seconds_count"));
+    assert!(
+        metrics.contains("hookline_delivery_consumer_lag_records{topic="),
+        "lag reported from librdkafka statistics"
+    );
     p.stop().await.unwrap();
 }
 
@@ -424,16 +428,7 @@ async fn kill_9_of_a_delivery_process_loses_nothing() {
         tokio::spawn(async move {
             let mut ids = HashSet::new();
             for n in 0..total {
-                let event = hookline_tests::delivery_event(&sub.workspace_id, &format!("m-{n}"));
-                let d = hookline_model::Dispatch {
-                    dispatch_id: hookline_model::ids::dispatch_id(&event.id, &sub.id),
-                    workspace_id: sub.workspace_id.clone(),
-                    subscription_id: sub.id.clone(),
-                    event,
-                    test: false,
-                    subscription: sub.clone(),
-                    config_version: 0,
-                };
+                let d = hookline_tests::dispatch_record(&sub, n);
                 producer
                     .send_json(
                         &topics.dispatch(),
