@@ -11,6 +11,8 @@
 //! When the store is unreachable, processing waits and retries (nothing is skipped); the
 //! consumer's offsets do not move until it recovers.
 
+mod bots;
+mod engagement;
 pub mod fanout;
 mod metrics;
 mod wait;
@@ -45,6 +47,9 @@ pub struct EnrichConfig {
     /// How often a waiting DLR looks for its metadata again.
     #[arg(long, env = "HOOKLINE_DLR_WAIT_RECHECK_MS", default_value_t = 2000)]
     pub dlr_wait_recheck_ms: u64,
+    /// How long click, click-dedup and conversion-dedup keys are kept.
+    #[arg(long, env = "HOOKLINE_DEDUP_TTL_SECS", default_value_t = 30 * 24 * 3600)]
+    pub dedup_ttl_secs: u64,
     #[arg(
         long = "enrich-max-in-flight",
         id = "enrich_max_in_flight",
@@ -96,7 +101,7 @@ impl Enricher {
         match stored {
             Some(()) => {
                 self.metrics.records.with_label_values(&["message", "stored"]).inc();
-                Handled::Done
+                self.impression(&accepted).await
             }
             None => Handled::Abort("shutdown while the store was unavailable".into()),
         }
@@ -157,6 +162,14 @@ impl Enricher {
     }
 }
 
+/// What a main-consumer record is, by its topic.
+enum Input {
+    Message,
+    Dlr,
+    Click,
+    Conversion,
+}
+
 fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
 }
@@ -184,8 +197,12 @@ pub async fn start(
         metrics,
         shutdown: rt.shutdown.clone(),
     };
-    let messages_topic = topics.messages();
-    let main = kafka.consumer(&cfg.group, &[&messages_topic, &topics.dlr()], &kafka_metrics)?;
+    let (messages_topic, clicks_topic, conversions_topic) = (topics.messages(), topics.clicks(), topics.conversions());
+    let main = kafka.consumer(
+        &cfg.group,
+        &[&messages_topic, &topics.dlr(), &clicks_topic, &conversions_topic],
+        &kafka_metrics,
+    )?;
     let waiting = kafka.consumer(&format!("{}-wait", cfg.group), &[&topics.dlr_wait()], &kafka_metrics)?;
     let ready = rt.readiness.component("enrich");
     let main_pump = Pump::new("enrich", cfg.max_in_flight, rt, &kafka_metrics);
@@ -200,12 +217,22 @@ pub async fn start(
         let e1 = enricher.clone();
         let main_loop = main_pump.run(&main, |msg: OwnedMessage| {
             let e = e1.clone();
-            let is_message = msg.topic() == messages_topic;
+            let topic = msg.topic();
+            let kind = if topic == messages_topic {
+                Input::Message
+            } else if topic == clicks_topic {
+                Input::Click
+            } else if topic == conversions_topic {
+                Input::Conversion
+            } else {
+                Input::Dlr
+            };
             async move {
-                if is_message {
-                    e.handle_message(msg).await
-                } else {
-                    e.handle_dlr(msg, false).await
+                match kind {
+                    Input::Message => e.handle_message(msg).await,
+                    Input::Click => e.handle_click(msg).await,
+                    Input::Conversion => e.handle_conversion(msg).await,
+                    Input::Dlr => e.handle_dlr(msg, false).await,
                 }
             }
         });

@@ -1,5 +1,6 @@
 use hookline_telemetry::{counter_vec, Registry};
-use prometheus::IntCounterVec;
+use hookline_telemetry::{histogram_vec, LATENCY_BUCKETS};
+use prometheus::{Histogram, IntCounterVec};
 
 pub(crate) struct Metrics {
     /// `hookline_enrich_records_total{kind, outcome}`.
@@ -14,6 +15,12 @@ pub(crate) struct Metrics {
     pub quarantined: IntCounterVec,
     /// `hookline_enrich_store_errors_total{op}`.
     pub store_errors: IntCounterVec,
+    /// `hookline_enrich_clicks_total{outcome}`: bot, duplicate, no_message, delivered.
+    pub clicks: IntCounterVec,
+    /// `hookline_enrich_conversions_total{outcome}`: joined, unjoined, duplicate.
+    pub conversions: IntCounterVec,
+    /// `hookline_enrich_dedup_duration_seconds`: one atomic claim in the store (with retries).
+    pub dedup_duration: Histogram,
 }
 
 impl Metrics {
@@ -44,6 +51,21 @@ impl Metrics {
                 "Records sent to quarantine, by reason.",
                 &["reason"],
             ),
+            clicks: counter_vec(r, "hookline_enrich_clicks_total", "Clicks by outcome.", &["outcome"]),
+            conversions: counter_vec(
+                r,
+                "hookline_enrich_conversions_total",
+                "Conversions by outcome.",
+                &["outcome"],
+            ),
+            dedup_duration: histogram_vec(
+                r,
+                "hookline_enrich_dedup_duration_seconds",
+                "Duration of one dedup claim in the store.",
+                &[],
+                LATENCY_BUCKETS,
+            )
+            .with_label_values(&[] as &[&str]),
             store_errors: counter_vec(
                 r,
                 "hookline_enrich_store_errors_total",

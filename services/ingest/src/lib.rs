@@ -65,6 +65,17 @@ pub struct Running {
 pub enum InputKind {
     AcceptedMessage,
     CarrierDlr,
+    Click,
+}
+
+impl InputKind {
+    fn label(self) -> &'static str {
+        match self {
+            Self::AcceptedMessage => "accepted_message",
+            Self::CarrierDlr => "carrier_dlr",
+            Self::Click => "click",
+        }
+    }
 }
 
 /// Validation and forwarding, shared by the Kafka consumer and the HTTP edge.
@@ -74,6 +85,8 @@ pub struct Ingestor {
     quarantine: Quarantine,
     messages_topic: String,
     dlr_topic: String,
+    clicks_topic: String,
+    conversions_topic: String,
     metrics: Arc<Metrics>,
 }
 
@@ -109,6 +122,10 @@ impl Ingestor {
                     serde_json::to_vec(&d),
                 )
             }
+            InputKind::Click => {
+                let c = normalise::click(raw, chrono::Utc::now())?;
+                ("click", &self.clicks_topic, c.click_id.clone(), serde_json::to_vec(&c))
+            }
         };
         let value = value.map_err(hookline_kafka::KafkaError::from)?;
         self.producer
@@ -118,16 +135,31 @@ impl Ingestor {
         Ok(())
     }
 
+    /// Validates a conversion (tracker postback or API action) and produces it.
+    pub async fn ingest_conversion(
+        &self,
+        fields: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), IngestFailure> {
+        let c = normalise::conversion(fields, chrono::Utc::now())?;
+        let key = c.click_id.clone().or_else(|| c.message_id.clone()).unwrap_or_default();
+        let value = serde_json::to_vec(&c).map_err(hookline_kafka::KafkaError::from)?;
+        self.producer
+            .send(&self.conversions_topic, Some(key.as_bytes()), Some(&value), &[])
+            .await?;
+        self.metrics
+            .records
+            .with_label_values(&["conversion", "accepted"])
+            .inc();
+        Ok(())
+    }
+
     /// Handles one raw Kafka record: forward, or quarantine with the reason.
     async fn handle_record(&self, kind: InputKind, msg: OwnedMessage) -> Handled {
         let raw = msg.payload().unwrap_or_default();
         match self.ingest(kind, raw).await {
             Ok(()) => Handled::Done,
             Err(IngestFailure::Invalid(e)) => {
-                let label = match kind {
-                    InputKind::AcceptedMessage => "accepted_message",
-                    InputKind::CarrierDlr => "carrier_dlr",
-                };
+                let label = kind.label();
                 self.metrics.records.with_label_values(&[label, "quarantined"]).inc();
                 self.quarantine
                     .put_record(e.reason(), &e.to_string(), &msg)
@@ -150,12 +182,19 @@ pub async fn start(kafka: &KafkaSettings, cfg: &IngestConfig, rt: &Runtime) -> R
         quarantine: Quarantine::new(producer.clone(), topics.quarantine(), metrics.quarantined.clone()),
         messages_topic: topics.messages(),
         dlr_topic: topics.dlr(),
+        clicks_topic: topics.clicks(),
+        conversions_topic: topics.conversions(),
         metrics,
     };
 
     let accepted_topic = topics.accepted();
     let dlr_topic = topics.carrier_dlr();
-    let consumer = kafka.consumer(&cfg.group, &[&accepted_topic, &dlr_topic], &kafka_metrics)?;
+    let link_clicks_topic = topics.link_clicks();
+    let consumer = kafka.consumer(
+        &cfg.group,
+        &[&accepted_topic, &dlr_topic, &link_clicks_topic],
+        &kafka_metrics,
+    )?;
 
     let http = http::serve(cfg.http_addr, ingestor.clone(), rt.shutdown.clone()).await?;
     let ready = rt.readiness.component("ingest");
@@ -166,6 +205,8 @@ pub async fn start(kafka: &KafkaSettings, cfg: &IngestConfig, rt: &Runtime) -> R
         let handler = |msg: OwnedMessage| {
             let kind = if msg.topic() == accepted_topic {
                 InputKind::AcceptedMessage
+            } else if msg.topic() == link_clicks_topic {
+                InputKind::Click
             } else {
                 InputKind::CarrierDlr
             };

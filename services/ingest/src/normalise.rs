@@ -2,8 +2,9 @@
 
 use crate::smpp;
 use chrono::{DateTime, Utc};
-use hookline_model::{AcceptedMessage, CarrierDlr, DlrStatus};
+use hookline_model::{AcceptedMessage, CarrierDlr, ClickInput, ConversionInput, DlrStatus, LinkType};
 use serde::Deserialize;
+use serde_json::{Map, Value};
 
 /// Why an input record was refused. [`InputError::reason`] is the stable code written to the
 /// quarantine header and returned by the HTTP edge.
@@ -132,6 +133,119 @@ pub fn carrier_dlr(raw: &[u8], received_at: DateTime<Utc>) -> Result<CarrierDlr,
     })
 }
 
+/// The shortener's click record.
+#[derive(Deserialize)]
+struct RawClick {
+    #[serde(default)]
+    click_id: Option<String>,
+    #[serde(alias = "short_url")]
+    url: Option<String>,
+    message_id: Option<String>,
+    #[serde(default)]
+    broadcast_id: Option<String>,
+    recipient: Option<String>,
+    #[serde(default)]
+    link_type: Option<LinkType>,
+    #[serde(default)]
+    user_agent: String,
+    #[serde(default)]
+    ip: String,
+    #[serde(default)]
+    bot: bool,
+    #[serde(default)]
+    clicked_at: Option<DateTime<Utc>>,
+}
+
+fn required(v: Option<String>, name: &'static str) -> Result<String, InputError> {
+    v.map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .ok_or(InputError::MissingField(name))
+}
+
+/// Validates a click. `link_type` defaults to `broadcast` when the click names a broadcast,
+/// else `api`; `click_id` defaults to an id derived from the content.
+pub fn click(raw: &[u8], received_at: DateTime<Utc>) -> Result<ClickInput, InputError> {
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Err(InputError::Empty);
+    }
+    let c: RawClick = serde_json::from_slice(raw)?;
+    let url = required(c.url, "url")?;
+    let message_id = required(c.message_id, "message_id")?;
+    let recipient = required(c.recipient, "recipient")?;
+    let broadcast_id = c.broadcast_id.filter(|b| !b.trim().is_empty());
+    let clicked_at = c.clicked_at.unwrap_or(received_at);
+    let link_type = c.link_type.unwrap_or(if broadcast_id.is_some() {
+        LinkType::Broadcast
+    } else {
+        LinkType::Api
+    });
+    let click_id = c.click_id.filter(|s| !s.trim().is_empty()).unwrap_or_else(|| {
+        hookline_model::ids::stable_id("clk", &[&url, &message_id, &recipient, &c.ip, &clicked_at.to_rfc3339()])
+    });
+    Ok(ClickInput {
+        click_id,
+        url,
+        message_id,
+        broadcast_id,
+        recipient,
+        link_type,
+        user_agent: c.user_agent,
+        ip: c.ip,
+        bot: c.bot,
+        clicked_at,
+        received_at,
+    })
+}
+
+/// Validates a conversion from a tracker postback (query string or form) or an API call
+/// (JSON). Values may be strings or numbers. A value still holding its `{placeholder}` (the
+/// tracker did not fill it) counts as absent. At least one of `click_id` and `message_id`.
+pub fn conversion(fields: &Map<String, Value>, received_at: DateTime<Utc>) -> Result<ConversionInput, InputError> {
+    let text = |name: &str| -> Option<String> {
+        let v = match fields.get(name)? {
+            Value::String(s) => s.trim().to_string(),
+            Value::Number(n) => n.to_string(),
+            _ => return None,
+        };
+        (!v.is_empty() && !(v.starts_with('{') && v.ends_with('}'))).then_some(v)
+    };
+    let click_id = text("click_id");
+    let message_id = text("message_id");
+    if click_id.is_none() && message_id.is_none() {
+        return Err(InputError::MissingField("click_id or message_id"));
+    }
+    let value = text("value")
+        .map(|v| v.parse::<f64>().ok().filter(|f| f.is_finite()))
+        .map(|v| {
+            v.ok_or(InputError::InvalidField {
+                field: "value",
+                why: "must be a number".into(),
+            })
+        })
+        .transpose()?;
+    let occurred_at = text("occurred_at")
+        .map(|t| {
+            DateTime::parse_from_rfc3339(&t)
+                .map(|d| d.with_timezone(&Utc))
+                .map_err(|_| InputError::InvalidField {
+                    field: "occurred_at",
+                    why: "must be RFC 3339".into(),
+                })
+        })
+        .transpose()?
+        .unwrap_or(received_at);
+    Ok(ConversionInput {
+        click_id,
+        message_id,
+        event: text("event").unwrap_or_else(|| "conversion".to_string()),
+        value,
+        currency: text("currency").map(|c| c.to_ascii_uppercase()),
+        transaction_id: text("transaction_id"),
+        occurred_at,
+        received_at,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +260,34 @@ mod tests {
         assert_eq!(accepted_message(b"  ").unwrap_err().reason(), "empty_record");
         let neg = br#"{"message_id":"m","carrier_message_id":"c1","workspace_id":"w","recipient":"+1","sender_id":"S","cost":-1,"accepted_at":"2026-02-13T10:30:00Z"}"#;
         assert_eq!(accepted_message(neg).unwrap_err().reason(), "invalid_field");
+    }
+
+    #[test]
+    fn clicks_and_conversions() {
+        let now = Utc::now();
+        let c = click(br#"{"short_url":"https://hkl.ink/a","message_id":"m1","recipient":"+1","broadcast_id":"b1","user_agent":"Mozilla"}"#, now).unwrap();
+        assert_eq!(
+            (c.link_type, c.click_id.starts_with("clk_")),
+            (LinkType::Broadcast, true)
+        );
+        let again = click(br#"{"short_url":"https://hkl.ink/a","message_id":"m1","recipient":"+1","broadcast_id":"b1","user_agent":"Mozilla"}"#, now).unwrap();
+        assert_eq!(c.click_id, again.click_id, "derived ids are stable");
+        assert_eq!(
+            click(br#"{"url":"u","recipient":"+1"}"#, now).unwrap_err().reason(),
+            "missing_field"
+        );
+        let api = click(br#"{"url":"u","message_id":"m","recipient":"+1","click_id":"k1"}"#, now).unwrap();
+        assert_eq!((api.link_type, api.click_id.as_str()), (LinkType::Api, "k1"));
+
+        let q: Map<String, Value> = serde_json::from_str(r#"{"click_id":"k1","event":"purchase","value":"19.90","currency":"usd","transaction_id":"{transaction_id}"}"#).unwrap();
+        let conv = conversion(&q, now).unwrap();
+        assert_eq!(
+            (conv.value, conv.currency.as_deref(), conv.transaction_id),
+            (Some(19.9), Some("USD"), None)
+        );
+        let bad: Map<String, Value> = serde_json::from_str(r#"{"message_id":"m","value":"lots"}"#).unwrap();
+        assert_eq!(conversion(&bad, now).unwrap_err().reason(), "invalid_field");
+        assert_eq!(conversion(&Map::new(), now).unwrap_err().reason(), "missing_field");
     }
 
     #[test]

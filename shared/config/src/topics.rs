@@ -29,6 +29,30 @@ pub struct Topics {
         default_value = "carrier.dlr"
     )]
     pub carrier_dlr: String,
+    /// Input: link clicks from the shortener (JSON `ClickInput` without the ingest fields).
+    #[arg(
+        long = "topic-link-clicks",
+        id = "topic_link_clicks",
+        env = "HOOKLINE_TOPIC_LINK_CLICKS",
+        default_value = "link.clicks"
+    )]
+    pub link_clicks: String,
+    /// Validated clicks (ingest → enrich).
+    #[arg(
+        long = "topic-clicks",
+        id = "topic_clicks",
+        env = "HOOKLINE_TOPIC_CLICKS",
+        default_value = "hookline.events.clicks"
+    )]
+    pub clicks: String,
+    /// Validated conversions from `/track` and `/v1/actions` (ingest → enrich).
+    #[arg(
+        long = "topic-conversions",
+        id = "topic_conversions",
+        env = "HOOKLINE_TOPIC_CONVERSIONS",
+        default_value = "hookline.events.conversions"
+    )]
+    pub conversions: String,
     /// Validated accepted messages (ingest → enrich).
     #[arg(
         long = "topic-messages",
@@ -155,6 +179,15 @@ impl Topics {
     pub fn carrier_dlr(&self) -> String {
         self.full(&self.carrier_dlr)
     }
+    pub fn link_clicks(&self) -> String {
+        self.full(&self.link_clicks)
+    }
+    pub fn clicks(&self) -> String {
+        self.full(&self.clicks)
+    }
+    pub fn conversions(&self) -> String {
+        self.full(&self.conversions)
+    }
     pub fn messages(&self) -> String {
         self.full(&self.messages)
     }
@@ -202,6 +235,9 @@ impl Topics {
         let mut specs = vec![
             plain(self.accepted()),
             plain(self.carrier_dlr()),
+            plain(self.link_clicks()),
+            plain(self.clicks()),
+            plain(self.conversions()),
             plain(self.messages()),
             plain(self.dlr()),
             plain(self.dlr_wait()),

@@ -1,6 +1,6 @@
 //! The enriched event: what a webhook is about, after the join with message metadata.
 
-use crate::input::{AcceptedMessage, CarrierDlr};
+use crate::input::{AcceptedMessage, CarrierDlr, ClickInput, ConversionInput};
 use crate::status::DlrStatus;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -99,6 +99,76 @@ impl Event {
                 num_parts: msg.num_parts,
                 cost: dlr.cost.unwrap_or(msg.cost),
                 broadcast_id: msg.broadcast_id.clone(),
+            }),
+        }
+    }
+}
+
+impl Event {
+    /// The impression of a message accepted on the API single-send path.
+    pub fn impression(msg: &AcceptedMessage, received_at: DateTime<Utc>) -> Self {
+        Event {
+            id: crate::ids::stable_id("imp", &[&msg.workspace_id, &msg.message_id]),
+            workspace_id: msg.workspace_id.clone(),
+            occurred_at: msg.accepted_at,
+            received_at,
+            data: EventData::Impression(ImpressionEvent {
+                message_id: msg.message_id.clone(),
+                broadcast_id: msg.broadcast_id.clone(),
+                recipient: msg.recipient.clone(),
+                sender_id: msg.sender_id.clone(),
+                num_parts: msg.num_parts,
+                cost: msg.cost,
+            }),
+        }
+    }
+
+    /// A human click, joined with its message.
+    pub fn click(click: &ClickInput, msg: &AcceptedMessage) -> Self {
+        Event {
+            id: crate::ids::stable_id("click", &[&msg.workspace_id, &click.click_id]),
+            workspace_id: msg.workspace_id.clone(),
+            occurred_at: click.clicked_at,
+            received_at: click.received_at,
+            data: EventData::Click(ClickEvent {
+                message_id: click.message_id.clone(),
+                broadcast_id: click.broadcast_id.clone().or_else(|| msg.broadcast_id.clone()),
+                recipient: click.recipient.clone(),
+                sender_id: Some(msg.sender_id.clone()),
+                url: click.url.clone(),
+                user_agent: click.user_agent.clone(),
+                ip: click.ip.clone(),
+            }),
+        }
+    }
+
+    /// A conversion, joined with its message (and click, when known).
+    pub fn conversion(conv: &ConversionInput, msg: &AcceptedMessage, click_id: Option<&str>) -> Self {
+        let tx = conv.transaction_id.as_deref().unwrap_or_default();
+        let id = crate::ids::stable_id(
+            "conv",
+            &[
+                &msg.workspace_id,
+                &msg.message_id,
+                &conv.event,
+                tx,
+                &conv.occurred_at.to_rfc3339(),
+            ],
+        );
+        Event {
+            id,
+            workspace_id: msg.workspace_id.clone(),
+            occurred_at: conv.occurred_at,
+            received_at: conv.received_at,
+            data: EventData::Conversion(ConversionEvent {
+                message_id: msg.message_id.clone(),
+                broadcast_id: msg.broadcast_id.clone(),
+                recipient: msg.recipient.clone(),
+                click_id: click_id.map(str::to_string),
+                event: conv.event.clone(),
+                value: conv.value,
+                currency: conv.currency.clone(),
+                transaction_id: conv.transaction_id.clone(),
             }),
         }
     }

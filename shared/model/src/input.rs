@@ -24,8 +24,88 @@ pub struct AcceptedMessage {
     pub cost: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub broadcast_id: Option<String>,
+    /// Which send path accepted it; when absent, `broadcast` if `broadcast_id` is set, else
+    /// `api_single`. Impressions fire for `api_single` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_path: Option<SendPath>,
     /// When the gateway accepted the message.
     pub accepted_at: DateTime<Utc>,
+}
+
+/// The gateway path a message was sent through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SendPath {
+    /// One message through the send API.
+    ApiSingle,
+    /// A batch through the send API.
+    ApiBatch,
+    /// Part of a broadcast (campaign).
+    Broadcast,
+}
+
+impl AcceptedMessage {
+    pub fn send_path(&self) -> SendPath {
+        self.send_path.unwrap_or(if self.broadcast_id.is_some() {
+            SendPath::Broadcast
+        } else {
+            SendPath::ApiSingle
+        })
+    }
+}
+
+/// Whose short link was clicked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkType {
+    /// Shortened automatically by the send API: every human click is delivered.
+    Api,
+    /// A broadcast's link: `unique_clicks_only` applies.
+    Broadcast,
+}
+
+/// A click on a short link, from the link shortener (validated by ingest).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClickInput {
+    /// The shortener's id for this click; derived from the content when it sends none.
+    pub click_id: String,
+    /// The short link that was clicked.
+    pub url: String,
+    pub message_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broadcast_id: Option<String>,
+    pub recipient: String,
+    pub link_type: LinkType,
+    #[serde(default)]
+    pub user_agent: String,
+    #[serde(default)]
+    pub ip: String,
+    /// Set upstream when the shortener already knows the click is automated.
+    #[serde(default)]
+    pub bot: bool,
+    pub clicked_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+}
+
+/// A conversion (tracker postback or API action), validated by ingest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversionInput {
+    /// At least one of `click_id` and `message_id` identifies what converted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub click_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// The tracker's event name (`purchase`, `signup`, ...).
+    pub event: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// A repeated postback with the same transaction id fires once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction_id: Option<String>,
+    pub occurred_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
 }
 
 fn one() -> u32 {

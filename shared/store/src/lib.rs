@@ -36,27 +36,71 @@ impl Store {
         Self::Memory(memory::MemoryStore::default())
     }
 
-    /// Keeps `msg` for `ttl`, findable by its carrier message id.
+    /// Keeps `msg` for `ttl`, findable by its carrier message id (DLRs) and by its message
+    /// id (clicks, conversions).
     pub async fn put_message(&self, msg: &AcceptedMessage, ttl: Duration) -> Result<(), StoreError> {
-        let key = format!("msg:{}", msg.carrier_message_id);
         let value = serde_json::to_vec(msg)?;
+        self.set_ex(&format!("msg:{}", msg.carrier_message_id), &value, ttl)
+            .await?;
+        self.set_ex(&format!("msgid:{}", msg.message_id), &value, ttl).await
+    }
+
+    /// The accepted message with this (customer-facing) message id.
+    pub async fn message_by_id(&self, message_id: &str) -> Result<Option<AcceptedMessage>, StoreError> {
+        self.get_json(&format!("msgid:{message_id}")).await
+    }
+
+    /// Remembers which message a click belongs to, for joining conversions.
+    pub async fn put_click(&self, click_id: &str, message_id: &str, ttl: Duration) -> Result<(), StoreError> {
+        self.set_ex(&format!("click:{click_id}"), message_id.as_bytes(), ttl)
+            .await
+    }
+
+    /// The message id of a known click.
+    pub async fn message_of_click(&self, click_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .get(&format!("click:{click_id}"))
+            .await?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Claims `key` for `claimant` for `ttl`, atomically across every process sharing the
+    /// store. Claiming again with the same claimant wins again, so a record reprocessed after
+    /// a crash (same claimant: its topic, partition and offset) is not mistaken for a
+    /// duplicate of itself.
+    pub async fn claim(&self, key: &str, claimant: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let key = format!("claim:{key}");
+        let holder = match self {
+            Self::Redis(r) => r.claim(&key, claimant, ttl).await?,
+            Self::Memory(m) => m.claim(&key, claimant, ttl),
+        };
+        Ok(holder.is_none_or(|h| h == claimant))
+    }
+
+    async fn set_ex(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
         match self {
-            Self::Redis(r) => r.set_ex(&key, &value, ttl).await,
+            Self::Redis(r) => r.set_ex(key, value, ttl).await,
             Self::Memory(m) => {
-                m.set_ex(&key, value, ttl);
+                m.set_ex(key, value.to_vec(), ttl);
                 Ok(())
             }
         }
     }
 
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match self {
+            Self::Redis(r) => r.get(key).await,
+            Self::Memory(m) => Ok(m.get(key)),
+        }
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
+        Ok(self.get(key).await?.map(|v| serde_json::from_slice(&v)).transpose()?)
+    }
+
     /// The accepted message a DLR refers to, if it is known and not expired.
     pub async fn message_by_carrier_id(&self, carrier_message_id: &str) -> Result<Option<AcceptedMessage>, StoreError> {
-        let key = format!("msg:{carrier_message_id}");
-        let raw = match self {
-            Self::Redis(r) => r.get(&key).await?,
-            Self::Memory(m) => m.get(&key),
-        };
-        Ok(raw.map(|v| serde_json::from_slice(&v)).transpose()?)
+        self.get_json(&format!("msg:{carrier_message_id}")).await
     }
 
     /// Prepends an attempt to its workspace's log, keeping the newest `keep`.

@@ -37,6 +37,20 @@ impl MemoryStore {
             .map(|(v, _)| v.clone())
     }
 
+    /// The holder of `key` if it has one, else sets it to `claimant` and returns `None`.
+    pub fn claim(&self, key: &str, claimant: &str, ttl: Duration) -> Option<String> {
+        let mut g = self.inner.lock().expect("memory store lock");
+        let now = Instant::now();
+        if let Some((v, exp)) = g.values.get(key) {
+            if *exp > now {
+                return Some(String::from_utf8_lossy(v).into_owned());
+            }
+        }
+        g.values
+            .insert(key.to_string(), (claimant.as_bytes().to_vec(), now + ttl));
+        None
+    }
+
     pub fn push_capped(&self, key: &str, value: Vec<u8>, keep: usize) {
         let mut g = self.inner.lock().expect("memory store lock");
         let list = g.lists.entry(key.to_string()).or_default();

@@ -84,4 +84,22 @@ impl RedisStore {
             .await?;
         Ok(())
     }
+
+    /// `SET key claimant NX PX ttl`, returning the current holder when it was already set.
+    /// A script rather than `SET … NX GET` so it works on Redis 6 too.
+    pub async fn claim(&self, key: &str, claimant: &str, ttl: Duration) -> Result<Option<String>, StoreError> {
+        const SCRIPT: &str = "local v = redis.call('GET', KEYS[1]) \
+            if v then return v end \
+            redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) \
+            return false";
+        let mut c = self.conn.clone();
+        Ok(redis::cmd("EVAL")
+            .arg(SCRIPT)
+            .arg(1)
+            .arg(self.key(key))
+            .arg(claimant)
+            .arg(ttl.as_millis().max(1) as u64)
+            .query_async(&mut c)
+            .await?)
+    }
 }

@@ -1,0 +1,155 @@
+//! Clicks, conversions and impressions.
+//!
+//! - A click from a bot or link previewer is dropped ([`crate::bots`]). A human click is joined
+//!   with its message (by message id) and remembered for conversions. With the workspace's
+//!   `unique_clicks_only` on, only the first human click per (broadcast, recipient) on a
+//!   broadcast link fires; API links always fire. "First" is decided by an atomic claim in the
+//!   store, so it holds across enrich replicas; the claimant is the record's topic, partition
+//!   and offset, so a record reprocessed after a crash is not a duplicate of itself.
+//! - A conversion is joined with its message (by message id, or through its click) and fires
+//!   once per transaction id, decided by the same kind of claim. One that joins nothing is
+//!   quarantined as `conversion_not_joined`.
+//! - An impression fires for a message accepted on the API single-send path.
+
+use crate::{fanout, Enricher};
+use hookline_kafka::{Handled, Message, OwnedMessage};
+use hookline_model::{AcceptedMessage, ClickInput, ConversionInput, Event, LinkType, SendPath};
+use hookline_store::retry_until_ok;
+use std::time::{Duration, Instant};
+
+impl Enricher {
+    /// Fires the impression of an API single-send message.
+    pub(crate) async fn impression(&self, msg: &AcceptedMessage) -> Handled {
+        if msg.send_path() != SendPath::ApiSingle {
+            return Handled::Done;
+        }
+        fanout::fan_out(self, &Event::impression(msg, chrono::Utc::now())).await
+    }
+
+    pub(crate) async fn handle_click(&self, msg: OwnedMessage) -> Handled {
+        let Some(click) = self.decode::<ClickInput>(&msg) else {
+            return self.quarantined(&msg, "invalid_internal_record").await;
+        };
+        if crate::bots::is_bot(click.bot, &click.user_agent) {
+            self.metrics.clicks.with_label_values(&["bot"]).inc();
+            return Handled::Done;
+        }
+        let Some(meta) = self.message(&click.message_id).await else {
+            return Handled::Abort("shutdown while the store was unavailable".into());
+        };
+        let Some(meta) = meta else {
+            self.metrics.clicks.with_label_values(&["no_message"]).inc();
+            let detail = format!("no accepted message {}", click.message_id);
+            return self.quarantine_with(&msg, "metadata_not_found", &detail).await;
+        };
+        let ttl = self.click_ttl();
+        let remembered = retry_until_ok(
+            &self.shutdown,
+            "put_click",
+            || self.store_error("put_click"),
+            || self.store.put_click(&click.click_id, &click.message_id, ttl),
+        )
+        .await;
+        if remembered.is_none() {
+            return Handled::Abort("shutdown while the store was unavailable".into());
+        }
+        let unique_only = self
+            .config
+            .read(|c| c.workspace(&meta.workspace_id).map(|w| w.telecom23.unique_clicks_only))
+            .unwrap_or(false);
+        let broadcast = click.broadcast_id.clone().or_else(|| meta.broadcast_id.clone());
+        if let (true, LinkType::Broadcast, Some(b)) = (unique_only, click.link_type, broadcast) {
+            let key = format!("uclick:{}:{b}:{}", meta.workspace_id, click.recipient);
+            match self.claim(&key, &msg).await {
+                None => return Handled::Abort("shutdown while the store was unavailable".into()),
+                Some(false) => {
+                    self.metrics.clicks.with_label_values(&["duplicate"]).inc();
+                    return Handled::Done;
+                }
+                Some(true) => {}
+            }
+        }
+        self.metrics.clicks.with_label_values(&["delivered"]).inc();
+        fanout::fan_out(self, &Event::click(&click, &meta)).await
+    }
+
+    pub(crate) async fn handle_conversion(&self, msg: OwnedMessage) -> Handled {
+        let Some(conv) = self.decode::<ConversionInput>(&msg) else {
+            return self.quarantined(&msg, "invalid_internal_record").await;
+        };
+        let click_message = match &conv.click_id {
+            Some(click_id) => {
+                match retry_until_ok(
+                    &self.shutdown,
+                    "get_click",
+                    || self.store_error("get_click"),
+                    || self.store.message_of_click(click_id),
+                )
+                .await
+                {
+                    None => return Handled::Abort("shutdown while the store was unavailable".into()),
+                    Some(m) => m,
+                }
+            }
+            None => None,
+        };
+        let Some(message_id) = conv.message_id.clone().or(click_message) else {
+            return self.unjoined(&msg, "neither the click nor a message id is known").await;
+        };
+        let Some(meta) = self.message(&message_id).await else {
+            return Handled::Abort("shutdown while the store was unavailable".into());
+        };
+        let Some(meta) = meta else {
+            return self.unjoined(&msg, &format!("no accepted message {message_id}")).await;
+        };
+        if let Some(tx) = &conv.transaction_id {
+            let key = format!("conv:{}:{tx}", meta.workspace_id);
+            match self.claim(&key, &msg).await {
+                None => return Handled::Abort("shutdown while the store was unavailable".into()),
+                Some(false) => {
+                    self.metrics.conversions.with_label_values(&["duplicate"]).inc();
+                    return Handled::Done;
+                }
+                Some(true) => {}
+            }
+        }
+        self.metrics.conversions.with_label_values(&["joined"]).inc();
+        fanout::fan_out(self, &Event::conversion(&conv, &meta, conv.click_id.as_deref())).await
+    }
+
+    async fn unjoined(&self, msg: &OwnedMessage, detail: &str) -> Handled {
+        self.metrics.conversions.with_label_values(&["unjoined"]).inc();
+        self.quarantine_with(msg, "conversion_not_joined", detail).await
+    }
+
+    /// The accepted message by id; the outer `None` means shutdown during a store outage.
+    async fn message(&self, message_id: &str) -> Option<Option<AcceptedMessage>> {
+        retry_until_ok(
+            &self.shutdown,
+            "get_message",
+            || self.store_error("get_message"),
+            || self.store.message_by_id(message_id),
+        )
+        .await
+    }
+
+    /// Claims `key` for this record; `None` means shutdown during a store outage.
+    async fn claim(&self, key: &str, msg: &OwnedMessage) -> Option<bool> {
+        let claimant = format!("{}:{}:{}", msg.topic(), msg.partition(), msg.offset());
+        let ttl = self.click_ttl();
+        let started = Instant::now();
+        let won = retry_until_ok(
+            &self.shutdown,
+            "claim",
+            || self.store_error("claim"),
+            || self.store.claim(key, &claimant, ttl),
+        )
+        .await;
+        self.metrics.dedup_duration.observe(started.elapsed().as_secs_f64());
+        won
+    }
+
+    fn click_ttl(&self) -> Duration {
+        Duration::from_secs(self.cfg.dedup_ttl_secs)
+    }
+}

@@ -1,0 +1,229 @@
+//! Clicks (bot filtering, unique-click dedup in Redis, API links), conversions (join and
+//! transaction-id dedup) and impressions, end to end on the real broker and Redis.
+
+use hookline::Service;
+use hookline_model::Permission::{WebhooksRead as R, WebhooksWrite as W};
+use hookline_tests::{eventually, Receiver, TestPipeline};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(30);
+const HUMAN: &str =
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1";
+
+async fn message(p: &TestPipeline, ws: &str, id: &str, broadcast: Option<&str>) {
+    let mut m = TestPipeline::accepted(ws, id, &format!("c-{id}"));
+    if let Some(b) = broadcast {
+        m["broadcast_id"] = json!(b);
+    }
+    p.produce(&p.kafka.topics.accepted(), id, &serde_json::to_vec(&m).unwrap())
+        .await
+        .unwrap();
+}
+
+async fn post(p: &TestPipeline, path: &str, body: Value) -> u16 {
+    p.http
+        .post(p.ingest(path))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+fn click(message_id: &str, broadcast: Option<&str>, ua: &str) -> Value {
+    let mut c = json!({"short_url": "https://hkl.ink/x1", "message_id": message_id, "recipient": "+14155551234",
+                       "user_agent": ua, "ip": "203.0.113.7", "click_id": hookline_tests::unique("k")});
+    if let Some(b) = broadcast {
+        c["broadcast_id"] = json!(b);
+    }
+    c
+}
+
+async fn metric_is(p: &TestPipeline, line: &str) -> bool {
+    eventually(Duration::from_secs(15), || async {
+        p.metrics().await.ok().filter(|m| m.contains(line)).map(|_| ())
+    })
+    .await
+    .is_some()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bots_are_dropped_broadcast_clicks_are_unique_and_api_links_always_fire() {
+    let mut p = TestPipeline::start().await.unwrap();
+    let ws = format!("ws-{}", p.id);
+    let key = p.create_key(&ws, &[R, W]).await.unwrap();
+    let rx = Receiver::start().await;
+    let (s, _) = p
+        .put_webhooks(&key, json!({"click_url": rx.url("/c"), "unique_clicks_only": true}))
+        .await
+        .unwrap();
+    assert_eq!(s, 200);
+    message(&p, &ws, "m-b", Some("b1")).await;
+    message(&p, &ws, "m-a", None).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    assert_eq!(post(&p, "/v1/clicks", click("m-b", Some("b1"), HUMAN)).await, 202);
+    assert!(metric_is(&p, "hookline_enrich_clicks_total{outcome=\"delivered\"} 1").await);
+    assert_eq!(post(&p, "/v1/clicks", click("m-b", Some("b1"), HUMAN)).await, 202); // repeat: skipped
+    assert_eq!(
+        post(&p, "/v1/clicks", click("m-b", Some("b1"), "facebookexternalhit/1.1")).await,
+        202
+    );
+    let mut flagged = click("m-a", None, HUMAN);
+    flagged["bot"] = json!(true);
+    assert_eq!(post(&p, "/v1/clicks", flagged).await, 202);
+    assert_eq!(post(&p, "/v1/clicks", click("m-a", None, HUMAN)).await, 202); // API link
+    assert_eq!(post(&p, "/v1/clicks", click("m-a", None, HUMAN)).await, 202); // API link again
+    assert_eq!(post(&p, "/v1/clicks", json!({"message_id": "m-a"})).await, 400);
+
+    assert!(metric_is(&p, "hookline_enrich_clicks_total{outcome=\"bot\"} 2").await);
+    assert!(metric_is(&p, "hookline_enrich_clicks_total{outcome=\"duplicate\"} 1").await);
+    let got = rx.wait_for(3, WAIT, |_| true).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(rx.requests().len(), 3, "one broadcast click and two API-link clicks");
+    let first = got.iter().find(|r| r.json()["message_id"] == "m-b").unwrap().json();
+    assert_eq!(first["broadcast_id"], "b1");
+    assert_eq!(first["url"], "https://hkl.ink/x1");
+    assert_eq!(first["recipient"], "+14155551234");
+    assert!(first["timestamp"].is_string());
+
+    // Toggle off: a repeat broadcast click fires again.
+    let (s, _) = p
+        .put_webhooks(&key, json!({"unique_clicks_only": false}))
+        .await
+        .unwrap();
+    assert_eq!(s, 200);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(post(&p, "/v1/clicks", click("m-b", Some("b1"), HUMAN)).await, 202);
+    assert_eq!(rx.wait_for(4, WAIT, |_| true).await.len(), 4);
+    p.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_clicks_on_two_enrich_replicas_fire_once() {
+    let id = hookline_tests::unique("dup");
+    let mut main = TestPipeline::start_with(&id, &[Service::Ingest, Service::Delivery, Service::Api], &[])
+        .await
+        .unwrap();
+    let mut e1 = TestPipeline::start_with(&id, &[Service::Enrich], &[]).await.unwrap();
+    let mut e2 = TestPipeline::start_with(&id, &[Service::Enrich], &[]).await.unwrap();
+    let ws = format!("ws-{id}");
+    let key = main.create_key(&ws, &[R, W]).await.unwrap();
+    let rx = Receiver::start().await;
+    let (s, _) = main
+        .put_webhooks(&key, json!({"click_url": rx.url("/c"), "unique_clicks_only": true}))
+        .await
+        .unwrap();
+    assert_eq!(s, 200);
+    message(&main, &ws, "m-dup", Some("b-dup")).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // 20 clicks by the same recipient on the same broadcast, spread over both partitions (and
+    // so both replicas) at the same moment.
+    let topic = main.kafka.topics.link_clicks();
+    for n in 0..20 {
+        let c = serde_json::to_vec(&click("m-dup", Some("b-dup"), HUMAN)).unwrap();
+        main.produce(&topic, &format!("k{n}"), &c).await.unwrap();
+    }
+    let got = rx.wait_for(1, WAIT, |_| true).await;
+    assert_eq!(got.len(), 1);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        rx.requests().len(),
+        1,
+        "the first click fired, the other 19 were duplicates"
+    );
+    for p in [&mut main, &mut e1, &mut e2] {
+        p.stop().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversions_join_their_click_and_fire_once_per_transaction() {
+    let mut p = TestPipeline::start().await.unwrap();
+    let ws = format!("ws-{}", p.id);
+    let key = p.create_key(&ws, &[R, W]).await.unwrap();
+    let rx = Receiver::start().await;
+    let (s, _) = p
+        .put_webhooks(&key, json!({"conversion_url": rx.url("/v")}))
+        .await
+        .unwrap();
+    assert_eq!(s, 200);
+    message(&p, &ws, "m-c", Some("b-c")).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut c = click("m-c", Some("b-c"), HUMAN);
+    c["click_id"] = json!("click-77");
+    assert_eq!(post(&p, "/v1/clicks", c).await, 202);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let track = |q: &str| p.http.get(p.ingest(&format!("/track?{q}"))).send();
+    let q = "click_id=click-77&event=purchase&value=19.99&currency=usd&transaction_id=tx-1";
+    assert_eq!(track(q).await.unwrap().status(), 202);
+    assert_eq!(
+        track(q).await.unwrap().status(),
+        202,
+        "a repeated postback is accepted..."
+    );
+    assert_eq!(
+        post(&p, "/v1/actions", json!({"message_id": "m-c", "event": "signup"})).await,
+        202
+    );
+    assert_eq!(
+        track("click_id=unknown-click&event=purchase").await.unwrap().status(),
+        202
+    );
+    assert_eq!(track("event=purchase").await.unwrap().status(), 400);
+
+    let got = rx.wait_for(2, WAIT, |_| true).await;
+    assert!(
+        metric_is(&p, "hookline_enrich_conversions_total{outcome=\"duplicate\"} 1").await,
+        "...but fires once"
+    );
+    assert!(metric_is(&p, "hookline_enrich_conversions_total{outcome=\"unjoined\"} 1").await);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(rx.requests().len(), 2);
+    let purchase = got.iter().map(|r| r.json()).find(|v| v["event"] == "purchase").unwrap();
+    assert_eq!(
+        purchase,
+        json!({"message_id": "m-c", "broadcast_id": "b-c", "recipient": "+14155551234", "event": "purchase",
+               "value": 19.99, "currency": "USD", "transaction_id": "tx-1", "timestamp": purchase["timestamp"]})
+    );
+    let q = p
+        .read_topic(&p.kafka.topics.quarantine(), WAIT, |rs| {
+            rs.iter()
+                .any(|r| r.header("hookline-quarantine-reason") == Some("conversion_not_joined"))
+        })
+        .await
+        .unwrap();
+    assert!(q
+        .iter()
+        .any(|r| r.header("hookline-quarantine-reason") == Some("conversion_not_joined")));
+    p.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn impressions_fire_for_api_single_sends_only() {
+    let mut p = TestPipeline::start().await.unwrap();
+    let ws = format!("ws-{}", p.id);
+    let key = p.create_key(&ws, &[R, W]).await.unwrap();
+    let rx = Receiver::start().await;
+    let (s, _) = p
+        .put_webhooks(&key, json!({"impression_url": rx.url("/i")}))
+        .await
+        .unwrap();
+    assert_eq!(s, 200);
+    message(&p, &ws, "m-single", None).await;
+    message(&p, &ws, "m-broadcast", Some("b9")).await;
+    let got = rx.wait_for(1, WAIT, |_| true).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        got[0].json(),
+        json!({"message_id": "m-single", "recipient": "+14155551234", "sender_id": "MyApp", "num_parts": 2,
+               "cost": 0.0085, "timestamp": "2026-02-13T10:30:00Z"})
+    );
+    assert_eq!(got[0].header("x-webhook-event"), Some("impression"));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(rx.requests().len(), 1, "no impression for a broadcast message");
+    p.stop().await.unwrap();
+}
