@@ -207,7 +207,8 @@ pub fn conversion(fields: &Map<String, Value>, received_at: DateTime<Utc>) -> Re
             Value::Number(n) => n.to_string(),
             _ => return None,
         };
-        (!v.is_empty() && !(v.starts_with('{') && v.ends_with('}'))).then_some(v)
+        let unfilled_placeholder = v.starts_with('{') && v.ends_with('}');
+        (!v.is_empty() && !unfilled_placeholder).then_some(v)
     };
     let click_id = text("click_id");
     let message_id = text("message_id");
