@@ -68,6 +68,10 @@ pub fn test_settings(id: &str, extra: &[&str]) -> Settings {
         format!("--secret-key={key}"),
     ];
     args.extend(owned.iter().map(String::as_str));
+    // A flag given in `extra` replaces the default above.
+    let flag = |a: &str| a.split('=').next().unwrap_or_default().to_string();
+    let overridden: Vec<String> = extra.iter().map(|a| flag(a)).collect();
+    args.retain(|a| !overridden.contains(&flag(a)));
     args.extend_from_slice(extra);
     Wrapper::parse_from(args).settings
 }
@@ -102,10 +106,21 @@ impl TestPipeline {
         extra: &[&str],
         partitions: i32,
     ) -> anyhow::Result<Self> {
+        Self::start_full(id, services, extra, partitions, &redis_url()).await
+    }
+
+    /// Everything chosen: also which Redis.
+    pub async fn start_full(
+        id: &str,
+        services: &[Service],
+        extra: &[&str],
+        partitions: i32,
+        redis: &str,
+    ) -> anyhow::Result<Self> {
         let mut kafka = KafkaSettings::new(brokers(), &format!("{id}."));
         kafka.partitions = partitions;
         let settings = test_settings(id, extra);
-        let store = Store::redis(&redis_url(), &format!("{id}:")).await.context("redis")?;
+        let store = Store::redis(redis, &format!("{id}:")).await.context("redis")?;
         let shutdown = CancellationToken::new();
         let pipeline = hookline::start(services, &kafka, store, &settings, shutdown.clone()).await?;
         let producer = kafka.producer()?;
