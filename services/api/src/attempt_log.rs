@@ -81,7 +81,7 @@ impl Sink {
                 self.metrics.logged.with_label_values(&[kind, "stored"]).inc();
                 Handled::Done
             }
-            None => Handled::Abort("shutdown while the store was unavailable".into()),
+            None => Handled::store_unavailable(),
         }
     }
 }

@@ -15,6 +15,7 @@ use crate::{fanout, Enricher};
 use hookline_kafka::{Handled, Message, OwnedMessage};
 use hookline_model::{AcceptedMessage, ClickInput, ConversionInput, Event, LinkType, SendPath};
 use hookline_store::retry_until_ok;
+use prometheus::IntCounterVec;
 use std::time::{Duration, Instant};
 
 impl Enricher {
@@ -35,7 +36,7 @@ impl Enricher {
             return Handled::Done;
         }
         let Some(meta) = self.message(&click.message_id).await else {
-            return Handled::Abort("shutdown while the store was unavailable".into());
+            return Handled::store_unavailable();
         };
         let Some(meta) = meta else {
             self.metrics.clicks.with_label_values(&["no_message"]).inc();
@@ -51,7 +52,7 @@ impl Enricher {
         )
         .await;
         if remembered.is_none() {
-            return Handled::Abort("shutdown while the store was unavailable".into());
+            return Handled::store_unavailable();
         }
         let unique_only = self
             .config
@@ -60,13 +61,8 @@ impl Enricher {
         let broadcast = click.broadcast_id.clone().or_else(|| meta.broadcast_id.clone());
         if let (true, LinkType::Broadcast, Some(b)) = (unique_only, click.link_type, broadcast) {
             let key = format!("uclick:{}:{b}:{}", meta.workspace_id, click.recipient);
-            match self.claim(&key, &msg).await {
-                None => return Handled::Abort("shutdown while the store was unavailable".into()),
-                Some(false) => {
-                    self.metrics.clicks.with_label_values(&["duplicate"]).inc();
-                    return Handled::Done;
-                }
-                Some(true) => {}
+            if let Some(stop) = self.claim_first(&key, &msg, &self.metrics.clicks).await {
+                return stop;
             }
         }
         self.metrics.clicks.with_label_values(&["delivered"]).inc();
@@ -87,7 +83,7 @@ impl Enricher {
                 )
                 .await
                 {
-                    None => return Handled::Abort("shutdown while the store was unavailable".into()),
+                    None => return Handled::store_unavailable(),
                     Some(m) => m,
                 }
             }
@@ -97,20 +93,15 @@ impl Enricher {
             return self.unjoined(&msg, "neither the click nor a message id is known").await;
         };
         let Some(meta) = self.message(&message_id).await else {
-            return Handled::Abort("shutdown while the store was unavailable".into());
+            return Handled::store_unavailable();
         };
         let Some(meta) = meta else {
             return self.unjoined(&msg, &format!("no accepted message {message_id}")).await;
         };
         if let Some(tx) = &conv.transaction_id {
             let key = format!("conv:{}:{tx}", meta.workspace_id);
-            match self.claim(&key, &msg).await {
-                None => return Handled::Abort("shutdown while the store was unavailable".into()),
-                Some(false) => {
-                    self.metrics.conversions.with_label_values(&["duplicate"]).inc();
-                    return Handled::Done;
-                }
-                Some(true) => {}
+            if let Some(stop) = self.claim_first(&key, &msg, &self.metrics.conversions).await {
+                return stop;
             }
         }
         self.metrics.conversions.with_label_values(&["joined"]).inc();
@@ -131,6 +122,19 @@ impl Enricher {
             || self.store.message_by_id(message_id),
         )
         .await
+    }
+
+    /// Claims `key` for this record. `None`: it is the first, go on; otherwise how to stop
+    /// (a duplicate, counted as `duplicate` in `outcomes`, or shutdown during a store outage).
+    async fn claim_first(&self, key: &str, msg: &OwnedMessage, outcomes: &IntCounterVec) -> Option<Handled> {
+        match self.claim(key, msg).await {
+            None => Some(Handled::store_unavailable()),
+            Some(false) => {
+                outcomes.with_label_values(&["duplicate"]).inc();
+                Some(Handled::Done)
+            }
+            Some(true) => None,
+        }
     }
 
     /// Claims `key` for this record; `None` means shutdown during a store outage.

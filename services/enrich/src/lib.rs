@@ -103,7 +103,7 @@ impl Enricher {
                 self.metrics.records.with_label_values(&["message", "stored"]).inc();
                 self.impression(&accepted).await
             }
-            None => Handled::Abort("shutdown while the store was unavailable".into()),
+            None => Handled::store_unavailable(),
         }
     }
 
@@ -124,7 +124,7 @@ impl Enricher {
         )
         .await;
         let meta = match found {
-            None => return Handled::Abort("shutdown while the store was unavailable".into()),
+            None => return Handled::store_unavailable(),
             Some(m) => m,
         };
         match meta {

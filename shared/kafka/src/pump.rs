@@ -32,6 +32,13 @@ pub enum Handled {
     Abort(String),
 }
 
+impl Handled {
+    /// The store stayed unreachable until shutdown: leave the record uncommitted.
+    pub fn store_unavailable() -> Self {
+        Handled::Abort("shutdown while the store was unavailable".into())
+    }
+}
+
 impl From<Result<(), KafkaError>> for Handled {
     /// A produce that succeeded made the outcome durable; one that failed (after librdkafka's
     /// own retries) did not.
