@@ -227,3 +227,56 @@ async fn impressions_fire_for_api_single_sends_only() {
     assert_eq!(rx.requests().len(), 1, "no impression for a broadcast message");
     p.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbound_sms_fires_inbound_and_stop_fires_opt_out() {
+    let mut p = TestPipeline::start().await.unwrap();
+    let ws = format!("ws-{}", p.id);
+    let rx = Receiver::start().await;
+    // No dialect exposes these kinds yet: the subscription is written to the config topic.
+    let mut sub = hookline_tests::subscription(&ws, "inbound-and-opt-out", &rx.url("/in"));
+    sub.event_kinds = vec![hookline_model::EventKind::Inbound, hookline_model::EventKind::OptOut];
+    p.put_workspace(&hookline_tests::workspace(&ws, vec![sub]))
+        .await
+        .unwrap();
+    message(&p, &ws, "m-last", Some("camp-1")).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let inbound = |text: &str, id: &str| {
+        json!({"inbound_id": id, "workspace_id": ws, "from": "+14155551234", "to": "+14155550000", "text": text,
+               "last_message_id": "m-last", "received_at": "2026-02-27T14:35:00Z"})
+    };
+    assert_eq!(post(&p, "/v1/inbound", inbound("Hello there", "in-1")).await, 202);
+    assert_eq!(post(&p, "/v1/inbound", inbound(" Stop. ", "in-2")).await, 202);
+    assert_eq!(
+        post(&p, "/v1/inbound", json!({"workspace_id": ws, "text": "x"})).await,
+        400
+    );
+
+    let got = rx.wait_for(3, WAIT, |_| true).await;
+    assert_eq!(got.len(), 3, "two inbound webhooks and one opt-out");
+    let events: Vec<&str> = got.iter().filter_map(|r| r.header("x-webhook-event")).collect();
+    assert_eq!(events.iter().filter(|e| **e == "inbound").count(), 2);
+    let hello = got
+        .iter()
+        .map(|r| r.json())
+        .find(|v| v["text"] == "Hello there")
+        .unwrap();
+    assert_eq!(
+        hello,
+        json!({"inbound_id": "in-1", "from": "+14155551234", "to": "+14155550000", "text": "Hello there",
+               "last_message_id": "m-last", "timestamp": "2026-02-27T14:35:00Z"})
+    );
+    let opt_out = got
+        .iter()
+        .find(|r| r.header("x-webhook-event") == Some("opt_out"))
+        .unwrap()
+        .json();
+    assert_eq!(
+        opt_out,
+        json!({"phone": "+14155551234", "to": "+14155550000", "source": "keyword", "keyword": "STOP",
+               "message_id": "m-last", "timestamp": "2026-02-27T14:35:00Z"})
+    );
+    assert!(metric_is(&p, "hookline_enrich_opt_outs_total{source=\"keyword\"} 1").await);
+    p.stop().await.unwrap();
+}

@@ -32,7 +32,7 @@ pub fn subscription_id(kind: EventKind) -> String {
 /// The GET view. The secret itself is never returned.
 pub fn view(ws: &WorkspaceConfig) -> Value {
     let mut out = Map::new();
-    for kind in EventKind::ALL {
+    for kind in EventKind::TELECOM23 {
         let url = ws.subscription(&subscription_id(kind)).map(|s| s.url.clone());
         out.insert(format!("{kind}_url"), json!(url));
     }
@@ -41,7 +41,7 @@ pub fn view(ws: &WorkspaceConfig) -> Value {
         json!(ws.telecom23.signing_secret.is_some()),
     );
     out.insert("unique_clicks_only".into(), json!(ws.telecom23.unique_clicks_only));
-    for kind in EventKind::ALL {
+    for kind in EventKind::TELECOM23 {
         out.insert(format!("{kind}_fields"), json!(chosen_fields(ws, kind)));
     }
     Value::Object(out)
@@ -88,7 +88,7 @@ pub async fn apply_put(
     for (kind, list) in changes.fields {
         t.fields.insert(kind, list);
     }
-    for kind in EventKind::ALL {
+    for kind in EventKind::TELECOM23 {
         let id = subscription_id(kind);
         let url = match changes.urls.get(&kind) {
             Some(new) => new.clone(),
@@ -151,7 +151,7 @@ async fn validate(body: &[u8], policy: &UrlPolicy) -> Result<Changes, ApiError> 
         ));
     }
 
-    for kind in EventKind::ALL {
+    for kind in EventKind::TELECOM23 {
         let key = format!("{kind}_url");
         let Some(v) = obj.get(&key) else { continue };
         let url = match v {
@@ -196,7 +196,7 @@ async fn validate(body: &[u8], policy: &UrlPolicy) -> Result<Changes, ApiError> 
         }
     }
 
-    for kind in EventKind::ALL {
+    for kind in EventKind::TELECOM23 {
         let key = format!("{kind}_fields");
         let Some(v) = obj.get(&key) else { continue };
         let invalid = |why: String| ApiError::bad_request("INVALID_FIELDS", format!("{key}: {why}"));

@@ -17,7 +17,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use chrono::Utc;
 use hookline_kafka::headers;
-use hookline_model::event::{ClickEvent, ConversionEvent, DeliveryEvent, ImpressionEvent};
+use hookline_model::event::{
+    ClickEvent, ConversionEvent, DeliveryEvent, ImpressionEvent, InboundEvent, OptOutEvent, OptOutSource,
+};
 use hookline_model::{ids, AttemptOutcome, Dispatch, DlrStatus, Event, EventData, EventKind, Permission};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -30,6 +32,7 @@ pub async fn handle(State(st): State<AppState>, headers: HeaderMap, body: Bytes)
         .get("type")
         .and_then(Value::as_str)
         .and_then(EventKind::parse)
+        .filter(|k| EventKind::TELECOM23.contains(k))
         .ok_or_else(|| {
             ApiError::bad_request(
                 "INVALID_TYPE",
@@ -144,6 +147,22 @@ pub fn sample(kind: EventKind, workspace_id: &str) -> Event {
             sender_id: "Hookline".into(),
             num_parts: 1,
             cost: 0.0085,
+        }),
+        EventKind::Inbound => EventData::Inbound(InboundEvent {
+            inbound_id: format!("test_{message_id}"),
+            from: "+14155551234".into(),
+            to: "+14155550000".into(),
+            text: "Hello from a test".into(),
+            last_message_id: Some(message_id.clone()),
+            last_campaign_id: None,
+        }),
+        EventKind::OptOut => EventData::OptOut(OptOutEvent {
+            phone: "+14155551234".into(),
+            to: Some("+14155550000".into()),
+            source: OptOutSource::Keyword,
+            keyword: Some("STOP".into()),
+            message_id: Some(message_id.clone()),
+            campaign_id: None,
         }),
     };
     Event {

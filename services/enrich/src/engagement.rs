@@ -10,10 +10,12 @@
 //!   once per transaction id, decided by the same kind of claim. One that joins nothing is
 //!   quarantined as `conversion_not_joined`.
 //! - An impression fires for a message accepted on the API single-send path.
+//! - An inbound SMS fires the inbound webhook; one whose text is an opt-out keyword
+//!   ([`OPT_OUT_KEYWORDS`]) also fires the opt-out webhook.
 
 use crate::{fanout, Enricher};
 use hookline_kafka::{Handled, Message, OwnedMessage};
-use hookline_model::{AcceptedMessage, ClickInput, ConversionInput, Event, LinkType, SendPath};
+use hookline_model::{AcceptedMessage, ClickInput, ConversionInput, Event, InboundInput, LinkType, SendPath};
 use hookline_store::retry_until_ok;
 use prometheus::IntCounterVec;
 use std::time::{Duration, Instant};
@@ -155,5 +157,66 @@ impl Enricher {
 
     fn click_ttl(&self) -> Duration {
         Duration::from_secs(self.cfg.dedup_ttl_secs)
+    }
+}
+
+/// Inbound keywords that opt the sender out, as carriers and the CTIA guidelines use them.
+pub const OPT_OUT_KEYWORDS: &[&str] = &[
+    "STOP",
+    "STOPALL",
+    "UNSUBSCRIBE",
+    "CANCEL",
+    "END",
+    "QUIT",
+    "OPTOUT",
+    "OPT-OUT",
+    "REVOKE",
+];
+
+/// The opt-out keyword an inbound text is, if it is one: the whole message, trimmed, any
+/// case, trailing punctuation ignored ("Stop.", " stop! ").
+pub fn opt_out_keyword(text: &str) -> Option<&'static str> {
+    let word = text
+        .trim()
+        .trim_end_matches(|c: char| c.is_ascii_punctuation())
+        .trim()
+        .to_ascii_uppercase();
+    OPT_OUT_KEYWORDS.iter().copied().find(|k| *k == word)
+}
+
+impl Enricher {
+    /// Fires the inbound webhook and, for a STOP keyword, the opt-out webhook.
+    pub(crate) async fn handle_inbound(&self, msg: OwnedMessage) -> Handled {
+        let Some(input) = self.decode::<InboundInput>(&msg) else {
+            return self.quarantined(&msg, "invalid_internal_record").await;
+        };
+        let last = match &input.last_message_id {
+            Some(id) => match self.message(id).await {
+                None => return Handled::store_unavailable(),
+                Some(m) => m,
+            },
+            None => None,
+        };
+        let handled = fanout::fan_out(self, &Event::inbound(&input, last.as_ref())).await;
+        let (Handled::Done, Some(keyword)) = (&handled, opt_out_keyword(&input.text)) else {
+            return handled;
+        };
+        self.metrics.opt_outs.with_label_values(&["keyword"]).inc();
+        fanout::fan_out(self, &Event::keyword_opt_out(&input, keyword, last.as_ref())).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stop_keywords() {
+        for t in ["STOP", "stop", " Stop. ", "unsubscribe!", "STOPALL", "opt-out"] {
+            assert!(opt_out_keyword(t).is_some(), "{t}");
+        }
+        for t in ["please stop texting me", "STOPPED", "", "hello"] {
+            assert!(opt_out_keyword(t).is_none(), "{t}");
+        }
     }
 }

@@ -168,6 +168,7 @@ enum Input {
     Dlr,
     Click,
     Conversion,
+    Inbound,
 }
 
 fn now_ms() -> i64 {
@@ -198,9 +199,16 @@ pub async fn start(
         shutdown: rt.shutdown.clone(),
     };
     let (messages_topic, clicks_topic, conversions_topic) = (topics.messages(), topics.clicks(), topics.conversions());
+    let inbound_topic = topics.inbound();
     let main = kafka.consumer(
         &cfg.group,
-        &[&messages_topic, &topics.dlr(), &clicks_topic, &conversions_topic],
+        &[
+            &messages_topic,
+            &topics.dlr(),
+            &clicks_topic,
+            &conversions_topic,
+            &inbound_topic,
+        ],
         &kafka_metrics,
     )?;
     let waiting = kafka.consumer(&format!("{}-wait", cfg.group), &[&topics.dlr_wait()], &kafka_metrics)?;
@@ -224,6 +232,8 @@ pub async fn start(
                 Input::Click
             } else if topic == conversions_topic {
                 Input::Conversion
+            } else if topic == inbound_topic {
+                Input::Inbound
             } else {
                 Input::Dlr
             };
@@ -232,6 +242,7 @@ pub async fn start(
                     Input::Message => e.handle_message(msg).await,
                     Input::Click => e.handle_click(msg).await,
                     Input::Conversion => e.handle_conversion(msg).await,
+                    Input::Inbound => e.handle_inbound(msg).await,
                     Input::Dlr => e.handle_dlr(msg, false).await,
                 }
             }

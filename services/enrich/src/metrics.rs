@@ -19,6 +19,8 @@ pub(crate) struct Metrics {
     pub clicks: IntCounterVec,
     /// `hookline_enrich_conversions_total{outcome}`: joined, unjoined, duplicate.
     pub conversions: IntCounterVec,
+    /// `hookline_enrich_opt_outs_total{source}`.
+    pub opt_outs: IntCounterVec,
     /// `hookline_enrich_dedup_duration_seconds`: one atomic claim in the store (with retries).
     pub dedup_duration: Histogram,
 }
@@ -52,6 +54,7 @@ impl Metrics {
                 &["reason"],
             ),
             clicks: counter_vec(r, "hookline_enrich_clicks_total", "Clicks by outcome.", &["outcome"]),
+            opt_outs: counter_vec(r, "hookline_enrich_opt_outs_total", "Opt-outs by source.", &["source"]),
             conversions: counter_vec(
                 r,
                 "hookline_enrich_conversions_total",

@@ -27,6 +27,7 @@ pub async fn serve(addr: SocketAddr, ingestor: Ingestor, shutdown: CancellationT
         .route("/v1/messages", post(messages))
         .route("/v1/dlr", post(dlr))
         .route("/v1/clicks", post(clicks))
+        .route("/v1/inbound", post(inbound))
         .route("/track", get(track_get).post(track_post))
         .route("/v1/actions", post(track_post))
         .with_state(ingestor);
@@ -39,6 +40,10 @@ async fn messages(State(i): State<Ingestor>, body: Bytes) -> (StatusCode, Json<V
 
 async fn dlr(State(i): State<Ingestor>, body: Bytes) -> (StatusCode, Json<Value>) {
     respond(i.ingest(InputKind::CarrierDlr, &body).await)
+}
+
+async fn inbound(State(i): State<Ingestor>, body: Bytes) -> (StatusCode, Json<Value>) {
+    respond(i.ingest(InputKind::Inbound, &body).await)
 }
 
 async fn clicks(State(i): State<Ingestor>, body: Bytes) -> (StatusCode, Json<Value>) {

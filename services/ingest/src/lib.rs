@@ -66,6 +66,7 @@ pub enum InputKind {
     AcceptedMessage,
     CarrierDlr,
     Click,
+    Inbound,
 }
 
 impl InputKind {
@@ -74,6 +75,7 @@ impl InputKind {
             Self::AcceptedMessage => "accepted_message",
             Self::CarrierDlr => "carrier_dlr",
             Self::Click => "click",
+            Self::Inbound => "inbound",
         }
     }
 }
@@ -87,6 +89,7 @@ pub struct Ingestor {
     dlr_topic: String,
     clicks_topic: String,
     conversions_topic: String,
+    inbound_topic: String,
     metrics: Arc<Metrics>,
 }
 
@@ -125,6 +128,10 @@ impl Ingestor {
             InputKind::Click => {
                 let c = normalise::click(raw, chrono::Utc::now())?;
                 ("click", &self.clicks_topic, c.click_id.clone(), serde_json::to_vec(&c))
+            }
+            InputKind::Inbound => {
+                let i = normalise::inbound(raw, chrono::Utc::now())?;
+                ("inbound", &self.inbound_topic, i.from.clone(), serde_json::to_vec(&i))
             }
         };
         let value = value.map_err(hookline_kafka::KafkaError::from)?;
@@ -184,15 +191,17 @@ pub async fn start(kafka: &KafkaSettings, cfg: &IngestConfig, rt: &Runtime) -> R
         dlr_topic: topics.dlr(),
         clicks_topic: topics.clicks(),
         conversions_topic: topics.conversions(),
+        inbound_topic: topics.inbound(),
         metrics,
     };
 
     let accepted_topic = topics.accepted();
     let dlr_topic = topics.carrier_dlr();
     let link_clicks_topic = topics.link_clicks();
+    let sms_inbound_topic = topics.sms_inbound();
     let consumer = kafka.consumer(
         &cfg.group,
-        &[&accepted_topic, &dlr_topic, &link_clicks_topic],
+        &[&accepted_topic, &dlr_topic, &link_clicks_topic, &sms_inbound_topic],
         &kafka_metrics,
     )?;
 
@@ -207,6 +216,8 @@ pub async fn start(kafka: &KafkaSettings, cfg: &IngestConfig, rt: &Runtime) -> R
                 InputKind::AcceptedMessage
             } else if msg.topic() == link_clicks_topic {
                 InputKind::Click
+            } else if msg.topic() == sms_inbound_topic {
+                InputKind::Inbound
             } else {
                 InputKind::CarrierDlr
             };

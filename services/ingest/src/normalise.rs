@@ -2,7 +2,7 @@
 
 use crate::smpp;
 use chrono::{DateTime, Utc};
-use hookline_model::{AcceptedMessage, CarrierDlr, ClickInput, ConversionInput, DlrStatus, LinkType};
+use hookline_model::{AcceptedMessage, CarrierDlr, ClickInput, ConversionInput, DlrStatus, InboundInput, LinkType};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -130,6 +130,47 @@ pub fn carrier_dlr(raw: &[u8], received_at: DateTime<Utc>) -> Result<CarrierDlr,
         cost,
         carrier,
         received_at,
+    })
+}
+
+#[derive(Deserialize)]
+struct RawInbound {
+    #[serde(default)]
+    inbound_id: Option<String>,
+    workspace_id: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    #[serde(default, alias = "message")]
+    text: String,
+    #[serde(default)]
+    last_message_id: Option<String>,
+    #[serde(default, alias = "received")]
+    received_at: Option<DateTime<Utc>>,
+}
+
+/// Validates an inbound SMS: `workspace_id`, `from` and `to` are required; the text may be
+/// empty.
+pub fn inbound(raw: &[u8], ingested_at: DateTime<Utc>) -> Result<InboundInput, InputError> {
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Err(InputError::Empty);
+    }
+    let r: RawInbound = serde_json::from_slice(raw)?;
+    let workspace_id = required(r.workspace_id, "workspace_id")?;
+    let from = required(r.from, "from")?;
+    let to = required(r.to, "to")?;
+    let received_at = r.received_at.unwrap_or(ingested_at);
+    let inbound_id = r.inbound_id.filter(|s| !s.trim().is_empty()).unwrap_or_else(|| {
+        hookline_model::ids::stable_id("in", &[&workspace_id, &from, &to, &r.text, &received_at.to_rfc3339()])
+    });
+    Ok(InboundInput {
+        inbound_id,
+        workspace_id,
+        from,
+        to,
+        text: r.text,
+        last_message_id: r.last_message_id.filter(|s| !s.trim().is_empty()),
+        received_at,
+        ingested_at,
     })
 }
 

@@ -53,6 +53,22 @@ pub struct Topics {
         default_value = "hookline.events.conversions"
     )]
     pub conversions: String,
+    /// Input: SMS received on the workspaces' numbers (JSON, see README).
+    #[arg(
+        long = "topic-sms-inbound",
+        id = "topic_sms_inbound",
+        env = "HOOKLINE_TOPIC_SMS_INBOUND",
+        default_value = "sms.inbound"
+    )]
+    pub sms_inbound: String,
+    /// Validated inbound SMS (ingest → enrich).
+    #[arg(
+        long = "topic-inbound",
+        id = "topic_inbound",
+        env = "HOOKLINE_TOPIC_INBOUND",
+        default_value = "hookline.events.inbound"
+    )]
+    pub inbound: String,
     /// Validated accepted messages (ingest → enrich).
     #[arg(
         long = "topic-messages",
@@ -179,6 +195,12 @@ impl Topics {
     pub fn carrier_dlr(&self) -> String {
         self.full(&self.carrier_dlr)
     }
+    pub fn sms_inbound(&self) -> String {
+        self.full(&self.sms_inbound)
+    }
+    pub fn inbound(&self) -> String {
+        self.full(&self.inbound)
+    }
     pub fn link_clicks(&self) -> String {
         self.full(&self.link_clicks)
     }
@@ -235,6 +257,8 @@ impl Topics {
         let mut specs = vec![
             plain(self.accepted()),
             plain(self.carrier_dlr()),
+            plain(self.sms_inbound()),
+            plain(self.inbound()),
             plain(self.link_clicks()),
             plain(self.clicks()),
             plain(self.conversions()),

@@ -1,6 +1,6 @@
 //! The enriched event: what a webhook is about, after the join with message metadata.
 
-use crate::input::{AcceptedMessage, CarrierDlr, ClickInput, ConversionInput};
+use crate::input::{AcceptedMessage, CarrierDlr, ClickInput, ConversionInput, InboundInput};
 use crate::status::DlrStatus;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -14,10 +14,24 @@ pub enum EventKind {
     Click,
     Conversion,
     Impression,
+    /// An SMS received on one of the workspace's numbers.
+    Inbound,
+    /// A recipient opted out (STOP keyword, or an opt-out link).
+    OptOut,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 4] = [Self::Delivery, Self::Click, Self::Conversion, Self::Impression];
+    pub const ALL: [EventKind; 6] = [
+        Self::Delivery,
+        Self::Click,
+        Self::Conversion,
+        Self::Impression,
+        Self::Inbound,
+        Self::OptOut,
+    ];
+
+    /// The kinds the 23 Telecom dialect has a URL for.
+    pub const TELECOM23: [EventKind; 4] = [Self::Delivery, Self::Click, Self::Conversion, Self::Impression];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -25,6 +39,8 @@ impl EventKind {
             Self::Click => "click",
             Self::Conversion => "conversion",
             Self::Impression => "impression",
+            Self::Inbound => "inbound",
+            Self::OptOut => "opt_out",
         }
     }
 
@@ -61,6 +77,8 @@ impl Event {
             EventData::Click(_) => EventKind::Click,
             EventData::Conversion(_) => EventKind::Conversion,
             EventData::Impression(_) => EventKind::Impression,
+            EventData::Inbound(_) => EventKind::Inbound,
+            EventData::OptOut(_) => EventKind::OptOut,
         }
     }
 
@@ -71,6 +89,9 @@ impl Event {
             EventData::Impression(i) => Some(&i.sender_id),
             EventData::Click(c) => c.sender_id.as_deref(),
             EventData::Conversion(_) => None,
+            // Filters match an inbound message's sender on the address that received it.
+            EventData::Inbound(i) => Some(&i.to),
+            EventData::OptOut(o) => o.to.as_deref(),
         }
     }
 
@@ -174,6 +195,44 @@ impl Event {
     }
 }
 
+impl Event {
+    /// An inbound SMS (joined with the last message sent to its sender, when known).
+    pub fn inbound(input: &InboundInput, last: Option<&AcceptedMessage>) -> Self {
+        Event {
+            id: crate::ids::stable_id("in", &[&input.workspace_id, &input.inbound_id]),
+            workspace_id: input.workspace_id.clone(),
+            occurred_at: input.received_at,
+            received_at: input.ingested_at,
+            data: EventData::Inbound(InboundEvent {
+                inbound_id: input.inbound_id.clone(),
+                from: input.from.clone(),
+                to: input.to.clone(),
+                text: input.text.clone(),
+                last_message_id: input.last_message_id.clone(),
+                last_campaign_id: last.and_then(|m| m.broadcast_id.clone()),
+            }),
+        }
+    }
+
+    /// The opt-out an inbound STOP keyword means.
+    pub fn keyword_opt_out(input: &InboundInput, keyword: &str, last: Option<&AcceptedMessage>) -> Self {
+        Event {
+            id: crate::ids::stable_id("optout", &[&input.workspace_id, &input.inbound_id]),
+            workspace_id: input.workspace_id.clone(),
+            occurred_at: input.received_at,
+            received_at: input.ingested_at,
+            data: EventData::OptOut(OptOutEvent {
+                phone: input.from.clone(),
+                to: Some(input.to.clone()),
+                source: OptOutSource::Keyword,
+                keyword: Some(keyword.to_string()),
+                message_id: input.last_message_id.clone(),
+                campaign_id: last.and_then(|m| m.broadcast_id.clone()),
+            }),
+        }
+    }
+}
+
 /// Per-kind event data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -182,6 +241,50 @@ pub enum EventData {
     Click(ClickEvent),
     Conversion(ConversionEvent),
     Impression(ImpressionEvent),
+    Inbound(InboundEvent),
+    OptOut(OptOutEvent),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboundEvent {
+    pub inbound_id: String,
+    /// The phone number that sent the SMS.
+    pub from: String,
+    /// The workspace's number or sender address that received it.
+    pub to: String,
+    pub text: String,
+    /// The last message sent to `from`, when the gateway knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_message_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_campaign_id: Option<String>,
+}
+
+/// How a recipient opted out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OptOutSource {
+    /// An inbound STOP (or a variant).
+    Keyword,
+    /// A visit to an opt-out link.
+    Link,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OptOutEvent {
+    /// The recipient who opted out.
+    pub phone: String,
+    /// The number or sender address they opted out of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    pub source: OptOutSource,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyword: Option<String>,
+    /// The message the opt-out refers to (the last one sent, or the link's message).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -55,6 +55,24 @@ pub fn catalogue(kind: EventKind) -> &'static [&'static str] {
             "timestamp",
             "workspace_id",
         ],
+        EventKind::Inbound => &[
+            "inbound_id",
+            "from",
+            "to",
+            "text",
+            "last_message_id",
+            "timestamp",
+            "workspace_id",
+        ],
+        EventKind::OptOut => &[
+            "phone",
+            "to",
+            "source",
+            "keyword",
+            "message_id",
+            "timestamp",
+            "workspace_id",
+        ],
     }
 }
 
@@ -83,6 +101,8 @@ pub fn defaults(kind: EventKind) -> &'static [&'static str] {
             "timestamp",
         ],
         EventKind::Impression => &["message_id", "recipient", "sender_id", "num_parts", "cost", "timestamp"],
+        EventKind::Inbound => &["inbound_id", "from", "to", "text", "last_message_id", "timestamp"],
+        EventKind::OptOut => &["phone", "to", "source", "keyword", "message_id", "timestamp"],
     }
 }
 
@@ -161,6 +181,22 @@ pub fn value(event: &Event, field: &str) -> Value {
             "sender_id" => json!(i.sender_id),
             "num_parts" => json!(i.num_parts),
             "cost" => json!(i.cost),
+            _ => Value::Null,
+        },
+        EventData::Inbound(i) => match field {
+            "inbound_id" => json!(i.inbound_id),
+            "from" => json!(i.from),
+            "to" => json!(i.to),
+            "text" => json!(i.text),
+            "last_message_id" => json!(i.last_message_id),
+            _ => Value::Null,
+        },
+        EventData::OptOut(o) => match field {
+            "phone" => json!(o.phone),
+            "to" => json!(o.to),
+            "source" => json!(o.source),
+            "keyword" => json!(o.keyword),
+            "message_id" => json!(o.message_id),
             _ => Value::Null,
         },
     }

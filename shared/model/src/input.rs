@@ -54,6 +54,23 @@ impl AcceptedMessage {
     }
 }
 
+/// An SMS received on one of a workspace's numbers (the gateway's inbound stream).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboundInput {
+    /// The gateway's id; derived from the content when it sends none.
+    pub inbound_id: String,
+    pub workspace_id: String,
+    pub from: String,
+    pub to: String,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_message_id: Option<String>,
+    /// When the SMS was received.
+    pub received_at: DateTime<Utc>,
+    /// When Hookline got it.
+    pub ingested_at: DateTime<Utc>,
+}
+
 /// Whose short link was clicked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -21,7 +21,7 @@ pub use apikey::{ApiKeyRecord, Permission};
 pub use config_log::{ConfigKey, ConfigState};
 pub use dispatch::{AttemptOutcome, AttemptRecord, DeadLetter, Dispatch};
 pub use event::{Event, EventData, EventKind};
-pub use input::{AcceptedMessage, CarrierDlr, ClickInput, ConversionInput, LinkType, SendPath};
+pub use input::{AcceptedMessage, CarrierDlr, ClickInput, ConversionInput, InboundInput, LinkType, SendPath};
 pub use status::DlrStatus;
 pub use subscription::{BodyFormat, Dialect, Filters, PayloadSchema, RetryPolicy, SealedSecret, Subscription};
 pub use workspace::{Telecom23Settings, WorkspaceConfig};
