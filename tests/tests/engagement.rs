@@ -278,5 +278,22 @@ async fn inbound_sms_fires_inbound_and_stop_fires_opt_out() {
                "message_id": "m-last", "timestamp": "2026-02-27T14:35:00Z"})
     );
     assert!(metric_is(&p, "hookline_enrich_opt_outs_total{source=\"keyword\"} 1").await);
+
+    // A visit to the message's opt-out link: opt-out from the link, no click.
+    let mut visit = click("m-last", Some("camp-1"), HUMAN);
+    visit["opt_out"] = json!(true);
+    assert_eq!(post(&p, "/v1/clicks", visit).await, 202);
+    let got = rx.wait_for(4, WAIT, |_| true).await;
+    assert_eq!(got.len(), 4);
+    let link = got
+        .iter()
+        .map(|r| r.json())
+        .find(|v| v["source"] == "link")
+        .expect("link opt-out");
+    assert_eq!(
+        (link["phone"].as_str(), link["to"].as_str()),
+        (Some("+14155551234"), Some("MyApp"))
+    );
+    assert_eq!(link["message_id"], "m-last");
     p.stop().await.unwrap();
 }

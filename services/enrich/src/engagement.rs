@@ -10,6 +10,7 @@
 //!   once per transaction id, decided by the same kind of claim. One that joins nothing is
 //!   quarantined as `conversion_not_joined`.
 //! - An impression fires for a message accepted on the API single-send path.
+//! - A visit to an opt-out link (a click with `opt_out`) fires the opt-out webhook instead.
 //! - An inbound SMS fires the inbound webhook; one whose text is an opt-out keyword
 //!   ([`OPT_OUT_KEYWORDS`]) also fires the opt-out webhook.
 
@@ -45,6 +46,10 @@ impl Enricher {
             let detail = format!("no accepted message {}", click.message_id);
             return self.quarantine_with(&msg, "metadata_not_found", &detail).await;
         };
+        if click.opt_out {
+            self.metrics.opt_outs.with_label_values(&["link"]).inc();
+            return fanout::fan_out(self, &Event::link_opt_out(&click, &meta)).await;
+        }
         let ttl = self.click_ttl();
         let remembered = retry_until_ok(
             &self.shutdown,

@@ -194,6 +194,8 @@ struct RawClick {
     #[serde(default)]
     bot: bool,
     #[serde(default)]
+    opt_out: bool,
+    #[serde(default)]
     clicked_at: Option<DateTime<Utc>>,
 }
 
@@ -233,6 +235,7 @@ pub fn click(raw: &[u8], received_at: DateTime<Utc>) -> Result<ClickInput, Input
         user_agent: c.user_agent,
         ip: c.ip,
         bot: c.bot,
+        opt_out: c.opt_out,
         clicked_at,
         received_at,
     })

@@ -214,6 +214,24 @@ impl Event {
         }
     }
 
+    /// The opt-out a visit to a message's opt-out link means.
+    pub fn link_opt_out(click: &ClickInput, msg: &AcceptedMessage) -> Self {
+        Event {
+            id: crate::ids::stable_id("optout", &[&msg.workspace_id, &click.click_id]),
+            workspace_id: msg.workspace_id.clone(),
+            occurred_at: click.clicked_at,
+            received_at: click.received_at,
+            data: EventData::OptOut(OptOutEvent {
+                phone: click.recipient.clone(),
+                to: Some(msg.sender_id.clone()),
+                source: OptOutSource::Link,
+                keyword: None,
+                message_id: Some(msg.message_id.clone()),
+                campaign_id: click.broadcast_id.clone().or_else(|| msg.broadcast_id.clone()),
+            }),
+        }
+    }
+
     /// The opt-out an inbound STOP keyword means.
     pub fn keyword_opt_out(input: &InboundInput, keyword: &str, last: Option<&AcceptedMessage>) -> Self {
         Event {

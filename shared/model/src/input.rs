@@ -100,6 +100,9 @@ pub struct ClickInput {
     /// Set upstream when the shortener already knows the click is automated.
     #[serde(default)]
     pub bot: bool,
+    /// The link was the message's opt-out link: the visit fires `opt_out`, not `click`.
+    #[serde(default)]
+    pub opt_out: bool,
     pub clicked_at: DateTime<Utc>,
     pub received_at: DateTime<Utc>,
 }
