@@ -297,3 +297,54 @@ async fn inbound_sms_fires_inbound_and_stop_fires_opt_out() {
     assert_eq!(link["message_id"], "m-last");
     p.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_status_fires_and_statuses_after_a_final_one_are_flagged() {
+    let mut p = TestPipeline::start().await.unwrap();
+    let ws = format!("ws-{}", p.id);
+    let rx = Receiver::start().await;
+    let mut sub = hookline_tests::subscription(&ws, "statuses", &rx.url("/s"));
+    sub.event_kinds = vec![hookline_model::EventKind::Status];
+    p.put_workspace(&hookline_tests::workspace(&ws, vec![sub]))
+        .await
+        .unwrap();
+
+    p.send_accepted(&ws, "m-st", "c-st").await.unwrap();
+    let statuses = [
+        "id:c-st stat:ENROUTE err:000 done date:2602131030",
+        "id:c-st stat:DELIVRD err:000 done date:2602131031",
+        "id:c-st stat:UNDELIV err:0B1 done date:2602131032",
+        "id:c-st stat:ACCEPTD err:000 done date:2602131033",
+    ];
+    let mut seen = 1; // the gateway's "sent"
+    for dlr in statuses {
+        p.send_dlr("c-st", dlr).await.unwrap();
+        seen += 1;
+        // One at a time, so the order at the receiver is the order of arrival.
+        assert_eq!(rx.wait_for(seen, WAIT, |_| true).await.len(), seen);
+    }
+    let got: Vec<Value> = rx.requests().iter().map(|r| r.json()).collect();
+    let summary: Vec<(String, bool)> = got
+        .iter()
+        .map(|v| {
+            (
+                v["status"].as_str().unwrap().to_string(),
+                v["after_final"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("sent".to_string(), false),
+            ("sent".to_string(), false),
+            ("delivered".to_string(), false),
+            ("undelivered".to_string(), true),
+            ("sent".to_string(), true),
+        ]
+    );
+    assert_eq!(got[3]["status_code"], "0B1");
+    assert_eq!(got[2]["message_id"], "m-st");
+    assert!(metric_is(&p, "hookline_enrich_late_statuses_total 2").await);
+    p.stop().await.unwrap();
+}

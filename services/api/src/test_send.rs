@@ -18,7 +18,8 @@ use axum::Json;
 use chrono::Utc;
 use hookline_kafka::headers;
 use hookline_model::event::{
-    ClickEvent, ConversionEvent, DeliveryEvent, ImpressionEvent, InboundEvent, OptOutEvent, OptOutSource,
+    ClickEvent, ConversionEvent, DeliveryEvent, ImpressionEvent, InboundEvent, MessageStatus, OptOutEvent,
+    OptOutSource, StatusEvent,
 };
 use hookline_model::{ids, AttemptOutcome, Dispatch, DlrStatus, Event, EventData, EventKind, Permission};
 use serde_json::{json, Value};
@@ -163,6 +164,16 @@ pub fn sample(kind: EventKind, workspace_id: &str) -> Event {
             keyword: Some("STOP".into()),
             message_id: Some(message_id.clone()),
             campaign_id: None,
+        }),
+        EventKind::Status => EventData::Status(StatusEvent {
+            message_id: message_id.clone(),
+            telecom_message_id: Some("test-carrier-0001".into()),
+            recipient: "+14155551234".into(),
+            sender_id: "Hookline".into(),
+            status: MessageStatus::Delivered,
+            status_code: Some("000".into()),
+            broadcast_id: None,
+            after_final: false,
         }),
     };
     Event {

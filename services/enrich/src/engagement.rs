@@ -16,12 +16,54 @@
 
 use crate::{fanout, Enricher};
 use hookline_kafka::{Handled, Message, OwnedMessage};
-use hookline_model::{AcceptedMessage, ClickInput, ConversionInput, Event, InboundInput, LinkType, SendPath};
+use hookline_model::{
+    AcceptedMessage, CarrierDlr, ClickInput, ConversionInput, Event, EventData, InboundInput, LinkType, SendPath,
+};
 use hookline_store::retry_until_ok;
 use prometheus::IntCounterVec;
 use std::time::{Duration, Instant};
 
 impl Enricher {
+    /// A DLR joined with its message: the delivery webhook for a final status, and a status
+    /// event for every status, flagged `after_final` when the message already had a final one
+    /// (decided by an atomic claim on the message's final status).
+    pub(crate) async fn joined_dlr(&self, msg: &OwnedMessage, dlr: &CarrierDlr, meta: &AcceptedMessage) -> Handled {
+        let mut status = Event::dlr_status(dlr, meta);
+        let final_key = format!("final:{}:{}", meta.workspace_id, meta.message_id);
+        let after_final = if dlr.status.is_final() {
+            self.metrics.join.with_label_values(&["joined"]).inc();
+            match self.claim(&final_key, msg).await {
+                None => return Handled::store_unavailable(),
+                Some(first_final) => !first_final,
+            }
+        } else {
+            self.metrics.join.with_label_values(&["intermediate"]).inc();
+            match retry_until_ok(
+                &self.shutdown,
+                "claimed",
+                || self.store_error("claimed"),
+                || self.store.claimed(&final_key),
+            )
+            .await
+            {
+                None => return Handled::store_unavailable(),
+                Some(had_final) => had_final,
+            }
+        };
+        if after_final {
+            self.metrics.late_statuses.inc();
+        }
+        if let EventData::Status(s) = &mut status.data {
+            s.after_final = after_final;
+        }
+        if dlr.status.is_final() {
+            if let stop @ Handled::Abort(_) = fanout::fan_out(self, &Event::delivery(dlr, meta)).await {
+                return stop;
+            }
+        }
+        fanout::fan_out(self, &status).await
+    }
+
     /// Fires the impression of an API single-send message.
     pub(crate) async fn impression(&self, msg: &AcceptedMessage) -> Handled {
         if msg.send_path() != SendPath::ApiSingle {

@@ -101,7 +101,10 @@ impl Enricher {
         match stored {
             Some(()) => {
                 self.metrics.records.with_label_values(&["message", "stored"]).inc();
-                self.impression(&accepted).await
+                match self.impression(&accepted).await {
+                    Handled::Done => fanout::fan_out(self, &Event::sent(&accepted, Utc::now())).await,
+                    stop => stop,
+                }
             }
             None => Handled::store_unavailable(),
         }
@@ -112,10 +115,6 @@ impl Enricher {
         let Some(dlr) = self.decode::<CarrierDlr>(&msg) else {
             return self.quarantined(&msg, "invalid_internal_record").await;
         };
-        if !dlr.status.is_final() {
-            self.metrics.join.with_label_values(&["intermediate"]).inc();
-            return Handled::Done;
-        }
         let found = retry_until_ok(
             &self.shutdown,
             "get_message",
@@ -128,11 +127,7 @@ impl Enricher {
             Some(m) => m,
         };
         match meta {
-            Some(meta) => {
-                self.metrics.join.with_label_values(&["joined"]).inc();
-                let event = Event::delivery(&dlr, &meta);
-                fanout::fan_out(self, &event).await
-            }
+            Some(meta) => self.joined_dlr(&msg, &dlr, &meta).await,
             None => {
                 let first_seen = if from_wait {
                     headers::get_i64(msg.headers(), headers::FIRST_SEEN_MS).unwrap_or_else(now_ms)

@@ -19,6 +19,8 @@ pub(crate) struct Metrics {
     pub clicks: IntCounterVec,
     /// `hookline_enrich_conversions_total{outcome}`: joined, unjoined, duplicate.
     pub conversions: IntCounterVec,
+    /// `hookline_enrich_late_statuses_total`: statuses that arrived after a final one.
+    pub late_statuses: prometheus::IntCounter,
     /// `hookline_enrich_opt_outs_total{source}`.
     pub opt_outs: IntCounterVec,
     /// `hookline_enrich_dedup_duration_seconds`: one atomic claim in the store (with retries).
@@ -54,6 +56,13 @@ impl Metrics {
                 &["reason"],
             ),
             clicks: counter_vec(r, "hookline_enrich_clicks_total", "Clicks by outcome.", &["outcome"]),
+            late_statuses: counter_vec(
+                r,
+                "hookline_enrich_late_statuses_total",
+                "Statuses that arrived after the message's final one.",
+                &[],
+            )
+            .with_label_values(&[] as &[&str]),
             opt_outs: counter_vec(r, "hookline_enrich_opt_outs_total", "Opt-outs by source.", &["source"]),
             conversions: counter_vec(
                 r,

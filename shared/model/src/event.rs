@@ -18,16 +18,19 @@ pub enum EventKind {
     Inbound,
     /// A recipient opted out (STOP keyword, or an opt-out link).
     OptOut,
+    /// Every status a message passes through (sent, delivered, ...), several per message.
+    Status,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 6] = [
+    pub const ALL: [EventKind; 7] = [
         Self::Delivery,
         Self::Click,
         Self::Conversion,
         Self::Impression,
         Self::Inbound,
         Self::OptOut,
+        Self::Status,
     ];
 
     /// The kinds the 23 Telecom dialect has a URL for.
@@ -41,6 +44,7 @@ impl EventKind {
             Self::Impression => "impression",
             Self::Inbound => "inbound",
             Self::OptOut => "opt_out",
+            Self::Status => "status",
         }
     }
 
@@ -79,6 +83,7 @@ impl Event {
             EventData::Impression(_) => EventKind::Impression,
             EventData::Inbound(_) => EventKind::Inbound,
             EventData::OptOut(_) => EventKind::OptOut,
+            EventData::Status(_) => EventKind::Status,
         }
     }
 
@@ -92,6 +97,7 @@ impl Event {
             // Filters match an inbound message's sender on the address that received it.
             EventData::Inbound(i) => Some(&i.to),
             EventData::OptOut(o) => o.to.as_deref(),
+            EventData::Status(s) => Some(&s.sender_id),
         }
     }
 
@@ -251,6 +257,60 @@ impl Event {
     }
 }
 
+impl Event {
+    /// The `sent` status of an accepted message.
+    pub fn sent(msg: &AcceptedMessage, received_at: DateTime<Utc>) -> Self {
+        Self::status(msg, MessageStatus::Sent, None, None, msg.accepted_at, received_at)
+    }
+
+    /// The status a DLR reports (`after_final` is set by the caller, which knows the history).
+    pub fn dlr_status(dlr: &CarrierDlr, msg: &AcceptedMessage) -> Self {
+        Self::status(
+            msg,
+            MessageStatus::from_dlr(dlr.status),
+            Some(&dlr.carrier_message_id),
+            Some(&dlr.status_code),
+            dlr.done_at,
+            dlr.received_at,
+        )
+    }
+
+    fn status(
+        msg: &AcceptedMessage,
+        status: MessageStatus,
+        carrier_id: Option<&str>,
+        code: Option<&str>,
+        at: DateTime<Utc>,
+        received_at: DateTime<Utc>,
+    ) -> Self {
+        Event {
+            id: crate::ids::stable_id(
+                "st",
+                &[
+                    &msg.workspace_id,
+                    &msg.message_id,
+                    status.as_str(),
+                    code.unwrap_or_default(),
+                    &at.to_rfc3339(),
+                ],
+            ),
+            workspace_id: msg.workspace_id.clone(),
+            occurred_at: at,
+            received_at,
+            data: EventData::Status(StatusEvent {
+                message_id: msg.message_id.clone(),
+                telecom_message_id: carrier_id.map(str::to_string),
+                recipient: msg.recipient.clone(),
+                sender_id: msg.sender_id.clone(),
+                status,
+                status_code: code.map(str::to_string),
+                broadcast_id: msg.broadcast_id.clone(),
+                after_final: false,
+            }),
+        }
+    }
+}
+
 /// Per-kind event data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -261,6 +321,71 @@ pub enum EventData {
     Impression(ImpressionEvent),
     Inbound(InboundEvent),
     OptOut(OptOutEvent),
+    Status(StatusEvent),
+}
+
+/// A message's status in the status-event model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageStatus {
+    /// Accepted by the gateway, or en route at the carrier.
+    Sent,
+    /// The carrier could not tell (UNKNOWN).
+    Failed,
+    /// Temporarily undeliverable (EXPIRED: not delivered within its validity).
+    SoftBounce,
+    /// Permanently refused (REJECTD).
+    HardBounce,
+    Delivered,
+    Undelivered,
+}
+
+impl MessageStatus {
+    /// The status a carrier DLR status means.
+    pub fn from_dlr(s: DlrStatus) -> Self {
+        match s {
+            DlrStatus::Delivered => Self::Delivered,
+            DlrStatus::Undeliverable => Self::Undelivered,
+            DlrStatus::Rejected => Self::HardBounce,
+            DlrStatus::Expired => Self::SoftBounce,
+            DlrStatus::Unknown => Self::Failed,
+            DlrStatus::Enroute | DlrStatus::Accepted => Self::Sent,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+            Self::SoftBounce => "soft_bounce",
+            Self::HardBounce => "hard_bounce",
+            Self::Delivered => "delivered",
+            Self::Undelivered => "undelivered",
+        }
+    }
+
+    /// Whether no further status is expected.
+    pub fn is_final(self) -> bool {
+        self != Self::Sent
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusEvent {
+    pub message_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub telecom_message_id: Option<String>,
+    pub recipient: String,
+    pub sender_id: String,
+    pub status: MessageStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broadcast_id: Option<String>,
+    /// The status arrived after the message already had a final one: delivered as it came,
+    /// flagged rather than reordered or dropped.
+    #[serde(default)]
+    pub after_final: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -73,6 +73,18 @@ pub fn catalogue(kind: EventKind) -> &'static [&'static str] {
             "timestamp",
             "workspace_id",
         ],
+        EventKind::Status => &[
+            "message_id",
+            "telecom_message_id",
+            "recipient",
+            "sender_id",
+            "status",
+            "status_code",
+            "broadcast_id",
+            "after_final",
+            "timestamp",
+            "workspace_id",
+        ],
     }
 }
 
@@ -103,6 +115,15 @@ pub fn defaults(kind: EventKind) -> &'static [&'static str] {
         EventKind::Impression => &["message_id", "recipient", "sender_id", "num_parts", "cost", "timestamp"],
         EventKind::Inbound => &["inbound_id", "from", "to", "text", "last_message_id", "timestamp"],
         EventKind::OptOut => &["phone", "to", "source", "keyword", "message_id", "timestamp"],
+        EventKind::Status => &[
+            "message_id",
+            "recipient",
+            "sender_id",
+            "status",
+            "status_code",
+            "after_final",
+            "timestamp",
+        ],
     }
 }
 
@@ -197,6 +218,17 @@ pub fn value(event: &Event, field: &str) -> Value {
             "source" => json!(o.source),
             "keyword" => json!(o.keyword),
             "message_id" => json!(o.message_id),
+            _ => Value::Null,
+        },
+        EventData::Status(s) => match field {
+            "message_id" => json!(s.message_id),
+            "telecom_message_id" => json!(s.telecom_message_id),
+            "recipient" => json!(s.recipient),
+            "sender_id" => json!(s.sender_id),
+            "status" => json!(s.status.as_str()),
+            "status_code" => json!(s.status_code),
+            "broadcast_id" => json!(s.broadcast_id),
+            "after_final" => json!(s.after_final),
             _ => Value::Null,
         },
     }

@@ -104,6 +104,11 @@ impl Filters {
             EventData::Impression(i) => (None, Some(i.message_id.as_str()), i.broadcast_id.as_deref()),
             EventData::Inbound(i) => (None, i.last_message_id.as_deref(), i.last_campaign_id.as_deref()),
             EventData::OptOut(o) => (None, o.message_id.as_deref(), o.campaign_id.as_deref()),
+            EventData::Status(s) => (
+                Some(s.status.as_str()),
+                Some(s.message_id.as_str()),
+                s.broadcast_id.as_deref(),
+            ),
         };
         any_of(&self.sender, event.sender_id())
             && any_of(&self.status, status)

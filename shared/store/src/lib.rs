@@ -77,6 +77,11 @@ impl Store {
         Ok(holder.is_none_or(|h| h == claimant))
     }
 
+    /// Whether someone holds the claim on `key`.
+    pub async fn claimed(&self, key: &str) -> Result<bool, StoreError> {
+        Ok(self.get(&format!("claim:{key}")).await?.is_some())
+    }
+
     async fn set_ex(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
         match self {
             Self::Redis(r) => r.set_ex(key, value, ttl).await,
