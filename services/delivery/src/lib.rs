@@ -1,9 +1,11 @@
-//! Delivery: consumes dispatch records and makes the HTTP attempt.
+//! Delivery: consumes the dispatch topic and the retry tiers and makes the HTTP attempts.
 //!
 //! For each record it resolves the subscription (live config, or the record's snapshot when
-//! the live config is older), renders the payload the subscription asked for, signs it, POSTs
-//! it with the subscription's timeout, and writes an [`AttemptRecord`] to the attempts topic
-//! before the dispatch offset may be committed.
+//! the live config is older), admits it through the endpoint's gate ([`gate`]: in-flight bound
+//! and rate limit), renders the payload the subscription asked for, signs it, POSTs it with
+//! the subscription's timeout ([`attempt`]), and before the offset may be committed writes an
+//! [`AttemptRecord`] and, after a failure, the record's next step ([`retry`]): its retry tier
+//! with the due time, or the dead-letter topic.
 //!
 //! [`AttemptRecord`]: hookline_model::AttemptRecord
 

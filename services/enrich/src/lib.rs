@@ -1,12 +1,14 @@
 //! Enrich: from validated inputs to one dispatch record per (event, subscription).
 //!
 //! - Accepted messages are kept in the store (Redis) for `metadata_ttl_secs`, keyed by the
-//!   carrier's message id ([`Enricher::handle_message`]).
-//! - A final DLR is joined with its message's metadata into a delivery [`Event`] and fanned
-//!   out ([`fanout`]). A DLR whose metadata is not there yet is parked on the wait topic and
-//!   re-checked every `dlr_wait_recheck_ms` until `dlr_wait_max_secs` have passed since it
-//!   was first seen; then it is quarantined as `metadata_not_found` ([`wait`]).
-//! - Intermediate DLRs (ENROUTE, ACCEPTD) are counted and do not fire the delivery webhook.
+//!   carrier's message id and the message id ([`Enricher::handle_message`]); each fires a
+//!   `sent` status event, and an impression on the API single-send path.
+//! - A DLR is joined with its message's metadata: a final one fires the delivery [`Event`],
+//!   every one fires a status event ([`fanout`]). A DLR whose metadata is not there yet is
+//!   parked on the wait topic and re-checked every `dlr_wait_recheck_ms` until
+//!   `dlr_wait_max_secs` have passed since it was first seen; then it is quarantined as
+//!   `metadata_not_found` ([`wait`]).
+//! - Clicks, conversions, inbound SMS and opt-outs: see `engagement`.
 //!
 //! When the store is unreachable, processing waits and retries (nothing is skipped); the
 //! consumer's offsets do not move until it recovers.
