@@ -40,9 +40,20 @@ impl Store {
     /// id (clicks, conversions).
     pub async fn put_message(&self, msg: &AcceptedMessage, ttl: Duration) -> Result<(), StoreError> {
         let value = serde_json::to_vec(msg)?;
-        self.set_ex(&format!("msg:{}", msg.carrier_message_id), &value, ttl)
-            .await?;
-        self.set_ex(&format!("msgid:{}", msg.message_id), &value, ttl).await
+        let keys = [
+            format!("msg:{}", msg.carrier_message_id),
+            format!("msgid:{}", msg.message_id),
+        ];
+        match self {
+            // Both keys in one round trip: this runs once per accepted message.
+            Self::Redis(r) => r.set_ex_all(&[&keys[0], &keys[1]], &value, ttl).await,
+            Self::Memory(m) => {
+                for key in &keys {
+                    m.set_ex(key, value.clone(), ttl);
+                }
+                Ok(())
+            }
+        }
     }
 
     /// The accepted message with this (customer-facing) message id.

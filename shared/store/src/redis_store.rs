@@ -26,14 +26,23 @@ impl RedisStore {
     }
 
     pub async fn set_ex(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
+        self.set_ex_all(&[key], value, ttl).await
+    }
+
+    /// Sets every key to `value` with `ttl` in one round trip (one atomic pipeline).
+    pub async fn set_ex_all(&self, keys: &[&str], value: &[u8], ttl: Duration) -> Result<(), StoreError> {
         let mut c = self.conn.clone();
-        redis::cmd("SET")
-            .arg(self.key(key))
-            .arg(value)
-            .arg("PX")
-            .arg(ttl.as_millis().max(1) as u64)
-            .query_async::<()>(&mut c)
-            .await?;
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for key in keys {
+            pipe.cmd("SET")
+                .arg(self.key(key))
+                .arg(value)
+                .arg("PX")
+                .arg(ttl.as_millis().max(1) as u64)
+                .ignore();
+        }
+        pipe.query_async::<()>(&mut c).await?;
         Ok(())
     }
 
