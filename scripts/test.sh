@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # README's test command. On a fresh machine it installs and starts what the tests need, then
 # runs the same checks CI runs:
-#   - Tansu (Kafka-protocol broker), installed once with cargo under ~/.cache/hookline/tansu
+#   - Tansu (Kafka-protocol broker), built once with scripts/tansu/install.sh (Tansu 0.6.0 plus
+#     a fetch fix) under ~/.cache/hookline,
 #     and started on 127.0.0.1:19092 unless something already listens there;
 #   - Redis on 127.0.0.1:6379 (started, or installed from Debian's packages, if absent);
 #   - the reference webhook receivers' runtimes: Flask, Express 4 (under
@@ -17,8 +18,9 @@ KAFKA_PORT="${HOOKLINE_TEST_KAFKA_PORT:-19092}"
 export HOOKLINE_TEST_KAFKA="127.0.0.1:$KAFKA_PORT"
 export HOOKLINE_TEST_REDIS="${HOOKLINE_TEST_REDIS:-redis://127.0.0.1:6379}"
 export HOOKLINE_TEST_NODE_PATH="$CACHE/node/node_modules"
-TANSU_VERSION=0.6.0
-TANSU="$CACHE/tansu/bin/tansu"
+# Tansu 0.6.0 with the fix in scripts/tansu/ (bump the directory when the patch changes).
+TANSU_ROOT="$CACHE/tansu-0.6.0-p1"
+TANSU="$TANSU_ROOT/bin/tansu"
 mkdir -p "$CACHE"
 
 log() { printf '==> %s\n' "$*"; }
@@ -34,9 +36,8 @@ apt_install() {
 
 # --- Kafka-protocol broker -------------------------------------------------------------
 if [ ! -x "$TANSU" ]; then
-  log "installing Tansu $TANSU_VERSION (once; about 10 minutes)"
-  CARGO_TARGET_DIR="$CACHE/tansu-target" cargo install tansu --version "$TANSU_VERSION" --locked \
-    --features dynostore --root "$CACHE/tansu"
+  log "building Tansu (once; about 10 minutes)"
+  TANSU_TARGET_DIR="$CACHE/tansu-target" scripts/tansu/install.sh "$TANSU_ROOT"
 fi
 STARTED_TANSU=""
 if listening "$KAFKA_PORT"; then
