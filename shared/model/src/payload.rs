@@ -2,7 +2,7 @@
 
 use crate::event::Event;
 use crate::fields;
-use crate::subscription::{BodyFormat, Subscription};
+use crate::subscription::{BodyFormat, PayloadSchema, Subscription};
 
 /// A rendered request body and its content type.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,16 +14,21 @@ pub struct Rendered {
 /// Renders the selected fields of `event` as a JSON object, in catalogue order (so the bytes
 /// are deterministic, which keeps signatures reproducible in tests and logs).
 pub fn render_json(event: &Event, selected: &[&str]) -> Vec<u8> {
+    write_object(selected.iter().map(|f| (*f, fields::value(event, f))))
+}
+
+/// Writes `(name, value)` pairs as one JSON object, in the order given.
+fn write_object<'a>(pairs: impl IntoIterator<Item = (&'a str, serde_json::Value)>) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
     out.push(b'{');
-    for (i, field) in selected.iter().enumerate() {
+    for (i, (field, value)) in pairs.into_iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
         // Writing into a Vec cannot fail, and field names and values are plain JSON.
         serde_json::to_writer(&mut out, field).expect("write to Vec");
         out.push(b':');
-        serde_json::to_writer(&mut out, &fields::value(event, field)).expect("write to Vec");
+        serde_json::to_writer(&mut out, &value).expect("write to Vec");
     }
     out.push(b'}');
     out
@@ -31,8 +36,10 @@ pub fn render_json(event: &Event, selected: &[&str]) -> Vec<u8> {
 
 /// Renders the request body for `sub`.
 pub fn render(event: &Event, sub: &Subscription) -> Rendered {
-    let selected = sub.fields_for(event.kind());
-    let json = render_json(event, &selected);
+    let json = match sub.schema {
+        PayloadSchema::Telecom23 => render_json(event, &sub.fields_for(event.kind())),
+        PayloadSchema::SmsEdge => write_object(crate::smsedge::fields(event)),
+    };
     match sub.format {
         BodyFormat::Json => Rendered {
             content_type: "application/json",
@@ -72,6 +79,7 @@ mod tests {
                 num_parts: 1,
                 cost: 0.0085,
                 broadcast_id: None,
+                message: None,
             }),
         }
     }

@@ -22,6 +22,9 @@ pub enum Dialect {
 #[serde(rename_all = "snake_case")]
 pub enum PayloadSchema {
     Telecom23,
+    /// SMSEdge's message record (DLR, click), inbound record and revoke batch, with its field
+    /// names and value types ([`crate::smsedge`]).
+    SmsEdge,
 }
 
 /// How the payload is put in the request body.
@@ -109,6 +112,7 @@ impl Filters {
                 Some(s.message_id.as_str()),
                 s.broadcast_id.as_deref(),
             ),
+            EventData::ClicksRevoked(_) => (None, None, None),
         };
         any_of(&self.sender, event.sender_id())
             && any_of(&self.status, status)
@@ -149,6 +153,9 @@ pub struct Subscription {
     /// Requests per second; 0 means the system default.
     #[serde(default)]
     pub rate_limit_per_sec: u32,
+    /// Requests in flight at once; 0 means the system default (SMSEdge: 3).
+    #[serde(default)]
+    pub max_concurrency: u32,
     pub retry: RetryPolicy,
     pub timeout_ms: u64,
     pub enabled: bool,
@@ -199,6 +206,7 @@ mod tests {
                 num_parts: 1,
                 cost: 0.0,
                 broadcast_id: broadcast.map(Into::into),
+                message: None,
             }),
         }
     }
