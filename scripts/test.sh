@@ -19,7 +19,7 @@ export HOOKLINE_TEST_KAFKA="127.0.0.1:$KAFKA_PORT"
 export HOOKLINE_TEST_REDIS="${HOOKLINE_TEST_REDIS:-redis://127.0.0.1:6379}"
 export HOOKLINE_TEST_NODE_PATH="$CACHE/node/node_modules"
 # Tansu 0.6.0 with the fix in scripts/tansu/ (bump the directory when the patch changes).
-TANSU_ROOT="$CACHE/tansu-0.6.0-p1"
+TANSU_ROOT="$CACHE/tansu-0.6.0-p2"
 TANSU="$TANSU_ROOT/bin/tansu"
 mkdir -p "$CACHE"
 

@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# Builds Tansu (the Kafka-protocol broker the tests and benchmarks run against) with one fix,
-# and installs its binary as <root>/bin/tansu.
+# Builds Tansu (the Kafka-protocol broker the tests and benchmarks run against) from its
+# published crates with the fixes in patches/<crate>/, and installs its binary as
+# <root>/bin/tansu. The crate's own Cargo.lock pins every other dependency (as
+# `cargo install --locked` would).
 #
-# The fix (fetch-from-mid-batch.patch): Tansu 0.6.0's object-store engine (memory://, s3://)
-# answers a fetch at an offset inside a record batch with the batches *after* that batch, so a
-# consumer that restarts from a committed offset, seeks, or resumes a paused partition in the
-# middle of a multi-record batch never sees the rest of that batch. Apache Kafka returns the
-# batch holding the offset and the client skips what precedes it; the patch does the same.
-# Found by tests/tests/pump.rs (the hold-queue pause/seek/resume path of the consume loop).
+# The fixes (found by Hookline's tests; each patch file says what and why):
+# - tansu-storage 01: the object-store engine (memory://, s3://) answered a fetch at an offset
+#   inside a record batch with the batches *after* it, so a consumer that restarted from a
+#   committed offset, sought, or resumed a paused partition in the middle of a multi-record
+#   batch never saw the rest of it. Kafka returns the batch holding the offset and the client
+#   skips what precedes it; the patch does the same. Found by tests/tests/pump.rs.
+# - tansu-storage 02, tansu-broker 01: Tansu implements committing and aborting a transaction
+#   in its storage but routes no EndTxn request, so no transactional producer could finish a
+#   transaction. The patches add the route. Needed by the revoke-click batcher
+#   (services/enrich/src/revocations.rs), which commits its output and input offsets atomically.
 #
 # Usage: scripts/tansu/install.sh <root>     (cargo's target directory: $TANSU_TARGET_DIR)
 set -euo pipefail
@@ -18,20 +24,17 @@ work="${TANSU_BUILD_DIR:-$root/build}"
 target="${TANSU_TARGET_DIR:-$root/target}"
 cargo_home="${CARGO_HOME:-$HOME/.cargo}"
 
-# The two published crates, as cargo downloads them (through whatever registry mirror cargo is
+# The published crates, as cargo downloads them (through whatever registry mirror cargo is
 # configured with).
 mkdir -p "$work/fetch/src"
-cat >"$work/fetch/Cargo.toml" <<EOF
-[package]
-name = "tansu-sources"
-version = "0.0.0"
-edition = "2021"
-publish = false
-
-[dependencies]
-tansu = { version = "=$version", default-features = false }
-tansu-storage = { version = "=$version", default-features = false }
-EOF
+patched=(tansu-storage tansu-broker)
+{
+  printf '[package]\nname = "tansu-sources"\nversion = "0.0.0"\nedition = "2021"\npublish = false\n\n'
+  printf '[dependencies]\ntansu = { version = "=%s", default-features = false }\n' "$version"
+  for c in "${patched[@]}"; do
+    printf '%s = { version = "=%s", default-features = false }\n' "$c" "$version"
+  done
+} >"$work/fetch/Cargo.toml"
 touch "$work/fetch/src/lib.rs"
 cargo fetch --manifest-path "$work/fetch/Cargo.toml" >/dev/null
 crate_file() {
@@ -40,19 +43,19 @@ crate_file() {
 
 rm -rf "$work/src"
 mkdir -p "$work/src"
-for c in tansu tansu-storage; do
+for c in tansu "${patched[@]}"; do
   f="$(crate_file "$c")"
   [ -n "$f" ] || { echo "cargo fetch did not download $c $version" >&2; exit 1; }
   tar -xzf "$f" -C "$work/src"
 done
-patch --quiet -d "$work/src/tansu-storage-$version" -p1 <"$here/fetch-from-mid-batch.patch"
-cat >>"$work/src/tansu-$version/Cargo.toml" <<EOF
+printf '\n[patch.crates-io]\n' >>"$work/src/tansu-$version/Cargo.toml"
+for c in "${patched[@]}"; do
+  for p in "$here/patches/$c"/*.patch; do
+    patch --quiet -d "$work/src/$c-$version" -p1 <"$p"
+  done
+  printf '%s = { path = "../%s-%s" }\n' "$c" "$c" "$version" >>"$work/src/tansu-$version/Cargo.toml"
+done
 
-[patch.crates-io]
-tansu-storage = { path = "../tansu-storage-$version" }
-EOF
-
-# The crate's own Cargo.lock pins every other dependency (as `cargo install --locked` would).
 CARGO_TARGET_DIR="$target" cargo build --release --manifest-path "$work/src/tansu-$version/Cargo.toml" \
   --features dynostore --bin tansu
 install -D -m 0755 "$target/release/tansu" "$root/bin/tansu"

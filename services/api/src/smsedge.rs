@@ -305,8 +305,14 @@ mod tests {
         assert_eq!(code(&json, "[1]").await, "INVALID_BODY");
         assert_eq!(code(&json, r#"{"dlr_url": 5}"#).await, "INVALID_URL");
         assert_eq!(code(&json, r#"{"auth": true}"#).await, "INVALID_AUTH");
-        assert_eq!(code(&form(), "dlr_url=http%3A%2F%2Fexample.com%2Fx").await, "INVALID_URL");
-        assert_eq!(code(&form(), "click_url=https%3A%2F%2F10.0.0.1%2F").await, "INVALID_URL");
+        assert_eq!(
+            code(&form(), "dlr_url=http%3A%2F%2Fexample.com%2Fx").await,
+            "INVALID_URL"
+        );
+        assert_eq!(
+            code(&form(), "click_url=https%3A%2F%2F10.0.0.1%2F").await,
+            "INVALID_URL"
+        );
         assert_eq!(code(&form(), "auth=nocolon").await, "INVALID_AUTH");
         assert_eq!(code(&form(), "auth=%3Apass").await, "INVALID_AUTH");
         let long = format!("auth=user%3A{}", "p".repeat(28));
@@ -320,14 +326,19 @@ mod tests {
         let sealer = Sealer::new(None).unwrap();
         let ws = WorkspaceConfig::new("w");
         let body = "dlr_url=https%3A%2F%2Fexample.com%2Fdlr&click_url=https%3A%2F%2Fexample.com%2Fc&auth=u%3Ap";
-        let ws = apply_set(&ws, &form(), body.as_bytes(), &policy, &sealer).await.unwrap();
+        let ws = apply_set(&ws, &form(), body.as_bytes(), &policy, &sealer)
+            .await
+            .unwrap();
         let v = view(&ws);
         assert_eq!(v["dlr_url"], "https://example.com/dlr");
         assert_eq!(v["inbound_url"], Value::Null);
         assert_eq!(v["auth"], true);
         let dlr = ws.subscription("se-dlr").unwrap();
         assert!(dlr.basic_auth.is_some());
-        assert!(ws.subscription("se-click").unwrap().basic_auth.is_none(), "Basic auth is DLR only");
+        assert!(
+            ws.subscription("se-click").unwrap().basic_auth.is_none(),
+            "Basic auth is DLR only"
+        );
         assert_eq!(dlr.format, BodyFormat::FormSms);
         assert_eq!((dlr.timeout_ms, dlr.max_concurrency), (10_000, 3));
 

@@ -17,7 +17,8 @@
 use crate::{fanout, Enricher};
 use hookline_kafka::{Handled, Message, OwnedMessage};
 use hookline_model::{
-    AcceptedMessage, CarrierDlr, ClickInput, ConversionInput, Event, EventData, InboundInput, LinkType, SendPath,
+    AcceptedMessage, CarrierDlr, ClickInput, ConversionInput, Dialect, DlrStatus, Event, EventData, InboundInput,
+    LinkType, SendPath,
 };
 use hookline_store::retry_until_ok;
 use prometheus::IntCounterVec;
@@ -29,10 +30,13 @@ impl Enricher {
     /// (decided by an atomic claim on the message's final status).
     pub(crate) async fn joined_dlr(&self, msg: &OwnedMessage, dlr: &CarrierDlr, meta: &AcceptedMessage) -> Handled {
         let mut status = Event::dlr_status(dlr, meta);
-        let final_key = format!("final:{}:{}", meta.workspace_id, meta.message_id);
+        let final_key = final_key(meta);
         let after_final = if dlr.status.is_final() {
             self.metrics.join.with_label_values(&["joined"]).inc();
-            match self.claim(&final_key, msg).await {
+            // The claimant carries the status: SMSEdge click payloads show the message's
+            // `dlr_status`, read back from this claim.
+            let claimant = format!("{}|{}", claimant(msg), dlr.status.as_str());
+            match self.claim_as(&final_key, &claimant).await {
                 None => return Handled::store_unavailable(),
                 Some(first_final) => !first_final,
             }
@@ -103,19 +107,64 @@ impl Enricher {
         if remembered.is_none() {
             return Handled::store_unavailable();
         }
+        // Each dialect's click rule decides for its own subscriptions; named LINK_HIT
+        // subscriptions get every human click.
+        let mut event = Event::click(&click, &meta);
+        let (version, mut subs) = self.config.read(|c| c.matching(&event));
+        let matched = !subs.is_empty();
         let unique_only = self
             .config
             .read(|c| c.workspace(&meta.workspace_id).map(|w| w.telecom23.unique_clicks_only))
             .unwrap_or(false);
         let broadcast = click.broadcast_id.clone().or_else(|| meta.broadcast_id.clone());
         if let (true, LinkType::Broadcast, Some(b)) = (unique_only, click.link_type, broadcast) {
-            let key = format!("uclick:{}:{b}:{}", meta.workspace_id, click.recipient);
-            if let Some(stop) = self.claim_first(&key, &msg, &self.metrics.clicks).await {
-                return stop;
+            // 23 Telecom `unique_clicks_only`: the first human click per (broadcast, recipient).
+            if subs.iter().any(|s| s.dialect == Dialect::Telecom23) {
+                let key = format!("uclick:{}:{b}:{}", meta.workspace_id, click.recipient);
+                match self.claim(&key, &msg).await {
+                    None => return Handled::store_unavailable(),
+                    Some(false) => subs.retain(|s| s.dialect != Dialect::Telecom23),
+                    Some(true) => {}
+                }
             }
         }
+        if subs.iter().any(|s| s.dialect == Dialect::SmsEdge) {
+            // SMSEdge: the first human click per message, as the message record with
+            // `clicked: true` and its current `dlr_status`.
+            let key = format!("fclick:{}:{}", meta.workspace_id, click.message_id);
+            match self.claim(&key, &msg).await {
+                None => return Handled::store_unavailable(),
+                Some(false) => subs.retain(|s| s.dialect != Dialect::SmsEdge),
+                Some(true) => {
+                    let final_key = final_key(&meta);
+                    let Some(holder) = retry_until_ok(
+                        &self.shutdown,
+                        "claimant",
+                        || self.store_error("claimant"),
+                        || self.store.claimant(&final_key),
+                    )
+                    .await
+                    else {
+                        return Handled::store_unavailable();
+                    };
+                    let status = holder
+                        .as_deref()
+                        .and_then(|h| h.rsplit_once('|'))
+                        .and_then(|(_, s)| DlrStatus::parse(s));
+                    if let EventData::Click(c) = &mut event.data {
+                        if let Some(m) = &mut c.message {
+                            m.dlr_status = status;
+                        }
+                    }
+                }
+            }
+        }
+        if matched && subs.is_empty() {
+            self.metrics.clicks.with_label_values(&["duplicate"]).inc();
+            return Handled::Done;
+        }
         self.metrics.clicks.with_label_values(&["delivered"]).inc();
-        fanout::fan_out(self, &Event::click(&click, &meta)).await
+        fanout::fan_out_to(self, &event, version, subs).await
     }
 
     pub(crate) async fn handle_conversion(&self, msg: OwnedMessage) -> Handled {
@@ -188,14 +237,17 @@ impl Enricher {
 
     /// Claims `key` for this record; `None` means shutdown during a store outage.
     async fn claim(&self, key: &str, msg: &OwnedMessage) -> Option<bool> {
-        let claimant = format!("{}:{}:{}", msg.topic(), msg.partition(), msg.offset());
+        self.claim_as(key, &claimant(msg)).await
+    }
+
+    async fn claim_as(&self, key: &str, claimant: &str) -> Option<bool> {
         let ttl = self.click_ttl();
         let started = Instant::now();
         let won = retry_until_ok(
             &self.shutdown,
             "claim",
             || self.store_error("claim"),
-            || self.store.claim(key, &claimant, ttl),
+            || self.store.claim(key, claimant, ttl),
         )
         .await;
         self.metrics.dedup_duration.observe(started.elapsed().as_secs_f64());
@@ -266,4 +318,15 @@ mod tests {
             assert!(opt_out_keyword(t).is_none(), "{t}");
         }
     }
+}
+
+/// The claim on a message's first final status.
+fn final_key(meta: &AcceptedMessage) -> String {
+    format!("final:{}:{}", meta.workspace_id, meta.message_id)
+}
+
+/// A record claims as its topic, partition and offset: reprocessed after a crash, it wins its
+/// own claim again instead of being taken for a duplicate.
+fn claimant(msg: &OwnedMessage) -> String {
+    format!("{}:{}:{}", msg.topic(), msg.partition(), msg.offset())
 }

@@ -4,10 +4,15 @@
 use crate::Enricher;
 use futures::future::try_join_all;
 use hookline_kafka::{headers, Handled};
-use hookline_model::{ids, Dispatch, Event};
+use hookline_model::{ids, Dispatch, Event, Subscription};
 
 pub(crate) async fn fan_out(e: &Enricher, event: &Event) -> Handled {
     let (config_version, subs) = e.config.read(|c| c.matching(event));
+    fan_out_to(e, event, config_version, subs).await
+}
+
+/// Fans `event` out to `subs` (a subset of the subscriptions matching it at `config_version`).
+pub(crate) async fn fan_out_to(e: &Enricher, event: &Event, config_version: u64, subs: Vec<Subscription>) -> Handled {
     let kind = event.kind().as_str();
     if subs.is_empty() {
         e.metrics.events.with_label_values(&[kind, "no_subscription"]).inc();

@@ -17,6 +17,7 @@ mod bots;
 mod engagement;
 pub mod fanout;
 mod metrics;
+mod revocations;
 mod wait;
 
 use chrono::Utc;
@@ -59,6 +60,9 @@ pub struct EnrichConfig {
         default_value_t = 512
     )]
     pub max_in_flight: usize,
+    /// How often each workspace's revoked clicks are sent as one batch.
+    #[arg(long, env = "HOOKLINE_REVOKE_BATCH_INTERVAL_MS", default_value_t = 60_000)]
+    pub revoke_batch_interval_ms: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -213,6 +217,22 @@ pub async fn start(
     let main_pump = Pump::new("enrich", cfg.max_in_flight, rt, &kafka_metrics);
     let wait_pump = Pump::new("enrich-wait", cfg.max_in_flight, rt, &kafka_metrics);
     let drain = rt.drain;
+    let batcher = revocations::Batcher {
+        consumer: kafka.consumer(
+            &format!("{}-revocations", cfg.group),
+            &[&topics.clicks_revoked()],
+            &kafka_metrics,
+        )?,
+        producer: kafka
+            .transactional_producer(&format!("{}-revocations-{}", cfg.group, instance_id(kafka)))
+            .await?,
+        quarantine: enricher.quarantine.clone(),
+        config: config.clone(),
+        dispatch_topic: topics.dispatch(),
+        interval: Duration::from_millis(cfg.revoke_batch_interval_ms),
+        metrics: enricher.metrics.clone(),
+        shutdown: rt.shutdown.clone(),
+    };
 
     let task = tokio::spawn(async move {
         // Fanning out before the config is loaded would drop events for subscriptions that
@@ -250,11 +270,23 @@ pub async fn start(
             // The pump holds each record until its due time.
             async move { e.handle_dlr(msg, true).await }
         });
-        let (a, b) = tokio::join!(main_loop, wait_loop);
+        let (a, b, c) = tokio::join!(main_loop, wait_loop, batcher.run());
         enricher.producer.flush(drain);
         a?;
         b?;
+        c?;
         Ok(())
     });
     Ok(Running { task })
+}
+
+/// This process's identity for its transactional id: the static group membership id when one
+/// is set (a restarted process then fences and aborts the transaction its predecessor left
+/// open), else a random one (an open transaction of a crashed process then expires after the
+/// transaction timeout, 10 s, holding back readers of the dispatch partitions it wrote to).
+fn instance_id(kafka: &KafkaSettings) -> String {
+    kafka
+        .group_instance_id
+        .clone()
+        .unwrap_or_else(|| hex::encode(rand::random::<[u8; 6]>()))
 }

@@ -25,6 +25,10 @@ pub(crate) struct Metrics {
     pub opt_outs: IntCounterVec,
     /// `hookline_enrich_dedup_duration_seconds`: one atomic claim in the store (with retries).
     pub dedup_duration: Histogram,
+    /// `hookline_enrich_revocations_total{outcome}`: batched, invalid, no_subscription.
+    pub revocations: IntCounterVec,
+    /// `hookline_enrich_revocation_batches_total`: batches dispatched (one per workspace).
+    pub revocation_batches: prometheus::IntCounter,
 }
 
 impl Metrics {
@@ -76,6 +80,19 @@ impl Metrics {
                 "Duration of one dedup claim in the store.",
                 &[],
                 LATENCY_BUCKETS,
+            )
+            .with_label_values(&[] as &[&str]),
+            revocations: counter_vec(
+                r,
+                "hookline_enrich_revocations_total",
+                "Revoked clicks by outcome.",
+                &["outcome"],
+            ),
+            revocation_batches: counter_vec(
+                r,
+                "hookline_enrich_revocation_batches_total",
+                "Revoke-click batches dispatched.",
+                &[],
             )
             .with_label_values(&[] as &[&str]),
             store_errors: counter_vec(

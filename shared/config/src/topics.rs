@@ -37,6 +37,15 @@ pub struct Topics {
         default_value = "link.clicks"
     )]
     pub link_clicks: String,
+    /// Input: clicks that bot detection revoked after the fact (JSON `RevokedClickInput`),
+    /// keyed by workspace; batched per workspace to SMSEdge `revoke_click_url` subscriptions.
+    #[arg(
+        long = "topic-clicks-revoked",
+        id = "topic_clicks_revoked",
+        env = "HOOKLINE_TOPIC_CLICKS_REVOKED",
+        default_value = "link.clicks.revoked"
+    )]
+    pub clicks_revoked: String,
     /// Validated clicks (ingest → enrich).
     #[arg(
         long = "topic-clicks",
@@ -204,6 +213,10 @@ impl Topics {
     pub fn link_clicks(&self) -> String {
         self.full(&self.link_clicks)
     }
+
+    pub fn clicks_revoked(&self) -> String {
+        self.full(&self.clicks_revoked)
+    }
     pub fn clicks(&self) -> String {
         self.full(&self.clicks)
     }
@@ -260,6 +273,7 @@ impl Topics {
             plain(self.sms_inbound()),
             plain(self.inbound()),
             plain(self.link_clicks()),
+            plain(self.clicks_revoked()),
             plain(self.clicks()),
             plain(self.conversions()),
             plain(self.messages()),

@@ -81,6 +81,31 @@ impl KafkaSettings {
         })
     }
 
+    /// A transactional producer (`transactional.id` = `id`), initialised: what a consumer uses
+    /// to commit its output records and its input offsets atomically.
+    pub async fn transactional_producer(&self, id: &str) -> Result<FutureProducer, KafkaError> {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.brokers)
+            .set("client.id", "hookline")
+            .set("transactional.id", id)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "5")
+            .set("transaction.timeout.ms", "10000");
+        for (k, v) in &self.options {
+            c.set(k, v);
+        }
+        let producer: FutureProducer = c.create()?;
+        let p = producer.clone();
+        tokio::task::spawn_blocking(move || {
+            use rdkafka::producer::Producer as _;
+            p.init_transactions(std::time::Duration::from_secs(30))
+        })
+        .await
+        .map_err(|e| KafkaError::Other(e.to_string()))??;
+        Ok(producer)
+    }
+
     /// A consumer in `group` subscribed to `topics`. Offsets are committed automatically but
     /// only those explicitly stored, and the pump stores an offset only once the record's
     /// outcome is durable: at-least-once.

@@ -146,6 +146,24 @@ pub struct ClickInput {
     pub received_at: DateTime<Utc>,
 }
 
+/// A click that bot detection revoked after the fact (the `link.clicks.revoked` topic, keyed
+/// by workspace).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokedClickInput {
+    pub workspace_id: String,
+    /// The message whose click was revoked.
+    pub message_id: String,
+    /// How the message was sent: `api` or `campaign`.
+    pub source: RevokedSource,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevokedSource {
+    Api,
+    Campaign,
+}
+
 /// A conversion (tracker postback or API action), validated by ingest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConversionInput {

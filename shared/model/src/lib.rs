@@ -23,7 +23,8 @@ pub use config_log::{ConfigKey, ConfigState};
 pub use dispatch::{AttemptOutcome, AttemptRecord, DeadLetter, Dispatch};
 pub use event::{Event, EventData, EventKind};
 pub use input::{
-    AcceptedMessage, CarrierDlr, ClickInput, ConversionInput, InboundInput, LinkType, MessageDetails, SendPath,
+    AcceptedMessage, CarrierDlr, ClickInput, ConversionInput, InboundInput, LinkType, MessageDetails,
+    RevokedClickInput, RevokedSource, SendPath,
 };
 pub use status::DlrStatus;
 pub use subscription::{BodyFormat, Dialect, Filters, PayloadSchema, RetryPolicy, SealedSecret, Subscription};

@@ -284,6 +284,9 @@ mod tests {
         assert_eq!(number_or_string("api_42"), json!("api_42"));
         assert_eq!(number_or_string("+1"), json!(1));
         assert_eq!(number_or_string("+"), json!("+"));
-        assert_eq!(number_or_string("99999999999999999999999"), json!("99999999999999999999999"));
+        assert_eq!(
+            number_or_string("99999999999999999999999"),
+            json!("99999999999999999999999")
+        );
     }
 }

@@ -90,7 +90,15 @@ impl Store {
 
     /// Whether someone holds the claim on `key`.
     pub async fn claimed(&self, key: &str) -> Result<bool, StoreError> {
-        Ok(self.get(&format!("claim:{key}")).await?.is_some())
+        Ok(self.claimant(key).await?.is_some())
+    }
+
+    /// Who holds the claim on `key`, if anyone.
+    pub async fn claimant(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .get(&format!("claim:{key}"))
+            .await?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
     async fn set_ex(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
