@@ -484,10 +484,15 @@ async fn kill_9_of_a_delivery_process_loses_nothing() {
     });
     assert_eq!(all, ids, "exactly the dispatched events, each at least once");
     let deferred = p
-        .read_topic(&p.kafka.topics.retry_tier(10), Duration::from_secs(10), |r| !r.is_empty())
+        .read_topic(&p.kafka.topics.retry_tier(10), Duration::from_secs(10), |r| {
+            !r.is_empty()
+        })
         .await
         .unwrap();
-    assert!(!deferred.is_empty(), "the restart backlog overflowed into the first retry tier");
+    assert!(
+        !deferred.is_empty(),
+        "the restart backlog overflowed into the first retry tier"
+    );
     eprintln!(
         "received {} requests for {total} events (duplicates after the kill carry the same id)",
         rx.requests().len()

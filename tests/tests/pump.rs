@@ -103,7 +103,10 @@ async fn pump_run(partitions: i32, per_partition: u64, due: impl Fn(u64) -> i64,
 fn assert_exactly_in_order(seen: &Seen, partitions: i32, per_partition: u64) {
     let seen = seen.lock().unwrap();
     for p in 0..partitions {
-        let got: Vec<u64> = seen.get(&p).map(|v| v.iter().map(|r| r.0).collect()).unwrap_or_default();
+        let got: Vec<u64> = seen
+            .get(&p)
+            .map(|v| v.iter().map(|r| r.0).collect())
+            .unwrap_or_default();
         let missing: Vec<u64> = (0..per_partition).filter(|n| !got.contains(n)).collect();
         assert!(
             missing.is_empty(),
@@ -138,7 +141,13 @@ async fn mixed_due_and_future_records_are_all_handled_once_in_order() {
     let seen = pump_run(
         partitions,
         n,
-        |k| if (k / 100) % 2 == 0 { -1000 } else { 300 + (k as i64 % 7) * 100 },
+        |k| {
+            if (k / 100) % 2 == 0 {
+                -1000
+            } else {
+                300 + (k as i64 % 7) * 100
+            }
+        },
         Duration::from_secs(60),
     )
     .await;

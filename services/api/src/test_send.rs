@@ -156,6 +156,7 @@ pub fn sample(kind: EventKind, workspace_id: &str) -> Event {
             text: "Hello from a test".into(),
             last_message_id: Some(message_id.clone()),
             last_campaign_id: None,
+            channel: Default::default(),
         }),
         EventKind::OptOut => EventData::OptOut(OptOutEvent {
             phone: "+14155551234".into(),
@@ -174,6 +175,7 @@ pub fn sample(kind: EventKind, workspace_id: &str) -> Event {
             status_code: Some("000".into()),
             broadcast_id: None,
             after_final: false,
+            channel: Default::default(),
         }),
     };
     Event {
