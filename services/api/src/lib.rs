@@ -4,6 +4,7 @@
 //! - `POST /api/v1/user/webhooks/test`: a sample event through the real delivery path
 //!   ([`test_send`]).
 //! - `GET /api/v1/user/webhooks/logs`: the caller's latest attempts ([`logs`]).
+//! - `/api/v1/webhooks[/{id}]`: the named-subscription dialect ([`named`]).
 //! - `POST /admin/v1/api-keys`: operator-only key creation ([`admin`]).
 //!
 //! Configuration is written to the compacted config topic and applied locally at once, so a
@@ -17,6 +18,7 @@ pub mod dead_letters;
 pub mod error;
 pub mod logs;
 mod metrics;
+pub mod named;
 pub mod telecom23;
 pub mod test_send;
 
@@ -123,6 +125,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/user/webhooks/test", post(test_send::handle))
         .route("/api/v1/user/webhooks/logs", get(logs::handle))
         .route("/api/v1/user/webhooks/dead-letters", get(dead_letters::list))
+        .route("/api/v1/webhooks", get(named::list).post(named::create))
+        .route(
+            "/api/v1/webhooks/{id}",
+            get(named::get).patch(named::patch).delete(named::delete),
+        )
         .route("/admin/v1/api-keys", post(admin::create_key))
         .route("/admin/v1/dead-letters/resend", post(dead_letters::resend_handler))
         .with_state(state)
