@@ -16,7 +16,8 @@
 //! included), `event_types` (array) and/or the deprecated `event_type` (string) — the two are
 //! combined, duplicates dropped, at least one type in all —, `filter` (`sender`, `status`,
 //! `message_ref`, `campaign_id`: arrays of strings, `null` or `[]` for none; `filter: null`
-//! clears every list; a `filter` object replaces the stored filter as a whole) and
+//! clears every list; a `filter` object replaces the stored filter as a whole; at most
+//! [`MAX_FILTER_VALUES`] values of 1 to [`MAX_FILTER_VALUE_CHARS`] characters per list) and
 //! `rate_limit` (0–10000 requests per second, 0 or `null` for the system default). Validation
 //! runs in this order and the first failure is returned: `INVALID_BODY`, `INVALID_NAME`,
 //! `INVALID_URL`, `INVALID_EVENT_TYPE`, `INVALID_FILTER`, `INVALID_RATE_LIMIT`. A rejected
