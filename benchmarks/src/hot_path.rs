@@ -28,6 +28,7 @@ fn main() {
             num_parts: 1,
             cost: 0.0085,
             broadcast_id: None,
+            message: None,
         }),
     };
     let selected = fields::defaults(EventKind::Delivery);

@@ -359,6 +359,7 @@ pub fn delivery_event(workspace: &str, message_id: &str) -> hookline_model::Even
             num_parts: 1,
             cost: 0.0,
             broadcast_id: None,
+            message: None,
         }),
     }
 }
@@ -381,6 +382,7 @@ pub fn subscription(workspace: &str, id: &str, url: &str) -> hookline_model::Sub
         signing_secret: None,
         basic_auth: None,
         rate_limit_per_sec: 0,
+        max_concurrency: 0,
         retry: RetryPolicy::telecom23(),
         timeout_ms: 5000,
         enabled: true,

@@ -5,6 +5,8 @@
 //!   ([`test_send`]).
 //! - `GET /api/v1/user/webhooks/logs`: the caller's latest attempts ([`logs`]).
 //! - `/api/v1/webhooks[/{id}]`: the named-subscription dialect ([`named`]).
+//! - `POST /v1/user/set-webhook`, `GET /v1/user/get-webhook`, `POST /v1/user/test-webhook`:
+//!   the SMSEdge dialect ([`smsedge`]).
 //! - `POST /admin/v1/api-keys`: operator-only key creation ([`admin`]).
 //!
 //! Configuration is written to the compacted config topic and applied locally at once, so a
@@ -19,6 +21,7 @@ pub mod error;
 pub mod logs;
 mod metrics;
 pub mod named;
+pub mod smsedge;
 pub mod telecom23;
 pub mod test_send;
 
@@ -130,6 +133,9 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/webhooks/{id}",
             get(named::get).patch(named::patch).delete(named::delete),
         )
+        .route("/v1/user/set-webhook", post(smsedge_set))
+        .route("/v1/user/get-webhook", get(smsedge_get))
+        .route("/v1/user/test-webhook", post(smsedge_test))
         .route("/admin/v1/api-keys", post(admin::create_key))
         .route("/admin/v1/dead-letters/resend", post(dead_letters::resend_handler))
         .with_state(state)
@@ -155,6 +161,37 @@ async fn telecom23_put(
     st.save(&updated).await?;
     st.metrics.config_writes.with_label_values(&["telecom23"]).inc();
     Ok(axum::Json(telecom23::view(&updated)))
+}
+
+async fn smsedge_get(
+    axum::extract::State(st): axum::extract::State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<axum::Json<serde_json::Value>, smsedge::SmsEdgeError> {
+    let key = auth::authenticate(&st, &headers, hookline_model::Permission::WebhooksRead)?;
+    Ok(smsedge::success(smsedge::view(&st.workspace(&key.workspace_id))))
+}
+
+async fn smsedge_set(
+    axum::extract::State(st): axum::extract::State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<axum::Json<serde_json::Value>, smsedge::SmsEdgeError> {
+    let key = auth::authenticate(&st, &headers, hookline_model::Permission::WebhooksWrite)?;
+    let _guard = st.write_lock.lock().await;
+    let current = st.workspace(&key.workspace_id);
+    let updated = smsedge::apply_set(&current, &headers, &body, &st.policy, &st.sealer).await?;
+    st.save(&updated).await?;
+    st.metrics.config_writes.with_label_values(&["smsedge"]).inc();
+    Ok(smsedge::success(smsedge::view(&updated)))
+}
+
+async fn smsedge_test(
+    axum::extract::State(st): axum::extract::State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<axum::Json<serde_json::Value>, smsedge::SmsEdgeError> {
+    let key = auth::authenticate(&st, &headers, hookline_model::Permission::WebhooksWrite)?;
+    let ws = st.workspace(&key.workspace_id);
+    Ok(smsedge::success(smsedge::test_all(&st, &ws).await?))
 }
 
 /// Starts the HTTP API and the attempt-log consumer.

@@ -140,6 +140,7 @@ pub async fn apply_create(
         signing_secret: Some(SealedSecret(sealer.seal(&secret))),
         basic_auth: None,
         rate_limit_per_sec: c.rate_limit.unwrap_or(0),
+        max_concurrency: 0,
         retry: RetryPolicy::telecom23(),
         timeout_ms: TIMEOUT_MS,
         enabled: true,

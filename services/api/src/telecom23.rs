@@ -127,6 +127,7 @@ fn subscription(ws: &WorkspaceConfig, kind: EventKind, url: String) -> Subscript
         signing_secret: ws.telecom23.signing_secret.clone(),
         basic_auth: None,
         rate_limit_per_sec: 0,
+        max_concurrency: 0,
         retry: RetryPolicy::telecom23(),
         timeout_ms: TIMEOUT_MS,
         enabled: true,

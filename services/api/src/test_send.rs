@@ -18,10 +18,13 @@ use axum::Json;
 use chrono::Utc;
 use hookline_kafka::headers;
 use hookline_model::event::{
-    ClickEvent, ConversionEvent, DeliveryEvent, ImpressionEvent, InboundEvent, MessageStatus, OptOutEvent,
-    OptOutSource, StatusEvent,
+    ClickEvent, ConversionEvent, DeliveryEvent, ImpressionEvent, InboundEvent, MessageRecord, MessageStatus,
+    OptOutEvent, OptOutSource, RevokedClicks, StatusEvent,
 };
-use hookline_model::{ids, AttemptOutcome, Dispatch, DlrStatus, Event, EventData, EventKind, Permission};
+use hookline_model::{
+    ids, AttemptOutcome, AttemptRecord, Dispatch, DlrStatus, Event, EventData, EventKind, MessageDetails, Permission,
+    Subscription, WorkspaceConfig,
+};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -51,6 +54,37 @@ pub async fn handle(State(st): State<AppState>, headers: HeaderMap, body: Bytes)
     };
 
     let event = sample(kind, &key.workspace_id);
+    let Some(rec) = send_and_wait(&st, &ws, &sub, event).await? else {
+        st.metrics.test_sends.with_label_values(&["timeout"]).inc();
+        return Err(ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "TEST_TIMEOUT",
+            "the test event was queued but no attempt was recorded in time; check the logs endpoint later",
+        ));
+    };
+    let ok = rec.outcome == AttemptOutcome::Delivered;
+    Ok(Json(json!({
+        "type": kind,
+        "webhook_id": rec.webhook_id,
+        "url": rec.url,
+        "success": ok,
+        "status": if ok { "ok" } else { "failed" },
+        "response_code": rec.response_code,
+        "response_time_ms": rec.response_time_ms,
+        "error": rec.error,
+        "payload": rec.payload,
+    })))
+}
+
+/// Produces `event` for `sub` to the dispatch topic as a test (one attempt, no retry) and
+/// waits for its attempt record: `None` if none was recorded within the subscription's
+/// timeout plus the grace period.
+pub async fn send_and_wait(
+    st: &AppState,
+    ws: &WorkspaceConfig,
+    sub: &Subscription,
+    event: Event,
+) -> Result<Option<AttemptRecord>, ApiError> {
     let dispatch = Dispatch {
         dispatch_id: ids::dispatch_id(&event.id, &sub.id),
         workspace_id: ws.workspace_id.clone(),
@@ -85,31 +119,31 @@ pub async fn handle(State(st): State<AppState>, headers: HeaderMap, body: Bytes)
                 .test_sends
                 .with_label_values(&[if ok { "ok" } else { "failed" }])
                 .inc();
-            return Ok(Json(json!({
-                "type": kind,
-                "webhook_id": rec.webhook_id,
-                "url": rec.url,
-                "success": ok,
-                "status": if ok { "ok" } else { "failed" },
-                "response_code": rec.response_code,
-                "response_time_ms": rec.response_time_ms,
-                "error": rec.error,
-                "payload": rec.payload,
-            })));
+            return Ok(Some(rec));
         }
     }
-    st.metrics.test_sends.with_label_values(&["timeout"]).inc();
-    Err(ApiError::new(
-        StatusCode::GATEWAY_TIMEOUT,
-        "TEST_TIMEOUT",
-        "the test event was queued but no attempt was recorded in time; check the logs endpoint later",
-    ))
+    Ok(None)
 }
 
 /// A recognisable sample event of each kind.
 pub fn sample(kind: EventKind, workspace_id: &str) -> Event {
     let now = Utc::now();
-    let message_id = format!("test_{}", hex::encode(rand::random::<[u8; 8]>()));
+    // Numeric, as SMSEdge ids are; the event id starts with `test_`.
+    let message_id = (900_000_000 + rand::random::<u32>() % 100_000_000).to_string();
+    let record = MessageRecord {
+        accepted_at: now - chrono::Duration::seconds(5),
+        num_parts: 1,
+        cost: 0.0085,
+        dlr_status: Some(DlrStatus::Delivered),
+        details: Some(MessageDetails {
+            text: Some("Hookline test message: https://hkl.ink/test".into()),
+            reference: Some("hookline-test".into()),
+            original_url: Some("https://example.com/".into()),
+            shortened_url: Some("https://hkl.ink/test".into()),
+            shorten_url: Some(true),
+            ..Default::default()
+        }),
+    };
     let data = match kind {
         EventKind::Delivery => EventData::Delivery(DeliveryEvent {
             message_id: message_id.clone(),
@@ -121,6 +155,7 @@ pub fn sample(kind: EventKind, workspace_id: &str) -> Event {
             num_parts: 1,
             cost: 0.0085,
             broadcast_id: None,
+            message: Some(record.clone()),
         }),
         EventKind::Click => EventData::Click(ClickEvent {
             message_id: message_id.clone(),
@@ -130,6 +165,7 @@ pub fn sample(kind: EventKind, workspace_id: &str) -> Event {
             url: "https://hkl.ink/test".into(),
             user_agent: "Mozilla/5.0 (test)".into(),
             ip: "203.0.113.10".into(),
+            message: Some(record),
         }),
         EventKind::Conversion => EventData::Conversion(ConversionEvent {
             message_id: message_id.clone(),
@@ -150,7 +186,7 @@ pub fn sample(kind: EventKind, workspace_id: &str) -> Event {
             cost: 0.0085,
         }),
         EventKind::Inbound => EventData::Inbound(InboundEvent {
-            inbound_id: format!("test_{message_id}"),
+            inbound_id: format!("{}", rand::random::<u32>() % 1_000_000),
             from: "+14155551234".into(),
             to: "+14155550000".into(),
             text: "Hello from a test".into(),
@@ -176,6 +212,10 @@ pub fn sample(kind: EventKind, workspace_id: &str) -> Event {
             broadcast_id: None,
             after_final: false,
             channel: Default::default(),
+        }),
+        EventKind::ClicksRevoked => EventData::ClicksRevoked(RevokedClicks {
+            api_sms_ids: vec![message_id.clone()],
+            campaign_sms_ids: vec![],
         }),
     };
     Event {

@@ -28,6 +28,7 @@ pub struct Gates {
 /// One endpoint's admission control.
 pub struct Gate {
     rate: u32,
+    concurrency: usize,
     limiter: DefaultDirectRateLimiter,
     slots: Arc<Semaphore>,
     waiting: AtomicUsize,
@@ -48,22 +49,28 @@ impl Gates {
         }
     }
 
-    /// The gate of `endpoint` with `rate_per_sec` (0 = the default); rebuilt when the
-    /// subscription's rate changes.
-    pub fn get(&self, endpoint: &str, rate_per_sec: u32) -> Arc<Gate> {
+    /// The gate of `endpoint` with `rate_per_sec` requests per second and `concurrency`
+    /// requests in flight (0 = the defaults); rebuilt when the subscription changes either.
+    pub fn get(&self, endpoint: &str, rate_per_sec: u32, concurrency: u32) -> Arc<Gate> {
         let rate = if rate_per_sec == 0 {
             self.default_rate
         } else {
             rate_per_sec
         };
+        let concurrency = if concurrency == 0 {
+            self.concurrency
+        } else {
+            concurrency as usize
+        };
         let mut gates = self.gates.lock().expect("gates lock");
         match gates.get(endpoint) {
-            Some(g) if g.rate == rate => g.clone(),
+            Some(g) if g.rate == rate && g.concurrency == concurrency => g.clone(),
             _ => {
                 let g = Arc::new(Gate {
                     rate,
+                    concurrency,
                     limiter: RateLimiter::direct(quota(rate)),
-                    slots: Arc::new(Semaphore::new(self.concurrency)),
+                    slots: Arc::new(Semaphore::new(concurrency)),
                     waiting: AtomicUsize::new(0),
                     queue: self.queue,
                 });
@@ -140,7 +147,7 @@ mod tests {
     #[tokio::test]
     async fn saturation_after_concurrency_plus_queue() {
         let gates = Gates::new(2, 1, 100);
-        let g = gates.get("w/s", 0);
+        let g = gates.get("w/s", 0, 0);
         let a = g.enter().await.unwrap();
         let _b = g.enter().await.unwrap();
         let g2 = g.clone();
@@ -149,7 +156,17 @@ mod tests {
         assert_eq!(g.enter().await.unwrap_err(), Saturated);
         drop(a);
         assert_eq!(waiter.await.unwrap(), Ok(()));
-        // A changed rate gives a new gate.
-        assert!(!Arc::ptr_eq(&gates.get("w/s", 0), &gates.get("w/s", 5)));
+        // A changed rate or concurrency gives a new gate.
+        assert!(!Arc::ptr_eq(&gates.get("w/s", 0, 0), &gates.get("w/s", 5, 0)));
+        assert!(!Arc::ptr_eq(&gates.get("w/s", 5, 0), &gates.get("w/s", 5, 3)));
+    }
+
+    #[tokio::test]
+    async fn a_subscription_concurrency_overrides_the_default() {
+        // SMSEdge: 3 requests in flight per endpoint, whatever the system default.
+        let gates = Gates::new(16, 0, 100);
+        let g = gates.get("w/se-dlr", 0, 3);
+        let _held: Vec<_> = futures::future::join_all((0..3).map(|_| g.enter())).await;
+        assert_eq!(g.enter().await.unwrap_err(), Saturated);
     }
 }

@@ -65,7 +65,9 @@ impl Worker {
             }
         };
 
-        let gate = self.gates.get(&sub.endpoint_key(), sub.rate_limit_per_sec);
+        let gate = self
+            .gates
+            .get(&sub.endpoint_key(), sub.rate_limit_per_sec, sub.max_concurrency);
         let permit = match gate.enter().await {
             Ok(p) => p,
             Err(Saturated) => return self.defer(&msg, &d, attempt, self.overflow_delay, "saturated").await,

@@ -34,6 +34,7 @@ fn dispatch(sub: &Subscription) -> Dispatch {
             num_parts: 1,
             cost: 0.0,
             broadcast_id: None,
+            message: None,
         }),
     };
     Dispatch {
@@ -63,6 +64,7 @@ fn subscription(url: String, sealer: &Sealer) -> Subscription {
         signing_secret: Some(SealedSecret(sealer.seal("k"))),
         basic_auth: Some(SealedSecret(sealer.seal("user:pass"))),
         rate_limit_per_sec: 0,
+        max_concurrency: 0,
         retry: RetryPolicy::telecom23(),
         timeout_ms: 300,
         enabled: true,

@@ -1,6 +1,6 @@
 //! The enriched event: what a webhook is about, after the join with message metadata.
 
-use crate::input::{AcceptedMessage, CarrierDlr, ClickInput, ConversionInput, InboundInput};
+use crate::input::{AcceptedMessage, CarrierDlr, ClickInput, ConversionInput, InboundInput, MessageDetails};
 use crate::status::DlrStatus;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -20,10 +20,12 @@ pub enum EventKind {
     OptOut,
     /// Every status a message passes through (sent, delivered, ...), several per message.
     Status,
+    /// A batch of clicks that bot detection revoked after the fact (SMSEdge `revoke_click_url`).
+    ClicksRevoked,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 7] = [
+    pub const ALL: [EventKind; 8] = [
         Self::Delivery,
         Self::Click,
         Self::Conversion,
@@ -31,6 +33,7 @@ impl EventKind {
         Self::Inbound,
         Self::OptOut,
         Self::Status,
+        Self::ClicksRevoked,
     ];
 
     /// The kinds the 23 Telecom dialect has a URL for.
@@ -45,6 +48,7 @@ impl EventKind {
             Self::Inbound => "inbound",
             Self::OptOut => "opt_out",
             Self::Status => "status",
+            Self::ClicksRevoked => "clicks_revoked",
         }
     }
 
@@ -120,6 +124,7 @@ impl Event {
             EventData::Inbound(_) => EventKind::Inbound,
             EventData::OptOut(_) => EventKind::OptOut,
             EventData::Status(_) => EventKind::Status,
+            EventData::ClicksRevoked(_) => EventKind::ClicksRevoked,
         }
     }
 
@@ -143,6 +148,7 @@ impl Event {
             EventData::Inbound(i) => Some(&i.to),
             EventData::OptOut(o) => o.to.as_deref(),
             EventData::Status(s) => Some(&s.sender_id),
+            EventData::ClicksRevoked(_) => None,
         }
     }
 
@@ -171,6 +177,7 @@ impl Event {
                 num_parts: msg.num_parts,
                 cost: dlr.cost.unwrap_or(msg.cost),
                 broadcast_id: msg.broadcast_id.clone(),
+                message: Some(MessageRecord::of(msg, Some(dlr.status))),
             }),
         }
     }
@@ -210,6 +217,7 @@ impl Event {
                 url: click.url.clone(),
                 user_agent: click.user_agent.clone(),
                 ip: click.ip.clone(),
+                message: Some(MessageRecord::of(msg, None)),
             }),
         }
     }
@@ -369,6 +377,20 @@ pub enum EventData {
     Inbound(InboundEvent),
     OptOut(OptOutEvent),
     Status(StatusEvent),
+    ClicksRevoked(RevokedClicks),
+}
+
+/// Message ids whose clicks were revoked, split by how the message was sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokedClicks {
+    pub api_sms_ids: Vec<String>,
+    pub campaign_sms_ids: Vec<String>,
+}
+
+impl RevokedClicks {
+    pub fn count(&self) -> usize {
+        self.api_sms_ids.len() + self.campaign_sms_ids.len()
+    }
 }
 
 /// A message's status in the status-event model.
@@ -496,6 +518,34 @@ pub struct DeliveryEvent {
     pub cost: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub broadcast_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<MessageRecord>,
+}
+
+/// The message an event is about, as the gateway's record of it stood when the event happened:
+/// what a payload that is a whole message record (SMSEdge's DLR and click) is rendered from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageRecord {
+    pub accepted_at: DateTime<Utc>,
+    pub num_parts: u32,
+    pub cost: f64,
+    /// The latest final delivery status, when one has arrived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dlr_status: Option<DlrStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<MessageDetails>,
+}
+
+impl MessageRecord {
+    pub fn of(msg: &AcceptedMessage, dlr_status: Option<DlrStatus>) -> Self {
+        Self {
+            accepted_at: msg.accepted_at,
+            num_parts: msg.num_parts,
+            cost: msg.cost,
+            dlr_status,
+            details: msg.details.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -510,6 +560,8 @@ pub struct ClickEvent {
     pub url: String,
     pub user_agent: String,
     pub ip: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<MessageRecord>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -85,6 +85,14 @@ pub fn catalogue(kind: EventKind) -> &'static [&'static str] {
             "timestamp",
             "workspace_id",
         ],
+        EventKind::ClicksRevoked => &[
+            "event",
+            "count",
+            "api_sms_ids",
+            "campaign_sms_ids",
+            "timestamp",
+            "workspace_id",
+        ],
     }
 }
 
@@ -124,6 +132,7 @@ pub fn defaults(kind: EventKind) -> &'static [&'static str] {
             "after_final",
             "timestamp",
         ],
+        EventKind::ClicksRevoked => &["event", "count", "api_sms_ids", "campaign_sms_ids"],
     }
 }
 
@@ -229,6 +238,13 @@ pub fn value(event: &Event, field: &str) -> Value {
             "status_code" => json!(s.status_code),
             "broadcast_id" => json!(s.broadcast_id),
             "after_final" => json!(s.after_final),
+            _ => Value::Null,
+        },
+        EventData::ClicksRevoked(r) => match field {
+            "event" => json!("clicks_revoked"),
+            "count" => json!(r.count()),
+            "api_sms_ids" => json!(r.api_sms_ids),
+            "campaign_sms_ids" => json!(r.campaign_sms_ids),
             _ => Value::Null,
         },
     }

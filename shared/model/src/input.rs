@@ -35,6 +35,45 @@ pub struct AcceptedMessage {
     /// events.
     #[serde(default, skip_serializing_if = "Channel::is_sms")]
     pub channel: Channel,
+    /// Gateway fields that only some payloads carry (the SMSEdge message record).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<MessageDetails>,
+}
+
+/// What the gateway knows about a message beyond the fields every dialect uses: the rest of
+/// the SMSEdge message record. Every field is optional; SMSEdge payloads render an absent one
+/// as `null` (flags as `0`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MessageDetails {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// The customer's own reference for the send.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country_iso: Option<String>,
+    /// The link before shortening, and the short link that replaced it in the text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shortened_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_local: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shorten_url: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transactional: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_route_id: Option<i64>,
+    /// A scheduled send's delay, as the gateway writes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_time: Option<String>,
 }
 
 /// The gateway path a message was sent through.

@@ -14,6 +14,7 @@ pub mod ids;
 pub mod input;
 pub mod named;
 pub mod payload;
+pub mod smsedge;
 pub mod status;
 pub mod subscription;
 pub mod workspace;
@@ -22,11 +23,13 @@ pub use apikey::{ApiKeyRecord, Permission};
 pub use config_log::{ConfigKey, ConfigState};
 pub use dispatch::{AttemptOutcome, AttemptRecord, DeadLetter, Dispatch};
 pub use event::{Channel, Event, EventData, EventKind};
-pub use input::{AcceptedMessage, CarrierDlr, ClickInput, ConversionInput, InboundInput, LinkType, SendPath};
+pub use input::{
+    AcceptedMessage, CarrierDlr, ClickInput, ConversionInput, InboundInput, LinkType, MessageDetails, SendPath,
+};
 pub use named::NamedEventType;
 pub use status::DlrStatus;
 pub use subscription::{BodyFormat, Dialect, Filters, PayloadSchema, RetryPolicy, SealedSecret, Subscription};
-pub use workspace::{Telecom23Settings, WorkspaceConfig};
+pub use workspace::{SmsEdgeSettings, Telecom23Settings, WorkspaceConfig};
 
 /// Timestamps on the wire are RFC 3339 UTC with second precision (`2026-02-13T10:30:04Z`),
 /// the format the 23 Telecom reference payload uses.

@@ -16,16 +16,21 @@ pub struct Rendered {
 /// Renders the selected fields of `event` as a JSON object, in catalogue order (so the bytes
 /// are deterministic, which keeps signatures reproducible in tests and logs).
 pub fn render_json(event: &Event, selected: &[&str]) -> Vec<u8> {
+    write_object(selected.iter().map(|f| (*f, fields::value(event, f))))
+}
+
+/// Writes `(name, value)` pairs as one JSON object, in the order given.
+fn write_object<'a>(pairs: impl IntoIterator<Item = (&'a str, serde_json::Value)>) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
     out.push(b'{');
-    for (i, field) in selected.iter().enumerate() {
+    for (i, (field, value)) in pairs.into_iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
         // Writing into a Vec cannot fail, and field names and values are plain JSON.
         serde_json::to_writer(&mut out, field).expect("write to Vec");
         out.push(b':');
-        serde_json::to_writer(&mut out, &fields::value(event, field)).expect("write to Vec");
+        serde_json::to_writer(&mut out, &value).expect("write to Vec");
     }
     out.push(b'}');
     out
@@ -101,7 +106,7 @@ pub fn render_named(event: &Event) -> Vec<u8> {
                 campaign_id: o.campaign_id.as_deref(),
             },
         }),
-        EventData::Delivery(_) | EventData::Conversion(_) | EventData::Impression(_) => {
+        EventData::Delivery(_) | EventData::Conversion(_) | EventData::Impression(_) | EventData::ClicksRevoked(_) => {
             Ok(render_json(event, fields::defaults(event.kind())))
         }
     };
@@ -168,6 +173,7 @@ pub fn render(event: &Event, sub: &Subscription) -> Rendered {
     let json = match sub.schema {
         PayloadSchema::Telecom23 => render_json(event, &sub.fields_for(event.kind())),
         PayloadSchema::Named => render_named(event),
+        PayloadSchema::SmsEdge => write_object(crate::smsedge::fields(event)),
     };
     match sub.format {
         BodyFormat::Json => Rendered {
@@ -208,6 +214,7 @@ mod tests {
                 num_parts: 1,
                 cost: 0.0085,
                 broadcast_id: None,
+                message: None,
             }),
         }
     }
@@ -307,6 +314,7 @@ mod tests {
                 url: "https://hkl.ink/x".into(),
                 user_agent: "UA".into(),
                 ip: "203.0.113.7".into(),
+                message: None,
             })),
             r#"{"id":"ev_1","type":"LINK_HIT","timestamp":"2026-02-13T10:30:04Z","data":{"url":"https://hkl.ink/x","recipient":"+14155551234","user_agent":"UA","ip":"203.0.113.7","source_message":{"message_ref":"api_42","sender":"MyApp","recipient":"+14155551234","campaign_id":"b-1"}}}"#
         );
@@ -340,6 +348,7 @@ mod tests {
             signing_secret: None,
             basic_auth: None,
             rate_limit_per_sec: 0,
+            max_concurrency: 0,
             retry: crate::RetryPolicy::telecom23(),
             timeout_ms: 5000,
             enabled: true,

@@ -22,11 +22,14 @@ pub enum Dialect {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PayloadSchema {
-    /// A flat object of the chosen fields (23 Telecom, SMSEdge).
+    /// A flat object of the chosen fields (23 Telecom).
     Telecom23,
     /// The named-subscription envelope `{"id", "type", "timestamp", "data"}`
     /// ([`crate::payload::render_named`]).
     Named,
+    /// SMSEdge's message record (DLR, click), inbound record and revoke batch, with its field
+    /// names and value types ([`crate::smsedge`]).
+    SmsEdge,
 }
 
 /// How the payload is put in the request body.
@@ -141,6 +144,8 @@ impl Filters {
                 Some(Some(s.message_id.as_str())),
                 Some(s.broadcast_id.as_deref()),
             ),
+            // A batch, not about one message: a non-empty list never matches it.
+            EventData::ClicksRevoked(_) => (Some(None), Some(None), Some(None)),
         };
         any_of(&self.sender, sender)
             && any_of(&self.status, status)
@@ -188,6 +193,9 @@ pub struct Subscription {
     /// Requests per second; 0 means the system default.
     #[serde(default)]
     pub rate_limit_per_sec: u32,
+    /// Requests in flight at once; 0 means the system default (SMSEdge: 3).
+    #[serde(default)]
+    pub max_concurrency: u32,
     pub retry: RetryPolicy,
     pub timeout_ms: u64,
     pub enabled: bool,
@@ -258,6 +266,7 @@ mod tests {
                 num_parts: 1,
                 cost: 0.0,
                 broadcast_id: broadcast.map(Into::into),
+                message: None,
             }),
         }
     }
@@ -315,6 +324,7 @@ mod tests {
             url: "https://l/x".into(),
             user_agent: "UA".into(),
             ip: "203.0.113.1".into(),
+            message: None,
         }))
     }
 
@@ -439,6 +449,7 @@ mod tests {
             signing_secret: None,
             basic_auth: None,
             rate_limit_per_sec: 0,
+            max_concurrency: 0,
             retry: RetryPolicy::telecom23(),
             timeout_ms: 5000,
             enabled: true,

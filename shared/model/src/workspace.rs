@@ -14,6 +14,8 @@ pub struct WorkspaceConfig {
     pub subscriptions: Vec<Subscription>,
     #[serde(default)]
     pub telecom23: Telecom23Settings,
+    #[serde(default)]
+    pub smsedge: SmsEdgeSettings,
     /// Incremented on every write; lets a reader tell an old record from a new one.
     #[serde(default)]
     pub version: u64,
@@ -31,6 +33,14 @@ pub struct Telecom23Settings {
     /// Chosen fields per kind; kinds not present use the defaults.
     #[serde(default)]
     pub fields: BTreeMap<EventKind, Vec<String>>,
+}
+
+/// SMSEdge settings that outlive a cleared URL: the DLR webhook's Basic auth credentials.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SmsEdgeSettings {
+    /// `user:pass`, sealed like a signing secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basic_auth: Option<SealedSecret>,
 }
 
 impl WorkspaceConfig {
