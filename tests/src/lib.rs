@@ -374,6 +374,7 @@ pub fn subscription(workspace: &str, id: &str, url: &str) -> hookline_model::Sub
         name: Some(id.to_string()),
         url: url.to_string(),
         event_kinds: vec![EventKind::Delivery],
+        event_types: vec![],
         filters: Default::default(),
         schema: PayloadSchema::Telecom23,
         format: BodyFormat::Json,

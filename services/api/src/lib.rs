@@ -4,6 +4,7 @@
 //! - `POST /api/v1/user/webhooks/test`: a sample event through the real delivery path
 //!   ([`test_send`]).
 //! - `GET /api/v1/user/webhooks/logs`: the caller's latest attempts ([`logs`]).
+//! - `/api/v1/webhooks[/{id}]`: the named-subscription dialect ([`named`]).
 //! - `POST /v1/user/set-webhook`, `GET /v1/user/get-webhook`, `POST /v1/user/test-webhook`:
 //!   the SMSEdge dialect ([`smsedge`]).
 //! - `POST /admin/v1/api-keys`: operator-only key creation ([`admin`]).
@@ -19,6 +20,7 @@ pub mod dead_letters;
 pub mod error;
 pub mod logs;
 mod metrics;
+pub mod named;
 pub mod smsedge;
 pub mod telecom23;
 pub mod test_send;
@@ -126,6 +128,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/user/webhooks/test", post(test_send::handle))
         .route("/api/v1/user/webhooks/logs", get(logs::handle))
         .route("/api/v1/user/webhooks/dead-letters", get(dead_letters::list))
+        .route("/api/v1/webhooks", get(named::list).post(named::create))
+        .route(
+            "/api/v1/webhooks/{id}",
+            get(named::get).patch(named::patch).delete(named::delete),
+        )
         .route("/v1/user/set-webhook", post(smsedge_set))
         .route("/v1/user/get-webhook", get(smsedge_get))
         .route("/v1/user/test-webhook", post(smsedge_test))

@@ -218,6 +218,7 @@ fn subscription(ws: &WorkspaceConfig, ch: Channel, url: String) -> Subscription 
         name: None,
         url,
         event_kinds: vec![ch.kind],
+        event_types: vec![],
         filters: Filters::default(),
         schema: PayloadSchema::SmsEdge,
         format: if ch.kind == EventKind::ClicksRevoked {

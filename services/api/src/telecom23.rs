@@ -119,6 +119,7 @@ fn subscription(ws: &WorkspaceConfig, kind: EventKind, url: String) -> Subscript
         name: None,
         url,
         event_kinds: vec![kind],
+        event_types: vec![],
         filters: Default::default(),
         schema: PayloadSchema::Telecom23,
         format: BodyFormat::Json,

@@ -192,6 +192,7 @@ pub fn sample(kind: EventKind, workspace_id: &str) -> Event {
             text: "Hello from a test".into(),
             last_message_id: Some(message_id.clone()),
             last_campaign_id: None,
+            channel: Default::default(),
         }),
         EventKind::OptOut => EventData::OptOut(OptOutEvent {
             phone: "+14155551234".into(),
@@ -210,6 +211,7 @@ pub fn sample(kind: EventKind, workspace_id: &str) -> Event {
             status_code: Some("000".into()),
             broadcast_id: None,
             after_final: false,
+            channel: Default::default(),
         }),
         EventKind::ClicksRevoked => EventData::ClicksRevoked(RevokedClicks {
             api_sms_ids: vec![message_id.clone()],

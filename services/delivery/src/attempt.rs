@@ -71,7 +71,7 @@ impl Attempter {
             ("Content-Type".into(), rendered.content_type.into()),
             ("User-Agent".into(), self.user_agent.clone()),
             (header::ID.into(), d.dispatch_id.clone()),
-            (header::EVENT.into(), d.event.kind().as_str().into()),
+            (header::EVENT.into(), sub.event_type_name(&d.event).into()),
             (header::ATTEMPT.into(), attempt.to_string()),
             (header::TIMESTAMP.into(), timestamp.clone()),
         ];

@@ -56,6 +56,7 @@ fn subscription(url: String, sealer: &Sealer) -> Subscription {
         name: None,
         url,
         event_kinds: vec![EventKind::Delivery],
+        event_types: vec![],
         filters: Default::default(),
         schema: PayloadSchema::Telecom23,
         format: BodyFormat::Json,

@@ -146,6 +146,8 @@ struct RawInbound {
     last_message_id: Option<String>,
     #[serde(default, alias = "received")]
     received_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    channel: hookline_model::event::Channel,
 }
 
 /// Validates an inbound SMS: `workspace_id`, `from` and `to` are required; the text may be
@@ -171,6 +173,7 @@ pub fn inbound(raw: &[u8], ingested_at: DateTime<Utc>) -> Result<InboundInput, I
         last_message_id: r.last_message_id.filter(|s| !s.trim().is_empty()),
         received_at,
         ingested_at,
+        channel: r.channel,
     })
 }
 

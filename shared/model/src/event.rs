@@ -63,6 +63,42 @@ impl fmt::Display for EventKind {
     }
 }
 
+/// The messaging channel a status or inbound event belongs to. Every feed Hookline reads is
+/// SMS today; a record without a `channel` is SMS, so old records still decode, and SMS is not
+/// written out, so SMS records stay byte-identical.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    #[default]
+    Sms,
+    Mms,
+    Whatsapp,
+    Rcs,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 4] = [Self::Sms, Self::Mms, Self::Whatsapp, Self::Rcs];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sms => "sms",
+            Self::Mms => "mms",
+            Self::Whatsapp => "whatsapp",
+            Self::Rcs => "rcs",
+        }
+    }
+
+    pub fn is_sms(&self) -> bool {
+        *self == Self::Sms
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// An event ready for fan-out: it belongs to one workspace and carries every field any
 /// subscription may select.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,6 +125,15 @@ impl Event {
             EventData::OptOut(_) => EventKind::OptOut,
             EventData::Status(_) => EventKind::Status,
             EventData::ClicksRevoked(_) => EventKind::ClicksRevoked,
+        }
+    }
+
+    /// The channel of a status or inbound event; every other kind is SMS.
+    pub fn channel(&self) -> Channel {
+        match &self.data {
+            EventData::Inbound(i) => i.channel,
+            EventData::Status(s) => s.channel,
+            _ => Channel::Sms,
         }
     }
 
@@ -224,6 +269,7 @@ impl Event {
                 text: input.text.clone(),
                 last_message_id: input.last_message_id.clone(),
                 last_campaign_id: last.and_then(|m| m.broadcast_id.clone()),
+                channel: input.channel,
             }),
         }
     }
@@ -314,6 +360,7 @@ impl Event {
                 status_code: code.map(str::to_string),
                 broadcast_id: msg.broadcast_id.clone(),
                 after_final: false,
+                channel: msg.channel,
             }),
         }
     }
@@ -408,6 +455,9 @@ pub struct StatusEvent {
     /// flagged rather than reordered or dropped.
     #[serde(default)]
     pub after_final: bool,
+    /// The message's channel (SMS unless the gateway said otherwise).
+    #[serde(default, skip_serializing_if = "Channel::is_sms")]
+    pub channel: Channel,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -423,6 +473,9 @@ pub struct InboundEvent {
     pub last_message_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_campaign_id: Option<String>,
+    /// The channel it arrived on (SMS unless the gateway said otherwise).
+    #[serde(default, skip_serializing_if = "Channel::is_sms")]
+    pub channel: Channel,
 }
 
 /// How a recipient opted out.

@@ -4,6 +4,7 @@
 //! [`AcceptedMessage`] records; carriers write [`CarrierDlr`] records (or SMPP receipt text,
 //! which ingest turns into a `CarrierDlr`).
 
+use crate::event::Channel;
 use crate::status::DlrStatus;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -30,6 +31,10 @@ pub struct AcceptedMessage {
     pub send_path: Option<SendPath>,
     /// When the gateway accepted the message.
     pub accepted_at: DateTime<Utc>,
+    /// `sms` (the default), `mms`, `whatsapp` or `rcs`: the channel of the message's status
+    /// events.
+    #[serde(default, skip_serializing_if = "Channel::is_sms")]
+    pub channel: Channel,
     /// Gateway fields that only some payloads carry (the SMSEdge message record).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub details: Option<MessageDetails>,
@@ -108,6 +113,9 @@ pub struct InboundInput {
     pub received_at: DateTime<Utc>,
     /// When Hookline got it.
     pub ingested_at: DateTime<Utc>,
+    /// `sms` (the default), `mms`, `whatsapp` or `rcs`.
+    #[serde(default, skip_serializing_if = "Channel::is_sms")]
+    pub channel: Channel,
 }
 
 /// Whose short link was clicked.

@@ -12,6 +12,7 @@ pub mod event;
 pub mod fields;
 pub mod ids;
 pub mod input;
+pub mod named;
 pub mod payload;
 pub mod smsedge;
 pub mod status;
@@ -21,11 +22,12 @@ pub mod workspace;
 pub use apikey::{ApiKeyRecord, Permission};
 pub use config_log::{ConfigKey, ConfigState};
 pub use dispatch::{AttemptOutcome, AttemptRecord, DeadLetter, Dispatch};
-pub use event::{Event, EventData, EventKind};
+pub use event::{Channel, Event, EventData, EventKind};
 pub use input::{
     AcceptedMessage, CarrierDlr, ClickInput, ConversionInput, InboundInput, LinkType, MessageDetails,
     RevokedClickInput, RevokedSource, SendPath,
 };
+pub use named::NamedEventType;
 pub use status::DlrStatus;
 pub use subscription::{BodyFormat, Dialect, Filters, PayloadSchema, RetryPolicy, SealedSecret, Subscription};
 pub use workspace::{SmsEdgeSettings, Telecom23Settings, WorkspaceConfig};

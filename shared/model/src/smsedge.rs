@@ -262,6 +262,7 @@ mod tests {
             text: "Reply text from user".into(),
             last_message_id: None,
             last_campaign_id: None,
+            channel: Default::default(),
         }));
         assert_eq!(
             object(fields(&e)),

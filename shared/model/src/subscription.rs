@@ -1,6 +1,7 @@
 //! A webhook subscription: the one model that every configuration dialect is a view of.
 
-use crate::event::{Event, EventKind};
+use crate::event::{Channel, Event, EventKind};
+use crate::named::NamedEventType;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -21,7 +22,11 @@ pub enum Dialect {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PayloadSchema {
+    /// A flat object of the chosen fields (23 Telecom).
     Telecom23,
+    /// The named-subscription envelope `{"id", "type", "timestamp", "data"}`
+    /// ([`crate::payload::render_named`]).
+    Named,
     /// SMSEdge's message record (DLR, click), inbound record and revoke batch, with its field
     /// names and value types ([`crate::smsedge`]).
     SmsEdge,
@@ -76,6 +81,22 @@ impl RetryPolicy {
 }
 
 /// Subscription filters: OR inside a list, AND across lists; an empty list matches all.
+/// Values compare case-insensitively.
+///
+/// What each list is compared with depends on the event kind (the named-subscription
+/// reference):
+///
+/// | kind | `sender` | `status` | `message_ref` | `campaign_id` |
+/// | --- | --- | --- | --- | --- |
+/// | status (every channel) | the message's sender | its status | its id | its campaign |
+/// | click (`LINK_HIT`), opt-out | the source message's sender | not applied | the source message's id | not applied |
+/// | inbound (every channel) | the recipient (`to`, the address that received it) | not applied | the last message's id | the last message's campaign |
+/// | delivery, conversion, impression | the message's sender | delivery status (delivery only) | the message id | the campaign |
+///
+/// "Not applied" means the list is ignored for that kind: a subscription to `SMS_STATUS` and
+/// `LINK_HIT` with a `status` filter still gets every link hit that passes its other lists.
+/// A field the event does not have (no last message on an inbound, no campaign) never
+/// matches a non-empty list.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Filters {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -88,41 +109,56 @@ pub struct Filters {
     pub campaign_id: Vec<String>,
 }
 
+/// One filter list's view of an event: `None` = the list does not apply to this kind,
+/// `Some(None)` = it applies but the event has no such value.
+type Target<'a> = Option<Option<&'a str>>;
+
 impl Filters {
     pub fn is_empty(&self) -> bool {
         self.sender.is_empty() && self.status.is_empty() && self.message_ref.is_empty() && self.campaign_id.is_empty()
     }
 
-    /// Whether `event` passes every non-empty list.
+    /// Whether `event` passes every non-empty list that applies to its kind (see the table
+    /// above).
     pub fn matches(&self, event: &Event) -> bool {
         use crate::event::EventData;
-        let (status, message_ref, campaign) = match &event.data {
+        let sender: Target = Some(event.sender_id());
+        let (status, message_ref, campaign): (Target, Target, Target) = match &event.data {
             EventData::Delivery(d) => (
-                Some(d.status.as_str()),
-                Some(d.message_id.as_str()),
-                d.broadcast_id.as_deref(),
+                Some(Some(d.status.as_str())),
+                Some(Some(d.message_id.as_str())),
+                Some(d.broadcast_id.as_deref()),
             ),
-            EventData::Click(c) => (None, Some(c.message_id.as_str()), c.broadcast_id.as_deref()),
-            EventData::Conversion(c) => (None, Some(c.message_id.as_str()), c.broadcast_id.as_deref()),
-            EventData::Impression(i) => (None, Some(i.message_id.as_str()), i.broadcast_id.as_deref()),
-            EventData::Inbound(i) => (None, i.last_message_id.as_deref(), i.last_campaign_id.as_deref()),
-            EventData::OptOut(o) => (None, o.message_id.as_deref(), o.campaign_id.as_deref()),
+            EventData::Conversion(c) => (None, Some(Some(c.message_id.as_str())), Some(c.broadcast_id.as_deref())),
+            EventData::Impression(i) => (None, Some(Some(i.message_id.as_str())), Some(i.broadcast_id.as_deref())),
+            EventData::Click(c) => (None, Some(Some(c.message_id.as_str())), None),
+            EventData::OptOut(o) => (None, Some(o.message_id.as_deref()), None),
+            EventData::Inbound(i) => (
+                None,
+                Some(i.last_message_id.as_deref()),
+                // Only a known last message has a campaign.
+                Some(i.last_message_id.as_ref().and(i.last_campaign_id.as_deref())),
+            ),
             EventData::Status(s) => (
-                Some(s.status.as_str()),
-                Some(s.message_id.as_str()),
-                s.broadcast_id.as_deref(),
+                Some(Some(s.status.as_str())),
+                Some(Some(s.message_id.as_str())),
+                Some(s.broadcast_id.as_deref()),
             ),
-            EventData::ClicksRevoked(_) => (None, None, None),
+            // A batch, not about one message: a non-empty list never matches it.
+            EventData::ClicksRevoked(_) => (Some(None), Some(None), Some(None)),
         };
-        any_of(&self.sender, event.sender_id())
+        any_of(&self.sender, sender)
             && any_of(&self.status, status)
             && any_of(&self.message_ref, message_ref)
             && any_of(&self.campaign_id, campaign)
     }
 }
 
-fn any_of(list: &[String], value: Option<&str>) -> bool {
-    list.is_empty() || value.is_some_and(|v| list.iter().any(|l| l.eq_ignore_ascii_case(v)))
+fn any_of(list: &[String], target: Target) -> bool {
+    match target {
+        None => true,
+        Some(value) => list.is_empty() || value.is_some_and(|v| list.iter().any(|l| l.eq_ignore_ascii_case(v))),
+    }
 }
 
 /// One endpoint that receives some event kinds of one workspace.
@@ -137,6 +173,10 @@ pub struct Subscription {
     pub name: Option<String>,
     pub url: String,
     pub event_kinds: Vec<EventKind>,
+    /// Named subscriptions: the exact (kind, channel) pairs wanted; `event_kinds` then holds
+    /// their kinds. Empty for the other dialects, whose `event_kinds` mean SMS events only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub event_types: Vec<NamedEventType>,
     #[serde(default, skip_serializing_if = "Filters::is_empty")]
     pub filters: Filters,
     pub schema: PayloadSchema,
@@ -167,12 +207,30 @@ impl Subscription {
         format!("{}/{}", self.workspace_id, self.id)
     }
 
-    /// Whether an event should be dispatched to this subscription.
+    /// Whether an event should be dispatched to this subscription: enabled, same workspace,
+    /// its (kind, channel) wanted, and it passes the filters.
     pub fn wants(&self, event: &Event) -> bool {
-        self.enabled
-            && event.workspace_id == self.workspace_id
-            && self.event_kinds.contains(&event.kind())
-            && self.filters.matches(event)
+        self.enabled && event.workspace_id == self.workspace_id && self.wants_type(event) && self.filters.matches(event)
+    }
+
+    fn wants_type(&self, event: &Event) -> bool {
+        let (kind, channel) = (event.kind(), event.channel());
+        if self.event_types.is_empty() {
+            channel == Channel::Sms && self.event_kinds.contains(&kind)
+        } else {
+            self.event_types
+                .iter()
+                .any(|t| t.kind() == kind && t.channel() == channel)
+        }
+    }
+
+    /// The event type name sent with an event (`X-Webhook-Event`): the named dialect's
+    /// (`SMS_STATUS`, ...) for named subscriptions, the kind (`delivery`, ...) otherwise.
+    pub fn event_type_name(&self, event: &Event) -> &'static str {
+        match (self.schema, NamedEventType::of_event(event)) {
+            (PayloadSchema::Named, Some(t)) => t.as_str(),
+            _ => event.kind().as_str(),
+        }
     }
 
     /// The fields to render for `kind`.
@@ -187,7 +245,9 @@ impl Subscription {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{DeliveryEvent, EventData};
+    use crate::event::{
+        ClickEvent, DeliveryEvent, EventData, InboundEvent, MessageStatus, OptOutEvent, OptOutSource, StatusEvent,
+    };
     use crate::status::DlrStatus;
 
     fn dlr(sender: &str, status: DlrStatus, broadcast: Option<&str>) -> Event {
@@ -229,5 +289,213 @@ mod tests {
         assert!(c.matches(&dlr("A", DlrStatus::Delivered, Some("b1"))));
         assert!(!c.matches(&dlr("A", DlrStatus::Delivered, None)));
         assert!(Filters::default().matches(&dlr("Z", DlrStatus::Unknown, None)));
+    }
+
+    fn ev(data: EventData) -> Event {
+        Event {
+            id: "e".into(),
+            workspace_id: "ws".into(),
+            occurred_at: chrono::Utc::now(),
+            received_at: chrono::Utc::now(),
+            data,
+        }
+    }
+
+    fn status(sender: &str, st: MessageStatus, msg: &str, campaign: Option<&str>, channel: Channel) -> Event {
+        ev(EventData::Status(StatusEvent {
+            message_id: msg.into(),
+            telecom_message_id: None,
+            recipient: "+1".into(),
+            sender_id: sender.into(),
+            status: st,
+            status_code: None,
+            broadcast_id: campaign.map(Into::into),
+            after_final: false,
+            channel,
+        }))
+    }
+
+    fn click(sender: Option<&str>, msg: &str, campaign: Option<&str>) -> Event {
+        ev(EventData::Click(ClickEvent {
+            message_id: msg.into(),
+            broadcast_id: campaign.map(Into::into),
+            recipient: "+1".into(),
+            sender_id: sender.map(Into::into),
+            url: "https://l/x".into(),
+            user_agent: "UA".into(),
+            ip: "203.0.113.1".into(),
+            message: None,
+        }))
+    }
+
+    fn opt_out(to: Option<&str>, msg: Option<&str>, campaign: Option<&str>) -> Event {
+        ev(EventData::OptOut(OptOutEvent {
+            phone: "+1".into(),
+            to: to.map(Into::into),
+            source: OptOutSource::Keyword,
+            keyword: Some("STOP".into()),
+            message_id: msg.map(Into::into),
+            campaign_id: campaign.map(Into::into),
+        }))
+    }
+
+    fn inbound(to: &str, last: Option<&str>, campaign: Option<&str>, channel: Channel) -> Event {
+        ev(EventData::Inbound(InboundEvent {
+            inbound_id: "i1".into(),
+            from: "+1".into(),
+            to: to.into(),
+            text: "hi".into(),
+            last_message_id: last.map(Into::into),
+            last_campaign_id: campaign.map(Into::into),
+            channel,
+        }))
+    }
+
+    fn filters(sender: &[&str], status: &[&str], message_ref: &[&str], campaign_id: &[&str]) -> Filters {
+        let v = |l: &[&str]| l.iter().map(|s| s.to_string()).collect();
+        Filters {
+            sender: v(sender),
+            status: v(status),
+            message_ref: v(message_ref),
+            campaign_id: v(campaign_id),
+        }
+    }
+
+    #[test]
+    fn status_filters_truth_table() {
+        use MessageStatus::*;
+        let f = filters(&["A", "B"], &["delivered", "hard_bounce"], &[], &[]);
+        for (sender, st, want) in [
+            ("A", Delivered, true),
+            ("b", HardBounce, true),
+            ("C", Delivered, false),
+            ("A", Sent, false),
+            ("C", Sent, false),
+        ] {
+            assert_eq!(
+                f.matches(&status(sender, st, "m1", None, Channel::Sms)),
+                want,
+                "{sender} {st:?}"
+            );
+        }
+        let f = filters(&[], &[], &["m1", "m2"], &["c1"]);
+        assert!(f.matches(&status("A", Sent, "m2", Some("c1"), Channel::Sms)));
+        assert!(!f.matches(&status("A", Sent, "m3", Some("c1"), Channel::Sms)));
+        assert!(!f.matches(&status("A", Sent, "m1", Some("c2"), Channel::Sms)));
+        assert!(!f.matches(&status("A", Sent, "m1", None, Channel::Sms)));
+        // Every channel's status events use the same lists.
+        assert!(f.matches(&status("A", Sent, "m1", Some("c1"), Channel::Whatsapp)));
+        assert!(Filters::default().matches(&status("Z", Failed, "m", None, Channel::Rcs)));
+    }
+
+    #[test]
+    fn link_hit_and_opt_out_filter_on_the_source_message_only() {
+        let f = filters(&["A"], &[], &["m1"], &[]);
+        assert!(f.matches(&click(Some("A"), "m1", None)));
+        assert!(!f.matches(&click(Some("B"), "m1", None)));
+        assert!(!f.matches(&click(Some("A"), "m2", None)));
+        assert!(!f.matches(&click(None, "m1", None)));
+        assert!(f.matches(&opt_out(Some("A"), Some("m1"), None)));
+        assert!(!f.matches(&opt_out(Some("B"), Some("m1"), None)));
+        assert!(!f.matches(&opt_out(Some("A"), Some("m2"), None)));
+        assert!(!f.matches(&opt_out(Some("A"), None, None)), "no source message id");
+        assert!(!f.matches(&opt_out(None, Some("m1"), None)));
+        // `status` and `campaign_id` are not applied to link hits and opt-outs.
+        let f = filters(&[], &["delivered"], &[], &["c1"]);
+        assert!(f.matches(&click(Some("A"), "m1", Some("c2"))));
+        assert!(f.matches(&click(None, "m1", None)));
+        assert!(f.matches(&opt_out(None, None, Some("c2"))));
+        // ...but they still apply, with the others, to status events of the same subscription.
+        assert!(!f.matches(&status("A", MessageStatus::Sent, "m1", Some("c1"), Channel::Sms)));
+    }
+
+    #[test]
+    fn inbound_filters_on_recipient_and_last_message() {
+        let f = filters(&["+15550001", "MyBrand"], &[], &[], &[]);
+        assert!(f.matches(&inbound("+15550001", None, None, Channel::Sms)));
+        assert!(f.matches(&inbound("mybrand", None, None, Channel::Mms)));
+        assert!(!f.matches(&inbound("+15550002", None, None, Channel::Sms)));
+        let f = filters(&[], &[], &["m1"], &[]);
+        assert!(f.matches(&inbound("x", Some("m1"), None, Channel::Sms)));
+        assert!(!f.matches(&inbound("x", Some("m2"), None, Channel::Sms)));
+        assert!(!f.matches(&inbound("x", None, None, Channel::Sms)), "no last message");
+        let f = filters(&[], &[], &[], &["c1"]);
+        assert!(f.matches(&inbound("x", Some("m1"), Some("c1"), Channel::Sms)));
+        assert!(!f.matches(&inbound("x", Some("m1"), Some("c2"), Channel::Sms)));
+        assert!(!f.matches(&inbound("x", Some("m1"), None, Channel::Sms)));
+        assert!(
+            !f.matches(&inbound("x", None, Some("c1"), Channel::Sms)),
+            "no last message"
+        );
+        // `status` is not applied to inbound events.
+        let f = filters(&["x"], &["delivered"], &[], &[]);
+        assert!(f.matches(&inbound("x", None, None, Channel::Sms)));
+        assert!(!f.matches(&inbound("y", None, None, Channel::Sms)));
+    }
+
+    fn named(types: &[NamedEventType]) -> Subscription {
+        Subscription {
+            id: "wh_1".into(),
+            workspace_id: "ws".into(),
+            dialect: Dialect::Named,
+            name: Some("n".into()),
+            url: "https://example.com".into(),
+            event_kinds: types.iter().map(|t| t.kind()).collect(),
+            event_types: types.to_vec(),
+            filters: Default::default(),
+            schema: PayloadSchema::Named,
+            format: BodyFormat::Json,
+            fields: Default::default(),
+            signing_secret: None,
+            basic_auth: None,
+            rate_limit_per_sec: 0,
+            max_concurrency: 0,
+            retry: RetryPolicy::telecom23(),
+            timeout_ms: 5000,
+            enabled: true,
+        }
+    }
+
+    #[test]
+    fn wants_matches_kind_and_channel() {
+        use NamedEventType::*;
+        let sub = named(&[SmsStatus, WhatsappInbound, LinkHit]);
+        let st = |c| status("A", MessageStatus::Sent, "m", None, c);
+        assert!(sub.wants(&st(Channel::Sms)));
+        assert!(!sub.wants(&st(Channel::Whatsapp)));
+        assert!(sub.wants(&inbound("x", None, None, Channel::Whatsapp)));
+        assert!(!sub.wants(&inbound("x", None, None, Channel::Sms)));
+        assert!(sub.wants(&click(None, "m", None)));
+        assert!(!sub.wants(&opt_out(None, None, None)));
+        assert!(!sub.wants(&dlr("A", DlrStatus::Delivered, None)));
+        assert_eq!(sub.event_type_name(&st(Channel::Sms)), "SMS_STATUS");
+
+        // The other dialects' subscriptions (no `event_types`) stay SMS only.
+        let mut legacy = named(&[]);
+        legacy.schema = PayloadSchema::Telecom23;
+        legacy.dialect = Dialect::Telecom23;
+        legacy.event_kinds = vec![EventKind::Status, EventKind::Delivery];
+        assert!(legacy.wants(&st(Channel::Sms)));
+        assert!(!legacy.wants(&st(Channel::Mms)));
+        assert!(legacy.wants(&dlr("A", DlrStatus::Delivered, None)));
+        assert_eq!(legacy.event_type_name(&st(Channel::Sms)), "status");
+    }
+
+    #[test]
+    fn records_without_channel_or_event_types_still_decode() {
+        let old = r#"{"type":"status","message_id":"m","recipient":"+1","sender_id":"A","status":"sent"}"#;
+        let data: EventData = serde_json::from_str(old).unwrap();
+        let EventData::Status(s) = &data else { panic!() };
+        assert_eq!(s.channel, Channel::Sms);
+        assert_eq!(
+            serde_json::to_string(&data).unwrap(),
+            r#"{"type":"status","message_id":"m","recipient":"+1","sender_id":"A","status":"sent","after_final":false}"#
+        );
+        let mut sub = named(&[]);
+        sub.event_types.clear();
+        let json = serde_json::to_value(&sub).unwrap();
+        assert!(json.get("event_types").is_none());
+        let back: Subscription = serde_json::from_value(json).unwrap();
+        assert_eq!(back, sub);
     }
 }
