@@ -305,6 +305,17 @@ impl Enricher {
     }
 }
 
+/// The claim on a message's first final status.
+fn final_key(meta: &AcceptedMessage) -> String {
+    format!("final:{}:{}", meta.workspace_id, meta.message_id)
+}
+
+/// A record claims as its topic, partition and offset: reprocessed after a crash, it wins its
+/// own claim again instead of being taken for a duplicate.
+fn claimant(msg: &OwnedMessage) -> String {
+    format!("{}:{}:{}", msg.topic(), msg.partition(), msg.offset())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,15 +329,4 @@ mod tests {
             assert!(opt_out_keyword(t).is_none(), "{t}");
         }
     }
-}
-
-/// The claim on a message's first final status.
-fn final_key(meta: &AcceptedMessage) -> String {
-    format!("final:{}:{}", meta.workspace_id, meta.message_id)
-}
-
-/// A record claims as its topic, partition and offset: reprocessed after a crash, it wins its
-/// own claim again instead of being taken for a duplicate.
-fn claimant(msg: &OwnedMessage) -> String {
-    format!("{}:{}:{}", msg.topic(), msg.partition(), msg.offset())
 }
