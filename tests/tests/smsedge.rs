@@ -150,6 +150,59 @@ async fn webhook_api_parameters_envelope_and_errors() {
     }
     assert_eq!(get(&p, &key).await.1, before, "rejected requests changed nothing");
 
+    // Three dialects on one workspace: a write through one never changes another's view.
+    let (s, _) = p
+        .put_webhooks(
+            &key,
+            json!({"delivery_url": "https://example.com/t23", "signing_secret": "s"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s, 200);
+    let named = p
+        .http
+        .post(p.api("/api/v1/webhooks"))
+        .header("X-API-Key", &key)
+        .json(&json!({"name": "statuses", "url": "https://example.com/named", "event_types": ["SMS_STATUS"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(named.status(), 201);
+    let views = || async {
+        let t23: Value = p
+            .http
+            .get(p.api("/api/v1/user/webhooks"))
+            .header("X-API-Key", &key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let named: Value = p
+            .http
+            .get(p.api("/api/v1/webhooks"))
+            .header("X-API-Key", &key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (t23, named, get(&p, &key).await.1)
+    };
+    let (t23, named, se) = views().await;
+    assert_eq!(named["data"].as_array().map(Vec::len), Some(1));
+    assert_eq!(se, before, "other dialects' writes left SMSEdge's view alone");
+    let (s, _) = set(&p, &key, &[("dlr_url", "https://example.com/dlr2"), ("click_url", "")]).await;
+    assert_eq!(s, 200);
+    let (t23_after, named_after, _) = views().await;
+    assert_eq!(
+        (t23_after, named_after),
+        (t23, named),
+        "SMSEdge writes left the others alone"
+    );
+
     let r = p.http.get(p.api("/v1/user/get-webhook")).send().await.unwrap();
     assert_eq!(r.status(), 401);
     assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "UNAUTHORIZED");

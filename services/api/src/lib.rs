@@ -21,11 +21,11 @@ pub mod error;
 pub mod logs;
 mod metrics;
 pub mod named;
+pub mod routes;
 pub mod smsedge;
 pub mod telecom23;
 pub mod test_send;
 
-use axum::routing::{get, post};
 use axum::Router;
 use hookline_config::Topics;
 use hookline_kafka::{ConfigHandle, ConfigWriter, KafkaSettings, Producer};
@@ -122,23 +122,9 @@ pub struct Running {
     pub task: tokio::task::JoinHandle<Result<(), ApiStartError>>,
 }
 
+/// The API: the routes of [`routes`], with `/openapi.json`.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/api/v1/user/webhooks", get(telecom23_get).put(telecom23_put))
-        .route("/api/v1/user/webhooks/test", post(test_send::handle))
-        .route("/api/v1/user/webhooks/logs", get(logs::handle))
-        .route("/api/v1/user/webhooks/dead-letters", get(dead_letters::list))
-        .route("/api/v1/webhooks", get(named::list).post(named::create))
-        .route(
-            "/api/v1/webhooks/{id}",
-            get(named::get).patch(named::patch).delete(named::delete),
-        )
-        .route("/v1/user/set-webhook", post(smsedge_set))
-        .route("/v1/user/get-webhook", get(smsedge_get))
-        .route("/v1/user/test-webhook", post(smsedge_test))
-        .route("/admin/v1/api-keys", post(admin::create_key))
-        .route("/admin/v1/dead-letters/resend", post(dead_letters::resend_handler))
-        .with_state(state)
+    routes::documented().0.with_state(state)
 }
 
 async fn telecom23_get(

@@ -11,10 +11,11 @@ use crate::{IngestFailure, Ingestor, InputKind};
 use axum::body::Bytes;
 use axum::extract::Query;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::http::StatusCode;
+use axum::http::{HeaderMap, Method};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use hookline_telemetry::openapi::{Auth, DocumentedRouter, Operation};
 use hookline_telemetry::{serve_http, HttpServer};
 use serde_json::Map;
 use serde_json::{json, Value};
@@ -23,15 +24,90 @@ use std::net::SocketAddr;
 use tokio_util::sync::CancellationToken;
 
 pub async fn serve(addr: SocketAddr, ingestor: Ingestor, shutdown: CancellationToken) -> std::io::Result<HttpServer> {
-    let app = Router::new()
-        .route("/v1/messages", post(messages))
-        .route("/v1/dlr", post(dlr))
-        .route("/v1/clicks", post(clicks))
-        .route("/v1/inbound", post(inbound))
-        .route("/track", get(track_get).post(track_post))
-        .route("/v1/actions", post(track_post))
-        .with_state(ingestor);
-    serve_http(addr, app, shutdown).await
+    serve_http(addr, documented().0.with_state(ingestor), shutdown).await
+}
+
+/// Every route of the HTTP edge with its OpenAPI description: the router and the document at
+/// `/openapi.json` are built from this one table.
+pub fn documented() -> (Router<Ingestor>, Value) {
+    let accepted = (202, "the record is on its topic", json!({"accepted": true}));
+    let invalid = (
+        400,
+        "the record does not validate; `reason` is the quarantine code",
+        json!({"error_code": "INVALID_RECORD", "reason": "missing_field", "description": "message_id is required"}),
+    );
+    let unavailable = (
+        503,
+        "Kafka could not take the record: retry",
+        json!({"error_code": "UNAVAILABLE", "description": "try again"}),
+    );
+    let op = |method, path, summary| {
+        Operation::new(method, path, "Ingest", summary, Auth::None)
+            .response(accepted.0, accepted.1, accepted.2.clone())
+            .response(invalid.0, invalid.1, invalid.2.clone())
+            .response(unavailable.0, unavailable.1, unavailable.2.clone())
+    };
+    DocumentedRouter::default()
+        .route(
+            op(Method::POST, "/v1/messages", "An SMS the gateway accepted").body(
+                "application/json",
+                json!({"message_id": "api_42_1", "carrier_message_id": "0123456789", "workspace_id": "acme",
+                       "recipient": "+14155551234", "sender_id": "MyApp", "num_parts": 1, "cost": 0.0085,
+                       "accepted_at": "2026-02-13T10:30:00Z"}),
+            ),
+            post(messages),
+        )
+        .route(
+            op(Method::POST, "/v1/dlr", "A carrier delivery report: JSON or SMPP receipt text")
+                .body(
+                    "application/json",
+                    json!({"carrier_message_id": "0123456789", "status": "DELIVRD", "status_code": "000",
+                           "done_at": "2026-02-13T10:30:04Z"}),
+                )
+                .body(
+                    "text/plain",
+                    json!("id:0123456789 sub:001 dlvrd:001 submit date:2602131029 done date:2602131030 stat:DELIVRD err:000"),
+                ),
+            post(dlr),
+        )
+        .route(
+            op(Method::POST, "/v1/clicks", "A click on a short link").body(
+                "application/json",
+                json!({"short_url": "https://hkl.ink/x1", "message_id": "api_42_1", "recipient": "+14155551234",
+                       "user_agent": "Mozilla/5.0", "ip": "203.0.113.7"}),
+            ),
+            post(clicks),
+        )
+        .route(
+            op(Method::POST, "/v1/inbound", "An SMS received on a workspace's number").body(
+                "application/json",
+                json!({"workspace_id": "acme", "from": "+14155551234", "to": "+14155550000", "text": "STOP"}),
+            ),
+            post(inbound),
+        )
+        .route(
+            op(
+                Method::GET,
+                "/track",
+                "A tracker postback (conversion): click_id, message_id, event, value, currency, transaction_id as query parameters",
+            ),
+            get(track_get),
+        )
+        .route(
+            op(Method::POST, "/track", "A tracker postback (conversion), form or JSON").body(
+                "application/x-www-form-urlencoded",
+                json!({"click_id": "k-81", "event": "purchase", "value": "19.99", "currency": "USD", "transaction_id": "tx-1"}),
+            ),
+            post(track_post),
+        )
+        .route(
+            op(Method::POST, "/v1/actions", "Record a conversion through the API").body(
+                "application/json",
+                json!({"message_id": "api_42_1", "event": "signup", "transaction_id": "tx-2"}),
+            ),
+            post(track_post),
+        )
+        .finish("Hookline ingest", "The HTTP edge: the same inputs as the raw Kafka topics.")
 }
 
 async fn messages(State(i): State<Ingestor>, body: Bytes) -> (StatusCode, Json<Value>) {

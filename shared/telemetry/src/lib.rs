@@ -7,6 +7,7 @@
 
 mod admin;
 mod metrics;
+pub mod openapi;
 
 pub use admin::{serve_admin, serve_http, HttpServer, Readiness};
 pub use metrics::{counter_vec, histogram_vec, int_gauge_vec, LATENCY_BUCKETS};
