@@ -192,18 +192,9 @@ pub async fn apply_set(
         ws.smsedge.basic_auth = auth.as_ref().map(|a| SealedSecret(sealer.seal(a)));
     }
     for ch in CHANNELS {
-        let id = subscription_id(ch);
-        let url = match changes.urls.get(&ch) {
-            Some(new) => new.clone(),
-            None => ws.subscription(&id).map(|s| s.url.clone()),
-        };
-        match url {
-            Some(url) => {
-                let sub = subscription(&ws, ch, url);
-                ws.upsert(sub);
-            }
-            None => ws.remove(&id),
-        }
+        ws.apply_channel(&subscription_id(ch), changes.urls.get(&ch).cloned(), |ws, url| {
+            subscription(ws, ch, url)
+        });
     }
     ws.version += 1;
     Ok(ws)

@@ -89,18 +89,9 @@ pub async fn apply_put(
         t.fields.insert(kind, list);
     }
     for kind in EventKind::TELECOM23 {
-        let id = subscription_id(kind);
-        let url = match changes.urls.get(&kind) {
-            Some(new) => new.clone(),
-            None => ws.subscription(&id).map(|s| s.url.clone()),
-        };
-        match url {
-            Some(url) => {
-                let sub = subscription(&ws, kind, url);
-                ws.upsert(sub);
-            }
-            None => ws.remove(&id),
-        }
+        ws.apply_channel(&subscription_id(kind), changes.urls.get(&kind).cloned(), |ws, url| {
+            subscription(ws, kind, url)
+        });
     }
     ws.version += 1;
     Ok(ws)

@@ -71,4 +71,27 @@ impl WorkspaceConfig {
     pub fn remove(&mut self, id: &str) {
         self.subscriptions.retain(|s| s.id != id);
     }
+
+    /// Applies a dialect's change to one of its per-channel subscriptions (`id`): `Some(url)`
+    /// sets the URL, `Some(None)` removes the subscription, `None` keeps the current URL. A
+    /// kept or set subscription is rebuilt with `build`, so it reflects the dialect's current
+    /// settings (secret, credentials, fields).
+    pub fn apply_channel(
+        &mut self,
+        id: &str,
+        change: Option<Option<String>>,
+        build: impl FnOnce(&Self, String) -> Subscription,
+    ) {
+        let url = match change {
+            Some(new) => new,
+            None => self.subscription(id).map(|s| s.url.clone()),
+        };
+        match url {
+            Some(url) => {
+                let sub = build(self, url);
+                self.upsert(sub);
+            }
+            None => self.remove(id),
+        }
+    }
 }
