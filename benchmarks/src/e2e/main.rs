@@ -1,0 +1,278 @@
+//! End-to-end benchmark: the four services as separate processes against the Kafka-protocol
+//! broker and Redis on this machine, an open-loop load of carrier DLRs, and a receiver that
+//! verifies every signature. Latency is timed from each DLR's *scheduled* send time, so a
+//! pipeline that falls behind cannot hide its queueing. The same run measures the bare
+//! minimum (consume, sign, POST, commit) against the same broker and receiver, the limit the
+//! pipeline's rate is compared with.
+//!
+//! `cargo build --release --bins && target/release/e2e --rate 2000 --seconds 20`
+//! (the broker on 127.0.0.1:19092 and Redis on 127.0.0.1:6379, as `scripts/test.sh` starts them).
+
+mod baseline;
+mod procs;
+mod receiver;
+
+use clap::Parser;
+use futures::stream::{FuturesUnordered, StreamExt};
+use hookline_kafka::admin::ensure_topics;
+use hookline_kafka::{ConfigWriter, KafkaSettings};
+use hookline_model::*;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use std::time::{Duration, Instant};
+
+#[derive(Parser, Debug)]
+struct Args {
+    /// DLRs per second, open loop.
+    #[arg(long, default_value_t = 2000)]
+    rate: u64,
+    /// Length of the timed phase.
+    #[arg(long, default_value_t = 20)]
+    seconds: u64,
+    /// Workspaces, one endpoint each (endpoints spread over the dispatch partitions).
+    #[arg(long, default_value_t = 16)]
+    endpoints: usize,
+    #[arg(long, default_value_t = 6)]
+    partitions: i32,
+    #[arg(long, default_value = "127.0.0.1:19092")]
+    brokers: String,
+    #[arg(long, default_value = "redis://127.0.0.1:6379")]
+    redis: String,
+    /// Records for the bare-minimum run (0: skip it).
+    #[arg(long, default_value_t = 100_000)]
+    baseline_records: u64,
+}
+
+const SECRET: &str = "bench-signing-secret";
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let run = format!("bench{:08x}", rand::random::<u32>());
+    let prefix = format!("{run}.");
+    let mut kafka = KafkaSettings::new(args.brokers.clone(), &prefix);
+    kafka.partitions = args.partitions;
+    ensure_topics(&kafka, &kafka.topics.specs()).await?;
+    let (addr, arrivals) = receiver::start(SECRET).await;
+
+    // Configuration: one workspace per endpoint, a signed JSON delivery webhook each.
+    let key = hookline_security::Sealer::random_key_hex();
+    let sealer = hookline_security::Sealer::new(Some(&key))?;
+    let writer = ConfigWriter::new(kafka.producer()?, kafka.topics.config());
+    let workspaces: Vec<String> = (0..args.endpoints).map(|i| format!("ws{i}")).collect();
+    for ws in &workspaces {
+        let sub = Subscription {
+            id: "t23-delivery".into(),
+            workspace_id: ws.clone(),
+            dialect: Dialect::Telecom23,
+            name: None,
+            url: format!("http://{addr}/{ws}"),
+            event_kinds: vec![EventKind::Delivery],
+            event_types: vec![],
+            filters: Filters::default(),
+            schema: PayloadSchema::Telecom23,
+            format: BodyFormat::Json,
+            fields: Default::default(),
+            signing_secret: Some(SealedSecret(sealer.seal(SECRET))),
+            basic_auth: None,
+            rate_limit_per_sec: 10_000,
+            max_concurrency: 0,
+            retry: RetryPolicy::telecom23(),
+            timeout_ms: 5000,
+            enabled: true,
+        };
+        let mut config = WorkspaceConfig::new(ws.clone());
+        config.subscriptions.push(sub);
+        config.version = 1;
+        writer.put_workspace(&config).await?;
+    }
+
+    let env: Vec<(String, String)> = [
+        ("HOOKLINE_KAFKA_BROKERS", args.brokers.clone()),
+        ("HOOKLINE_TOPIC_PREFIX", prefix.clone()),
+        ("HOOKLINE_TOPIC_PARTITIONS", args.partitions.to_string()),
+        ("HOOKLINE_REDIS_URL", args.redis.clone()),
+        ("HOOKLINE_REDIS_KEY_PREFIX", format!("{run}:")),
+        ("HOOKLINE_SECRET_KEY", key.clone()),
+        ("HOOKLINE_ALLOW_HTTP_URLS", "true".into()),
+        ("HOOKLINE_ALLOW_CIDRS", "127.0.0.0/8".into()),
+        ("HOOKLINE_ADMIN_ADDR", "127.0.0.1:0".into()),
+        ("HOOKLINE_INGEST_HTTP_ADDR", "127.0.0.1:0".into()),
+        ("HOOKLINE_API_HTTP_ADDR", "127.0.0.1:0".into()),
+        ("HOOKLINE_INGEST_GROUP", format!("{run}-ingest")),
+        ("HOOKLINE_ENRICH_GROUP", format!("{run}-enrich")),
+        ("HOOKLINE_DELIVERY_GROUP", format!("{run}-delivery")),
+        ("HOOKLINE_API_ATTEMPTS_GROUP", format!("{run}-api")),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let services: Vec<procs::Service> = ["ingest", "enrich", "delivery", "api"]
+        .into_iter()
+        .map(|name| procs::spawn(name, &env))
+        .collect();
+
+    let producer: FutureProducer = kafka
+        .base()
+        .set("linger.ms", "5")
+        .set("compression.type", "lz4")
+        .set("queue.buffering.max.messages", "1000000")
+        .create()?;
+    let total = args.rate * args.seconds;
+    let carrier_id = |i: u64| format!("{run}-c{i}");
+    let message_id = |i: u64| format!("{run}-m{i}");
+
+    // Warm-up: one event end to end, so every service has joined its group.
+    let warm = Instant::now();
+    send_messages(&producer, &kafka, &workspaces, &[u64::MAX], &carrier_id, &message_id).await;
+    send_dlr(&producer, &kafka, &carrier_id(u64::MAX)).await;
+    while arrivals.delivered() == 0 {
+        anyhow::ensure!(warm.elapsed() < Duration::from_secs(60), "warm-up event never arrived");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("warm-up delivered after {:?}", warm.elapsed());
+
+    // The messages the DLRs refer to, before the timed phase (not timed).
+    let ids: Vec<u64> = (0..total).collect();
+    send_messages(&producer, &kafka, &workspaces, &ids, &carrier_id, &message_id).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let pids: Vec<(String, u32)> = services
+        .iter()
+        .map(|s| (s.name.to_string(), s.child.id()))
+        .chain(
+            procs::find_pid(&format!("--listener-url tcp://{}", args.brokers))
+                .map(|p| ("broker (Tansu)".to_string(), p)),
+        )
+        .chain(procs::find_pid("redis-server").map(|p| ("redis".to_string(), p)))
+        .collect();
+    let cpu_before: Vec<f64> = pids.iter().map(|(_, p)| procs::cpu_seconds(*p)).collect();
+
+    // Timed phase: DLR i is due at t0 + i / rate.
+    let dlr_topic = kafka.topics.carrier_dlr();
+    let t0 = tokio::time::Instant::now() + Duration::from_millis(200);
+    let mut pending = FuturesUnordered::new();
+    for i in 0..total {
+        let due = t0 + Duration::from_nanos(i * 1_000_000_000 / args.rate);
+        tokio::time::sleep_until(due).await;
+        let payload = dlr_json(&carrier_id(i));
+        let key = carrier_id(i);
+        let record = FutureRecord::to(&dlr_topic).key(&key).payload(&payload);
+        match producer.send_result(record) {
+            Ok(f) => pending.push(f),
+            Err((e, _)) => anyhow::bail!("produce: {e}"),
+        }
+        while let Some(Some(_)) = futures::FutureExt::now_or_never(pending.next()) {}
+    }
+    while pending.next().await.is_some() {}
+    let produced_at = t0.elapsed();
+    let deadline = Instant::now() + Duration::from_secs(args.seconds * 3 + 30);
+    while (arrivals.delivered() as u64) < total + 1 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let cpu: Vec<f64> = pids
+        .iter()
+        .zip(&cpu_before)
+        .map(|((_, p), before)| procs::cpu_seconds(*p) - before)
+        .collect();
+    let rss: Vec<f64> = pids.iter().map(|(_, p)| procs::peak_rss_mib(*p)).collect();
+
+    let (first, requests, bad) = arrivals.snapshot();
+    let t0_std = t0.into_std();
+    let mut latencies: Vec<f64> = Vec::with_capacity(total as usize);
+    let mut last = t0_std;
+    for i in 0..total {
+        if let Some(at) = first.get(&message_id(i)) {
+            let due = t0_std + Duration::from_nanos(i * 1_000_000_000 / args.rate);
+            latencies.push(at.saturating_duration_since(due).as_secs_f64() * 1000.0);
+            last = last.max(*at);
+        }
+    }
+    latencies.sort_by(f64::total_cmp);
+    let pct = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    let span = last.saturating_duration_since(t0_std).as_secs_f64();
+    let delivered = latencies.len() as u64;
+    let kept_up = delivered == total && span <= produced_at.as_secs_f64() + 2.0;
+    drop(services);
+
+    println!(
+        "\n## Pipeline, {} DLRs/s offered for {} s ({} events, {} endpoints, {} partitions)\n",
+        args.rate, args.seconds, total, args.endpoints, args.partitions
+    );
+    println!("| delivered | achieved events/s | kept up | p50 ms | p99 ms | p99.9 ms | requests | bad signatures |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!(
+        "| {delivered}/{total} | {:.0} | {} | {:.1} | {:.1} | {:.1} | {requests} | {bad} |",
+        delivered as f64 / span.max(0.001),
+        if kept_up { "yes" } else { "no" },
+        pct(0.50),
+        pct(0.99),
+        pct(0.999)
+    );
+    println!("\n| process | CPU s per 1,000 events | peak RSS MiB |");
+    println!("| --- | --- | --- |");
+    for (((name, _), cpu), rss) in pids.iter().zip(&cpu).zip(&rss) {
+        println!("| {name} | {:.3} | {:.0} |", cpu / (total as f64 / 1000.0), rss);
+    }
+
+    if args.baseline_records > 0 {
+        let rate = baseline::run(
+            &kafka,
+            &format!("http://{addr}/baseline"),
+            SECRET,
+            args.baseline_records,
+        )
+        .await?;
+        println!(
+            "\n## Bare minimum (consume, sign, POST, commit), {} records\n",
+            args.baseline_records
+        );
+        println!("| events/s | this run's offered rate as a fraction of it |");
+        println!("| --- | --- |");
+        println!("| {rate:.0} | {:.1} % |", 100.0 * args.rate as f64 / rate);
+    }
+    Ok(())
+}
+
+async fn send_messages(
+    producer: &FutureProducer,
+    kafka: &KafkaSettings,
+    workspaces: &[String],
+    ids: &[u64],
+    carrier_id: &impl Fn(u64) -> String,
+    message_id: &impl Fn(u64) -> String,
+) {
+    let topic = kafka.topics.accepted();
+    let mut pending = FuturesUnordered::new();
+    for &i in ids {
+        let ws = &workspaces[(i % workspaces.len() as u64) as usize];
+        let m = serde_json::json!({
+            "message_id": message_id(i), "carrier_message_id": carrier_id(i), "workspace_id": ws,
+            "recipient": "+14155551234", "sender_id": "Bench", "num_parts": 1, "cost": 0.0085,
+            "accepted_at": chrono::Utc::now(),
+        })
+        .to_string();
+        let key = carrier_id(i);
+        let record = FutureRecord::to(&topic).key(&key).payload(&m);
+        pending.push(producer.send_result(record).map_err(|(e, _)| e).expect("enqueue"));
+        if pending.len() >= 10_000 {
+            pending.next().await;
+        }
+    }
+    while pending.next().await.is_some() {}
+}
+
+async fn send_dlr(producer: &FutureProducer, kafka: &KafkaSettings, carrier_id: &str) {
+    let payload = dlr_json(carrier_id);
+    let topic = kafka.topics.carrier_dlr();
+    let record = FutureRecord::to(&topic).key(carrier_id).payload(&payload);
+    let _ = producer.send(record, Duration::from_secs(10)).await;
+}
+
+fn dlr_json(carrier_id: &str) -> String {
+    format!(r#"{{"carrier_message_id":"{carrier_id}","status":"DELIVRD","status_code":"000"}}"#)
+}

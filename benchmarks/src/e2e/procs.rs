@@ -1,0 +1,78 @@
+//! The pipeline as separate processes, and what each one costs: CPU seconds and peak RSS read
+//! from `/proc`.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+/// CPU seconds (user + system) a process has used so far.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 =
+        f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0) + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    ticks / clock_ticks_per_second()
+}
+
+fn clock_ticks_per_second() -> f64 {
+    // Linux on x86-64 and arm64 uses 100 (USER_HZ).
+    100.0
+}
+
+/// Peak resident set size in MiB (`VmHWM`).
+pub fn peak_rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+/// The pid of the first process whose command line contains `needle`.
+pub fn find_pid(needle: &str) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        (cmd.contains(needle) && pid != std::process::id()).then_some(pid)
+    })
+}
+
+/// One running Hookline service.
+pub struct Service {
+    pub name: &'static str,
+    pub child: Child,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `hookline-<name>` (next to this binary) with `env`.
+pub fn spawn(name: &'static str, env: &[(String, String)]) -> Service {
+    let exe = std::env::current_exe().expect("current exe");
+    let bin: PathBuf = exe.with_file_name(format!("hookline-{name}"));
+    assert!(
+        bin.exists(),
+        "{} is missing: cargo build --release --bins first",
+        bin.display()
+    );
+    let child = Command::new(&bin)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn service");
+    Service { name, child }
+}
