@@ -73,6 +73,19 @@ pub struct KafkaArgs {
     /// Replication factor of topics Hookline creates.
     #[arg(long, env = "HOOKLINE_TOPIC_REPLICATION", default_value_t = 1)]
     pub topic_replication: i32,
+    /// Topic-level configs for the (non-compacted) topics Hookline creates, `key=value`
+    /// comma separated: e.g. `retention.ms=604800000,min.insync.replicas=2`.
+    #[arg(long = "topic-configs", id = "topic_configs", env = "HOOKLINE_TOPIC_CONFIGS", value_delimiter = ',')]
+    pub topic_configs: Vec<String>,
+    /// Topic-level configs for the compacted config topic (`cleanup.policy=compact` is always
+    /// set), e.g. `min.insync.replicas=2,min.compaction.lag.ms=3600000`.
+    #[arg(
+        long = "compacted-topic-configs",
+        id = "compacted_topic_configs",
+        env = "HOOKLINE_COMPACTED_TOPIC_CONFIGS",
+        value_delimiter = ','
+    )]
+    pub compacted_topic_configs: Vec<String>,
     /// Static group membership (`group.instance.id`), e.g. the pod name of a StatefulSet: a
     /// restarted process takes its partitions back at once instead of waiting for the old
     /// member's session to expire.
@@ -105,16 +118,31 @@ impl KafkaArgs {
     }
 
     fn extra_options(&self) -> Result<Vec<(String, String)>, String> {
-        self.options
-            .iter()
-            .filter(|o| !o.trim().is_empty())
-            .map(|o| {
-                o.split_once('=')
-                    .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-                    .ok_or_else(|| format!("kafka option `{o}` is not key=value"))
-            })
-            .collect()
+        key_values(&self.options, "kafka option")
     }
+
+    /// `HOOKLINE_TOPIC_CONFIGS`, parsed.
+    pub fn parsed_topic_configs(&self) -> Result<Vec<(String, String)>, String> {
+        key_values(&self.topic_configs, "topic config")
+    }
+
+    /// `HOOKLINE_COMPACTED_TOPIC_CONFIGS`, parsed.
+    pub fn parsed_compacted_topic_configs(&self) -> Result<Vec<(String, String)>, String> {
+        key_values(&self.compacted_topic_configs, "topic config")
+    }
+}
+
+/// `key=value` entries (blank ones skipped); an entry without `=` is an error naming `what`.
+fn key_values(entries: &[String], what: &str) -> Result<Vec<(String, String)>, String> {
+    entries
+        .iter()
+        .filter(|o| !o.trim().is_empty())
+        .map(|o| {
+            o.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .ok_or_else(|| format!("{what} `{o}` is not key=value"))
+        })
+        .collect()
 }
 
 /// How to reach Redis (message metadata for the DLR join, attempt logs).
