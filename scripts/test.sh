@@ -7,7 +7,11 @@
 #   - Redis on 127.0.0.1:6379 (started, or installed from Debian's packages, if absent);
 #   - the reference webhook receivers' runtimes: Flask, Express 4 (under
 #     ~/.cache/hookline/node), the PHP CLI;
-#   - cargo fmt --check, cargo clippy -D warnings, cargo test for the whole workspace.
+#   - the deployment checks (scripts/check-deploy.sh: Helm chart lint/render/kubernetes-validate,
+#     promtool on the alert rules; installs helm-python-sdk, kubernetes-validate and promtool
+#     when missing);
+#   - cargo fmt --check, cargo clippy -D warnings, cargo test for the whole workspace (the
+#     metrics-name test runs `promtool check metrics` on a live scrape).
 # The cargo target directory lives in ~/.cache/hookline/target so a second run is fast.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,6 +77,8 @@ fi
 command -v php >/dev/null || { log "installing the PHP CLI"; apt_install php-cli; }
 
 # --- Checks -----------------------------------------------------------------------------
+log "deployment checks"
+scripts/check-deploy.sh
 log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy"
