@@ -32,14 +32,26 @@ pub struct KafkaArgs {
     pub options: Vec<String>,
     /// `security.protocol`: plaintext, ssl, sasl_plaintext or sasl_ssl (MSK, Confluent Cloud
     /// and Strimzi listeners with authentication use sasl_ssl or ssl).
-    #[arg(long = "kafka-security-protocol", id = "kafka_security_protocol", env = "HOOKLINE_KAFKA_SECURITY_PROTOCOL")]
+    #[arg(
+        long = "kafka-security-protocol",
+        id = "kafka_security_protocol",
+        env = "HOOKLINE_KAFKA_SECURITY_PROTOCOL"
+    )]
     pub security_protocol: Option<String>,
     /// `sasl.mechanism`: PLAIN (Confluent Cloud API keys), SCRAM-SHA-256 or SCRAM-SHA-512 (MSK,
     /// Strimzi `scram-sha-512` users).
-    #[arg(long = "kafka-sasl-mechanism", id = "kafka_sasl_mechanism", env = "HOOKLINE_KAFKA_SASL_MECHANISM")]
+    #[arg(
+        long = "kafka-sasl-mechanism",
+        id = "kafka_sasl_mechanism",
+        env = "HOOKLINE_KAFKA_SASL_MECHANISM"
+    )]
     pub sasl_mechanism: Option<String>,
     /// `sasl.username`.
-    #[arg(long = "kafka-sasl-username", id = "kafka_sasl_username", env = "HOOKLINE_KAFKA_SASL_USERNAME")]
+    #[arg(
+        long = "kafka-sasl-username",
+        id = "kafka_sasl_username",
+        env = "HOOKLINE_KAFKA_SASL_USERNAME"
+    )]
     pub sasl_username: Option<String>,
     /// `sasl.password` (give it from a Secret; never logged).
     #[arg(
@@ -51,7 +63,11 @@ pub struct KafkaArgs {
     pub sasl_password: Option<String>,
     /// `ssl.ca.location`: PEM file of the CA that signed the brokers' certificates (Strimzi's
     /// cluster CA). Unset: the system trust store, right for MSK and Confluent Cloud.
-    #[arg(long = "kafka-ssl-ca-location", id = "kafka_ssl_ca_location", env = "HOOKLINE_KAFKA_SSL_CA_LOCATION")]
+    #[arg(
+        long = "kafka-ssl-ca-location",
+        id = "kafka_ssl_ca_location",
+        env = "HOOKLINE_KAFKA_SSL_CA_LOCATION"
+    )]
     pub ssl_ca_location: Option<String>,
     /// `ssl.certificate.location`: client certificate (PEM) for mutual TLS (Strimzi `tls` users).
     #[arg(
@@ -61,7 +77,11 @@ pub struct KafkaArgs {
     )]
     pub ssl_certificate_location: Option<String>,
     /// `ssl.key.location`: the client certificate's private key (PEM).
-    #[arg(long = "kafka-ssl-key-location", id = "kafka_ssl_key_location", env = "HOOKLINE_KAFKA_SSL_KEY_LOCATION")]
+    #[arg(
+        long = "kafka-ssl-key-location",
+        id = "kafka_ssl_key_location",
+        env = "HOOKLINE_KAFKA_SSL_KEY_LOCATION"
+    )]
     pub ssl_key_location: Option<String>,
     /// Create missing topics at start-up (needs topic-create ACLs; turn off when topics are
     /// provisioned by the Helm hook or Terraform).
@@ -75,7 +95,12 @@ pub struct KafkaArgs {
     pub topic_replication: i32,
     /// Topic-level configs for the (non-compacted) topics Hookline creates, `key=value`
     /// comma separated: e.g. `retention.ms=604800000,min.insync.replicas=2`.
-    #[arg(long = "topic-configs", id = "topic_configs", env = "HOOKLINE_TOPIC_CONFIGS", value_delimiter = ',')]
+    #[arg(
+        long = "topic-configs",
+        id = "topic_configs",
+        env = "HOOKLINE_TOPIC_CONFIGS",
+        value_delimiter = ','
+    )]
     pub topic_configs: Vec<String>,
     /// Topic-level configs for the compacted config topic (`cleanup.policy=compact` is always
     /// set), e.g. `min.insync.replicas=2,min.compaction.lag.ms=3600000`.
@@ -111,7 +136,11 @@ impl KafkaArgs {
         ];
         let mut out: Vec<(String, String)> = typed
             .into_iter()
-            .filter_map(|(k, v)| v.as_deref().filter(|v| !v.trim().is_empty()).map(|v| (k.to_string(), v.trim().to_string())))
+            .filter_map(|(k, v)| {
+                v.as_deref()
+                    .filter(|v| !v.trim().is_empty())
+                    .map(|v| (k.to_string(), v.trim().to_string()))
+            })
             .collect();
         out.extend(self.extra_options()?);
         Ok(out)
