@@ -38,6 +38,12 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
+# --- Build dependencies -----------------------------------------------------------------
+# librdkafka is built with OpenSSL (TLS, SASL/SCRAM): openssl-sys needs the headers.
+if ! pkg-config --exists openssl 2>/dev/null; then
+  log "installing libssl-dev and pkg-config"; apt_install libssl-dev pkg-config
+fi
+
 # --- Kafka-protocol broker -------------------------------------------------------------
 if [ ! -x "$TANSU" ]; then
   log "building Tansu (once; about 10 minutes)"
