@@ -7,7 +7,11 @@
 #   - Redis on 127.0.0.1:6379 (started, or installed from Debian's packages, if absent);
 #   - the reference webhook receivers' runtimes: Flask, Express 4 (under
 #     ~/.cache/hookline/node), the PHP CLI;
-#   - cargo fmt --check, cargo clippy -D warnings, cargo test for the whole workspace.
+#   - the deployment checks (scripts/check-deploy.sh: Helm chart lint/render/kubernetes-validate,
+#     promtool on the alert rules; installs helm-python-sdk, kubernetes-validate and promtool
+#     when missing);
+#   - cargo fmt --check, cargo clippy -D warnings, cargo test for the whole workspace (the
+#     metrics-name test runs `promtool check metrics` on a live scrape).
 # The cargo target directory lives in ~/.cache/hookline/target so a second run is fast.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +37,12 @@ apt_install() {
   if [ -z "${APT_UPDATED:-}" ]; then apt-get update -qq; APT_UPDATED=1; fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
+
+# --- Build dependencies -----------------------------------------------------------------
+# librdkafka is built with OpenSSL (TLS, SASL/SCRAM): openssl-sys needs the headers.
+if ! pkg-config --exists openssl 2>/dev/null; then
+  log "installing libssl-dev and pkg-config"; apt_install libssl-dev pkg-config
+fi
 
 # --- Kafka-protocol broker -------------------------------------------------------------
 if [ ! -x "$TANSU" ]; then
@@ -73,6 +83,8 @@ fi
 command -v php >/dev/null || { log "installing the PHP CLI"; apt_install php-cli; }
 
 # --- Checks -----------------------------------------------------------------------------
+log "deployment checks"
+scripts/check-deploy.sh
 log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy"

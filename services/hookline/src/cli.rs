@@ -37,7 +37,11 @@ pub enum Command {
         settings: Box<Settings>,
     },
     /// Create Hookline's topics (what `--create-topics` does at start-up).
-    Topics {
+    ///
+    /// (The variant is not called `Topics`: clap names a variant's argument group after it,
+    /// which collided with the flattened `Topics` group and made `hookline topics` panic.)
+    #[command(name = "topics")]
+    CreateTopics {
         #[command(flatten)]
         kafka: KafkaArgs,
     },
@@ -120,5 +124,19 @@ pub fn services_or_all(s: &[Service]) -> Vec<Service> {
         Service::ALL.to_vec()
     } else {
         s.to_vec()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// clap's own consistency checks over every subcommand (unique ids and groups, ...),
+    /// which otherwise only fire when that subcommand is parsed in a debug build.
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+        ServiceCli::command().debug_assert();
     }
 }

@@ -20,7 +20,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Embedded { settings } => {
             hookline::embedded::run(*settings, hookline_telemetry::shutdown_on_signal()).await
         }
-        Command::Topics { kafka } => {
+        Command::CreateTopics { kafka } => {
             let kafka = KafkaSettings::from_args(&kafka)?;
             hookline_kafka::admin::ensure_topics(&kafka, &kafka.topics.specs()).await?;
             println!("topics ready");

@@ -30,6 +30,59 @@ pub struct KafkaArgs {
         value_delimiter = ','
     )]
     pub options: Vec<String>,
+    /// `security.protocol`: plaintext, ssl, sasl_plaintext or sasl_ssl (MSK, Confluent Cloud
+    /// and Strimzi listeners with authentication use sasl_ssl or ssl).
+    #[arg(
+        long = "kafka-security-protocol",
+        id = "kafka_security_protocol",
+        env = "HOOKLINE_KAFKA_SECURITY_PROTOCOL"
+    )]
+    pub security_protocol: Option<String>,
+    /// `sasl.mechanism`: PLAIN (Confluent Cloud API keys), SCRAM-SHA-256 or SCRAM-SHA-512 (MSK,
+    /// Strimzi `scram-sha-512` users).
+    #[arg(
+        long = "kafka-sasl-mechanism",
+        id = "kafka_sasl_mechanism",
+        env = "HOOKLINE_KAFKA_SASL_MECHANISM"
+    )]
+    pub sasl_mechanism: Option<String>,
+    /// `sasl.username`.
+    #[arg(
+        long = "kafka-sasl-username",
+        id = "kafka_sasl_username",
+        env = "HOOKLINE_KAFKA_SASL_USERNAME"
+    )]
+    pub sasl_username: Option<String>,
+    /// `sasl.password` (give it from a Secret; never logged).
+    #[arg(
+        long = "kafka-sasl-password",
+        id = "kafka_sasl_password",
+        env = "HOOKLINE_KAFKA_SASL_PASSWORD",
+        hide_env_values = true
+    )]
+    pub sasl_password: Option<String>,
+    /// `ssl.ca.location`: PEM file of the CA that signed the brokers' certificates (Strimzi's
+    /// cluster CA). Unset: the system trust store, right for MSK and Confluent Cloud.
+    #[arg(
+        long = "kafka-ssl-ca-location",
+        id = "kafka_ssl_ca_location",
+        env = "HOOKLINE_KAFKA_SSL_CA_LOCATION"
+    )]
+    pub ssl_ca_location: Option<String>,
+    /// `ssl.certificate.location`: client certificate (PEM) for mutual TLS (Strimzi `tls` users).
+    #[arg(
+        long = "kafka-ssl-certificate-location",
+        id = "kafka_ssl_certificate_location",
+        env = "HOOKLINE_KAFKA_SSL_CERTIFICATE_LOCATION"
+    )]
+    pub ssl_certificate_location: Option<String>,
+    /// `ssl.key.location`: the client certificate's private key (PEM).
+    #[arg(
+        long = "kafka-ssl-key-location",
+        id = "kafka_ssl_key_location",
+        env = "HOOKLINE_KAFKA_SSL_KEY_LOCATION"
+    )]
+    pub ssl_key_location: Option<String>,
     /// Create missing topics at start-up (needs topic-create ACLs; turn off when topics are
     /// provisioned by the Helm hook or Terraform).
     #[arg(long, env = "HOOKLINE_CREATE_TOPICS", default_value_t = true, action = clap::ArgAction::Set)]
@@ -40,6 +93,24 @@ pub struct KafkaArgs {
     /// Replication factor of topics Hookline creates.
     #[arg(long, env = "HOOKLINE_TOPIC_REPLICATION", default_value_t = 1)]
     pub topic_replication: i32,
+    /// Topic-level configs for the (non-compacted) topics Hookline creates, `key=value`
+    /// comma separated: e.g. `retention.ms=604800000,min.insync.replicas=2`.
+    #[arg(
+        long = "topic-configs",
+        id = "topic_configs",
+        env = "HOOKLINE_TOPIC_CONFIGS",
+        value_delimiter = ','
+    )]
+    pub topic_configs: Vec<String>,
+    /// Topic-level configs for the compacted config topic (`cleanup.policy=compact` is always
+    /// set), e.g. `min.insync.replicas=2,min.compaction.lag.ms=3600000`.
+    #[arg(
+        long = "compacted-topic-configs",
+        id = "compacted_topic_configs",
+        env = "HOOKLINE_COMPACTED_TOPIC_CONFIGS",
+        value_delimiter = ','
+    )]
+    pub compacted_topic_configs: Vec<String>,
     /// Static group membership (`group.instance.id`), e.g. the pod name of a StatefulSet: a
     /// restarted process takes its partitions back at once instead of waiting for the old
     /// member's session to expire.
@@ -50,18 +121,57 @@ pub struct KafkaArgs {
 }
 
 impl KafkaArgs {
-    /// Parsed `key=value` options; an entry without `=` is a start-up error.
+    /// The librdkafka settings to apply on top of Hookline's defaults: the typed security
+    /// settings first, then `HOOKLINE_KAFKA_OPTIONS` (which wins on a repeated key). An
+    /// option without `=` is a start-up error.
     pub fn parsed_options(&self) -> Result<Vec<(String, String)>, String> {
-        self.options
-            .iter()
-            .filter(|o| !o.trim().is_empty())
-            .map(|o| {
-                o.split_once('=')
-                    .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-                    .ok_or_else(|| format!("kafka option `{o}` is not key=value"))
+        let typed = [
+            ("security.protocol", &self.security_protocol),
+            ("sasl.mechanism", &self.sasl_mechanism),
+            ("sasl.username", &self.sasl_username),
+            ("sasl.password", &self.sasl_password),
+            ("ssl.ca.location", &self.ssl_ca_location),
+            ("ssl.certificate.location", &self.ssl_certificate_location),
+            ("ssl.key.location", &self.ssl_key_location),
+        ];
+        let mut out: Vec<(String, String)> = typed
+            .into_iter()
+            .filter_map(|(k, v)| {
+                v.as_deref()
+                    .filter(|v| !v.trim().is_empty())
+                    .map(|v| (k.to_string(), v.trim().to_string()))
             })
-            .collect()
+            .collect();
+        out.extend(self.extra_options()?);
+        Ok(out)
     }
+
+    fn extra_options(&self) -> Result<Vec<(String, String)>, String> {
+        key_values(&self.options, "kafka option")
+    }
+
+    /// `HOOKLINE_TOPIC_CONFIGS`, parsed.
+    pub fn parsed_topic_configs(&self) -> Result<Vec<(String, String)>, String> {
+        key_values(&self.topic_configs, "topic config")
+    }
+
+    /// `HOOKLINE_COMPACTED_TOPIC_CONFIGS`, parsed.
+    pub fn parsed_compacted_topic_configs(&self) -> Result<Vec<(String, String)>, String> {
+        key_values(&self.compacted_topic_configs, "topic config")
+    }
+}
+
+/// `key=value` entries (blank ones skipped); an entry without `=` is an error naming `what`.
+fn key_values(entries: &[String], what: &str) -> Result<Vec<(String, String)>, String> {
+    entries
+        .iter()
+        .filter(|o| !o.trim().is_empty())
+        .map(|o| {
+            o.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .ok_or_else(|| format!("{what} `{o}` is not key=value"))
+        })
+        .collect()
 }
 
 /// How to reach Redis (message metadata for the DLR join, attempt logs).
@@ -124,4 +234,44 @@ pub struct ShutdownArgs {
     /// anyway. Keep it below the pod's `terminationGracePeriodSeconds`.
     #[arg(long, env = "HOOKLINE_DRAIN_TIMEOUT_SECS", default_value_t = 20)]
     pub drain_timeout_secs: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Only {
+        #[command(flatten)]
+        kafka: KafkaArgs,
+    }
+
+    #[test]
+    fn typed_security_settings_come_first_and_options_win() {
+        let args = Only::parse_from([
+            "t",
+            "--kafka-security-protocol=SASL_SSL",
+            "--kafka-sasl-mechanism=SCRAM-SHA-512",
+            "--kafka-sasl-username=hookline",
+            "--kafka-sasl-password=s3cret",
+            "--kafka-option=sasl.mechanism=PLAIN,socket.keepalive.enable=true",
+        ])
+        .kafka;
+        let opts = args.parsed_options().unwrap();
+        assert_eq!(
+            opts,
+            [
+                ("security.protocol", "SASL_SSL"),
+                ("sasl.mechanism", "SCRAM-SHA-512"),
+                ("sasl.username", "hookline"),
+                ("sasl.password", "s3cret"),
+                ("sasl.mechanism", "PLAIN"),
+                ("socket.keepalive.enable", "true"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+        );
+        let bad = Only::parse_from(["t", "--kafka-option=nonsense"]).kafka;
+        assert!(bad.parsed_options().is_err());
+    }
 }

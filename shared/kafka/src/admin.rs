@@ -7,7 +7,8 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::types::RDKafkaErrorCode;
 use std::time::Duration;
 
-/// Creates the topics that do not exist yet; existing ones are left as they are.
+/// Creates the topics that do not exist yet, with `settings.topic_configs` (the compacted
+/// config topic: `compacted_topic_configs`); existing ones are left as they are.
 pub async fn ensure_topics(settings: &KafkaSettings, specs: &[TopicSpec]) -> Result<(), KafkaError> {
     let admin: AdminClient<DefaultClientContext> = settings.base().create()?;
     let topics: Vec<NewTopic<'_>> = specs
@@ -18,11 +19,12 @@ pub async fn ensure_topics(settings: &KafkaSettings, specs: &[TopicSpec]) -> Res
                 s.partitions.unwrap_or(settings.partitions),
                 TopicReplication::Fixed(settings.replication),
             );
-            if s.compacted {
-                t.set("cleanup.policy", "compact")
+            let (t, configs) = if s.compacted {
+                (t.set("cleanup.policy", "compact"), &settings.compacted_topic_configs)
             } else {
-                t
-            }
+                (t, &settings.topic_configs)
+            };
+            configs.iter().fold(t, |t, (k, v)| t.set(k, v))
         })
         .collect();
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));

@@ -23,6 +23,9 @@ pub struct KafkaSettings {
     pub replication: i32,
     /// Static membership id for group consumers.
     pub group_instance_id: Option<String>,
+    /// Topic-level configs of created topics: plain ones, and the compacted config topic.
+    pub topic_configs: Vec<(String, String)>,
+    pub compacted_topic_configs: Vec<(String, String)>,
 }
 
 impl KafkaSettings {
@@ -35,6 +38,8 @@ impl KafkaSettings {
             partitions: args.topic_partitions,
             replication: args.topic_replication,
             group_instance_id: args.group_instance_id.clone(),
+            topic_configs: args.parsed_topic_configs().map_err(KafkaError::Settings)?,
+            compacted_topic_configs: args.parsed_compacted_topic_configs().map_err(KafkaError::Settings)?,
         })
     }
 
@@ -48,6 +53,8 @@ impl KafkaSettings {
             partitions: 3,
             replication: 1,
             group_instance_id: None,
+            topic_configs: vec![],
+            compacted_topic_configs: vec![],
         }
     }
 
