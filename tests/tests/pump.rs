@@ -18,10 +18,29 @@ fn now_ms() -> i64 {
 /// Handled records per partition, as `(sequence number, handled at ms, due at ms)`.
 type Seen = Arc<Mutex<HashMap<i32, Vec<(u64, i64, i64)>>>>;
 
+/// How a run's pump and handler behave.
+struct Handling {
+    max_in_flight: usize,
+    /// Records (partition, sequence number) whose handling takes 3 s.
+    slow: fn(i32, u64) -> bool,
+}
+
+const NORMAL: Handling = Handling {
+    max_in_flight: 64,
+    slow: |_, _| false,
+};
+
 /// Produces `per_partition` records to each of `partitions` partitions (explicit partition,
 /// sequence number as payload), each due `due(n)` ms from now, then runs a pump over them
-/// until every record was handled or `timeout` passed.
-async fn pump_run(partitions: i32, per_partition: u64, due: impl Fn(u64) -> i64, timeout: Duration) -> Seen {
+/// until every record was handled or `timeout` passed. A record is seen when its handling
+/// finishes.
+async fn pump_run(
+    partitions: i32,
+    per_partition: u64,
+    due: impl Fn(u64) -> i64,
+    timeout: Duration,
+    handling: Handling,
+) -> Seen {
     let id = hookline_tests::unique("pump");
     let mut settings = KafkaSettings::new(hookline_tests::brokers(), &format!("{id}."));
     settings.partitions = partitions;
@@ -67,7 +86,8 @@ async fn pump_run(partitions: i32, per_partition: u64, due: impl Fn(u64) -> i64,
     let metrics = KafkaMetrics::new(&rt.registry, "test");
     let consumer = settings.consumer(&format!("{id}-g"), &[&topic], &metrics).unwrap();
     let seen: Seen = Arc::default();
-    let pump = Pump::new("test", 64, &rt, &metrics);
+    let pump = Pump::new("test", handling.max_in_flight, &rt, &metrics);
+    let slow = handling.slow;
     let shutdown = rt.shutdown.clone();
     let run = {
         let seen = seen.clone();
@@ -77,6 +97,9 @@ async fn pump_run(partitions: i32, per_partition: u64, due: impl Fn(u64) -> i64,
                 async move {
                     let n: u64 = std::str::from_utf8(msg.payload().unwrap()).unwrap().parse().unwrap();
                     let due = headers::get_i64(msg.headers(), headers::DUE_AT_MS).unwrap();
+                    if slow(msg.partition(), n) {
+                        tokio::time::sleep(Duration::from_secs(3)).await;
+                    }
                     seen.lock()
                         .unwrap()
                         .entry(msg.partition())
@@ -129,7 +152,7 @@ async fn more_held_records_than_a_partition_keeps_are_all_handled_once_in_order(
     // 1,500 records per partition, all due in 2 s: each partition fills its hold queue (512),
     // pauses, and is sought back and resumed twice.
     let (partitions, n) = (2, 1500);
-    let seen = pump_run(partitions, n, |_| 2000, Duration::from_secs(60)).await;
+    let seen = pump_run(partitions, n, |_| 2000, Duration::from_secs(60), NORMAL).await;
     assert_exactly_in_order(&seen, partitions, n);
 }
 
@@ -149,7 +172,41 @@ async fn mixed_due_and_future_records_are_all_handled_once_in_order() {
             }
         },
         Duration::from_secs(60),
+        NORMAL,
     )
     .await;
     assert_exactly_in_order(&seen, partitions, n);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_record_holds_back_only_its_partitions_commit_not_the_consumer() {
+    // Four records may be unfinished at once. The first record of partition 0 takes 3 s; the
+    // 99 after it (and partition 1's) finish meanwhile: finished records do not count against
+    // the window, however long the record before them takes. (With in-order completion the
+    // window filled with finished records queued behind the slow one, and the consumer
+    // stopped.)
+    let seen = pump_run(
+        2,
+        100,
+        |_| -1000,
+        Duration::from_secs(60),
+        Handling {
+            max_in_flight: 4,
+            slow: |p, n| p == 0 && n == 0,
+        },
+    )
+    .await;
+    let seen = seen.lock().unwrap();
+    let slow_done = seen[&0].iter().find(|r| r.0 == 0).expect("the slow record finished").1;
+    let before: Vec<u64> = seen[&0].iter().filter(|r| r.1 < slow_done).map(|r| r.0).collect();
+    assert_eq!(
+        before.len(),
+        99,
+        "the records after the slow one finished before it: {before:?}"
+    );
+    for p in 0..2 {
+        let mut got: Vec<u64> = seen[&p].iter().map(|r| r.0).collect();
+        got.sort_unstable();
+        assert_eq!(got, (0..100).collect::<Vec<_>>(), "partition {p}: each once");
+    }
 }

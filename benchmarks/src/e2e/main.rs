@@ -37,6 +37,13 @@ struct Args {
     brokers: String,
     #[arg(long, default_value = "redis://127.0.0.1:6379")]
     redis: String,
+    /// Subscriptions per workspace (scenario d: fan-out of each event).
+    #[arg(long, default_value_t = 1)]
+    fanout: usize,
+    /// Send every 10th event to an extra endpoint that answers after its timeout (scenario b);
+    /// latency is then reported for the healthy endpoints only.
+    #[arg(long)]
+    slow_neighbour: bool,
     /// Records for the bare-minimum run (0: skip it).
     #[arg(long, default_value_t = 100_000)]
     baseline_records: u64,
@@ -58,14 +65,18 @@ async fn main() -> anyhow::Result<()> {
     let key = hookline_security::Sealer::random_key_hex();
     let sealer = hookline_security::Sealer::new(Some(&key))?;
     let writer = ConfigWriter::new(kafka.producer()?, kafka.topics.config());
-    let workspaces: Vec<String> = (0..args.endpoints).map(|i| format!("ws{i}")).collect();
+    let mut workspaces: Vec<String> = (0..args.endpoints).map(|i| format!("ws{i}")).collect();
+    if args.slow_neighbour {
+        // The receiver answers `/slow/…` after 6 s; the subscription times out after 5 s.
+        workspaces.push("slow".into());
+    }
     for ws in &workspaces {
-        let sub = Subscription {
-            id: "t23-delivery".into(),
+        let sub = |n: usize| Subscription {
+            id: format!("sub{n}"),
             workspace_id: ws.clone(),
             dialect: Dialect::Telecom23,
             name: None,
-            url: format!("http://{addr}/{ws}"),
+            url: format!("http://{addr}/{ws}/{n}"),
             event_kinds: vec![EventKind::Delivery],
             event_types: vec![],
             filters: Filters::default(),
@@ -81,7 +92,7 @@ async fn main() -> anyhow::Result<()> {
             enabled: true,
         };
         let mut config = WorkspaceConfig::new(ws.clone());
-        config.subscriptions.push(sub);
+        config.subscriptions = (0..args.fanout).map(sub).collect();
         config.version = 1;
         writer.put_workspace(&config).await?;
     }
@@ -123,8 +134,10 @@ async fn main() -> anyhow::Result<()> {
 
     // Warm-up: one event end to end, so every service has joined its group.
     let warm = Instant::now();
-    send_messages(&producer, &kafka, &workspaces, &[u64::MAX], &carrier_id, &message_id).await;
-    send_dlr(&producer, &kafka, &carrier_id(u64::MAX)).await;
+    // An id outside the timed range, on a healthy endpoint.
+    let warm_id = u64::MAX - 5;
+    send_messages(&producer, &kafka, &workspaces, &[warm_id], &carrier_id, &message_id).await;
+    send_dlr(&producer, &kafka, &carrier_id(warm_id)).await;
     while arrivals.delivered() == 0 {
         anyhow::ensure!(warm.elapsed() < Duration::from_secs(60), "warm-up event never arrived");
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -167,6 +180,9 @@ async fn main() -> anyhow::Result<()> {
     let produced_at = t0.elapsed();
     let deadline = Instant::now() + Duration::from_secs(args.seconds * 3 + 30);
     while (arrivals.delivered() as u64) < total + 1 && Instant::now() < deadline {
+        if args.slow_neighbour && arrivals.delivered() as u64 > total / 10 * 9 {
+            break;
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let cpu: Vec<f64> = pids
@@ -180,7 +196,9 @@ async fn main() -> anyhow::Result<()> {
     let t0_std = t0.into_std();
     let mut latencies: Vec<f64> = Vec::with_capacity(total as usize);
     let mut last = t0_std;
-    for i in 0..total {
+    let healthy = |i: u64| !(args.slow_neighbour && is_slow(i));
+    let total_healthy = (0..total).filter(|i| healthy(*i)).count() as u64;
+    for i in (0..total).filter(|i| healthy(*i)) {
         if let Some(at) = first.get(&message_id(i)) {
             let due = t0_std + Duration::from_nanos(i * 1_000_000_000 / args.rate);
             latencies.push(at.saturating_duration_since(due).as_secs_f64() * 1000.0);
@@ -196,17 +214,27 @@ async fn main() -> anyhow::Result<()> {
     };
     let span = last.saturating_duration_since(t0_std).as_secs_f64();
     let delivered = latencies.len() as u64;
-    let kept_up = delivered == total && span <= produced_at.as_secs_f64() + 2.0;
+    let kept_up = delivered == total_healthy && span <= produced_at.as_secs_f64() + 2.0;
     drop(services);
 
     println!(
-        "\n## Pipeline, {} DLRs/s offered for {} s ({} events, {} endpoints, {} partitions)\n",
-        args.rate, args.seconds, total, args.endpoints, args.partitions
+        "\n## Pipeline, {} DLRs/s offered for {} s ({} events, {} endpoints, fan-out {}, {} partitions{})\n",
+        args.rate,
+        args.seconds,
+        total,
+        args.endpoints,
+        args.fanout,
+        args.partitions,
+        if args.slow_neighbour {
+            "; every 10th event to an endpoint that times out, latency of the others"
+        } else {
+            ""
+        }
     );
     println!("| delivered | achieved events/s | kept up | p50 ms | p99 ms | p99.9 ms | requests | bad signatures |");
     println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     println!(
-        "| {delivered}/{total} | {:.0} | {} | {:.1} | {:.1} | {:.1} | {requests} | {bad} |",
+        "| {delivered}/{total_healthy} | {:.0} | {} | {:.1} | {:.1} | {:.1} | {requests} | {bad} |",
         delivered as f64 / span.max(0.001),
         if kept_up { "yes" } else { "no" },
         pct(0.50),
@@ -248,8 +276,18 @@ async fn send_messages(
 ) {
     let topic = kafka.topics.accepted();
     let mut pending = FuturesUnordered::new();
+    let slow = workspaces.iter().any(|w| w == "slow");
+    let healthy = if slow {
+        &workspaces[..workspaces.len() - 1]
+    } else {
+        workspaces
+    };
     for &i in ids {
-        let ws = &workspaces[(i % workspaces.len() as u64) as usize];
+        let ws = if slow && is_slow(i) {
+            "slow"
+        } else {
+            healthy[(i % healthy.len() as u64) as usize].as_str()
+        };
         let m = serde_json::json!({
             "message_id": message_id(i), "carrier_message_id": carrier_id(i), "workspace_id": ws,
             "recipient": "+14155551234", "sender_id": "Bench", "num_parts": 1, "cost": 0.0085,
@@ -275,4 +313,9 @@ async fn send_dlr(producer: &FutureProducer, kafka: &KafkaSettings, carrier_id: 
 
 fn dlr_json(carrier_id: &str) -> String {
     format!(r#"{{"carrier_message_id":"{carrier_id}","status":"DELIVRD","status_code":"000"}}"#)
+}
+
+/// Scenario (b): every 10th event goes to the slow endpoint.
+fn is_slow(i: u64) -> bool {
+    i % 10 == 5
 }

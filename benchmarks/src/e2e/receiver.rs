@@ -47,11 +47,20 @@ pub async fn start(secret: &str) -> (SocketAddr, Arrivals) {
         secret: Arc::new(secret.as_bytes().to_vec()),
         arrivals: arrivals.clone(),
     };
-    let app = Router::new().fallback(receive).with_state(shared);
+    let app = Router::new()
+        .route("/slow/{n}", axum::routing::post(slow))
+        .fallback(receive)
+        .with_state(shared);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
     (addr, arrivals)
+}
+
+/// An endpoint that answers after the subscription's timeout (5 s).
+async fn slow() -> StatusCode {
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    StatusCode::OK
 }
 
 async fn receive(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> StatusCode {

@@ -12,7 +12,7 @@ use governor::clock::Clock;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -33,6 +33,10 @@ pub struct Gate {
     slots: Arc<Semaphore>,
     waiting: AtomicUsize,
     queue: usize,
+    /// Moving average of this endpoint's request duration, in ms.
+    avg_request_ms: AtomicU64,
+    /// Unix ms of the next free slot for a deferred record (see [`Gate::defer_until`]).
+    next_deferred_slot_ms: Mutex<i64>,
 }
 
 /// The endpoint has `concurrency` requests in flight and `queue` more waiting.
@@ -72,6 +76,8 @@ impl Gates {
                     limiter: RateLimiter::direct(quota(rate)),
                     slots: Arc::new(Semaphore::new(concurrency)),
                     waiting: AtomicUsize::new(0),
+                    avg_request_ms: AtomicU64::new(0),
+                    next_deferred_slot_ms: Mutex::new(0),
                     queue: self.queue,
                 });
                 gates.insert(endpoint.to_string(), g.clone());
@@ -109,6 +115,30 @@ impl Gate {
             .expect("semaphore never closed");
         self.waiting.fetch_sub(1, Ordering::AcqRel);
         Ok(permit)
+    }
+
+    /// Records a finished request's duration (timeouts included).
+    pub fn observe(&self, duration: Duration) {
+        let ms = duration.as_millis().min(u128::from(u32::MAX)) as u64;
+        let old = self.avg_request_ms.load(Ordering::Relaxed);
+        // Exponential moving average, weight 1/8 for the newest request.
+        let new = if old == 0 { ms } else { (old * 7 + ms) / 8 };
+        self.avg_request_ms.store(new, Ordering::Relaxed);
+    }
+
+    /// When a record refused as [`Saturated`] should be tried again (Unix ms): not before
+    /// `min_wait`, and after the records deferred before it, one slot each, a slot being what
+    /// the endpoint takes per request (average duration / concurrency). A saturated endpoint's
+    /// deferred records are thus spread over the time it needs to serve them, and each comes
+    /// back about once, instead of all of them cycling through the retry tier every
+    /// `min_wait` — a churn that, for a dead endpoint under load, took the delivery consumer's
+    /// and the broker's capacity from every other endpoint.
+    pub fn defer_until(&self, now_ms: i64, min_wait: Duration) -> i64 {
+        let slot_ms = (self.avg_request_ms.load(Ordering::Relaxed) / self.concurrency as u64).max(1) as i64;
+        let mut next = self.next_deferred_slot_ms.lock().expect("slot lock");
+        let due = (now_ms + min_wait.as_millis() as i64).max(*next);
+        *next = due + slot_ms;
+        due
     }
 
     /// `Ok` if a request may be sent now, else how long until one may.
@@ -159,6 +189,23 @@ mod tests {
         // A changed rate or concurrency gives a new gate.
         assert!(!Arc::ptr_eq(&gates.get("w/s", 0, 0), &gates.get("w/s", 5, 0)));
         assert!(!Arc::ptr_eq(&gates.get("w/s", 5, 0), &gates.get("w/s", 5, 3)));
+    }
+
+    #[test]
+    fn deferred_records_are_spread_over_the_time_the_endpoint_needs() {
+        // A dead endpoint: every request times out after 5 s, 16 at a time: one slot per
+        // 312 ms. 100 refused records come back over ~31 s, not all after the minimum wait.
+        let gates = Gates::new(16, 0, 100);
+        let g = gates.get("w/dead", 0, 0);
+        for _ in 0..20 {
+            g.observe(Duration::from_secs(5));
+        }
+        let dues: Vec<i64> = (0..100).map(|_| g.defer_until(0, Duration::from_secs(1))).collect();
+        assert_eq!(dues[0], 1000, "not before the minimum wait");
+        assert!(dues.windows(2).all(|w| w[1] - w[0] == 312), "{:?}", &dues[..3]);
+        assert_eq!(dues[99], 1000 + 99 * 312);
+        // Once the backlog is in the past, the minimum wait applies again.
+        assert_eq!(g.defer_until(100_000, Duration::from_secs(1)), 101_000);
     }
 
     #[tokio::test]

@@ -70,7 +70,10 @@ impl Worker {
             .get(&sub.endpoint_key(), sub.rate_limit_per_sec, sub.max_concurrency);
         let permit = match gate.enter().await {
             Ok(p) => p,
-            Err(Saturated) => return self.defer(&msg, &d, attempt, self.overflow_delay, "saturated").await,
+            Err(Saturated) => {
+                let due_ms = gate.defer_until(Utc::now().timestamp_millis(), self.overflow_delay);
+                return self.defer(&msg, &d, attempt, due_ms, "saturated").await;
+            }
         };
         loop {
             match gate.check_rate() {
@@ -81,7 +84,8 @@ impl Worker {
                 }
                 Err(wait) => {
                     drop(permit);
-                    return self.defer(&msg, &d, attempt, wait, "rate_limited").await;
+                    let due_ms = Utc::now().timestamp_millis() + wait.as_millis() as i64;
+                    return self.defer(&msg, &d, attempt, due_ms, "rate_limited").await;
                 }
             }
         }
@@ -93,6 +97,7 @@ impl Worker {
             let _in_flight = self.metrics.in_flight_guard();
             self.attempter.attempt(&d, &sub, attempt).await
         };
+        gate.observe(Duration::from_millis(record.response_time_ms));
         drop(permit);
 
         let next = (record.outcome == AttemptOutcome::Failed && !d.test).then(|| {
@@ -150,17 +155,17 @@ impl Worker {
             .into()
     }
 
-    /// Puts the record back for a later try of the same attempt.
+    /// Puts the record back for a later try of the same attempt, due at `due_ms`.
     async fn defer(
         &self,
         msg: &OwnedMessage,
         d: &Dispatch,
         attempt: u32,
-        wait: Duration,
+        due_ms: i64,
         reason: &'static str,
     ) -> Handled {
         self.metrics.deferred.with_label_values(&[reason]).inc();
-        let due_ms = Utc::now().timestamp_millis() + wait.as_millis() as i64;
+        let wait = Duration::from_millis((due_ms - Utc::now().timestamp_millis()).max(0) as u64);
         let tier = self.schedule.tier_for(wait);
         self.to_tier(msg, &d.subscription.endpoint_key(), attempt, due_ms, tier, reason)
             .await

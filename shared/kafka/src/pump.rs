@@ -1,17 +1,19 @@
 //! The consume loop every Hookline consumer runs.
 //!
-//! Records are handed to a handler concurrently (up to `max_in_flight`), but their offsets are
-//! stored strictly in the order the records were received, and only after the handler said
-//! the record's outcome is durable (produced downstream, written to Redis, quarantined). An
-//! offset is therefore never committed past a record whose work is unfinished: a crash at any
-//! point redelivers, never loses (at-least-once). Auto-commit then commits what was stored.
+//! Records are handed to a handler concurrently (up to `max_in_flight` unfinished at once) and
+//! finish in any order, but a partition's offset is stored only up to its lowest unfinished
+//! record, and only after the handler said the outcome is durable (produced downstream,
+//! written to Redis, quarantined). An offset is therefore never committed past a record whose
+//! work is unfinished: a crash at any point redelivers, never loses (at-least-once).
+//! Auto-commit then commits what was stored. A slow record holds back its partition's commit
+//! point, never the consumer: finished records do not count against `max_in_flight`.
 //!
 //! On shutdown the loop stops receiving, waits up to the drain timeout for in-flight records,
 //! stores what finished and commits synchronously.
 
 use crate::context::HooklineConsumer;
 use crate::{headers, KafkaError, KafkaMetrics};
-use futures::stream::{FuturesOrdered, StreamExt};
+use futures::stream::{FuturesUnordered, StreamExt};
 use hookline_telemetry::Runtime;
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::message::{Message, OwnedMessage};
@@ -120,7 +122,8 @@ impl Pump {
             let fut = handler(msg);
             async move { (pos, fut.await) }
         };
-        let mut in_flight = FuturesOrdered::new();
+        let mut in_flight = FuturesUnordered::new();
+        let mut commits = Commits::default();
         let mut delays = Delays::default();
         loop {
             let next_due = delays.next_due();
@@ -131,14 +134,15 @@ impl Pump {
                     if let Handled::Abort(reason) = handled {
                         return Err(KafkaError::Other(format!("{name}: stopped without committing: {reason}")));
                     }
-                    store(consumer, pos);
+                    commits.finished(consumer, pos);
                 }
                 _ = shutdown.cancelled() => break,
                 _ = wake, if next_due.is_some() && in_flight.len() < max_in_flight => {
                     delays.reset_on_rebalance(consumer);
                     if let Some(msg) = delays.pop_due(consumer) {
                         observe_lateness(&metrics, &msg);
-                        in_flight.push_back(start(msg));
+                        commits.started(&msg);
+                        in_flight.push(start(msg));
                     }
                 }
                 received = consumer.recv(), if in_flight.len() < max_in_flight => match received {
@@ -148,7 +152,8 @@ impl Pump {
                             continue;
                         };
                         observe_lateness(&metrics, &msg);
-                        in_flight.push_back(start(msg));
+                        commits.started(&msg);
+                        in_flight.push(start(msg));
                     }
                     // Transient broker and fetch errors: librdkafka recovers by itself.
                     Err(e) => {
@@ -171,7 +176,7 @@ impl Pump {
                 if let Handled::Abort(_) = handled {
                     return;
                 }
-                store(consumer, pos);
+                commits.finished(consumer, pos);
             }
         })
         .await;
@@ -183,6 +188,42 @@ impl Pump {
             tracing::debug!(consumer = name, error = %e, "final commit");
         }
         Ok(())
+    }
+}
+
+/// Per partition, the records handed out and not yet committable, in the order received.
+#[derive(Default)]
+struct Commits {
+    started: HashMap<Tp, VecDeque<(i64, bool)>>,
+}
+
+impl Commits {
+    fn started(&mut self, msg: &OwnedMessage) {
+        self.started
+            .entry((msg.topic().to_string(), msg.partition()))
+            .or_default()
+            .push_back((msg.offset(), false));
+    }
+
+    /// Marks a record finished and stores its partition's offset up to the lowest record
+    /// still unfinished.
+    fn finished(&mut self, consumer: &HooklineConsumer, (topic, partition, offset): (String, i32, i64)) {
+        let tp = (topic, partition);
+        let Some(queue) = self.started.get_mut(&tp) else { return };
+        if let Some(entry) = queue.iter_mut().find(|(o, done)| *o == offset && !*done) {
+            entry.1 = true;
+        }
+        let mut committable = None;
+        while let Some(&(o, true)) = queue.front() {
+            committable = Some(o);
+            queue.pop_front();
+        }
+        if queue.is_empty() {
+            self.started.remove(&tp);
+        }
+        if let Some(o) = committable {
+            store(consumer, (tp.0, tp.1, o));
+        }
     }
 }
 
