@@ -44,6 +44,9 @@ struct Args {
     /// latency is then reported for the healthy endpoints only.
     #[arg(long)]
     slow_neighbour: bool,
+    /// Events parked in the 1 h retry tier, due after the run (scenario c).
+    #[arg(long, default_value_t = 0)]
+    parked: u64,
     /// Records for the bare-minimum run (0: skip it).
     #[arg(long, default_value_t = 100_000)]
     baseline_records: u64,
@@ -70,6 +73,7 @@ async fn main() -> anyhow::Result<()> {
         // The receiver answers `/slow/…` after 6 s; the subscription times out after 5 s.
         workspaces.push("slow".into());
     }
+    let mut first_subs = Vec::new();
     for ws in &workspaces {
         let sub = |n: usize| Subscription {
             id: format!("sub{n}"),
@@ -94,6 +98,7 @@ async fn main() -> anyhow::Result<()> {
         let mut config = WorkspaceConfig::new(ws.clone());
         config.subscriptions = (0..args.fanout).map(sub).collect();
         config.version = 1;
+        first_subs.push(config.subscriptions[0].clone());
         writer.put_workspace(&config).await?;
     }
 
@@ -143,6 +148,10 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     eprintln!("warm-up delivered after {:?}", warm.elapsed());
+
+    if args.parked > 0 {
+        park(&producer, &kafka, &first_subs, args.parked).await?;
+    }
 
     // The messages the DLRs refer to, before the timed phase (not timed).
     let ids: Vec<u64> = (0..total).collect();
@@ -318,4 +327,64 @@ fn dlr_json(carrier_id: &str) -> String {
 /// Scenario (b): every 10th event goes to the slow endpoint.
 fn is_slow(i: u64) -> bool {
     i % 10 == 5
+}
+
+/// Scenario (c): `n` events waiting in the 1 h retry tier (attempt 2, due in an hour), spread
+/// over the endpoints; delivery must hold at most a bounded number of them in memory.
+async fn park(producer: &FutureProducer, kafka: &KafkaSettings, subs: &[Subscription], n: u64) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let topic = kafka.topics.retry_tier(3600);
+    let due = (chrono::Utc::now() + chrono::Duration::hours(1))
+        .timestamp_millis()
+        .to_string();
+    let mut pending = FuturesUnordered::new();
+    for i in 0..n {
+        let sub = &subs[(i % subs.len() as u64) as usize];
+        let event = Event {
+            id: format!("parked-{i}"),
+            workspace_id: sub.workspace_id.clone(),
+            occurred_at: chrono::Utc::now(),
+            received_at: chrono::Utc::now(),
+            data: EventData::Delivery(hookline_model::event::DeliveryEvent {
+                message_id: format!("parked-{i}"),
+                telecom_message_id: format!("parked-c{i}"),
+                recipient: "+14155551234".into(),
+                sender_id: "Bench".into(),
+                status: DlrStatus::Delivered,
+                status_code: "000".into(),
+                num_parts: 1,
+                cost: 0.0085,
+                broadcast_id: None,
+                message: None,
+            }),
+        };
+        let d = Dispatch {
+            dispatch_id: ids::dispatch_id(&event.id, &sub.id),
+            workspace_id: sub.workspace_id.clone(),
+            subscription_id: sub.id.clone(),
+            event,
+            test: false,
+            subscription: sub.clone(),
+            config_version: 1,
+        };
+        let payload = serde_json::to_vec(&d)?;
+        let key = sub.endpoint_key();
+        let headers = rdkafka::message::OwnedHeaders::new()
+            .insert(rdkafka::message::Header {
+                key: "hookline-attempt",
+                value: Some(b"2".as_slice()),
+            })
+            .insert(rdkafka::message::Header {
+                key: "hookline-due-at-ms",
+                value: Some(due.as_bytes()),
+            });
+        let record = FutureRecord::to(&topic).key(&key).payload(&payload).headers(headers);
+        pending.push(producer.send_result(record).map_err(|(e, _)| e)?);
+        if pending.len() >= 10_000 {
+            pending.next().await;
+        }
+    }
+    while pending.next().await.is_some() {}
+    eprintln!("parked {n} events in {topic} in {:?}", started.elapsed());
+    Ok(())
 }
