@@ -25,6 +25,7 @@ pub mod routes;
 pub mod smsedge;
 pub mod telecom23;
 pub mod test_send;
+mod validate;
 
 use axum::Router;
 use hookline_config::Topics;

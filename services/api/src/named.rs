@@ -211,14 +211,7 @@ fn random_hex(bytes: usize) -> String {
 }
 
 async fn validate(body: &[u8], policy: &UrlPolicy, create: bool) -> Result<Changes, ApiError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request("INVALID_BODY", format!("request body is not valid JSON: {e}")))?;
-    let Value::Object(obj) = value else {
-        return Err(ApiError::bad_request(
-            "INVALID_BODY",
-            "request body must be a JSON object",
-        ));
-    };
+    let obj = crate::validate::json_object(body)?;
     let mut c = Changes::default();
 
     match obj.get("name") {
@@ -240,13 +233,7 @@ async fn validate(body: &[u8], policy: &UrlPolicy, create: bool) -> Result<Chang
     match obj.get("url") {
         None if create => return Err(ApiError::bad_request("INVALID_URL", "url is required")),
         None => {}
-        Some(Value::String(s)) => {
-            policy
-                .check(s)
-                .await
-                .map_err(|e| ApiError::bad_request("INVALID_URL", format!("url: {e}")))?;
-            c.url = Some(s.clone());
-        }
+        Some(Value::String(s)) => c.url = Some(crate::validate::url(policy, "url", s).await?),
         Some(_) => return Err(ApiError::bad_request("INVALID_URL", "url must be a string")),
     }
 

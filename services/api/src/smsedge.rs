@@ -123,10 +123,7 @@ fn params(headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>, ApiErr
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.to_ascii_lowercase().contains("json"));
     if is_json {
-        match serde_json::from_slice::<Value>(body) {
-            Ok(Value::Object(m)) => Ok(m),
-            _ => Err(ApiError::bad_request("INVALID_BODY", "the body must be a JSON object")),
-        }
+        crate::validate::json_object(body)
     } else {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
             .map_err(|e| ApiError::bad_request("INVALID_BODY", format!("the body is not form-encoded: {e}")))?;
@@ -141,13 +138,7 @@ async fn validate(params: &Map<String, Value>, policy: &UrlPolicy) -> Result<Cha
         let Some(v) = params.get(&key) else { continue };
         let url = match v {
             Value::String(s) if s.is_empty() => None,
-            Value::String(s) => {
-                policy
-                    .check(s)
-                    .await
-                    .map_err(|e| ApiError::bad_request("INVALID_URL", format!("{key}: {e}")))?;
-                Some(s.clone())
-            }
+            Value::String(s) => Some(crate::validate::url(policy, &key, s).await?),
             _ => return Err(ApiError::bad_request("INVALID_URL", format!("{key} must be a string"))),
         };
         c.urls.insert(ch, url);

@@ -126,14 +126,7 @@ fn subscription(ws: &WorkspaceConfig, kind: EventKind, url: String) -> Subscript
 }
 
 async fn validate(body: &[u8], policy: &UrlPolicy) -> Result<Changes, ApiError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request("INVALID_BODY", format!("request body is not valid JSON: {e}")))?;
-    let Value::Object(obj) = value else {
-        return Err(ApiError::bad_request(
-            "INVALID_BODY",
-            "request body must be a JSON object",
-        ));
-    };
+    let obj = crate::validate::json_object(body)?;
     let mut c = Changes::default();
 
     let clear = obj.get("clear_signing_secret");
@@ -150,13 +143,7 @@ async fn validate(body: &[u8], policy: &UrlPolicy) -> Result<Changes, ApiError> 
         let url = match v {
             Value::Null => None,
             Value::String(s) if s.is_empty() => None,
-            Value::String(s) => {
-                policy
-                    .check(s)
-                    .await
-                    .map_err(|e| ApiError::bad_request("INVALID_URL", format!("{key}: {e}")))?;
-                Some(s.clone())
-            }
+            Value::String(s) => Some(crate::validate::url(policy, &key, s).await?),
             _ => {
                 return Err(ApiError::bad_request(
                     "INVALID_URL",
