@@ -231,6 +231,26 @@ impl TestPipeline {
         Ok(d.dispatch_id)
     }
 
+    /// An API request: `method` on `path`, with `X-API-Key: key` and a JSON `body` when given;
+    /// the status and the JSON answer (`null` when there is none).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&str>,
+    ) -> (u16, serde_json::Value) {
+        let mut req = self.http.request(method.parse().unwrap(), self.api(path));
+        if let Some(k) = key {
+            req = req.header("X-API-Key", k);
+        }
+        if let Some(b) = body {
+            req = req.header("Content-Type", "application/json").body(b.to_string());
+        }
+        let r = req.send().await.unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
     /// Produces a raw record (bytes as given) to a topic.
     pub async fn produce(&self, topic: &str, key: &str, payload: &[u8]) -> anyhow::Result<()> {
         self.kafka
@@ -330,15 +350,7 @@ impl Drop for TestPipeline {
 /// The dispatch record enrich would produce for event `m-<n>` and `sub`.
 pub fn dispatch_record(sub: &hookline_model::Subscription, n: usize) -> hookline_model::Dispatch {
     let event = delivery_event(&sub.workspace_id, &format!("m-{n}"));
-    hookline_model::Dispatch {
-        dispatch_id: hookline_model::ids::dispatch_id(&event.id, &sub.id),
-        workspace_id: sub.workspace_id.clone(),
-        subscription_id: sub.id.clone(),
-        event,
-        test: false,
-        subscription: sub.clone(),
-        config_version: 0,
-    }
+    hookline_model::Dispatch::new(event, sub, 0)
 }
 
 /// A delivery event for `message_id`.

@@ -8,18 +8,6 @@ use hookline_tests::{Receiver, TestPipeline};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-async fn call(p: &TestPipeline, method: &str, path: &str, key: Option<&str>, body: Option<&str>) -> (u16, Value) {
-    let mut req = p.http.request(method.parse().unwrap(), p.api(path));
-    if let Some(k) = key {
-        req = req.header("X-API-Key", k);
-    }
-    if let Some(b) = body {
-        req = req.header("Content-Type", "application/json").body(b.to_string());
-    }
-    let r = req.send().await.unwrap();
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_and_permissions() {
     let mut p = TestPipeline::start().await.unwrap();
@@ -35,25 +23,24 @@ async fn keys_and_permissions() {
         ("POST", "/api/v1/user/webhooks/test"),
         ("GET", "/api/v1/user/webhooks/logs"),
     ] {
-        let (s, v) = call(&p, method, path, None, body).await;
+        let (s, v) = p.call(method, path, None, body).await;
         assert_eq!(
             (s, v["error_code"].as_str()),
             (401, Some("UNAUTHORIZED")),
             "{method} {path} without key"
         );
-        let (s, _) = call(&p, method, path, Some("hk_not_a_real_key"), body).await;
+        let (s, _) = p.call(method, path, Some("hk_not_a_real_key"), body).await;
         assert_eq!(s, 401, "{method} {path} with unknown key");
     }
-    assert_eq!(call(&p, "GET", hook, Some(&read), None).await.0, 200);
+    assert_eq!(p.call("GET", hook, Some(&read), None).await.0, 200);
     assert_eq!(
-        call(&p, "GET", "/api/v1/user/webhooks/logs", Some(&read), None).await.0,
+        p.call("GET", "/api/v1/user/webhooks/logs", Some(&read), None).await.0,
         200
     );
-    let (s, v) = call(&p, "PUT", hook, Some(&read), body).await;
+    let (s, v) = p.call("PUT", hook, Some(&read), body).await;
     assert_eq!((s, v["error_code"].as_str()), (403, Some("FORBIDDEN")));
     assert_eq!(
-        call(
-            &p,
+        p.call(
             "POST",
             "/api/v1/user/webhooks/test",
             Some(&read),
@@ -63,12 +50,10 @@ async fn keys_and_permissions() {
         .0,
         403
     );
-    assert_eq!(call(&p, "PUT", hook, Some(&write), body).await.0, 200);
-    assert_eq!(call(&p, "GET", hook, Some(&write), None).await.0, 403);
+    assert_eq!(p.call("PUT", hook, Some(&write), body).await.0, 200);
+    assert_eq!(p.call("GET", hook, Some(&write), None).await.0, 403);
     assert_eq!(
-        call(&p, "GET", "/api/v1/user/webhooks/logs", Some(&write), None)
-            .await
-            .0,
+        p.call("GET", "/api/v1/user/webhooks/logs", Some(&write), None).await.0,
         403
     );
 
@@ -90,7 +75,7 @@ async fn keys_and_permissions() {
     let created: Value = r.json().await.unwrap();
     let new_key = created["api_key"].as_str().unwrap().to_string();
     assert!(new_key.starts_with("hk_") && created["key_id"].as_str().unwrap().starts_with("key_"));
-    assert_eq!(call(&p, "GET", hook, Some(&new_key), None).await.0, 200);
+    assert_eq!(p.call("GET", hook, Some(&new_key), None).await.0, 200);
     assert_eq!(
         admin("wrong", json!({"workspace_id": ws, "permissions": ["webhooks.read"]}))
             .await
@@ -135,9 +120,9 @@ async fn put_validation_partial_updates_and_isolation() {
     let b = p.create_key(&ws_b, &[R, W]).await.unwrap();
     let hook = "/api/v1/user/webhooks";
 
-    let (s, v) = call(&p, "PUT", hook, Some(&a), Some(r#"{"delivery_url":"http://127.0.0.1:9/d","signing_secret":"topsecret-value","delivery_fields":["message_id","workspace_id"]}"#)).await;
+    let (s, v) = p.call("PUT", hook, Some(&a), Some(r#"{"delivery_url":"http://127.0.0.1:9/d","signing_secret":"topsecret-value","delivery_fields":["message_id","workspace_id"]}"#)).await;
     assert_eq!(s, 200, "{v}");
-    let before = call(&p, "GET", hook, Some(&a), None).await.1;
+    let before = p.call("GET", hook, Some(&a), None).await.1;
     assert_eq!(before["delivery_url"], "http://127.0.0.1:9/d");
     assert_eq!(before["signing_secret_set"], true);
     assert_eq!(before["unique_clicks_only"], false);
@@ -173,44 +158,44 @@ async fn put_validation_partial_updates_and_isolation() {
             "INVALID_TOGGLE",
         ),
     ] {
-        let (s, v) = call(&p, "PUT", hook, Some(&a), Some(body)).await;
+        let (s, v) = p.call("PUT", hook, Some(&a), Some(body)).await;
         assert_eq!((s, v["error_code"].as_str()), (400, Some(code)), "{body}: {v}");
         assert!(v["description"].is_string());
     }
     assert_eq!(
-        call(&p, "GET", hook, Some(&a), None).await.1,
+        p.call("GET", hook, Some(&a), None).await.1,
         before,
         "rejected PUTs changed nothing"
     );
 
     // Partial update: only the sent field changes; "" disables.
-    let (s, after) = call(
-        &p,
-        "PUT",
-        hook,
-        Some(&a),
-        Some(r#"{"unique_clicks_only":true,"click_url":"http://127.0.0.1:9/c"}"#),
-    )
-    .await;
+    let (s, after) = p
+        .call(
+            "PUT",
+            hook,
+            Some(&a),
+            Some(r#"{"unique_clicks_only":true,"click_url":"http://127.0.0.1:9/c"}"#),
+        )
+        .await;
     assert_eq!(s, 200);
     assert_eq!(after["unique_clicks_only"], true);
     assert_eq!(after["delivery_url"], before["delivery_url"]);
     assert_eq!(after["signing_secret_set"], true);
-    let (_, after) = call(
-        &p,
-        "PUT",
-        hook,
-        Some(&a),
-        Some(r#"{"click_url":"","clear_signing_secret":true}"#),
-    )
-    .await;
+    let (_, after) = p
+        .call(
+            "PUT",
+            hook,
+            Some(&a),
+            Some(r#"{"click_url":"","clear_signing_secret":true}"#),
+        )
+        .await;
     assert_eq!(
         (after["click_url"].clone(), after["signing_secret_set"].clone()),
         (Value::Null, json!(false))
     );
 
     // Workspace B sees none of A's configuration.
-    let other = call(&p, "GET", hook, Some(&b), None).await.1;
+    let other = p.call("GET", hook, Some(&b), None).await.1;
     assert_eq!(other["delivery_url"], Value::Null);
     assert_eq!(other["unique_clicks_only"], false);
     assert_eq!(
@@ -228,14 +213,8 @@ async fn put_validation_partial_updates_and_isolation() {
     );
 
     // The secret is sealed in the config topic (an operator key is configured in tests).
-    call(
-        &p,
-        "PUT",
-        hook,
-        Some(&a),
-        Some(r#"{"signing_secret":"sealed-secret-xyz"}"#),
-    )
-    .await;
+    p.call("PUT", hook, Some(&a), Some(r#"{"signing_secret":"sealed-secret-xyz"}"#))
+        .await;
     let records = p
         .read_topic(&p.kafka.topics.config(), Duration::from_secs(3), |_| false)
         .await
@@ -269,7 +248,10 @@ async fn test_sends_and_logs() {
     let test = |t: &str| {
         let body = format!(r#"{{"type":"{t}"}}"#);
         let (p, key) = (&p, &key);
-        async move { call(p, "POST", "/api/v1/user/webhooks/test", Some(key), Some(&body)).await }
+        async move {
+            p.call("POST", "/api/v1/user/webhooks/test", Some(key), Some(&body))
+                .await
+        }
     };
     for t in ["delivery", "click", "conversion"] {
         let (s, v) = test(t).await;
@@ -326,24 +308,28 @@ async fn test_sends_and_logs() {
         5
     );
 
-    let (s, v) = call(
-        &p,
-        "PUT",
-        "/api/v1/user/webhooks",
-        Some(&key),
-        Some(r#"{"click_url":null}"#),
-    )
-    .await;
+    let (s, v) = p
+        .call(
+            "PUT",
+            "/api/v1/user/webhooks",
+            Some(&key),
+            Some(r#"{"click_url":null}"#),
+        )
+        .await;
     assert_eq!(s, 200, "{v}");
     let (s, v) = test("click").await;
     assert_eq!((s, v["error_code"].as_str()), (400, Some("WEBHOOK_NOT_CONFIGURED")));
     let (s, v) = test("sms").await;
     assert_eq!((s, v["error_code"].as_str()), (400, Some("INVALID_TYPE")));
-    let (s, v) = call(&p, "POST", "/api/v1/user/webhooks/test", Some(&key), Some("{")).await;
+    let (s, v) = p
+        .call("POST", "/api/v1/user/webhooks/test", Some(&key), Some("{"))
+        .await;
     assert_eq!((s, v["error_code"].as_str()), (400, Some("INVALID_BODY")));
 
     // Logs: newest first, with payload, code, time and error.
-    let (s, v) = call(&p, "GET", "/api/v1/user/webhooks/logs?limit=2", Some(&key), None).await;
+    let (s, v) = p
+        .call("GET", "/api/v1/user/webhooks/logs?limit=2", Some(&key), None)
+        .await;
     assert_eq!(s, 200);
     assert_eq!(v["count"], 2);
     let newest = &v["logs"][0];
@@ -360,13 +346,15 @@ async fn test_sends_and_logs() {
         .unwrap()
         .starts_with("sha256="));
     assert_eq!(v["logs"][1]["type"], "conversion");
-    let all = call(&p, "GET", "/api/v1/user/webhooks/logs", Some(&key), None).await.1;
+    let all = p.call("GET", "/api/v1/user/webhooks/logs", Some(&key), None).await.1;
     assert_eq!(all["count"], 4);
-    let (s, v) = call(&p, "GET", "/api/v1/user/webhooks/logs?limit=abc", Some(&key), None).await;
+    let (s, v) = p
+        .call("GET", "/api/v1/user/webhooks/logs?limit=abc", Some(&key), None)
+        .await;
     assert_eq!((s, v["error_code"].as_str()), (400, Some("INVALID_LIMIT")));
     let stranger = p.create_key(&format!("x-{}", p.id), &[R]).await.unwrap();
     assert_eq!(
-        call(&p, "GET", "/api/v1/user/webhooks/logs", Some(&stranger), None)
+        p.call("GET", "/api/v1/user/webhooks/logs", Some(&stranger), None)
             .await
             .1["count"],
         0
@@ -395,7 +383,7 @@ async fn configuration_survives_restarting_every_process() {
     };
     // New processes, same broker and topics: config, keys and message metadata are all there.
     let mut p = TestPipeline::start_with(&id, &Service::ALL, &[]).await.unwrap();
-    let (s, v) = call(&p, "GET", "/api/v1/user/webhooks", Some(&key), None).await;
+    let (s, v) = p.call("GET", "/api/v1/user/webhooks", Some(&key), None).await;
     assert_eq!(s, 200);
     assert_eq!(v["delivery_url"], rx.url("/after-restart"));
     p.send_accepted(&ws, "m-restart", "c-restart").await.unwrap();

@@ -11,18 +11,6 @@ use std::time::Duration;
 const WAIT: Duration = Duration::from_secs(30);
 const HOOKS: &str = "/api/v1/webhooks";
 
-async fn call(p: &TestPipeline, method: &str, path: &str, key: Option<&str>, body: Option<&str>) -> (u16, Value) {
-    let mut req = p.http.request(method.parse().unwrap(), p.api(path));
-    if let Some(k) = key {
-        req = req.header("X-API-Key", k);
-    }
-    if let Some(b) = body {
-        req = req.header("Content-Type", "application/json").body(b.to_string());
-    }
-    let r = req.send().await.unwrap();
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-}
-
 fn hook(id: &str) -> String {
     format!("{HOOKS}/{id}")
 }
@@ -43,18 +31,18 @@ async fn validation_round_trip_and_isolation() {
         ("POST", HOOKS.into()),
         ("GET", hook("wh_x")),
     ] {
-        let (s, v) = call(&p, method, &path, None, Some(body)).await;
+        let (s, v) = p.call(method, &path, None, Some(body)).await;
         assert_eq!(
             (s, v["error_code"].as_str()),
             (401, Some("UNAUTHORIZED")),
             "{method} {path}"
         );
     }
-    let (s, v) = call(&p, "POST", HOOKS, Some(&read_only), Some(body)).await;
+    let (s, v) = p.call("POST", HOOKS, Some(&read_only), Some(body)).await;
     assert_eq!((s, v["error_code"].as_str()), (403, Some("FORBIDDEN")));
 
     // Create.
-    let (s, created) = call(&p, "POST", HOOKS, Some(&a), Some(body)).await;
+    let (s, created) = p.call("POST", HOOKS, Some(&a), Some(body)).await;
     assert_eq!(s, 201, "{created}");
     let id = created["id"].as_str().unwrap().to_string();
     assert!(id.starts_with("wh_"));
@@ -71,9 +59,9 @@ async fn validation_round_trip_and_isolation() {
     shown.as_object_mut().unwrap().remove("signing_secret");
 
     // Get and list never show the secret.
-    let (s, got) = call(&p, "GET", &hook(&id), Some(&read_only), None).await;
+    let (s, got) = p.call("GET", &hook(&id), Some(&read_only), None).await;
     assert_eq!((s, &got), (200, &shown));
-    let (s, list) = call(&p, "GET", HOOKS, Some(&a), None).await;
+    let (s, list) = p.call("GET", HOOKS, Some(&a), None).await;
     assert_eq!((s, &list), (200, &json!({"data": [shown.clone()]})));
 
     // Every field's errors, in the documented order; a rejected request changes nothing.
@@ -101,7 +89,7 @@ async fn validation_round_trip_and_isolation() {
         // Valid parts of a rejected request are not applied either.
         (r#"{"name":"Changed","rate_limit":2.5}"#, "INVALID_RATE_LIMIT"),
     ] {
-        let (s, v) = call(&p, "PATCH", &hook(&id), Some(&a), Some(body)).await;
+        let (s, v) = p.call("PATCH", &hook(&id), Some(&a), Some(body)).await;
         assert_eq!((s, v["error_code"].as_str()), (400, Some(code)), "PATCH {body}: {v}");
         assert!(v["description"].is_string());
     }
@@ -121,20 +109,20 @@ async fn validation_round_trip_and_isolation() {
             "INVALID_RATE_LIMIT",
         ),
     ] {
-        let (s, v) = call(&p, "POST", HOOKS, Some(&a), Some(body)).await;
+        let (s, v) = p.call("POST", HOOKS, Some(&a), Some(body)).await;
         assert_eq!((s, v["error_code"].as_str()), (400, Some(code)), "POST {body}: {v}");
     }
-    assert_eq!(call(&p, "GET", HOOKS, Some(&a), None).await.1, list, "nothing changed");
+    assert_eq!(p.call("GET", HOOKS, Some(&a), None).await.1, list, "nothing changed");
 
     // Partial update: only the fields sent change.
-    let (s, patched) = call(
-        &p,
-        "PATCH",
-        &hook(&id),
-        Some(&a),
-        Some(r#"{"name":"Renamed","event_type":"OPT_OUT","filter":{"message_ref":["m-1"]}}"#),
-    )
-    .await;
+    let (s, patched) = p
+        .call(
+            "PATCH",
+            &hook(&id),
+            Some(&a),
+            Some(r#"{"name":"Renamed","event_type":"OPT_OUT","filter":{"message_ref":["m-1"]}}"#),
+        )
+        .await;
     assert_eq!(s, 200, "{patched}");
     assert_eq!(patched["name"], "Renamed");
     assert_eq!(patched["url"], shown["url"]);
@@ -142,29 +130,29 @@ async fn validation_round_trip_and_isolation() {
     assert_eq!(patched["filter"]["message_ref"], json!(["m-1"]));
     assert_eq!(patched["filter"]["sender"], json!([]));
     assert_eq!(patched["rate_limit"], 25);
-    assert_eq!(call(&p, "GET", &hook(&id), Some(&a), None).await.1, patched);
+    assert_eq!(p.call("GET", &hook(&id), Some(&a), None).await.1, patched);
 
     // Workspace B sees and touches none of it.
-    assert_eq!(call(&p, "GET", HOOKS, Some(&b), None).await.1, json!({"data": []}));
+    assert_eq!(p.call("GET", HOOKS, Some(&b), None).await.1, json!({"data": []}));
     for (method, body) in [
         ("GET", None),
         ("PATCH", Some(r#"{"name":"Mine now"}"#)),
         ("DELETE", None),
     ] {
-        let (s, v) = call(&p, method, &hook(&id), Some(&b), body).await;
+        let (s, v) = p.call(method, &hook(&id), Some(&b), body).await;
         assert_eq!((s, v["error_code"].as_str()), (404, Some("NOT_FOUND")), "{method}");
     }
-    assert_eq!(call(&p, "GET", &hook(&id), Some(&a), None).await.1, patched);
+    assert_eq!(p.call("GET", &hook(&id), Some(&a), None).await.1, patched);
 
     // Delete.
-    let (s, _) = call(&p, "DELETE", &hook(&id), Some(&read_only), None).await;
+    let (s, _) = p.call("DELETE", &hook(&id), Some(&read_only), None).await;
     assert_eq!(s, 403);
-    let (s, v) = call(&p, "DELETE", &hook(&id), Some(&a), None).await;
+    let (s, v) = p.call("DELETE", &hook(&id), Some(&a), None).await;
     assert_eq!((s, v), (204, Value::Null));
-    assert_eq!(call(&p, "GET", &hook(&id), Some(&a), None).await.0, 404);
-    assert_eq!(call(&p, "DELETE", &hook(&id), Some(&a), None).await.0, 404);
-    assert_eq!(call(&p, "GET", HOOKS, Some(&a), None).await.1, json!({"data": []}));
-    assert_eq!(call(&p, "GET", &hook("wh_unknown"), Some(&a), None).await.0, 404);
+    assert_eq!(p.call("GET", &hook(&id), Some(&a), None).await.0, 404);
+    assert_eq!(p.call("DELETE", &hook(&id), Some(&a), None).await.0, 404);
+    assert_eq!(p.call("GET", HOOKS, Some(&a), None).await.1, json!({"data": []}));
+    assert_eq!(p.call("GET", &hook("wh_unknown"), Some(&a), None).await.0, 404);
     assert!(p
         .metrics()
         .await
@@ -192,14 +180,14 @@ async fn filtered_events_end_to_end_next_to_telecom23() {
         .await
         .unwrap();
     assert_eq!(s, 200);
-    let t23_view = call(&p, "GET", "/api/v1/user/webhooks", Some(&key), None).await.1;
+    let t23_view = p.call("GET", "/api/v1/user/webhooks", Some(&key), None).await.1;
 
     // Named subscriptions: SMS statuses filtered to "delivered", every MMS status, and
     // WhatsApp inbound messages received on one number.
     let create = |body: Value| {
         let (p, key) = (&p, &key);
         async move {
-            let (s, v) = call(p, "POST", HOOKS, Some(key), Some(&body.to_string())).await;
+            let (s, v) = p.call("POST", HOOKS, Some(key), Some(&body.to_string())).await;
             assert_eq!(s, 201, "{v}");
             v
         }
@@ -218,27 +206,27 @@ async fn filtered_events_end_to_end_next_to_telecom23() {
     let temp = create(json!({"name": "Temp", "url": named.url("/temp"), "event_types": ["LINK_HIT"]})).await;
     let temp_id = temp["id"].as_str().unwrap();
     assert_eq!(
-        call(&p, "PATCH", &hook(temp_id), Some(&key), Some(r#"{"rate_limit":3}"#))
+        p.call("PATCH", &hook(temp_id), Some(&key), Some(r#"{"rate_limit":3}"#))
             .await
             .0,
         200
     );
-    assert_eq!(call(&p, "DELETE", &hook(temp_id), Some(&key), None).await.0, 204);
+    assert_eq!(p.call("DELETE", &hook(temp_id), Some(&key), None).await.0, 204);
     assert_eq!(
-        call(&p, "GET", "/api/v1/user/webhooks", Some(&key), None).await.1,
+        p.call("GET", "/api/v1/user/webhooks", Some(&key), None).await.1,
         t23_view,
         "named writes did not alter 23 Telecom"
     );
 
     // ...and a 23 Telecom write leaves the named ones alone.
-    let named_before = call(&p, "GET", HOOKS, Some(&key), None).await.1;
+    let named_before = p.call("GET", HOOKS, Some(&key), None).await.1;
     assert_eq!(named_before["data"].as_array().unwrap().len(), 3);
     let (s, _) = p
         .put_webhooks(&key, json!({"delivery_fields": ["message_id", "status", "recipient"]}))
         .await
         .unwrap();
     assert_eq!(s, 200);
-    assert_eq!(call(&p, "GET", HOOKS, Some(&key), None).await.1, named_before);
+    assert_eq!(p.call("GET", HOOKS, Some(&key), None).await.1, named_before);
     tokio::time::sleep(Duration::from_millis(1500)).await; // enrich follows the config topic
 
     // Two SMS (one delivered, one not) and one MMS, delivered.

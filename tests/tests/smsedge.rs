@@ -159,36 +159,14 @@ async fn webhook_api_parameters_envelope_and_errors() {
         .await
         .unwrap();
     assert_eq!(s, 200);
-    let named = p
-        .http
-        .post(p.api("/api/v1/webhooks"))
-        .header("X-API-Key", &key)
-        .json(&json!({"name": "statuses", "url": "https://example.com/named", "event_types": ["SMS_STATUS"]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(named.status(), 201);
+    let body = json!({"name": "statuses", "url": "https://example.com/named", "event_types": ["SMS_STATUS"]});
+    let (s, _) = p
+        .call("POST", "/api/v1/webhooks", Some(&key), Some(&body.to_string()))
+        .await;
+    assert_eq!(s, 201);
     let views = || async {
-        let t23: Value = p
-            .http
-            .get(p.api("/api/v1/user/webhooks"))
-            .header("X-API-Key", &key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let named: Value = p
-            .http
-            .get(p.api("/api/v1/webhooks"))
-            .header("X-API-Key", &key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let (_, t23) = p.call("GET", "/api/v1/user/webhooks", Some(&key), None).await;
+        let (_, named) = p.call("GET", "/api/v1/webhooks", Some(&key), None).await;
         (t23, named, get(&p, &key).await.1)
     };
     let (t23, named, se) = views().await;

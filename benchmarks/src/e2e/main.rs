@@ -358,15 +358,7 @@ async fn park(producer: &FutureProducer, kafka: &KafkaSettings, subs: &[Subscrip
                 message: None,
             }),
         };
-        let d = Dispatch {
-            dispatch_id: ids::dispatch_id(&event.id, &sub.id),
-            workspace_id: sub.workspace_id.clone(),
-            subscription_id: sub.id.clone(),
-            event,
-            test: false,
-            subscription: sub.clone(),
-            config_version: 1,
-        };
+        let d = Dispatch::new(event, sub, 1);
         let payload = serde_json::to_vec(&d)?;
         let key = sub.endpoint_key();
         let headers = rdkafka::message::OwnedHeaders::new()

@@ -22,7 +22,7 @@ use hookline_model::event::{
     OptOutEvent, OptOutSource, RevokedClicks, StatusEvent,
 };
 use hookline_model::{
-    ids, AttemptOutcome, AttemptRecord, Dispatch, DlrStatus, Event, EventData, EventKind, MessageDetails, Permission,
+    AttemptOutcome, AttemptRecord, Dispatch, DlrStatus, Event, EventData, EventKind, MessageDetails, Permission,
     Subscription, WorkspaceConfig,
 };
 use serde_json::{json, Value};
@@ -86,13 +86,8 @@ pub async fn send_and_wait(
     event: Event,
 ) -> Result<Option<AttemptRecord>, ApiError> {
     let dispatch = Dispatch {
-        dispatch_id: ids::dispatch_id(&event.id, &sub.id),
-        workspace_id: ws.workspace_id.clone(),
-        subscription_id: sub.id.clone(),
-        event,
         test: true,
-        subscription: sub.clone(),
-        config_version: ws.version,
+        ..Dispatch::new(event, sub, ws.version)
     };
     st.producer
         .send_json(

@@ -37,15 +37,7 @@ fn dispatch(sub: &Subscription) -> Dispatch {
             message: None,
         }),
     };
-    Dispatch {
-        dispatch_id: ids::dispatch_id(&event.id, &sub.id),
-        workspace_id: "w".into(),
-        subscription_id: sub.id.clone(),
-        event,
-        test: false,
-        subscription: sub.clone(),
-        config_version: 1,
-    }
+    Dispatch::new(event, sub, 1)
 }
 
 fn subscription(url: String, sealer: &Sealer) -> Subscription {

@@ -164,7 +164,7 @@ impl Enricher {
             return Handled::Done;
         }
         self.metrics.clicks.with_label_values(&["delivered"]).inc();
-        fanout::fan_out_to(self, &event, version, subs).await
+        fanout::fan_out_to(&self.out(), &event, version, subs).await
     }
 
     pub(crate) async fn handle_conversion(&self, msg: OwnedMessage) -> Handled {

@@ -1,35 +1,47 @@
 //! Fan-out: one dispatch record per subscription that wants the event, keyed by the
 //! subscription's endpoint so that one delivery consumer owns each endpoint.
 
+use crate::metrics::Metrics;
 use crate::Enricher;
 use futures::future::try_join_all;
-use hookline_kafka::{headers, Handled};
-use hookline_model::{ids, Dispatch, Event, Subscription};
+use hookline_kafka::{headers, Handled, Producer};
+use hookline_model::{Dispatch, Event, Subscription};
 
+/// Where dispatch records go: the enricher's producer, or the revoke-click batcher's
+/// transactional one.
+pub(crate) struct Out<'a> {
+    pub producer: &'a Producer,
+    pub dispatch_topic: &'a str,
+    pub metrics: &'a Metrics,
+}
+
+impl Enricher {
+    pub(crate) fn out(&self) -> Out<'_> {
+        Out {
+            producer: &self.producer,
+            dispatch_topic: &self.dispatch_topic,
+            metrics: &self.metrics,
+        }
+    }
+}
+
+/// Fans `event` out to every subscription that wants it.
 pub(crate) async fn fan_out(e: &Enricher, event: &Event) -> Handled {
     let (config_version, subs) = e.config.read(|c| c.matching(event));
-    fan_out_to(e, event, config_version, subs).await
+    fan_out_to(&e.out(), event, config_version, subs).await
 }
 
 /// Fans `event` out to `subs` (a subset of the subscriptions matching it at `config_version`).
-pub(crate) async fn fan_out_to(e: &Enricher, event: &Event, config_version: u64, subs: Vec<Subscription>) -> Handled {
+pub(crate) async fn fan_out_to(out: &Out<'_>, event: &Event, config_version: u64, subs: Vec<Subscription>) -> Handled {
     let kind = event.kind().as_str();
     if subs.is_empty() {
-        e.metrics.events.with_label_values(&[kind, "no_subscription"]).inc();
+        out.metrics.events.with_label_values(&[kind, "no_subscription"]).inc();
         return Handled::Done;
     }
     let records: Vec<(String, Vec<u8>)> = match subs
         .iter()
         .map(|sub| {
-            let d = Dispatch {
-                dispatch_id: ids::dispatch_id(&event.id, &sub.id),
-                workspace_id: sub.workspace_id.clone(),
-                subscription_id: sub.id.clone(),
-                event: event.clone(),
-                test: false,
-                subscription: sub.clone(),
-                config_version,
-            };
+            let d = Dispatch::new(event.clone(), sub, config_version);
             serde_json::to_vec(&d).map(|v| (sub.endpoint_key(), v))
         })
         .collect::<Result<_, _>>()
@@ -38,8 +50,8 @@ pub(crate) async fn fan_out_to(e: &Enricher, event: &Event, config_version: u64,
         Err(err) => return Handled::Abort(err.to_string()),
     };
     let sends = records.iter().map(|(key, value)| {
-        e.producer.send(
-            &e.dispatch_topic,
+        out.producer.send(
+            out.dispatch_topic,
             Some(key.as_bytes()),
             Some(value),
             &[(headers::ATTEMPT, b"1")],
@@ -47,8 +59,8 @@ pub(crate) async fn fan_out_to(e: &Enricher, event: &Event, config_version: u64,
     });
     match try_join_all(sends).await {
         Ok(_) => {
-            e.metrics.events.with_label_values(&[kind, "dispatched"]).inc();
-            e.metrics
+            out.metrics.events.with_label_values(&[kind, "dispatched"]).inc();
+            out.metrics
                 .dispatched
                 .with_label_values(&[kind])
                 .inc_by(records.len() as u64);

@@ -12,12 +12,15 @@
 //! never read again. A failed transaction stops this loop with an error, like an aborting
 //! handler stops the pump: the process restarts and reads from the committed offsets.
 
+use crate::fanout::{fan_out_to, Out};
 use crate::metrics::Metrics;
-use hookline_kafka::{headers, ConfigHandle, HooklineConsumer, KafkaError, Message, OwnedMessage, Quarantine};
+use hookline_kafka::{
+    ConfigHandle, Handled, HooklineConsumer, KafkaError, Message, OwnedMessage, Producer, Quarantine,
+};
 use hookline_model::event::RevokedClicks;
-use hookline_model::{ids, Dispatch, Event, EventData, RevokedClickInput, RevokedSource};
+use hookline_model::{ids, Event, EventData, RevokedClickInput, RevokedSource};
 use rdkafka::consumer::Consumer;
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
+use rdkafka::producer::Producer as _;
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -29,7 +32,8 @@ const TXN_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub(crate) struct Batcher {
     pub consumer: HooklineConsumer,
-    pub producer: FutureProducer,
+    /// Transactional ([`hookline_kafka::KafkaSettings::transactional_producer`]).
+    pub producer: Producer,
     pub quarantine: Quarantine,
     pub config: ConfigHandle,
     pub dispatch_topic: String,
@@ -114,7 +118,7 @@ impl Batcher {
         let result = self.transaction(pending).await;
         if let Err(e) = &result {
             tracing::error!(error = %e, "revocations: transaction failed; aborting");
-            let p = self.producer.clone();
+            let p = self.producer.client().clone();
             let _ = tokio::task::spawn_blocking(move || p.abort_transaction(TXN_TIMEOUT)).await;
             return result;
         }
@@ -126,7 +130,7 @@ impl Batcher {
     }
 
     async fn transaction(&self, pending: &Pending) -> Result<(), KafkaError> {
-        self.producer.begin_transaction()?;
+        self.producer.client().begin_transaction()?;
         let now = chrono::Utc::now();
         let mut batched = 0;
         for (workspace, batch) in &pending.batches {
@@ -149,29 +153,13 @@ impl Batcher {
                     .inc_by(batch.count() as u64);
                 continue;
             }
-            for sub in subs {
-                let d = Dispatch {
-                    dispatch_id: ids::dispatch_id(&event.id, &sub.id),
-                    workspace_id: workspace.clone(),
-                    subscription_id: sub.id.clone(),
-                    event: event.clone(),
-                    test: false,
-                    subscription: sub.clone(),
-                    config_version,
-                };
-                let payload = serde_json::to_vec(&d)?;
-                let key = sub.endpoint_key();
-                let record = FutureRecord::to(&self.dispatch_topic)
-                    .key(key.as_bytes())
-                    .payload(&payload)
-                    .headers(rdkafka::message::OwnedHeaders::new().insert(rdkafka::message::Header {
-                        key: headers::ATTEMPT,
-                        value: Some(b"1".as_slice()),
-                    }));
-                self.producer
-                    .send(record, rdkafka::util::Timeout::After(TXN_TIMEOUT))
-                    .await
-                    .map_err(|(e, _)| KafkaError::Client(e))?;
+            let out = Out {
+                producer: &self.producer,
+                dispatch_topic: &self.dispatch_topic,
+                metrics: &self.metrics,
+            };
+            if let Handled::Abort(e) = fan_out_to(&out, &event, config_version, subs).await {
+                return Err(KafkaError::Other(e));
             }
             self.metrics.revocation_batches.inc();
             batched += batch.count();
@@ -184,7 +172,7 @@ impl Batcher {
             .consumer
             .group_metadata()
             .ok_or_else(|| KafkaError::Other("revocations: no consumer group metadata".into()))?;
-        let p = self.producer.clone();
+        let p = self.producer.client().clone();
         tokio::task::spawn_blocking(move || {
             p.send_offsets_to_transaction(&offsets, &group, TXN_TIMEOUT)?;
             p.commit_transaction(TXN_TIMEOUT)

@@ -90,7 +90,7 @@ impl KafkaSettings {
 
     /// A transactional producer (`transactional.id` = `id`), initialised: what a consumer uses
     /// to commit its output records and its input offsets atomically.
-    pub async fn transactional_producer(&self, id: &str) -> Result<FutureProducer, KafkaError> {
+    pub async fn transactional_producer(&self, id: &str) -> Result<Producer, KafkaError> {
         let mut c = ClientConfig::new();
         c.set("bootstrap.servers", &self.brokers)
             .set("client.id", "hookline")
@@ -110,7 +110,10 @@ impl KafkaSettings {
         })
         .await
         .map_err(|e| KafkaError::Other(e.to_string()))??;
-        Ok(producer)
+        Ok(Producer {
+            inner: producer,
+            produced: None,
+        })
     }
 
     /// A consumer in `group` subscribed to `topics`. Offsets are committed automatically but
@@ -212,6 +215,11 @@ impl Producer {
     ) -> Result<(), KafkaError> {
         let payload = serde_json::to_vec(value)?;
         self.send(topic, Some(key.as_bytes()), Some(&payload), headers).await
+    }
+
+    /// The librdkafka producer, for what this wrapper does not cover (transactions).
+    pub fn client(&self) -> &FutureProducer {
+        &self.inner
     }
 
     /// Waits up to `timeout` for queued records to be sent (used on shutdown).

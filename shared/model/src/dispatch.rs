@@ -28,6 +28,20 @@ pub struct Dispatch {
 }
 
 impl Dispatch {
+    /// The record that sends `event` to `sub`, with the subscription as of config version
+    /// `config_version`; its id is the same for every attempt and every re-send.
+    pub fn new(event: Event, sub: &Subscription, config_version: u64) -> Self {
+        Self {
+            dispatch_id: crate::ids::dispatch_id(&event.id, &sub.id),
+            workspace_id: sub.workspace_id.clone(),
+            subscription_id: sub.id.clone(),
+            event,
+            test: false,
+            subscription: sub.clone(),
+            config_version,
+        }
+    }
+
     /// The subscription to deliver with: the live one when the live config is at least as
     /// new as the snapshot (`None` if it was deleted since), else the snapshot.
     pub fn effective_subscription(&self, live: &ConfigState) -> Option<Subscription> {
