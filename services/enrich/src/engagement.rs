@@ -110,22 +110,23 @@ impl Enricher {
         // Each dialect's click rule decides for its own subscriptions; named LINK_HIT
         // subscriptions get every human click.
         let mut event = Event::click(&click, &meta);
-        let (version, mut subs) = self.config.read(|c| c.matching(&event));
+        let (version, mut subs, unique_only) = self.config.read(|c| {
+            let (version, subs) = c.matching(&event);
+            let unique_only = c
+                .workspace(&meta.workspace_id)
+                .is_some_and(|w| w.telecom23.unique_clicks_only);
+            (version, subs, unique_only)
+        });
         let matched = !subs.is_empty();
-        let unique_only = self
-            .config
-            .read(|c| c.workspace(&meta.workspace_id).map(|w| w.telecom23.unique_clicks_only))
-            .unwrap_or(false);
         let broadcast = click.broadcast_id.clone().or_else(|| meta.broadcast_id.clone());
-        if let (true, LinkType::Broadcast, Some(b)) = (unique_only, click.link_type, broadcast) {
+        let has_telecom23 = subs.iter().any(|s| s.dialect == Dialect::Telecom23);
+        if let (true, true, LinkType::Broadcast, Some(b)) = (has_telecom23, unique_only, click.link_type, broadcast) {
             // 23 Telecom `unique_clicks_only`: the first human click per (broadcast, recipient).
-            if subs.iter().any(|s| s.dialect == Dialect::Telecom23) {
-                let key = format!("uclick:{}:{b}:{}", meta.workspace_id, click.recipient);
-                match self.claim(&key, &msg).await {
-                    None => return Handled::store_unavailable(),
-                    Some(false) => subs.retain(|s| s.dialect != Dialect::Telecom23),
-                    Some(true) => {}
-                }
+            let key = format!("uclick:{}:{b}:{}", meta.workspace_id, click.recipient);
+            match self.claim(&key, &msg).await {
+                None => return Handled::store_unavailable(),
+                Some(false) => subs.retain(|s| s.dialect != Dialect::Telecom23),
+                Some(true) => {}
             }
         }
         if subs.iter().any(|s| s.dialect == Dialect::SmsEdge) {

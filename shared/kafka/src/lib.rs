@@ -2,8 +2,9 @@
 //!
 //! - [`client`]: librdkafka settings from [`hookline_config::KafkaArgs`], producer and consumer
 //!   construction with the settings at-least-once delivery depends on.
-//! - [`pump`]: the consume loop every service runs: bounded concurrency, offsets stored only
-//!   in input order after the handler made its outcome durable, drain and commit on shutdown.
+//! - [`pump`]: the consume loop every service runs: bounded concurrency, a partition's offset
+//!   stored only up to its lowest record whose outcome is not durable yet, records held until
+//!   their due time, drain and commit on shutdown.
 //! - [`admin`]: topic creation. [`embedded`]: the in-process broker of the no-dependency mode.
 //! - [`config_log`]: the compacted config topic, read into memory and written by the API.
 //! - [`quarantine`]: where records that cannot be processed go, with the reason.
