@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # README's test command. On a fresh machine it installs and starts what the tests need, then
 # runs the same checks CI runs:
-#   - Tansu (Kafka-protocol broker), built once with scripts/tansu/install.sh (Tansu 0.6.0 plus
-#     a fetch fix) under ~/.cache/hookline,
+#   - Tansu (Kafka-protocol broker), built once by scripts/tansu/ensure.sh (Tansu 0.6.0 plus
+#     the fixes in scripts/tansu/patches) under ~/.cache/hookline,
 #     and started on 127.0.0.1:19092 unless something already listens there;
 #   - Redis on 127.0.0.1:6379 (started, or installed from Debian's packages, if absent);
 #   - the reference webhook receivers' runtimes: Flask, Express 4 (under
@@ -22,21 +22,9 @@ KAFKA_PORT="${HOOKLINE_TEST_KAFKA_PORT:-19092}"
 export HOOKLINE_TEST_KAFKA="127.0.0.1:$KAFKA_PORT"
 export HOOKLINE_TEST_REDIS="${HOOKLINE_TEST_REDIS:-redis://127.0.0.1:6379}"
 export HOOKLINE_TEST_NODE_PATH="$CACHE/node/node_modules"
-# Tansu 0.6.0 with the fix in scripts/tansu/ (bump the directory when the patch changes).
-TANSU_ROOT="$CACHE/tansu-0.6.0-p2"
-TANSU="$TANSU_ROOT/bin/tansu"
 mkdir -p "$CACHE"
-
-log() { printf '==> %s\n' "$*"; }
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-wait_port() {
-  for _ in $(seq 1 100); do listening "$1" && return 0; sleep 0.2; done
-  echo "nothing listens on 127.0.0.1:$1" >&2; return 1
-}
-apt_install() {
-  if [ -z "${APT_UPDATED:-}" ]; then apt-get update -qq; APT_UPDATED=1; fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
-}
+# shellcheck source=local-services.sh
+. scripts/local-services.sh
 
 # --- Build dependencies -----------------------------------------------------------------
 # librdkafka is built with OpenSSL (TLS, SASL/SCRAM): openssl-sys needs the headers.
@@ -45,32 +33,19 @@ if ! pkg-config --exists openssl 2>/dev/null; then
 fi
 
 # --- Kafka-protocol broker -------------------------------------------------------------
-if [ ! -x "$TANSU" ]; then
-  log "building Tansu (once; about 10 minutes)"
-  TANSU_TARGET_DIR="$CACHE/tansu-target" scripts/tansu/install.sh "$TANSU_ROOT"
-fi
 STARTED_TANSU=""
 if listening "$KAFKA_PORT"; then
   log "a broker already listens on 127.0.0.1:$KAFKA_PORT"
 else
   log "starting Tansu on 127.0.0.1:$KAFKA_PORT"
-  setsid nohup "$TANSU" broker --listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
-    --advertised-listener-url "tcp://127.0.0.1:$KAFKA_PORT" --storage-engine memory://tansu/ \
-    >"$CACHE/tansu.log" 2>&1 </dev/null &
-  STARTED_TANSU=$!
-  wait_port "$KAFKA_PORT"
+  start_tansu "$KAFKA_PORT"
+  STARTED_TANSU=$TANSU_PID
 fi
 cleanup() { if [ -n "$STARTED_TANSU" ]; then kill "$STARTED_TANSU" 2>/dev/null || true; fi; }
 trap cleanup EXIT
 
 # --- Redis ------------------------------------------------------------------------------
-if ! listening 6379; then
-  command -v redis-server >/dev/null || { log "installing redis-server"; apt_install redis-server; }
-  log "starting Redis on 127.0.0.1:6379"
-  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
-    --logfile "$CACHE/redis.log" >/dev/null
-  wait_port 6379
-fi
+ensure_redis
 
 # --- Reference receivers' runtimes ------------------------------------------------------
 python3 -c 'import flask' 2>/dev/null || { log "installing Flask"; python3 -m pip install -q flask; }

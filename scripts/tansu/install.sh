@@ -14,6 +14,13 @@
 #   in its storage but routes no EndTxn request, so no transactional producer could finish a
 #   transaction. The patches add the route. Needed by the revoke-click batcher
 #   (services/enrich/src/revocations.rs), which commits its output and input offsets atomically.
+# - tansu-storage 03: a fetch slept out the client's whole `fetch.wait.max.ms` even when it had
+#   records, and did not see records produced while it slept, so every hop through the broker
+#   cost about one and a half waits. A fetch now answers as soon as it has data and otherwise
+#   waits for a produce to one of its topics (Kafka's contract). Found by benchmarks/ (e2e).
+# - tansu-storage 04: every fetch listed every stored batch of the partition, so the broker's
+#   cost per record grew as a partition filled. A fetch now reads batches by key and lists only
+#   when a key is missing. Found by profiling the broker under benchmarks/ (e2e).
 #
 # Usage: scripts/tansu/install.sh <root>     (cargo's target directory: $TANSU_TARGET_DIR)
 set -euo pipefail

@@ -1,7 +1,8 @@
 //! End-to-end benchmark: the four services as separate processes against the Kafka-protocol
-//! broker and Redis on this machine, an open-loop load of carrier DLRs, and a receiver that
-//! verifies every signature. Latency is timed from each DLR's *scheduled* send time, so a
-//! pipeline that falls behind cannot hide its queueing. The same run measures the bare
+//! broker and Redis on this machine, an open-loop load of carrier DLRs and link clicks (each
+//! on an accepted message loaded before the timed phase), and a receiver that verifies every
+//! signature. Latency is timed from each event's *scheduled* send time, so a pipeline that
+//! falls behind cannot hide its queueing. The same run measures the bare
 //! minimum (consume, sign, POST, commit) against the same broker and receiver, the limit the
 //! pipeline's rate is compared with.
 //!
@@ -22,9 +23,13 @@ use std::time::{Duration, Instant};
 
 #[derive(Parser, Debug)]
 struct Args {
-    /// DLRs per second, open loop.
+    /// Events (DLRs and clicks) per second, open loop.
     #[arg(long, default_value_t = 2000)]
     rate: u64,
+    /// Percent of the events that are link clicks (human, broadcast links, each the first
+    /// click of its recipient, so each one fires under `unique_clicks_only`); the rest are DLRs.
+    #[arg(long, default_value_t = 20)]
+    clicks_percent: u64,
     /// Length of the timed phase.
     #[arg(long, default_value_t = 20)]
     seconds: u64,
@@ -81,7 +86,7 @@ async fn main() -> anyhow::Result<()> {
             dialect: Dialect::Telecom23,
             name: None,
             url: format!("http://{addr}/{ws}/{n}"),
-            event_kinds: vec![EventKind::Delivery],
+            event_kinds: vec![EventKind::Delivery, EventKind::Click],
             event_types: vec![],
             filters: Filters::default(),
             schema: PayloadSchema::Telecom23,
@@ -96,6 +101,8 @@ async fn main() -> anyhow::Result<()> {
             enabled: true,
         };
         let mut config = WorkspaceConfig::new(ws.clone());
+        // Every click is a first click (its own recipient), so each one still claims in Redis.
+        config.telecom23.unique_clicks_only = true;
         config.subscriptions = (0..args.fanout).map(sub).collect();
         config.version = 1;
         first_subs.push(config.subscriptions[0].clone());
@@ -171,14 +178,19 @@ async fn main() -> anyhow::Result<()> {
 
     // Timed phase: DLR i is due at t0 + i / rate.
     let dlr_topic = kafka.topics.carrier_dlr();
+    let click_topic = kafka.topics.link_clicks();
+    let is_click = |i: u64| i % 100 < args.clicks_percent;
     let t0 = tokio::time::Instant::now() + Duration::from_millis(200);
     let mut pending = FuturesUnordered::new();
     for i in 0..total {
         let due = t0 + Duration::from_nanos(i * 1_000_000_000 / args.rate);
         tokio::time::sleep_until(due).await;
-        let payload = dlr_json(&carrier_id(i));
-        let key = carrier_id(i);
-        let record = FutureRecord::to(&dlr_topic).key(&key).payload(&payload);
+        let (topic, key, payload) = if is_click(i) {
+            (&click_topic, format!("{run}-k{i}"), click_json(&run, i, &message_id(i)))
+        } else {
+            (&dlr_topic, carrier_id(i), dlr_json(&carrier_id(i)))
+        };
+        let record = FutureRecord::to(topic).key(&key).payload(&payload);
         match producer.send_result(record) {
             Ok(f) => pending.push(f),
             Err((e, _)) => anyhow::bail!("produce: {e}"),
@@ -227,10 +239,11 @@ async fn main() -> anyhow::Result<()> {
     drop(services);
 
     println!(
-        "\n## Pipeline, {} DLRs/s offered for {} s ({} events, {} endpoints, fan-out {}, {} partitions{})\n",
+        "\n## Pipeline, {} events/s offered for {} s ({} events, {} % clicks, the rest DLRs; {} endpoints, fan-out {}, {} partitions{})\n",
         args.rate,
         args.seconds,
         total,
+        args.clicks_percent,
         args.endpoints,
         args.fanout,
         args.partitions,
@@ -299,8 +312,8 @@ async fn send_messages(
         };
         let m = serde_json::json!({
             "message_id": message_id(i), "carrier_message_id": carrier_id(i), "workspace_id": ws,
-            "recipient": "+14155551234", "sender_id": "Bench", "num_parts": 1, "cost": 0.0085,
-            "accepted_at": chrono::Utc::now(),
+            "recipient": recipient(i), "sender_id": "Bench", "num_parts": 1, "cost": 0.0085,
+            "broadcast_id": "b-1", "accepted_at": chrono::Utc::now(),
         })
         .to_string();
         let key = carrier_id(i);
@@ -322,6 +335,21 @@ async fn send_dlr(producer: &FutureProducer, kafka: &KafkaSettings, carrier_id: 
 
 fn dlr_json(carrier_id: &str) -> String {
     format!(r#"{{"carrier_message_id":"{carrier_id}","status":"DELIVRD","status_code":"000"}}"#)
+}
+
+/// A human click on message `i`'s broadcast link.
+fn click_json(run: &str, i: u64, message_id: &str) -> String {
+    serde_json::json!({
+        "click_id": format!("{run}-k{i}"), "short_url": "https://hkl.ink/b1", "message_id": message_id,
+        "broadcast_id": "b-1", "recipient": recipient(i), "link_type": "broadcast",
+        "user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)", "ip": "203.0.113.7",
+    })
+    .to_string()
+}
+
+/// Each message its own recipient, so each click is its recipient's first.
+fn recipient(i: u64) -> String {
+    format!("+1415{:07}", i % 10_000_000)
 }
 
 /// Scenario (b): every 10th event goes to the slow endpoint.

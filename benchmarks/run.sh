@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The end-to-end benchmark's scenarios, each against a fresh Tansu (its in-memory engine keeps
+# every record, so a broker reused across runs is not the same broker) and the local Redis.
+#
+#   benchmarks/run.sh                 every scenario: a, b, c, d
+#   benchmarks/run.sh a b             some of them
+#   RATE=3000 SECONDS_=20 benchmarks/run.sh a
+#
+# Scenarios: a (all endpoints healthy, plus the bare minimum on the same broker), b (every 10th
+# event to an endpoint that times out), c (a million events waiting in a retry tier), d (every
+# event fanned out to 10 subscriptions). Output: the tables, also appended to
+# ~/.cache/hookline/bench-<date>.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CACHE="${HOOKLINE_CACHE:-$HOME/.cache/hookline}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
+mkdir -p "$CACHE"
+# shellcheck source=../scripts/local-services.sh
+. scripts/local-services.sh
+
+PORT="${BENCH_KAFKA_PORT:-19093}"
+RATE="${RATE:-2000}"
+SECS="${SECONDS_:-20}"
+FANOUT_RATE="${FANOUT_RATE:-$((RATE / 4))}"
+out="$CACHE/bench-$(date -u +%Y%m%d-%H%M%S).md"
+
+ensure_redis
+log "building the services and the benchmark (release)"
+cargo build --release --locked --workspace --bins
+
+run() {
+  local name="$1"; shift
+  if listening "$PORT"; then echo "127.0.0.1:$PORT is taken; set BENCH_KAFKA_PORT" >&2; exit 1; fi
+  log "scenario $name: a fresh Tansu on 127.0.0.1:$PORT"
+  start_tansu "$PORT"
+  trap 'kill $TANSU_PID 2>/dev/null || true' EXIT
+  { printf '\n# Scenario %s — %s\n\n`e2e %s`\n' "$name" "$(date -u +%FT%TZ)" "$*"
+    "$CARGO_TARGET_DIR/release/e2e" --brokers "127.0.0.1:$PORT" "$@"; } | tee -a "$out"
+  kill "$TANSU_PID" 2>/dev/null || true
+  wait "$TANSU_PID" 2>/dev/null || true
+  trap - EXIT
+}
+
+scenarios=("$@")
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(a b c d)
+for s in "${scenarios[@]}"; do
+  case "$s" in
+    a) run a --rate "$RATE" --seconds "$SECS" ;;
+    b) run b --rate "$RATE" --seconds "$SECS" --slow-neighbour --baseline-records 0 ;;
+    c) run c --rate "$RATE" --seconds "$SECS" --parked 1000000 --baseline-records 0 ;;
+    d) run d --rate "$FANOUT_RATE" --seconds "$SECS" --fanout 10 --baseline-records 0 ;;
+    *) echo "unknown scenario $s (a, b, c or d)" >&2; exit 2 ;;
+  esac
+done
+log "tables appended to $out"
