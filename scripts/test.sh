@@ -64,10 +64,13 @@ log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The process-level tests (kill -9, SIGTERM drain) run the service binaries themselves.
+log "cargo build (service binaries)"
+cargo build --workspace --bins --locked
 log "cargo test"
 out="$CACHE/test-output.log"
 set +e
-cargo test --workspace --all-targets --locked 2>&1 | tee "$out"
+cargo test --workspace --all-targets --locked --no-fail-fast 2>&1 | tee "$out"
 status=${PIPESTATUS[0]}
 set -e
 # One closing line for the whole workspace (cargo prints one per test binary).

@@ -52,6 +52,10 @@ struct Args {
     /// Events parked in the 1 h retry tier, due after the run (scenario c).
     #[arg(long, default_value_t = 0)]
     parked: u64,
+    /// Extra librdkafka settings for every service (`HOOKLINE_KAFKA_OPTIONS`, `key=value,…`),
+    /// to measure a tuning without a rebuild.
+    #[arg(long, default_value = "")]
+    kafka_options: String,
     /// Records for the bare-minimum run (0: skip it).
     #[arg(long, default_value_t = 100_000)]
     baseline_records: u64,
@@ -125,8 +129,10 @@ async fn main() -> anyhow::Result<()> {
         ("HOOKLINE_ENRICH_GROUP", format!("{run}-enrich")),
         ("HOOKLINE_DELIVERY_GROUP", format!("{run}-delivery")),
         ("HOOKLINE_API_ATTEMPTS_GROUP", format!("{run}-api")),
+        ("HOOKLINE_KAFKA_OPTIONS", args.kafka_options.clone()),
     ]
     .into_iter()
+    .filter(|(_, v)| !v.is_empty())
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     let services: Vec<procs::Service> = ["ingest", "enrich", "delivery", "api"]

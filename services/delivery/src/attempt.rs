@@ -1,9 +1,10 @@
 //! One delivery attempt: render, sign, POST, classify, record.
 
-use base64::Engine;
+use crate::credentials::Credentials;
 use chrono::Utc;
 use hookline_model::{payload, AttemptOutcome, AttemptRecord, Dispatch, Subscription};
-use hookline_security::{sign, Sealer, UrlPolicy};
+use hookline_security::{Sealer, UrlPolicy};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The longest timeout a subscription may have.
@@ -36,7 +37,7 @@ pub struct Attempted {
 pub struct Attempter {
     client: reqwest::Client,
     policy: UrlPolicy,
-    sealer: Sealer,
+    credentials: Arc<Credentials>,
     user_agent: String,
 }
 
@@ -45,7 +46,7 @@ impl Attempter {
         Self {
             client,
             policy,
-            sealer,
+            credentials: Arc::new(Credentials::new(sealer)),
             user_agent,
         }
     }
@@ -100,18 +101,11 @@ impl Attempter {
         let mut authorization = None;
         let secrets = (|| -> Result<(), hookline_security::SealError> {
             if let Some(secret) = &sub.signing_secret {
-                let secret = self.sealer.open(&secret.0)?;
-                headers.push((
-                    header::SIGNATURE.into(),
-                    sign(secret.as_bytes(), &timestamp, &rendered.body),
-                ));
+                let signer = self.credentials.signer(secret)?;
+                headers.push((header::SIGNATURE.into(), signer.sign(&timestamp, &rendered.body)));
             }
             if let Some(basic) = &sub.basic_auth {
-                let creds = self.sealer.open(&basic.0)?;
-                authorization = Some(format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(creds)
-                ));
+                authorization = Some(self.credentials.basic_authorization(basic)?);
             }
             Ok(())
         })();
@@ -144,7 +138,7 @@ impl Attempter {
             req = req.header(k, v);
         }
         if let Some(a) = authorization {
-            req = req.header("Authorization", a);
+            req = req.header("Authorization", &*a);
         }
 
         let started = Instant::now();

@@ -11,6 +11,7 @@
 
 pub mod attempt;
 pub mod client;
+mod credentials;
 pub mod gate;
 mod metrics;
 pub mod retry;

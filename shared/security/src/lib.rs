@@ -6,5 +6,5 @@ pub mod signature;
 pub mod url_policy;
 
 pub use seal::{SealError, Sealer};
-pub use signature::sign;
+pub use signature::{sign, Signer};
 pub use url_policy::{UrlError, UrlPolicy};
