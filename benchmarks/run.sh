@@ -39,6 +39,8 @@ run() {
   kill "$TANSU_PID" 2>/dev/null || true
   wait "$TANSU_PID" 2>/dev/null || true
   trap - EXIT
+  # The run's Redis keys (message metadata, claims; every run has its own `bench<hex>:` prefix).
+  redis-cli --scan --pattern 'bench*:*' | xargs -r -n 1000 redis-cli del >/dev/null
 }
 
 scenarios=("$@")

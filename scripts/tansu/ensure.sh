@@ -5,7 +5,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="${HOOKLINE_CACHE:-$HOME/.cache/hookline}"
-root="$cache/tansu-0.6.0-p4"
+root="$cache/tansu-0.6.0-p7"
 if [ ! -x "$root/bin/tansu" ]; then
   echo "==> building Tansu (once; about 10 minutes)" >&2
   TANSU_TARGET_DIR="$cache/tansu-target" "$here/install.sh" "$root" >&2

@@ -17,10 +17,13 @@
 # - tansu-storage 03: a fetch slept out the client's whole `fetch.wait.max.ms` even when it had
 #   records, and did not see records produced while it slept, so every hop through the broker
 #   cost about one and a half waits. A fetch now answers as soon as it has data and otherwise
-#   waits for a produce to one of its topics (Kafka's contract). Found by benchmarks/ (e2e).
+#   waits for a produce to one of its topics (Kafka's contract), then reads again only the
+#   topics produced to. Found by benchmarks/ (e2e).
 # - tansu-storage 04: every fetch listed every stored batch of the partition, so the broker's
 #   cost per record grew as a partition filled. A fetch now reads batches by key and lists only
 #   when a key is missing. Found by profiling the broker under benchmarks/ (e2e).
+# - tansu-storage 05: every offset lookup built (and parsed the path of) a partition's
+#   watermark handle even when it had one; ~9 % of the broker's CPU. Found the same way.
 #
 # Usage: scripts/tansu/install.sh <root>     (cargo's target directory: $TANSU_TARGET_DIR)
 set -euo pipefail
