@@ -232,6 +232,18 @@ async fn main() -> anyhow::Result<()> {
             last = last.max(*at);
         }
     }
+    // Lag not growing: the run's last tenth of events waited no longer than its first tenth
+    // (median of each, in send order, with 50 ms of slack for noise).
+    let tenth = latencies.len() / 10;
+    let median = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+    };
+    let (first_tenth, last_tenth) = (
+        median(&latencies[..tenth]),
+        median(&latencies[latencies.len() - tenth..]),
+    );
     latencies.sort_by(f64::total_cmp);
     let pct = |q: f64| {
         latencies
@@ -241,7 +253,9 @@ async fn main() -> anyhow::Result<()> {
     };
     let span = last.saturating_duration_since(t0_std).as_secs_f64();
     let delivered = latencies.len() as u64;
-    let kept_up = delivered == total_healthy && span <= produced_at.as_secs_f64() + 2.0;
+    let kept_up = delivered == total_healthy
+        && span <= produced_at.as_secs_f64() + 2.0
+        && last_tenth <= 2.0 * first_tenth + 50.0;
     drop(services);
 
     println!(
@@ -259,10 +273,12 @@ async fn main() -> anyhow::Result<()> {
             ""
         }
     );
-    println!("| delivered | achieved events/s | kept up | p50 ms | p99 ms | p99.9 ms | requests | bad signatures |");
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     println!(
-        "| {delivered}/{total_healthy} | {:.0} | {} | {:.1} | {:.1} | {:.1} | {requests} | {bad} |",
+        "| delivered | achieved events/s | kept up | p50 ms, first / last tenth | p50 ms | p99 ms | p99.9 ms | requests | bad signatures |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!(
+        "| {delivered}/{total_healthy} | {:.0} | {} | {first_tenth:.0} / {last_tenth:.0} | {:.1} | {:.1} | {:.1} | {requests} | {bad} |",
         delivered as f64 / span.max(0.001),
         if kept_up { "yes" } else { "no" },
         pct(0.50),
@@ -274,6 +290,7 @@ async fn main() -> anyhow::Result<()> {
     for (((name, _), cpu), rss) in pids.iter().zip(&cpu).zip(&rss) {
         println!("| {name} | {:.3} | {:.0} |", cpu / (total as f64 / 1000.0), rss);
     }
+    println!("\n(Redis's peak RSS is the server's since it started, not this run's.)");
 
     if args.baseline_records > 0 {
         let rate = baseline::run(
