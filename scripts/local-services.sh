@@ -13,11 +13,13 @@ apt_install() {
 }
 
 # start_tansu PORT: starts the patched Tansu (built first if missing) with its in-memory engine
-# on 127.0.0.1:PORT, waits for it, and sets TANSU_PID.
+# on 127.0.0.1:PORT, waits for it, and sets TANSU_PID. TANSU_WORKER_THREADS, when set, is the
+# broker's number of runtime threads (the benchmarks use 1; see benchmarks/RESULTS.md).
 start_tansu() {
   local port="$1" tansu
   tansu="$(scripts/tansu/ensure.sh)"
-  setsid nohup "$tansu" broker --listener-url "tcp://127.0.0.1:$port" \
+  setsid nohup env ${TANSU_WORKER_THREADS:+TOKIO_WORKER_THREADS=$TANSU_WORKER_THREADS} \
+    "$tansu" broker --listener-url "tcp://127.0.0.1:$port" \
     --advertised-listener-url "tcp://127.0.0.1:$port" --storage-engine memory://tansu/ \
     >"$CACHE/tansu-$port.log" 2>&1 </dev/null &
   TANSU_PID=$!
