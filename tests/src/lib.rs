@@ -380,24 +380,10 @@ pub fn delivery_event(workspace: &str, message_id: &str) -> hookline_model::Even
 pub fn subscription(workspace: &str, id: &str, url: &str) -> hookline_model::Subscription {
     use hookline_model::*;
     Subscription {
-        id: id.to_string(),
-        workspace_id: workspace.to_string(),
-        dialect: Dialect::Named,
         name: Some(id.to_string()),
-        url: url.to_string(),
         event_kinds: vec![EventKind::Delivery],
-        event_types: vec![],
-        filters: Default::default(),
         schema: PayloadSchema::Telecom23,
-        format: BodyFormat::Json,
-        fields: Default::default(),
-        signing_secret: None,
-        basic_auth: None,
-        rate_limit_per_sec: 0,
-        max_concurrency: 0,
-        retry: RetryPolicy::telecom23(),
-        timeout_ms: 5000,
-        enabled: true,
+        ..Subscription::new(Dialect::Named, workspace, id, url)
     }
 }
 

@@ -85,24 +85,15 @@ async fn main() -> anyhow::Result<()> {
     let mut first_subs = Vec::new();
     for ws in &workspaces {
         let sub = |n: usize| Subscription {
-            id: format!("sub{n}"),
-            workspace_id: ws.clone(),
-            dialect: Dialect::Telecom23,
-            name: None,
-            url: format!("http://{addr}/{ws}/{n}"),
             event_kinds: vec![EventKind::Delivery, EventKind::Click],
-            event_types: vec![],
-            filters: Filters::default(),
-            schema: PayloadSchema::Telecom23,
-            format: BodyFormat::Json,
-            fields: Default::default(),
             signing_secret: Some(SealedSecret(sealer.seal(SECRET))),
-            basic_auth: None,
             rate_limit_per_sec: 10_000,
-            max_concurrency: 0,
-            retry: RetryPolicy::telecom23(),
-            timeout_ms: 5000,
-            enabled: true,
+            ..Subscription::new(
+                Dialect::Telecom23,
+                ws,
+                format!("sub{n}"),
+                format!("http://{addr}/{ws}/{n}"),
+            )
         };
         let mut config = WorkspaceConfig::new(ws.clone());
         // Every click is a first click (its own recipient), so each one still claims in Redis.

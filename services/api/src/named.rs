@@ -34,10 +34,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use hookline_model::event::MessageStatus;
-use hookline_model::{
-    BodyFormat, Dialect, Filters, NamedEventType, PayloadSchema, Permission, RetryPolicy, SealedSecret, Subscription,
-    WorkspaceConfig,
-};
+use hookline_model::{Dialect, Filters, NamedEventType, Permission, SealedSecret, Subscription, WorkspaceConfig};
 use hookline_security::{Sealer, UrlPolicy};
 use rand::RngCore;
 use serde_json::{json, Map, Value};
@@ -126,24 +123,14 @@ pub async fn apply_create(
     let secret = format!("whsec_{}", random_hex(24));
     let event_types = c.event_types.unwrap_or_default();
     let sub = Subscription {
-        id,
-        workspace_id: ws.workspace_id.clone(),
-        dialect: Dialect::Named,
         name: c.name,
-        url: c.url.unwrap_or_default(),
         event_kinds: kinds(&event_types),
         event_types,
         filters: c.filter.unwrap_or_default(),
-        schema: PayloadSchema::Named,
-        format: BodyFormat::Json,
-        fields: Default::default(),
         signing_secret: Some(SealedSecret(sealer.seal(&secret))),
-        basic_auth: None,
         rate_limit_per_sec: c.rate_limit.unwrap_or(0),
-        max_concurrency: 0,
-        retry: RetryPolicy::telecom23(),
         timeout_ms: TIMEOUT_MS,
-        enabled: true,
+        ..Subscription::new(Dialect::Named, &ws.workspace_id, id, c.url.unwrap_or_default())
     };
     let mut out = view(&sub);
     out["signing_secret"] = json!(secret);
@@ -430,7 +417,7 @@ pub async fn delete(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hookline_model::EventKind;
+    use hookline_model::{EventKind, PayloadSchema, RetryPolicy};
 
     fn policy() -> UrlPolicy {
         UrlPolicy::new(false, vec![])

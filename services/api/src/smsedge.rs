@@ -22,10 +22,7 @@ use crate::AppState;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use hookline_model::{
-    AttemptOutcome, BodyFormat, Dialect, EventKind, Filters, PayloadSchema, RetryPolicy, SealedSecret, Subscription,
-    WorkspaceConfig,
-};
+use hookline_model::{AttemptOutcome, BodyFormat, Dialect, EventKind, SealedSecret, Subscription, WorkspaceConfig};
 use hookline_security::{Sealer, UrlPolicy};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -194,32 +191,20 @@ pub async fn apply_set(
 /// The subscription of one channel.
 fn subscription(ws: &WorkspaceConfig, ch: Channel, url: String) -> Subscription {
     Subscription {
-        id: subscription_id(ch),
-        workspace_id: ws.workspace_id.clone(),
-        dialect: Dialect::SmsEdge,
-        name: None,
-        url,
         event_kinds: vec![ch.kind],
-        event_types: vec![],
-        filters: Filters::default(),
-        schema: PayloadSchema::SmsEdge,
         format: if ch.kind == EventKind::ClicksRevoked {
             BodyFormat::Json
         } else {
             BodyFormat::FormSms
         },
-        fields: BTreeMap::new(),
-        signing_secret: None,
         basic_auth: if ch.kind == EventKind::Delivery {
             ws.smsedge.basic_auth.clone()
         } else {
             None
         },
-        rate_limit_per_sec: 0,
         max_concurrency: CONCURRENCY,
-        retry: RetryPolicy::smsedge(),
         timeout_ms: TIMEOUT_MS,
-        enabled: true,
+        ..Subscription::new(Dialect::SmsEdge, &ws.workspace_id, subscription_id(ch), url)
     }
 }
 

@@ -13,9 +13,7 @@
 //! [`Telecom23Settings`]: hookline_model::Telecom23Settings
 
 use crate::error::ApiError;
-use hookline_model::{
-    fields, BodyFormat, Dialect, EventKind, PayloadSchema, RetryPolicy, SealedSecret, Subscription, WorkspaceConfig,
-};
+use hookline_model::{fields, Dialect, EventKind, SealedSecret, Subscription, WorkspaceConfig};
 use hookline_security::{Sealer, UrlPolicy};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -104,24 +102,11 @@ fn subscription(ws: &WorkspaceConfig, kind: EventKind, url: String) -> Subscript
         chosen.insert(kind, f.clone());
     }
     Subscription {
-        id: subscription_id(kind),
-        workspace_id: ws.workspace_id.clone(),
-        dialect: Dialect::Telecom23,
-        name: None,
-        url,
         event_kinds: vec![kind],
-        event_types: vec![],
-        filters: Default::default(),
-        schema: PayloadSchema::Telecom23,
-        format: BodyFormat::Json,
         fields: chosen,
         signing_secret: ws.telecom23.signing_secret.clone(),
-        basic_auth: None,
-        rate_limit_per_sec: 0,
-        max_concurrency: 0,
-        retry: RetryPolicy::telecom23(),
         timeout_ms: TIMEOUT_MS,
-        enabled: true,
+        ..Subscription::new(Dialect::Telecom23, &ws.workspace_id, subscription_id(kind), url)
     }
 }
 

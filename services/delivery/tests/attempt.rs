@@ -42,24 +42,11 @@ fn dispatch(sub: &Subscription) -> Dispatch {
 
 fn subscription(url: String, sealer: &Sealer) -> Subscription {
     Subscription {
-        id: "s".into(),
-        workspace_id: "w".into(),
-        dialect: Dialect::Telecom23,
-        name: None,
-        url,
         event_kinds: vec![EventKind::Delivery],
-        event_types: vec![],
-        filters: Default::default(),
-        schema: PayloadSchema::Telecom23,
-        format: BodyFormat::Json,
-        fields: Default::default(),
         signing_secret: Some(SealedSecret(sealer.seal("k"))),
         basic_auth: Some(SealedSecret(sealer.seal("user:pass"))),
-        rate_limit_per_sec: 0,
-        max_concurrency: 0,
-        retry: RetryPolicy::telecom23(),
         timeout_ms: 300,
-        enabled: true,
+        ..Subscription::new(Dialect::Telecom23, "w", "s", url)
     }
 }
 

@@ -334,24 +334,8 @@ mod tests {
     #[test]
     fn render_picks_the_schema() {
         let mut sub = crate::Subscription {
-            id: "s".into(),
-            workspace_id: "ws_1".into(),
-            dialect: crate::Dialect::Telecom23,
-            name: None,
-            url: "https://example.com".into(),
             event_kinds: vec![crate::EventKind::Delivery],
-            event_types: vec![],
-            filters: Default::default(),
-            schema: PayloadSchema::Telecom23,
-            format: BodyFormat::Json,
-            fields: Default::default(),
-            signing_secret: None,
-            basic_auth: None,
-            rate_limit_per_sec: 0,
-            max_concurrency: 0,
-            retry: crate::RetryPolicy::telecom23(),
-            timeout_ms: 5000,
-            enabled: true,
+            ..crate::Subscription::new(crate::Dialect::Telecom23, "ws_1", "s", "https://example.com")
         };
         let flat = render(&event(), &sub);
         assert_eq!(

@@ -201,7 +201,47 @@ pub struct Subscription {
     pub enabled: bool,
 }
 
+/// A subscription's timeout when nothing else is chosen.
+pub const DEFAULT_TIMEOUT_MS: u64 = 5_000;
+
 impl Subscription {
+    /// A subscription of `dialect` with that dialect's payload schema and retry policy, JSON
+    /// bodies, no event kinds yet, and every optional setting at its default: no filters,
+    /// chosen fields or credentials, the system's rate limit and concurrency, a 5 s timeout,
+    /// enabled. The dialects' APIs and the tests start from it and set what differs.
+    pub fn new(
+        dialect: Dialect,
+        workspace_id: impl Into<String>,
+        id: impl Into<String>,
+        url: impl Into<String>,
+    ) -> Self {
+        let (schema, retry) = match dialect {
+            Dialect::Telecom23 => (PayloadSchema::Telecom23, RetryPolicy::telecom23()),
+            Dialect::SmsEdge => (PayloadSchema::SmsEdge, RetryPolicy::smsedge()),
+            Dialect::Named => (PayloadSchema::Named, RetryPolicy::telecom23()),
+        };
+        Self {
+            id: id.into(),
+            workspace_id: workspace_id.into(),
+            dialect,
+            name: None,
+            url: url.into(),
+            event_kinds: vec![],
+            event_types: vec![],
+            filters: Filters::default(),
+            schema,
+            format: BodyFormat::Json,
+            fields: BTreeMap::new(),
+            signing_secret: None,
+            basic_auth: None,
+            rate_limit_per_sec: 0,
+            max_concurrency: 0,
+            retry,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
+            enabled: true,
+        }
+    }
+
     /// The Kafka key of its dispatch records.
     pub fn endpoint_key(&self) -> String {
         format!("{}/{}", self.workspace_id, self.id)
@@ -435,24 +475,10 @@ mod tests {
 
     fn named(types: &[NamedEventType]) -> Subscription {
         Subscription {
-            id: "wh_1".into(),
-            workspace_id: "ws".into(),
-            dialect: Dialect::Named,
             name: Some("n".into()),
-            url: "https://example.com".into(),
             event_kinds: types.iter().map(|t| t.kind()).collect(),
             event_types: types.to_vec(),
-            filters: Default::default(),
-            schema: PayloadSchema::Named,
-            format: BodyFormat::Json,
-            fields: Default::default(),
-            signing_secret: None,
-            basic_auth: None,
-            rate_limit_per_sec: 0,
-            max_concurrency: 0,
-            retry: RetryPolicy::telecom23(),
-            timeout_ms: 5000,
-            enabled: true,
+            ..Subscription::new(Dialect::Named, "ws", "wh_1", "https://example.com")
         }
     }
 
