@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The end-to-end benchmark's scenarios, each against a fresh Tansu (its in-memory engine keeps
-# every record, so a broker reused across runs is not the same broker) and the local Redis.
+# The end-to-end benchmark's scenarios, each against a fresh single-node Apache Kafka (KRaft,
+# started by start_kafka from scripts/local-services.sh on an empty log and stopped after the
+# scenario, so one run's topics and partitions don't weigh on the next) and the local Redis.
 #
 #   benchmarks/run.sh                 every scenario: a, b, c, d
 #   benchmarks/run.sh a b             some of them
@@ -9,7 +10,9 @@
 # Scenarios: a (all endpoints healthy, plus the bare minimum on the same broker), b (every 10th
 # event to an endpoint that times out), c (a million events waiting in a retry tier), d (every
 # event fanned out to 10 subscriptions). Output: the tables, also appended to
-# ~/.cache/hookline/bench-<date>.md.
+# ~/.cache/hookline/bench-<date>.md. BENCH_KAFKA_PORT (default 19094; the controller takes the
+# port after it, and the test broker holds 19092-19093) moves the broker, KAFKA_HEAP (default
+# 512m) bounds its heap.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE="${HOOKLINE_CACHE:-$HOME/.cache/hookline}"
@@ -18,29 +21,29 @@ mkdir -p "$CACHE"
 # shellcheck source=../scripts/local-services.sh
 . scripts/local-services.sh
 
-PORT="${BENCH_KAFKA_PORT:-19093}"
-# One runtime thread for the broker: on two cores shared with six other processes, its
-# threads' hand-offs cost more than they give (measured: sustained 3,000 -> 3,500 events/s).
-export TANSU_WORKER_THREADS="${TANSU_WORKER_THREADS:-1}"
+PORT="${BENCH_KAFKA_PORT:-19094}"
 RATE="${RATE:-2000}"
 SECS="${SECONDS_:-20}"
 FANOUT_RATE="${FANOUT_RATE:-$((RATE / 4))}"
 out="$CACHE/bench-$(date -u +%Y%m%d-%H%M%S).md"
 
+command -v java >/dev/null || { log "installing a Java runtime"; apt_install openjdk-17-jre-headless; }
+command -v mvn >/dev/null || { log "installing Maven"; apt_install maven; }
 ensure_redis
 log "building the services and the benchmark (release)"
 cargo build --release --locked --workspace --bins
 
 run() {
   local name="$1"; shift
-  if listening "$PORT"; then echo "127.0.0.1:$PORT is taken; set BENCH_KAFKA_PORT" >&2; exit 1; fi
-  log "scenario $name: a fresh Tansu on 127.0.0.1:$PORT"
-  start_tansu "$PORT"
-  trap 'kill $TANSU_PID 2>/dev/null || true' EXIT
+  if listening "$PORT" || listening "$((PORT + 1))"; then
+    echo "127.0.0.1:$PORT or :$((PORT + 1)) is taken; set BENCH_KAFKA_PORT" >&2; exit 1
+  fi
+  log "scenario $name: a fresh Apache Kafka on 127.0.0.1:$PORT"
+  start_kafka "$PORT"
+  trap 'stop_kafka "$KAFKA_PID"' EXIT
   { printf '\n# Scenario %s — %s\n\n`e2e %s`\n' "$name" "$(date -u +%FT%TZ)" "$*"
     "$CARGO_TARGET_DIR/release/e2e" --brokers "127.0.0.1:$PORT" "$@"; } | tee -a "$out"
-  kill "$TANSU_PID" 2>/dev/null || true
-  wait "$TANSU_PID" 2>/dev/null || true
+  stop_kafka "$KAFKA_PID"
   trap - EXIT
   # The run's Redis keys (message metadata, claims; every run has its own `bench<hex>:` prefix).
   redis-cli --scan --pattern 'bench*:*' | xargs -r -n 1000 redis-cli del >/dev/null

@@ -1,10 +1,12 @@
-# Sourced by scripts/test.sh and benchmarks/run.sh: the local broker and Redis they run against.
+# Sourced by scripts/test.sh, scripts/faults.sh and benchmarks/run.sh: the local Apache Kafka
+# broker and Redis they run against.
 # Expects CACHE (the cache directory) to be set.
 
 log() { printf '==> %s\n' "$*"; }
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# wait_port PORT [TRIES]: waits (TRIES x 0.2 s, default 100) until something listens on PORT.
 wait_port() {
-  for _ in $(seq 1 100); do listening "$1" && return 0; sleep 0.2; done
+  for _ in $(seq 1 "${2:-100}"); do listening "$1" && return 0; sleep 0.2; done
   echo "nothing listens on 127.0.0.1:$1" >&2; return 1
 }
 apt_install() {
@@ -12,18 +14,29 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
-# start_tansu PORT: starts the patched Tansu (built first if missing) with its in-memory engine
-# on 127.0.0.1:PORT, waits for it, and sets TANSU_PID. TANSU_WORKER_THREADS, when set, is the
-# broker's number of runtime threads (the benchmarks use 1; see benchmarks/RESULTS.md).
-start_tansu() {
-  local port="$1" tansu
-  tansu="$(scripts/tansu/ensure.sh)"
-  setsid nohup env ${TANSU_WORKER_THREADS:+TOKIO_WORKER_THREADS=$TANSU_WORKER_THREADS} \
-    "$tansu" broker --listener-url "tcp://127.0.0.1:$port" \
-    --advertised-listener-url "tcp://127.0.0.1:$port" --storage-engine memory://tansu/ \
-    >"$CACHE/tansu-$port.log" 2>&1 </dev/null &
-  TANSU_PID=$!
-  wait_port "$port"
+# new_cluster_id: a fresh KRaft cluster id (16 random bytes, base64url without padding).
+new_cluster_id() { head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '='; }
+
+# start_kafka PORT: a fresh single-node Apache Kafka (KRaft, combined broker + controller, the
+# controller on PORT+1) on 127.0.0.1:PORT, its log under $CACHE/kafka-run/PORT (wiped first, so
+# every run starts from an empty broker), resolved from Maven Central first if missing
+# (scripts/kafka/install.sh). Waits for it and sets KAFKA_PID. KAFKA_HEAP bounds its heap.
+start_kafka() {
+  local port="$1" dir="$CACHE/kafka-run/$1"
+  scripts/kafka/install.sh >/dev/null
+  rm -rf "$dir"
+  setsid nohup scripts/kafka/node.sh "$dir" 1 "$port" "$((port + 1))" "1@127.0.0.1:$((port + 1))" \
+    "$(new_cluster_id)" </dev/null >/dev/null 2>&1 &
+  KAFKA_PID=$!
+  wait_port "$port" 300 || { tail -20 "$dir/server.log" "$dir/stdout.log" >&2 || true; return 1; }
+}
+
+# stop_kafka PID: SIGTERM (a clean shutdown), then SIGKILL after 30 s.
+stop_kafka() {
+  local pid="$1"
+  kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.2; done
+  kill -9 "$pid" 2>/dev/null || true
 }
 
 # ensure_redis: Redis on 127.0.0.1:6379, started (or installed from Debian's packages) if absent.

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # README's test command. On a fresh machine it installs and starts what the tests need, then
 # runs the same checks CI runs:
-#   - Tansu (Kafka-protocol broker), built once by scripts/tansu/ensure.sh (Tansu 0.6.0 plus
-#     the fixes in scripts/tansu/patches) under ~/.cache/hookline,
-#     and started on 127.0.0.1:19092 unless something already listens there;
+#   - Apache Kafka (KRaft, one combined broker + controller), resolved once from Maven Central
+#     by scripts/kafka/install.sh under ~/.cache/hookline, started fresh on 127.0.0.1:19092
+#     (controller 19093) unless something already listens there, and stopped at the end;
 #   - Redis on 127.0.0.1:6379 (started, or installed from Debian's packages, if absent);
 #   - the reference webhook receivers' runtimes: Flask, Express 4 (under
 #     ~/.cache/hookline/node), the PHP CLI;
@@ -27,21 +27,25 @@ mkdir -p "$CACHE"
 . scripts/local-services.sh
 
 # --- Build dependencies -----------------------------------------------------------------
+cargo fmt --version >/dev/null 2>&1 || { log "adding rustfmt"; rustup component add rustfmt; }
+cargo clippy --version >/dev/null 2>&1 || { log "adding clippy"; rustup component add clippy; }
 # librdkafka is built with OpenSSL (TLS, SASL/SCRAM): openssl-sys needs the headers.
 if ! pkg-config --exists openssl 2>/dev/null; then
   log "installing libssl-dev and pkg-config"; apt_install libssl-dev pkg-config
 fi
 
-# --- Kafka-protocol broker -------------------------------------------------------------
-STARTED_TANSU=""
+# --- Apache Kafka -----------------------------------------------------------------------
+command -v java >/dev/null || { log "installing a Java runtime"; apt_install openjdk-17-jre-headless; }
+command -v mvn >/dev/null || { log "installing Maven"; apt_install maven; }
+STARTED_KAFKA=""
 if listening "$KAFKA_PORT"; then
   log "a broker already listens on 127.0.0.1:$KAFKA_PORT"
 else
-  log "starting Tansu on 127.0.0.1:$KAFKA_PORT"
-  start_tansu "$KAFKA_PORT"
-  STARTED_TANSU=$TANSU_PID
+  log "starting Apache Kafka on 127.0.0.1:$KAFKA_PORT"
+  start_kafka "$KAFKA_PORT"
+  STARTED_KAFKA=$KAFKA_PID
 fi
-cleanup() { if [ -n "$STARTED_TANSU" ]; then kill "$STARTED_TANSU" 2>/dev/null || true; fi; }
+cleanup() { if [ -n "$STARTED_KAFKA" ]; then stop_kafka "$STARTED_KAFKA"; fi; }
 trap cleanup EXIT
 
 # --- Redis ------------------------------------------------------------------------------

@@ -20,7 +20,8 @@ use tokio_util::sync::CancellationToken;
 
 pub use receiver::{Received, Receiver};
 
-/// The broker under test (`HOOKLINE_TEST_KAFKA`, default the test script's Tansu).
+/// The broker under test (`HOOKLINE_TEST_KAFKA`; default `127.0.0.1:19092`, the Apache Kafka
+/// `scripts/test.sh` starts).
 pub fn brokers() -> String {
     std::env::var("HOOKLINE_TEST_KAFKA").unwrap_or_else(|_| "127.0.0.1:19092".into())
 }

@@ -45,6 +45,9 @@ struct Shared {
     delay_ms: Arc<AtomicU64>,
     /// Extra response headers.
     headers: Arc<Mutex<Vec<(String, String)>>>,
+    /// Fail every n-th first attempt (`X-Webhook-Attempt: 1`) with `fail_status` (0: off).
+    fail_nth_first: Arc<AtomicUsize>,
+    first_attempts: Arc<AtomicUsize>,
 }
 
 pub struct Receiver {
@@ -85,6 +88,13 @@ impl Receiver {
         self.shared.fail_remaining.store(n, Ordering::SeqCst);
     }
 
+    /// Answers every `n`-th first attempt (`X-Webhook-Attempt: 1`) with `status`, so that
+    /// retries are spread over a run and a retry is never failed.
+    pub fn fail_every_nth_first_attempt(&self, n: usize, status: u16) {
+        self.shared.fail_status.store(status, Ordering::SeqCst);
+        self.shared.fail_nth_first.store(n, Ordering::SeqCst);
+    }
+
     /// Waits this long before answering each request.
     pub fn delay(&self, d: Duration) {
         self.shared.delay_ms.store(d.as_millis() as u64, Ordering::SeqCst);
@@ -117,6 +127,7 @@ impl Receiver {
 }
 
 async fn record(State(s): State<Shared>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let first_attempt = headers.get("x-webhook-attempt").and_then(|v| v.to_str().ok()) == Some("1");
     let headers = headers
         .iter()
         .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string()))
@@ -132,10 +143,12 @@ async fn record(State(s): State<Shared>, method: Method, uri: Uri, headers: Head
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
+    let nth = s.fail_nth_first.load(Ordering::SeqCst);
     let failing = s
         .fail_remaining
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-        .is_ok();
+        .is_ok()
+        || (nth > 0 && first_attempt && (s.first_attempts.fetch_add(1, Ordering::SeqCst) + 1) % nth == 0);
     let status = if failing {
         s.fail_status.load(Ordering::SeqCst)
     } else {

@@ -1,4 +1,4 @@
-//! End-to-end benchmark: the four services as separate processes against the Kafka-protocol
+//! End-to-end benchmark: the four services as separate processes against the Apache Kafka
 //! broker and Redis on this machine, an open-loop load of carrier DLRs and link clicks (each
 //! on an accepted message loaded before the timed phase), and a receiver that verifies every
 //! signature. Latency is timed from each event's *scheduled* send time, so a pipeline that
@@ -7,7 +7,9 @@
 //! pipeline's rate is compared with.
 //!
 //! `cargo build --release --bins && target/release/e2e --rate 2000 --seconds 20`
-//! (the broker on 127.0.0.1:19092 and Redis on 127.0.0.1:6379, as `scripts/test.sh` starts them).
+//! (the broker on 127.0.0.1:19092 and Redis on 127.0.0.1:6379, as `scripts/test.sh` starts them;
+//! `benchmarks/run.sh` starts a fresh broker per scenario instead). The CPU/RSS table includes
+//! the broker when it is an Apache Kafka on this machine listening on `--brokers`.
 
 mod baseline;
 mod procs;
@@ -165,10 +167,7 @@ async fn main() -> anyhow::Result<()> {
     let pids: Vec<(String, u32)> = services
         .iter()
         .map(|s| (s.name.to_string(), s.child.id()))
-        .chain(
-            procs::find_pid(&format!("--listener-url tcp://{}", args.brokers))
-                .map(|p| ("broker (Tansu)".to_string(), p)),
-        )
+        .chain(procs::find_kafka_pid(&args.brokers).map(|p| ("broker (Apache Kafka)".to_string(), p)))
         .chain(procs::find_pid("redis-server").map(|p| ("redis".to_string(), p)))
         .collect();
     let cpu_before: Vec<f64> = pids.iter().map(|(_, p)| procs::cpu_seconds(*p)).collect();

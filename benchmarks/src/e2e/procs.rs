@@ -45,6 +45,36 @@ pub fn find_pid(needle: &str) -> Option<u32> {
     })
 }
 
+/// The pid of the Apache Kafka broker listening on `brokers` (one `host:port`, or a
+/// comma-separated list, of which any one address is enough): a process whose command line runs
+/// `kafka.Kafka` and whose configuration file, its last argument (`server.properties`, as
+/// `scripts/kafka/node.sh` writes it), has `PLAINTEXT://<address>` among its `listeners`.
+pub fn find_kafka_pid(brokers: &str) -> Option<u32> {
+    let wanted: Vec<String> = brokers
+        .split(',')
+        .map(|b| format!("PLAINTEXT://{}", b.trim()))
+        .collect();
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let args: Vec<String> = cmd
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        if !args.iter().any(|a| a == "kafka.Kafka") {
+            return None;
+        }
+        let config = std::fs::read_to_string(args.last()?).ok()?;
+        let listens = config
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("listeners="))
+            .flat_map(|v| v.split(','))
+            .any(|l| wanted.iter().any(|w| w == l.trim()));
+        listens.then_some(pid)
+    })
+}
+
 /// One running Hookline service.
 pub struct Service {
     pub name: &'static str,

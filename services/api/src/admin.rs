@@ -4,12 +4,16 @@
 //! `POST /admin/v1/api-keys` `{"workspace_id": "...", "permissions": ["webhooks.read",
 //! "webhooks.write"]}` → `201 {"api_key", "key_id", "workspace_id", "permissions"}`. The key
 //! is shown once; only its SHA-256 is stored.
+//!
+//! `DELETE /admin/v1/api-keys/{key_id}` → `204`: the key stops working at once in this
+//! process and, through the config topic's tombstone, in every other (404 `KEY_NOT_FOUND`
+//! for an unknown id).
 
 use crate::auth::new_key;
 use crate::error::ApiError;
 use crate::AppState;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use hookline_model::Permission;
@@ -91,4 +95,19 @@ pub async fn create_key(
             "permissions": rec.permissions,
         })),
     ))
+}
+
+pub async fn revoke_key(
+    State(st): State<AppState>,
+    Path(key_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    check_admin(&st, &headers)?;
+    let hash = st
+        .config
+        .read(|c| c.api_key_by_id(&key_id).map(|k| k.key_hash.clone()))
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "KEY_NOT_FOUND", "no API key with this key_id"))?;
+    let k = st.writer.delete_api_key(&hash).await.map_err(ApiError::unavailable)?;
+    st.config.apply_local(&k, None);
+    Ok(StatusCode::NO_CONTENT)
 }

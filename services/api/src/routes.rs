@@ -160,6 +160,12 @@ pub fn documented() -> (Router<AppState>, Value) {
             post(admin::create_key),
         )
         .route(
+            Operation::new(Method::DELETE, "/admin/v1/api-keys/{key_id}", "Operators", "Revoke an API key (a tombstone in the config topic: every replica stops accepting it)", Auth::Admin)
+                .response(204, "revoked", Value::Null)
+                .response(404, "KEY_NOT_FOUND, or admin endpoints are off", Value::Null),
+            delete(admin::revoke_key),
+        )
+        .route(
             Operation::new(Method::POST, "/admin/v1/dead-letters/resend", "Operators", "Re-send dead-lettered events of a workspace (optionally one subscription, a `dead_at` range)", Auth::Admin)
                 .body(JSON, json!({"workspace_id": "acme", "subscription_id": "t23-delivery",
                                    "from": "2026-02-13T00:00:00Z", "to": "2026-02-14T00:00:00Z"}))

@@ -111,19 +111,19 @@ pub fn documented() -> (Router<Ingestor>, Value) {
 }
 
 async fn messages(State(i): State<Ingestor>, body: Bytes) -> (StatusCode, Json<Value>) {
-    respond(i.ingest(InputKind::AcceptedMessage, &body).await)
+    respond(i.ingest(InputKind::AcceptedMessage, &body, chrono::Utc::now()).await)
 }
 
 async fn dlr(State(i): State<Ingestor>, body: Bytes) -> (StatusCode, Json<Value>) {
-    respond(i.ingest(InputKind::CarrierDlr, &body).await)
+    respond(i.ingest(InputKind::CarrierDlr, &body, chrono::Utc::now()).await)
 }
 
 async fn inbound(State(i): State<Ingestor>, body: Bytes) -> (StatusCode, Json<Value>) {
-    respond(i.ingest(InputKind::Inbound, &body).await)
+    respond(i.ingest(InputKind::Inbound, &body, chrono::Utc::now()).await)
 }
 
 async fn clicks(State(i): State<Ingestor>, body: Bytes) -> (StatusCode, Json<Value>) {
-    respond(i.ingest(InputKind::Click, &body).await)
+    respond(i.ingest(InputKind::Click, &body, chrono::Utc::now()).await)
 }
 
 /// `GET /track?click_id=…&event=…&value=…&currency=…&transaction_id=…` (a tracker postback).

@@ -105,7 +105,18 @@ pub enum IngestFailure {
 impl Ingestor {
     /// Validates `raw` and produces the normalised record. Validation errors are returned, not
     /// quarantined: the caller decides (Kafka quarantines, HTTP answers 400).
-    pub async fn ingest(&self, kind: InputKind, raw: &[u8]) -> Result<(), IngestFailure> {
+    ///
+    /// `received_at` stands in for the event time an input leaves out (a DLR's `done_at`, a
+    /// click's `clicked_at`, an inbound's `received_at`), and those times are part of the
+    /// event's id. So a record read again after a crash or a broker restart must get the same
+    /// value: the Kafka consumer passes the record's own timestamp, never the clock, or the
+    /// re-read would become a second event with its own webhook id.
+    pub async fn ingest(
+        &self,
+        kind: InputKind,
+        raw: &[u8],
+        received_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), IngestFailure> {
         let (label, topic, key, value) = match kind {
             InputKind::AcceptedMessage => {
                 let m = normalise::accepted_message(raw)?;
@@ -117,7 +128,7 @@ impl Ingestor {
                 )
             }
             InputKind::CarrierDlr => {
-                let d = normalise::carrier_dlr(raw, chrono::Utc::now())?;
+                let d = normalise::carrier_dlr(raw, received_at)?;
                 (
                     "carrier_dlr",
                     &self.dlr_topic,
@@ -126,11 +137,11 @@ impl Ingestor {
                 )
             }
             InputKind::Click => {
-                let c = normalise::click(raw, chrono::Utc::now())?;
+                let c = normalise::click(raw, received_at)?;
                 ("click", &self.clicks_topic, c.click_id.clone(), serde_json::to_vec(&c))
             }
             InputKind::Inbound => {
-                let i = normalise::inbound(raw, chrono::Utc::now())?;
+                let i = normalise::inbound(raw, received_at)?;
                 ("inbound", &self.inbound_topic, i.from.clone(), serde_json::to_vec(&i))
             }
         };
@@ -163,7 +174,7 @@ impl Ingestor {
     /// Handles one raw Kafka record: forward, or quarantine with the reason.
     async fn handle_record(&self, kind: InputKind, msg: OwnedMessage) -> Handled {
         let raw = msg.payload().unwrap_or_default();
-        match self.ingest(kind, raw).await {
+        match self.ingest(kind, raw, record_time(&msg)).await {
             Ok(()) => Handled::Done,
             Err(IngestFailure::Invalid(e)) => {
                 let label = kind.label();
@@ -233,4 +244,13 @@ pub async fn start(kafka: &KafkaSettings, cfg: &IngestConfig, rt: &Runtime) -> R
         http_addr: http.addr,
         task,
     })
+}
+
+/// The record's timestamp (the producer's create time, or the broker's append time), which
+/// stays the same however often the record is read; the clock only for a record without one.
+fn record_time(msg: &OwnedMessage) -> chrono::DateTime<chrono::Utc> {
+    msg.timestamp()
+        .to_millis()
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .unwrap_or_else(chrono::Utc::now)
 }

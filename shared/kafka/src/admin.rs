@@ -40,5 +40,44 @@ pub async fn ensure_topics(settings: &KafkaSettings, specs: &[TopicSpec]) -> Res
             }
         }
     }
-    Ok(())
+    // Kafka answers a CreateTopics request once the controller has the topics; the brokers'
+    // metadata and the partitions' leaders follow a moment later. Until they do, a consumer
+    // or producer of a new topic sees "unknown topic" or "not leader": wait here, once, so
+    // that every caller after ensure_topics finds its topics ready.
+    let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
+    tokio::task::spawn_blocking(move || wait_for_leaders(&admin, &names, Duration::from_secs(60)))
+        .await
+        .map_err(|e| KafkaError::Other(e.to_string()))?
+}
+
+/// Waits until every topic in `names` is in the metadata with a leader for each partition.
+fn wait_for_leaders(
+    admin: &AdminClient<DefaultClientContext>,
+    names: &[String],
+    timeout: Duration,
+) -> Result<(), KafkaError> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let md = admin.inner().fetch_metadata(None, Duration::from_secs(10))?;
+        let missing: Vec<&String> = names
+            .iter()
+            .filter(|n| {
+                !md.topics().iter().any(|t| {
+                    t.name() == n.as_str()
+                        && t.error().is_none()
+                        && !t.partitions().is_empty()
+                        && t.partitions().iter().all(|p| p.leader() >= 0)
+                })
+            })
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(KafkaError::Other(format!(
+                "topics without a leader after {timeout:?}: {missing:?}"
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -73,29 +73,20 @@ impl ConfigHandle {
         let c = consumer.clone();
         let t = topic.clone();
         let targets: HashMap<i32, i64> = tokio::task::spawn_blocking(move || -> Result<_, KafkaError> {
-            let md = c.fetch_metadata(Some(&t), Duration::from_secs(30))?;
-            let partitions: Vec<i32> = md
-                .topics()
-                .iter()
-                .find(|m| m.name() == t)
-                .map(|m| m.partitions().iter().map(|p| p.id()).collect())
-                .unwrap_or_default();
-            if partitions.is_empty() {
-                return Err(KafkaError::Other(format!(
-                    "config topic {t} has no partitions (does it exist?)"
-                )));
-            }
-            let mut tpl = TopicPartitionList::new();
-            let mut targets = HashMap::new();
-            for p in partitions {
-                tpl.add_partition_offset(&t, p, Offset::Beginning)?;
-                let (low, high) = c.fetch_watermarks(&t, p, Duration::from_secs(30))?;
-                if high > low {
-                    targets.insert(p, high);
+            // A topic created a moment ago (by this process or another) may not be in every
+            // broker's metadata yet, or its partitions may have no leader yet: Kafka
+            // propagates new topics asynchronously. Retry for a while before giving up.
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            loop {
+                match config_targets(&c, &t) {
+                    Ok(v) => return Ok(v),
+                    Err(e) if std::time::Instant::now() < deadline => {
+                        tracing::debug!(error = %e, "config topic not readable yet; retrying");
+                        std::thread::sleep(Duration::from_millis(250));
+                    }
+                    Err(e) => return Err(e),
                 }
             }
-            c.assign(&tpl)?;
-            Ok(targets)
         })
         .await
         .map_err(|e| KafkaError::Other(e.to_string()))??;
@@ -140,6 +131,45 @@ impl ConfigHandle {
     }
 }
 
+/// Assigns every partition of `topic` from the beginning and returns the high watermark of
+/// each non-empty one (what the follower must read to be caught up).
+fn config_targets(c: &StreamConsumer, topic: &str) -> Result<HashMap<i32, i64>, KafkaError> {
+    let md = c.fetch_metadata(Some(topic), Duration::from_secs(30))?;
+    let partitions: Vec<i32> = md
+        .topics()
+        .iter()
+        .find(|m| m.name() == topic)
+        .map(|m| {
+            m.partitions()
+                .iter()
+                .filter(|p| p.leader() >= 0)
+                .map(|p| p.id())
+                .collect()
+        })
+        .unwrap_or_default();
+    let all = md
+        .topics()
+        .iter()
+        .find(|m| m.name() == topic)
+        .map_or(0, |m| m.partitions().len());
+    if partitions.is_empty() || partitions.len() != all {
+        return Err(KafkaError::Other(format!(
+            "config topic {topic} has no partitions, or some without a leader (does it exist?)"
+        )));
+    }
+    let mut tpl = TopicPartitionList::new();
+    let mut targets = HashMap::new();
+    for p in partitions {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)?;
+        let (low, high) = c.fetch_watermarks(topic, p, Duration::from_secs(30))?;
+        if high > low {
+            targets.insert(p, high);
+        }
+    }
+    c.assign(&tpl)?;
+    Ok(targets)
+}
+
 /// Writes config records (the API's side).
 #[derive(Clone)]
 pub struct ConfigWriter {
@@ -169,5 +199,14 @@ impl ConfigWriter {
     pub async fn put_api_key(&self, rec: &ApiKeyRecord) -> Result<(String, Vec<u8>), KafkaError> {
         self.put(ConfigKey::ApiKey(rec.key_hash.clone()), serde_json::to_vec(rec)?)
             .await
+    }
+
+    /// Revokes a key: a tombstone for its record. Compaction keeps the tombstone for the
+    /// topic's `delete.retention.ms` after it removed every earlier record of the key, so a
+    /// follower reading from the start sees either the tombstone or nothing of the key.
+    pub async fn delete_api_key(&self, key_hash: &str) -> Result<String, KafkaError> {
+        let key = ConfigKey::ApiKey(key_hash.to_string()).render();
+        self.producer.send(&self.topic, Some(key.as_bytes()), None, &[]).await?;
+        Ok(key)
     }
 }

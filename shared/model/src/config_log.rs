@@ -83,6 +83,11 @@ impl ConfigState {
         self.workspaces.get(id).cloned()
     }
 
+    /// The key with public id `key_id` (what an operator revokes by).
+    pub fn api_key_by_id(&self, key_id: &str) -> Option<&ApiKeyRecord> {
+        self.api_keys.values().find(|k| k.key_id == key_id)
+    }
+
     pub fn api_key(&self, hash: &str) -> Option<&ApiKeyRecord> {
         self.api_keys.get(hash)
     }

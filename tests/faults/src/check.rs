@@ -1,0 +1,106 @@
+//! What every fault test asserts about the receivers' requests: every expected event arrived
+//! (by the gateway message id in its body), and an event that arrived more than once always
+//! carried the same `X-Webhook-Id` (a redelivery, never a second event).
+
+use hookline_tests::Received;
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+/// Counts over one run's requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivered {
+    /// Distinct events received.
+    pub events: usize,
+    /// Requests received (events plus redeliveries).
+    pub requests: usize,
+}
+
+impl Delivered {
+    pub fn duplicates(&self) -> usize {
+        self.requests - self.events
+    }
+}
+
+/// The message id a 23 Telecom delivery webhook is about.
+pub fn message_id(r: &Received) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(&r.body).ok()?;
+    v.get("message_id")?.as_str().map(str::to_string)
+}
+
+/// Checks `requests` against `expected` message ids: each arrived, only expected ones arrived,
+/// and every redelivery of one carried its first delivery's `X-Webhook-Id`.
+pub fn by_message_id(requests: &[Received], expected: &HashSet<String>) -> anyhow::Result<Delivered> {
+    let mut ids: HashMap<String, HashSet<String>> = HashMap::new();
+    for r in requests {
+        let m = message_id(r).ok_or_else(|| anyhow::anyhow!("a request without a message id: {r:?}"))?;
+        let w = r
+            .header("x-webhook-id")
+            .ok_or_else(|| anyhow::anyhow!("a request without X-Webhook-Id"))?;
+        ids.entry(m).or_default().insert(w.to_string());
+    }
+    let unexpected: Vec<&String> = ids.keys().filter(|m| !expected.contains(*m)).take(5).collect();
+    anyhow::ensure!(unexpected.is_empty(), "unexpected events, e.g. {unexpected:?}");
+    let missing: Vec<&String> = expected.iter().filter(|m| !ids.contains_key(*m)).collect();
+    anyhow::ensure!(
+        missing.is_empty(),
+        "{} of {} events never arrived, e.g. {:?}",
+        missing.len(),
+        expected.len(),
+        missing.iter().take(5).collect::<Vec<_>>()
+    );
+    let twice: Vec<(&String, &HashSet<String>)> = ids.iter().filter(|(_, w)| w.len() > 1).take(5).collect();
+    anyhow::ensure!(twice.is_empty(), "events delivered under two webhook ids: {twice:?}");
+    Ok(Delivered {
+        events: ids.len(),
+        requests: requests.len(),
+    })
+}
+
+/// Waits until every expected message id has arrived at `rx` (or `timeout`).
+pub async fn wait_all(rx: &hookline_tests::Receiver, expected: &HashSet<String>, timeout: Duration) -> Duration {
+    let started = Instant::now();
+    while started.elapsed() < timeout {
+        let seen: HashSet<String> = rx.requests().iter().filter_map(message_id).collect();
+        if expected.iter().all(|m| seen.contains(m)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    started.elapsed()
+}
+
+/// Records in `topic` (sum of high minus low watermarks over its partitions).
+pub fn topic_records(brokers: &str, topic: &str) -> anyhow::Result<i64> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let c: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()?;
+    let md = c.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+    let t = md
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic)
+        .ok_or_else(|| anyhow::anyhow!("no topic {topic}"))?;
+    let mut n = 0;
+    for p in t.partitions() {
+        let (lo, hi) = c.fetch_watermarks(topic, p.id(), Duration::from_secs(10))?;
+        n += hi - lo;
+    }
+    Ok(n)
+}
+
+/// The busiest one-second window of `times` (sorted or not): the most requests that fell
+/// within any one second.
+pub fn busiest_second(times: &[Instant]) -> usize {
+    let mut t = times.to_vec();
+    t.sort();
+    let mut best = 0;
+    let mut lo = 0;
+    for hi in 0..t.len() {
+        while t[hi].duration_since(t[lo]) >= Duration::from_secs(1) {
+            lo += 1;
+        }
+        best = best.max(hi - lo + 1);
+    }
+    best
+}
