@@ -11,7 +11,10 @@
 #     promtool on the alert rules; installs helm-python-sdk, kubernetes-validate and promtool
 #     when missing);
 #   - cargo fmt --check, cargo clippy -D warnings, cargo test for the whole workspace (the
-#     metrics-name test runs `promtool check metrics` on a live scrape).
+#     metrics-name test runs `promtool check metrics` on a live scrape);
+#   - scripts/faults.sh: the fault tests, each against Apache Kafka nodes of its own (broker
+#     kill -9, leader failover, config compaction, rebalance, revoke transactions, dynamic
+#     membership), one at a time, printing their figures.
 # The cargo target directory lives in ~/.cache/hookline/target so a second run is fast.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -74,8 +77,13 @@ cargo build --workspace --bins --locked
 log "cargo test"
 out="$CACHE/test-output.log"
 set +e
-cargo test --workspace --all-targets --locked --no-fail-fast 2>&1 | tee "$out"
+cargo test --workspace --exclude hookline-faults --all-targets --locked --no-fail-fast 2>&1 | tee "$out"
 status=${PIPESTATUS[0]}
+# The fault tests against real Apache Kafka nodes of their own, one at a time.
+log "fault tests (scripts/faults.sh)"
+bash scripts/faults.sh 2>&1 | tee -a "$out"
+fault_status=${PIPESTATUS[0]}
+[ "$status" -ne 0 ] || status=$fault_status
 set -e
 # One closing line for the whole workspace (cargo prints one per test binary).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }

@@ -19,6 +19,8 @@ pub struct Received {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub at: Instant,
+    /// Wall-clock time of arrival, Unix milliseconds (to compare with times Hookline wrote).
+    pub wall_ms: i64,
 }
 
 impl Received {
@@ -138,6 +140,7 @@ async fn record(State(s): State<Shared>, method: Method, uri: Uri, headers: Head
         headers,
         body: body.to_vec(),
         at: Instant::now(),
+        wall_ms: chrono::Utc::now().timestamp_millis(),
     });
     let delay = s.delay_ms.load(Ordering::SeqCst);
     if delay > 0 {

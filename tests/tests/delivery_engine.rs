@@ -403,8 +403,10 @@ fn spawn_delivery(id: &str, settings_key: &str, log: &str) -> tokio::process::Ch
         // A small per-endpoint queue: the backlog after the restart overflows into the retry
         // tiers, so crash recovery covers the dispatch topic and the deferral path together.
         .env("HOOKLINE_ENDPOINT_QUEUE", "32")
-        // Static membership: the restarted process takes the partitions back at once (Tansu
-        // does not reassign a killed member's partitions by session expiry).
+        // Static membership (a feature: HOOKLINE_GROUP_INSTANCE_ID): the restarted process takes
+        // its partitions back at once instead of after the dead member's session expires. The
+        // default, dynamic membership, is tested by the fault tests (tests/faults: a killed
+        // replica's partitions go to the survivor).
         .env("HOOKLINE_GROUP_INSTANCE_ID", format!("{id}-delivery-0"))
         .stdout(std::fs::File::create(log).unwrap())
         .stderr(std::process::Stdio::null())

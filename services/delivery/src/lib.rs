@@ -125,7 +125,8 @@ pub async fn start(
         let result = pump
             .run(&consumer, |msg: OwnedMessage| {
                 let w = worker.clone();
-                async move { w.handle(msg).await }
+                let lease = hookline_kafka::context::lease(&consumer);
+                async move { w.handle(msg, lease).await }
             })
             .await;
         producer.flush(drain);

@@ -20,7 +20,8 @@ pub(crate) struct Metrics {
     /// `hookline_delivery_dead_lettered_total{event_type}`.
     pub dead_lettered: IntCounterVec,
     /// `hookline_delivery_deferred_total{reason}`: records put back without an attempt
-    /// (`saturated` endpoint, `rate_limited` beyond the in-place wait).
+    /// (`saturated` endpoint, `rate_limited` beyond the in-place wait), or left to their
+    /// partition's next owner after a rebalance (`handed_over`).
     pub deferred: IntCounterVec,
     /// `hookline_delivery_rate_limit_waits_total`: in-place waits for an endpoint's limit.
     pub rate_limit_waits: IntCounter,

@@ -13,6 +13,7 @@ use crate::metrics::Metrics;
 use crate::retry::{Next, Schedule};
 use chrono::{TimeZone, Utc};
 use hookline_config::Topics;
+use hookline_kafka::context::Lease;
 use hookline_kafka::{headers, ConfigHandle, Handled, Message, OwnedMessage, Producer, Quarantine};
 use hookline_model::{AttemptOutcome, AttemptRecord, DeadLetter, Dispatch};
 use std::sync::Arc;
@@ -38,7 +39,11 @@ pub(crate) struct Worker {
 }
 
 impl Worker {
-    pub async fn handle(&self, msg: OwnedMessage) -> Handled {
+    /// Delivers one dispatch or retry record. `lease` lapses when a rebalance starts: a record
+    /// still waiting for its endpoint's permit or rate limit then is left to the partition's
+    /// next owner (which reads it again from the committed offset) rather than sent by both,
+    /// which would double the endpoint's rate during a handover.
+    pub async fn handle(&self, msg: OwnedMessage, lease: Lease) -> Handled {
         let raw = msg.payload().unwrap_or_default();
         let d: Dispatch = match serde_json::from_slice(raw) {
             Ok(d) => d,
@@ -69,7 +74,9 @@ impl Worker {
             .gates
             .get(&sub.endpoint_key(), sub.rate_limit_per_sec, sub.max_concurrency);
         let permit = match gate.enter().await {
+            Ok(_) if !lease.is_current() => return self.handed_over(),
             Ok(p) => p,
+            Err(Saturated) if !lease.is_current() => return self.handed_over(),
             Err(Saturated) => {
                 let due_ms = gate.defer_until(Utc::now().timestamp_millis(), self.overflow_delay);
                 return self.defer(&msg, &d, attempt, due_ms, "saturated").await;
@@ -81,7 +88,11 @@ impl Worker {
                 Err(wait) if wait <= self.rate_limit_max_wait => {
                     self.metrics.rate_limit_waits.inc();
                     tokio::time::sleep(wait).await;
+                    if !lease.is_current() {
+                        return self.handed_over();
+                    }
                 }
+                Err(_) if !lease.is_current() => return self.handed_over(),
                 Err(wait) => {
                     drop(permit);
                     let due_ms = Utc::now().timestamp_millis() + wait.as_millis() as i64;
@@ -147,6 +158,13 @@ impl Worker {
     }
 
     /// Writes the attempt record.
+    /// A record whose partition was revoked while it waited: no attempt, no deferral, nothing
+    /// committed; the partition's next owner handles it.
+    fn handed_over(&self) -> Handled {
+        self.metrics.deferred.with_label_values(&["handed_over"]).inc();
+        Handled::Done
+    }
+
     async fn log(&self, record: &AttemptRecord, d: &Dispatch) -> Handled {
         self.metrics.observe(record, d);
         self.producer

@@ -7,26 +7,62 @@ use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::statistics::Statistics;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// A Hookline consumer.
 pub type HooklineConsumer = StreamConsumer<HooklineContext>;
 
 pub struct HooklineContext {
-    generation: AtomicU64,
+    generation: Arc<AtomicU64>,
     lag: IntGaugeVec,
 }
 
 impl HooklineContext {
     pub fn new(lag: IntGaugeVec) -> Self {
         Self {
-            generation: AtomicU64::new(0),
+            generation: Arc::new(AtomicU64::new(0)),
             lag,
         }
     }
 
-    /// Incremented after every rebalance.
+    /// Incremented when a rebalance starts (partitions revoked) and when it ends (assigned).
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
+    }
+
+    /// A lease on the records received now: it lapses at the next rebalance.
+    pub fn lease(&self) -> Lease {
+        Lease {
+            generation: self.generation.clone(),
+            at: self.generation(),
+        }
+    }
+}
+
+/// Whether the partitions a record came from are still this consumer's, as they were when it
+/// was received. Hookline's consumers use the eager range assignor, so every rebalance revokes
+/// every partition first: once a rebalance has started, the record's partition may already be
+/// another member's, which starts again from the committed offset. A handler that still waits
+/// (for an endpoint's rate limit, say) checks the lease before acting, and leaves the record
+/// to that owner instead of acting twice; the pump never commits a record of an earlier
+/// generation, so nothing is lost.
+#[derive(Clone, Debug)]
+pub struct Lease {
+    generation: Arc<AtomicU64>,
+    at: u64,
+}
+
+impl Lease {
+    /// A lease that never lapses (records handled outside a consumer group).
+    pub fn permanent() -> Self {
+        Self {
+            generation: Arc::new(AtomicU64::new(0)),
+            at: 0,
+        }
+    }
+
+    pub fn is_current(&self) -> bool {
+        self.generation.load(Ordering::Acquire) == self.at
     }
 }
 
@@ -46,8 +82,20 @@ impl ClientContext for HooklineContext {
 }
 
 impl ConsumerContext for HooklineContext {
+    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(_) = rebalance {
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         tracing::info!(?rebalance, "consumer group rebalance");
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
+}
+
+/// A lease on the records `consumer` hands out now (see [`Lease`]).
+pub fn lease(consumer: &HooklineConsumer) -> Lease {
+    use rdkafka::consumer::Consumer as _;
+    consumer.context().lease()
 }

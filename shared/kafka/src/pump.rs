@@ -118,7 +118,12 @@ impl Pump {
         let name = name.as_str();
         // One closure, so every in-flight future has the same type.
         let start = |msg: OwnedMessage| {
-            let pos = (msg.topic().to_string(), msg.partition(), msg.offset());
+            let pos = Pos {
+                topic: msg.topic().to_string(),
+                partition: msg.partition(),
+                offset: msg.offset(),
+                generation: consumer.context().generation(),
+            };
             let fut = handler(msg);
             async move { (pos, fut.await) }
         };
@@ -141,7 +146,7 @@ impl Pump {
                     delays.reset_on_rebalance(consumer);
                     if let Some(msg) = delays.pop_due(consumer) {
                         observe_lateness(&metrics, &msg);
-                        commits.started(&msg);
+                        commits.started(consumer, &msg);
                         in_flight.push(start(msg));
                     }
                 }
@@ -152,7 +157,7 @@ impl Pump {
                             continue;
                         };
                         observe_lateness(&metrics, &msg);
-                        commits.started(&msg);
+                        commits.started(consumer, &msg);
                         in_flight.push(start(msg));
                     }
                     // Transient broker and fetch errors: librdkafka recovers by itself.
@@ -191,14 +196,34 @@ impl Pump {
     }
 }
 
-/// Per partition, the records handed out and not yet committable, in the order received.
+/// Where a handed-out record came from, and the consumer's rebalance generation then.
+struct Pos {
+    topic: String,
+    partition: i32,
+    offset: i64,
+    generation: u64,
+}
+
+/// Per partition, the records handed out and not yet committable, in the order received, for
+/// the current rebalance generation only.
 #[derive(Default)]
 struct Commits {
     started: HashMap<Tp, VecDeque<(i64, bool)>>,
+    generation: u64,
 }
 
 impl Commits {
-    fn started(&mut self, msg: &OwnedMessage) {
+    /// Forgets everything of an earlier generation: after a rebalance a partition, even one
+    /// assigned back to this consumer, restarts from its committed offset.
+    fn follow(&mut self, generation: u64) {
+        if generation != self.generation {
+            self.started.clear();
+            self.generation = generation;
+        }
+    }
+
+    fn started(&mut self, consumer: &HooklineConsumer, msg: &OwnedMessage) {
+        self.follow(consumer.context().generation());
         self.started
             .entry((msg.topic().to_string(), msg.partition()))
             .or_default()
@@ -206,8 +231,21 @@ impl Commits {
     }
 
     /// Marks a record finished and stores its partition's offset up to the lowest record
-    /// still unfinished.
-    fn finished(&mut self, consumer: &HooklineConsumer, (topic, partition, offset): (String, i32, i64)) {
+    /// still unfinished. A record received before the latest rebalance stores nothing: its
+    /// partition was revoked, and if it came back, it is read again from the committed offset
+    /// (storing this record's offset would commit past records not handled again yet).
+    fn finished(&mut self, consumer: &HooklineConsumer, pos: Pos) {
+        let current = consumer.context().generation();
+        self.follow(current);
+        if pos.generation != current {
+            return;
+        }
+        let Pos {
+            topic,
+            partition,
+            offset,
+            ..
+        } = pos;
         let tp = (topic, partition);
         let Some(queue) = self.started.get_mut(&tp) else { return };
         if let Some(entry) = queue.iter_mut().find(|(o, done)| *o == offset && !*done) {

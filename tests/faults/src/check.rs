@@ -104,3 +104,80 @@ pub fn busiest_second(times: &[Instant]) -> usize {
     }
     best
 }
+
+/// One record read back from a topic.
+pub struct Record {
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub payload: Option<Vec<u8>>,
+}
+
+impl Record {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+    }
+}
+
+/// Every record of `topic`, all partitions, from the log start to the high watermark seen at
+/// the call (committed records only).
+pub fn read_all(brokers: &str, topic: &str) -> anyhow::Result<Vec<Record>> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::{Headers, Message};
+    let c: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", hookline_tests::unique("reader"))
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_committed")
+        .create()?;
+    let md = c.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+    let parts: Vec<i32> = md
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic)
+        .map(|t| t.partitions().iter().map(|p| p.id()).collect())
+        .unwrap_or_default();
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    let mut ends = HashMap::new();
+    for p in parts {
+        let (lo, hi) = c.fetch_watermarks(topic, p, Duration::from_secs(10))?;
+        if hi > lo {
+            tpl.add_partition_offset(topic, p, rdkafka::Offset::Offset(lo))?;
+            ends.insert(p, hi);
+        }
+    }
+    c.assign(&tpl)?;
+    let mut out = vec![];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    // Transaction markers take offsets but are never returned: a partition is done once the
+    // consumer's position reaches its end.
+    while !ends.is_empty() {
+        anyhow::ensure!(Instant::now() < deadline, "{topic} not read to its end");
+        if let Some(m) = c.poll(Duration::from_millis(100)) {
+            let m = m?;
+            out.push(Record {
+                headers: m
+                    .headers()
+                    .map(|h| {
+                        h.iter()
+                            .map(|h| (h.key.to_string(), h.value.unwrap_or_default().to_vec()))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                payload: m.payload().map(<[u8]>::to_vec),
+            });
+        }
+        let positions = c.position()?;
+        ends.retain(|p, end| {
+            positions
+                .find_partition(topic, *p)
+                .and_then(|e| match e.offset() {
+                    rdkafka::Offset::Offset(o) => Some(o < *end),
+                    _ => None,
+                })
+                .unwrap_or(true)
+        });
+    }
+    Ok(out)
+}
