@@ -162,7 +162,13 @@ async fn main() -> anyhow::Result<()> {
     // The messages the DLRs refer to, before the timed phase (not timed).
     let ids: Vec<u64> = (0..total).collect();
     send_messages(&producer, &kafka, &workspaces, &ids, &carrier_id, &message_id).await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Until ingest and enrich have taken them all (their groups' committed offsets at the end
+    // of the topics), the first DLRs of the timed phase would wait for their metadata: a
+    // start-up transient, not the steady state this measures.
+    let started = Instant::now();
+    wait_consumed(&kafka, &format!("{run}-ingest"), &kafka.topics.accepted()).await?;
+    wait_consumed(&kafka, &format!("{run}-enrich"), &kafka.topics.messages()).await?;
+    eprintln!("messages loaded and consumed in {:?}", started.elapsed());
 
     let pids: Vec<(String, u32)> = services
         .iter()
@@ -341,6 +347,44 @@ async fn send_messages(
         }
     }
     while pending.next().await.is_some() {}
+}
+
+/// Waits (at most two minutes) until `group` has committed the end of every partition of
+/// `topic`.
+async fn wait_consumed(kafka: &KafkaSettings, group: &str, topic: &str) -> anyhow::Result<()> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = kafka.base().set("group.id", group).create()?;
+    let topic = topic.to_string();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let md = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10))?;
+        let partitions: Vec<i32> = md.topics()[0].partitions().iter().map(|p| p.id()).collect();
+        let mut tpl = rdkafka::TopicPartitionList::new();
+        for p in &partitions {
+            tpl.add_partition(&topic, *p);
+        }
+        loop {
+            let committed = consumer.committed_offsets(tpl.clone(), Duration::from_secs(10))?;
+            let mut behind = 0;
+            for p in &partitions {
+                let (_, high) = consumer.fetch_watermarks(&topic, *p, Duration::from_secs(10))?;
+                let at = match committed.find_partition(&topic, *p).map(|e| e.offset()) {
+                    Some(rdkafka::Offset::Offset(o)) => o,
+                    _ => 0,
+                };
+                behind += (high - at).max(0);
+            }
+            if behind == 0 {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "{topic}: {behind} records not consumed after 2 min"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    })
+    .await?
 }
 
 async fn send_dlr(producer: &FutureProducer, kafka: &KafkaSettings, carrier_id: &str) {
