@@ -64,14 +64,11 @@ impl KafkaSettings {
         }
     }
 
-    /// What every client of this cluster starts from: the brokers, the client id, and a
-    /// reconnect back-off capped at 1 s instead of librdkafka's 10 s. Measured in the broker
-    /// restart fault test: with the default cap the services sent their first webhook 10.3 s
-    /// after the broker listened again (every client had backed off to 10 s during the
-    /// outage); the cost is a connection attempt per second per client while a broker is down.
+    /// What every client of this cluster starts from (one place for settings every client
+    /// shares; each constructor adds its own, and `options` last).
     fn common() -> ClientConfig {
         let mut c = ClientConfig::new();
-        c.set("client.id", "hookline").set("reconnect.backoff.max.ms", "1000");
+        c.set("client.id", "hookline");
         c
     }
 
