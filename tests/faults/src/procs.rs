@@ -34,6 +34,8 @@ struct Proc {
 pub struct Processes {
     dir: PathBuf,
     env: Vec<(String, String)>,
+    /// Give each process a `HOOKLINE_GROUP_INSTANCE_ID` of its own (static membership).
+    static_membership: bool,
     procs: BTreeMap<String, Proc>,
     http: reqwest::Client,
 }
@@ -44,6 +46,7 @@ impl Processes {
         Self {
             dir: dir.to_path_buf(),
             env,
+            static_membership: false,
             procs: BTreeMap::new(),
             http: reqwest::Client::new(),
         }
@@ -56,12 +59,27 @@ impl Processes {
         self
     }
 
+    /// Every process started from now on gets its own `group.instance.id` (its name in this
+    /// run), kept across restarts.
+    pub fn with_static_membership(mut self) -> Self {
+        self.static_membership = true;
+        self
+    }
+
     /// Starts `name` running `service` with `extra` environment on top of the deployment's.
     pub fn start(&mut self, name: &str, service: &'static str, extra: &[(&str, &str)]) {
         let admin_port = crate::free_ports(1)[0];
         let mut env = self.env.clone();
         env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         env.push(("HOOKLINE_ADMIN_ADDR".into(), format!("127.0.0.1:{admin_port}")));
+        if self.static_membership {
+            let run = self
+                .dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            env.push(("HOOKLINE_GROUP_INSTANCE_ID".into(), format!("{run}-{name}")));
+        }
         let mut p = Proc {
             service,
             admin_port,

@@ -43,6 +43,8 @@ struct LoadSpec<'a> {
     extra_delivery: usize,
     /// Environment on top of the deployment's, for every service.
     env: &'a [(&'a str, &'a str)],
+    /// Static group membership for every service process.
+    static_membership: bool,
 }
 
 impl LoadSpec<'_> {
@@ -59,6 +61,7 @@ impl LoadSpec<'_> {
             rate: 500,
             extra_delivery: 0,
             env: &[],
+            static_membership: false,
         }
     }
 }
@@ -89,6 +92,9 @@ impl LoadRun {
             .collect();
         d.put_workspaces(&configs).await?;
         let mut procs = d.processes().with_env(spec.env);
+        if spec.static_membership {
+            procs = procs.with_static_membership();
+        }
         procs.start_all();
         for i in 0..spec.extra_delivery {
             procs.start(&format!("delivery-{}", i + 2), "delivery", &[]);
@@ -152,9 +158,25 @@ impl LoadRun {
 /// on the same log directory. The services are not restarted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_kill_9_and_restart_loses_nothing() {
+    broker_restart(false).await;
+}
+
+/// Fault 1 with static membership (`HOOKLINE_GROUP_INSTANCE_ID` per process): the restarted
+/// coordinator knows each rejoining member as its old self, so no rebalance waits for old
+/// members' sessions to expire.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_kill_9_and_restart_with_static_membership() {
+    broker_restart(true).await;
+}
+
+async fn broker_restart(static_membership: bool) {
     let dir = hookline_faults::run_dir(&hookline_tests::unique("broker"));
     let mut kafka = KafkaCluster::start(&dir, 1, &[]).unwrap();
-    let mut run = LoadRun::start(LoadSpec::new("brk", kafka.brokers())).await.unwrap();
+    let spec = LoadSpec {
+        static_membership,
+        ..LoadSpec::new("brk", kafka.brokers())
+    };
+    let mut run = LoadRun::start(spec).await.unwrap();
     run.wait_requests(run.n as usize / 3, Duration::from_secs(120))
         .await
         .unwrap();
@@ -170,9 +192,10 @@ async fn broker_kill_9_and_restart_loses_nothing() {
         assert_eq!(run.procs.starts(s), 1, "{s} recovered without a restart");
     }
     println!(
-        "FIGURES broker kill -9: {} events, killed at {at_kill} received; broker down {:.1} s (kill to listening); \
-         first delivery {:.1} s after it listened again; all delivered {:.1} s later; \
+        "FIGURES broker kill -9 ({} membership): {} events, killed at {at_kill} received; broker down {:.1} s \
+         (kill to listening); first delivery {:.1} s after it listened again; all delivered {:.1} s later; \
          {} requests, {} duplicates (same X-Webhook-Id); 0 quarantined",
+        if static_membership { "static" } else { "dynamic" },
         run.n,
         down.as_secs_f64(),
         resumed.as_secs_f64(),
