@@ -61,14 +61,7 @@ fn wait_for_leaders(
         let md = admin.inner().fetch_metadata(None, Duration::from_secs(10))?;
         let missing: Vec<&String> = names
             .iter()
-            .filter(|n| {
-                !md.topics().iter().any(|t| {
-                    t.name() == n.as_str()
-                        && t.error().is_none()
-                        && !t.partitions().is_empty()
-                        && t.partitions().iter().all(|p| p.leader() >= 0)
-                })
-            })
+            .filter(|n| !md.topics().iter().any(|t| t.name() == n.as_str() && has_leaders(t)))
             .collect();
         if missing.is_empty() {
             return Ok(());
@@ -80,4 +73,9 @@ fn wait_for_leaders(
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Whether a topic in a metadata answer is usable: known, with partitions, each with a leader.
+pub(crate) fn has_leaders(t: &rdkafka::metadata::MetadataTopic) -> bool {
+    t.error().is_none() && !t.partitions().is_empty() && t.partitions().iter().all(|p| p.leader() >= 0)
 }

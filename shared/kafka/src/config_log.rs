@@ -139,24 +139,13 @@ fn config_targets(c: &StreamConsumer, topic: &str) -> Result<HashMap<i32, i64>, 
         .topics()
         .iter()
         .find(|m| m.name() == topic)
-        .map(|m| {
-            m.partitions()
-                .iter()
-                .filter(|p| p.leader() >= 0)
-                .map(|p| p.id())
-                .collect()
-        })
-        .unwrap_or_default();
-    let all = md
-        .topics()
-        .iter()
-        .find(|m| m.name() == topic)
-        .map_or(0, |m| m.partitions().len());
-    if partitions.is_empty() || partitions.len() != all {
-        return Err(KafkaError::Other(format!(
-            "config topic {topic} has no partitions, or some without a leader (does it exist?)"
-        )));
-    }
+        .filter(|m| crate::admin::has_leaders(m))
+        .map(|m| m.partitions().iter().map(|p| p.id()).collect())
+        .ok_or_else(|| {
+            KafkaError::Other(format!(
+                "config topic {topic} has no partitions, or some without a leader (does it exist?)"
+            ))
+        })?;
     let mut tpl = TopicPartitionList::new();
     let mut targets = HashMap::new();
     for p in partitions {
