@@ -40,9 +40,9 @@ pub(crate) struct Worker {
 
 impl Worker {
     /// Delivers one dispatch or retry record. `lease` lapses when a rebalance starts: a record
-    /// still waiting for its endpoint's permit or rate limit then is left to the partition's
-    /// next owner (which reads it again from the committed offset) rather than sent by both,
-    /// which would double the endpoint's rate during a handover.
+    /// that waited for its endpoint's permit or rate limit past that point is not attempted but
+    /// left to the partition's next owner (which reads it again from the committed offset), so
+    /// the two never send to one endpoint at once and its rate limit holds across a handover.
     pub async fn handle(&self, msg: OwnedMessage, lease: Lease) -> Handled {
         let raw = msg.payload().unwrap_or_default();
         let d: Dispatch = match serde_json::from_slice(raw) {
@@ -74,9 +74,7 @@ impl Worker {
             .gates
             .get(&sub.endpoint_key(), sub.rate_limit_per_sec, sub.max_concurrency);
         let permit = match gate.enter().await {
-            Ok(_) if !lease.is_current() => return self.handed_over(),
             Ok(p) => p,
-            Err(Saturated) if !lease.is_current() => return self.handed_over(),
             Err(Saturated) => {
                 let due_ms = gate.defer_until(Utc::now().timestamp_millis(), self.overflow_delay);
                 return self.defer(&msg, &d, attempt, due_ms, "saturated").await;
@@ -88,17 +86,18 @@ impl Worker {
                 Err(wait) if wait <= self.rate_limit_max_wait => {
                     self.metrics.rate_limit_waits.inc();
                     tokio::time::sleep(wait).await;
-                    if !lease.is_current() {
-                        return self.handed_over();
-                    }
                 }
-                Err(_) if !lease.is_current() => return self.handed_over(),
                 Err(wait) => {
                     drop(permit);
                     let due_ms = Utc::now().timestamp_millis() + wait.as_millis() as i64;
                     return self.defer(&msg, &d, attempt, due_ms, "rate_limited").await;
                 }
             }
+        }
+        // Deferrals above go ahead even after a revocation (at worst a duplicate, same webhook
+        // id, later); an attempt must not, or two owners send to one endpoint at once.
+        if !lease.is_current() {
+            return self.handed_over();
         }
 
         let Attempted {
@@ -157,14 +156,14 @@ impl Worker {
         }
     }
 
-    /// Writes the attempt record.
-    /// A record whose partition was revoked while it waited: no attempt, no deferral, nothing
-    /// committed; the partition's next owner handles it.
+    /// A record whose partition was revoked while it waited: no attempt, nothing committed;
+    /// the partition's next owner handles it.
     fn handed_over(&self) -> Handled {
         self.metrics.deferred.with_label_values(&["handed_over"]).inc();
         Handled::Done
     }
 
+    /// Writes the attempt record.
     async fn log(&self, record: &AttemptRecord, d: &Dispatch) -> Handled {
         self.metrics.observe(record, d);
         self.producer
