@@ -86,6 +86,9 @@ pub struct TestPipeline {
     pub http: reqwest::Client,
     /// One producer for everything the test writes (creating one per record is slow).
     pub producer: hookline_kafka::Producer,
+    /// An unbound ingest credential granting every input kind (the gateway's), live once the
+    /// pipeline is started with ingest; [`ingest_post`](Self::ingest_post) sends it.
+    pub ingest_key: String,
     shutdown: CancellationToken,
 }
 
@@ -125,17 +128,71 @@ impl TestPipeline {
         let shutdown = CancellationToken::new();
         let pipeline = hookline::start(services, &kafka, store, &settings, shutdown.clone()).await?;
         let producer = kafka.producer()?;
-        let me = Self {
+        let mut me = Self {
             id: id.to_string(),
             kafka,
             settings,
             pipeline: Some(pipeline),
             http: reqwest::Client::new(),
             producer,
+            ingest_key: String::new(),
             shutdown,
         };
         me.wait_ready(Duration::from_secs(60)).await?;
+        if services.contains(&Service::Ingest) {
+            me.ingest_key = me
+                .create_ingest_key(hookline_model::IngestKind::ALL.to_vec(), None, None)
+                .await?;
+        }
         Ok(me)
+    }
+
+    /// Creates an ingest credential straight in the config topic (as `hookline admin
+    /// create-ingest-key`) and waits until ingest accepts it.
+    pub async fn create_ingest_key(
+        &self,
+        kinds: Vec<hookline_model::IngestKind>,
+        workspace: Option<&str>,
+        carrier_connection: Option<&str>,
+    ) -> anyhow::Result<String> {
+        let (token, rec) = hookline_model::IngestKeyRecord::generate(
+            None,
+            kinds.clone(),
+            workspace.map(String::from),
+            carrier_connection.map(String::from),
+        );
+        ConfigWriter::new(self.producer.clone(), self.kafka.topics.config())
+            .put_ingest_key(&rec)
+            .await?;
+        // Known once a request of a kind it grants is not refused as unauthenticated (an empty
+        // body: 400, nothing produced).
+        let path = match kinds[0] {
+            hookline_model::IngestKind::Messages => "/v1/messages",
+            hookline_model::IngestKind::Dlr => "/v1/dlr",
+            hookline_model::IngestKind::Clicks => "/v1/clicks",
+            hookline_model::IngestKind::Conversions => "/v1/actions",
+            hookline_model::IngestKind::Inbound => "/v1/inbound",
+            hookline_model::IngestKind::Revocations => "/v1/revocations",
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let r = self.http.post(self.ingest(path)).bearer_auth(&token).send().await?;
+            if r.status() != 401 && r.status() != 503 {
+                return Ok(token);
+            }
+            anyhow::ensure!(Instant::now() < deadline, "ingest credential never became valid");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// `POST` to ingest's `path` with the pipeline's ingest credential.
+    pub fn ingest_post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.post(self.ingest(path)).bearer_auth(&self.ingest_key)
+    }
+
+    /// `GET` on ingest's `path` with the pipeline's ingest credential.
+    pub fn ingest_get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.get(self.ingest(path)).bearer_auth(&self.ingest_key)
     }
 
     fn pipeline(&self) -> &Pipeline {

@@ -39,8 +39,17 @@ async fn embedded_mode_delivers_a_dlr_injected_over_http() {
         .unwrap();
     assert_eq!(r.status(), 200);
 
+    // Without the printed ingest credential the edge takes nothing.
     let r = http
         .post(format!("{ingest}/v1/messages"))
+        .body(r#"{"message_id":"demo-0","carrier_message_id":"carrier-0","workspace_id":"demo","recipient":"+14155551234","sender_id":"MyApp","accepted_at":"2026-02-13T10:30:00Z"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http
+        .post(format!("{ingest}/v1/messages"))
+        .bearer_auth(&emb.ingest_key)
         .body(r#"{"message_id":"demo-1","carrier_message_id":"carrier-1","workspace_id":"demo","recipient":"+14155551234","sender_id":"MyApp","num_parts":1,"cost":0.0085,"accepted_at":"2026-02-13T10:30:00Z"}"#)
         .send()
         .await
@@ -48,6 +57,7 @@ async fn embedded_mode_delivers_a_dlr_injected_over_http() {
     assert_eq!(r.status(), 202);
     let r = http
         .post(format!("{ingest}/v1/dlr"))
+        .bearer_auth(&emb.ingest_key)
         .body("id:carrier-1 sub:001 dlvrd:001 submit date:2602131030 done date:2602131030 stat:DELIVRD err:000 text:Hello")
         .send()
         .await
@@ -56,6 +66,7 @@ async fn embedded_mode_delivers_a_dlr_injected_over_http() {
     // A bad record is refused with its reason, not accepted.
     let r = http
         .post(format!("{ingest}/v1/dlr"))
+        .bearer_auth(&emb.ingest_key)
         .body("nonsense")
         .send()
         .await

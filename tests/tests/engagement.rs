@@ -22,14 +22,7 @@ async fn message(p: &TestPipeline, ws: &str, id: &str, broadcast: Option<&str>) 
 }
 
 async fn post(p: &TestPipeline, path: &str, body: Value) -> u16 {
-    p.http
-        .post(p.ingest(path))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    p.ingest_post(path).json(&body).send().await.unwrap().status().as_u16()
 }
 
 fn click(message_id: &str, broadcast: Option<&str>, ua: &str) -> Value {
@@ -157,7 +150,7 @@ async fn conversions_join_their_click_and_fire_once_per_transaction() {
     assert_eq!(post(&p, "/v1/clicks", c).await, 202);
     tokio::time::sleep(Duration::from_secs(1)).await;
 
-    let track = |q: &str| p.http.get(p.ingest(&format!("/track?{q}"))).send();
+    let track = |q: &str| p.ingest_get(&format!("/track?{q}")).send();
     let q = "click_id=click-77&event=purchase&value=19.99&currency=usd&transaction_id=tx-1";
     assert_eq!(track(q).await.unwrap().status(), 202);
     assert_eq!(

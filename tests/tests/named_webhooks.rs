@@ -247,8 +247,7 @@ async fn filtered_events_end_to_end_next_to_telecom23() {
         ("+15550001", "sms"),
     ] {
         let r = p
-            .http
-            .post(p.ingest("/v1/inbound"))
+            .ingest_post("/v1/inbound")
             .json(&json!({"workspace_id": ws, "from": "+14155551234", "to": to, "text": "hi", "channel": channel}))
             .send()
             .await

@@ -69,14 +69,7 @@ async fn click(p: &TestPipeline, message_id: &str) {
     let c = json!({"short_url": "https://short.example.com/abc123", "message_id": message_id,
                    "recipient": "+15551234567", "user_agent": HUMAN, "ip": "203.0.113.7",
                    "click_id": hookline_tests::unique("k")});
-    let s = p
-        .http
-        .post(p.ingest("/v1/clicks"))
-        .json(&c)
-        .send()
-        .await
-        .unwrap()
-        .status();
+    let s = p.ingest_post("/v1/clicks").json(&c).send().await.unwrap().status();
     assert_eq!(s, 202);
 }
 
@@ -262,8 +255,7 @@ async fn dlr_click_and_inbound_payloads_on_the_wire() {
     let inbound = json!({"inbound_id": "5678", "workspace_id": ws, "from": "+15551234567", "to": "1234",
                          "text": "Reply text from user", "received_at": "2026-02-27T14:35:00Z"});
     let s = p
-        .http
-        .post(p.ingest("/v1/inbound"))
+        .ingest_post("/v1/inbound")
         .json(&inbound)
         .send()
         .await

@@ -7,7 +7,12 @@
 //!
 //! `DELETE /admin/v1/api-keys/{key_id}` → `204`: the key stops working at once in this
 //! process and, through the config topic's tombstone, in every other (404 `KEY_NOT_FOUND`
-//! for an unknown id).
+//! for an unknown id). `GET /admin/v1/api-keys[?workspace_id=]` lists them: ids,
+//! permissions, creation and last use, never a key.
+//!
+//! Ingest credentials (`/admin/v1/ingest-keys`, the same three operations): who may push
+//! which inputs through ingest's HTTP edge, optionally bound to one workspace or carrier
+//! connection (see `hookline_ingest::credentials`).
 
 use crate::auth::new_key;
 use crate::error::ApiError;
@@ -16,7 +21,8 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use hookline_model::Permission;
+use hookline_model::config_log::ConfigKey;
+use hookline_model::{ApiKeyRecord, IngestKeyRecord, IngestKind, Permission};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -28,7 +34,93 @@ struct CreateKey {
 
 /// Workspace ids: 1–64 of `[A-Za-z0-9_.-]`, so they are safe in keys and logs.
 pub fn valid_workspace_id(id: &str) -> bool {
-    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+    hookline_model::ids::is_valid_scope_id(id)
+}
+
+/// What an operator asks for when creating an ingest credential (admin API and CLI).
+#[derive(Debug, Clone, Deserialize)]
+pub struct NewIngestKey {
+    #[serde(default)]
+    pub name: Option<String>,
+    pub kinds: Vec<String>,
+    #[serde(default)]
+    pub workspace_id: Option<String>,
+    #[serde(default)]
+    pub carrier_connection: Option<String>,
+}
+
+impl NewIngestKey {
+    /// The credential (shown once) and its record, or the typed reason it cannot be made.
+    pub fn generate(self) -> Result<(String, IngestKeyRecord), ApiError> {
+        let kinds: Vec<IngestKind> = self
+            .kinds
+            .iter()
+            .map(|k| IngestKind::parse(k))
+            .collect::<Option<_>>()
+            .filter(|v: &Vec<IngestKind>| !v.is_empty())
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "INVALID_KINDS",
+                    "kinds: one or more of messages, dlr, clicks, conversions, inbound, revocations",
+                )
+            })?;
+        if self.workspace_id.as_deref().is_some_and(|w| !valid_workspace_id(w)) {
+            return Err(ApiError::bad_request(
+                "INVALID_WORKSPACE",
+                "workspace_id must be 1-64 of A-Z a-z 0-9 _ . -",
+            ));
+        }
+        if self
+            .carrier_connection
+            .as_deref()
+            .is_some_and(|c| !valid_workspace_id(c))
+        {
+            return Err(ApiError::bad_request(
+                "INVALID_CARRIER_CONNECTION",
+                "carrier_connection must be 1-64 of A-Z a-z 0-9 _ . -",
+            ));
+        }
+        if self
+            .name
+            .as_deref()
+            .is_some_and(|n| n.chars().count() > 100 || n.chars().any(char::is_control))
+        {
+            return Err(ApiError::bad_request(
+                "INVALID_NAME",
+                "name: at most 100 characters, no control characters",
+            ));
+        }
+        Ok(IngestKeyRecord::generate(
+            self.name,
+            kinds,
+            self.workspace_id,
+            self.carrier_connection,
+        ))
+    }
+}
+
+/// The listing of an API key: everything but the key (and its hash).
+pub fn api_key_view(k: &ApiKeyRecord, last_used: Option<chrono::DateTime<chrono::Utc>>) -> Value {
+    json!({
+        "key_id": k.key_id,
+        "workspace_id": k.workspace_id,
+        "permissions": k.permissions,
+        "created_at": k.created_at,
+        "last_used_at": last_used,
+    })
+}
+
+/// The listing of an ingest credential: everything but the credential (and its hash).
+pub fn ingest_key_view(k: &IngestKeyRecord, last_used: Option<chrono::DateTime<chrono::Utc>>) -> Value {
+    json!({
+        "key_id": k.key_id,
+        "name": k.name,
+        "kinds": k.kinds,
+        "workspace_id": k.workspace_id,
+        "carrier_connection": k.carrier_connection,
+        "created_at": k.created_at,
+        "last_used_at": last_used,
+    })
 }
 
 pub(crate) fn check_admin(st: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
@@ -107,7 +199,86 @@ pub async fn revoke_key(
         .config
         .read(|c| c.api_key_by_id(&key_id).map(|k| k.key_hash.clone()))
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "KEY_NOT_FOUND", "no API key with this key_id"))?;
-    let k = st.writer.delete_api_key(&hash).await.map_err(ApiError::unavailable)?;
+    revoke(&st, ConfigKey::ApiKey(hash)).await
+}
+
+/// Writes the tombstone and applies it here at once; the other replicas follow the topic.
+async fn revoke(st: &AppState, key: ConfigKey) -> Result<StatusCode, ApiError> {
+    let k = st.writer.delete(key).await.map_err(ApiError::unavailable)?;
     st.config.apply_local(&k, None);
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    workspace_id: Option<String>,
+}
+
+pub async fn list_keys(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    check_admin(&st, &headers)?;
+    let keys: Vec<ApiKeyRecord> = st.config.read(|c| {
+        c.api_keys()
+            .into_iter()
+            .filter(|k| q.workspace_id.as_ref().is_none_or(|w| *w == k.workspace_id))
+            .cloned()
+            .collect()
+    });
+    let mut data = Vec::with_capacity(keys.len());
+    for k in &keys {
+        data.push(api_key_view(k, st.usage.last_used(&k.key_id).await));
+    }
+    Ok(Json(json!({"data": data})))
+}
+
+pub async fn create_ingest_key(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    check_admin(&st, &headers)?;
+    let req: NewIngestKey = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(
+            "INVALID_BODY",
+            format!("expected {{kinds, workspace_id?, carrier_connection?, name?}}: {e}"),
+        )
+    })?;
+    let (token, rec) = req.generate()?;
+    let (k, v) = st.writer.put_ingest_key(&rec).await.map_err(ApiError::unavailable)?;
+    st.config.apply_local(&k, Some(&v));
+    let mut view = ingest_key_view(&rec, None);
+    view["ingest_key"] = json!(token);
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+pub async fn list_ingest_keys(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    check_admin(&st, &headers)?;
+    let keys: Vec<IngestKeyRecord> = st.config.read(|c| c.ingest_keys().into_iter().cloned().collect());
+    let mut data = Vec::with_capacity(keys.len());
+    for k in &keys {
+        data.push(ingest_key_view(k, st.usage.last_used(&k.key_id).await));
+    }
+    Ok(Json(json!({"data": data})))
+}
+
+pub async fn revoke_ingest_key(
+    State(st): State<AppState>,
+    Path(key_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    check_admin(&st, &headers)?;
+    let hash = st
+        .config
+        .read(|c| c.ingest_key_by_id(&key_id).map(|k| k.key_hash.clone()))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "KEY_NOT_FOUND",
+                "no ingest credential with this key_id",
+            )
+        })?;
+    revoke(&st, ConfigKey::IngestKey(hash)).await
 }

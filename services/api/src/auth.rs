@@ -7,7 +7,6 @@ use crate::AppState;
 use axum::http::{HeaderMap, StatusCode};
 use hookline_model::apikey::hash_key;
 use hookline_model::{ApiKeyRecord, Permission};
-use rand::RngCore;
 
 pub const API_KEY_HEADER: &str = "x-api-key";
 
@@ -21,6 +20,7 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap, needs: Permission) ->
         .config
         .read(|c| c.api_key(&hash_key(key.trim())).cloned())
         .ok_or_else(unauthorized)?;
+    state.usage.touch(&rec.key_id);
     if !rec.allows(needs) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -33,16 +33,5 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap, needs: Permission) ->
 
 /// A new key (shown once) and the record stored for it.
 pub fn new_key(workspace_id: &str, permissions: Vec<Permission>) -> (String, ApiKeyRecord) {
-    let mut raw = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut raw);
-    let key = format!("hk_{}", hex::encode(raw));
-    let key_hash = hash_key(&key);
-    let rec = ApiKeyRecord {
-        key_id: format!("key_{}", &key_hash[..12]),
-        key_hash,
-        workspace_id: workspace_id.to_string(),
-        permissions,
-        created_at: chrono::Utc::now(),
-    };
-    (key, rec)
+    ApiKeyRecord::generate(workspace_id, permissions)
 }

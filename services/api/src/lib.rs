@@ -7,7 +7,8 @@
 //! - `/api/v1/webhooks[/{id}]`: the named-subscription dialect ([`named`]).
 //! - `POST /v1/user/set-webhook`, `GET /v1/user/get-webhook`, `POST /v1/user/test-webhook`:
 //!   the SMSEdge dialect ([`smsedge`]).
-//! - `POST /admin/v1/api-keys`: operator-only key creation ([`admin`]).
+//! - `/admin/v1/api-keys`, `/admin/v1/ingest-keys`: operator-only creation, listing and
+//!   revocation of API keys and ingest credentials ([`admin`]).
 //!
 //! Configuration is written to the compacted config topic and applied locally at once, so a
 //! `GET` after a `PUT` sees the change; enrich and delivery follow the topic within a second.
@@ -87,6 +88,8 @@ pub struct AppState {
     producer: Producer,
     topics: Topics,
     store: Store,
+    /// Last use of API keys and ingest credentials, for the operators' listings.
+    usage: hookline_store::KeyUsage,
     sealer: Sealer,
     policy: UrlPolicy,
     /// Serialises read-modify-write of workspace configs within this process. Across API
@@ -200,6 +203,7 @@ pub async fn start(
         producer: producer.clone(),
         topics: kafka.topics.clone(),
         store: store.clone(),
+        usage: hookline_store::KeyUsage::new(store.clone()),
         sealer,
         policy,
         write_lock: Arc::default(),

@@ -41,10 +41,26 @@ fn named_view() -> Value {
            "message_ref": [], "campaign_id": []}, "rate_limit": 50})
 }
 
+fn ingest_key_view(with_secret: bool) -> Value {
+    let mut v = json!({"key_id": "ing_0123456789ab", "name": "acme-telco DLR callbacks", "kinds": ["dlr"],
+                       "workspace_id": null, "carrier_connection": "acme-telco", "created_at": "2026-02-13T10:30:00Z",
+                       "last_used_at": null});
+    if with_secret {
+        v["ingest_key"] = json!("hki_…");
+    }
+    v
+}
+
 /// The API's router (state still to be given) and its OpenAPI document.
 pub fn documented() -> (Router<AppState>, Value) {
     let unauthorized = (401, "missing or invalid X-API-Key", error("UNAUTHORIZED"));
     let forbidden = (403, "the key lacks the permission", error("FORBIDDEN"));
+    let admin_unauthorized = (401, "wrong admin token", error("UNAUTHORIZED"));
+    let admin_off = (
+        404,
+        "admin endpoints are off (no admin token configured)",
+        error("NOT_FOUND"),
+    );
     let r = DocumentedRouter::default()
         .route(
             Operation::new(Method::GET, "/api/v1/user/webhooks", "23 Telecom", "Read the webhook settings", READ)
@@ -156,20 +172,56 @@ pub fn documented() -> (Router<AppState>, Value) {
                 .body(JSON, json!({"workspace_id": "acme", "permissions": ["webhooks.read", "webhooks.write"]}))
                 .response(201, "the key", json!({"api_key": "hk_…", "key_id": "key_0123456789ab", "workspace_id": "acme",
                     "permissions": ["webhooks.read", "webhooks.write"]}))
-                .response(404, "admin endpoints are off (no admin token configured) or the token is wrong", Value::Null),
+                .response(400, "INVALID_BODY, INVALID_WORKSPACE or INVALID_PERMISSIONS", error("INVALID_PERMISSIONS"))
+                .response(admin_unauthorized.0, admin_unauthorized.1, admin_unauthorized.2.clone())
+                .response(admin_off.0, admin_off.1, admin_off.2.clone()),
             post(admin::create_key),
+        )
+        .route(
+            Operation::new(Method::GET, "/admin/v1/api-keys", "Operators", "List API keys (`?workspace_id=` for one workspace): ids, permissions, creation and last use, never a key", Auth::Admin)
+                .response(200, "the keys, oldest first", json!({"data": [{"key_id": "key_0123456789ab", "workspace_id": "acme",
+                    "permissions": ["webhooks.read"], "created_at": "2026-02-13T10:30:00Z", "last_used_at": "2026-02-14T08:00:00Z"}]}))
+                .response(admin_unauthorized.0, admin_unauthorized.1, admin_unauthorized.2.clone())
+                .response(admin_off.0, admin_off.1, admin_off.2.clone()),
+            get(admin::list_keys),
+        )
+        .route(
+            Operation::new(Method::POST, "/admin/v1/ingest-keys", "Operators", "Create an ingest credential: the input kinds it may send, optionally bound to one workspace or carrier connection (shown once)", Auth::Admin)
+                .body(JSON, json!({"name": "acme-telco DLR callbacks", "kinds": ["dlr"], "carrier_connection": "acme-telco"}))
+                .response(201, "the credential", ingest_key_view(true))
+                .response(400, "INVALID_BODY, INVALID_KINDS, INVALID_WORKSPACE, INVALID_CARRIER_CONNECTION or INVALID_NAME", error("INVALID_KINDS"))
+                .response(admin_unauthorized.0, admin_unauthorized.1, admin_unauthorized.2.clone())
+                .response(admin_off.0, admin_off.1, admin_off.2.clone()),
+            post(admin::create_ingest_key),
+        )
+        .route(
+            Operation::new(Method::GET, "/admin/v1/ingest-keys", "Operators", "List ingest credentials: ids, kinds, bindings, creation and last use, never a credential", Auth::Admin)
+                .response(200, "the credentials, oldest first", json!({"data": [ingest_key_view(false)]}))
+                .response(admin_unauthorized.0, admin_unauthorized.1, admin_unauthorized.2.clone())
+                .response(admin_off.0, admin_off.1, admin_off.2.clone()),
+            get(admin::list_ingest_keys),
+        )
+        .route(
+            Operation::new(Method::DELETE, "/admin/v1/ingest-keys/{key_id}", "Operators", "Revoke an ingest credential (a tombstone in the config topic: every ingest replica stops accepting it)", Auth::Admin)
+                .response(204, "revoked", Value::Null)
+                .response(404, "KEY_NOT_FOUND, or admin endpoints are off", error("KEY_NOT_FOUND"))
+                .response(admin_unauthorized.0, admin_unauthorized.1, admin_unauthorized.2.clone()),
+            delete(admin::revoke_ingest_key),
         )
         .route(
             Operation::new(Method::DELETE, "/admin/v1/api-keys/{key_id}", "Operators", "Revoke an API key (a tombstone in the config topic: every replica stops accepting it)", Auth::Admin)
                 .response(204, "revoked", Value::Null)
-                .response(404, "KEY_NOT_FOUND, or admin endpoints are off", Value::Null),
+                .response(404, "KEY_NOT_FOUND, or admin endpoints are off", error("KEY_NOT_FOUND"))
+                .response(admin_unauthorized.0, admin_unauthorized.1, admin_unauthorized.2.clone()),
             delete(admin::revoke_key),
         )
         .route(
             Operation::new(Method::POST, "/admin/v1/dead-letters/resend", "Operators", "Re-send dead-lettered events of a workspace (optionally one subscription, a `dead_at` range)", Auth::Admin)
                 .body(JSON, json!({"workspace_id": "acme", "subscription_id": "t23-delivery",
                                    "from": "2026-02-13T00:00:00Z", "to": "2026-02-14T00:00:00Z"}))
-                .response(200, "how many were put back on the dispatch topic", json!({"resent": 3})),
+                .response(200, "how many were put back on the dispatch topic", json!({"resent": 3}))
+                .response(admin_unauthorized.0, admin_unauthorized.1, admin_unauthorized.2.clone())
+                .response(admin_off.0, admin_off.1, admin_off.2.clone()),
             post(dead_letters::resend_handler),
         );
     r.finish(

@@ -20,7 +20,7 @@ use hookline_model::{
     AcceptedMessage, CarrierDlr, ClickInput, ConversionInput, Dialect, DlrStatus, Event, EventData, InboundInput,
     LinkType, SendPath,
 };
-use hookline_store::retry_until_ok;
+use hookline_store::{retry_until_ok, Ownership};
 use prometheus::IntCounterVec;
 use std::time::{Duration, Instant};
 
@@ -92,6 +92,9 @@ impl Enricher {
             let detail = format!("no accepted message {}", click.message_id);
             return self.quarantine_with(&msg, "metadata_not_found", &detail).await;
         };
+        if !crate::in_scope(click.workspace_id.as_deref(), &meta) {
+            return self.out_of_scope(&msg, &meta, "click").await;
+        }
         if click.opt_out {
             self.metrics.opt_outs.with_label_values(&["link"]).inc();
             return fanout::fan_out(self, &Event::link_opt_out(&click, &meta)).await;
@@ -104,8 +107,14 @@ impl Enricher {
             || self.store.put_click(&click.click_id, &click.message_id, ttl),
         )
         .await;
-        if remembered.is_none() {
-            return Handled::store_unavailable();
+        match remembered {
+            None => return Handled::store_unavailable(),
+            Some(Ownership::Taken(key)) => {
+                self.metrics.clicks.with_label_values(&["conflict"]).inc();
+                let detail = format!("{key} already belongs to another message than {}", click.message_id);
+                return self.quarantine_with(&msg, "metadata_conflict", &detail).await;
+            }
+            Some(Ownership::Stored) => {}
         }
         // Each dialect's click rule decides for its own subscriptions; named LINK_HIT
         // subscriptions get every human click.
@@ -197,6 +206,9 @@ impl Enricher {
         let Some(meta) = meta else {
             return self.unjoined(&msg, &format!("no accepted message {message_id}")).await;
         };
+        if !crate::in_scope(conv.workspace_id.as_deref(), &meta) {
+            return self.out_of_scope(&msg, &meta, "conversion").await;
+        }
         if let Some(tx) = &conv.transaction_id {
             let key = format!("conv:{}:{tx}", meta.workspace_id);
             if let Some(stop) = self.claim_first(&key, &msg, &self.metrics.conversions).await {
@@ -290,10 +302,12 @@ impl Enricher {
         let Some(input) = self.decode::<InboundInput>(&msg) else {
             return self.quarantined(&msg, "invalid_internal_record").await;
         };
+        // The last message sent to the sender, looked up within the inbound's own workspace:
+        // another workspace's message of the same id is not this conversation's.
         let last = match &input.last_message_id {
             Some(id) => match self.message(id).await {
                 None => return Handled::store_unavailable(),
-                Some(m) => m,
+                Some(m) => m.filter(|m| m.workspace_id == input.workspace_id),
             },
             None => None,
         };

@@ -25,7 +25,7 @@ use hookline_kafka::{
     headers, ConfigHandle, Handled, KafkaMetrics, KafkaSettings, Message, OwnedMessage, Producer, Pump, Quarantine,
 };
 use hookline_model::{AcceptedMessage, CarrierDlr, Event};
-use hookline_store::{retry_until_ok, Store};
+use hookline_store::{retry_until_ok, Ownership, Store};
 use hookline_telemetry::Runtime;
 use metrics::Metrics;
 use std::sync::Arc;
@@ -91,7 +91,10 @@ pub struct Enricher {
 }
 
 impl Enricher {
-    /// Stores an accepted message's metadata.
+    /// Stores an accepted message's metadata. A message whose ids already belong to another
+    /// message (another workspace's, or a carrier id taken within its connection) is
+    /// quarantined as `metadata_conflict`: first writer wins, so nobody can take over another
+    /// workspace's DLRs and clicks by re-announcing its ids.
     async fn handle_message(&self, msg: OwnedMessage) -> Handled {
         let Some(accepted) = self.decode::<AcceptedMessage>(&msg) else {
             return self.quarantined(&msg, "invalid_internal_record").await;
@@ -105,7 +108,15 @@ impl Enricher {
         )
         .await;
         match stored {
-            Some(()) => {
+            Some(Ownership::Taken(key)) => {
+                self.metrics.records.with_label_values(&["message", "conflict"]).inc();
+                let detail = format!(
+                    "message {} of workspace {}: {key} already belongs to another message",
+                    accepted.message_id, accepted.workspace_id
+                );
+                self.quarantine_with(&msg, "metadata_conflict", &detail).await
+            }
+            Some(Ownership::Stored) => {
                 self.metrics.records.with_label_values(&["message", "stored"]).inc();
                 match self.impression(&accepted).await {
                     Handled::Done => fanout::fan_out(self, &Event::sent(&accepted, Utc::now())).await,
@@ -125,7 +136,10 @@ impl Enricher {
             &self.shutdown,
             "get_message",
             || self.store_error("get_message"),
-            || self.store.message_by_carrier_id(&dlr.carrier_message_id),
+            || {
+                self.store
+                    .message_by_carrier_id(dlr.carrier_connection.as_deref(), &dlr.carrier_message_id)
+            },
         )
         .await;
         let meta = match found {
@@ -133,6 +147,7 @@ impl Enricher {
             Some(m) => m,
         };
         match meta {
+            Some(meta) if !in_scope(dlr.workspace_id.as_deref(), &meta) => self.out_of_scope(&msg, &meta, "dlr").await,
             Some(meta) => self.joined_dlr(&msg, &dlr, &meta).await,
             None => {
                 let first_seen = if from_wait {
@@ -158,6 +173,20 @@ impl Enricher {
         self.quarantine.put_record(reason, detail, msg).await.into()
     }
 
+    /// A record whose sender is bound to one workspace refers to another workspace's message:
+    /// quarantined as `workspace_mismatch`, nothing fires.
+    async fn out_of_scope(&self, msg: &OwnedMessage, meta: &AcceptedMessage, what: &str) -> Handled {
+        self.metrics
+            .records
+            .with_label_values(&[what, "workspace_mismatch"])
+            .inc();
+        let detail = format!(
+            "{what} from a credential of another workspace refers to message {} of workspace {}",
+            meta.message_id, meta.workspace_id
+        );
+        self.quarantine_with(msg, "workspace_mismatch", &detail).await
+    }
+
     fn store_error(&self, op: &str) {
         self.metrics.store_errors.with_label_values(&[op]).inc();
     }
@@ -170,6 +199,12 @@ enum Input {
     Click,
     Conversion,
     Inbound,
+}
+
+/// Whether `meta` may be joined by a record whose sender is bound to `scope` (`None`: an
+/// unbound sender, such as the gateway or a Kafka feed).
+fn in_scope(scope: Option<&str>, meta: &AcceptedMessage) -> bool {
+    scope.is_none_or(|w| w == meta.workspace_id)
 }
 
 fn now_ms() -> i64 {

@@ -64,6 +64,53 @@ pub enum AdminCommand {
         #[command(flatten)]
         kafka: KafkaArgs,
     },
+    /// List API keys (ids, permissions, creation, last use; never a key).
+    ListKeys {
+        /// Only this workspace's.
+        #[arg(long)]
+        workspace: Option<String>,
+        #[command(flatten)]
+        kafka: KafkaArgs,
+        #[command(flatten)]
+        redis: RedisArgs,
+    },
+    /// Revoke an API key by its key id (`key_…`): every replica stops accepting it.
+    RevokeKey {
+        key_id: String,
+        #[command(flatten)]
+        kafka: KafkaArgs,
+    },
+    /// Create an ingest credential and print it (shown once): who may push which inputs
+    /// through ingest's HTTP edge.
+    CreateIngestKey {
+        /// Comma separated: messages, dlr, clicks, conversions, inbound, revocations.
+        #[arg(long, value_delimiter = ',', required = true)]
+        kinds: Vec<String>,
+        /// Bind it to one workspace (a customer's conversion tracking token, for example).
+        #[arg(long)]
+        workspace: Option<String>,
+        /// Bind it to one carrier connection (a carrier's DLR callbacks).
+        #[arg(long)]
+        carrier_connection: Option<String>,
+        /// A label for listings.
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        kafka: KafkaArgs,
+    },
+    /// List ingest credentials (ids, kinds, bindings, creation, last use; never a credential).
+    ListIngestKeys {
+        #[command(flatten)]
+        kafka: KafkaArgs,
+        #[command(flatten)]
+        redis: RedisArgs,
+    },
+    /// Revoke an ingest credential by its key id (`ing_…`).
+    RevokeIngestKey {
+        key_id: String,
+        #[command(flatten)]
+        kafka: KafkaArgs,
+    },
     /// Put dead-lettered events of a workspace back on the dispatch topic (attempt 1, same
     /// webhook id) and remove them from the dead-letter list.
     ResendDeadLetters {

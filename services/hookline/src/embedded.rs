@@ -6,7 +6,7 @@ use crate::{Pipeline, Service, Settings};
 use anyhow::Context;
 use hookline_kafka::embedded::EmbeddedKafka;
 use hookline_kafka::{ConfigWriter, KafkaSettings};
-use hookline_model::Permission;
+use hookline_model::{IngestKeyRecord, IngestKind, Permission};
 use hookline_security::Sealer;
 use hookline_store::Store;
 use tokio_util::sync::CancellationToken;
@@ -14,10 +14,12 @@ use tokio_util::sync::CancellationToken;
 /// The workspace the embedded mode creates a key for.
 pub const WORKSPACE: &str = "demo";
 
-/// The embedded pipeline, its broker and the API key created for it.
+/// The embedded pipeline, its broker and the credentials created for it.
 pub struct Embedded {
     pub pipeline: Pipeline,
     pub api_key: String,
+    /// An unbound ingest credential granting every input kind (what the gateway would use).
+    pub ingest_key: String,
     /// The in-process broker; the pipeline stops working when this is dropped.
     pub broker: EmbeddedKafka,
 }
@@ -49,16 +51,19 @@ pub async fn start(mut settings: Settings, shutdown: CancellationToken) -> anyho
         settings.security.allow_cidrs.push(cidr.parse().expect("static CIDR"));
     }
 
-    // The key is written before the services start, so their config replay includes it.
+    // The keys are written before the services start, so their config replay includes them.
     let (key, rec) = hookline_api::auth::new_key(WORKSPACE, vec![Permission::WebhooksRead, Permission::WebhooksWrite]);
-    ConfigWriter::new(kafka.producer()?, kafka.topics.config())
-        .put_api_key(&rec)
-        .await?;
+    let writer = ConfigWriter::new(kafka.producer()?, kafka.topics.config());
+    writer.put_api_key(&rec).await?;
+    let (ingest_key, ingest_rec) =
+        IngestKeyRecord::generate(Some("embedded gateway".into()), IngestKind::ALL.to_vec(), None, None);
+    writer.put_ingest_key(&ingest_rec).await?;
 
     let pipeline = crate::start(&Service::ALL, &kafka, Store::memory(), &settings, shutdown).await?;
     Ok(Embedded {
         pipeline,
         api_key: key,
+        ingest_key,
         broker,
     })
 }
@@ -68,6 +73,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     let Embedded {
         pipeline,
         api_key: key,
+        ingest_key,
         broker,
     } = self::start(settings, shutdown).await?;
     let api = pipeline.api_addr.expect("api runs");
@@ -79,7 +85,8 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
          API:      http://{api}   (PUT /api/v1/user/webhooks, ...)\n\
          Ingest:   http://{ingest}   (POST /v1/messages, POST /v1/dlr)\n\
          Metrics:  http://{}/metrics\n\
-         API key:  {key}   (workspace `{WORKSPACE}`, webhooks.read + webhooks.write)\n",
+         API key:  {key}   (workspace `{WORKSPACE}`, webhooks.read + webhooks.write)\n\
+         Ingest credential: {ingest_key}   (Authorization: Bearer …; every input kind, any workspace)\n",
         pipeline.admin_addr
     );
     let result = pipeline.wait().await;

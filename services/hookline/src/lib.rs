@@ -1,6 +1,7 @@
 //! Wiring: which services run in this process, on which Kafka and store. Used by the binary
 //! and by the integration tests, so both start the pipeline the same way.
 
+pub mod admin;
 pub mod cli;
 pub mod embedded;
 
@@ -125,7 +126,7 @@ pub async fn start(
         registries.push(rt.registry.clone());
         match svc {
             Service::Ingest => {
-                let r = hookline_ingest::start(kafka, &settings.ingest, &rt).await?;
+                let r = hookline_ingest::start(kafka, store.clone(), config.clone(), &settings.ingest, &rt).await?;
                 ingest_addr = Some(r.http_addr);
                 tasks.push((svc, tokio::spawn(async move { Ok(r.task.await??) })));
             }

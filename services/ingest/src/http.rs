@@ -1,13 +1,16 @@
-//! The HTTP edge: the same two inputs as the Kafka topics, for sources that push over HTTP
-//! (carrier DLR callbacks, or a newcomer trying Hookline without a Kafka client).
+//! The HTTP edge: the inputs of the Kafka topics, for sources that push over HTTP (carrier
+//! DLR callbacks, trackers' postbacks, or a newcomer trying Hookline without a Kafka client).
 //!
 //! `POST /v1/messages` takes an accepted-message JSON object; `POST /v1/dlr` a DLR as JSON or
-//! SMPP receipt text; `POST /v1/clicks` a click; `GET`/`POST /track` and `POST /v1/actions` a
-//! conversion. `202` once the record is on its topic; `400` with
-//! `{"error_code": "INVALID_RECORD", "reason": ...}` when it does not validate; `503` when
-//! Kafka cannot take it (the caller should retry).
+//! SMPP receipt text; `POST /v1/clicks` a click; `POST /v1/inbound` an inbound SMS;
+//! `POST /v1/revocations` a revoked click; `GET`/`POST /track` and `POST /v1/actions` a
+//! conversion. Every route needs an ingest credential granting its kind
+//! ([`crate::credentials`]): `401` without a live one, `403` when it does not grant the kind
+//! or is bound to another workspace or carrier connection. `202` once the record is on its
+//! topic; `400` with `{"error_code": "INVALID_RECORD", "reason": ...}` when it does not
+//! validate; `503` when Kafka cannot take it (the caller should retry).
 
-use crate::{IngestFailure, Ingestor, InputKind};
+use crate::{credentials, IngestFailure, Ingestor, InputKind};
 use axum::body::Bytes;
 use axum::extract::Query;
 use axum::extract::State;
@@ -15,6 +18,7 @@ use axum::http::StatusCode;
 use axum::http::{HeaderMap, Method};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use hookline_model::IngestKind;
 use hookline_telemetry::openapi::{Auth, DocumentedRouter, Operation};
 use hookline_telemetry::{serve_http, HttpServer};
 use serde_json::Map;
@@ -41,15 +45,27 @@ pub fn documented() -> (Router<Ingestor>, Value) {
         "Kafka could not take the record: retry",
         json!({"error_code": "UNAVAILABLE", "description": "try again"}),
     );
-    let op = |method, path, summary| {
-        Operation::new(method, path, "Ingest", summary, Auth::None)
+    let unauthorized = (
+        401,
+        "no ingest credential, or an unknown or revoked one",
+        json!({"error_code": "UNAUTHORIZED", "description": "missing or invalid ingest credential"}),
+    );
+    let forbidden = (
+        403,
+        "the credential does not grant this input kind, or is bound to another workspace or carrier connection",
+        json!({"error_code": "FORBIDDEN", "description": "this ingest credential may not send dlr"}),
+    );
+    let op = |method, path, summary, kind: IngestKind| {
+        Operation::new(method, path, "Ingest", summary, Auth::IngestKey(kind.as_str()))
             .response(accepted.0, accepted.1, accepted.2.clone())
             .response(invalid.0, invalid.1, invalid.2.clone())
+            .response(unauthorized.0, unauthorized.1, unauthorized.2.clone())
+            .response(forbidden.0, forbidden.1, forbidden.2.clone())
             .response(unavailable.0, unavailable.1, unavailable.2.clone())
     };
     DocumentedRouter::default()
         .route(
-            op(Method::POST, "/v1/messages", "An SMS the gateway accepted").body(
+            op(Method::POST, "/v1/messages", "An SMS the gateway accepted", IngestKind::Messages).body(
                 "application/json",
                 json!({"message_id": "api_42_1", "carrier_message_id": "0123456789", "workspace_id": "acme",
                        "recipient": "+14155551234", "sender_id": "MyApp", "num_parts": 1, "cost": 0.0085,
@@ -58,7 +74,12 @@ pub fn documented() -> (Router<Ingestor>, Value) {
             post(messages),
         )
         .route(
-            op(Method::POST, "/v1/dlr", "A carrier delivery report: JSON or SMPP receipt text")
+            op(
+                Method::POST,
+                "/v1/dlr",
+                "A carrier delivery report: JSON or SMPP receipt text",
+                IngestKind::Dlr,
+            )
                 .body(
                     "application/json",
                     json!({"carrier_message_id": "0123456789", "status": "DELIVRD", "status_code": "000",
@@ -71,7 +92,7 @@ pub fn documented() -> (Router<Ingestor>, Value) {
             post(dlr),
         )
         .route(
-            op(Method::POST, "/v1/clicks", "A click on a short link").body(
+            op(Method::POST, "/v1/clicks", "A click on a short link", IngestKind::Clicks).body(
                 "application/json",
                 json!({"short_url": "https://hkl.ink/x1", "message_id": "api_42_1", "recipient": "+14155551234",
                        "user_agent": "Mozilla/5.0", "ip": "203.0.113.7"}),
@@ -79,7 +100,12 @@ pub fn documented() -> (Router<Ingestor>, Value) {
             post(clicks),
         )
         .route(
-            op(Method::POST, "/v1/inbound", "An SMS received on a workspace's number").body(
+            op(
+                Method::POST,
+                "/v1/inbound",
+                "An SMS received on a workspace's number",
+                IngestKind::Inbound,
+            ).body(
                 "application/json",
                 json!({"workspace_id": "acme", "from": "+14155551234", "to": "+14155550000", "text": "STOP"}),
             ),
@@ -89,47 +115,104 @@ pub fn documented() -> (Router<Ingestor>, Value) {
             op(
                 Method::GET,
                 "/track",
-                "A tracker postback (conversion): click_id, message_id, event, value, currency, transaction_id as query parameters",
+                "A tracker postback (conversion): token (the workspace's tracking token, unless sent as a Bearer credential), click_id, message_id, event, value, currency, transaction_id as query parameters",
+                IngestKind::Conversions,
             ),
             get(track_get),
         )
         .route(
-            op(Method::POST, "/track", "A tracker postback (conversion), form or JSON").body(
+            op(
+                Method::POST,
+                "/track",
+                "A tracker postback (conversion), form or JSON; `token` as for GET",
+                IngestKind::Conversions,
+            ).body(
                 "application/x-www-form-urlencoded",
-                json!({"click_id": "k-81", "event": "purchase", "value": "19.99", "currency": "USD", "transaction_id": "tx-1"}),
+                json!({"token": "hki_…", "click_id": "k-81", "event": "purchase", "value": "19.99", "currency": "USD", "transaction_id": "tx-1"}),
             ),
             post(track_post),
         )
         .route(
-            op(Method::POST, "/v1/actions", "Record a conversion through the API").body(
+            op(
+                Method::POST,
+                "/v1/actions",
+                "Record a conversion through the API",
+                IngestKind::Conversions,
+            ).body(
                 "application/json",
                 json!({"message_id": "api_42_1", "event": "signup", "transaction_id": "tx-2"}),
             ),
             post(track_post),
         )
+        .route(
+            op(
+                Method::POST,
+                "/v1/revocations",
+                "A click that bot detection revoked after the fact",
+                IngestKind::Revocations,
+            )
+            .body(
+                "application/json",
+                json!({"workspace_id": "acme", "message_id": "api_42_1", "source": "api"}),
+            ),
+            post(revocations),
+        )
         .finish("Hookline ingest", "The HTTP edge: the same inputs as the raw Kafka topics.")
 }
 
-async fn messages(State(i): State<Ingestor>, body: Bytes) -> (StatusCode, Json<Value>) {
-    respond(i.ingest(InputKind::AcceptedMessage, &body, chrono::Utc::now()).await)
+async fn messages(State(i): State<Ingestor>, headers: HeaderMap, body: Bytes) -> (StatusCode, Json<Value>) {
+    respond(record(&i, InputKind::AcceptedMessage, &headers, &body).await)
 }
 
-async fn dlr(State(i): State<Ingestor>, body: Bytes) -> (StatusCode, Json<Value>) {
-    respond(i.ingest(InputKind::CarrierDlr, &body, chrono::Utc::now()).await)
+async fn dlr(State(i): State<Ingestor>, headers: HeaderMap, body: Bytes) -> (StatusCode, Json<Value>) {
+    respond(record(&i, InputKind::CarrierDlr, &headers, &body).await)
 }
 
-async fn inbound(State(i): State<Ingestor>, body: Bytes) -> (StatusCode, Json<Value>) {
-    respond(i.ingest(InputKind::Inbound, &body, chrono::Utc::now()).await)
+async fn inbound(State(i): State<Ingestor>, headers: HeaderMap, body: Bytes) -> (StatusCode, Json<Value>) {
+    respond(record(&i, InputKind::Inbound, &headers, &body).await)
 }
 
-async fn clicks(State(i): State<Ingestor>, body: Bytes) -> (StatusCode, Json<Value>) {
-    respond(i.ingest(InputKind::Click, &body, chrono::Utc::now()).await)
+async fn clicks(State(i): State<Ingestor>, headers: HeaderMap, body: Bytes) -> (StatusCode, Json<Value>) {
+    respond(record(&i, InputKind::Click, &headers, &body).await)
 }
 
-/// `GET /track?click_id=…&event=…&value=…&currency=…&transaction_id=…` (a tracker postback).
-async fn track_get(State(i): State<Ingestor>, Query(q): Query<HashMap<String, String>>) -> (StatusCode, Json<Value>) {
+async fn revocations(State(i): State<Ingestor>, headers: HeaderMap, body: Bytes) -> (StatusCode, Json<Value>) {
+    let scope = match i.authenticate(credentials::presented(&headers, None), IngestKind::Revocations) {
+        Ok(s) => s,
+        Err(e) => return respond(Err(e)),
+    };
+    respond(i.ingest_revocation(&body, &scope).await)
+}
+
+/// Authenticates the caller for `kind`, then ingests the body with its scope.
+async fn record(i: &Ingestor, kind: InputKind, headers: &HeaderMap, body: &[u8]) -> Result<(), IngestFailure> {
+    let scope = i.authenticate(credentials::presented(headers, None), kind.grant())?;
+    i.ingest(kind, body, chrono::Utc::now(), Some(&scope)).await
+}
+
+/// Authenticates a conversion's caller (Bearer, or the postback URL's `token`, which is not
+/// a conversion field) and ingests it.
+async fn conversion(i: &Ingestor, headers: &HeaderMap, mut fields: Map<String, Value>) -> Result<(), IngestFailure> {
+    let token = match fields.remove("token") {
+        Some(Value::String(t)) => Some(t),
+        _ => None,
+    };
+    let scope = i.authenticate(
+        credentials::presented(headers, token.as_deref()),
+        IngestKind::Conversions,
+    )?;
+    i.ingest_conversion(&fields, &scope).await
+}
+
+/// `GET /track?token=…&click_id=…&event=…&value=…&currency=…&transaction_id=…` (a tracker
+/// postback).
+async fn track_get(
+    State(i): State<Ingestor>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> (StatusCode, Json<Value>) {
     let fields: Map<String, Value> = q.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
-    respond(i.ingest_conversion(&fields).await)
+    respond(conversion(&i, &headers, fields).await)
 }
 
 /// `POST /track` (form or JSON) and `POST /v1/actions` (JSON).
@@ -146,11 +229,17 @@ async fn track_post(State(i): State<Ingestor>, headers: HeaderMap, body: Bytes) 
         serde_json::from_slice(&body).map_err(|e| e.to_string())
     };
     match fields {
-        Ok(f) => respond(i.ingest_conversion(&f).await),
-        Err(e) => (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"error_code": "INVALID_RECORD", "reason": "invalid_body", "description": e})),
-        ),
+        Ok(f) => respond(conversion(&i, &headers, f).await),
+        Err(e) => {
+            // Authenticate first: an unauthenticated caller learns nothing about the body.
+            if let Err(e) = i.authenticate(credentials::presented(&headers, None), IngestKind::Conversions) {
+                return respond(Err(e));
+            }
+            (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error_code": "INVALID_RECORD", "reason": "invalid_body", "description": e})),
+            )
+        }
     }
 }
 
@@ -160,6 +249,18 @@ fn respond(r: Result<(), IngestFailure>) -> (StatusCode, Json<Value>) {
         Err(IngestFailure::Invalid(e)) => (
             StatusCode::BAD_REQUEST,
             Json(json!({"error_code": "INVALID_RECORD", "reason": e.reason(), "description": e.to_string()})),
+        ),
+        Err(e @ IngestFailure::Unauthorized) => (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error_code": "UNAUTHORIZED", "description": e.to_string()})),
+        ),
+        Err(IngestFailure::Forbidden(why)) => (
+            StatusCode::FORBIDDEN,
+            Json(json!({"error_code": "FORBIDDEN", "description": why})),
+        ),
+        Err(IngestFailure::NotReady) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"error_code": "UNAVAILABLE", "description": "starting up: try again"})),
         ),
         Err(IngestFailure::Produce(e)) => {
             tracing::error!(error = %e, "HTTP ingest could not produce");

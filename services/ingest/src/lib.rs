@@ -1,17 +1,25 @@
 //! Ingest: the edge of the pipeline.
 //!
-//! Reads the gateway's accepted-message stream and carrier DLR feeds from Kafka, and the same
-//! two record kinds over HTTP (`POST /v1/messages`, `POST /v1/dlr`); validates and normalises
-//! them ([`normalise`], [`smpp`]) and produces them to the event topics for enrich. A Kafka
-//! record that cannot be parsed is quarantined with its reason; an HTTP one is answered `400`
-//! with the same reason code.
+//! Reads the gateway's accepted-message stream, carrier DLR feeds, clicks and inbound SMS from
+//! Kafka (whose ACLs say who may write them), and the same inputs plus conversions and
+//! revoked clicks over HTTP ([`http`]), where every request must carry an ingest credential
+//! that grants its kind ([`credentials`]); validates and normalises them ([`normalise`],
+//! [`smpp`]) and produces them to the event topics for enrich. A Kafka record that cannot be
+//! parsed is quarantined with its reason; an HTTP one is answered `400` with the same reason
+//! code.
 
+pub mod credentials;
 pub mod http;
 mod metrics;
 pub mod normalise;
 pub mod smpp;
 
-use hookline_kafka::{Handled, KafkaMetrics, KafkaSettings, Message, OwnedMessage, Producer, Pump, Quarantine};
+use credentials::Scope;
+use hookline_kafka::{
+    ConfigHandle, Handled, KafkaMetrics, KafkaSettings, Message, OwnedMessage, Producer, Pump, Quarantine,
+};
+use hookline_model::{IngestKind, RevokedClickInput};
+use hookline_store::KeyUsage;
 use hookline_telemetry::Runtime;
 use metrics::Metrics;
 use std::net::SocketAddr;
@@ -78,6 +86,16 @@ impl InputKind {
             Self::Inbound => "inbound",
         }
     }
+
+    /// What an ingest credential must grant to send this kind.
+    pub fn grant(self) -> IngestKind {
+        match self {
+            Self::AcceptedMessage => IngestKind::Messages,
+            Self::CarrierDlr => IngestKind::Dlr,
+            Self::Click => IngestKind::Clicks,
+            Self::Inbound => IngestKind::Inbound,
+        }
+    }
 }
 
 /// Validation and forwarding, shared by the Kafka consumer and the HTTP edge.
@@ -90,6 +108,9 @@ pub struct Ingestor {
     clicks_topic: String,
     conversions_topic: String,
     inbound_topic: String,
+    revoked_topic: String,
+    config: ConfigHandle,
+    usage: KeyUsage,
     metrics: Arc<Metrics>,
 }
 
@@ -100,6 +121,16 @@ pub enum IngestFailure {
     Invalid(#[from] normalise::InputError),
     #[error("could not produce: {0}")]
     Produce(#[from] hookline_kafka::KafkaError),
+    /// No ingest credential, or one that is unknown or revoked.
+    #[error("missing or invalid ingest credential")]
+    Unauthorized,
+    /// The credential does not grant this input, or is bound to another workspace or carrier
+    /// connection than the record names.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The config (and so the credentials) is not replayed yet.
+    #[error("not ready: the configuration is still loading")]
+    NotReady,
 }
 
 impl Ingestor {
@@ -111,15 +142,22 @@ impl Ingestor {
     /// event's id. So a record read again after a crash or a broker restart must get the same
     /// value: the Kafka consumer passes the record's own timestamp, never the clock, or the
     /// re-read would become a second event with its own webhook id.
+    ///
+    /// `scope` is the HTTP caller's credential binding ([`Scope`]); Kafka records have none
+    /// (the topic's ACL said who may write them).
     pub async fn ingest(
         &self,
         kind: InputKind,
         raw: &[u8],
         received_at: chrono::DateTime<chrono::Utc>,
+        scope: Option<&Scope>,
     ) -> Result<(), IngestFailure> {
         let (label, topic, key, value) = match kind {
             InputKind::AcceptedMessage => {
-                let m = normalise::accepted_message(raw)?;
+                let mut m = normalise::accepted_message(raw)?;
+                if let Some(s) = scope {
+                    s.message(&mut m)?;
+                }
                 (
                     "accepted_message",
                     &self.messages_topic,
@@ -128,7 +166,10 @@ impl Ingestor {
                 )
             }
             InputKind::CarrierDlr => {
-                let d = normalise::carrier_dlr(raw, received_at)?;
+                let mut d = normalise::carrier_dlr(raw, received_at)?;
+                if let Some(s) = scope {
+                    s.dlr(&mut d)?;
+                }
                 (
                     "carrier_dlr",
                     &self.dlr_topic,
@@ -137,11 +178,17 @@ impl Ingestor {
                 )
             }
             InputKind::Click => {
-                let c = normalise::click(raw, received_at)?;
+                let mut c = normalise::click(raw, received_at)?;
+                if let Some(s) = scope {
+                    s.click(&mut c);
+                }
                 ("click", &self.clicks_topic, c.click_id.clone(), serde_json::to_vec(&c))
             }
             InputKind::Inbound => {
                 let i = normalise::inbound(raw, received_at)?;
+                if let Some(s) = scope {
+                    s.inbound(&i)?;
+                }
                 ("inbound", &self.inbound_topic, i.from.clone(), serde_json::to_vec(&i))
             }
         };
@@ -153,12 +200,15 @@ impl Ingestor {
         Ok(())
     }
 
-    /// Validates a conversion (tracker postback or API action) and produces it.
+    /// Validates a conversion (tracker postback or API action) of an authenticated caller
+    /// and produces it.
     pub async fn ingest_conversion(
         &self,
         fields: &serde_json::Map<String, serde_json::Value>,
+        scope: &Scope,
     ) -> Result<(), IngestFailure> {
-        let c = normalise::conversion(fields, chrono::Utc::now())?;
+        let mut c = normalise::conversion(fields, chrono::Utc::now())?;
+        scope.conversion(&mut c);
         let key = c.click_id.clone().or_else(|| c.message_id.clone()).unwrap_or_default();
         let value = serde_json::to_vec(&c).map_err(hookline_kafka::KafkaError::from)?;
         self.producer
@@ -171,10 +221,39 @@ impl Ingestor {
         Ok(())
     }
 
+    /// Validates a revoked click of an authenticated caller and produces it to the topic
+    /// bot detection writes (keyed by workspace, as enrich's batcher expects).
+    pub async fn ingest_revocation(&self, raw: &[u8], scope: &Scope) -> Result<(), IngestFailure> {
+        let r: RevokedClickInput = serde_json::from_slice(raw).map_err(normalise::InputError::from)?;
+        for (field, value) in [("workspace_id", &r.workspace_id), ("message_id", &r.message_id)] {
+            if value.trim().is_empty() {
+                return Err(normalise::InputError::MissingField(field).into());
+            }
+        }
+        scope.revocation(&r)?;
+        let value = serde_json::to_vec(&r).map_err(hookline_kafka::KafkaError::from)?;
+        self.producer
+            .send(&self.revoked_topic, Some(r.workspace_id.as_bytes()), Some(&value), &[])
+            .await?;
+        self.metrics
+            .records
+            .with_label_values(&["revocation", "accepted"])
+            .inc();
+        Ok(())
+    }
+
+    /// The caller's scope if `token` is a live credential granting `kind` (see
+    /// [`credentials::authenticate`]); notes the credential's use for the key listings.
+    pub fn authenticate(&self, token: Option<&str>, kind: IngestKind) -> Result<Scope, IngestFailure> {
+        let scope = credentials::authenticate(&self.config, token, kind)?;
+        self.usage.touch(scope.key_id());
+        Ok(scope)
+    }
+
     /// Handles one raw Kafka record: forward, or quarantine with the reason.
     async fn handle_record(&self, kind: InputKind, msg: OwnedMessage) -> Handled {
         let raw = msg.payload().unwrap_or_default();
-        match self.ingest(kind, raw, record_time(&msg)).await {
+        match self.ingest(kind, raw, record_time(&msg), None).await {
             Ok(()) => Handled::Done,
             Err(IngestFailure::Invalid(e)) => {
                 let label = kind.label();
@@ -185,12 +264,23 @@ impl Ingestor {
                     .into()
             }
             Err(IngestFailure::Produce(e)) => Handled::Abort(e.to_string()),
+            // Only the HTTP edge authenticates; a Kafka record has no scope to break.
+            Err(e @ (IngestFailure::Unauthorized | IngestFailure::Forbidden(_) | IngestFailure::NotReady)) => {
+                Handled::Abort(e.to_string())
+            }
         }
     }
 }
 
-/// Starts the raw-topic consumer and the HTTP edge.
-pub async fn start(kafka: &KafkaSettings, cfg: &IngestConfig, rt: &Runtime) -> Result<Running, IngestError> {
+/// Starts the raw-topic consumer and the HTTP edge, which authenticates callers against
+/// `config` and records credential use in `store`.
+pub async fn start(
+    kafka: &KafkaSettings,
+    store: hookline_store::Store,
+    config: ConfigHandle,
+    cfg: &IngestConfig,
+    rt: &Runtime,
+) -> Result<Running, IngestError> {
     let metrics = Arc::new(Metrics::new(&rt.registry));
     let kafka_metrics = KafkaMetrics::new(&rt.registry, "ingest");
     let producer = kafka.producer()?.instrumented(&kafka_metrics);
@@ -203,6 +293,9 @@ pub async fn start(kafka: &KafkaSettings, cfg: &IngestConfig, rt: &Runtime) -> R
         clicks_topic: topics.clicks(),
         conversions_topic: topics.conversions(),
         inbound_topic: topics.inbound(),
+        revoked_topic: topics.clicks_revoked(),
+        config,
+        usage: KeyUsage::new(store),
         metrics,
     };
 

@@ -45,7 +45,7 @@ pub fn accepted_message(raw: &[u8]) -> Result<AcceptedMessage, InputError> {
     if raw.iter().all(u8::is_ascii_whitespace) {
         return Err(InputError::Empty);
     }
-    let msg: AcceptedMessage = serde_json::from_slice(raw)?;
+    let mut msg: AcceptedMessage = serde_json::from_slice(raw)?;
     for (name, value) in [
         ("message_id", &msg.message_id),
         ("carrier_message_id", &msg.carrier_message_id),
@@ -69,6 +69,8 @@ pub fn accepted_message(raw: &[u8]) -> Result<AcceptedMessage, InputError> {
             why: "must be a non-negative number".into(),
         });
     }
+    let carrier_connection = connection_id(msg.carrier_connection.take())?;
+    msg.carrier_connection = carrier_connection;
     Ok(msg)
 }
 
@@ -88,6 +90,8 @@ struct JsonDlr {
     cost: Option<f64>,
     #[serde(default)]
     carrier: Option<String>,
+    #[serde(default)]
+    carrier_connection: Option<String>,
 }
 
 /// Validates a carrier DLR: a JSON object, or SMPP receipt text.
@@ -96,7 +100,7 @@ pub fn carrier_dlr(raw: &[u8], received_at: DateTime<Utc>) -> Result<CarrierDlr,
     if text.is_empty() {
         return Err(InputError::Empty);
     }
-    let (id, status, code, done_at, cost, carrier) = if text.starts_with('{') {
+    let (id, status, code, done_at, cost, carrier, connection) = if text.starts_with('{') {
         let j: JsonDlr = serde_json::from_str(text)?;
         let id = j
             .carrier_message_id
@@ -114,11 +118,20 @@ pub fn carrier_dlr(raw: &[u8], received_at: DateTime<Utc>) -> Result<CarrierDlr,
                 });
             }
         }
-        (id, status, j.status_code, j.done_at, j.cost, j.carrier)
+        (
+            id,
+            status,
+            j.status_code,
+            j.done_at,
+            j.cost,
+            j.carrier,
+            j.carrier_connection,
+        )
     } else {
         let r = smpp::parse(text)?;
-        (r.id, r.stat, r.err, r.done_date, None, None)
+        (r.id, r.stat, r.err, r.done_date, None, None, None)
     };
+    let carrier_connection = connection_id(connection)?;
     let status = DlrStatus::parse(&status).ok_or(InputError::UnknownStatus(status))?;
     Ok(CarrierDlr {
         carrier_message_id: id.trim().to_string(),
@@ -129,8 +142,25 @@ pub fn carrier_dlr(raw: &[u8], received_at: DateTime<Utc>) -> Result<CarrierDlr,
         done_at: done_at.unwrap_or(received_at),
         cost,
         carrier,
+        carrier_connection,
+        workspace_id: None,
         received_at,
     })
+}
+
+/// A carrier connection id, when given: 1–64 of `[A-Za-z0-9_.-]` (it becomes part of a store
+/// key, so it may not contain the key separator).
+pub fn connection_id(raw: Option<String>) -> Result<Option<String>, InputError> {
+    let Some(c) = raw.map(|c| c.trim().to_string()).filter(|c| !c.is_empty()) else {
+        return Ok(None);
+    };
+    if !hookline_model::ids::is_valid_scope_id(&c) {
+        return Err(InputError::InvalidField {
+            field: "carrier_connection",
+            why: "must be 1-64 of A-Z a-z 0-9 _ . -".into(),
+        });
+    }
+    Ok(Some(c))
 }
 
 #[derive(Deserialize)]
@@ -239,6 +269,7 @@ pub fn click(raw: &[u8], received_at: DateTime<Utc>) -> Result<ClickInput, Input
         ip: c.ip,
         bot: c.bot,
         opt_out: c.opt_out,
+        workspace_id: None,
         clicked_at,
         received_at,
     })
@@ -289,6 +320,7 @@ pub fn conversion(fields: &Map<String, Value>, received_at: DateTime<Utc>) -> Re
         value,
         currency: text("currency").map(|c| c.to_ascii_uppercase()),
         transaction_id: text("transaction_id"),
+        workspace_id: None,
         occurred_at,
         received_at,
     })

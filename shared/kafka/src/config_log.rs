@@ -9,7 +9,7 @@
 
 use crate::{KafkaError, KafkaSettings, Producer};
 use hookline_model::config_log::ConfigKey;
-use hookline_model::{ApiKeyRecord, ConfigState, WorkspaceConfig};
+use hookline_model::{ApiKeyRecord, ConfigState, IngestKeyRecord, WorkspaceConfig};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
@@ -190,11 +190,17 @@ impl ConfigWriter {
             .await
     }
 
-    /// Revokes a key: a tombstone for its record. Compaction keeps the tombstone for the
-    /// topic's `delete.retention.ms` after it removed every earlier record of the key, so a
-    /// follower reading from the start sees either the tombstone or nothing of the key.
-    pub async fn delete_api_key(&self, key_hash: &str) -> Result<String, KafkaError> {
-        let key = ConfigKey::ApiKey(key_hash.to_string()).render();
+    pub async fn put_ingest_key(&self, rec: &IngestKeyRecord) -> Result<(String, Vec<u8>), KafkaError> {
+        self.put(ConfigKey::IngestKey(rec.key_hash.clone()), serde_json::to_vec(rec)?)
+            .await
+    }
+
+    /// Revokes an API key or ingest credential: a tombstone for its record. Compaction keeps
+    /// the tombstone for the topic's `delete.retention.ms` after it removed every earlier
+    /// record of the key, so a follower reading from the start sees either the tombstone or
+    /// nothing of the key.
+    pub async fn delete(&self, key: ConfigKey) -> Result<String, KafkaError> {
+        let key = key.render();
         self.producer.send(&self.topic, Some(key.as_bytes()), None, &[]).await?;
         Ok(key)
     }

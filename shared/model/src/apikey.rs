@@ -47,7 +47,32 @@ impl ApiKeyRecord {
     }
 }
 
-/// The lookup hash of a presented key.
+/// The lookup hash of a presented key (API key, ingest credential, admin token).
 pub fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// `prefix` and 256 random bits in hex: a key nobody can guess, so an unsalted hash of it is
+/// safe to store.
+pub fn random_token(prefix: &str) -> String {
+    use rand::RngCore;
+    let mut raw = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut raw);
+    format!("{prefix}{}", hex::encode(raw))
+}
+
+impl ApiKeyRecord {
+    /// A new key (shown once) and the record stored for it.
+    pub fn generate(workspace_id: &str, permissions: Vec<Permission>) -> (String, Self) {
+        let key = random_token("hk_");
+        let key_hash = hash_key(&key);
+        let rec = Self {
+            key_id: format!("key_{}", &key_hash[..12]),
+            key_hash,
+            workspace_id: workspace_id.to_string(),
+            permissions,
+            created_at: chrono::Utc::now(),
+        };
+        (key, rec)
+    }
 }

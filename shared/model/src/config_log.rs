@@ -1,12 +1,13 @@
 //! The config topic's record format and the in-memory state every service folds it into.
 //!
 //! The topic is compacted and keyed: `workspace:<id>` holds a [`WorkspaceConfig`],
-//! `api_key:<sha256>` an [`ApiKeyRecord`]. A record with no value (tombstone) deletes the key.
+//! `api_key:<sha256>` an [`ApiKeyRecord`], `ingest_key:<sha256>` an [`IngestKeyRecord`]. A record with no value (tombstone) deletes the key.
 //! Replaying the topic from the beginning rebuilds the state exactly, which is what makes the
 //! configuration survive a restart of every Hookline process.
 
 use crate::apikey::ApiKeyRecord;
 use crate::event::Event;
+use crate::ingest_key::IngestKeyRecord;
 use crate::subscription::Subscription;
 use crate::workspace::WorkspaceConfig;
 use std::collections::HashMap;
@@ -17,14 +18,17 @@ use std::sync::Arc;
 pub enum ConfigKey {
     Workspace(String),
     ApiKey(String),
+    IngestKey(String),
 }
 
 impl ConfigKey {
     pub fn parse(raw: &str) -> Option<Self> {
         if let Some(id) = raw.strip_prefix("workspace:") {
             Some(Self::Workspace(id.to_string()))
+        } else if let Some(h) = raw.strip_prefix("api_key:") {
+            Some(Self::ApiKey(h.to_string()))
         } else {
-            raw.strip_prefix("api_key:").map(|h| Self::ApiKey(h.to_string()))
+            raw.strip_prefix("ingest_key:").map(|h| Self::IngestKey(h.to_string()))
         }
     }
 
@@ -32,13 +36,14 @@ impl ConfigKey {
         match self {
             Self::Workspace(id) => format!("workspace:{id}"),
             Self::ApiKey(h) => format!("api_key:{h}"),
+            Self::IngestKey(h) => format!("ingest_key:{h}"),
         }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigRecordError {
-    #[error("config record key `{0}` is not `workspace:<id>` or `api_key:<hash>`")]
+    #[error("config record key `{0}` is not `workspace:<id>`, `api_key:<hash>` or `ingest_key:<hash>`")]
     BadKey(String),
     #[error("config record `{key}` does not decode: {source}")]
     BadValue { key: String, source: serde_json::Error },
@@ -49,6 +54,7 @@ pub enum ConfigRecordError {
 pub struct ConfigState {
     workspaces: HashMap<String, Arc<WorkspaceConfig>>,
     api_keys: HashMap<String, ApiKeyRecord>,
+    ingest_keys: HashMap<String, IngestKeyRecord>,
 }
 
 impl ConfigState {
@@ -75,6 +81,13 @@ impl ConfigState {
                 let rec: ApiKeyRecord = serde_json::from_slice(v).map_err(bad)?;
                 self.api_keys.insert(h, rec);
             }
+            (ConfigKey::IngestKey(h), None) => {
+                self.ingest_keys.remove(&h);
+            }
+            (ConfigKey::IngestKey(h), Some(v)) => {
+                let rec: IngestKeyRecord = serde_json::from_slice(v).map_err(bad)?;
+                self.ingest_keys.insert(h, rec);
+            }
         }
         Ok(())
     }
@@ -90,6 +103,28 @@ impl ConfigState {
 
     pub fn api_key(&self, hash: &str) -> Option<&ApiKeyRecord> {
         self.api_keys.get(hash)
+    }
+
+    /// Every live API key, oldest first (for listings: records, never keys).
+    pub fn api_keys(&self) -> Vec<&ApiKeyRecord> {
+        let mut v: Vec<_> = self.api_keys.values().collect();
+        v.sort_by(|a, b| (a.created_at, &a.key_id).cmp(&(b.created_at, &b.key_id)));
+        v
+    }
+
+    pub fn ingest_key(&self, hash: &str) -> Option<&IngestKeyRecord> {
+        self.ingest_keys.get(hash)
+    }
+
+    pub fn ingest_key_by_id(&self, key_id: &str) -> Option<&IngestKeyRecord> {
+        self.ingest_keys.values().find(|k| k.key_id == key_id)
+    }
+
+    /// Every live ingest credential, oldest first.
+    pub fn ingest_keys(&self) -> Vec<&IngestKeyRecord> {
+        let mut v: Vec<_> = self.ingest_keys.values().collect();
+        v.sort_by(|a, b| (a.created_at, &a.key_id).cmp(&(b.created_at, &b.key_id)));
+        v
     }
 
     pub fn subscription(&self, workspace_id: &str, subscription_id: &str) -> Option<Subscription> {

@@ -19,6 +19,12 @@ pub fn stable_id(prefix: &str, parts: &[&str]) -> String {
     format!("{prefix}_{}", hex::encode(&digest[..12]))
 }
 
+/// Whether `id` may name a workspace or a carrier connection: 1–64 of `[A-Za-z0-9_.-]`, so it
+/// is safe inside store keys (no `:`), topic keys and logs.
+pub fn is_valid_scope_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+}
+
 /// The webhook id: one per (event, subscription), the same on every attempt.
 pub fn dispatch_id(event_id: &str, subscription_id: &str) -> String {
     stable_id("wh", &[event_id, subscription_id])

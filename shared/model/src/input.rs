@@ -16,6 +16,11 @@ pub struct AcceptedMessage {
     pub message_id: String,
     /// The id the carrier assigned on submit; carrier DLRs refer to it.
     pub carrier_message_id: String,
+    /// The carrier connection the message was submitted through (1–64 of `[A-Za-z0-9_.-]`).
+    /// Carrier ids are unique only per connection: when set, only DLRs that name the same
+    /// connection (or come with a credential bound to it) join this message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carrier_connection: Option<String>,
     pub workspace_id: String,
     pub recipient: String,
     pub sender_id: String,
@@ -150,6 +155,10 @@ pub struct ClickInput {
     /// The link was the message's opt-out link: the visit fires `opt_out`, not `click`.
     #[serde(default)]
     pub opt_out: bool,
+    /// Set when the sender's credential is bound to one workspace: the click joins only that
+    /// workspace's messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace_id: Option<String>,
     pub clicked_at: DateTime<Utc>,
     pub received_at: DateTime<Utc>,
 }
@@ -189,6 +198,10 @@ pub struct ConversionInput {
     /// A repeated postback with the same transaction id fires once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transaction_id: Option<String>,
+    /// The workspace of the credential (tracking token) it came with: the conversion joins
+    /// only that workspace's clicks and messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace_id: Option<String>,
     pub occurred_at: DateTime<Utc>,
     pub received_at: DateTime<Utc>,
 }
@@ -214,6 +227,14 @@ pub struct CarrierDlr {
     /// Free-form carrier name, for logs only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub carrier: Option<String>,
+    /// The carrier connection the report came through ([`AcceptedMessage::carrier_connection`]):
+    /// from the record, or forced by the ingest credential bound to a connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carrier_connection: Option<String>,
+    /// Set when the sender's credential is bound to one workspace: the report joins only that
+    /// workspace's messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace_id: Option<String>,
     /// When Hookline first saw the report; end-to-end latency is measured from here.
     pub received_at: DateTime<Utc>,
 }

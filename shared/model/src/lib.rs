@@ -11,6 +11,7 @@ pub mod dispatch;
 pub mod event;
 pub mod fields;
 pub mod ids;
+pub mod ingest_key;
 pub mod input;
 pub mod named;
 pub mod payload;
@@ -23,6 +24,7 @@ pub use apikey::{ApiKeyRecord, Permission};
 pub use config_log::{ConfigKey, ConfigState};
 pub use dispatch::{AttemptOutcome, AttemptRecord, DeadLetter, Dispatch};
 pub use event::{Channel, Event, EventData, EventKind};
+pub use ingest_key::{IngestKeyRecord, IngestKind};
 pub use input::{
     AcceptedMessage, CarrierDlr, ClickInput, ConversionInput, InboundInput, LinkType, MessageDetails,
     RevokedClickInput, RevokedSource, SendPath,

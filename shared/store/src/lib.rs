@@ -5,11 +5,14 @@
 //! every real deployment and [`memory`] for the embedded mode, and an enum keeps the async
 //! methods plain.
 
+pub mod key_usage;
 pub mod memory;
 pub mod redis_store;
 
 use hookline_model::{AcceptedMessage, AttemptRecord, DeadLetter};
 use std::time::Duration;
+
+pub use key_usage::KeyUsage;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -17,6 +20,24 @@ pub enum StoreError {
     Redis(#[from] redis::RedisError),
     #[error("stored value does not decode: {0}")]
     Decode(#[from] serde_json::Error),
+}
+
+/// Whether a write that takes ownership of ids went through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ownership {
+    Stored,
+    /// This key already belongs to another record; nothing was written.
+    Taken(String),
+}
+
+/// Carrier message ids are unique only within one carrier connection, so a message that names
+/// its connection is found by both (a connection id has no `:`, so the two key forms never
+/// meet).
+fn carrier_key(connection: Option<&str>, carrier_message_id: &str) -> String {
+    match connection {
+        Some(c) => format!("msgc:{c}:{carrier_message_id}"),
+        None => format!("msg:{carrier_message_id}"),
+    }
 }
 
 /// The key-value store.
@@ -36,24 +57,35 @@ impl Store {
         Self::Memory(memory::MemoryStore::default())
     }
 
-    /// Keeps `msg` for `ttl`, findable by its carrier message id (DLRs) and by its message
-    /// id (clicks, conversions).
-    pub async fn put_message(&self, msg: &AcceptedMessage, ttl: Duration) -> Result<(), StoreError> {
+    /// Keeps `msg` for `ttl`, findable by its carrier message id (DLRs; within its carrier
+    /// connection when the message names one) and by its message id (clicks, conversions).
+    ///
+    /// First writer wins: ids that already belong to another message — another workspace's,
+    /// or a carrier id already taken within its carrier — are never overwritten (that would
+    /// send the other message's DLRs and clicks to this workspace). The same message written
+    /// again (a record reprocessed, a resubmit) is stored as before.
+    pub async fn put_message(&self, msg: &AcceptedMessage, ttl: Duration) -> Result<Ownership, StoreError> {
         let value = serde_json::to_vec(msg)?;
         let keys = [
-            format!("msg:{}", msg.carrier_message_id),
+            carrier_key(msg.carrier_connection.as_deref(), &msg.carrier_message_id),
             format!("msgid:{}", msg.message_id),
         ];
-        match self {
+        let keys = [keys[0].as_str(), keys[1].as_str()];
+        let taken = match self {
             // Both keys in one round trip: this runs once per accepted message.
-            Self::Redis(r) => r.set_ex_all(&[&keys[0], &keys[1]], &value, ttl).await,
-            Self::Memory(m) => {
-                for key in &keys {
-                    m.set_ex(key, value.clone(), ttl);
-                }
-                Ok(())
+            Self::Redis(r) => {
+                r.set_ex_owned(&keys, &value, ttl, &msg.workspace_id, &msg.message_id)
+                    .await?
             }
-        }
+            Self::Memory(m) => m.set_ex_owned(&keys, &value, ttl, |v| {
+                serde_json::from_slice::<AcceptedMessage>(v)
+                    .is_ok_and(|o| o.workspace_id == msg.workspace_id && o.message_id == msg.message_id)
+            }),
+        };
+        Ok(match taken {
+            None => Ownership::Stored,
+            Some(i) => Ownership::Taken(keys[i].to_string()),
+        })
     }
 
     /// The accepted message with this (customer-facing) message id.
@@ -61,10 +93,19 @@ impl Store {
         self.get_json(&format!("msgid:{message_id}")).await
     }
 
-    /// Remembers which message a click belongs to, for joining conversions.
-    pub async fn put_click(&self, click_id: &str, message_id: &str, ttl: Duration) -> Result<(), StoreError> {
-        self.set_ex(&format!("click:{click_id}"), message_id.as_bytes(), ttl)
-            .await
+    /// Remembers which message a click belongs to, for joining conversions. First writer
+    /// wins, like [`Store::put_message`]: a click id already remembered for another message
+    /// is [`Ownership::Taken`].
+    pub async fn put_click(&self, click_id: &str, message_id: &str, ttl: Duration) -> Result<Ownership, StoreError> {
+        let key = format!("click:{click_id}");
+        let holder = match self {
+            Self::Redis(r) => r.claim(&key, message_id, ttl).await?,
+            Self::Memory(m) => m.claim(&key, message_id, ttl),
+        };
+        Ok(match holder {
+            Some(h) if h != message_id => Ownership::Taken(key),
+            _ => Ownership::Stored,
+        })
     }
 
     /// The message id of a known click.
@@ -122,9 +163,14 @@ impl Store {
         Ok(self.get(key).await?.map(|v| serde_json::from_slice(&v)).transpose()?)
     }
 
-    /// The accepted message a DLR refers to, if it is known and not expired.
-    pub async fn message_by_carrier_id(&self, carrier_message_id: &str) -> Result<Option<AcceptedMessage>, StoreError> {
-        self.get_json(&format!("msg:{carrier_message_id}")).await
+    /// The accepted message a DLR refers to (by the carrier's id, within the carrier
+    /// connection when the DLR names one), if it is known and not expired.
+    pub async fn message_by_carrier_id(
+        &self,
+        connection: Option<&str>,
+        carrier_message_id: &str,
+    ) -> Result<Option<AcceptedMessage>, StoreError> {
+        self.get_json(&carrier_key(connection, carrier_message_id)).await
     }
 
     /// Prepends an attempt to its workspace's log, keeping the newest `keep`.

@@ -51,6 +51,31 @@ impl MemoryStore {
         None
     }
 
+    /// Sets every key to `value` for `ttl` unless one of them holds a live value that `ours`
+    /// does not accept; then sets nothing and returns that key's index. One lock, so it is as
+    /// atomic as the Redis script it stands in for.
+    pub fn set_ex_owned(
+        &self,
+        keys: &[&str],
+        value: &[u8],
+        ttl: Duration,
+        ours: impl Fn(&[u8]) -> bool,
+    ) -> Option<usize> {
+        let mut g = self.inner.lock().expect("memory store lock");
+        let now = Instant::now();
+        for (i, key) in keys.iter().enumerate() {
+            if let Some((v, exp)) = g.values.get(*key) {
+                if *exp > now && !ours(v) {
+                    return Some(i);
+                }
+            }
+        }
+        for key in keys {
+            g.values.insert(key.to_string(), (value.to_vec(), now + ttl));
+        }
+        None
+    }
+
     pub fn push_capped(&self, key: &str, value: Vec<u8>, keep: usize) {
         let mut g = self.inner.lock().expect("memory store lock");
         let list = g.lists.entry(key.to_string()).or_default();

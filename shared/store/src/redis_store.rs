@@ -46,6 +46,42 @@ impl RedisStore {
         Ok(())
     }
 
+    /// Sets every key to `value` with `ttl` unless one already holds a message record of
+    /// another owner (`workspace_id`, `message_id` differ, or it does not decode); then sets
+    /// nothing and returns that key's index. One script, so two writers cannot interleave.
+    pub async fn set_ex_owned(
+        &self,
+        keys: &[&str],
+        value: &[u8],
+        ttl: Duration,
+        workspace_id: &str,
+        message_id: &str,
+    ) -> Result<Option<usize>, StoreError> {
+        const SCRIPT: &str = "for i, k in ipairs(KEYS) do \
+              local v = redis.call('GET', k) \
+              if v then \
+                local ok, d = pcall(cjson.decode, v) \
+                if not ok or type(d) ~= 'table' or d.workspace_id ~= ARGV[3] or d.message_id ~= ARGV[4] then \
+                  return i - 1 \
+                end \
+              end \
+            end \
+            for _, k in ipairs(KEYS) do redis.call('SET', k, ARGV[1], 'PX', ARGV[2]) end \
+            return -1";
+        let mut c = self.conn.clone();
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(SCRIPT).arg(keys.len());
+        for key in keys {
+            cmd.arg(self.key(key));
+        }
+        cmd.arg(value)
+            .arg(ttl.as_millis().max(1) as u64)
+            .arg(workspace_id)
+            .arg(message_id);
+        let i: i64 = cmd.query_async(&mut c).await?;
+        Ok(usize::try_from(i).ok())
+    }
+
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let mut c = self.conn.clone();
         Ok(redis::cmd("GET").arg(self.key(key)).query_async(&mut c).await?)

@@ -16,6 +16,8 @@ pub enum Auth {
     ApiKey(&'static str),
     /// `Authorization: Bearer <admin token>`.
     Admin,
+    /// `Authorization: Bearer <ingest credential>` granting this input kind.
+    IngestKey(&'static str),
 }
 
 /// One operation: what the OpenAPI document says about it.
@@ -133,6 +135,10 @@ fn document(title: &str, description: &str, ops: &[Operation]) -> Value {
             Auth::Admin => {
                 o.insert("security".into(), json!([{"adminToken": []}]));
             }
+            Auth::IngestKey(kind) => {
+                o.insert("security".into(), json!([{"ingestKey": []}]));
+                o.insert("x-input-kind".into(), json!(kind));
+            }
         }
         if !op.request.is_empty() {
             let content: Map<String, Value> = op
@@ -164,7 +170,8 @@ fn document(title: &str, description: &str, ops: &[Operation]) -> Value {
         "info": {"title": title, "version": env!("CARGO_PKG_VERSION"), "description": description},
         "components": {"securitySchemes": {
             "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
-            "adminToken": {"type": "http", "scheme": "bearer"}
+            "adminToken": {"type": "http", "scheme": "bearer"},
+            "ingestKey": {"type": "http", "scheme": "bearer", "description": "an ingest credential (`hki_…`) granting the operation's `x-input-kind`"}
         }},
         "paths": paths,
     })
