@@ -142,6 +142,22 @@ async fn put_validation_partial_updates_and_isolation() {
         (r#"{"delivery_url":"http://169.254.169.254/latest"}"#, "INVALID_URL"),
         (r#"{"click_url":"http://[::ffff:10.0.0.1]/"}"#, "INVALID_URL"),
         (r#"{"click_url":"http://0x0a000001/"}"#, "INVALID_URL"),
+        (r#"{"click_url":"http://[2002:a9fe:a9fe::]/"}"#, "INVALID_URL"),
+        // Issue 13: credentials in a URL (they would be sent as Basic auth and shown to any
+        // read key), control characters (the parser drops them, so the stored URL would not be
+        // the requested one), literal or percent-encoded.
+        (r#"{"delivery_url":"http://user:pass@127.0.0.1:9/d"}"#, "INVALID_URL"),
+        (r#"{"click_url":"https://hook@example.com/c"}"#, "INVALID_URL"),
+        (
+            r#"{"delivery_url":"http://127.0.0.1:9/d\r\nX-Injected: 1"}"#,
+            "INVALID_URL",
+        ),
+        (r#"{"delivery_url":"http://127.0.0.1:9/\td"}"#, "INVALID_URL"),
+        (r#"{"delivery_url":"http://127.0.0.1:9/d\u0000"}"#, "INVALID_URL"),
+        (
+            r#"{"delivery_url":"http://127.0.0.1:9/d%0D%0AX-Injected:%201"}"#,
+            "INVALID_URL",
+        ),
         (r#"{"signing_secret":""}"#, "INVALID_SECRET"),
         (
             &format!(r#"{{"signing_secret":"{}"}}"#, "s".repeat(65)),
@@ -167,6 +183,10 @@ async fn put_validation_partial_updates_and_isolation() {
         before,
         "rejected PUTs changed nothing"
     );
+    let read_only = p.create_key(&ws_a, &[R]).await.unwrap();
+    let shown = p.call("GET", hook, Some(&read_only), None).await.1;
+    assert_eq!(shown, before);
+    assert!(!shown.to_string().contains("pass"), "{shown}");
 
     // Partial update: only the sent field changes; "" disables.
     let (s, after) = p
@@ -237,7 +257,9 @@ async fn test_sends_and_logs() {
         .put_webhooks(
             &key,
             json!({
-                "delivery_url": ok.url("/d"), "click_url": ok.url("/c"), "conversion_url": ok.url("/v"),
+                // Stored, shown and requested in its normalised form (issue 13).
+                "delivery_url": format!("HTTP://{}/x/./../d", ok.addr),
+                "click_url": ok.url("/c"), "conversion_url": ok.url("/v"),
                 "impression_url": failing.url("/i"), "signing_secret": "s3"
             }),
         )
@@ -348,6 +370,16 @@ async fn test_sends_and_logs() {
     assert_eq!(v["logs"][1]["type"], "conversion");
     let all = p.call("GET", "/api/v1/user/webhooks/logs", Some(&key), None).await.1;
     assert_eq!(all["count"], 4);
+    // What GET and the logs show is the URL that was requested (the receiver saw `/d`).
+    let delivery_log = all["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["type"] == "delivery")
+        .unwrap();
+    assert_eq!(delivery_log["url"], ok.url("/d"));
+    let view = p.call("GET", "/api/v1/user/webhooks", Some(&key), None).await.1;
+    assert_eq!(view["delivery_url"], ok.url("/d"));
     let (s, v) = p
         .call("GET", "/api/v1/user/webhooks/logs?limit=abc", Some(&key), None)
         .await;

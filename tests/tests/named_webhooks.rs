@@ -22,7 +22,7 @@ async fn validation_round_trip_and_isolation() {
     let a = p.create_key(&ws_a, &[R, W]).await.unwrap();
     let b = p.create_key(&format!("b-{}", p.id), &[R, W]).await.unwrap();
     let read_only = p.create_key(&ws_a, &[R]).await.unwrap();
-    let body = r#"{"name":"Delivered only","url":"http://127.0.0.1:9/named","event_types":["SMS_STATUS","MMS_INBOUND"],
+    let body = r#"{"name":"Delivered only","url":"HTTP://127.0.0.1:9/x/../named","event_types":["SMS_STATUS","MMS_INBOUND"],
         "filter":{"sender":["MyApp"],"status":["delivered"]},"rate_limit":25,"whatever":1}"#;
 
     // Auth.
@@ -48,7 +48,10 @@ async fn validation_round_trip_and_isolation() {
     assert!(id.starts_with("wh_"));
     assert!(created["signing_secret"].as_str().unwrap().starts_with("whsec_"));
     assert_eq!(created["name"], "Delivered only");
-    assert_eq!(created["url"], "http://127.0.0.1:9/named");
+    assert_eq!(
+        created["url"], "http://127.0.0.1:9/named",
+        "stored normalised (issue 13)"
+    );
     assert_eq!(created["event_types"], json!(["SMS_STATUS", "MMS_INBOUND"]));
     assert_eq!(
         created["filter"],
@@ -76,6 +79,11 @@ async fn validation_round_trip_and_isolation() {
         (r#"{"url":"http://169.254.169.254/latest"}"#, "INVALID_URL"),
         (r#"{"url":"http://[::ffff:10.0.0.1]/"}"#, "INVALID_URL"),
         (r#"{"url":null}"#, "INVALID_URL"),
+        // Issue 13: no credentials in a URL, no control characters (literal or encoded).
+        (r#"{"url":"http://user:pass@127.0.0.1:9/named"}"#, "INVALID_URL"),
+        (r#"{"url":"http://127.0.0.1:9/named\nX-Injected: 1"}"#, "INVALID_URL"),
+        (r#"{"url":"http://127.0.0.1:9/named\u007f"}"#, "INVALID_URL"),
+        (r#"{"url":"http://127.0.0.1:9/named%09"}"#, "INVALID_URL"),
         (r#"{"event_types":[]}"#, "INVALID_EVENT_TYPE"),
         (r#"{"event_types":["SMS_STATUS","EMAIL"]}"#, "INVALID_EVENT_TYPE"),
         (r#"{"event_type":"sms_status"}"#, "INVALID_EVENT_TYPE"),

@@ -92,7 +92,8 @@ async fn webhook_api_parameters_envelope_and_errors() {
         &p,
         &key,
         &[
-            ("dlr_url", "https://example.com/dlr"),
+            // Stored and shown normalised, as it is requested (issue 13).
+            ("dlr_url", "HTTPS://Example.COM:443/x/../dlr"),
             ("click_url", "https://example.com/click"),
             ("inbound_url", "https://example.com/inbound"),
             ("revoke_click_url", "https://example.com/revoke"),
@@ -128,6 +129,18 @@ async fn webhook_api_parameters_envelope_and_errors() {
     for (form, code) in [
         (vec![("dlr_url", "ftp://example.com/x")], "INVALID_URL"),
         (vec![("click_url", "https://169.254.169.254/latest")], "INVALID_URL"),
+        // Issue 13: credentials go in `auth`, never in a URL; no control characters.
+        (
+            vec![("dlr_url", "https://myuser:mypass@example.com/dlr")],
+            "INVALID_URL",
+        ),
+        (vec![("inbound_url", "https://token@example.com/in")], "INVALID_URL"),
+        (
+            vec![("click_url", "https://example.com/c\r\nX-Injected: 1")],
+            "INVALID_URL",
+        ),
+        (vec![("revoke_click_url", "https://example.com/r\t")], "INVALID_URL"),
+        (vec![("dlr_url", "https://example.com/d%0a")], "INVALID_URL"),
         (vec![("auth", "no-colon")], "INVALID_AUTH"),
         (vec![("auth", "a-rather-long-user:and-a-long-password")], "INVALID_AUTH"),
         (

@@ -570,6 +570,42 @@ mod tests {
         assert!(create(&ws, &with(r#""rate_limit":0,"name":"ab""#)).await.is_ok());
     }
 
+    /// Issue 13: credentials in a URL (sent as Basic auth, shown by GET) and control characters
+    /// (shown raw while another URL is requested) are `INVALID_URL` on create and patch; an
+    /// accepted URL is stored, and shown, as it will be requested.
+    #[tokio::test]
+    async fn credentials_and_control_characters_refused_urls_stored_normalised() {
+        let bad = [
+            "https://user:pass@example.com/h",
+            "https://:pass@example.com/h",
+            "https://example.com/h\nX-Injected: 1",
+            "https://example.com/h\u{0}",
+            "https://example.com/h%0A",
+        ];
+        for url in bad {
+            let body = with(&format!(r#""url":{}"#, json!(url)));
+            assert_eq!(code(&body).await, "INVALID_URL", "{url:?}");
+        }
+        let (ws, out) = create(
+            &WorkspaceConfig::new("w"),
+            &with(r#""url":"HTTPS://Example.COM:443/a/../h""#),
+        )
+        .await
+        .unwrap();
+        assert_eq!(out["url"], "https://example.com/h");
+        let id = out["id"].as_str().unwrap();
+        assert_eq!(ws.subscription(id).unwrap().url, "https://example.com/h");
+        for url in bad {
+            let body = json!({ "url": url }).to_string();
+            let e = apply_patch(&ws, id, body.as_bytes(), &policy()).await.unwrap_err();
+            assert_eq!(e.code, "INVALID_URL", "{url:?}");
+        }
+        let (_, v) = apply_patch(&ws, id, br#"{"url":"https://EXAMPLE.com:443/./p"}"#, &policy())
+            .await
+            .unwrap();
+        assert_eq!(v["url"], "https://example.com/p");
+    }
+
     #[tokio::test]
     async fn patch_delete_and_isolation_from_other_dialects() {
         let mut ws = WorkspaceConfig::new("w");

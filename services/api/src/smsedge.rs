@@ -288,6 +288,30 @@ mod tests {
         assert_eq!(code(&form(), "auth=a%3Ab%0A").await, "INVALID_AUTH");
     }
 
+    /// Issue 13: credentials belong in `auth`, never in a URL (they would be sent as Basic
+    /// auth on every channel and shown by get-webhook); control characters are refused; an
+    /// accepted URL is stored as it will be requested.
+    #[tokio::test]
+    async fn credentials_and_control_characters_refused_urls_stored_normalised() {
+        for body in [
+            "dlr_url=https%3A%2F%2Fuser%3Apass%40example.com%2Fdlr",
+            "click_url=https%3A%2F%2Fuser%40example.com%2Fc",
+            "inbound_url=https%3A%2F%2Fexample.com%2Fi%0D%0AX-Injected%3A%201",
+            "revoke_click_url=https%3A%2F%2Fexample.com%2Fr%09",
+            "dlr_url=https%3A%2F%2Fexample.com%2Fd%250a",
+        ] {
+            assert_eq!(code(&form(), body).await, "INVALID_URL", "{body}");
+        }
+        let policy = UrlPolicy::new(false, vec![]);
+        let sealer = Sealer::new(None).unwrap();
+        let body = b"dlr_url=HTTPS%3A%2F%2FExample.COM%3A443%2Fx%2F..%2Fdlr&auth=u%3Ap";
+        let ws = apply_set(&WorkspaceConfig::new("w"), &form(), body, &policy, &sealer)
+            .await
+            .unwrap();
+        assert_eq!(view(&ws)["dlr_url"], "https://example.com/dlr");
+        assert_eq!(ws.subscription("se-dlr").unwrap().url, "https://example.com/dlr");
+    }
+
     #[tokio::test]
     async fn only_given_params_change_and_empty_clears() {
         let policy = UrlPolicy::new(false, vec![]);

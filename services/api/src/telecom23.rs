@@ -232,6 +232,34 @@ mod tests {
         assert_eq!(code(r#"{"unique_clicks_only":null}"#).await, "INVALID_TOGGLE");
     }
 
+    /// Issue 13: credentials in a URL (sent as Basic auth, shown by GET) and control characters
+    /// (shown raw while the parser requests another URL) are `INVALID_URL`; an accepted URL is
+    /// stored as it will be requested.
+    #[tokio::test]
+    async fn credentials_and_control_characters_refused_urls_stored_normalised() {
+        for url in [
+            "https://user:pass@example.com/d",
+            "https://user@example.com/d",
+            "https://example.com/d\r\nX-Injected: 1",
+            "https://example.com/\td",
+            "https://example.com/d%0d%0a",
+            "https://example.com/d\u{7f}",
+        ] {
+            let body = json!({ "delivery_url": url }).to_string();
+            let e = put(&WorkspaceConfig::new("w"), &body).await.unwrap_err();
+            assert_eq!((e.status.as_u16(), e.code), (400, "INVALID_URL"), "{url:?}");
+            assert!(e.description.starts_with("delivery_url: "), "{}", e.description);
+        }
+        let ws = put(
+            &WorkspaceConfig::new("w"),
+            r#"{"delivery_url":"HTTPS://Example.COM:443/a/./b/../d"}"#,
+        )
+        .await
+        .unwrap();
+        assert_eq!(view(&ws)["delivery_url"], "https://example.com/a/d");
+        assert_eq!(ws.subscription("t23-delivery").unwrap().url, "https://example.com/a/d");
+    }
+
     #[tokio::test]
     async fn valid_edges() {
         let max = format!(r#"{{"signing_secret":"{}"}}"#, "é".repeat(64));

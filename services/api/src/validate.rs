@@ -1,5 +1,6 @@
 //! Request checks every dialect makes the same way: a JSON object body, and a webhook URL the
-//! URL policy accepts (syntax, scheme, and the SSRF check of every address it resolves to).
+//! URL policy accepts (syntax, scheme, no credentials or control characters, and the SSRF
+//! check of every address it resolves to).
 
 use crate::error::ApiError;
 use hookline_security::UrlPolicy;
@@ -18,12 +19,14 @@ pub fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
-/// `url` (the value of parameter `key`) if the policy accepts it, else `INVALID_URL` naming
-/// the parameter.
+/// `url` (the value of parameter `key`) normalised, if the policy accepts it, else
+/// `INVALID_URL` naming the parameter. Dialects store the returned string, never their input:
+/// it is exactly what delivery requests, so the API and the attempt logs show that URL and not
+/// a spelling that differs from it.
 pub async fn url(policy: &UrlPolicy, key: &str, url: &str) -> Result<String, ApiError> {
-    policy
+    let parsed = policy
         .check(url)
         .await
         .map_err(|e| ApiError::bad_request("INVALID_URL", format!("{key}: {e}")))?;
-    Ok(url.to_string())
+    Ok(parsed.into())
 }

@@ -83,7 +83,7 @@ impl Attempter {
             event_type: d.event.kind(),
             workspace_id: d.workspace_id.clone(),
             subscription_id: sub.id.clone(),
-            url: sub.url.clone(),
+            url: shown_url(&sub.url),
             attempt,
             test: d.test,
             outcome: AttemptOutcome::Failed,
@@ -124,14 +124,19 @@ impl Attempter {
                 .push(("Authorization".into(), "Basic [redacted]".into()));
         }
 
-        if let Err(e) = self.policy.check_syntax(&sub.url) {
-            record.error = Some(format!("URL refused: {e}"));
-            return record;
-        }
+        // Also refuses URLs stored before the policy refused credentials and control
+        // characters; what is requested is the parsed URL.
+        let url = match self.policy.check_syntax(&sub.url) {
+            Ok(url) => url,
+            Err(e) => {
+                record.error = Some(format!("URL refused: {e}"));
+                return record;
+            }
+        };
 
         let mut req = self
             .client
-            .post(&sub.url)
+            .post(url)
             .timeout(Duration::from_millis(sub.timeout_ms.clamp(1, MAX_TIMEOUT_MS)))
             .body(rendered.body);
         for (k, v) in &headers {
@@ -165,6 +170,19 @@ impl Attempter {
             }
         }
         record
+    }
+}
+
+/// The URL as the attempt log shows it: a URL stored before credentials in URLs were refused
+/// is refused now, and its credentials are not copied into the log.
+fn shown_url(raw: &str) -> String {
+    match reqwest::Url::parse(raw) {
+        Ok(mut url) if !url.username().is_empty() || url.password().is_some() => {
+            let _ = url.set_username("[redacted]");
+            let _ = url.set_password(None);
+            url.into()
+        }
+        _ => raw.to_string(),
     }
 }
 

@@ -64,6 +64,12 @@ pub struct DeliveryConfig {
     /// keep 1.0 in production.
     #[arg(long, env = "HOOKLINE_RETRY_DELAY_SCALE", default_value_t = 1.0)]
     pub retry_delay_scale: f64,
+    /// Egress proxy for every webhook request (`http://host:port`). Unset: requests go direct
+    /// and the system's `HTTP_PROXY`/`HTTPS_PROXY`/`ALL_PROXY` are ignored, because a proxy
+    /// resolves the target itself, past the connect-time URL policy check. Set: the proxy owns
+    /// that check (Smokescreen-style), see [`client`].
+    #[arg(long, env = "HOOKLINE_EGRESS_PROXY", value_parser = client::parse_egress_proxy)]
+    pub egress_proxy: Option<reqwest::Url>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,7 +97,12 @@ pub async fn start(
     let metrics = Arc::new(metrics::Metrics::new(&rt.registry));
     let kafka_metrics = KafkaMetrics::new(&rt.registry, "delivery");
     let producer = kafka.producer()?.instrumented(&kafka_metrics);
-    let attempter = attempt::Attempter::new(client::build(&policy)?, policy, sealer, cfg.user_agent.clone());
+    let attempter = attempt::Attempter::new(
+        client::build(&policy, cfg.egress_proxy.as_ref())?,
+        policy,
+        sealer,
+        cfg.user_agent.clone(),
+    );
     let topics = kafka.topics.clone();
     let worker = worker::Worker {
         config: config.clone(),

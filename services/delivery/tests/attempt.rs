@@ -1,44 +1,20 @@
 //! One attempt against real HTTP servers on loopback: how every outcome is classified, that
-//! redirects are not followed, and that the URL policy is applied at connect time.
+//! redirects are not followed, that the URL policy is applied at connect time, that stored
+//! credentials in a URL are never sent, and that an explicit egress proxy gets every request.
+
+mod support;
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
-use chrono::Utc;
 use hookline_delivery::attempt::Attempter;
 use hookline_delivery::client;
-use hookline_model::event::DeliveryEvent;
 use hookline_model::*;
 use hookline_security::{Sealer, UrlPolicy};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-
-fn loopback_policy() -> UrlPolicy {
-    UrlPolicy::new(true, vec!["127.0.0.0/8".parse().unwrap()])
-}
-
-fn dispatch(sub: &Subscription) -> Dispatch {
-    let event = Event {
-        id: "dlr_1".into(),
-        workspace_id: "w".into(),
-        occurred_at: Utc::now(),
-        received_at: Utc::now(),
-        data: EventData::Delivery(DeliveryEvent {
-            message_id: "m1".into(),
-            telecom_message_id: "c1".into(),
-            recipient: "+1".into(),
-            sender_id: "S".into(),
-            status: DlrStatus::Delivered,
-            status_code: "000".into(),
-            num_parts: 1,
-            cost: 0.0,
-            broadcast_id: None,
-            message: None,
-        }),
-    };
-    Dispatch::new(event, sub, 1)
-}
+use support::{dispatch, loopback_policy, Recorder};
 
 fn subscription(url: String, sealer: &Sealer) -> Subscription {
     Subscription {
@@ -88,7 +64,7 @@ async fn server() -> (String, Arc<AtomicUsize>, Arc<std::sync::Mutex<Option<Head
 
 fn attempter(policy: UrlPolicy, sealer: &Sealer) -> Attempter {
     Attempter::new(
-        client::build(&policy).unwrap(),
+        client::build(&policy, None).unwrap(),
         policy,
         sealer.clone(),
         "Hookline-Webhooks/test".into(),
@@ -184,4 +160,106 @@ async fn forbidden_addresses_are_refused_at_connect_time() {
     assert_eq!(rec.outcome, AttemptOutcome::Failed);
     assert!(rec.error.unwrap().contains("resolves only to forbidden addresses"));
     assert_eq!(hits.load(Ordering::SeqCst), 0, "nothing reached the loopback server");
+}
+
+/// Issue 13: a URL with credentials stored before the API refused them (or written straight
+/// to the config topic) is refused at send time: nothing reaches the receiver, no
+/// `Authorization` is sent, and the attempt log does not copy the credentials.
+#[tokio::test]
+async fn credentials_in_a_stored_url_are_never_sent() {
+    let sealer = Sealer::new(None).unwrap();
+    let receiver = Recorder::start("thanks").await;
+    let a = attempter(loopback_policy(), &sealer);
+    let sub = Subscription::new(
+        Dialect::Telecom23,
+        "w",
+        "s",
+        format!("http://user:s3cr3t@{}/ok", receiver.addr),
+    );
+    let rec = a.attempt(&dispatch(&sub), &sub, 1).await.record;
+    assert_eq!(rec.outcome, AttemptOutcome::Failed);
+    let error = rec.error.unwrap();
+    assert!(
+        error.starts_with("URL refused") && error.contains("credentials"),
+        "{error}"
+    );
+    assert_eq!(receiver.request_lines(), Vec::<String>::new(), "nothing was sent");
+    assert!(!rec.url.contains("s3cr3t"), "{}", rec.url);
+    assert!(!format!("{:?}", rec.request_headers).contains("Authorization"));
+}
+
+/// With `HOOKLINE_EGRESS_PROXY` every request goes to that proxy, which resolves the target
+/// itself (a name that does not resolve here is delivered through it); IP literals the policy
+/// forbids are still refused before anything is sent.
+#[tokio::test]
+async fn an_explicit_egress_proxy_gets_every_request() {
+    let sealer = Sealer::new(None).unwrap();
+    let proxy = Recorder::start("via proxy").await;
+    let receiver = Recorder::start("direct").await;
+    // Named by a host that resolves to loopback, which this policy forbids for targets: the
+    // proxy is the operator's own and is resolved without the policy.
+    let proxy_url = client::parse_egress_proxy(&format!("http://localhost:{}", proxy.addr.port())).unwrap();
+    let strict = UrlPolicy::new(true, vec![]);
+    let a = Attempter::new(
+        client::build(&strict, Some(&proxy_url)).unwrap(),
+        strict,
+        sealer.clone(),
+        "Hookline-Webhooks/test".into(),
+    );
+
+    let sub = Subscription::new(Dialect::Telecom23, "w", "s", "http://hooks.example.invalid/dlr");
+    let rec = a.attempt(&dispatch(&sub), &sub, 1).await.record;
+    assert_eq!(
+        (rec.outcome, rec.response_body.as_deref()),
+        (AttemptOutcome::Delivered, Some("via proxy")),
+        "{:?}",
+        rec.error
+    );
+    assert_eq!(
+        proxy.request_lines(),
+        vec!["POST http://hooks.example.invalid/dlr HTTP/1.1"]
+    );
+
+    // https goes through a CONNECT tunnel (this stand-in answers no TLS, so it then fails).
+    let sub = Subscription::new(Dialect::Telecom23, "w", "s", "https://hooks.example.invalid/tls");
+    let rec = a.attempt(&dispatch(&sub), &sub, 1).await.record;
+    assert_eq!(rec.outcome, AttemptOutcome::Failed);
+    assert_eq!(
+        proxy.request_lines().last().map(String::as_str),
+        Some("CONNECT hooks.example.invalid:443 HTTP/1.1")
+    );
+
+    // A forbidden IP literal is refused here, not left to the proxy.
+    let before = proxy.request_lines().len();
+    for url in [
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::ffff:127.0.0.1]/x",
+        format!("http://{}/ok", receiver.addr).as_str(),
+    ] {
+        let sub = Subscription::new(Dialect::Telecom23, "w", "s", url);
+        let rec = a.attempt(&dispatch(&sub), &sub, 1).await.record;
+        let error = rec.error.unwrap_or_default();
+        assert!(error.contains("forbidden address"), "{url}: {error}");
+    }
+    assert_eq!(proxy.request_lines().len(), before, "the proxy got none of them");
+
+    // With loopback allowed, a loopback receiver is also reached through the proxy only.
+    let open = attempter_via(&proxy_url, &sealer);
+    let sub = Subscription::new(Dialect::Telecom23, "w", "s", receiver.url("/ok"));
+    let rec = open.attempt(&dispatch(&sub), &sub, 1).await.record;
+    assert_eq!(rec.response_body.as_deref(), Some("via proxy"));
+    assert_eq!(
+        proxy.request_lines().last().cloned(),
+        Some(format!("POST {} HTTP/1.1", receiver.url("/ok")))
+    );
+    assert_eq!(receiver.request_lines(), Vec::<String>::new(), "nothing went direct");
+}
+
+fn attempter_via(proxy: &reqwest::Url, sealer: &Sealer) -> Attempter {
+    Attempter::new(
+        client::build(&loopback_policy(), Some(proxy)).unwrap(),
+        loopback_policy(),
+        sealer.clone(),
+        "Hookline-Webhooks/test".into(),
+    )
 }

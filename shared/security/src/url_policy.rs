@@ -3,11 +3,34 @@
 //! A customer-supplied URL must never reach the platform's own network: loopback, private,
 //! link-local (cloud metadata at 169.254.169.254), CGNAT, unspecified, multicast or reserved
 //! addresses are refused in every spelling. The WHATWG parser in `url` already turns
-//! `2130706433`, `0x7f.1` and `0177.0.0.1` into `127.0.0.1`; IPv4-mapped, -compatible and
-//! NAT64 IPv6 forms are unwrapped here. The check runs twice: when the URL is configured
-//! ([`UrlPolicy::check`], which also resolves the host) and at connect time (delivery's DNS
-//! resolver calls [`UrlPolicy::ip_allowed`] on every resolved address), so a DNS answer that
-//! changes after configuration (rebinding) cannot reach a forbidden address either.
+//! `2130706433`, `0x7f.1` and `0177.0.0.1` into `127.0.0.1`. IPv6 prefixes that carry an IPv4
+//! address are judged by the IPv4 address they carry (a translator or tunnel would deliver the
+//! request there), also against the allowlist:
+//!
+//! - `::ffff:0:0/96` IPv4-mapped and `::/96` IPv4-compatible (deprecated): the last 32 bits,
+//! - `::ffff:0:0:0/96` IPv4-translated (SIIT, RFC 7915/2765): the last 32 bits,
+//! - `64:ff9b::/96` NAT64 well-known prefix (RFC 6052): the last 32 bits,
+//! - `2002::/16` 6to4 (RFC 3056): bits 16..48,
+//! - `2001::/32` Teredo (RFC 4380): the server in bits 32..64 and the client in the last 32
+//!   bits XOR `0xffffffff`; both must be allowed.
+//!
+//! `64:ff9b:1::/48`, the local-use NAT64 prefix (RFC 8215), is refused as a whole: an operator
+//! may embed the IPv4 address at any of RFC 6052's positions (prefix /48 to /96), so there is no
+//! one place to read it from, and IANA lists the range as not globally reachable — no public
+//! endpoint lives there.
+//!
+//! A URL is also refused when it carries credentials (`https://user:pass@host/`: they would be
+//! sent as Basic auth and shown to anyone who may read the configuration, so each dialect has
+//! its own auth setting instead) or a control character, literal or percent-encoded (the parser
+//! silently drops tab and newline, so what was shown and what was requested would differ).
+//! An accepted URL is returned parsed: callers store its serialisation, so what the API and the
+//! attempt logs show is exactly what is requested.
+//!
+//! The check runs twice: when the URL is configured ([`UrlPolicy::check`], which also resolves
+//! the host) and at connect time (delivery's DNS resolver calls [`UrlPolicy::ip_allowed`] on
+//! every resolved address), so a DNS answer that changes after configuration (rebinding) cannot
+//! reach a forbidden address either. When an operator routes delivery through an egress proxy,
+//! the proxy resolves the host and owns that second check.
 //!
 //! Operators can allow CIDRs explicitly (tests allow `127.0.0.0/8` for loopback receivers).
 
@@ -30,6 +53,10 @@ pub enum UrlError {
     HttpsRequired,
     #[error("URL has no host")]
     NoHost,
+    #[error("URL must not contain credentials (user:password@host); use the webhook's auth settings")]
+    Credentials,
+    #[error("URL must not contain control characters (also percent-encoded ones such as %0A)")]
+    ControlCharacter,
     #[error("URL targets a forbidden address ({0})")]
     ForbiddenAddress(IpAddr),
 }
@@ -49,17 +76,29 @@ impl UrlPolicy {
         }
     }
 
-    /// Checks scheme, length and (for IP literals) the address, without DNS.
+    /// Checks length, characters, scheme, credentials and (for IP literals) the address,
+    /// without DNS. The returned URL is the one to store and request: its serialisation is
+    /// normalised (lower-case scheme and host, default port dropped, dot segments resolved).
     pub fn check_syntax(&self, raw: &str) -> Result<Url, UrlError> {
         if raw.len() > MAX_URL_LEN {
             return Err(UrlError::TooLong);
         }
+        if has_control_character(raw) {
+            return Err(UrlError::ControlCharacter);
+        }
         let url = Url::parse(raw).map_err(|_| UrlError::Parse)?;
+        // Normalising can lengthen a URL (percent-encoding, punycode); the stored form is bounded.
+        if url.as_str().len() > MAX_URL_LEN {
+            return Err(UrlError::TooLong);
+        }
         match url.scheme() {
             "https" => {}
             "http" if self.allow_http => {}
             "http" => return Err(UrlError::HttpsRequired),
             other => return Err(UrlError::Scheme(other.to_string())),
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(UrlError::Credentials);
         }
         match url.host() {
             None => return Err(UrlError::NoHost),
@@ -102,30 +141,66 @@ impl UrlPolicy {
         }
         match ip {
             IpAddr::V4(v4) => is_public_v4(v4),
-            IpAddr::V6(v6) => match embedded_v4(v6) {
-                // Judge the embedded IPv4 address, also against the allowlist.
-                Some(v4) => self.ip_allowed(IpAddr::V4(v4)),
-                None => is_public_v6(v6),
-            },
+            IpAddr::V6(v6) => {
+                let embedded = embedded_v4(v6);
+                if embedded.is_empty() {
+                    is_public_v6(v6)
+                } else {
+                    // Judge the embedded IPv4 addresses, also against the allowlist.
+                    embedded.into_iter().all(|v4| self.ip_allowed(IpAddr::V4(v4)))
+                }
+            }
         }
     }
 }
 
-/// The IPv4 address inside an IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`)
-/// or NAT64 (`64:ff9b::a.b.c.d`) IPv6 address.
-fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
-    if let Some(v4) = v6.to_ipv4_mapped() {
-        return Some(v4);
+/// Whether `raw` holds a control character (C0, DEL, C1), literally or percent-encoded.
+fn has_control_character(raw: &str) -> bool {
+    if raw.chars().any(char::is_control) {
+        return true;
     }
+    // Decode %XX escapes (others are kept as they are) and look again; C1 characters are
+    // two-byte UTF-8 sequences, so the decoded bytes are read as UTF-8.
+    let bytes = raw.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                decoded.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        decoded.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&decoded).chars().any(char::is_control)
+}
+
+/// The IPv4 addresses inside an IPv6 address of a prefix that embeds IPv4 (see the module
+/// doc); empty for every other address.
+fn embedded_v4(v6: Ipv6Addr) -> Vec<Ipv4Addr> {
     let s = v6.segments();
-    let tail = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
-    if s[..6] == [0, 0, 0, 0, 0, 0] && !v6.is_loopback() && !v6.is_unspecified() {
-        return Some(tail);
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::from(((hi as u32) << 16) | lo as u32);
+    match s {
+        // IPv4-mapped ::ffff:a.b.c.d
+        [0, 0, 0, 0, 0, 0xffff, hi, lo] => vec![v4(hi, lo)],
+        // IPv4-translated (SIIT) ::ffff:0:a.b.c.d
+        [0, 0, 0, 0, 0xffff, 0, hi, lo] => vec![v4(hi, lo)],
+        // IPv4-compatible ::a.b.c.d; `::` and `::1` are IPv6's own unspecified and loopback.
+        [0, 0, 0, 0, 0, 0, _, _] if !v6.is_loopback() && !v6.is_unspecified() => vec![v4(s[6], s[7])],
+        // NAT64 well-known prefix 64:ff9b::a.b.c.d
+        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => vec![v4(hi, lo)],
+        // 6to4 2002:AABB:CCDD::/48
+        [0x2002, hi, lo, ..] => vec![v4(hi, lo)],
+        // Teredo 2001:0:SERVER:flags:port:CLIENT (client and port obfuscated by XOR)
+        [0x2001, 0, server_hi, server_lo, _, _, client_hi, client_lo] => {
+            vec![v4(server_hi, server_lo), v4(!client_hi, !client_lo)]
+        }
+        _ => vec![],
     }
-    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-        return Some(tail);
-    }
-    None
 }
 
 fn is_public_v4(ip: Ipv4Addr) -> bool {
@@ -163,6 +238,7 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         || (s[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
         || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated) fec0::/10
         || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+        || s[..3] == [0x64, 0xff9b, 1] // local-use NAT64 64:ff9b:1::/48 (module doc)
         || (s[0] == 0x0100 && s[1..4] == [0, 0, 0])) // discard-only 100::/64
 }
 
@@ -198,12 +274,167 @@ mod tests {
             "http://0.0.0.0/",
             "http://[::]/",
             "http://[fe80::1]/",
+            "http://[fc00::1]/",
             "http://224.0.0.1/",
         ] {
             assert!(
                 matches!(p.check_syntax(raw), Err(UrlError::ForbiddenAddress(_))),
                 "{raw} was accepted: {:?}",
                 p.check_syntax(raw)
+            );
+        }
+    }
+
+    /// Every IPv6 prefix that embeds an IPv4 address, in hex and dotted spellings: refused when
+    /// the embedded address is forbidden, accepted when it is public.
+    #[test]
+    fn ipv6_translation_ranges_are_judged_by_the_embedded_ipv4() {
+        let p = UrlPolicy::new(true, vec![]);
+        let forbidden = [
+            // IPv4-mapped ::ffff:0:0/96
+            "http://[::ffff:127.0.0.1]/",
+            "http://[::ffff:a9fe:a9fe]/",
+            // IPv4-compatible ::/96
+            "http://[::10.0.0.1]/",
+            "http://[::a00:1]/",
+            // IPv4-translated (SIIT) ::ffff:0:0:0/96
+            "http://[::ffff:0:127.0.0.1]/",
+            "http://[::ffff:0:7f00:1]/",
+            "http://[0:0:0:0:ffff:0:a9fe:a9fe]/",
+            "http://[::ffff:0:a00:1]/",
+            // NAT64 well-known prefix 64:ff9b::/96
+            "http://[64:ff9b::127.0.0.1]/",
+            "http://[64:ff9b::7f00:1]/",
+            "http://[64:ff9b::a9fe:a9fe]/",
+            // Local-use NAT64 64:ff9b:1::/48, whatever it embeds and where
+            "http://[64:ff9b:1::a9fe:a9fe]/",
+            "http://[64:ff9b:1::127.0.0.1]/",
+            "http://[64:ff9b:1:7f00:0:100::]/",
+            "http://[64:ff9b:1::808:808]/",
+            "http://[64:ff9b:1:ffff:ffff:ffff:ffff:ffff]/",
+            // 6to4 2002::/16, IPv4 in bits 16..48
+            "http://[2002:7f00:1::]/",
+            "http://[2002:7f00:1::1]/",
+            "http://[2002:a9fe:a9fe:1:2:3:4:5]/",
+            "http://[2002:a00:1::]/",
+            "http://[2002:c0a8:101::1]/",
+            // Teredo 2001::/32: client 127.0.0.1 (XOR 0xffffffff), public server
+            "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/",
+            // Teredo: client 192.0.2.45 (TEST-NET-1), the RFC 4380 example
+            "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/",
+            // Teredo: public client 8.8.8.8, server 10.0.0.1
+            "http://[2001:0:a00:1:8000:63bf:f7f7:f7f7]/",
+            // Teredo: client 169.254.169.254
+            "http://[2001::5601:5601]/",
+        ];
+        for raw in forbidden {
+            assert!(
+                matches!(p.check_syntax(raw), Err(UrlError::ForbiddenAddress(_))),
+                "{raw} was accepted: {:?}",
+                p.check_syntax(raw)
+            );
+        }
+        let public = [
+            "http://[::ffff:8.8.8.8]/",
+            "http://[::ffff:0:8.8.8.8]/",
+            "http://[64:ff9b::8.8.8.8]/",
+            "http://[64:ff9b::808:808]/",
+            "http://[2002:808:808::1]/",
+            "http://[2001:0:4136:e378:8000:63bf:f7f7:f7f7]/",
+            // Not in any translation range.
+            "http://[2606:4700::1111]/",
+        ];
+        for raw in public {
+            assert!(p.check_syntax(raw).is_ok(), "{raw} refused: {:?}", p.check_syntax(raw));
+        }
+        // The connect-time check is the same function.
+        assert!(!p.ip_allowed("2002:7f00:1::".parse().unwrap()));
+        assert!(!p.ip_allowed("::ffff:0:7f00:1".parse().unwrap()));
+        assert!(p.ip_allowed("2002:808:808::".parse().unwrap()));
+        // The embedded address is judged against the allowlist too, so an allowed IPv4 range
+        // is reachable through its translations; the local-use NAT64 range stays closed.
+        let lo = UrlPolicy::new(true, vec!["127.0.0.0/8".parse().unwrap()]);
+        assert!(lo.ip_allowed("2002:7f00:1::".parse().unwrap()));
+        assert!(lo.ip_allowed("::ffff:0:7f00:1".parse().unwrap()));
+        assert!(
+            !lo.ip_allowed("2001:0:a00:1:8000:63bf:80ff:fffe".parse().unwrap()),
+            "server 10.0.0.1"
+        );
+        assert!(!lo.ip_allowed("64:ff9b:1::7f00:1".parse().unwrap()));
+    }
+
+    /// Credentials in a URL would be sent as Basic auth and shown in the configuration.
+    #[test]
+    fn credentials_are_refused() {
+        for raw in [
+            "https://user:pass@example.com/hook",
+            "https://user@example.com/hook",
+            "https://:pass@example.com/hook",
+            "https://us%40er:p%3Ass@example.com/",
+            "https://user:pass@8.8.8.8/",
+            "HTTPS://User:Pass@Example.com/",
+        ] {
+            assert_eq!(strict().check_syntax(raw), Err(UrlError::Credentials), "{raw}");
+        }
+        // An `@` in the path or query is not userinfo.
+        assert!(strict().check_syntax("https://example.com/a@b?to=x@y").is_ok());
+    }
+
+    /// The parser drops tab and newline silently; what is stored and shown must be what is
+    /// requested, so control characters are refused, literal or percent-encoded.
+    #[test]
+    fn control_characters_are_refused() {
+        for raw in [
+            "https://example.com/a\r\nX-Injected: 1",
+            "https://example.com/a\nb",
+            "https://exa\tmple.com/",
+            "https://example.com/\0",
+            "https://example.com/\x7f",
+            "https://example.com/\u{85}",
+            "\nhttps://example.com/",
+            "https://example.com/\n",
+            "https://example.com/a%0d%0aX-Injected:%201",
+            "https://example.com/a%0A",
+            "https://example.com/?q=%09",
+            "https://example.com/%00",
+            "https://example.com/%7f",
+            "https://example.com/%C2%85",
+            "https://example.com/%1B[31m",
+            "https://example.com/%%0a",
+        ] {
+            assert_eq!(strict().check_syntax(raw), Err(UrlError::ControlCharacter), "{raw:?}");
+        }
+        for raw in [
+            "https://example.com/%20ok%2F%25",
+            "https://example.com/100%",
+            "https://example.com/%zz",
+            "https://example.com/%0",
+            "https://example.com/caf%C3%A9",
+        ] {
+            assert!(
+                strict().check_syntax(raw).is_ok(),
+                "{raw}: {:?}",
+                strict().check_syntax(raw)
+            );
+        }
+    }
+
+    /// What is returned (and stored) is the parser's serialisation, the URL that is requested.
+    #[test]
+    fn accepted_urls_come_back_normalised() {
+        for (raw, normalised) in [
+            ("HTTPS://Example.COM:443/a/./b/../c?q=1", "https://example.com/a/c?q=1"),
+            ("https://example.com", "https://example.com/"),
+            ("https://example.com:8443/x y", "https://example.com:8443/x%20y"),
+            ("https://@example.com/", "https://example.com/"),
+            ("https://bücher.example/", "https://xn--bcher-kva.example/"),
+            ("https://example.com\\hook", "https://example.com/hook"),
+            ("https://[2606:4700:0::1111]/", "https://[2606:4700::1111]/"),
+        ] {
+            assert_eq!(
+                strict().check_syntax(raw).map(String::from).as_deref(),
+                Ok(normalised),
+                "{raw}"
             );
         }
     }
