@@ -308,14 +308,14 @@ async fn one_workspace_cannot_take_over_another_workspaces_metadata() {
     quarantined(&p, "metadata_conflict", 2).await;
 
     // Beta's inbound naming alpha's message as the last one sent: beta's webhook does not
-    // carry alpha's campaign.
+    // carry alpha's campaign (only the id the gateway sent).
     let inbound = json!({"workspace_id": beta, "from": "+14155551234", "to": "+15550000", "text": "hello", "last_message_id": "m-1"});
     assert_eq!(post(&p, "/v1/inbound", Some(&gateway), &inbound).await.0, 202);
     let got = rx_b.wait_for(1, WAIT, |r| r.path == "/inbound").await;
     assert_eq!(got.len(), 1);
     let body = got[0].json();
     assert!(
-        !body.to_string().contains("campaign-alpha") && body["data"]["last_message"].is_null(),
+        !body.to_string().contains("campaign-alpha") && body["data"]["last_message"]["campaign_id"].is_null(),
         "{body}"
     );
 
@@ -443,4 +443,50 @@ async fn keys_are_listed_without_secrets_and_revoked_on_every_replica() {
         .await
         .unwrap();
     assert!(!listed.to_string().contains(&key_id));
+}
+
+/// Finding 4: named subscriptions per workspace are capped (a typed error), and one event
+/// never fans out to more than the per-event cap, however many subscriptions match.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fan_out_is_bounded_per_workspace_and_per_event() {
+    let p = TestPipeline::start_with(
+        &unique("p"),
+        &Service::ALL,
+        &["--max-subscriptions-per-workspace=3", "--max-deliveries-per-event=2"],
+    )
+    .await
+    .unwrap();
+    let rx = Receiver::start().await;
+    let ws = unique("ws");
+    let key = p.create_key(&ws, &[R, W]).await.unwrap();
+    for i in 0..4 {
+        let body =
+            json!({"name": format!("Status {i}"), "url": rx.url(&format!("/s{i}")), "event_types": ["SMS_STATUS"]});
+        let (s, v) = p
+            .call("POST", "/api/v1/webhooks", Some(&key), Some(&body.to_string()))
+            .await;
+        if i < 3 {
+            assert_eq!(s, 201, "{v}");
+        } else {
+            assert_eq!((s, v["error_code"].as_str()), (400, Some("SUBSCRIPTION_LIMIT")));
+        }
+    }
+    // Three subscriptions match the `sent` status; the per-event cap sends it to two.
+    p.send_accepted(&ws, "m-1", "c-1").await.unwrap();
+    let capped = eventually(WAIT, || async {
+        p.metrics()
+            .await
+            .ok()
+            .filter(|m| m.contains("hookline_enrich_fanout_capped_total{event_type=\"status\"} 1"))
+    })
+    .await;
+    assert!(capped.is_some(), "the third delivery was counted as capped");
+    let got = rx.wait_for(2, WAIT, |_| true).await;
+    assert_eq!(got.len(), 2);
+    let dispatched = p
+        .metrics()
+        .await
+        .unwrap()
+        .contains("hookline_enrich_dispatched_total{event_type=\"status\"} 2");
+    assert!(dispatched, "two dispatch records, not three");
 }

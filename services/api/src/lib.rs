@@ -67,6 +67,12 @@ pub struct ApiConfig {
     /// all of them, for its retention).
     #[arg(long, env = "HOOKLINE_DEAD_LETTER_KEEP", default_value_t = 10_000)]
     pub dead_letter_keep: usize,
+    /// Named subscriptions one workspace may have (each dialect's fixed channels come on top:
+    /// four 23 Telecom URLs, four SMSEdge URLs). Creating one more answers
+    /// `400 SUBSCRIPTION_LIMIT`, so one key holder cannot turn an event into unbounded
+    /// outbound requests.
+    #[arg(long, env = "HOOKLINE_MAX_SUBSCRIPTIONS_PER_WORKSPACE", default_value_t = 50)]
+    pub max_subscriptions_per_workspace: usize,
     /// How long a test send waits for its attempt beyond the subscription's own timeout.
     #[arg(long, env = "HOOKLINE_TEST_SEND_GRACE_SECS", default_value_t = 10)]
     pub test_send_grace_secs: u64,

@@ -379,6 +379,13 @@ pub async fn create(
     let key = auth::authenticate(&st, &headers, Permission::WebhooksWrite)?;
     let _guard = st.write_lock.lock().await;
     let current = st.workspace(&key.workspace_id);
+    let max = st.cfg.max_subscriptions_per_workspace;
+    if current.by_dialect(Dialect::Named).count() >= max {
+        return Err(ApiError::bad_request(
+            "SUBSCRIPTION_LIMIT",
+            format!("this workspace has the most named subscriptions allowed ({max}); delete one first"),
+        ));
+    }
     let (updated, out) = apply_create(&current, &body, &st.policy, &st.sealer).await?;
     st.save(&updated).await?;
     st.metrics.config_writes.with_label_values(&["named"]).inc();

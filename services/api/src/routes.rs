@@ -119,7 +119,7 @@ pub fn documented() -> (Router<AppState>, Value) {
                     v["signing_secret"] = json!("whsec_…");
                     v
                 })
-                .response(400, "INVALID_BODY, INVALID_NAME, INVALID_URL, INVALID_EVENT_TYPE, INVALID_FILTER or INVALID_RATE_LIMIT", error("INVALID_EVENT_TYPE")),
+                .response(400, "SUBSCRIPTION_LIMIT (the workspace has HOOKLINE_MAX_SUBSCRIPTIONS_PER_WORKSPACE already), INVALID_BODY, INVALID_NAME, INVALID_URL, INVALID_EVENT_TYPE, INVALID_FILTER or INVALID_RATE_LIMIT", error("INVALID_EVENT_TYPE")),
             post(named::create),
         )
         .route(

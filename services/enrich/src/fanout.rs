@@ -13,6 +13,10 @@ pub(crate) struct Out<'a> {
     pub producer: &'a Producer,
     pub dispatch_topic: &'a str,
     pub metrics: &'a Metrics,
+    /// At most this many dispatch records per event (`HOOKLINE_MAX_DELIVERIES_PER_EVENT`): the
+    /// API already caps subscriptions per workspace, this bounds what one input can make
+    /// Hookline send even if the config topic holds more (written around the API).
+    pub max_deliveries: usize,
 }
 
 impl Enricher {
@@ -21,6 +25,7 @@ impl Enricher {
             producer: &self.producer,
             dispatch_topic: &self.dispatch_topic,
             metrics: &self.metrics,
+            max_deliveries: self.cfg.max_deliveries_per_event,
         }
     }
 }
@@ -32,11 +37,30 @@ pub(crate) async fn fan_out(e: &Enricher, event: &Event) -> Handled {
 }
 
 /// Fans `event` out to `subs` (a subset of the subscriptions matching it at `config_version`).
-pub(crate) async fn fan_out_to(out: &Out<'_>, event: &Event, config_version: u64, subs: Vec<Subscription>) -> Handled {
+pub(crate) async fn fan_out_to(
+    out: &Out<'_>,
+    event: &Event,
+    config_version: u64,
+    mut subs: Vec<Subscription>,
+) -> Handled {
     let kind = event.kind().as_str();
     if subs.is_empty() {
         out.metrics.events.with_label_values(&[kind, "no_subscription"]).inc();
         return Handled::Done;
+    }
+    if subs.len() > out.max_deliveries {
+        // The first ones in config order (creation order) are kept; the rest are counted.
+        tracing::warn!(
+            workspace = %event.workspace_id,
+            matching = subs.len(),
+            max = out.max_deliveries,
+            "event matches more subscriptions than HOOKLINE_MAX_DELIVERIES_PER_EVENT; the rest get nothing"
+        );
+        out.metrics
+            .capped
+            .with_label_values(&[kind])
+            .inc_by((subs.len() - out.max_deliveries) as u64);
+        subs.truncate(out.max_deliveries);
     }
     let records: Vec<(String, Vec<u8>)> = match subs
         .iter()

@@ -60,6 +60,11 @@ pub struct EnrichConfig {
         default_value_t = 512
     )]
     pub max_in_flight: usize,
+    /// Dispatch records one event may fan out to, at most; beyond it the first subscriptions
+    /// (in creation order) get the event and the rest are counted in
+    /// `hookline_enrich_fanout_capped_total`.
+    #[arg(long, env = "HOOKLINE_MAX_DELIVERIES_PER_EVENT", default_value_t = 64)]
+    pub max_deliveries_per_event: usize,
     /// How often each workspace's revoked clicks are sent as one batch.
     #[arg(long, env = "HOOKLINE_REVOKE_BATCH_INTERVAL_MS", default_value_t = 60_000)]
     pub revoke_batch_interval_ms: u64,
@@ -264,6 +269,7 @@ pub async fn start(
         quarantine: enricher.quarantine.clone(),
         config: config.clone(),
         dispatch_topic: topics.dispatch(),
+        max_deliveries: cfg.max_deliveries_per_event,
         interval: Duration::from_millis(cfg.revoke_batch_interval_ms),
         metrics: enricher.metrics.clone(),
         shutdown: rt.shutdown.clone(),

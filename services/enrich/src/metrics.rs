@@ -11,6 +11,9 @@ pub(crate) struct Metrics {
     pub events: IntCounterVec,
     /// `hookline_enrich_dispatched_total{event_type}`: dispatch records produced.
     pub dispatched: IntCounterVec,
+    /// `hookline_enrich_fanout_capped_total{event_type}`: deliveries not made because an
+    /// event matched more than `HOOKLINE_MAX_DELIVERIES_PER_EVENT` subscriptions.
+    pub capped: IntCounterVec,
     /// `hookline_enrich_quarantined_total{reason}`.
     pub quarantined: IntCounterVec,
     /// `hookline_enrich_store_errors_total{op}`.
@@ -51,6 +54,12 @@ impl Metrics {
                 r,
                 "hookline_enrich_dispatched_total",
                 "Dispatch records produced, by event type.",
+                &["event_type"],
+            ),
+            capped: counter_vec(
+                r,
+                "hookline_enrich_fanout_capped_total",
+                "Deliveries not made because an event matched more subscriptions than the per-event cap, by event type.",
                 &["event_type"],
             ),
             quarantined: counter_vec(

@@ -37,6 +37,7 @@ pub(crate) struct Batcher {
     pub quarantine: Quarantine,
     pub config: ConfigHandle,
     pub dispatch_topic: String,
+    pub max_deliveries: usize,
     pub interval: Duration,
     pub metrics: Arc<Metrics>,
     pub shutdown: CancellationToken,
@@ -157,6 +158,7 @@ impl Batcher {
                 producer: &self.producer,
                 dispatch_topic: &self.dispatch_topic,
                 metrics: &self.metrics,
+                max_deliveries: self.max_deliveries,
             };
             if let Handled::Abort(e) = fan_out_to(&out, &event, config_version, subs).await {
                 return Err(KafkaError::Other(e));
