@@ -490,3 +490,24 @@ async fn fan_out_is_bounded_per_workspace_and_per_event() {
         .contains("hookline_enrich_dispatched_total{event_type=\"status\"} 2");
     assert!(dispatched, "two dispatch records, not three");
 }
+
+/// Held: JSON nested deeper than the parser's limit (128) is refused with the typed error of
+/// each server, and the servers keep answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deeply_nested_json_is_a_typed_error() {
+    let p = TestPipeline::start().await.unwrap();
+    let ws = unique("ws");
+    let key = p.create_key(&ws, &[R, W]).await.unwrap();
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let (s, v) = p.call("PUT", "/api/v1/user/webhooks", Some(&key), Some(&deep)).await;
+    assert_eq!((s, v["error_code"].as_str()), (400, Some("INVALID_BODY")));
+    let r = p.ingest_post("/v1/messages").body(deep.clone()).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        (v["error_code"].as_str(), v["reason"].as_str()),
+        (Some("INVALID_RECORD"), Some("invalid_json"))
+    );
+    let (s, _) = p.call("GET", "/api/v1/user/webhooks", Some(&key), None).await;
+    assert_eq!(s, 200);
+}
