@@ -511,3 +511,75 @@ async fn deeply_nested_json_is_a_typed_error() {
     let (s, _) = p.call("GET", "/api/v1/user/webhooks", Some(&key), None).await;
     assert_eq!(s, 200);
 }
+
+/// The operator's CLI does what the admin API does: `hookline admin create-ingest-key` prints a
+/// credential ingest accepts for its kind only, `list-ingest-keys` lists it without the
+/// secret, `revoke-ingest-key` makes every replica refuse it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_cli_creates_lists_and_revokes_ingest_credentials() {
+    let p = TestPipeline::start().await.unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().unwrap().parent().unwrap().join("hookline");
+    assert!(
+        bin.exists(),
+        "{} is missing: build the workspace binaries first (scripts/test.sh does)",
+        bin.display()
+    );
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(&bin)
+            .arg("admin")
+            .args(args)
+            .env("HOOKLINE_KAFKA_BROKERS", hookline_tests::brokers())
+            .env("HOOKLINE_TOPIC_PREFIX", format!("{}.", p.id))
+            .env("HOOKLINE_REDIS_URL", hookline_tests::redis_url())
+            .env("HOOKLINE_REDIS_KEY_PREFIX", format!("{}:", p.id))
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let token = cli(&[
+        "create-ingest-key",
+        "--kinds",
+        "dlr",
+        "--carrier-connection",
+        "telco-cli",
+        "--name",
+        "cli",
+    ])
+    .trim()
+    .to_string();
+    assert!(token.starts_with("hki_"), "{token}");
+    let dlr = json!({"carrier_message_id": "c-cli", "status": "DELIVRD"});
+    let accepted = eventually(WAIT, || async {
+        (post(&p, "/v1/dlr", Some(&token), &dlr).await.0 == 202).then_some(())
+    })
+    .await;
+    assert!(accepted.is_some(), "ingest accepts the CLI's credential");
+    assert_eq!(
+        post(&p, "/v1/messages", Some(&token), &message("w", "m", "c", None))
+            .await
+            .0,
+        403
+    );
+    let listed = cli(&["list-ingest-keys"]);
+    let line: Value = listed
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|v| v["name"] == "cli")
+        .expect("listed");
+    assert_eq!(line["carrier_connection"], "telco-cli");
+    assert!(!listed.contains(&token));
+    let key_id = line["key_id"].as_str().unwrap().to_string();
+    cli(&["revoke-ingest-key", &key_id]);
+    let refused = eventually(WAIT, || async {
+        (post(&p, "/v1/dlr", Some(&token), &dlr).await.0 == 401).then_some(())
+    })
+    .await;
+    assert!(refused.is_some(), "revoked through the CLI");
+}
