@@ -26,10 +26,45 @@ use hookline_model::{ApiKeyRecord, IngestKeyRecord, IngestKind, Permission};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-#[derive(Deserialize)]
-struct CreateKey {
-    workspace_id: String,
-    permissions: Vec<String>,
+/// What an operator asks for when creating an API key (admin API and CLI).
+#[derive(Debug, Clone, Deserialize)]
+pub struct NewApiKey {
+    pub workspace_id: String,
+    pub permissions: Vec<String>,
+}
+
+impl NewApiKey {
+    /// The key (shown once) and its record, or the typed reason it cannot be made.
+    pub fn generate(self) -> Result<(String, ApiKeyRecord), ApiError> {
+        if !valid_workspace_id(&self.workspace_id) {
+            return Err(invalid_workspace());
+        }
+        let permissions = one_or_more(
+            &self.permissions,
+            Permission::parse,
+            "INVALID_PERMISSIONS",
+            "permissions: one or more of webhooks.read, webhooks.write",
+        )?;
+        Ok(new_key(&self.workspace_id, permissions))
+    }
+}
+
+/// Every name in `raw` parsed, at least one, or `code`.
+fn one_or_more<T>(
+    raw: &[String],
+    parse: impl Fn(&str) -> Option<T>,
+    code: &'static str,
+    what: &'static str,
+) -> Result<Vec<T>, ApiError> {
+    raw.iter()
+        .map(|r| parse(r))
+        .collect::<Option<Vec<T>>>()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::bad_request(code, what))
+}
+
+fn invalid_workspace() -> ApiError {
+    ApiError::bad_request("INVALID_WORKSPACE", "workspace_id must be 1-64 of A-Z a-z 0-9 _ . -")
 }
 
 /// Workspace ids: 1–64 of `[A-Za-z0-9_.-]`, so they are safe in keys and logs.
@@ -52,23 +87,14 @@ pub struct NewIngestKey {
 impl NewIngestKey {
     /// The credential (shown once) and its record, or the typed reason it cannot be made.
     pub fn generate(self) -> Result<(String, IngestKeyRecord), ApiError> {
-        let kinds: Vec<IngestKind> = self
-            .kinds
-            .iter()
-            .map(|k| IngestKind::parse(k))
-            .collect::<Option<_>>()
-            .filter(|v: &Vec<IngestKind>| !v.is_empty())
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    "INVALID_KINDS",
-                    "kinds: one or more of messages, dlr, clicks, conversions, inbound, revocations",
-                )
-            })?;
+        let kinds = one_or_more(
+            &self.kinds,
+            IngestKind::parse,
+            "INVALID_KINDS",
+            "kinds: one or more of messages, dlr, clicks, conversions, inbound, revocations",
+        )?;
         if self.workspace_id.as_deref().is_some_and(|w| !valid_workspace_id(w)) {
-            return Err(ApiError::bad_request(
-                "INVALID_WORKSPACE",
-                "workspace_id must be 1-64 of A-Z a-z 0-9 _ . -",
-            ));
+            return Err(invalid_workspace());
         }
         if self
             .carrier_connection
@@ -155,27 +181,9 @@ pub async fn create_key(
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     check_admin(&st, &headers)?;
-    let req: CreateKey = serde_json::from_slice(&body)
+    let req: NewApiKey = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request("INVALID_BODY", format!("expected {{workspace_id, permissions}}: {e}")))?;
-    if !valid_workspace_id(&req.workspace_id) {
-        return Err(ApiError::bad_request(
-            "INVALID_WORKSPACE",
-            "workspace_id must be 1-64 of A-Z a-z 0-9 _ . -",
-        ));
-    }
-    let permissions: Vec<Permission> = req
-        .permissions
-        .iter()
-        .map(|p| Permission::parse(p))
-        .collect::<Option<_>>()
-        .filter(|v: &Vec<Permission>| !v.is_empty())
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "INVALID_PERMISSIONS",
-                "permissions: one or more of webhooks.read, webhooks.write",
-            )
-        })?;
-    let (key, rec) = new_key(&req.workspace_id, permissions);
+    let (key, rec) = req.generate()?;
     let (k, v) = st.writer.put_api_key(&rec).await.map_err(ApiError::unavailable)?;
     st.config.apply_local(&k, Some(&v));
     Ok((

@@ -7,7 +7,6 @@ use anyhow::Context;
 use hookline_config::{KafkaArgs, RedisArgs};
 use hookline_kafka::{ConfigHandle, ConfigWriter, KafkaSettings};
 use hookline_model::config_log::ConfigKey;
-use hookline_model::Permission;
 use hookline_store::{KeyUsage, Store};
 use tokio_util::sync::CancellationToken;
 
@@ -18,15 +17,11 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
             permissions,
             kafka,
         } => {
-            anyhow::ensure!(
-                hookline_api::admin::valid_workspace_id(&workspace),
-                "invalid workspace id"
-            );
-            let perms = permissions
-                .iter()
-                .map(|p| Permission::parse(p).ok_or_else(|| anyhow::anyhow!("unknown permission {p}")))
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            let (key, rec) = hookline_api::auth::new_key(&workspace, perms);
+            let req = hookline_api::admin::NewApiKey {
+                workspace_id: workspace.clone(),
+                permissions,
+            };
+            let (key, rec) = req.generate().map_err(refused)?;
             writer(&kafka)?.put_api_key(&rec).await?;
             println!("{key}");
             eprintln!("key id {} for workspace {workspace}; it is shown only once", rec.key_id);
@@ -70,9 +65,7 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
                 workspace_id: workspace,
                 carrier_connection,
             };
-            let (token, rec) = req
-                .generate()
-                .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.description))?;
+            let (token, rec) = req.generate().map_err(refused)?;
             writer(&kafka)?.put_ingest_key(&rec).await?;
             println!("{token}");
             eprintln!("ingest key id {}; it is shown only once", rec.key_id);
@@ -117,6 +110,11 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The API's typed refusal, as a CLI error.
+fn refused(e: hookline_api::error::ApiError) -> anyhow::Error {
+    anyhow::anyhow!("{}: {}", e.code, e.description)
 }
 
 fn writer(kafka: &KafkaArgs) -> anyhow::Result<ConfigWriter> {
