@@ -148,10 +148,7 @@ impl Worker {
             }
         };
         let (logged, forwarded) = tokio::join!(self.log(&record, &d), forward);
-        match (logged, Handled::from(forwarded)) {
-            (Handled::Done, Handled::Done) => Handled::Done,
-            (Handled::Abort(e), _) | (_, Handled::Abort(e)) => Handled::Abort(e),
-        }
+        both(logged, forwarded.into())
     }
 
     /// A record whose partition was revoked while it waited: no attempt, nothing committed;
@@ -206,10 +203,7 @@ impl Worker {
                 self.log(&record, d),
                 self.dead_letter(d, "", attempt.saturating_sub(1), &error)
             );
-            return match (logged, Handled::from(dead)) {
-                (Handled::Done, Handled::Done) => Handled::Done,
-                (Handled::Abort(e), _) | (_, Handled::Abort(e)) => Handled::Abort(e),
-            };
+            return both(logged, dead.into());
         }
         let due_ms = now + self.overflow_delay.as_millis() as i64;
         self.defer(d, attempt, due_ms, "config_behind", Some(since)).await
@@ -281,6 +275,14 @@ impl Worker {
         self.producer
             .send_json(&self.topics.retry_tier(tier_secs), &d.endpoint_key(), d, &hdrs)
             .await
+    }
+}
+
+/// Done when both writes are durable; otherwise the record is not committed.
+fn both(a: Handled, b: Handled) -> Handled {
+    match (a, b) {
+        (Handled::Done, Handled::Done) => Handled::Done,
+        (Handled::Abort(e), _) | (_, Handled::Abort(e)) => Handled::Abort(e),
     }
 }
 
