@@ -349,6 +349,17 @@ impl TestPipeline {
         &self,
         topic: &str,
         timeout: Duration,
+        done: impl FnMut(&[Record]) -> bool,
+    ) -> anyhow::Result<Vec<Record>> {
+        self.read_topics(&[topic], timeout, done).await
+    }
+
+    /// Reads `topics` from the beginning, interleaved, until `done` says enough or `timeout`
+    /// passes.
+    pub async fn read_topics(
+        &self,
+        topics: &[&str],
+        timeout: Duration,
         mut done: impl FnMut(&[Record]) -> bool,
     ) -> anyhow::Result<Vec<Record>> {
         let consumer: StreamConsumer = ClientConfig::new()
@@ -357,7 +368,7 @@ impl TestPipeline {
             .set("auto.offset.reset", "earliest")
             .set("enable.auto.commit", "false")
             .create()?;
-        consumer.subscribe(&[topic])?;
+        consumer.subscribe(topics)?;
         let mut out = vec![];
         let deadline = Instant::now() + timeout;
         while !done(&out) && Instant::now() < deadline {
@@ -376,6 +387,8 @@ impl TestPipeline {
                     })
                     .unwrap_or_default();
                 out.push(Record {
+                    topic: m.topic().to_string(),
+                    key: m.key().unwrap_or_default().to_vec(),
                     payload: m.payload().unwrap_or_default().to_vec(),
                     headers,
                 });
@@ -405,10 +418,12 @@ impl Drop for TestPipeline {
     }
 }
 
-/// The dispatch record enrich would produce for event `m-<n>` and `sub`.
+/// The dispatch record enrich would produce for event `m-<n>` and `sub`, matched in config
+/// version 1 (what [`workspace`] writes): delivery waits for that version if it has not read
+/// it yet.
 pub fn dispatch_record(sub: &hookline_model::Subscription, n: usize) -> hookline_model::Dispatch {
     let event = delivery_event(&sub.workspace_id, &format!("m-{n}"));
-    hookline_model::Dispatch::new(event, sub, 0)
+    hookline_model::Dispatch::new(event, sub, 1)
 }
 
 /// A delivery event for `message_id`.
@@ -458,6 +473,8 @@ pub fn workspace(id: &str, subs: Vec<hookline_model::Subscription>) -> hookline_
 /// A record read back from a topic.
 #[derive(Debug, Clone)]
 pub struct Record {
+    pub topic: String,
+    pub key: Vec<u8>,
     pub payload: Vec<u8>,
     pub headers: Vec<(String, String)>,
 }

@@ -81,6 +81,9 @@ HOOKLINE_TOPIC_PREFIX: {{ $v.config.topicPrefix | quote }}
 HOOKLINE_REDIS_URL: {{ $v.redis.url | quote }}
 {{- end }}
 HOOKLINE_REDIS_KEY_PREFIX: {{ $v.redis.keyPrefix | quote }}
+{{- if and (not $v.secretKey.existingSecret) $v.secretKey.allowPlaintext }}
+HOOKLINE_ALLOW_PLAINTEXT_SECRETS: "true"
+{{- end }}
 HOOKLINE_DRAIN_TIMEOUT_SECS: {{ $v.config.drainTimeoutSecs | quote }}
 HOOKLINE_ADMIN_ADDR: "0.0.0.0:9100"
 HOOKLINE_LOG_FORMAT: {{ $v.config.logFormat | quote }}

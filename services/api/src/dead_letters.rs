@@ -1,11 +1,14 @@
 //! Dead letters: events whose retry policy is exhausted.
 //!
 //! - `GET /api/v1/user/webhooks/dead-letters?limit=N` (permission `webhooks.read`): the
-//!   caller's dead letters, newest first (default 50, at most 1000).
+//!   caller's dead letters, newest first (default 50, at most 1000). A letter names its
+//!   subscription and the URL of its last attempt, never a secret (letters written before the
+//!   URL was recorded show the subscription's current URL).
 //! - `POST /admin/v1/dead-letters/resend` (admin token) `{"workspace_id", "subscription_id"?,
 //!   "from"?, "to"?}` (RFC 3339 bounds on when the event was dead-lettered, inclusive): puts
 //!   each matching event back on the dispatch topic as attempt 1 of a fresh policy, with the
-//!   same webhook id, then removes it from the list. Answers `{"resent": n}`.
+//!   same webhook id, then removes it from the list. Delivery sends it with the subscription as
+//!   configured at that time (URL, secret, credentials). Answers `{"resent": n}`.
 //!   `hookline admin resend-dead-letters` does the same from the command line.
 
 use crate::auth::authenticate;
@@ -71,12 +74,7 @@ pub async fn resend(
         }
         let d = &dead.dispatch;
         producer
-            .send_json(
-                &topics.dispatch(),
-                &d.subscription.endpoint_key(),
-                d,
-                &[(headers::ATTEMPT, b"1")],
-            )
+            .send_json(&topics.dispatch(), &d.endpoint_key(), d, &[(headers::ATTEMPT, b"1")])
             .await?;
         store.remove_dead_letter(&filter.workspace_id, &raw).await?;
         n += 1;
@@ -104,12 +102,19 @@ pub async fn list(
     let items: Vec<Value> = dead
         .iter()
         .map(|(_, d)| {
+            let url = match d.url.as_str() {
+                "" => st
+                    .config
+                    .read(|c| c.subscription(&d.dispatch.workspace_id, &d.dispatch.subscription_id))
+                    .map(|s| s.url),
+                url => Some(url.to_string()),
+            };
             json!({
                 "webhook_id": d.dispatch.dispatch_id,
                 "event_id": d.dispatch.event.id,
                 "type": d.dispatch.event.kind(),
                 "subscription_id": d.dispatch.subscription_id,
-                "url": d.dispatch.subscription.url,
+                "url": url,
                 "attempts": d.attempts,
                 "last_error": d.last_error,
                 "dead_at": hookline_model::format_timestamp(&d.dead_at),

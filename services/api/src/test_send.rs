@@ -79,6 +79,10 @@ pub async fn handle(State(st): State<AppState>, headers: HeaderMap, body: Bytes)
 /// Produces `event` for `sub` to the dispatch topic as a test (one attempt, no retry) and
 /// waits for its attempt record: `None` if none was recorded within the subscription's
 /// timeout plus the grace period.
+///
+/// The record carries the subscription's id and `ws.version`, not the subscription: this API
+/// wrote that version to the config topic (and applied it locally) before, so delivery has it
+/// or waits for it, and signs with the secret of that version or a newer one.
 pub async fn send_and_wait(
     st: &AppState,
     ws: &WorkspaceConfig,

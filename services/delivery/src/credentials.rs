@@ -1,6 +1,8 @@
 //! The opened form of each subscription's sealed credentials, kept between requests.
 //!
-//! Secrets are stored sealed (AES-GCM) in the config log. Opening one and keying HMAC with it
+//! Secrets are stored sealed (ChaCha20-Poly1305, `hookline-security`) in the config log and
+//! nowhere else: dispatch and retry records name the subscription, and this process opens the
+//! secret of the live subscription, so its opened form exists only in delivery's memory. Opening one and keying HMAC with it
 //! on every request costs a decryption, the HMAC key schedule and a few allocations per
 //! webhook; the result depends only on the sealed value, so it is computed once per value.
 //! A re-sealed or rotated secret is a different value and gets its own entry.

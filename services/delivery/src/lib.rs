@@ -1,7 +1,8 @@
 //! Delivery: consumes the dispatch topic and the retry tiers and makes the HTTP attempts.
 //!
-//! For each record it resolves the subscription (live config, or the record's snapshot when
-//! the live config is older), admits it through the endpoint's gate ([`gate`]: in-flight bound
+//! For each record it resolves the subscription in its live config (records carry only the
+//! subscription's id and the config version it was matched in; when this process's config is
+//! older it waits for that version, and defers the record if it does not come), admits it through the endpoint's gate ([`gate`]: in-flight bound
 //! and rate limit), renders the payload the subscription asked for, signs it, POSTs it with
 //! the subscription's timeout ([`attempt`]), and before the offset may be committed writes an
 //! [`AttemptRecord`] and, after a failure, the record's next step ([`retry`]): its retry tier
@@ -60,6 +61,10 @@ pub struct DeliveryConfig {
     /// Rate-limit waits up to this long happen in place; longer ones defer the record.
     #[arg(long, env = "HOOKLINE_RATE_LIMIT_MAX_WAIT_MS", default_value_t = 2000)]
     pub rate_limit_max_wait_ms: u64,
+    /// How long a record produced from a newer workspace config than this process has (a
+    /// subscription created a moment ago) waits for it before it is deferred to a retry tier.
+    #[arg(long, env = "HOOKLINE_CONFIG_WAIT_MS", default_value_t = 5000)]
+    pub config_wait_ms: u64,
     /// Multiplies every retry delay and tier. For tests only (a 6 h policy in seconds);
     /// keep 1.0 in production.
     #[arg(long, env = "HOOKLINE_RETRY_DELAY_SCALE", default_value_t = 1.0)]
@@ -120,6 +125,7 @@ pub async fn start(
         },
         overflow_delay: Duration::from_millis(cfg.overflow_delay_ms),
         rate_limit_max_wait: Duration::from_millis(cfg.rate_limit_max_wait_ms),
+        config_wait: Duration::from_millis(cfg.config_wait_ms),
         topics: topics.clone(),
         metrics,
     };

@@ -1,6 +1,9 @@
 //! The per-record handler of the delivery consumer (dispatch topic and retry tiers).
 //!
-//! 1. Decode; resolve the subscription (skipped if it is gone or disabled).
+//! 1. Decode; resolve the subscription from the live config (skipped if it is gone or
+//!    disabled). The record names its subscription and the config version it was matched in,
+//!    nothing more: when this process's config is older than that, the record waits for it
+//!    (at most [`Worker::config_wait`]) and is deferred if it still has not arrived.
 //! 2. Admission ([`Gates`]): a request slot for the endpoint, or defer the record to a retry
 //!    tier when the endpoint is saturated; then its rate limit: wait if the wait is short,
 //!    defer if it is long. Deferring is not an attempt and keeps the attempt number.
@@ -15,12 +18,18 @@ use chrono::{TimeZone, Utc};
 use hookline_config::Topics;
 use hookline_kafka::context::Lease;
 use hookline_kafka::{headers, ConfigHandle, Handled, Message, OwnedMessage, Producer, Quarantine};
-use hookline_model::{AttemptOutcome, AttemptRecord, DeadLetter, Dispatch};
+use hookline_model::{AttemptOutcome, AttemptRecord, DeadLetter, Dispatch, Resolved};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Longest `hookline-last-error` header value.
 const LAST_ERROR_MAX: usize = 256;
+
+/// How long a record may keep waiting (deferral after deferral) for its workspace's config
+/// version before it is dead-lettered. A follower is normally a few hundred milliseconds
+/// behind; a version that has not arrived in this time will not (a workspace deleted and its
+/// tombstone compacted away, a record re-sent for it), and the record must not cycle forever.
+const CONFIG_WAIT_GIVE_UP: Duration = Duration::from_secs(600);
 
 #[derive(Clone)]
 pub(crate) struct Worker {
@@ -35,6 +44,9 @@ pub(crate) struct Worker {
     pub overflow_delay: Duration,
     /// Rate-limit waits up to this long happen in place; longer ones are deferred.
     pub rate_limit_max_wait: Duration,
+    /// How long a record waits in place for its workspace's config version before it is
+    /// deferred (see the module docs).
+    pub config_wait: Duration,
     pub metrics: Arc<Metrics>,
 }
 
@@ -56,18 +68,19 @@ impl Worker {
             }
         };
         let attempt = headers::get_i64(msg.headers(), headers::ATTEMPT).unwrap_or(1).max(1) as u32;
-        let sub = match self.config.read(|c| d.effective_subscription(c)) {
-            Some(sub) if sub.enabled => sub,
-            Some(sub) => {
+        let sub = match self.lookup(&d).await {
+            Resolved::Found(sub) if sub.enabled => *sub,
+            Resolved::Found(sub) => {
                 return self
                     .log(&skipped(&d, attempt, &sub.url, "subscription is disabled"), &d)
                     .await
             }
-            None => {
+            Resolved::Gone => {
                 return self
                     .log(&skipped(&d, attempt, "", "subscription no longer exists"), &d)
                     .await
             }
+            Resolved::Behind { live } => return self.config_behind(&msg, &d, attempt, live).await,
         };
 
         let gate = self
@@ -77,7 +90,7 @@ impl Worker {
             Ok(p) => p,
             Err(Saturated) => {
                 let due_ms = gate.defer_until(Utc::now().timestamp_millis(), self.overflow_delay);
-                return self.defer(&msg, &d, attempt, due_ms, "saturated").await;
+                return self.defer(&d, attempt, due_ms, "saturated", None).await;
             }
         };
         loop {
@@ -90,7 +103,7 @@ impl Worker {
                 Err(wait) => {
                     drop(permit);
                     let due_ms = Utc::now().timestamp_millis() + wait.as_millis() as i64;
-                    return self.defer(&msg, &d, attempt, due_ms, "rate_limited").await;
+                    return self.defer(&d, attempt, due_ms, "rate_limited", None).await;
                 }
             }
         }
@@ -128,32 +141,14 @@ impl Worker {
                     tier_secs,
                 }) => {
                     self.metrics.retries.with_label_values(&[&tier_secs.to_string()]).inc();
-                    self.to_tier(&msg, &sub.endpoint_key(), n, due_ms, tier_secs, &error)
-                        .await
+                    self.to_tier(&d, n, due_ms, tier_secs, &error, None).await
                 }
-                Some(Next::Dead) => {
-                    self.metrics
-                        .dead_lettered
-                        .with_label_values(&[d.event.kind().as_str()])
-                        .inc();
-                    let dead = DeadLetter {
-                        dispatch: d.clone(),
-                        attempts: attempt,
-                        last_error: error.clone(),
-                        dead_at: Utc::now(),
-                    };
-                    self.producer
-                        .send_json(&self.topics.dead(), &sub.endpoint_key(), &dead, &[])
-                        .await
-                }
+                Some(Next::Dead) => self.dead_letter(&d, &sub.url, attempt, &error).await,
                 None => Ok(()),
             }
         };
         let (logged, forwarded) = tokio::join!(self.log(&record, &d), forward);
-        match (logged, Handled::from(forwarded)) {
-            (Handled::Done, Handled::Done) => Handled::Done,
-            (Handled::Abort(e), _) | (_, Handled::Abort(e)) => Handled::Abort(e),
-        }
+        both(logged, forwarded.into())
     }
 
     /// A record whose partition was revoked while it waited: no attempt, nothing committed;
@@ -172,47 +167,122 @@ impl Worker {
             .into()
     }
 
+    /// The live subscription of `d`, waiting up to `config_wait` for the config version the
+    /// record was produced from (still [`Resolved::Behind`] if it has not come).
+    async fn lookup(&self, d: &Dispatch) -> Resolved {
+        let resolve = || self.config.read(|c| d.resolve(c));
+        match resolve() {
+            Resolved::Behind { .. } => {
+                self.config
+                    .wait_for_workspace_version(&d.workspace_id, d.config_version, self.config_wait)
+                    .await;
+                resolve()
+            }
+            r => r,
+        }
+    }
+
+    /// A record whose config version has not arrived: deferred like a saturated endpoint's
+    /// (no attempt, same attempt number), or dead-lettered once it has waited
+    /// [`CONFIG_WAIT_GIVE_UP`] in all. Never taken for deleted: the subscription may be seconds
+    /// old.
+    async fn config_behind(&self, msg: &OwnedMessage, d: &Dispatch, attempt: u32, live: u64) -> Handled {
+        let now = Utc::now().timestamp_millis();
+        let since = headers::get_i64(msg.headers(), headers::FIRST_SEEN_MS).unwrap_or(now);
+        if now - since >= CONFIG_WAIT_GIVE_UP.as_millis() as i64 {
+            let error = format!(
+                "config version {} of workspace {} not seen in {} s (this process has {live})",
+                d.config_version,
+                d.workspace_id,
+                CONFIG_WAIT_GIVE_UP.as_secs()
+            );
+            tracing::warn!(webhook_id = %d.dispatch_id, %error, "dead-lettering a record");
+            let mut record = skipped(d, attempt, "", &error);
+            record.dead_lettered = true;
+            let (logged, dead) = tokio::join!(
+                self.log(&record, d),
+                self.dead_letter(d, "", attempt.saturating_sub(1), &error)
+            );
+            return both(logged, dead.into());
+        }
+        let due_ms = now + self.overflow_delay.as_millis() as i64;
+        self.defer(d, attempt, due_ms, "config_behind", Some(since)).await
+    }
+
+    /// Writes `d` to the dead-letter topic after `attempts` attempts, the last one to `url`.
+    async fn dead_letter(
+        &self,
+        d: &Dispatch,
+        url: &str,
+        attempts: u32,
+        error: &str,
+    ) -> Result<(), hookline_kafka::KafkaError> {
+        self.metrics
+            .dead_lettered
+            .with_label_values(&[d.event.kind().as_str()])
+            .inc();
+        let dead = DeadLetter {
+            dispatch: d.clone(),
+            url: url.to_string(),
+            attempts,
+            last_error: error.to_string(),
+            dead_at: Utc::now(),
+        };
+        self.producer
+            .send_json(&self.topics.dead(), &d.endpoint_key(), &dead, &[])
+            .await
+    }
+
     /// Puts the record back for a later try of the same attempt, due at `due_ms`.
     async fn defer(
         &self,
-        msg: &OwnedMessage,
         d: &Dispatch,
         attempt: u32,
         due_ms: i64,
         reason: &'static str,
+        first_seen_ms: Option<i64>,
     ) -> Handled {
         self.metrics.deferred.with_label_values(&[reason]).inc();
         let wait = Duration::from_millis((due_ms - Utc::now().timestamp_millis()).max(0) as u64);
         let tier = self.schedule.tier_for(wait);
-        self.to_tier(msg, &d.subscription.endpoint_key(), attempt, due_ms, tier, reason)
+        self.to_tier(d, attempt, due_ms, tier, reason, first_seen_ms)
             .await
             .into()
     }
 
+    /// Writes `d` to a retry tier for attempt `attempt` at `due_ms`, re-encoded: a record in
+    /// the format that carried a subscription snapshot (secrets included) loses it here.
     async fn to_tier(
         &self,
-        msg: &OwnedMessage,
-        endpoint: &str,
+        d: &Dispatch,
         attempt: u32,
         due_ms: i64,
         tier_secs: u64,
         last_error: &str,
+        first_seen_ms: Option<i64>,
     ) -> Result<(), hookline_kafka::KafkaError> {
         let (attempt, due) = (attempt.to_string(), due_ms.to_string());
         let error: String = last_error.chars().take(LAST_ERROR_MAX).collect();
-        let hdrs: [(&str, &[u8]); 3] = [
+        let first_seen = first_seen_ms.map(|ms| ms.to_string());
+        let mut hdrs: Vec<(&str, &[u8])> = vec![
             (headers::ATTEMPT, attempt.as_bytes()),
             (headers::DUE_AT_MS, due.as_bytes()),
             (headers::LAST_ERROR, error.as_bytes()),
         ];
+        if let Some(f) = &first_seen {
+            hdrs.push((headers::FIRST_SEEN_MS, f.as_bytes()));
+        }
         self.producer
-            .send(
-                &self.topics.retry_tier(tier_secs),
-                Some(endpoint.as_bytes()),
-                msg.payload(),
-                &hdrs,
-            )
+            .send_json(&self.topics.retry_tier(tier_secs), &d.endpoint_key(), d, &hdrs)
             .await
+    }
+}
+
+/// Done when both writes are durable; otherwise the record is not committed.
+fn both(a: Handled, b: Handled) -> Handled {
+    match (a, b) {
+        (Handled::Done, Handled::Done) => Handled::Done,
+        (Handled::Abort(e), _) | (_, Handled::Abort(e)) => Handled::Abort(e),
     }
 }
 

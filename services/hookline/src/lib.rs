@@ -84,6 +84,26 @@ impl Pipeline {
     }
 }
 
+/// The start-up refusal of a process that would store or use secrets without the operator key.
+pub const PLAINTEXT_SECRETS_REFUSED: &str = "HOOKLINE_SECRET_KEY is not set: the api and delivery services would \
+     store and read webhook signing secrets and Basic-auth credentials in clear text in the config topic. \
+     Set HOOKLINE_SECRET_KEY (--secret-key) to 64 hex characters (e.g. `openssl rand -hex 32`), or, for a \
+     throwaway setup only, pass --allow-plaintext-secrets (HOOKLINE_ALLOW_PLAINTEXT_SECRETS=true)";
+
+/// The sealer for `services`. The api writes secrets and delivery opens them: without an
+/// operator key they would sit in clear text in the config topic (and whatever copies it), so
+/// either refuses to start unless plaintext secrets are explicitly allowed. Ingest and enrich
+/// never touch a secret and start either way.
+pub fn sealer_for(services: &[Service], security: &SecurityArgs) -> anyhow::Result<Sealer> {
+    let sealer = Sealer::new(security.secret_key.as_deref()).context("HOOKLINE_SECRET_KEY")?;
+    let handles_secrets = services.iter().any(|s| matches!(s, Service::Api | Service::Delivery));
+    if handles_secrets && !sealer.encrypts() {
+        anyhow::ensure!(security.allow_plaintext_secrets, PLAINTEXT_SECRETS_REFUSED);
+        tracing::warn!("HOOKLINE_SECRET_KEY is not set and plaintext secrets are allowed: signing secrets and Basic-auth credentials are stored in clear text in the config topic");
+    }
+    Ok(sealer)
+}
+
 /// Starts `services` in this process.
 pub async fn start(
     services: &[Service],
@@ -92,10 +112,7 @@ pub async fn start(
     settings: &Settings,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Pipeline> {
-    let sealer = Sealer::new(settings.security.secret_key.as_deref()).context("HOOKLINE_SECRET_KEY")?;
-    if !sealer.encrypts() {
-        tracing::warn!("HOOKLINE_SECRET_KEY is not set: signing secrets are stored in clear text in the config topic");
-    }
+    let sealer = sealer_for(services, &settings.security)?;
     let policy = UrlPolicy::new(settings.security.allow_http_urls, settings.security.allow_cidrs.clone());
     if kafka.create_topics {
         hookline_kafka::admin::ensure_topics(kafka, &kafka.topics.specs())

@@ -22,12 +22,14 @@ pub struct KafkaArgs {
     )]
     pub brokers: String,
     /// Extra librdkafka settings as `key=value`, comma separated or repeated (for example
-    /// `security.protocol=SASL_SSL,sasl.mechanism=SCRAM-SHA-512`).
+    /// `security.protocol=SASL_SSL,sasl.mechanism=SCRAM-SHA-512`). Its value is not shown by
+    /// `--help`: it may hold `sasl.password` or `ssl.key.password`.
     #[arg(
         long = "kafka-option",
         id = "kafka_option",
         env = "HOOKLINE_KAFKA_OPTIONS",
-        value_delimiter = ','
+        value_delimiter = ',',
+        hide_env_values = true
     )]
     pub options: Vec<String>,
     /// `security.protocol`: plaintext, ssl, sasl_plaintext or sasl_ssl (MSK, Confluent Cloud
@@ -177,11 +179,14 @@ fn key_values(entries: &[String], what: &str) -> Result<Vec<(String, String)>, S
 /// How to reach Redis (message metadata for the DLR join, attempt logs).
 #[derive(Debug, Clone, Args)]
 pub struct RedisArgs {
+    /// `redis://[:password@]host:port[/db]`. Its value is not shown by `--help`: the Helm
+    /// chart puts the password in it.
     #[arg(
         long = "redis-url",
         id = "redis_url",
         env = "HOOKLINE_REDIS_URL",
-        default_value = "redis://127.0.0.1:6379"
+        default_value = "redis://127.0.0.1:6379",
+        hide_env_values = true
     )]
     pub url: String,
     /// Prefix of every key Hookline writes, so several deployments can share one Redis.
@@ -198,7 +203,8 @@ pub struct RedisArgs {
 #[derive(Debug, Clone, Args)]
 pub struct SecurityArgs {
     /// Operator key sealing signing secrets and Basic-auth credentials in the config topic:
-    /// 64 hex chars. Without it they are stored in clear text (a warning is logged).
+    /// 64 hex chars. The api and delivery services refuse to start without it unless
+    /// `--allow-plaintext-secrets` is given.
     #[arg(
         long = "secret-key",
         id = "secret_key",
@@ -206,6 +212,18 @@ pub struct SecurityArgs {
         hide_env_values = true
     )]
     pub secret_key: Option<String>,
+    /// Let the api and delivery services run without `--secret-key`, storing signing secrets
+    /// and Basic-auth credentials in clear text in the config topic (a warning is logged).
+    /// For throwaway setups only.
+    #[arg(
+        long,
+        env = "HOOKLINE_ALLOW_PLAINTEXT_SECRETS",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub allow_plaintext_secrets: bool,
     /// Accept `http://` webhook URLs (default: https only).
     #[arg(long, env = "HOOKLINE_ALLOW_HTTP_URLS", default_value_t = false, action = clap::ArgAction::Set)]
     pub allow_http_urls: bool,

@@ -24,16 +24,24 @@ use tokio_util::sync::CancellationToken;
 pub struct ConfigHandle {
     state: Arc<RwLock<ConfigState>>,
     caught_up: watch::Receiver<bool>,
+    /// Bumped after every applied record, so a reader can wait for a change
+    /// ([`ConfigHandle::wait_for_workspace_version`]) instead of polling.
+    applied: Arc<watch::Sender<u64>>,
 }
 
 impl ConfigHandle {
+    fn with_state(state: ConfigState, caught_up: watch::Receiver<bool>) -> Self {
+        Self {
+            state: Arc::new(RwLock::new(state)),
+            caught_up,
+            applied: Arc::new(watch::channel(0).0),
+        }
+    }
+
     /// A handle over a fixed state, for unit tests of code that reads config.
     pub fn fixed(state: ConfigState) -> Self {
         let (_tx, rx) = watch::channel(true);
-        Self {
-            state: Arc::new(RwLock::new(state)),
-            caught_up: rx,
-        }
+        Self::with_state(state, rx)
     }
 
     /// Runs `f` with the current state. Keep `f` short: it holds a read lock.
@@ -41,11 +49,41 @@ impl ConfigHandle {
         f(&self.state.read().expect("config lock"))
     }
 
+    /// Applies one config record and wakes whoever waits for a change.
+    fn apply(&self, key: &str, value: Option<&[u8]>) -> Result<(), hookline_model::config_log::ConfigRecordError> {
+        let result = self.state.write().expect("config lock").apply(key, value);
+        self.applied.send_modify(|n| *n += 1);
+        result
+    }
+
     /// Applies a record locally before the follower sees it (the API's read-your-writes).
     pub fn apply_local(&self, key: &str, value: Option<&[u8]>) {
-        if let Err(e) = self.state.write().expect("config lock").apply(key, value) {
+        if let Err(e) = self.apply(key, value) {
             tracing::error!(error = %e, "local config apply");
         }
+    }
+
+    /// Waits up to `timeout` until the config of `workspace_id` is at least `version` (or the
+    /// workspace was deleted, which is newer than any version); whether it got there. Delivery
+    /// calls it for a record produced from a newer config than its own, typically a
+    /// subscription created a few hundred milliseconds ago that this process's follower has
+    /// not read yet. Costs nothing while waiting: woken by each applied record.
+    pub async fn wait_for_workspace_version(&self, workspace_id: &str, version: u64, timeout: Duration) -> bool {
+        // Subscribed before the check: a record applied in between still wakes us.
+        let mut applied = self.applied.subscribe();
+        let reached = || self.read(|c| c.workspace_version(workspace_id).is_none_or(|v| v >= version));
+        let wait = async {
+            loop {
+                if reached() {
+                    return;
+                }
+                if applied.changed().await.is_err() {
+                    // The sender lives as long as this handle: cannot happen.
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.is_ok()
     }
 
     /// Waits until the initial replay is complete.
@@ -91,12 +129,9 @@ impl ConfigHandle {
         .await
         .map_err(|e| KafkaError::Other(e.to_string()))??;
 
-        let state = Arc::new(RwLock::new(ConfigState::default()));
         let (tx, rx) = watch::channel(targets.is_empty());
-        let handle = Self {
-            state: state.clone(),
-            caught_up: rx,
-        };
+        let handle = Self::with_state(ConfigState::default(), rx);
+        let follower = handle.clone();
         tokio::spawn(async move {
             let mut pending = targets;
             loop {
@@ -113,7 +148,7 @@ impl ConfigHandle {
                     }
                 };
                 let key = msg.key().map(String::from_utf8_lossy).unwrap_or_default();
-                if let Err(e) = state.write().expect("config lock").apply(&key, msg.payload()) {
+                if let Err(e) = follower.apply(&key, msg.payload()) {
                     // A bad config record is skipped; the rest of the config still applies.
                     tracing::error!(error = %e, offset = msg.offset(), "skipping config record");
                 }
@@ -128,6 +163,49 @@ impl ConfigHandle {
             }
         });
         Ok(handle)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hookline_model::WorkspaceConfig;
+
+    fn record(version: u64) -> Vec<u8> {
+        serde_json::to_vec(&WorkspaceConfig {
+            version,
+            ..WorkspaceConfig::new("ws")
+        })
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn waits_for_a_workspace_version_until_it_is_applied_or_times_out() {
+        let handle = ConfigHandle::fixed(ConfigState::default());
+        let short = Duration::from_millis(50);
+        assert!(
+            handle.wait_for_workspace_version("ws", 0, short).await,
+            "0 is always there"
+        );
+        assert!(!handle.wait_for_workspace_version("ws", 2, short).await);
+
+        let writer = handle.clone();
+        let applier = tokio::spawn(async move {
+            writer.apply_local("workspace:ws", Some(&record(1)));
+            writer.apply_local("workspace:other", Some(&record(9)));
+            tokio::task::yield_now().await;
+            writer.apply_local("workspace:ws", Some(&record(2)));
+        });
+        assert!(
+            handle
+                .wait_for_workspace_version("ws", 2, Duration::from_secs(10))
+                .await
+        );
+        applier.await.unwrap();
+        assert!(!handle.wait_for_workspace_version("ws", 3, short).await);
+        // A deleted workspace is newer than any record about it.
+        handle.apply_local("workspace:ws", None);
+        assert!(handle.wait_for_workspace_version("ws", 3, short).await);
     }
 }
 

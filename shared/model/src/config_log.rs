@@ -10,7 +10,7 @@ use crate::event::Event;
 use crate::ingest_key::IngestKeyRecord;
 use crate::subscription::Subscription;
 use crate::workspace::WorkspaceConfig;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// A config topic key.
@@ -53,6 +53,8 @@ pub enum ConfigRecordError {
 #[derive(Debug, Default, Clone)]
 pub struct ConfigState {
     workspaces: HashMap<String, Arc<WorkspaceConfig>>,
+    /// Workspaces deleted by a tombstone and not written since.
+    deleted: HashSet<String>,
     api_keys: HashMap<String, ApiKeyRecord>,
     ingest_keys: HashMap<String, IngestKeyRecord>,
 }
@@ -69,9 +71,11 @@ impl ConfigState {
         match (parsed, value) {
             (ConfigKey::Workspace(id), None) => {
                 self.workspaces.remove(&id);
+                self.deleted.insert(id);
             }
             (ConfigKey::Workspace(id), Some(v)) => {
                 let ws: WorkspaceConfig = serde_json::from_slice(v).map_err(bad)?;
+                self.deleted.remove(&id);
                 self.workspaces.insert(id, Arc::new(ws));
             }
             (ConfigKey::ApiKey(h), None) => {
@@ -94,6 +98,17 @@ impl ConfigState {
 
     pub fn workspace(&self, id: &str) -> Option<Arc<WorkspaceConfig>> {
         self.workspaces.get(id).cloned()
+    }
+
+    /// The version of a workspace's config here: `Some(0)` before its first record arrived,
+    /// `None` after a tombstone deleted it (then every record about it is older than the
+    /// deletion). Delivery compares it with a dispatch record's `config_version`.
+    pub fn workspace_version(&self, id: &str) -> Option<u64> {
+        match self.workspaces.get(id) {
+            Some(ws) => Some(ws.version),
+            None if self.deleted.contains(id) => None,
+            None => Some(0),
+        }
     }
 
     /// The key with public id `key_id` (what an operator revokes by).
@@ -164,8 +179,11 @@ mod tests {
         st.apply("workspace:w1", Some(&serde_json::to_vec(&ws).unwrap()))
             .unwrap();
         assert!(st.workspace("w1").is_some());
+        assert_eq!(st.workspace_version("w1"), Some(0));
         st.apply("workspace:w1", None).unwrap();
         assert!(st.workspace("w1").is_none());
+        assert_eq!(st.workspace_version("w1"), None, "deleted");
+        assert_eq!(st.workspace_version("never"), Some(0), "not written yet");
         assert!(matches!(st.apply("nope", None), Err(ConfigRecordError::BadKey(_))));
         assert!(matches!(
             st.apply("workspace:w2", Some(b"{not json")),

@@ -6,9 +6,19 @@ use crate::subscription::Subscription;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// One event for one subscription: a record of the dispatch topic, keyed by the
-/// subscription's endpoint key. The payload is rendered at delivery time from the
-/// subscription's current config, so a field or secret change applies to queued events too.
+/// One event for one subscription: a record of the dispatch topic (and of the retry tiers),
+/// keyed by the subscription's endpoint key.
+///
+/// It names the subscription (`subscription_id`) and the workspace config version the
+/// producer saw (`config_version`), never a copy of the subscription: its URL, signing secret
+/// and Basic-auth credentials live only in the config topic (sealed) and in delivery's memory,
+/// so the dispatch, retry and dead-letter topics and the Redis dead-letter list hold no secret.
+/// Delivery renders and signs at attempt time from its live config, so a field or secret
+/// change applies to queued events and pending retries too.
+///
+/// Records written before this format carried the whole subscription in a `subscription`
+/// field; serde ignores it on decode, and delivery re-encodes a record (without it) whenever
+/// it writes one to a retry tier or the dead-letter topic.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Dispatch {
     /// The webhook id, the same for every attempt ([`crate::ids::dispatch_id`]).
@@ -19,16 +29,28 @@ pub struct Dispatch {
     /// A test send from the API: one attempt, never retried.
     #[serde(default)]
     pub test: bool,
-    /// The subscription as the producer saw it, and the workspace config version it came
-    /// from. Delivery uses its live config when that is at least as new, and this snapshot
-    /// otherwise, so a subscription created a moment ago is not mistaken for a deleted one
-    /// by a delivery replica whose config is a few hundred milliseconds behind.
-    pub subscription: Subscription,
+    /// The version of the workspace config the producer matched the subscription in. A
+    /// delivery replica whose config is older waits for this version instead of taking a
+    /// subscription created a moment ago for a deleted one (see [`Dispatch::resolve`]).
+    #[serde(default)]
     pub config_version: u64,
 }
 
+/// What a delivery process's live config says about a record's subscription.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resolved {
+    /// The live config is at least as new as the record: here is the subscription.
+    Found(Box<Subscription>),
+    /// The live config is at least as new as the record and the subscription is not in it
+    /// (deleted since, or its workspace was deleted).
+    Gone,
+    /// The live config of the workspace (`live`, 0 when it has none yet) is older than the
+    /// record's `config_version`: the subscription may simply not have arrived yet.
+    Behind { live: u64 },
+}
+
 impl Dispatch {
-    /// The record that sends `event` to `sub`, with the subscription as of config version
+    /// The record that sends `event` to `sub`, matched in workspace config version
     /// `config_version`; its id is the same for every attempt and every re-send.
     pub fn new(event: Event, sub: &Subscription, config_version: u64) -> Self {
         Self {
@@ -37,17 +59,23 @@ impl Dispatch {
             subscription_id: sub.id.clone(),
             event,
             test: false,
-            subscription: sub.clone(),
             config_version,
         }
     }
 
-    /// The subscription to deliver with: the live one when the live config is at least as
-    /// new as the snapshot (`None` if it was deleted since), else the snapshot.
-    pub fn effective_subscription(&self, live: &ConfigState) -> Option<Subscription> {
-        match live.workspace(&self.workspace_id) {
-            Some(ws) if ws.version >= self.config_version => ws.subscription(&self.subscription_id).cloned(),
-            _ => Some(self.subscription.clone()),
+    /// The Kafka key of the record: its subscription's [`Subscription::endpoint_key`].
+    pub fn endpoint_key(&self) -> String {
+        crate::subscription::endpoint_key(&self.workspace_id, &self.subscription_id)
+    }
+
+    /// The subscription to deliver with, from the live config.
+    pub fn resolve(&self, live: &ConfigState) -> Resolved {
+        match live.workspace_version(&self.workspace_id) {
+            Some(v) if v >= self.config_version => live
+                .subscription(&self.workspace_id, &self.subscription_id)
+                .map_or(Resolved::Gone, |s| Resolved::Found(Box::new(s))),
+            Some(v) => Resolved::Behind { live: v },
+            None => Resolved::Gone,
         }
     }
 }
@@ -109,12 +137,106 @@ pub struct AttemptRecord {
     pub dead_lettered: bool,
 }
 
-/// A record of the dead-letter topic: an event whose retry policy is exhausted, with what
-/// happened to it. Re-sending replays `dispatch` from attempt 1 with the same webhook id.
+/// A record of the dead-letter topic (and of the Redis list the API shows): an event whose
+/// retry policy is exhausted, with what happened to it. Re-sending replays `dispatch` from
+/// attempt 1 with the same webhook id, to the subscription as it is configured then.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeadLetter {
     pub dispatch: Dispatch,
+    /// The URL the last attempt went to (the subscription may have changed since); never a
+    /// credential. Empty in letters written before it was recorded.
+    #[serde(default)]
+    pub url: String,
     pub attempts: u32,
     pub last_error: String,
     pub dead_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{DeliveryEvent, EventData};
+    use crate::subscription::{Dialect, SealedSecret};
+    use crate::workspace::WorkspaceConfig;
+    use crate::DlrStatus;
+
+    fn event() -> Event {
+        Event {
+            id: "dlr_m1".into(),
+            workspace_id: "ws".into(),
+            occurred_at: Utc::now(),
+            received_at: Utc::now(),
+            data: EventData::Delivery(DeliveryEvent {
+                message_id: "m1".into(),
+                telecom_message_id: "c1".into(),
+                recipient: "+1".into(),
+                sender_id: "S".into(),
+                status: DlrStatus::Delivered,
+                status_code: "000".into(),
+                num_parts: 1,
+                cost: 0.0,
+                broadcast_id: None,
+                message: None,
+            }),
+        }
+    }
+
+    fn state(version: u64, subs: Vec<Subscription>) -> ConfigState {
+        let ws = WorkspaceConfig {
+            subscriptions: subs,
+            version,
+            ..WorkspaceConfig::new("ws")
+        };
+        let mut st = ConfigState::default();
+        st.apply("workspace:ws", Some(&serde_json::to_vec(&ws).unwrap()))
+            .unwrap();
+        st
+    }
+
+    #[test]
+    fn resolves_from_the_live_config_only() {
+        let sub = Subscription::new(Dialect::Named, "ws", "s1", "https://example.com/h");
+        let d = Dispatch::new(event(), &sub, 3);
+        assert_eq!(d.endpoint_key(), sub.endpoint_key());
+        assert_eq!(
+            d.resolve(&state(3, vec![sub.clone()])),
+            Resolved::Found(Box::new(sub.clone()))
+        );
+        assert_eq!(
+            d.resolve(&state(4, vec![sub.clone()])),
+            Resolved::Found(Box::new(sub.clone()))
+        );
+        // Newer config without it: deleted.
+        assert_eq!(d.resolve(&state(4, vec![])), Resolved::Gone);
+        // Older config: not there yet, whatever it holds.
+        assert_eq!(d.resolve(&state(2, vec![])), Resolved::Behind { live: 2 });
+        assert_eq!(d.resolve(&ConfigState::default()), Resolved::Behind { live: 0 });
+        // A deleted workspace is newer than every record about it.
+        let mut st = state(3, vec![sub]);
+        st.apply("workspace:ws", None).unwrap();
+        assert_eq!(d.resolve(&st), Resolved::Gone);
+    }
+
+    #[test]
+    fn records_carry_no_subscription_and_old_ones_still_decode() {
+        let mut sub = Subscription::new(Dialect::Named, "ws", "s1", "https://example.com/h");
+        sub.signing_secret = Some(SealedSecret("v1:c2VhbGVk".into()));
+        sub.basic_auth = Some(SealedSecret("plain:user:pass".into()));
+        let d = Dispatch::new(event(), &sub, 7);
+        let json = serde_json::to_string(&d).unwrap();
+        for leak in ["v1:c2VhbGVk", "user:pass", "example.com", "\"subscription\""] {
+            assert!(!json.contains(leak), "{leak} in {json}");
+        }
+        // The format before: the whole subscription in `subscription`.
+        let mut old = serde_json::to_value(&d).unwrap();
+        old["subscription"] = serde_json::to_value(&sub).unwrap();
+        let back: Dispatch = serde_json::from_value(old).unwrap();
+        assert_eq!(back, d);
+        let dead: DeadLetter = serde_json::from_value(serde_json::json!({
+            "dispatch": serde_json::to_value(&d).unwrap(),
+            "attempts": 3, "last_error": "HTTP 500", "dead_at": "2026-02-13T10:30:00Z",
+        }))
+        .unwrap();
+        assert_eq!((dead.url.as_str(), dead.dispatch.config_version), ("", 7));
+    }
 }

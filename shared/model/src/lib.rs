@@ -22,7 +22,7 @@ pub mod workspace;
 
 pub use apikey::{ApiKeyRecord, Permission};
 pub use config_log::{ConfigKey, ConfigState};
-pub use dispatch::{AttemptOutcome, AttemptRecord, DeadLetter, Dispatch};
+pub use dispatch::{AttemptOutcome, AttemptRecord, DeadLetter, Dispatch, Resolved};
 pub use event::{Channel, Event, EventData, EventKind};
 pub use ingest_key::{IngestKeyRecord, IngestKind};
 pub use input::{

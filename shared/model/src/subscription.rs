@@ -201,6 +201,12 @@ pub struct Subscription {
     pub enabled: bool,
 }
 
+/// The Kafka key of subscription `id`'s dispatch, retry and dead-letter records,
+/// `<workspace_id>/<id>`: one key per endpoint, so one delivery consumer owns each endpoint.
+pub fn endpoint_key(workspace_id: &str, id: &str) -> String {
+    format!("{workspace_id}/{id}")
+}
+
 /// A subscription's timeout when nothing else is chosen.
 pub const DEFAULT_TIMEOUT_MS: u64 = 5_000;
 
@@ -244,7 +250,7 @@ impl Subscription {
 
     /// The Kafka key of its dispatch records.
     pub fn endpoint_key(&self) -> String {
-        format!("{}/{}", self.workspace_id, self.id)
+        endpoint_key(&self.workspace_id, &self.id)
     }
 
     /// Whether an event should be dispatched to this subscription: enabled, same workspace,

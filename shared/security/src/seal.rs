@@ -3,7 +3,8 @@
 //! Secrets travel through the config topic, which operators back up and replicate. With an
 //! operator key (`HOOKLINE_SECRET_KEY`, 32 bytes as 64 hex chars) they are sealed with
 //! ChaCha20-Poly1305 (`v1:<base64(nonce ‖ ciphertext)>`); without one they are stored as
-//! `plain:<secret>` and every service warns at start-up.
+//! `plain:<secret>`, which the api and delivery services accept only when started with
+//! `--allow-plaintext-secrets` (they refuse to start otherwise).
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
