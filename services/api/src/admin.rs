@@ -26,10 +26,8 @@ struct CreateKey {
     permissions: Vec<String>,
 }
 
-/// Workspace ids: 1–64 of `[A-Za-z0-9_.-]`, so they are safe in keys and logs.
-pub fn valid_workspace_id(id: &str) -> bool {
-    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
-}
+/// The workspace-id rule, shared with ingest (its home is the model).
+pub use hookline_model::ids::valid_workspace_id;
 
 pub(crate) fn check_admin(st: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(token) = &st.cfg.admin_token else {

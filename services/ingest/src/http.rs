@@ -16,15 +16,23 @@ use axum::http::{HeaderMap, Method};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use hookline_telemetry::openapi::{Auth, DocumentedRouter, Operation};
-use hookline_telemetry::{serve_http, HttpServer};
+use hookline_telemetry::{error_code_shape, serve_http, HttpServer, Runtime};
 use serde_json::Map;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use tokio_util::sync::CancellationToken;
 
-pub async fn serve(addr: SocketAddr, ingestor: Ingestor, shutdown: CancellationToken) -> std::io::Result<HttpServer> {
-    serve_http(addr, documented().0.with_state(ingestor), shutdown).await
+/// Serves the edge on the shared server with the runtime's limits; a body over the limit gets
+/// `413 {"error_code": "PAYLOAD_TOO_LARGE", ...}`.
+pub async fn serve(addr: SocketAddr, ingestor: Ingestor, rt: &Runtime) -> std::io::Result<HttpServer> {
+    serve_http(
+        "ingest",
+        addr,
+        documented().0.with_state(ingestor),
+        error_code_shape,
+        rt,
+    )
+    .await
 }
 
 /// Every route of the HTTP edge with its OpenAPI description: the router and the document at

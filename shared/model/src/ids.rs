@@ -7,6 +7,12 @@
 
 use sha2::{Digest, Sha256};
 
+/// Workspace ids: 1–64 of `[A-Za-z0-9_.-]`, so they are safe in keys and logs. The API
+/// checks it when a key is created, ingest on every record that names a workspace.
+pub fn valid_workspace_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+}
+
 /// `<prefix>_<24 hex chars>` from a SHA-256 over the parts, separated so that `("ab","c")`
 /// and `("a","bc")` differ.
 pub fn stable_id(prefix: &str, parts: &[&str]) -> String {
