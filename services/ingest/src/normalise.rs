@@ -115,9 +115,16 @@ pub fn accepted_message(raw: &[u8]) -> Result<AcceptedMessage, InputError> {
         if value.trim().is_empty() {
             return Err(InputError::MissingField(name));
         }
-        bounded(name, value, MAX_ID_CHARS)?;
     }
     workspace_id(&msg.workspace_id)?;
+    for (name, value) in [
+        ("message_id", &msg.message_id),
+        ("carrier_message_id", &msg.carrier_message_id),
+        ("recipient", &msg.recipient),
+        ("sender_id", &msg.sender_id),
+    ] {
+        bounded(name, value, MAX_ID_CHARS)?;
+    }
     bounded_opt("broadcast_id", msg.broadcast_id.as_deref(), MAX_ID_CHARS)?;
     if let Some(d) = &msg.details {
         bounded_opt("details.text", d.text.as_deref(), MAX_TEXT_CHARS)?;
@@ -491,7 +498,10 @@ mod tests {
         };
         let e = accepted_message(&msg(&huge, "hi")).unwrap_err();
         assert_eq!(e.reason(), "invalid_field");
-        assert!(e.to_string().contains("workspace_id"), "{e}");
+        assert!(
+            e.to_string().contains("workspace_id") && e.to_string().contains("1-64"),
+            "{e}"
+        );
         let e = accepted_message(&msg("acme corp", "hi")).unwrap_err();
         assert!(e.to_string().contains("workspace_id"), "{e}");
         let e = accepted_message(&msg("acme", &"x".repeat(MAX_TEXT_CHARS + 1))).unwrap_err();

@@ -42,7 +42,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -233,6 +233,9 @@ struct ConnState {
     /// When the request head now being read started (accept, or the first byte read with no
     /// request running); [`NOT_READING`] while a request runs or the connection is idle.
     head_started: AtomicU64,
+    /// Set when the server answered before reading the whole body (413, 408): close with a
+    /// linger (see [`Watched::poll_shutdown`]).
+    linger: AtomicBool,
 }
 
 const NOT_READING: u64 = u64::MAX;
@@ -304,10 +307,12 @@ async fn serve_connection(stream: TcpStream, shared: &Arc<Shared>, shutdown: Can
         in_flight: AtomicUsize::new(0),
         last_activity: AtomicU64::new(0),
         head_started: AtomicU64::new(0),
+        linger: AtomicBool::new(false),
     });
     let io = TokioIo::new(Watched {
         inner: stream,
         state: state.clone(),
+        linger_until: None,
     });
     let service = ConnService {
         shared: shared.clone(),
@@ -359,9 +364,12 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
         state.request_started();
         Box::pin(async move {
             let path = req.uri().path().to_string();
-            let response = respond(&shared, req.map(axum::body::Body::new)).await;
+            let response = fix_error_shape(&shared, &path, respond(&shared, req.map(axum::body::Body::new)).await);
+            if response.headers().get(header::CONNECTION).is_some_and(|v| v == "close") {
+                state.linger.store(true, Ordering::Release);
+            }
             state.request_done();
-            Ok(fix_error_shape(&shared, &path, response))
+            Ok(response)
         })
     }
 }
@@ -419,10 +427,19 @@ fn fix_error_shape(shared: &Shared, path: &str, response: Response) -> Response 
     r
 }
 
+/// How long a connection answered before its body was read (413, 408) keeps reading and
+/// discarding what the client still sends, after the answer and a FIN. Closing at once, with
+/// unread bytes in the socket's receive buffer, makes the kernel send a reset, which can
+/// destroy the answer before the client has read it (a client still uploading 50 MB then
+/// sees "connection reset" instead of `413`). nginx calls this a lingering close.
+const LINGER: Duration = Duration::from_secs(2);
+
 /// The socket, reporting reads and writes to the connection's watchdog.
 struct Watched {
     inner: TcpStream,
     state: Arc<ConnState>,
+    /// While lingering: the deadline (the FIN has been sent).
+    linger_until: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl AsyncRead for Watched {
@@ -465,7 +482,30 @@ impl AsyncWrite for Watched {
         Pin::new(&mut self.inner).poll_flush(cx)
     }
 
+    /// hyper closes the connection through here. After a 413 or 408: FIN, then discard what
+    /// arrives until EOF or [`LINGER`], then the socket is dropped.
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+        let this = &mut *self;
+        if !this.state.linger.load(Ordering::Acquire) {
+            return Pin::new(&mut this.inner).poll_shutdown(cx);
+        }
+        if this.linger_until.is_none() {
+            std::task::ready!(Pin::new(&mut this.inner).poll_shutdown(cx))?;
+            this.linger_until = Some(Box::pin(tokio::time::sleep(LINGER)));
+        }
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            if let Some(deadline) = this.linger_until.as_mut() {
+                if deadline.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Ok(()));
+                }
+            }
+            let mut rb = ReadBuf::new(&mut buf);
+            match Pin::new(&mut this.inner).poll_read(cx, &mut rb) {
+                Poll::Ready(Ok(())) if !rb.filled().is_empty() => continue,
+                Poll::Ready(_) => return Poll::Ready(Ok(())),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
     }
 }
