@@ -4,8 +4,10 @@
 //! `POST /v1/messages` takes an accepted-message JSON object; `POST /v1/dlr` a DLR as JSON or
 //! SMPP receipt text; `POST /v1/clicks` a click; `GET`/`POST /track` and `POST /v1/actions` a
 //! conversion. `202` once the record is on its topic; `400` with
-//! `{"error_code": "INVALID_RECORD", "reason": ...}` when it does not validate; `503` when
-//! Kafka cannot take it (the caller should retry).
+//! `{"error_code": "INVALID_RECORD", "reason": ...}` when it does not validate (every field
+//! is bounded: see [`crate::normalise`]); `413 PAYLOAD_TOO_LARGE` for a body over
+//! `HOOKLINE_HTTP_MAX_BODY_BYTES` (answered by the shared server); `503` when Kafka cannot
+//! take it (the caller should retry).
 
 use crate::{IngestFailure, Ingestor, InputKind};
 use axum::body::Bytes;
@@ -49,10 +51,16 @@ pub fn documented() -> (Router<Ingestor>, Value) {
         "Kafka could not take the record: retry",
         json!({"error_code": "UNAVAILABLE", "description": "try again"}),
     );
+    let too_large = (
+        413,
+        "the body is larger than HOOKLINE_HTTP_MAX_BODY_BYTES",
+        json!({"error_code": "PAYLOAD_TOO_LARGE", "description": "the request body is larger than 1048576 bytes"}),
+    );
     let op = |method, path, summary| {
         Operation::new(method, path, "Ingest", summary, Auth::None)
             .response(accepted.0, accepted.1, accepted.2.clone())
             .response(invalid.0, invalid.1, invalid.2.clone())
+            .response(too_large.0, too_large.1, too_large.2.clone())
             .response(unavailable.0, unavailable.1, unavailable.2.clone())
     };
     DocumentedRouter::default()
