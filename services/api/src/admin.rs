@@ -67,10 +67,8 @@ fn invalid_workspace() -> ApiError {
     ApiError::bad_request("INVALID_WORKSPACE", "workspace_id must be 1-64 of A-Z a-z 0-9 _ . -")
 }
 
-/// Workspace ids: 1–64 of `[A-Za-z0-9_.-]`, so they are safe in keys and logs.
-pub fn valid_workspace_id(id: &str) -> bool {
-    hookline_model::ids::is_valid_scope_id(id)
-}
+/// The workspace-id rule, shared with ingest (its home is the model).
+pub use hookline_model::ids::valid_workspace_id;
 
 /// What an operator asks for when creating an ingest credential (admin API and CLI).
 #[derive(Debug, Clone, Deserialize)]

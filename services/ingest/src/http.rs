@@ -8,7 +8,9 @@
 //! ([`crate::credentials`]): `401` without a live one, `403` when it does not grant the kind
 //! or is bound to another workspace or carrier connection. `202` once the record is on its
 //! topic; `400` with `{"error_code": "INVALID_RECORD", "reason": ...}` when it does not
-//! validate; `503` when Kafka cannot take it (the caller should retry).
+//! validate (every field is bounded: see [`crate::normalise`]); `413 PAYLOAD_TOO_LARGE` for a
+//! body over `HOOKLINE_HTTP_MAX_BODY_BYTES` (answered by the shared server); `503` when Kafka
+//! cannot take it (the caller should retry).
 
 use crate::{credentials, IngestFailure, Ingestor, InputKind};
 use axum::body::Bytes;
@@ -20,15 +22,23 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use hookline_model::IngestKind;
 use hookline_telemetry::openapi::{Auth, DocumentedRouter, Operation};
-use hookline_telemetry::{serve_http, HttpServer};
+use hookline_telemetry::{error_code_shape, serve_http, HttpServer, Runtime};
 use serde_json::Map;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use tokio_util::sync::CancellationToken;
 
-pub async fn serve(addr: SocketAddr, ingestor: Ingestor, shutdown: CancellationToken) -> std::io::Result<HttpServer> {
-    serve_http(addr, documented().0.with_state(ingestor), shutdown).await
+/// Serves the edge on the shared server with the runtime's limits; a body over the limit gets
+/// `413 {"error_code": "PAYLOAD_TOO_LARGE", ...}`.
+pub async fn serve(addr: SocketAddr, ingestor: Ingestor, rt: &Runtime) -> std::io::Result<HttpServer> {
+    serve_http(
+        "ingest",
+        addr,
+        documented().0.with_state(ingestor),
+        error_code_shape,
+        rt,
+    )
+    .await
 }
 
 /// Every route of the HTTP edge with its OpenAPI description: the router and the document at
@@ -55,12 +65,18 @@ pub fn documented() -> (Router<Ingestor>, Value) {
         "the credential does not grant this input kind, or is bound to another workspace or carrier connection",
         json!({"error_code": "FORBIDDEN", "description": "this ingest credential may not send dlr"}),
     );
+    let too_large = (
+        413,
+        "the body is larger than HOOKLINE_HTTP_MAX_BODY_BYTES",
+        json!({"error_code": "PAYLOAD_TOO_LARGE", "description": "the request body is larger than 1048576 bytes"}),
+    );
     let op = |method, path, summary, kind: IngestKind| {
         Operation::new(method, path, "Ingest", summary, Auth::IngestKey(kind.as_str()))
             .response(accepted.0, accepted.1, accepted.2.clone())
             .response(invalid.0, invalid.1, invalid.2.clone())
             .response(unauthorized.0, unauthorized.1, unauthorized.2.clone())
             .response(forbidden.0, forbidden.1, forbidden.2.clone())
+            .response(too_large.0, too_large.1, too_large.2.clone())
             .response(unavailable.0, unavailable.1, unavailable.2.clone())
     };
     DocumentedRouter::default()

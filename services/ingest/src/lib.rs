@@ -193,6 +193,7 @@ impl Ingestor {
             }
         };
         let value = value.map_err(hookline_kafka::KafkaError::from)?;
+        normalise::check_record_size(&value)?;
         self.producer
             .send(topic, Some(key.as_bytes()), Some(&value), &[])
             .await?;
@@ -211,6 +212,7 @@ impl Ingestor {
         scope.conversion(&mut c);
         let key = c.click_id.clone().or_else(|| c.message_id.clone()).unwrap_or_default();
         let value = serde_json::to_vec(&c).map_err(hookline_kafka::KafkaError::from)?;
+        normalise::check_record_size(&value)?;
         self.producer
             .send(&self.conversions_topic, Some(key.as_bytes()), Some(&value), &[])
             .await?;
@@ -309,7 +311,7 @@ pub async fn start(
         &kafka_metrics,
     )?;
 
-    let http = http::serve(cfg.http_addr, ingestor.clone(), rt.shutdown.clone()).await?;
+    let http = http::serve(cfg.http_addr, ingestor.clone(), rt).await?;
     let ready = rt.readiness.component("ingest");
     let pump = Pump::new("ingest", cfg.max_in_flight, rt, &kafka_metrics);
     let drain = rt.drain;

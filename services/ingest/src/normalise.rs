@@ -24,6 +24,8 @@ pub enum InputError {
     UnknownStatus(String),
     #[error("SMPP receipt: {0}")]
     Smpp(#[from] smpp::ReceiptError),
+    #[error("the normalised record is {size} bytes, more than the {limit} a record may have")]
+    TooLarge { size: usize, limit: usize },
 }
 
 impl InputError {
@@ -36,8 +38,65 @@ impl InputError {
             Self::InvalidField { .. } => "invalid_field",
             Self::UnknownStatus(_) => "unknown_status",
             Self::Smpp(_) => "invalid_smpp_receipt",
+            Self::TooLarge { .. } => "record_too_large",
         }
     }
+}
+
+/// Longest identifier-like value (message, carrier, click and inbound ids, phone numbers,
+/// sender ids, status codes, event names, ...), in characters.
+pub const MAX_ID_CHARS: usize = 256;
+/// Longest message text: a concatenated SMS is at most 1,600 characters in practice, a
+/// WhatsApp message 4,096 (inbound records carry any channel).
+pub const MAX_TEXT_CHARS: usize = 4096;
+/// Longest URL (short link, original link).
+pub const MAX_URL_CHARS: usize = 2048;
+/// Longest user agent.
+pub const MAX_USER_AGENT_CHARS: usize = 1024;
+/// Largest normalised record ingest produces: far below Kafka's default `message.max.bytes`
+/// (1 MB), so a record that validated is never refused by the broker for its size (which the
+/// HTTP edge could only answer `503 try again`, forever).
+pub const MAX_RECORD_BYTES: usize = 256 * 1024;
+
+/// `value` of `field` if it has at most `max` characters, else `invalid_field` naming both.
+/// Lengths are checked before anything else looks at a value, so no error message, log line
+/// or derived id ever carries an oversized one.
+fn bounded(field: &'static str, value: &str, max: usize) -> Result<(), InputError> {
+    // A value of more than 4 * max bytes has more than max characters; no need to count them.
+    if value.len() > max && (value.len() > 4 * max || value.chars().count() > max) {
+        return Err(InputError::InvalidField {
+            field,
+            why: format!("longer than {max} characters"),
+        });
+    }
+    Ok(())
+}
+
+fn bounded_opt(field: &'static str, value: Option<&str>, max: usize) -> Result<(), InputError> {
+    value.map_or(Ok(()), |v| bounded(field, v, max))
+}
+
+/// The workspace-id rule the API applies to keys: 1–64 of `[A-Za-z0-9_.-]`.
+fn workspace_id(value: &str) -> Result<(), InputError> {
+    if hookline_model::ids::valid_workspace_id(value) {
+        return Ok(());
+    }
+    Err(InputError::InvalidField {
+        field: "workspace_id",
+        why: "must be 1-64 characters of A-Z, a-z, 0-9, `_`, `.` and `-`".into(),
+    })
+}
+
+/// The whole-record bound ([`MAX_RECORD_BYTES`]) on the serialised record about to be
+/// produced.
+pub fn check_record_size(value: &[u8]) -> Result<(), InputError> {
+    if value.len() > MAX_RECORD_BYTES {
+        return Err(InputError::TooLarge {
+            size: value.len(),
+            limit: MAX_RECORD_BYTES,
+        });
+    }
+    Ok(())
 }
 
 /// Validates a record of the accepted-message stream.
@@ -55,6 +114,29 @@ pub fn accepted_message(raw: &[u8]) -> Result<AcceptedMessage, InputError> {
     ] {
         if value.trim().is_empty() {
             return Err(InputError::MissingField(name));
+        }
+    }
+    workspace_id(&msg.workspace_id)?;
+    for (name, value) in [
+        ("message_id", &msg.message_id),
+        ("carrier_message_id", &msg.carrier_message_id),
+        ("recipient", &msg.recipient),
+        ("sender_id", &msg.sender_id),
+    ] {
+        bounded(name, value, MAX_ID_CHARS)?;
+    }
+    bounded_opt("broadcast_id", msg.broadcast_id.as_deref(), MAX_ID_CHARS)?;
+    if let Some(d) = &msg.details {
+        bounded_opt("details.text", d.text.as_deref(), MAX_TEXT_CHARS)?;
+        bounded_opt("details.original_url", d.original_url.as_deref(), MAX_URL_CHARS)?;
+        bounded_opt("details.shortened_url", d.shortened_url.as_deref(), MAX_URL_CHARS)?;
+        for (name, value) in [
+            ("details.reference", &d.reference),
+            ("details.country_name", &d.country_name),
+            ("details.country_iso", &d.country_iso),
+            ("details.delay_time", &d.delay_time),
+        ] {
+            bounded_opt(name, value.as_deref(), MAX_ID_CHARS)?;
         }
     }
     if msg.num_parts == 0 {
@@ -131,6 +213,10 @@ pub fn carrier_dlr(raw: &[u8], received_at: DateTime<Utc>) -> Result<CarrierDlr,
         let r = smpp::parse(text)?;
         (r.id, r.stat, r.err, r.done_date, None, None, None)
     };
+    bounded("carrier_message_id", &id, MAX_ID_CHARS)?;
+    bounded("status", &status, MAX_ID_CHARS)?;
+    bounded_opt("status_code", code.as_deref(), MAX_ID_CHARS)?;
+    bounded_opt("carrier", carrier.as_deref(), MAX_ID_CHARS)?;
     let carrier_connection = connection_id(connection)?;
     let status = DlrStatus::parse(&status).ok_or(InputError::UnknownStatus(status))?;
     Ok(CarrierDlr {
@@ -154,7 +240,7 @@ pub fn connection_id(raw: Option<String>) -> Result<Option<String>, InputError> 
     let Some(c) = raw.map(|c| c.trim().to_string()).filter(|c| !c.is_empty()) else {
         return Ok(None);
     };
-    if !hookline_model::ids::is_valid_scope_id(&c) {
+    if !hookline_model::ids::valid_workspace_id(&c) {
         return Err(InputError::InvalidField {
             field: "carrier_connection",
             why: "must be 1-64 of A-Z a-z 0-9 _ . -".into(),
@@ -187,9 +273,16 @@ pub fn inbound(raw: &[u8], ingested_at: DateTime<Utc>) -> Result<InboundInput, I
         return Err(InputError::Empty);
     }
     let r: RawInbound = serde_json::from_slice(raw)?;
-    let workspace_id = required(r.workspace_id, "workspace_id")?;
+    let workspace = required(r.workspace_id, "workspace_id")?;
+    workspace_id(&workspace)?;
+    let workspace_id = workspace;
     let from = required(r.from, "from")?;
     let to = required(r.to, "to")?;
+    bounded("from", &from, MAX_ID_CHARS)?;
+    bounded("to", &to, MAX_ID_CHARS)?;
+    bounded("text", &r.text, MAX_TEXT_CHARS)?;
+    bounded_opt("inbound_id", r.inbound_id.as_deref(), MAX_ID_CHARS)?;
+    bounded_opt("last_message_id", r.last_message_id.as_deref(), MAX_ID_CHARS)?;
     let received_at = r.received_at.unwrap_or(ingested_at);
     let inbound_id = r.inbound_id.filter(|s| !s.trim().is_empty()).unwrap_or_else(|| {
         hookline_model::ids::stable_id("in", &[&workspace_id, &from, &to, &r.text, &received_at.to_rfc3339()])
@@ -248,6 +341,13 @@ pub fn click(raw: &[u8], received_at: DateTime<Utc>) -> Result<ClickInput, Input
     let url = required(c.url, "url")?;
     let message_id = required(c.message_id, "message_id")?;
     let recipient = required(c.recipient, "recipient")?;
+    bounded("url", &url, MAX_URL_CHARS)?;
+    bounded("message_id", &message_id, MAX_ID_CHARS)?;
+    bounded("recipient", &recipient, MAX_ID_CHARS)?;
+    bounded_opt("click_id", c.click_id.as_deref(), MAX_ID_CHARS)?;
+    bounded_opt("broadcast_id", c.broadcast_id.as_deref(), MAX_ID_CHARS)?;
+    bounded("user_agent", &c.user_agent, MAX_USER_AGENT_CHARS)?;
+    bounded("ip", &c.ip, MAX_ID_CHARS)?;
     let broadcast_id = c.broadcast_id.filter(|b| !b.trim().is_empty());
     let clicked_at = c.clicked_at.unwrap_or(received_at);
     let link_type = c.link_type.unwrap_or(if broadcast_id.is_some() {
@@ -288,6 +388,19 @@ pub fn conversion(fields: &Map<String, Value>, received_at: DateTime<Utc>) -> Re
         let unfilled_placeholder = v.starts_with('{') && v.ends_with('}');
         (!v.is_empty() && !unfilled_placeholder).then_some(v)
     };
+    for name in [
+        "click_id",
+        "message_id",
+        "event",
+        "value",
+        "currency",
+        "transaction_id",
+        "occurred_at",
+    ] {
+        if let Some(Value::String(v)) = fields.get(name) {
+            bounded(name, v, MAX_ID_CHARS)?;
+        }
+    }
     let click_id = text("click_id");
     let message_id = text("message_id");
     if click_id.is_none() && message_id.is_none() {
@@ -401,5 +514,81 @@ mod tests {
         );
         assert_eq!(carrier_dlr(b"hello", now).unwrap_err().reason(), "invalid_smpp_receipt");
         assert_eq!(carrier_dlr(&[0xff, 0xfe], now).unwrap_err().reason(), "invalid_utf8");
+    }
+    /// Every string field is bounded, and the refusal names the field and the limit (a 1 MB
+    /// `workspace_id` once reached the producer and came back as Kafka's size error, `503`).
+    #[test]
+    fn oversized_fields_are_invalid_and_named() {
+        let now = Utc::now();
+        let huge = "w".repeat(1_000_000);
+        let msg = |ws: &str, text: &str| {
+            serde_json::to_vec(
+                &serde_json::json!({"message_id": "m1", "carrier_message_id": "c1", "workspace_id": ws,
+                "recipient": "+1", "sender_id": "S", "accepted_at": "2026-02-13T10:30:00Z", "details": {"text": text}}),
+            )
+            .unwrap()
+        };
+        let e = accepted_message(&msg(&huge, "hi")).unwrap_err();
+        assert_eq!(e.reason(), "invalid_field");
+        assert!(
+            e.to_string().contains("workspace_id") && e.to_string().contains("1-64"),
+            "{e}"
+        );
+        let e = accepted_message(&msg("acme corp", "hi")).unwrap_err();
+        assert!(e.to_string().contains("workspace_id"), "{e}");
+        let e = accepted_message(&msg("acme", &"x".repeat(MAX_TEXT_CHARS + 1))).unwrap_err();
+        assert_eq!(
+            (e.reason(), e.to_string().contains("details.text")),
+            ("invalid_field", true),
+            "{e}"
+        );
+        assert!(e.to_string().contains(&MAX_TEXT_CHARS.to_string()), "{e}");
+        // At the limit (in characters, not bytes: 4,096 two-byte characters pass).
+        assert!(accepted_message(&msg(&"w".repeat(64), &"é".repeat(MAX_TEXT_CHARS))).is_ok());
+
+        let e = carrier_dlr(format!(r#"{{"id":"c1","stat":"{}"}}"#, "D".repeat(300)).as_bytes(), now).unwrap_err();
+        assert_eq!(
+            (e.reason(), e.to_string().contains("status")),
+            ("invalid_field", true),
+            "{e}"
+        );
+        let e = click(
+            format!(
+                r#"{{"url":"u","message_id":"m","recipient":"+1","user_agent":"{}"}}"#,
+                "a".repeat(1025)
+            )
+            .as_bytes(),
+            now,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("user_agent"), "{e}");
+        let e = click(
+            format!(
+                r#"{{"url":"https://x/{}","message_id":"m","recipient":"+1"}}"#,
+                "a".repeat(2048)
+            )
+            .as_bytes(),
+            now,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("`url`"), "{e}");
+        let e = inbound(
+            format!(
+                r#"{{"workspace_id":"w","from":"+1","to":"+2","text":"{}"}}"#,
+                "t".repeat(5000)
+            )
+            .as_bytes(),
+            now,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("`text`"), "{e}");
+        let q: Map<String, Value> = serde_json::from_value(serde_json::json!({"click_id": "k".repeat(257)})).unwrap();
+        assert!(conversion(&q, now).unwrap_err().to_string().contains("click_id"));
+        assert_eq!(
+            check_record_size(&vec![b' '; MAX_RECORD_BYTES + 1])
+                .unwrap_err()
+                .reason(),
+            "record_too_large"
+        );
     }
 }

@@ -254,6 +254,28 @@ pub struct ShutdownArgs {
     pub drain_timeout_secs: u64,
 }
 
+/// Limits of every HTTP server (API, ingest's HTTP edge, admin port): see
+/// `hookline_telemetry::serve_http` for what each one closes or answers.
+#[derive(Debug, Clone, Args)]
+pub struct HttpArgs {
+    /// Seconds a client may take to send a complete request head (from accept, and from the
+    /// first byte of each later request on a keep-alive connection); then it is closed.
+    #[arg(long = "http-header-read-timeout-secs", id = "http_header_read_timeout_secs", env = "HOOKLINE_HTTP_HEADER_READ_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_secs: u64,
+    /// Seconds a request may take, body included; then the client gets `408`.
+    #[arg(long = "http-request-timeout-secs", id = "http_request_timeout_secs", env = "HOOKLINE_HTTP_REQUEST_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout_secs: u64,
+    /// Seconds a keep-alive connection may sit idle between requests; then it is closed.
+    #[arg(long = "http-idle-timeout-secs", id = "http_idle_timeout_secs", env = "HOOKLINE_HTTP_IDLE_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout_secs: u64,
+    /// Connections open at once, per server; more are accepted and closed at once (`503`).
+    #[arg(long = "http-max-connections", id = "http_max_connections", env = "HOOKLINE_HTTP_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
+    /// Largest request body in bytes; larger ones get `413`.
+    #[arg(long = "http-max-body-bytes", id = "http_max_body_bytes", env = "HOOKLINE_HTTP_MAX_BODY_BYTES", default_value_t = 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_body_bytes: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,13 @@
 
 use sha2::{Digest, Sha256};
 
+/// Workspace ids (and carrier connection ids, the same rule): 1–64 of `[A-Za-z0-9_.-]`, so
+/// they are safe in store keys (no `:`), topic keys and logs. The API checks it when a key or
+/// credential is created, ingest on every record that names a workspace or connection.
+pub fn valid_workspace_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+}
+
 /// `<prefix>_<24 hex chars>` from a SHA-256 over the parts, separated so that `("ab","c")`
 /// and `("a","bc")` differ.
 pub fn stable_id(prefix: &str, parts: &[&str]) -> String {
@@ -17,12 +24,6 @@ pub fn stable_id(prefix: &str, parts: &[&str]) -> String {
     }
     let digest = h.finalize();
     format!("{prefix}_{}", hex::encode(&digest[..12]))
-}
-
-/// Whether `id` may name a workspace or a carrier connection: 1–64 of `[A-Za-z0-9_.-]`, so it
-/// is safe inside store keys (no `:`), topic keys and logs.
-pub fn is_valid_scope_id(id: &str) -> bool {
-    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
 }
 
 /// The webhook id: one per (event, subscription), the same on every attempt.

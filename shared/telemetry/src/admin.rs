@@ -1,6 +1,8 @@
 //! The admin HTTP server: `/metrics` (Prometheus text), `/healthz` (the process is up) and
 //! `/readyz` (every component has finished starting: config caught up, consumers running).
 
+use crate::server::{error_code_shape, serve_http, HttpServer};
+use crate::Runtime;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
@@ -10,7 +12,6 @@ use prometheus::{Encoder, Registry, TextEncoder};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio_util::sync::CancellationToken;
 
 /// A component's name and whether it has finished starting.
 type Check = (String, Arc<AtomicBool>);
@@ -50,45 +51,19 @@ struct AdminState {
     readiness: Readiness,
 }
 
-/// A running HTTP server.
-pub struct HttpServer {
-    pub addr: SocketAddr,
-    pub task: tokio::task::JoinHandle<()>,
-}
-
-/// Binds `addr` (port 0 picks one) and serves `app` until `shutdown`, letting in-flight
-/// requests finish.
-pub async fn serve_http(addr: SocketAddr, app: Router, shutdown: CancellationToken) -> std::io::Result<HttpServer> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let addr = listener.local_addr()?;
-    let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await
-        {
-            tracing::error!(%addr, error = %e, "HTTP server stopped");
-        }
-    });
-    Ok(HttpServer { addr, task })
-}
-
-/// Binds `addr` (port 0 picks one) and serves until `shutdown`.
-pub async fn serve_admin(
-    addr: SocketAddr,
-    registries: Vec<Registry>,
-    readiness: Readiness,
-    shutdown: CancellationToken,
-) -> std::io::Result<HttpServer> {
+/// Binds `addr` (port 0 picks one) and serves until the runtime's shutdown, with its
+/// readiness and HTTP limits.
+pub async fn serve_admin(addr: SocketAddr, registries: Vec<Registry>, rt: &Runtime) -> std::io::Result<HttpServer> {
     let state = AdminState {
         registries: Arc::new(registries),
-        readiness,
+        readiness: rt.readiness.clone(),
     };
     let app = Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .with_state(state);
-    serve_http(addr, app, shutdown).await
+    serve_http("admin", addr, app, error_code_shape, rt).await
 }
 
 async fn metrics(State(st): State<AdminState>) -> impl IntoResponse {

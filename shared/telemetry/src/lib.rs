@@ -8,10 +8,12 @@
 mod admin;
 mod metrics;
 pub mod openapi;
+mod server;
 
-pub use admin::{serve_admin, serve_http, HttpServer, Readiness};
+pub use admin::{serve_admin, Readiness};
 pub use metrics::{counter_vec, histogram_vec, int_gauge_vec, LATENCY_BUCKETS};
 pub use prometheus::{Registry, TextEncoder};
+pub use server::{error_code_shape, serve_http, serve_listener, ErrorShape, HttpLimits, HttpMetrics, HttpServer};
 
 /// Installs the global tracing subscriber: human-readable by default, JSON lines with
 /// `HOOKLINE_LOG_FORMAT=json`; filtering through `RUST_LOG` (default `info`).
@@ -37,16 +39,32 @@ pub struct Runtime {
     pub shutdown: tokio_util::sync::CancellationToken,
     /// How long in-flight work may take to finish after `shutdown`.
     pub drain: std::time::Duration,
+    /// Limits of every HTTP server the process runs.
+    pub http: HttpLimits,
+    /// Connection metrics of those servers, registered once in the first runtime's registry
+    /// and shared by its siblings (see [`HttpMetrics`]).
+    pub http_metrics: HttpMetrics,
 }
 
 impl Runtime {
+    /// A runtime with the default [`HttpLimits`].
     pub fn new(shutdown: tokio_util::sync::CancellationToken, drain: std::time::Duration) -> Self {
+        let registry = Registry::new();
+        let http_metrics = HttpMetrics::new(&registry);
         Self {
-            registry: Registry::new(),
+            registry,
             readiness: Readiness::default(),
             shutdown,
             drain,
+            http: HttpLimits::default(),
+            http_metrics,
         }
+    }
+
+    /// The same runtime with other HTTP limits (`HOOKLINE_HTTP_*`).
+    pub fn with_http_limits(mut self, limits: HttpLimits) -> Self {
+        self.http = limits;
+        self
     }
 
     /// A runtime for one more service in the same process: own registry, shared readiness

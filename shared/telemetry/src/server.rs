@@ -1,0 +1,511 @@
+//! The one HTTP server every Hookline HTTP port runs on (the API, ingest's HTTP edge, the
+//! admin port): an accept loop over hyper's HTTP/1 connection driver with the limits a server
+//! facing the internet needs, which `axum::serve` does not apply (it runs hyper without a
+//! timer, so a client that sends half a header, or nothing, keeps its connection, and its file
+//! descriptor, for as long as it likes; 20,000 such connections once exhausted the process's
+//! descriptors and took the API and ingest down).
+//!
+//! Per connection, a watchdog closes it when it is
+//! - **reading a request head** for longer than `header_read_timeout`: from accept until the
+//!   first request head is complete, and from the first byte of each later request. A
+//!   slow-loris client trickling a header byte at a time is cut off at the deadline.
+//! - **idle** between requests (keep-alive, no byte read or written, no request running) for
+//!   longer than `idle_timeout`.
+//!
+//! hyper's own `header_read_timeout` is left off on purpose: hyper (1.12) restarts that timer
+//! as soon as a keep-alive connection goes idle, so it would close every idle connection at
+//! the header deadline and the idle timeout could never be longer than it.
+//!
+//! Per request: the handler (which reads the body) gets `request_timeout`, then the client
+//! gets `408`; bodies are limited to `max_body_bytes` (axum's `DefaultBodyLimit`, and a
+//! `Content-Length` above it is refused before a byte of body is read), answered `413`. Both
+//! are rendered in the server's own error shape ([`ErrorShape`]: each API dialect has one)
+//! and close the connection, so an unread body is never drained.
+//!
+//! At most `max_connections` connections are open at once. Beyond that a new connection is
+//! **accepted and closed at once** (with a one-line `503` written if the socket takes it)
+//! rather than left in the kernel's accept queue: the client learns immediately that this
+//! replica is full (a load balancer retries another) instead of hanging on a handshake that
+//! looks complete, the descriptor is released at once, and the refusal is counted in
+//! `hookline_http_connections_rejected_total{server}`. Set the process's `nofile` limit above
+//! the sum of the caps of the servers it runs, or `accept` itself fails (logged, retried).
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use prometheus::{IntCounterVec, IntGaugeVec, Registry};
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+/// The limits of every HTTP server of a process (`HOOKLINE_HTTP_*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// How long a client may take to send a complete request head.
+    pub header_read_timeout: Duration,
+    /// How long a request may take, body included, before the client gets `408`.
+    pub request_timeout: Duration,
+    /// How long a keep-alive connection may sit idle between requests.
+    pub idle_timeout: Duration,
+    /// Connections open at once, per server.
+    pub max_connections: usize,
+    /// Largest request body; larger ones get `413`.
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 4096,
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// Renders an error the server itself answers (`413`, `408`) in the shape of the API it
+/// serves: `(path, status, error code, description)`. Each dialect has its own envelope, and
+/// a client parses its errors by it.
+pub type ErrorShape = fn(&str, StatusCode, &'static str, &str) -> Response;
+
+/// `{"error_code": ..., "description": ...}`: the shape of the 23 Telecom and named-
+/// subscription APIs, ingest and the admin port.
+pub fn error_code_shape(_path: &str, status: StatusCode, code: &'static str, description: &str) -> Response {
+    (
+        status,
+        axum::Json(serde_json::json!({"error_code": code, "description": description})),
+    )
+        .into_response()
+}
+
+/// Connection metrics of every server of a process, labelled by server (`api`, `ingest`,
+/// `admin`). Registered once per process runtime and shared by its services, so the admin
+/// port (which gathers all registries) shows each name once.
+#[derive(Clone)]
+pub struct HttpMetrics {
+    open: IntGaugeVec,
+    rejected: IntCounterVec,
+    timeouts: IntCounterVec,
+}
+
+impl HttpMetrics {
+    pub fn new(registry: &Registry) -> Self {
+        Self {
+            open: crate::int_gauge_vec(
+                registry,
+                "hookline_http_connections_open",
+                "HTTP connections open, by server.",
+                &["server"],
+            ),
+            rejected: crate::counter_vec(
+                registry,
+                "hookline_http_connections_rejected_total",
+                "HTTP connections closed at accept because the server had max_connections open.",
+                &["server"],
+            ),
+            timeouts: crate::counter_vec(
+                registry,
+                "hookline_http_timeouts_total",
+                "HTTP connections closed or requests answered for a timeout, by server and kind (header, idle, request).",
+                &["server", "kind"],
+            ),
+        }
+    }
+}
+
+/// A running HTTP server.
+pub struct HttpServer {
+    pub addr: SocketAddr,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+/// Binds `addr` (port 0 picks one) and serves `app` as `server` (the metrics label) with the
+/// runtime's limits until its shutdown, letting in-flight requests finish.
+pub async fn serve_http(
+    server: &'static str,
+    addr: SocketAddr,
+    app: Router,
+    shape: ErrorShape,
+    rt: &crate::Runtime,
+) -> io::Result<HttpServer> {
+    let listener = TcpListener::bind(addr).await?;
+    serve_listener(server, listener, app, shape, rt)
+}
+
+/// [`serve_http`] on a listener bound earlier (the API binds at start-up, to report its
+/// address, and serves once its config has loaded).
+pub fn serve_listener(
+    server: &'static str,
+    listener: TcpListener,
+    app: Router,
+    shape: ErrorShape,
+    rt: &crate::Runtime,
+) -> io::Result<HttpServer> {
+    let addr = listener.local_addr()?;
+    let shared = Arc::new(Shared {
+        server,
+        app: app.layer(DefaultBodyLimit::max(rt.http.max_body_bytes)),
+        shape,
+        limits: rt.http.clone(),
+        metrics: rt.http_metrics.clone(),
+    });
+    let shutdown = rt.shutdown.clone();
+    let task = tokio::spawn(accept_loop(listener, shared, shutdown));
+    Ok(HttpServer { addr, task })
+}
+
+struct Shared {
+    server: &'static str,
+    app: Router,
+    shape: ErrorShape,
+    limits: HttpLimits,
+    metrics: HttpMetrics,
+}
+
+/// What a full server writes to a connection it will not serve, before closing it.
+const FULL_RESPONSE: &[u8] =
+    b"HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\nretry-after: 1\r\n\r\n";
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, shutdown: CancellationToken) {
+    let slots = Arc::new(Semaphore::new(shared.limits.max_connections));
+    let mut connections = JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+            a = listener.accept() => a,
+        };
+        let (stream, _peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Out of descriptors (EMFILE) or a connection reset before accept: retry, but
+                // not in a busy loop.
+                tracing::warn!(server = shared.server, error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            shared.metrics.rejected.with_label_values(&[shared.server]).inc();
+            let _ = stream.try_write(FULL_RESPONSE);
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        let shutdown = shutdown.clone();
+        connections.spawn(async move {
+            let open = shared.metrics.open.with_label_values(&[shared.server]);
+            open.inc();
+            serve_connection(stream, &shared, shutdown).await;
+            open.dec();
+            drop(permit);
+        });
+    }
+    drop(listener);
+    // Graceful: every connection finishes its request in flight (idle ones close at once).
+    while connections.join_next().await.is_some() {}
+}
+
+/// Activity of one connection, shared by its socket wrapper, its service and its watchdog.
+/// Times are milliseconds since the connection was accepted.
+struct ConnState {
+    start: Instant,
+    in_flight: AtomicUsize,
+    last_activity: AtomicU64,
+    /// When the request head now being read started (accept, or the first byte read with no
+    /// request running); [`NOT_READING`] while a request runs or the connection is idle.
+    head_started: AtomicU64,
+    /// Set when the server answered before reading the whole body (413, 408): close with a
+    /// linger (see [`Watched::poll_shutdown`]).
+    linger: AtomicBool,
+}
+
+const NOT_READING: u64 = u64::MAX;
+
+impl ConnState {
+    fn now(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    fn read_some(&self) {
+        let now = self.now();
+        self.last_activity.store(now, Ordering::Relaxed);
+        if self.in_flight.load(Ordering::Acquire) == 0 {
+            let _ = self
+                .head_started
+                .compare_exchange(NOT_READING, now, Ordering::AcqRel, Ordering::Relaxed);
+        }
+    }
+
+    fn wrote_some(&self) {
+        self.last_activity.store(self.now(), Ordering::Relaxed);
+    }
+
+    fn request_started(&self) {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.head_started.store(NOT_READING, Ordering::Release);
+    }
+
+    fn request_done(&self) {
+        self.last_activity.store(self.now(), Ordering::Relaxed);
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Why the watchdog closed a connection (the `kind` label).
+#[derive(Debug, Clone, Copy)]
+enum Expired {
+    Header,
+    Idle,
+}
+
+/// Resolves when the connection has been reading a head, or idle, for too long.
+async fn watchdog(state: &ConnState, limits: &HttpLimits) -> Expired {
+    loop {
+        let now = state.now();
+        let started = state.head_started.load(Ordering::Acquire);
+        let (deadline, kind) = if state.in_flight.load(Ordering::Acquire) > 0 {
+            // The request timeout bounds a running request; look again later.
+            (now + limits.idle_timeout.as_millis() as u64, None)
+        } else if started != NOT_READING {
+            (
+                started + limits.header_read_timeout.as_millis() as u64,
+                Some(Expired::Header),
+            )
+        } else {
+            let last = state.last_activity.load(Ordering::Relaxed);
+            (last + limits.idle_timeout.as_millis() as u64, Some(Expired::Idle))
+        };
+        match kind {
+            Some(kind) if deadline <= now => return kind,
+            _ => tokio::time::sleep_until((state.start + Duration::from_millis(deadline)).into()).await,
+        }
+    }
+}
+
+async fn serve_connection(stream: TcpStream, shared: &Arc<Shared>, shutdown: CancellationToken) {
+    let state = Arc::new(ConnState {
+        start: Instant::now(),
+        in_flight: AtomicUsize::new(0),
+        last_activity: AtomicU64::new(0),
+        head_started: AtomicU64::new(0),
+        linger: AtomicBool::new(false),
+    });
+    let io = TokioIo::new(Watched {
+        inner: stream,
+        state: state.clone(),
+        linger_until: None,
+    });
+    let service = ConnService {
+        shared: shared.clone(),
+        state: state.clone(),
+    };
+    let conn = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .header_read_timeout(None)
+        .serve_connection(io, service);
+    tokio::pin!(conn);
+    let expired = tokio::select! {
+        _ = conn.as_mut() => None,
+        e = watchdog(&state, &shared.limits) => Some(e),
+        _ = shutdown.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            tokio::select! {
+                _ = conn.as_mut() => None,
+                e = watchdog(&state, &shared.limits) => Some(e),
+            }
+        }
+    };
+    if let Some(kind) = expired {
+        let kind = match kind {
+            Expired::Header => "header",
+            Expired::Idle => "idle",
+        };
+        shared.metrics.timeouts.with_label_values(&[shared.server, kind]).inc();
+        tracing::debug!(server = shared.server, kind, "closing an HTTP connection on timeout");
+    }
+    // Dropping `conn` closes the socket.
+}
+
+/// The router, seen from one connection: tracks its requests for the watchdog, applies the
+/// request timeout and the body limit, and renders their errors in the server's shape.
+#[derive(Clone)]
+struct ConnService {
+    shared: Arc<Shared>,
+    state: Arc<ConnState>,
+}
+
+impl hyper::service::Service<Request<Incoming>> for ConnService {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        let shared = self.shared.clone();
+        let state = self.state.clone();
+        state.request_started();
+        Box::pin(async move {
+            let path = req.uri().path().to_string();
+            let response = fix_error_shape(&shared, &path, respond(&shared, req.map(axum::body::Body::new)).await);
+            if response.headers().get(header::CONNECTION).is_some_and(|v| v == "close") {
+                state.linger.store(true, Ordering::Release);
+            }
+            state.request_done();
+            Ok(response)
+        })
+    }
+}
+
+async fn respond(shared: &Shared, req: Request<axum::body::Body>) -> Response {
+    let limit = shared.limits.max_body_bytes;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    }
+    let path = req.uri().path().to_string();
+    match tokio::time::timeout(shared.limits.request_timeout, shared.app.clone().oneshot(req)).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(never)) => match never {},
+        Err(_) => {
+            shared
+                .metrics
+                .timeouts
+                .with_label_values(&[shared.server, "request"])
+                .inc();
+            let secs = shared.limits.request_timeout.as_secs_f64();
+            let mut r = (shared.shape)(
+                &path,
+                StatusCode::REQUEST_TIMEOUT,
+                "REQUEST_TIMEOUT",
+                &format!("the request took longer than {secs} s"),
+            );
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            r
+        }
+    }
+}
+
+/// A `413` (axum's body-limit rejection is plain text, and ours above has no body) becomes
+/// the server's own error shape, and closes the connection so the rest of the body is not
+/// read. No handler answers 413 itself.
+fn fix_error_shape(shared: &Shared, path: &str, response: Response) -> Response {
+    if response.status() != StatusCode::PAYLOAD_TOO_LARGE {
+        return response;
+    }
+    let limit = shared.limits.max_body_bytes;
+    let mut r = (shared.shape)(
+        path,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "PAYLOAD_TOO_LARGE",
+        &format!("the request body is larger than {limit} bytes"),
+    );
+    r.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    r
+}
+
+/// How long a connection answered before its body was read (413, 408) keeps reading and
+/// discarding what the client still sends, after the answer and a FIN. Closing at once, with
+/// unread bytes in the socket's receive buffer, makes the kernel send a reset, which can
+/// destroy the answer before the client has read it (a client still uploading 50 MB then
+/// sees "connection reset" instead of `413`). nginx calls this a lingering close.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// The socket, reporting reads and writes to the connection's watchdog.
+struct Watched {
+    inner: TcpStream,
+    state: Arc<ConnState>,
+    /// While lingering: the deadline (the FIN has been sent).
+    linger_until: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.state.read_some();
+        }
+        r
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.state.wrote_some();
+        }
+        r
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.state.wrote_some();
+        }
+        r
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    /// hyper closes the connection through here. After a 413 or 408: FIN, then discard what
+    /// arrives until EOF or [`LINGER`], then the socket is dropped.
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        if !this.state.linger.load(Ordering::Acquire) {
+            return Pin::new(&mut this.inner).poll_shutdown(cx);
+        }
+        if this.linger_until.is_none() {
+            std::task::ready!(Pin::new(&mut this.inner).poll_shutdown(cx))?;
+            this.linger_until = Some(Box::pin(tokio::time::sleep(LINGER)));
+        }
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            if let Some(deadline) = this.linger_until.as_mut() {
+                if deadline.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Ok(()));
+                }
+            }
+            let mut rb = ReadBuf::new(&mut buf);
+            match Pin::new(&mut this.inner).poll_read(cx, &mut rb) {
+                Poll::Ready(Ok(())) if !rb.filled().is_empty() => continue,
+                Poll::Ready(_) => return Poll::Ready(Ok(())),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! Security issue 13, finding 3 and part of 11, against the real services: every HTTP port
+//! runs on the one shared server (so its settings reach all of them), bodies over the limit
+//! get `413` in each dialect's own error shape, and ingest refuses oversized fields with `400
+//! invalid_field` (HTTP) or quarantines them (Kafka) instead of failing on Kafka's size limit.
+
+use hookline::Service;
+use hookline_model::Permission;
+use hookline_tests::{unique, TestPipeline};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// The API's, ingest's and the admin port's servers all close a half-sent request head at
+/// `HOOKLINE_HTTP_HEADER_READ_TIMEOUT_SECS` (here 1 s): none of them is served by a server
+/// of its own without the limits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_http_port_closes_a_partial_header_at_the_configured_timeout() {
+    let mut p = TestPipeline::start_with(
+        &unique("hdr"),
+        &[Service::Ingest, Service::Api],
+        &["--http-header-read-timeout-secs=1"],
+    )
+    .await
+    .unwrap();
+    let pipeline = p.pipeline.as_ref().unwrap();
+    let ports = [
+        ("api", pipeline.api_addr.unwrap()),
+        ("ingest", pipeline.ingest_addr.unwrap()),
+        ("admin", pipeline.admin_addr),
+    ];
+    for (name, addr) in ports {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-")
+            .await
+            .unwrap();
+        let t0 = Instant::now();
+        let mut buf = [0u8; 1024];
+        // The bound is a correctness bound: without the timeout the read never returns.
+        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("{name}: a partial header kept its connection"))
+            .unwrap_or(0);
+        assert_eq!(n, 0, "{name}: {}", String::from_utf8_lossy(&buf[..n]));
+        assert!(t0.elapsed() >= Duration::from_millis(800), "{name}: closed early");
+    }
+    let metrics = p.metrics().await.unwrap();
+    for name in ["api", "ingest", "admin"] {
+        let series = format!("hookline_http_timeouts_total{{kind=\"header\",server=\"{name}\"}} 1");
+        assert!(metrics.contains(&series), "no {series} in\n{metrics}");
+    }
+    p.stop().await.unwrap();
+}
+
+/// A 50 MB body gets `413` in the shape of the API it was sent to (the limit is 1 MiB by
+/// default), before any of it is read; a normal request on the same server still works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_50_mb_body_gets_413_in_each_dialects_shape() {
+    let mut p = TestPipeline::start_with(&unique("big"), &[Service::Ingest, Service::Api], &[])
+        .await
+        .unwrap();
+    let ws = unique("ws");
+    let key = p
+        .create_key(&ws, &[Permission::WebhooksRead, Permission::WebhooksWrite])
+        .await
+        .unwrap();
+    let big = vec![b' '; 50 * 1024 * 1024];
+    let cases = [
+        ("PUT", p.api("/api/v1/user/webhooks"), "23 Telecom"),
+        ("POST", p.api("/api/v1/webhooks"), "named"),
+        ("POST", p.api("/v1/user/set-webhook"), "SMSEdge"),
+        ("POST", p.ingest("/v1/messages"), "ingest"),
+    ];
+    for (method, url, dialect) in cases {
+        let r = p
+            .http
+            .request(method.parse().unwrap(), &url)
+            .header("X-API-Key", &key)
+            .header("Content-Type", "application/json")
+            .body(big.clone())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{dialect}: {e}"));
+        assert_eq!(r.status(), 413, "{dialect}");
+        let body: Value = r.json().await.unwrap();
+        let (code, description) = if dialect == "SMSEdge" {
+            assert_eq!(body["success"], false, "{body}");
+            (&body["error"]["code"], &body["error"]["message"])
+        } else {
+            (&body["error_code"], &body["description"])
+        };
+        assert_eq!(code, "PAYLOAD_TOO_LARGE", "{dialect}: {body}");
+        assert!(
+            description.as_str().unwrap().contains("1048576 bytes"),
+            "{dialect}: {body}"
+        );
+    }
+    let (status, _) = p.put_webhooks(&key, json!({"unique_clicks_only": true})).await.unwrap();
+    assert_eq!(status, 200);
+    p.stop().await.unwrap();
+}
+
+/// A 1 MB `workspace_id` (a body under the 1 MiB limit) is refused `400 invalid_field` naming
+/// the field and its rule, and nothing reaches the messages topic; over Kafka, an oversized
+/// field is quarantined as `invalid_field` with the same description.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_ingest_fields_are_refused_and_never_produced() {
+    let mut p = TestPipeline::start_with(&unique("fld"), &[Service::Ingest], &[])
+        .await
+        .unwrap();
+    let mut huge = TestPipeline::accepted("w", "m-huge", "c-huge");
+    huge["workspace_id"] = json!("w".repeat(1_000_000));
+    let r = p.http.post(p.ingest("/v1/messages")).json(&huge).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        (body["error_code"].as_str(), body["reason"].as_str()),
+        (Some("INVALID_RECORD"), Some("invalid_field"))
+    );
+    let description = body["description"].as_str().unwrap();
+    assert!(
+        description.contains("workspace_id") && description.contains("1-64"),
+        "{description}"
+    );
+
+    let mut long_text = TestPipeline::accepted("w", "m-text", "c-text");
+    long_text["details"] = json!({"text": "x".repeat(4097)});
+    let r = p
+        .http
+        .post(p.ingest("/v1/messages"))
+        .json(&long_text)
+        .send()
+        .await
+        .unwrap();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["reason"], "invalid_field", "{body}");
+    assert!(body["description"].as_str().unwrap().contains("details.text"), "{body}");
+
+    // Over Kafka: a 300-character message id is quarantined, the valid record after it goes on.
+    let mut long_id = TestPipeline::accepted("w", &"m".repeat(300), "c-long");
+    long_id["carrier_message_id"] = json!("c-long");
+    p.produce(
+        &p.kafka.topics.accepted(),
+        "c-long",
+        &serde_json::to_vec(&long_id).unwrap(),
+    )
+    .await
+    .unwrap();
+    let r = p
+        .http
+        .post(p.ingest("/v1/messages"))
+        .json(&TestPipeline::accepted("w", "m-ok", "c-ok"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let q = p
+        .read_topic(&p.kafka.topics.quarantine(), WAIT, |rs| !rs.is_empty())
+        .await
+        .unwrap();
+    assert_eq!(q.len(), 1, "one record quarantined");
+    assert_eq!(q[0].header("hookline-quarantine-reason"), Some("invalid_field"));
+    assert!(
+        q[0].header("hookline-quarantine-detail")
+            .unwrap()
+            .contains("message_id"),
+        "{:?}",
+        q[0].headers
+    );
+
+    let produced = p
+        .read_topic(&p.kafka.topics.messages(), WAIT, |rs| {
+            rs.iter().any(|r| String::from_utf8_lossy(&r.payload).contains("m-ok"))
+        })
+        .await
+        .unwrap();
+    let ids: Vec<String> = produced
+        .iter()
+        .map(|r| {
+            serde_json::from_slice::<Value>(&r.payload).unwrap()["message_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ids, ["m-ok"], "only the valid record is produced");
+    p.stop().await.unwrap();
+}
