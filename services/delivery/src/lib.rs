@@ -73,7 +73,7 @@ pub struct DeliveryConfig {
     /// and the system's `HTTP_PROXY`/`HTTPS_PROXY`/`ALL_PROXY` are ignored, because a proxy
     /// resolves the target itself, past the connect-time URL policy check. Set: the proxy owns
     /// that check (Smokescreen-style), see [`client`].
-    #[arg(long, env = "HOOKLINE_EGRESS_PROXY", value_parser = client::parse_egress_proxy)]
+    #[arg(long, env = "HOOKLINE_EGRESS_PROXY", hide_env_values = true, value_parser = client::parse_egress_proxy)]
     pub egress_proxy: Option<reqwest::Url>,
 }
 

@@ -4,7 +4,7 @@
 use std::process::{Command, Output};
 
 /// Credential-bearing settings, each with a value containing `hunter2`.
-const CREDENTIALS: [(&str, &str); 5] = [
+const CREDENTIALS: [(&str, &str); 6] = [
     ("HOOKLINE_REDIS_URL", "redis://:hunter2@redis.internal:6379"),
     (
         "HOOKLINE_SECRET_KEY",
@@ -13,6 +13,7 @@ const CREDENTIALS: [(&str, &str); 5] = [
     ("HOOKLINE_ADMIN_TOKEN", "hunter2-admin-token"),
     ("HOOKLINE_KAFKA_SASL_PASSWORD", "hunter2-sasl"),
     ("HOOKLINE_KAFKA_OPTIONS", "sasl.password=hunter2-option"),
+    ("HOOKLINE_EGRESS_PROXY", "http://user:hunter2@proxy.internal:3128"),
 ];
 
 /// `bin args…` with a clean `HOOKLINE_*` environment plus `env`.
