@@ -226,6 +226,8 @@ pub fn documented() -> (Router<AppState>, Value) {
         );
     r.finish(
         "Hookline API",
-        "Webhook configuration in three dialects (23 Telecom, SMSEdge, named subscriptions), test sends, delivery logs and operator endpoints.",
+        "Webhook configuration in three dialects (23 Telecom, SMSEdge, named subscriptions), test sends, delivery logs and operator endpoints. \
+         Every route may also answer 413 PAYLOAD_TOO_LARGE (a body over HOOKLINE_HTTP_MAX_BODY_BYTES) and 408 REQUEST_TIMEOUT, \
+         in the dialect's error shape (SMSEdge's envelope under /v1/user/).",
     )
 }
