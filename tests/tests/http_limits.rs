@@ -112,7 +112,7 @@ async fn oversized_ingest_fields_are_refused_and_never_produced() {
         .unwrap();
     let mut huge = TestPipeline::accepted("w", "m-huge", "c-huge");
     huge["workspace_id"] = json!("w".repeat(1_000_000));
-    let r = p.http.post(p.ingest("/v1/messages")).json(&huge).send().await.unwrap();
+    let r = p.ingest_post("/v1/messages").json(&huge).send().await.unwrap();
     assert_eq!(r.status(), 400);
     let body: Value = r.json().await.unwrap();
     assert_eq!(
@@ -127,13 +127,7 @@ async fn oversized_ingest_fields_are_refused_and_never_produced() {
 
     let mut long_text = TestPipeline::accepted("w", "m-text", "c-text");
     long_text["details"] = json!({"text": "x".repeat(4097)});
-    let r = p
-        .http
-        .post(p.ingest("/v1/messages"))
-        .json(&long_text)
-        .send()
-        .await
-        .unwrap();
+    let r = p.ingest_post("/v1/messages").json(&long_text).send().await.unwrap();
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["reason"], "invalid_field", "{body}");
     assert!(body["description"].as_str().unwrap().contains("details.text"), "{body}");
@@ -149,8 +143,7 @@ async fn oversized_ingest_fields_are_refused_and_never_produced() {
     .await
     .unwrap();
     let r = p
-        .http
-        .post(p.ingest("/v1/messages"))
+        .ingest_post("/v1/messages")
         .json(&TestPipeline::accepted("w", "m-ok", "c-ok"))
         .send()
         .await
