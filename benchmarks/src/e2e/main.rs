@@ -58,6 +58,10 @@ struct Args {
     /// to measure a tuning without a rebuild.
     #[arg(long, default_value = "")]
     kafka_options: String,
+    /// Tokio worker threads of each service (`TOKIO_WORKER_THREADS`; 0: tokio's default, one
+    /// per core).
+    #[arg(long, default_value_t = 0)]
+    worker_threads: usize,
     /// Records for the bare-minimum run (0: skip it).
     #[arg(long, default_value_t = 100_000)]
     baseline_records: u64,
@@ -123,6 +127,14 @@ async fn main() -> anyhow::Result<()> {
         ("HOOKLINE_DELIVERY_GROUP", format!("{run}-delivery")),
         ("HOOKLINE_API_ATTEMPTS_GROUP", format!("{run}-api")),
         ("HOOKLINE_KAFKA_OPTIONS", args.kafka_options.clone()),
+        (
+            "TOKIO_WORKER_THREADS",
+            if args.worker_threads > 0 {
+                args.worker_threads.to_string()
+            } else {
+                String::new()
+            },
+        ),
     ]
     .into_iter()
     .filter(|(_, v)| !v.is_empty())
@@ -175,8 +187,14 @@ async fn main() -> anyhow::Result<()> {
         .map(|s| (s.name.to_string(), s.child.id()))
         .chain(procs::find_kafka_pid(&args.brokers).map(|p| ("broker (Apache Kafka)".to_string(), p)))
         .chain(procs::find_pid("redis-server").map(|p| ("redis".to_string(), p)))
+        .chain([(
+            "load generator and receiver (this process)".to_string(),
+            std::process::id(),
+        )])
         .collect();
     let cpu_before: Vec<f64> = pids.iter().map(|(_, p)| procs::cpu_seconds(*p)).collect();
+    let redis_before = procs::redis_commands(&args.redis);
+    let connections_before = arrivals.connections();
 
     // Timed phase: DLR i is due at t0 + i / rate.
     let dlr_topic = kafka.topics.carrier_dlr();
@@ -214,6 +232,8 @@ async fn main() -> anyhow::Result<()> {
         .map(|((_, p), before)| procs::cpu_seconds(*p) - before)
         .collect();
     let rss: Vec<f64> = pids.iter().map(|(_, p)| procs::peak_rss_mib(*p)).collect();
+    let redis_commands = procs::redis_commands(&args.redis).zip(redis_before).map(|(a, b)| a - b);
+    let connections = arrivals.connections() - connections_before;
 
     let (first, requests, bad) = arrivals.snapshot();
     let t0_std = t0.into_std();
@@ -256,6 +276,7 @@ async fn main() -> anyhow::Result<()> {
         && span <= produced_at.as_secs_f64() + 2.0
         && last_tenth <= 2.0 * first_tenth + 50.0
         && pct(0.99) <= 500.0;
+    let n_services = services.len();
     drop(services);
 
     println!(
@@ -290,7 +311,23 @@ async fn main() -> anyhow::Result<()> {
     for (((name, _), cpu), rss) in pids.iter().zip(&cpu).zip(&rss) {
         println!("| {name} | {:.3} | {:.0} |", cpu / (total as f64 / 1000.0), rss);
     }
+    let services_cpu: f64 = cpu.iter().take(n_services).sum();
+    println!(
+        "| the four services together | {:.3} | |",
+        services_cpu / (total as f64 / 1000.0)
+    );
     println!("\n(Redis's peak RSS is the server's since it started, not this run's.)");
+    println!(
+        "\n| Redis commands per event (`total_commands_processed`; a pipeline counts each) | receiver connections opened per 1,000 requests |"
+    );
+    println!("| --- | --- |");
+    println!(
+        "| {} | {:.2} |",
+        redis_commands
+            .map(|c| format!("{:.2}", c as f64 / total as f64))
+            .unwrap_or_else(|| "–".into()),
+        connections as f64 * 1000.0 / requests.max(1) as f64
+    );
 
     if args.baseline_records > 0 {
         let rate = baseline::run(

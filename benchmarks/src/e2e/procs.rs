@@ -75,6 +75,19 @@ pub fn find_kafka_pid(brokers: &str) -> Option<u32> {
     })
 }
 
+/// Commands Redis has processed since it started (`INFO stats`), through `redis-cli`; `None`
+/// when it cannot be read. The difference over the timed phase is the pipeline's Redis round
+/// trips (one pipeline or script counts its commands).
+pub fn redis_commands(url: &str) -> Option<u64> {
+    let out = Command::new("redis-cli")
+        .args(["-u", url, "info", "stats"])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("total_commands_processed:")?.parse().ok())
+}
+
 /// One running Hookline service.
 pub struct Service {
     pub name: &'static str,

@@ -2,7 +2,7 @@
 //! request's signature and records when each event arrived.
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Router;
 use std::collections::HashMap;
@@ -21,12 +21,19 @@ struct Inner {
     first: HashMap<String, Instant>,
     requests: u64,
     bad_signatures: u64,
+    /// Client addresses seen (one per TCP connection the sender opened).
+    peers: std::collections::HashSet<SocketAddr>,
 }
 
 impl Arrivals {
     pub fn snapshot(&self) -> (HashMap<String, Instant>, u64, u64) {
         let g = self.inner.lock().unwrap();
         (g.first.clone(), g.requests, g.bad_signatures)
+    }
+
+    /// TCP connections the senders opened so far.
+    pub fn connections(&self) -> usize {
+        self.inner.lock().unwrap().peers.len()
     }
 
     pub fn delivered(&self) -> usize {
@@ -53,7 +60,7 @@ pub async fn start(secret: &str) -> (SocketAddr, Arrivals) {
         .with_state(shared);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    tokio::spawn(async move { axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await });
     (addr, arrivals)
 }
 
@@ -63,7 +70,12 @@ async fn slow() -> StatusCode {
     StatusCode::OK
 }
 
-async fn receive(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn receive(
+    State(s): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
     let now = Instant::now();
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let expected = hookline_security::sign(&s.secret, header("x-webhook-timestamp"), &body);
@@ -72,6 +84,7 @@ async fn receive(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> St
         .and_then(|v| v["message_id"].as_str().map(str::to_string));
     let mut g = s.arrivals.inner.lock().unwrap();
     g.requests += 1;
+    g.peers.insert(peer);
     if header("x-webhook-signature") != expected {
         g.bad_signatures += 1;
         return StatusCode::UNAUTHORIZED;

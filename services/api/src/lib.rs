@@ -245,7 +245,7 @@ pub async fn start(
     let listener = tokio::net::TcpListener::bind(cfg.http_addr).await?;
     let addr = listener.local_addr()?;
     let ready = rt.readiness.component("api");
-    let pump = hookline_kafka::Pump::new("api-attempt-log", 64, rt, &kafka_metrics);
+    let pump = hookline_kafka::Pump::new("api-attempt-log", 512, rt, &kafka_metrics);
     let shutdown = rt.shutdown.clone();
     let rt = rt.clone();
     let sink = attempt_log::Sink {

@@ -1,6 +1,7 @@
 //! One delivery attempt: render, sign, POST, classify, record.
 
 use crate::credentials::Credentials;
+use crate::memo::Memo;
 use chrono::Utc;
 use hookline_model::{payload, AttemptOutcome, AttemptRecord, Dispatch, Subscription};
 use hookline_security::{Sealer, UrlPolicy};
@@ -25,6 +26,13 @@ pub mod header {
     pub const EVENT: &str = "X-Webhook-Event";
     /// 1-based attempt number.
     pub const ATTEMPT: &str = "X-Webhook-Attempt";
+
+    // The same names as HTTP/1 and `http::HeaderName` carry them (lower case).
+    pub(crate) const TIMESTAMP_LOWER: &str = "x-webhook-timestamp";
+    pub(crate) const SIGNATURE_LOWER: &str = "x-webhook-signature";
+    pub(crate) const ID_LOWER: &str = "x-webhook-id";
+    pub(crate) const EVENT_LOWER: &str = "x-webhook-event";
+    pub(crate) const ATTEMPT_LOWER: &str = "x-webhook-attempt";
 }
 
 /// An attempt's record, and how long the receiver asked us to wait (429/503 `Retry-After`).
@@ -38,16 +46,24 @@ pub struct Attempter {
     client: reqwest::Client,
     policy: UrlPolicy,
     credentials: Arc<Credentials>,
+    /// Subscription URLs that passed [`UrlPolicy::check_syntax`], parsed (the check depends on
+    /// the string and this process's policy only).
+    urls: Arc<Memo<reqwest::Url>>,
     user_agent: String,
+    user_agent_value: reqwest::header::HeaderValue,
 }
 
 impl Attempter {
     pub fn new(client: reqwest::Client, policy: UrlPolicy, sealer: Sealer, user_agent: String) -> Self {
+        let user_agent_value = reqwest::header::HeaderValue::from_str(&user_agent)
+            .unwrap_or_else(|_| reqwest::header::HeaderValue::from_static("Hookline-Webhooks"));
         Self {
             client,
             policy,
             credentials: Arc::new(Credentials::new(sealer)),
+            urls: Arc::default(),
             user_agent,
+            user_agent_value,
         }
     }
 
@@ -68,14 +84,11 @@ impl Attempter {
     ) -> AttemptRecord {
         let rendered = payload::render(&d.event, sub);
         let timestamp = Utc::now().timestamp().to_string();
-        let mut headers: Vec<(String, String)> = vec![
-            ("Content-Type".into(), rendered.content_type.into()),
-            ("User-Agent".into(), self.user_agent.clone()),
-            (header::ID.into(), d.dispatch_id.clone()),
-            (header::EVENT.into(), sub.event_type_name(&d.event).into()),
-            (header::ATTEMPT.into(), attempt.to_string()),
-            (header::TIMESTAMP.into(), timestamp.clone()),
-        ];
+        let event_type = sub.event_type_name(&d.event);
+        let attempt_number = attempt.to_string();
+        // Also refuses URLs stored before the policy refused credentials and control
+        // characters; what is requested is the parsed URL.
+        let checked = self.urls.get_or_try(&sub.url, || self.policy.check_syntax(&sub.url));
         let mut record = AttemptRecord {
             attempt_id: format!("{}.{attempt}", d.dispatch_id),
             webhook_id: d.dispatch_id.clone(),
@@ -83,7 +96,11 @@ impl Attempter {
             event_type: d.event.kind(),
             workspace_id: d.workspace_id.clone(),
             subscription_id: sub.id.clone(),
-            url: shown_url(&sub.url),
+            // A URL that passed the check has no credentials to hide.
+            url: match &checked {
+                Ok(_) => sub.url.clone(),
+                Err(_) => shown_url(&sub.url),
+            },
             attempt,
             test: d.test,
             outcome: AttemptOutcome::Failed,
@@ -97,36 +114,45 @@ impl Attempter {
             next_attempt_at: None,
             dead_lettered: false,
         };
+        // What the attempt log shows, in the order sent.
+        let mut shown: Vec<(String, String)> = vec![
+            ("Content-Type".into(), rendered.content_type.into()),
+            ("User-Agent".into(), self.user_agent.clone()),
+            (header::ID.into(), d.dispatch_id.clone()),
+            (header::EVENT.into(), event_type.into()),
+            (header::ATTEMPT.into(), attempt_number.clone()),
+            (header::TIMESTAMP.into(), timestamp.clone()),
+        ];
 
+        let mut signature = None;
         let mut authorization = None;
         let secrets = (|| -> Result<(), hookline_security::SealError> {
             if let Some(secret) = &sub.signing_secret {
                 let signer = self.credentials.signer(secret)?;
-                headers.push((header::SIGNATURE.into(), signer.sign(&timestamp, &rendered.body)));
+                signature = Some(signer.sign(&timestamp, &rendered.body));
             }
             if let Some(basic) = &sub.basic_auth {
                 authorization = Some(self.credentials.basic_authorization(basic)?);
             }
             Ok(())
         })();
+        if let Some(sig) = &signature {
+            shown.push((header::SIGNATURE.into(), sig.clone()));
+        }
         if let Err(e) = secrets {
             // Sending unsigned would be worse than not sending: the receiver would reject it
             // or, worse, accept it. This is an operator problem (key rotated without re-seal).
             record.outcome = AttemptOutcome::Skipped;
             record.error = Some(format!("credentials cannot be opened: {e}"));
-            record.request_headers = headers;
+            record.request_headers = shown;
             return record;
         }
-        record.request_headers = headers.clone();
         if authorization.is_some() {
-            record
-                .request_headers
-                .push(("Authorization".into(), "Basic [redacted]".into()));
+            shown.push(("Authorization".into(), "Basic [redacted]".into()));
         }
+        record.request_headers = shown;
 
-        // Also refuses URLs stored before the policy refused credentials and control
-        // characters; what is requested is the parsed URL.
-        let url = match self.policy.check_syntax(&sub.url) {
+        let url = match checked {
             Ok(url) => url,
             Err(e) => {
                 record.error = Some(format!("URL refused: {e}"));
@@ -134,17 +160,30 @@ impl Attempter {
             }
         };
 
-        let mut req = self
+        let headers = match request_headers(
+            rendered.content_type,
+            &self.user_agent_value,
+            [
+                (header::ID_LOWER, d.dispatch_id.as_str()),
+                (header::EVENT_LOWER, event_type),
+                (header::ATTEMPT_LOWER, attempt_number.as_str()),
+                (header::TIMESTAMP_LOWER, timestamp.as_str()),
+            ],
+            signature.as_deref(),
+            authorization.as_deref(),
+        ) {
+            Ok(h) => h,
+            Err(e) => {
+                record.error = Some(format!("request header refused: {e}"));
+                return record;
+            }
+        };
+        let req = self
             .client
             .post(url)
             .timeout(Duration::from_millis(sub.timeout_ms.clamp(1, MAX_TIMEOUT_MS)))
+            .headers(headers)
             .body(rendered.body);
-        for (k, v) in &headers {
-            req = req.header(k, v);
-        }
-        if let Some(a) = authorization {
-            req = req.header("Authorization", &*a);
-        }
 
         let started = Instant::now();
         let result = send_and_read(req).await;
@@ -171,6 +210,36 @@ impl Attempter {
         }
         record
     }
+}
+
+/// The request's headers, built with names known in advance (no parsing of a name per
+/// request): what the attempt log's `request_headers` list, with the real `Authorization`.
+fn request_headers(
+    content_type: &str,
+    user_agent: &reqwest::header::HeaderValue,
+    webhook: [(&'static str, &str); 4],
+    signature: Option<&str>,
+    authorization: Option<&str>,
+) -> Result<reqwest::header::HeaderMap, reqwest::header::InvalidHeaderValue> {
+    use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+    let mut h = HeaderMap::with_capacity(8);
+    h.insert(CONTENT_TYPE, HeaderValue::from_str(content_type)?);
+    h.insert(USER_AGENT, user_agent.clone());
+    for (name, value) in webhook {
+        h.insert(HeaderName::from_static(name), HeaderValue::from_str(value)?);
+    }
+    if let Some(sig) = signature {
+        h.insert(
+            HeaderName::from_static(header::SIGNATURE_LOWER),
+            HeaderValue::from_str(sig)?,
+        );
+    }
+    if let Some(a) = authorization {
+        let mut v = HeaderValue::from_str(a)?;
+        v.set_sensitive(true);
+        h.insert(AUTHORIZATION, v);
+    }
+    Ok(h)
 }
 
 /// The URL as the attempt log shows it: a URL stored before credentials in URLs were refused

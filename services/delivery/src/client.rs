@@ -42,7 +42,12 @@ impl Resolve for PolicyResolver {
 
 /// The client every webhook request uses. `egress_proxy`: the operator's proxy for all of
 /// them (`HOOKLINE_EGRESS_PROXY`); `None` connects directly, whatever the environment says.
-pub fn build(policy: &UrlPolicy, egress_proxy: Option<&Url>) -> Result<reqwest::Client, reqwest::Error> {
+/// `idle_per_host`: connections kept for reuse per host (`HOOKLINE_DELIVERY_IDLE_CONNECTIONS_PER_HOST`).
+pub fn build(
+    policy: &UrlPolicy,
+    egress_proxy: Option<&Url>,
+    idle_per_host: usize,
+) -> Result<reqwest::Client, reqwest::Error> {
     let builder = reqwest::Client::builder()
         // 3xx is a failure, never followed: a redirect could lead anywhere.
         .redirect(reqwest::redirect::Policy::none())
@@ -52,7 +57,7 @@ pub fn build(policy: &UrlPolicy, egress_proxy: Option<&Url>) -> Result<reqwest::
         }))
         .connect_timeout(Duration::from_secs(5))
         .pool_idle_timeout(Duration::from_secs(60))
-        .pool_max_idle_per_host(64)
+        .pool_max_idle_per_host(idle_per_host)
         .tcp_nodelay(true);
     let builder = match egress_proxy {
         // `proxy` replaces the system proxies as well; `no_proxy` turns them off.

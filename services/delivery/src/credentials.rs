@@ -7,64 +7,43 @@
 //! webhook; the result depends only on the sealed value, so it is computed once per value.
 //! A re-sealed or rotated secret is a different value and gets its own entry.
 
+use crate::memo::Memo;
 use base64::Engine;
 use hookline_model::SealedSecret;
 use hookline_security::{SealError, Sealer, Signer};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
-/// Entries kept per map before it is emptied and refilled (bounds memory when secrets churn).
-const MAX_ENTRIES: usize = 10_000;
+use std::sync::Arc;
 
 pub(crate) struct Credentials {
     sealer: Sealer,
-    signers: Mutex<HashMap<String, Arc<Signer>>>,
+    signers: Memo<Arc<Signer>>,
     /// `Authorization` header values, by sealed `user:password`.
-    basic: Mutex<HashMap<String, Arc<str>>>,
+    basic: Memo<Arc<str>>,
 }
 
 impl Credentials {
     pub fn new(sealer: Sealer) -> Self {
         Self {
             sealer,
-            signers: Mutex::default(),
-            basic: Mutex::default(),
+            signers: Memo::default(),
+            basic: Memo::default(),
         }
     }
 
     /// The signer for a sealed signing secret.
     pub fn signer(&self, sealed: &SealedSecret) -> Result<Arc<Signer>, SealError> {
-        cached(&self.signers, &sealed.0, || {
+        self.signers.get_or_try(&sealed.0, || {
             Ok(Arc::new(Signer::new(self.sealer.open(&sealed.0)?.as_bytes())))
         })
     }
 
     /// The `Authorization: Basic …` value for sealed `user:password` credentials.
     pub fn basic_authorization(&self, sealed: &SealedSecret) -> Result<Arc<str>, SealError> {
-        cached(&self.basic, &sealed.0, || {
+        self.basic.get_or_try(&sealed.0, || {
             let creds = self.sealer.open(&sealed.0)?;
             let encoded = base64::engine::general_purpose::STANDARD.encode(creds);
             Ok(Arc::from(format!("Basic {encoded}")))
         })
     }
-}
-
-fn cached<V: Clone>(
-    map: &Mutex<HashMap<String, V>>,
-    key: &str,
-    open: impl FnOnce() -> Result<V, SealError>,
-) -> Result<V, SealError> {
-    if let Some(v) = map.lock().unwrap_or_else(|p| p.into_inner()).get(key) {
-        return Ok(v.clone());
-    }
-    // Opened outside the lock; two requests racing on a new secret both open it, harmlessly.
-    let v = open()?;
-    let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
-    if map.len() >= MAX_ENTRIES {
-        map.clear();
-    }
-    map.insert(key.to_owned(), v.clone());
-    Ok(v)
 }
 
 #[cfg(test)]

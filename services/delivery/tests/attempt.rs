@@ -64,7 +64,7 @@ async fn server() -> (String, Arc<AtomicUsize>, Arc<std::sync::Mutex<Option<Head
 
 fn attempter(policy: UrlPolicy, sealer: &Sealer) -> Attempter {
     Attempter::new(
-        client::build(&policy, None).unwrap(),
+        client::build(&policy, None, 64).unwrap(),
         policy,
         sealer.clone(),
         "Hookline-Webhooks/test".into(),
@@ -201,7 +201,7 @@ async fn an_explicit_egress_proxy_gets_every_request() {
     let proxy_url = client::parse_egress_proxy(&format!("http://localhost:{}", proxy.addr.port())).unwrap();
     let strict = UrlPolicy::new(true, vec![]);
     let a = Attempter::new(
-        client::build(&strict, Some(&proxy_url)).unwrap(),
+        client::build(&strict, Some(&proxy_url), 64).unwrap(),
         strict,
         sealer.clone(),
         "Hookline-Webhooks/test".into(),
@@ -257,7 +257,7 @@ async fn an_explicit_egress_proxy_gets_every_request() {
 
 fn attempter_via(proxy: &reqwest::Url, sealer: &Sealer) -> Attempter {
     Attempter::new(
-        client::build(&loopback_policy(), Some(proxy)).unwrap(),
+        client::build(&loopback_policy(), Some(proxy), 64).unwrap(),
         loopback_policy(),
         sealer.clone(),
         "Hookline-Webhooks/test".into(),

@@ -47,7 +47,7 @@ async fn system_proxy_variables_are_ignored() {
     let sealer = Sealer::new(None).unwrap();
     let attempter = |policy: UrlPolicy| {
         Attempter::new(
-            client::build(&policy, None).unwrap(),
+            client::build(&policy, None, 64).unwrap(),
             policy,
             sealer.clone(),
             "Hookline-Webhooks/test".into(),

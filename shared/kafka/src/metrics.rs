@@ -7,14 +7,20 @@ use prometheus::{HistogramVec, IntCounterVec, IntGaugeVec};
 /// `hookline_<service>_produced_records_total{topic}`,
 /// `hookline_<service>_consumer_lag_records{topic}` (from librdkafka statistics, every 5 s) and
 /// `hookline_<service>_delayed_record_lateness_seconds{topic}`: for records with a due time
-/// (retry tiers, the DLR wait topic), how long after it they were processed.
+/// (retry tiers, the DLR wait topic), how long after it they were processed;
+/// `hookline_<service>_poll_batch_records{consumer}`: records a consume loop took from its
+/// consumer per wake-up (the batch its handlers then work on concurrently).
 #[derive(Clone)]
 pub struct KafkaMetrics {
     pub consumed: IntCounterVec,
     pub produced: IntCounterVec,
     pub lag: IntGaugeVec,
     pub lateness: HistogramVec,
+    pub poll_batch: HistogramVec,
 }
+
+/// Buckets of [`KafkaMetrics::poll_batch`]: 1 to [`crate::pump::POLL_BATCH`] records.
+const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
 
 impl KafkaMetrics {
     pub fn new(registry: &Registry, service: &str) -> Self {
@@ -43,6 +49,13 @@ impl KafkaMetrics {
                 "For records with a due time: processing time minus due time.",
                 &["topic"],
                 LATENCY_BUCKETS,
+            ),
+            poll_batch: histogram_vec(
+                registry,
+                &format!("hookline_{service}_poll_batch_records"),
+                "Records a consume loop took from its consumer per wake-up.",
+                &["consumer"],
+                BATCH_BUCKETS,
             ),
         }
     }

@@ -8,18 +8,26 @@
 //! Auto-commit then commits what was stored. A slow record holds back its partition's commit
 //! point, never the consumer: finished records do not count against `max_in_flight`.
 //!
+//! The loop works in batches, so that one wake-up of the consuming task serves every record
+//! that is ready: after a record arrives it takes what else the consumer has already fetched
+//! (up to [`POLL_BATCH`] or `max_in_flight`), after a handler finishes it collects every other
+//! finished one, and it stores the offsets of all partitions that advanced in one call. Topics
+//! are interned, so the per-record bookkeeping allocates nothing.
+//!
 //! On shutdown the loop stops receiving, waits up to the drain timeout for in-flight records,
 //! stores what finished and commits synchronously.
 
 use crate::context::HooklineConsumer;
 use crate::{headers, KafkaError, KafkaMetrics};
 use futures::stream::{FuturesUnordered, StreamExt};
+use futures::FutureExt;
 use hookline_telemetry::Runtime;
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -61,10 +69,54 @@ pub struct Pump {
     metrics: KafkaMetrics,
 }
 
-type Tp = (String, i32);
+/// A partition: its topic's index in [`TopicIds`], and its number.
+type Tp = (u16, i32);
 
 /// Records not due yet kept per partition before it is paused.
 const HELD_PER_PARTITION: usize = 512;
+
+/// Most records taken from the consumer in one wake-up of the loop.
+pub const POLL_BATCH: usize = 256;
+
+/// The topics a loop has seen, interned: a record's partition is `(index, number)`, and each
+/// topic's consumed-records counter is resolved once.
+struct TopicIds {
+    names: Vec<Arc<str>>,
+    consumed: Vec<prometheus::IntCounter>,
+    metrics: KafkaMetrics,
+}
+
+impl TopicIds {
+    fn new(metrics: &KafkaMetrics) -> Self {
+        Self {
+            names: Vec::new(),
+            consumed: Vec::new(),
+            metrics: metrics.clone(),
+        }
+    }
+
+    /// The partition of `msg` (a linear search: a consumer reads a handful of topics).
+    fn tp(&mut self, msg: &OwnedMessage) -> Tp {
+        let topic = msg.topic();
+        let id = match self.names.iter().position(|n| &**n == topic) {
+            Some(i) => i,
+            None => {
+                self.names.push(topic.into());
+                self.consumed.push(self.metrics.consumed.with_label_values(&[topic]));
+                self.names.len() - 1
+            }
+        };
+        (id as u16, msg.partition())
+    }
+
+    fn name(&self, tp: Tp) -> &str {
+        &self.names[tp.0 as usize]
+    }
+
+    fn count_consumed(&self, tp: Tp) {
+        self.consumed[tp.0 as usize].inc();
+    }
+}
 
 /// Per-partition bookkeeping for records with a due time.
 #[derive(Default)]
@@ -117,16 +169,17 @@ impl Pump {
         } = self;
         let name = name.as_str();
         // One closure, so every in-flight future has the same type.
-        let start = |msg: OwnedMessage| {
+        let start = |msg: OwnedMessage, tp: Tp| {
             let pos = Pos {
-                topic: msg.topic().to_string(),
-                partition: msg.partition(),
+                tp,
                 offset: msg.offset(),
                 generation: consumer.context().generation(),
             };
             let fut = handler(msg);
             async move { (pos, fut.await) }
         };
+        let mut topics = TopicIds::new(&metrics);
+        let poll_batch = metrics.poll_batch.with_label_values(&[name]);
         let mut in_flight = FuturesUnordered::new();
         let mut commits = Commits::default();
         let mut delays = Delays::default();
@@ -135,30 +188,53 @@ impl Pump {
             let wake = sleep_until_ms(next_due);
             tokio::select! {
                 biased;
-                Some((pos, handled)) = in_flight.next(), if !in_flight.is_empty() => {
-                    if let Handled::Abort(reason) = handled {
-                        return Err(KafkaError::Other(format!("{name}: stopped without committing: {reason}")));
+                Some(first) = in_flight.next(), if !in_flight.is_empty() => {
+                    // This one and every other finished handler, then one offset store.
+                    let mut finished = Some(first);
+                    while let Some((pos, handled)) = finished.take() {
+                        if let Handled::Abort(reason) = handled {
+                            commits.store(consumer, &topics);
+                            return Err(KafkaError::Other(format!("{name}: stopped without committing: {reason}")));
+                        }
+                        commits.finished(consumer, pos);
+                        finished = in_flight.next().now_or_never().flatten();
                     }
-                    commits.finished(consumer, pos);
+                    commits.store(consumer, &topics);
                 }
                 _ = shutdown.cancelled() => break,
                 _ = wake, if next_due.is_some() && in_flight.len() < max_in_flight => {
-                    delays.reset_on_rebalance(consumer);
-                    if let Some(msg) = delays.pop_due(consumer) {
+                    delays.reset_on_rebalance(consumer, &topics);
+                    while in_flight.len() < max_in_flight {
+                        let Some((tp, msg)) = delays.pop_due(consumer, &topics) else { break };
                         observe_lateness(&metrics, &msg);
-                        commits.started(consumer, &msg);
-                        in_flight.push(start(msg));
+                        commits.started(consumer, tp, &msg);
+                        in_flight.push(start(msg, tp));
                     }
                 }
                 received = consumer.recv(), if in_flight.len() < max_in_flight => match received {
                     Ok(msg) => {
-                        delays.reset_on_rebalance(consumer);
-                        let Some(msg) = delays.accept(consumer, msg.detach(), &metrics) else {
-                            continue;
-                        };
-                        observe_lateness(&metrics, &msg);
-                        commits.started(consumer, &msg);
-                        in_flight.push(start(msg));
+                        // This record and whatever else the consumer has fetched already.
+                        let mut taken = 0;
+                        let mut next = Some(msg.detach());
+                        while let Some(msg) = next.take() {
+                            taken += 1;
+                            delays.reset_on_rebalance(consumer, &topics);
+                            let tp = topics.tp(&msg);
+                            if let Some(msg) = delays.accept(consumer, tp, msg, &topics) {
+                                observe_lateness(&metrics, &msg);
+                                commits.started(consumer, tp, &msg);
+                                in_flight.push(start(msg, tp));
+                            }
+                            if in_flight.len() >= max_in_flight || taken >= POLL_BATCH {
+                                break;
+                            }
+                            // An error left in the queue is met by the next `recv`.
+                            next = match consumer.recv().now_or_never() {
+                                Some(Ok(m)) => Some(m.detach()),
+                                _ => None,
+                            };
+                        }
+                        poll_batch.observe(taken as f64);
                     }
                     // Transient broker and fetch errors: librdkafka recovers by itself.
                     Err(e) => {
@@ -185,6 +261,7 @@ impl Pump {
             }
         })
         .await;
+        commits.store(consumer, &topics);
         if drained.is_err() {
             tracing::warn!(consumer = name, "drain timeout: unfinished records will be redelivered");
         }
@@ -198,17 +275,19 @@ impl Pump {
 
 /// Where a handed-out record came from, and the consumer's rebalance generation then.
 struct Pos {
-    topic: String,
-    partition: i32,
+    tp: Tp,
     offset: i64,
     generation: u64,
 }
 
 /// Per partition, the records handed out and not yet committable, in the order received, for
-/// the current rebalance generation only.
+/// the current rebalance generation only; and the offsets to store at the end of the batch.
 #[derive(Default)]
 struct Commits {
     started: HashMap<Tp, VecDeque<(i64, bool)>>,
+    /// Per partition that advanced since the last [`Commits::store`], its highest committable
+    /// record.
+    committable: HashMap<Tp, i64>,
     generation: u64,
 }
 
@@ -218,20 +297,18 @@ impl Commits {
     fn follow(&mut self, generation: u64) {
         if generation != self.generation {
             self.started.clear();
+            self.committable.clear();
             self.generation = generation;
         }
     }
 
-    fn started(&mut self, consumer: &HooklineConsumer, msg: &OwnedMessage) {
+    fn started(&mut self, consumer: &HooklineConsumer, tp: Tp, msg: &OwnedMessage) {
         self.follow(consumer.context().generation());
-        self.started
-            .entry((msg.topic().to_string(), msg.partition()))
-            .or_default()
-            .push_back((msg.offset(), false));
+        self.started.entry(tp).or_default().push_back((msg.offset(), false));
     }
 
-    /// Marks a record finished and stores its partition's offset up to the lowest record
-    /// still unfinished. A record received before the latest rebalance stores nothing: its
+    /// Marks a record finished; its partition may now be stored up to the lowest record still
+    /// unfinished. A record received before the latest rebalance stores nothing: its
     /// partition was revoked, and if it came back, it is read again from the committed offset
     /// (storing this record's offset would commit past records not handled again yet).
     fn finished(&mut self, consumer: &HooklineConsumer, pos: Pos) {
@@ -240,16 +317,12 @@ impl Commits {
         if pos.generation != current {
             return;
         }
-        let Pos {
-            topic,
-            partition,
-            offset,
-            ..
-        } = pos;
-        let tp = (topic, partition);
-        let Some(queue) = self.started.get_mut(&tp) else { return };
-        if let Some(entry) = queue.iter_mut().find(|(o, done)| *o == offset && !*done) {
-            entry.1 = true;
+        let Some(queue) = self.started.get_mut(&pos.tp) else {
+            return;
+        };
+        // Offsets grow in receive order within a partition.
+        if let Ok(i) = queue.binary_search_by_key(&pos.offset, |(o, _)| *o) {
+            queue[i].1 = true;
         }
         let mut committable = None;
         while let Some(&(o, true)) = queue.front() {
@@ -257,10 +330,28 @@ impl Commits {
             queue.pop_front();
         }
         if queue.is_empty() {
-            self.started.remove(&tp);
+            self.started.remove(&pos.tp);
         }
         if let Some(o) = committable {
-            store(consumer, (tp.0, tp.1, o));
+            self.committable.insert(pos.tp, o);
+        }
+    }
+
+    /// Stores the offsets of every partition that advanced, in one call. A rebalance since
+    /// they were marked discards them (see [`Commits::follow`]).
+    fn store(&mut self, consumer: &HooklineConsumer, topics: &TopicIds) {
+        self.follow(consumer.context().generation());
+        if self.committable.is_empty() {
+            return;
+        }
+        let mut list = TopicPartitionList::with_capacity(self.committable.len());
+        for (tp, offset) in self.committable.drain() {
+            // The committed offset is the next record to read.
+            let _ = list.add_partition_offset(topics.name(tp), tp.1, Offset::Offset(offset + 1));
+        }
+        // Fails only when a partition was revoked meanwhile; its new owner redelivers.
+        if let Err(e) = consumer.store_offsets(&list) {
+            tracing::debug!(error = %e, "offsets not stored");
         }
     }
 }
@@ -268,14 +359,14 @@ impl Commits {
 impl Delays {
     /// After a rebalance the assignment restarts from committed offsets: forget positions and
     /// held records (they are fetched again) and lift any pause we had set.
-    fn reset_on_rebalance(&mut self, consumer: &HooklineConsumer) {
+    fn reset_on_rebalance(&mut self, consumer: &HooklineConsumer, topics: &TopicIds) {
         let generation = consumer.context().generation();
         if generation == self.generation {
             return;
         }
         self.generation = generation;
-        for (topic, partition) in self.paused.drain() {
-            let _ = consumer.resume(&tpl(&topic, partition, None));
+        for tp in self.paused.drain() {
+            let _ = consumer.resume(&tpl(topics.name(tp), tp.1, None));
         }
         self.held.clear();
         self.next.clear();
@@ -287,31 +378,32 @@ impl Delays {
     fn accept(
         &mut self,
         consumer: &HooklineConsumer,
+        tp: Tp,
         msg: OwnedMessage,
-        metrics: &KafkaMetrics,
+        topics: &TopicIds,
     ) -> Option<OwnedMessage> {
-        let tp = (msg.topic().to_string(), msg.partition());
         if self.paused.contains(&tp) || self.next.get(&tp).is_some_and(|next| msg.offset() < *next) {
             return None;
         }
         let due = headers::get_i64(msg.headers(), headers::DUE_AT_MS);
-        let queue = self.held.entry(tp.clone()).or_default();
+        let queue = self.held.entry(tp).or_default();
         if queue.is_empty() && due.is_none_or(|d| d <= now_ms()) {
             self.next.insert(tp, msg.offset() + 1);
-            metrics.consumed.with_label_values(&[msg.topic()]).inc();
+            topics.count_consumed(tp);
             return Some(msg);
         }
         if queue.len() >= HELD_PER_PARTITION {
             // Full: stop fetching; this record is read again after the seek on resume.
-            if let Err(e) = consumer.pause(&tpl(&tp.0, tp.1, None)) {
-                tracing::warn!(topic = %tp.0, partition = tp.1, error = %e, "pause failed");
+            let topic = topics.name(tp);
+            if let Err(e) = consumer.pause(&tpl(topic, tp.1, None)) {
+                tracing::warn!(%topic, partition = tp.1, error = %e, "pause failed");
             }
-            self.next.insert(tp.clone(), msg.offset());
+            self.next.insert(tp, msg.offset());
             self.paused.insert(tp);
             return None;
         }
         self.next.insert(tp, msg.offset() + 1);
-        metrics.consumed.with_label_values(&[msg.topic()]).inc();
+        topics.count_consumed(tp);
         queue.push_back((due.unwrap_or_default(), msg));
         None
     }
@@ -321,23 +413,20 @@ impl Delays {
         self.held.values().filter_map(|q| q.front().map(|(due, _)| *due)).min()
     }
 
-    /// The earliest held record if it is due. Resumes its partition once the queue is empty.
-    fn pop_due(&mut self, consumer: &HooklineConsumer) -> Option<OwnedMessage> {
+    /// The earliest held record if it is due, with its partition. Resumes its partition once
+    /// the queue is empty.
+    fn pop_due(&mut self, consumer: &HooklineConsumer, topics: &TopicIds) -> Option<(Tp, OwnedMessage)> {
         let now = now_ms();
         let tp = self
             .held
             .iter()
-            .filter_map(|(tp, q)| {
-                q.front()
-                    .filter(|(due, _)| *due <= now)
-                    .map(|(due, _)| (*due, tp.clone()))
-            })
+            .filter_map(|(tp, q)| q.front().filter(|(due, _)| *due <= now).map(|(due, _)| (*due, *tp)))
             .min()?
             .1;
         let queue = self.held.get_mut(&tp)?;
         let (_, msg) = queue.pop_front()?;
         if queue.is_empty() && self.paused.remove(&tp) {
-            let (topic, partition) = &tp;
+            let (topic, partition) = (topics.name(tp), &tp.1);
             let next = self.next.get(&tp).copied().unwrap_or(msg.offset() + 1);
             // Asynchronous seek (zero timeout): it applies before fetching resumes. librdkafka
             // dropped what it had prefetched when the partition was paused.
@@ -348,7 +437,7 @@ impl Delays {
                 tracing::warn!(%topic, partition, error = %e, "resume failed");
             }
         }
-        Some(msg)
+        Some((tp, msg))
     }
 }
 
@@ -388,12 +477,4 @@ fn tpl(topic: &str, partition: i32, offset: Option<i64>) -> TopicPartitionList {
         }
     }
     tpl
-}
-
-fn store(consumer: &HooklineConsumer, (topic, partition, offset): (String, i32, i64)) {
-    // The committed offset is the next record to read.
-    // Fails only when the partition was revoked meanwhile; its new owner redelivers.
-    if let Err(e) = consumer.store_offsets(&tpl(&topic, partition, Some(offset + 1))) {
-        tracing::debug!(%topic, partition, offset, error = %e, "offset not stored");
-    }
 }

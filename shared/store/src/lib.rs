@@ -173,14 +173,28 @@ impl Store {
         self.get_json(&carrier_key(connection, carrier_message_id)).await
     }
 
-    /// Prepends an attempt to its workspace's log, keeping the newest `keep`.
-    pub async fn push_attempt(&self, rec: &AttemptRecord, keep: usize) -> Result<(), StoreError> {
-        let key = format!("attempts:{}", rec.workspace_id);
-        let value = serde_json::to_vec(rec)?;
+    /// Prepends a batch of attempts, each already encoded as [`AttemptRecord`] JSON and given
+    /// with its workspace, to the workspaces' logs, keeping the newest `keep` of each: one
+    /// round trip (one atomic pipeline) for the whole batch, the attempt log's write path.
+    /// Within a workspace the later entry of `batch` ends up nearer the front, as if pushed
+    /// one at a time in order.
+    pub async fn push_attempts(&self, batch: &[(&str, &[u8])], keep: usize) -> Result<(), StoreError> {
+        let mut lists: Vec<(String, Vec<&[u8]>)> = Vec::new();
+        for (workspace, value) in batch {
+            let key = format!("attempts:{workspace}");
+            match lists.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, values)) => values.push(value),
+                None => lists.push((key, vec![value])),
+            }
+        }
         match self {
-            Self::Redis(r) => r.push_capped(&key, &value, keep).await,
+            Self::Redis(r) => r.push_capped_many(&lists, keep).await,
             Self::Memory(m) => {
-                m.push_capped(&key, value, keep);
+                for (key, values) in &lists {
+                    for v in values {
+                        m.push_capped(key, v.to_vec(), keep);
+                    }
+                }
                 Ok(())
             }
         }

@@ -106,6 +106,21 @@ impl RedisStore {
         Ok(())
     }
 
+    /// For each list, prepends its values (in order, so the last ends first) and trims it to
+    /// `keep`: one atomic pipeline for all of them.
+    pub async fn push_capped_many(&self, lists: &[(String, Vec<&[u8]>)], keep: usize) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for (key, values) in lists {
+            let k = self.key(key);
+            pipe.cmd("LPUSH").arg(&k).arg(values.as_slice()).ignore();
+            pipe.cmd("LTRIM").arg(&k).arg(0).arg(keep.max(1) as i64 - 1).ignore();
+        }
+        pipe.query_async::<()>(&mut c).await?;
+        Ok(())
+    }
+
     pub async fn range(&self, key: &str, limit: usize) -> Result<Vec<Vec<u8>>, StoreError> {
         if limit == 0 {
             return Ok(vec![]);
