@@ -16,13 +16,6 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// mimalloc instead of glibc's malloc for every binary that links this crate (the services,
-/// `hookline`, the tests). Every record allocates its decoded form, its outputs and their
-/// encodings; under glibc, malloc and free were about a quarter of each service's CPU in the
-/// throughput profile (benchmarks/RESULTS.md, tuning table).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// One of the four services.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Service {
