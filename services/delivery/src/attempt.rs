@@ -26,13 +26,6 @@ pub mod header {
     pub const EVENT: &str = "X-Webhook-Event";
     /// 1-based attempt number.
     pub const ATTEMPT: &str = "X-Webhook-Attempt";
-
-    // The same names as HTTP/1 and `http::HeaderName` carry them (lower case).
-    pub(crate) const TIMESTAMP_LOWER: &str = "x-webhook-timestamp";
-    pub(crate) const SIGNATURE_LOWER: &str = "x-webhook-signature";
-    pub(crate) const ID_LOWER: &str = "x-webhook-id";
-    pub(crate) const EVENT_LOWER: &str = "x-webhook-event";
-    pub(crate) const ATTEMPT_LOWER: &str = "x-webhook-attempt";
 }
 
 /// An attempt's record, and how long the receiver asked us to wait (429/503 `Retry-After`).
@@ -50,20 +43,16 @@ pub struct Attempter {
     /// the string and this process's policy only).
     urls: Arc<Memo<reqwest::Url>>,
     user_agent: String,
-    user_agent_value: reqwest::header::HeaderValue,
 }
 
 impl Attempter {
     pub fn new(client: reqwest::Client, policy: UrlPolicy, sealer: Sealer, user_agent: String) -> Self {
-        let user_agent_value = reqwest::header::HeaderValue::from_str(&user_agent)
-            .unwrap_or_else(|_| reqwest::header::HeaderValue::from_static("Hookline-Webhooks"));
         Self {
             client,
             policy,
             credentials: Arc::new(Credentials::new(sealer)),
             urls: Arc::default(),
             user_agent,
-            user_agent_value,
         }
     }
 
@@ -147,43 +136,32 @@ impl Attempter {
             record.request_headers = shown;
             return record;
         }
-        if authorization.is_some() {
-            shown.push(("Authorization".into(), "Basic [redacted]".into()));
-        }
-        record.request_headers = shown;
-
         let url = match checked {
             Ok(url) => url,
             Err(e) => {
                 record.error = Some(format!("URL refused: {e}"));
+                record.request_headers = shown;
+                if authorization.is_some() {
+                    record.request_headers.push(redacted_authorization());
+                }
                 return record;
             }
         };
 
-        let headers = match request_headers(
-            rendered.content_type,
-            &self.user_agent_value,
-            [
-                (header::ID_LOWER, d.dispatch_id.as_str()),
-                (header::EVENT_LOWER, event_type),
-                (header::ATTEMPT_LOWER, attempt_number.as_str()),
-                (header::TIMESTAMP_LOWER, timestamp.as_str()),
-            ],
-            signature.as_deref(),
-            authorization.as_deref(),
-        ) {
-            Ok(h) => h,
-            Err(e) => {
-                record.error = Some(format!("request header refused: {e}"));
-                return record;
-            }
-        };
-        let req = self
+        // What is sent is what the log shows, plus the real `Authorization`.
+        let mut req = self
             .client
             .post(url)
             .timeout(Duration::from_millis(sub.timeout_ms.clamp(1, MAX_TIMEOUT_MS)))
-            .headers(headers)
             .body(rendered.body);
+        for (k, v) in &shown {
+            req = req.header(k, v);
+        }
+        if let Some(a) = &authorization {
+            req = req.header("Authorization", &**a);
+            shown.push(redacted_authorization());
+        }
+        record.request_headers = shown;
 
         let started = Instant::now();
         let result = send_and_read(req).await;
@@ -212,34 +190,9 @@ impl Attempter {
     }
 }
 
-/// The request's headers, built with names known in advance (no parsing of a name per
-/// request): what the attempt log's `request_headers` list, with the real `Authorization`.
-fn request_headers(
-    content_type: &str,
-    user_agent: &reqwest::header::HeaderValue,
-    webhook: [(&'static str, &str); 4],
-    signature: Option<&str>,
-    authorization: Option<&str>,
-) -> Result<reqwest::header::HeaderMap, reqwest::header::InvalidHeaderValue> {
-    use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
-    let mut h = HeaderMap::with_capacity(8);
-    h.insert(CONTENT_TYPE, HeaderValue::from_str(content_type)?);
-    h.insert(USER_AGENT, user_agent.clone());
-    for (name, value) in webhook {
-        h.insert(HeaderName::from_static(name), HeaderValue::from_str(value)?);
-    }
-    if let Some(sig) = signature {
-        h.insert(
-            HeaderName::from_static(header::SIGNATURE_LOWER),
-            HeaderValue::from_str(sig)?,
-        );
-    }
-    if let Some(a) = authorization {
-        let mut v = HeaderValue::from_str(a)?;
-        v.set_sensitive(true);
-        h.insert(AUTHORIZATION, v);
-    }
-    Ok(h)
+/// How the attempt log shows the `Authorization` header.
+fn redacted_authorization() -> (String, String) {
+    ("Authorization".into(), "Basic [redacted]".into())
 }
 
 /// The URL as the attempt log shows it: a URL stored before credentials in URLs were refused

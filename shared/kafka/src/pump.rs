@@ -27,7 +27,6 @@ use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -81,9 +80,10 @@ pub const POLL_BATCH: usize = 256;
 /// The topics a loop has seen, interned: a record's partition is `(index, number)`, and each
 /// topic's consumed-records counter is resolved once.
 struct TopicIds {
-    names: Vec<Arc<str>>,
+    names: Vec<String>,
+    /// Per topic, its child of `counters`.
     consumed: Vec<prometheus::IntCounter>,
-    metrics: KafkaMetrics,
+    counters: prometheus::IntCounterVec,
 }
 
 impl TopicIds {
@@ -91,18 +91,18 @@ impl TopicIds {
         Self {
             names: Vec::new(),
             consumed: Vec::new(),
-            metrics: metrics.clone(),
+            counters: metrics.consumed.clone(),
         }
     }
 
     /// The partition of `msg` (a linear search: a consumer reads a handful of topics).
     fn tp(&mut self, msg: &OwnedMessage) -> Tp {
         let topic = msg.topic();
-        let id = match self.names.iter().position(|n| &**n == topic) {
+        let id = match self.names.iter().position(|n| n == topic) {
             Some(i) => i,
             None => {
-                self.names.push(topic.into());
-                self.consumed.push(self.metrics.consumed.with_label_values(&[topic]));
+                self.names.push(topic.to_string());
+                self.consumed.push(self.counters.with_label_values(&[topic]));
                 self.names.len() - 1
             }
         };
@@ -366,7 +366,7 @@ impl Delays {
         }
         self.generation = generation;
         for tp in self.paused.drain() {
-            let _ = consumer.resume(&tpl(topics.name(tp), tp.1, None));
+            let _ = consumer.resume(&tpl(topics.name(tp), tp.1));
         }
         self.held.clear();
         self.next.clear();
@@ -395,7 +395,7 @@ impl Delays {
         if queue.len() >= HELD_PER_PARTITION {
             // Full: stop fetching; this record is read again after the seek on resume.
             let topic = topics.name(tp);
-            if let Err(e) = consumer.pause(&tpl(topic, tp.1, None)) {
+            if let Err(e) = consumer.pause(&tpl(topic, tp.1)) {
                 tracing::warn!(%topic, partition = tp.1, error = %e, "pause failed");
             }
             self.next.insert(tp, msg.offset());
@@ -433,7 +433,7 @@ impl Delays {
             if let Err(e) = consumer.seek(topic, *partition, Offset::Offset(next), Duration::ZERO) {
                 tracing::warn!(%topic, partition, error = %e, "seek before resume failed");
             }
-            if let Err(e) = consumer.resume(&tpl(topic, *partition, None)) {
+            if let Err(e) = consumer.resume(&tpl(topic, *partition)) {
                 tracing::warn!(%topic, partition, error = %e, "resume failed");
             }
         }
@@ -466,15 +466,9 @@ async fn sleep_until_ms(due: Option<i64>) {
     }
 }
 
-fn tpl(topic: &str, partition: i32, offset: Option<i64>) -> TopicPartitionList {
+/// One partition, to pause or resume.
+fn tpl(topic: &str, partition: i32) -> TopicPartitionList {
     let mut tpl = TopicPartitionList::with_capacity(1);
-    match offset {
-        Some(o) => {
-            let _ = tpl.add_partition_offset(topic, partition, Offset::Offset(o));
-        }
-        None => {
-            tpl.add_partition(topic, partition);
-        }
-    }
+    tpl.add_partition(topic, partition);
     tpl
 }
