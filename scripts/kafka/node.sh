@@ -51,8 +51,10 @@ PROPS
 } >"$dir/server.properties"
 cp=("$home/libs/*")
 if [ ! -f "$dir/data/meta.properties" ]; then
+  # `--cluster-id=ID`, not `--cluster-id ID`: a random id may begin with `-` (base64url), which
+  # the tool's argument parser would take for an option (a failover fault test failed so).
   java -cp "${cp[*]}" -Dlog4j2.configurationFile="$here/log4j2.properties" -Dkafka.logs.dir="$dir" \
-    kafka.tools.StorageTool format --config "$dir/server.properties" --cluster-id "$cluster" \
+    kafka.tools.StorageTool format --config "$dir/server.properties" --cluster-id="$cluster" \
     --ignore-formatted >>"$dir/format.log" 2>&1
 fi
 heap="${KAFKA_HEAP:-512m}"
