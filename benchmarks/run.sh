@@ -6,10 +6,13 @@
 #   benchmarks/run.sh                 every scenario: a, b, c, d
 #   benchmarks/run.sh a b             some of them
 #   RATE=3000 SECONDS_=20 benchmarks/run.sh a
+#   RATE=20000 benchmarks/run.sh floor
 #
 # Scenarios: a (all endpoints healthy, plus the bare minimum on the same broker), b (every 10th
 # event to an endpoint that times out), c (a million events waiting in a retry tier), d (every
-# event fanned out to 10 subscriptions). Output: the tables, also appended to
+# event fanned out to 10 subscriptions), floor (not in the default set: the topology floor, the
+# four hops with Hookline's consume loop and clients but none of its work; see
+# benchmarks/src/e2e/floor.rs). Output: the tables, also appended to
 # ~/.cache/hookline/bench-<date>.md. BENCH_KAFKA_PORT (default 19094; the controller takes the
 # port after it, and the test broker holds 19092-19093) moves the broker, KAFKA_HEAP (default
 # 512m) bounds its heap.
@@ -67,7 +70,8 @@ for s in "${scenarios[@]}"; do
     b) run b --rate "$RATE" --seconds "$SECS" --slow-neighbour --baseline-records 0 ;;
     c) run c --rate "$RATE" --seconds "$SECS" --parked 1000000 --baseline-records 0 ;;
     d) run d --rate "$FANOUT_RATE" --seconds "$SECS" --fanout 10 --baseline-records 0 ;;
-    *) echo "unknown scenario $s (a, b, c or d)" >&2; exit 2 ;;
+    floor) run floor --rate "$RATE" --seconds "$SECS" --floor --baseline-records 0 ;;
+    *) echo "unknown scenario $s (a, b, c, d or floor)" >&2; exit 2 ;;
   esac
 done
 log "tables appended to $out"

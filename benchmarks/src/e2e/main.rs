@@ -12,6 +12,7 @@
 //! the broker when it is an Apache Kafka on this machine listening on `--brokers`.
 
 mod baseline;
+mod floor;
 mod procs;
 mod receiver;
 
@@ -65,6 +66,19 @@ struct Args {
     /// Records for the bare-minimum run (0: skip it).
     #[arg(long, default_value_t = 100_000)]
     baseline_records: u64,
+    /// Run the topology floor (`floor.rs`) in place of the four services: the same hops,
+    /// consume loop and clients, none of Hookline's work.
+    #[arg(long)]
+    floor: bool,
+    /// Internal: run one floor stage (started by `--floor`).
+    #[arg(long, hide = true)]
+    floor_stage: Option<String>,
+    /// Internal: the floor stages' topic prefix.
+    #[arg(long, hide = true, default_value = "")]
+    floor_prefix: String,
+    /// Internal: the receiver's base URL for the floor's delivery stage.
+    #[arg(long, hide = true, default_value = "")]
+    floor_target: String,
 }
 
 const SECRET: &str = "bench-signing-secret";
@@ -72,6 +86,17 @@ const SECRET: &str = "bench-signing-secret";
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(stage) = &args.floor_stage {
+        return floor::run_stage(
+            stage,
+            &args.brokers,
+            &args.floor_prefix,
+            args.partitions,
+            &args.floor_target,
+            SECRET,
+        )
+        .await;
+    }
     let run = format!("bench{:08x}", rand::random::<u32>());
     let prefix = format!("{run}.");
     let mut kafka = KafkaSettings::new(args.brokers.clone(), &prefix);
@@ -142,7 +167,13 @@ async fn main() -> anyhow::Result<()> {
     .collect();
     let services: Vec<procs::Service> = ["ingest", "enrich", "delivery", "api"]
         .into_iter()
-        .map(|name| procs::spawn(name, &env))
+        .map(|name| {
+            if args.floor {
+                procs::spawn_floor_stage(name, &args.brokers, &prefix, args.partitions, &format!("http://{addr}"))
+            } else {
+                procs::spawn(name, &env)
+            }
+        })
         .collect();
 
     let producer: FutureProducer = kafka
@@ -171,16 +202,19 @@ async fn main() -> anyhow::Result<()> {
         park(&producer, &kafka, &first_subs, args.parked).await?;
     }
 
-    // The messages the DLRs refer to, before the timed phase (not timed).
-    let ids: Vec<u64> = (0..total).collect();
-    send_messages(&producer, &kafka, &workspaces, &ids, &carrier_id, &message_id).await;
-    // Until ingest and enrich have taken them all (their groups' committed offsets at the end
-    // of the topics), the first DLRs of the timed phase would wait for their metadata: a
-    // start-up transient, not the steady state this measures.
-    let started = Instant::now();
-    wait_consumed(&kafka, &format!("{run}-ingest"), &kafka.topics.accepted()).await?;
-    wait_consumed(&kafka, &format!("{run}-enrich"), &kafka.topics.messages()).await?;
-    eprintln!("messages loaded and consumed in {:?}", started.elapsed());
+    // The messages the DLRs refer to, before the timed phase (not timed). The floor derives
+    // them instead.
+    if !args.floor {
+        let ids: Vec<u64> = (0..total).collect();
+        send_messages(&producer, &kafka, &workspaces, &ids, &carrier_id, &message_id).await;
+        // Until ingest and enrich have taken them all (their groups' committed offsets at the
+        // end of the topics), the first DLRs of the timed phase would wait for their metadata:
+        // a start-up transient, not the steady state this measures.
+        let started = Instant::now();
+        wait_consumed(&kafka, &format!("{run}-ingest"), &kafka.topics.accepted()).await?;
+        wait_consumed(&kafka, &format!("{run}-enrich"), &kafka.topics.messages()).await?;
+        eprintln!("messages loaded and consumed in {:?}", started.elapsed());
+    }
 
     let pids: Vec<(String, u32)> = services
         .iter()
@@ -280,7 +314,12 @@ async fn main() -> anyhow::Result<()> {
     drop(services);
 
     println!(
-        "\n## Pipeline, {} events/s offered for {} s ({} events, {} % clicks, the rest DLRs; {} endpoints, fan-out {}, {} partitions{})\n",
+        "\n## {}, {} events/s offered for {} s ({} events, {} % clicks, the rest DLRs; {} endpoints, fan-out {}, {} partitions{})\n",
+        if args.floor {
+            "Topology floor (the four hops, none of Hookline's work)"
+        } else {
+            "Pipeline"
+        },
         args.rate,
         args.seconds,
         total,
