@@ -88,7 +88,10 @@ pub async fn run_stage(
                 .no_proxy()
                 .build()?;
             let (target, secret) = (Arc::new(target.to_string()), Arc::new(secret.as_bytes().to_vec()));
-            Pump::new(name, 1024, &rt, &metrics)
+            // As many requests in flight as the pool keeps idle connections (the pipeline's
+            // 16 endpoints × 16 concurrent requests), so the floor does not pay for connections
+            // the pipeline would not open.
+            Pump::new(name, 256, &rt, &metrics)
                 .run(&consumer, |m: OwnedMessage| {
                     let (attempts, producer, http) = (attempts.clone(), producer.clone(), http.clone());
                     let (target, secret) = (target.clone(), secret.clone());
