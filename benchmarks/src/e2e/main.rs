@@ -428,39 +428,18 @@ async fn send_messages(
 /// Waits (at most two minutes) until `group` has committed the end of every partition of
 /// `topic`.
 async fn wait_consumed(kafka: &KafkaSettings, group: &str, topic: &str) -> anyhow::Result<()> {
-    use rdkafka::consumer::{BaseConsumer, Consumer};
-    let consumer: BaseConsumer = kafka.base().set("group.id", group).create()?;
-    let topic = topic.to_string();
-    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        let md = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10))?;
-        let partitions: Vec<i32> = md.topics()[0].partitions().iter().map(|p| p.id()).collect();
-        let mut tpl = rdkafka::TopicPartitionList::new();
-        for p in &partitions {
-            tpl.add_partition(&topic, *p);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let behind = hookline_kafka::admin::group_lag(kafka, group, topic).await?;
+        if behind == 0 {
+            return Ok(());
         }
-        loop {
-            let committed = consumer.committed_offsets(tpl.clone(), Duration::from_secs(10))?;
-            let mut behind = 0;
-            for p in &partitions {
-                let (_, high) = consumer.fetch_watermarks(&topic, *p, Duration::from_secs(10))?;
-                let at = match committed.find_partition(&topic, *p).map(|e| e.offset()) {
-                    Some(rdkafka::Offset::Offset(o)) => o,
-                    _ => 0,
-                };
-                behind += (high - at).max(0);
-            }
-            if behind == 0 {
-                return Ok(());
-            }
-            anyhow::ensure!(
-                Instant::now() < deadline,
-                "{topic}: {behind} records not consumed after 2 min"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    })
-    .await?
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "{topic}: {behind} records not consumed after 2 min"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 async fn send_dlr(producer: &FutureProducer, kafka: &KafkaSettings, carrier_id: &str) {

@@ -1,4 +1,4 @@
-//! Topic creation.
+//! Topic creation, and a consumer group's lag (what it has not committed yet).
 
 use crate::{KafkaError, KafkaSettings};
 use hookline_config::TopicSpec;
@@ -78,4 +78,41 @@ fn wait_for_leaders(
 /// Whether a topic in a metadata answer is usable: known, with partitions, each with a leader.
 pub(crate) fn has_leaders(t: &rdkafka::metadata::MetadataTopic) -> bool {
     t.error().is_none() && !t.partitions().is_empty() && t.partitions().iter().all(|p| p.leader() >= 0)
+}
+
+/// How many records of `topic` consumer group `group` has not committed yet (the sum over the
+/// topic's partitions of the high watermark minus the committed offset; a partition the group
+/// never committed counts from 0). Tests and benchmarks wait on it reaching 0 to know that a
+/// service has handled everything produced so far, instead of sleeping.
+pub async fn group_lag(settings: &KafkaSettings, group: &str, topic: &str) -> Result<i64, KafkaError> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = settings.base().set("group.id", group).create()?;
+    let topic = topic.to_string();
+    let timeout = Duration::from_secs(10);
+    tokio::task::spawn_blocking(move || -> Result<i64, KafkaError> {
+        let md = consumer.fetch_metadata(Some(&topic), timeout)?;
+        let partitions: Vec<i32> = md
+            .topics()
+            .iter()
+            .filter(|t| t.name() == topic)
+            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+            .collect();
+        let mut tpl = rdkafka::TopicPartitionList::new();
+        for p in &partitions {
+            tpl.add_partition(&topic, *p);
+        }
+        let committed = consumer.committed_offsets(tpl, timeout)?;
+        let mut behind = 0;
+        for p in &partitions {
+            let (_, high) = consumer.fetch_watermarks(&topic, *p, timeout)?;
+            let at = match committed.find_partition(&topic, *p).map(|e| e.offset()) {
+                Some(rdkafka::Offset::Offset(o)) => o,
+                _ => 0,
+            };
+            behind += (high - at).max(0);
+        }
+        Ok(behind)
+    })
+    .await
+    .map_err(|e| KafkaError::Other(format!("group lag task: {e}")))?
 }

@@ -1,13 +1,14 @@
 //! The consumer context every Hookline consumer uses: it counts rebalances (the pump drops
-//! per-partition state when the assignment changes) and turns librdkafka's statistics into a
-//! per-topic consumer-lag gauge.
+//! per-partition state when the assignment changes), turns librdkafka's statistics into a
+//! per-topic consumer-lag gauge, and tells readiness whether any broker is reachable.
 
 use prometheus::IntGaugeVec;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::statistics::Statistics;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 /// A Hookline consumer.
 pub type HooklineConsumer = StreamConsumer<HooklineContext>;
@@ -15,6 +16,8 @@ pub type HooklineConsumer = StreamConsumer<HooklineContext>;
 pub struct HooklineContext {
     generation: Arc<AtomicU64>,
     lag: IntGaugeVec,
+    /// The readiness flag that says a broker is reachable, once [`Self::report_brokers`] set it.
+    brokers_up: OnceLock<Arc<AtomicBool>>,
 }
 
 impl HooklineContext {
@@ -22,7 +25,19 @@ impl HooklineContext {
         Self {
             generation: Arc::new(AtomicU64::new(0)),
             lag,
+            brokers_up: OnceLock::new(),
         }
+    }
+
+    /// From now on `flag` (a readiness component) says whether this consumer reaches a broker:
+    /// cleared at once when librdkafka reports all brokers down, and at each statistics report
+    /// (`statistics.interval.ms`) set to whether any broker's connection is up. A process whose
+    /// consumer has lost the cluster is not ready (its Service stops sending it HTTP traffic,
+    /// and an operator sees why), and it is ready again by itself once a broker answers; it
+    /// keeps running either way, since librdkafka reconnects on its own.
+    pub fn report_brokers(&self, flag: Arc<AtomicBool>) {
+        flag.store(true, Ordering::Relaxed);
+        let _ = self.brokers_up.set(flag);
     }
 
     /// Incremented when a rebalance starts (partitions revoked) and when it ends (assigned).
@@ -67,7 +82,21 @@ impl Lease {
 }
 
 impl ClientContext for HooklineContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
+            if let Some(flag) = self.brokers_up.get() {
+                flag.store(false, Ordering::Relaxed);
+            }
+        }
+        tracing::error!(%error, reason, "librdkafka error");
+    }
+
     fn stats(&self, statistics: Statistics) {
+        if let Some(flag) = self.brokers_up.get() {
+            // Bootstrap entries have node id -1; the brokers learned from metadata have theirs.
+            let up = statistics.brokers.values().any(|b| b.nodeid >= 0 && b.state == "UP");
+            flag.store(up, Ordering::Relaxed);
+        }
         for (topic, t) in &statistics.topics {
             // Partition -1 is librdkafka's internal unassigned partition; -1 lag means unknown.
             let lag: i64 = t

@@ -66,6 +66,9 @@ pub struct Pump {
     shutdown: CancellationToken,
     drain: Duration,
     metrics: KafkaMetrics,
+    /// Where the consumer reports whether it reaches a broker (see
+    /// [`crate::context::HooklineContext::report_brokers`]).
+    readiness: hookline_telemetry::Readiness,
 }
 
 /// A partition: its topic's index in [`TopicIds`], and its number.
@@ -142,6 +145,7 @@ impl Pump {
             shutdown: rt.shutdown.clone(),
             drain: rt.drain,
             metrics: metrics.clone(),
+            readiness: rt.readiness.clone(),
         }
     }
 
@@ -166,8 +170,12 @@ impl Pump {
             shutdown,
             drain,
             metrics,
+            readiness,
         } = self;
         let name = name.as_str();
+        consumer
+            .context()
+            .report_brokers(readiness.component(&format!("{name}: kafka brokers reachable")));
         // One closure, so every in-flight future has the same type.
         let start = |msg: OwnedMessage, tp: Tp| {
             let pos = Pos {

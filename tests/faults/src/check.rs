@@ -69,6 +69,29 @@ pub async fn wait_all(rx: &hookline_tests::Receiver, expected: &HashSet<String>,
     started.elapsed()
 }
 
+/// The sum, in Prometheus text, of the series of metric `name` that carry every label pair
+/// of `labels` (whatever their other labels and their order); 0 when none does.
+pub fn sum(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let rest = l.strip_prefix(name)?;
+            let (series, value) = rest.rsplit_once(' ')?;
+            let series_labels = match series.strip_prefix('{') {
+                Some(inner) => inner.strip_suffix('}')?,
+                None if series.is_empty() => "",
+                None => return None, // another metric whose name starts with `name`
+            };
+            let pairs: Vec<&str> = series_labels.split(',').collect();
+            labels
+                .iter()
+                .all(|(k, v)| pairs.contains(&format!("{k}=\"{v}\"").as_str()))
+                .then(|| value.parse::<f64>().ok())
+                .flatten()
+        })
+        .sum()
+}
+
 /// Records in `topic` (sum of high minus low watermarks over its partitions).
 pub fn topic_records(brokers: &str, topic: &str) -> anyhow::Result<i64> {
     use rdkafka::consumer::{BaseConsumer, Consumer};

@@ -9,7 +9,8 @@
 //! - [`deployment`]: one run's topics, groups, Redis prefix, sealing key and workspaces, and
 //!   the environment every service gets.
 //! - [`load`]: accepted messages and carrier DLRs produced through the test's own idempotent
-//!   producer, which outlives a broker outage.
+//!   producer, which outlives a broker outage; human clicks on broadcast links.
+//! - [`redis`]: a Redis server of the test's own, to stop, restart or empty.
 //! - [`check`]: what every fault test asserts about what the receivers got: every event by id,
 //!   duplicates only with the same `X-Webhook-Id`.
 //!
@@ -21,6 +22,7 @@ pub mod deployment;
 pub mod kafka;
 pub mod load;
 pub mod procs;
+pub mod redis;
 
 use std::path::PathBuf;
 

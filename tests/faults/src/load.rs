@@ -31,7 +31,7 @@ pub async fn accepted_messages(
     for i in ids {
         let m = serde_json::json!({
             "message_id": message_id(run, i), "carrier_message_id": carrier_id(run, i),
-            "workspace_id": workspace(i), "recipient": format!("+1415{:07}", i % 10_000_000),
+            "workspace_id": workspace(i), "recipient": recipient(i),
             "sender_id": "Faults", "num_parts": 1, "cost": 0.0085, "broadcast_id": "b-1",
             "accepted_at": chrono::Utc::now(),
         });
@@ -75,6 +75,33 @@ pub async fn dlrs(
         acked.fetch_add(1, Ordering::Relaxed);
     }
     Ok(())
+}
+
+/// Produces a human click on the broadcast link of message `i` for every `i` in `ids`, with
+/// click id `<run>-k<i><tag>`: clicks of one message with different tags are the same
+/// recipient clicking the same broadcast again, which `unique_clicks_only` fires once.
+pub async fn clicks(kafka: &KafkaSettings, run: &str, ids: std::ops::Range<u64>, tag: &str) -> anyhow::Result<()> {
+    let producer = kafka.producer()?;
+    let topic = kafka.topics.link_clicks();
+    let mut pending = FuturesUnordered::new();
+    for i in ids {
+        let click_id = format!("{run}-k{i}{tag}");
+        let c = serde_json::json!({
+            "click_id": click_id, "short_url": "https://hkl.ink/b1", "message_id": message_id(run, i),
+            "broadcast_id": "b-1", "recipient": recipient(i), "link_type": "broadcast",
+            "user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)", "ip": "203.0.113.7",
+        });
+        pending.push(send(producer.clone(), topic.clone(), click_id, c.to_string()));
+    }
+    while let Some(r) = pending.next().await {
+        r?;
+    }
+    Ok(())
+}
+
+/// Message `i`'s recipient.
+pub fn recipient(i: u64) -> String {
+    format!("+1415{:07}", i % 10_000_000)
 }
 
 async fn send(producer: Producer, topic: String, key: String, payload: String) -> anyhow::Result<()> {

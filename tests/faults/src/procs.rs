@@ -176,6 +176,15 @@ impl Processes {
         out
     }
 
+    /// Whether `name`'s `/readyz` answers 200 now.
+    pub async fn is_ready(&mut self, name: &str) -> bool {
+        let url = format!("http://127.0.0.1:{}/readyz", self.get(name).admin_port);
+        match self.http.get(&url).timeout(Duration::from_secs(2)).send().await {
+            Ok(r) => r.status().is_success(),
+            Err(_) => false,
+        }
+    }
+
     /// Waits until `name`'s `/readyz` answers 200.
     pub async fn wait_ready(&mut self, name: &str, timeout: Duration) -> anyhow::Result<Duration> {
         let url = format!("http://127.0.0.1:{}/readyz", self.get(name).admin_port);

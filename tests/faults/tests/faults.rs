@@ -7,9 +7,10 @@ use hookline_faults::deployment::{Deployment, ADMIN_TOKEN};
 use hookline_faults::kafka::KafkaCluster;
 use hookline_faults::load;
 use hookline_faults::procs::Processes;
-use hookline_model::WorkspaceConfig;
-use hookline_tests::Receiver;
-use std::collections::HashSet;
+use hookline_faults::redis::OwnRedis;
+use hookline_model::{EventKind, Subscription, WorkspaceConfig};
+use hookline_tests::{Received, Receiver};
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,6 +27,7 @@ struct LoadRun {
     rx: Receiver,
     expected: HashSet<String>,
     n: u64,
+    workspaces: u64,
     load: Option<JoinHandle<anyhow::Result<()>>>,
 }
 
@@ -45,6 +47,11 @@ struct LoadSpec<'a> {
     env: &'a [(&'a str, &'a str)],
     /// Static group membership for every service process.
     static_membership: bool,
+    /// Each workspace also subscribes to clicks (at `/<ws>/clicks`) with `unique_clicks_only`
+    /// on; its delivery subscription then takes delivery reports only.
+    clicks: bool,
+    /// The status the receiver answers with from the start.
+    receiver_status: u16,
 }
 
 impl LoadSpec<'_> {
@@ -62,6 +69,8 @@ impl LoadSpec<'_> {
             extra_delivery: 0,
             env: &[],
             static_membership: false,
+            clicks: false,
+            receiver_status: 200,
         }
     }
 }
@@ -80,12 +89,29 @@ impl LoadRun {
         )
         .await?;
         let rx = Receiver::start().await;
+        rx.respond_with(spec.receiver_status);
         let workspaces: Vec<String> = (0..spec.workspaces).map(|i| format!("ws{i}")).collect();
         let configs: Vec<WorkspaceConfig> = workspaces
             .iter()
             .map(|ws| {
                 let mut c = WorkspaceConfig::new(ws.clone());
-                c.subscriptions = vec![d.subscription(ws, "main", &rx.url(&format!("/{ws}")), spec.rate_limit)];
+                let main = d.subscription(ws, "main", &rx.url(&format!("/{ws}")), spec.rate_limit);
+                c.subscriptions = if spec.clicks {
+                    let clicks = d.subscription(ws, "clicks", &rx.url(&format!("/{ws}/clicks")), spec.rate_limit);
+                    c.telecom23.unique_clicks_only = true;
+                    vec![
+                        Subscription {
+                            event_kinds: vec![EventKind::Delivery],
+                            ..main
+                        },
+                        Subscription {
+                            event_kinds: vec![EventKind::Click],
+                            ..clicks
+                        },
+                    ]
+                } else {
+                    vec![main]
+                };
                 c.version = 1;
                 c
             })
@@ -117,6 +143,7 @@ impl LoadRun {
             rx,
             expected,
             n: spec.n,
+            workspaces: spec.workspaces as u64,
             load: Some(load),
         })
     }
@@ -134,12 +161,83 @@ impl LoadRun {
             load.await??;
         }
         let waited = check::wait_all(&self.rx, &self.expected, DRAIN).await;
-        let delivered = check::by_message_id(&self.rx.requests(), &self.expected)?;
+        let delivered = check::by_message_id(&self.dlr_requests(), &self.expected)?;
         let exited = self.procs.exited();
         anyhow::ensure!(exited.is_empty(), "services exited by themselves: {exited:?}");
         let quarantined = check::topic_records(&self.d.kafka.brokers, &self.d.kafka.topics.quarantine())?;
         anyhow::ensure!(quarantined == 0, "{quarantined} records quarantined");
         Ok((delivered, waited))
+    }
+
+    /// Loads `count` accepted messages with ids after the DLRs' (no DLR of their own) and has
+    /// each one's recipient click its broadcast link once; returns their ids. Needs
+    /// `LoadSpec::clicks`.
+    async fn first_clicks(&self, count: u64) -> anyhow::Result<std::ops::Range<u64>> {
+        let ids = self.n..self.n + count;
+        let workspaces = self.workspaces;
+        load::accepted_messages(&self.d.kafka, &self.d.run, ids.clone(), |i| {
+            format!("ws{}", i % workspaces)
+        })
+        .await?;
+        // A click is joined with its message's metadata when it arrives (it does not wait for
+        // it as a DLR does), and a real click comes after its message: let ingest and enrich
+        // take the messages first.
+        let run = &self.d.run;
+        let topics = &self.d.kafka.topics;
+        self.wait_committed(&format!("{run}-ingest"), &topics.accepted())
+            .await?;
+        self.wait_committed(&format!("{run}-enrich"), &topics.messages())
+            .await?;
+        load::clicks(&self.d.kafka, &self.d.run, ids.clone(), "a").await?;
+        Ok(ids)
+    }
+
+    /// Waits until consumer group `group` has committed everything produced to `topic` so far.
+    async fn wait_committed(&self, group: &str, topic: &str) -> anyhow::Result<()> {
+        let started = Instant::now();
+        while hookline_kafka::admin::group_lag(&self.d.kafka, group, topic).await? > 0 {
+            anyhow::ensure!(started.elapsed() < DRAIN, "{group} did not commit all of {topic}");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        Ok(())
+    }
+
+    /// Each recipient of `ids` clicks the same broadcast link again: `unique_clicks_only`
+    /// must not fire it.
+    async fn second_clicks(&self, ids: std::ops::Range<u64>) -> anyhow::Result<()> {
+        load::clicks(&self.d.kafka, &self.d.run, ids, "b").await
+    }
+
+    /// Waits until enrich has committed every click produced so far and every recipient of
+    /// `ids` has its click webhook, then checks each fired under one webhook id (redeliveries
+    /// aside): unique clicks fired once.
+    async fn check_clicks_fired_once(&self, ids: std::ops::Range<u64>) -> anyhow::Result<Delivered> {
+        self.wait_committed(&format!("{}-enrich", self.d.run), &self.d.kafka.topics.clicks())
+            .await?;
+        let count = ids.end - ids.start;
+        self.rx
+            .wait_for(count as usize, DRAIN, |r| r.path.ends_with("/clicks"))
+            .await;
+        let expected: HashSet<String> = ids.map(|i| load::message_id(&self.d.run, i)).collect();
+        check::by_message_id(&self.click_requests(), &expected)
+    }
+
+    /// The requests of delivery webhooks (every path but the click subscriptions').
+    fn dlr_requests(&self) -> Vec<Received> {
+        self.rx
+            .requests()
+            .into_iter()
+            .filter(|r| !r.path.ends_with("/clicks"))
+            .collect()
+    }
+
+    /// The requests of click webhooks.
+    fn click_requests(&self) -> Vec<Received> {
+        self.rx
+            .requests()
+            .into_iter()
+            .filter(|r| r.path.ends_with("/clicks"))
+            .collect()
     }
 
     /// Time until the next request arrives after now.
@@ -396,9 +494,14 @@ async fn every_service_killed_then_stopped_in_turn_loses_nothing() {
     let spec = LoadSpec {
         n: 50_000,
         rate: 600,
+        clicks: true,
         ..LoadSpec::new("ev", kafka.brokers())
     };
     let mut run = LoadRun::start(spec).await.unwrap();
+    // Unique clicks alongside the DLRs: each recipient clicks once now, and once more just
+    // before enrich is killed (those second clicks are in flight or uncommitted when it dies).
+    const CLICKED: u64 = 1_000;
+    let clicked = run.first_clicks(CLICKED).await.unwrap();
     const ORDER: [&str; 4] = ["ingest", "enrich", "api", "delivery"];
     // A fault at each ninth of the arrivals: four kills, then four stops.
     let mut faults = vec![];
@@ -411,6 +514,9 @@ async fn every_service_killed_then_stopped_in_turn_loses_nothing() {
         run.wait_requests(run.n as usize * (step + 1) / 9, Duration::from_secs(180))
             .await
             .unwrap();
+        if (signal, service) == ("KILL", "enrich") {
+            run.second_clicks(clicked.clone()).await.unwrap();
+        }
         let at = run.rx.requests().len();
         let started = Instant::now();
         if signal == "KILL" {
@@ -440,14 +546,419 @@ async fn every_service_killed_then_stopped_in_turn_loses_nothing() {
             "{s}: started, restarted after the kill and after the stop"
         );
     }
+    let clicks = run.check_clicks_fired_once(clicked).await.unwrap();
+    assert_eq!(
+        clicks.events, CLICKED as usize,
+        "one click webhook (one webhook id) per recipient"
+    );
     println!(
-        "FIGURES every service killed then stopped: {} events at 600/s; {}; all delivered {:.1} s after \
-         the load ended; {} requests, {} duplicates (same X-Webhook-Id); 0 quarantined",
+        "FIGURES every service killed then stopped: {} DLRs at 600/s and {CLICKED} recipients clicking one \
+         broadcast twice (the second time just before enrich's kill); {}; all delivered {:.1} s after the \
+         load ended; {} DLR requests, {} duplicates (same X-Webhook-Id); clicks fired once each ({} click \
+         requests); 0 quarantined",
         run.n,
         faults.join("; "),
         waited.as_secs_f64(),
         delivered.requests,
-        delivered.duplicates()
+        delivered.duplicates(),
+        clicks.requests,
+    );
+}
+
+/// Fault 2 of the reliability campaign, first half: Redis (with persistence, as README says to
+/// run it in production) stopped for 30 s in the middle of a load of DLRs and unique clicks,
+/// then started again on the same data. Each clicked recipient clicks the same broadcast
+/// twice, the second time while Redis is down. Every DLR arrives; every recipient's click
+/// webhook fires exactly once (one webhook id, redeliveries aside) and every second click is
+/// counted a duplicate; nothing is quarantined; no service exits or is restarted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_stopped_for_30_s_loses_nothing_and_fires_no_unique_click_twice() {
+    const CLICKED: u64 = 1_000;
+    let dir = hookline_faults::run_dir(&hookline_tests::unique("redis-stop"));
+    let kafka = KafkaCluster::start(&dir, 1, &[]).unwrap();
+    let mut redis = OwnRedis::persistent(&dir).unwrap();
+    let url = redis.url();
+    let env = [("HOOKLINE_REDIS_URL", url.as_str())];
+    let spec = LoadSpec {
+        n: 15_000,
+        rate: 500,
+        clicks: true,
+        env: &env,
+        ..LoadSpec::new("rds", kafka.brokers())
+    };
+    let mut run = LoadRun::start(spec).await.unwrap();
+    let n = run.n;
+    let clicked = run.first_clicks(CLICKED).await.unwrap();
+    let first_clicks = run
+        .rx
+        .wait_for(CLICKED as usize, Duration::from_secs(120), |r| {
+            r.path.ends_with("/clicks")
+        })
+        .await
+        .len();
+    assert!(
+        first_clicks >= CLICKED as usize,
+        "every first click fired before the outage ({first_clicks} of {CLICKED})"
+    );
+    run.wait_requests(n as usize / 3, Duration::from_secs(120))
+        .await
+        .unwrap();
+    let at_stop = run.dlr_requests().len();
+    redis.stop().unwrap();
+    let stopped = Instant::now();
+    // The same recipients click again while Redis is down.
+    run.second_clicks(clicked.clone()).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(30).saturating_sub(stopped.elapsed())).await;
+    let during = run.dlr_requests().len() - at_stop;
+    redis.start().unwrap();
+    let down = stopped.elapsed();
+    let resumed = run.next_arrival(Duration::from_secs(120)).await.unwrap();
+    let (delivered, waited) = run.finish().await.unwrap();
+    let clicks = run.check_clicks_fired_once(clicked).await.unwrap();
+    assert_eq!(
+        clicks.events, CLICKED as usize,
+        "one click webhook (one webhook id) per recipient"
+    );
+    // enrich ran throughout, so its counters cover every click: each first one fired, each
+    // second one counted a duplicate.
+    let text = run.procs.metrics("enrich").await.unwrap();
+    let outcome = |o: &str| check::sum(&text, "hookline_enrich_clicks_total", &[("outcome", o)]) as u64;
+    let (fired, duplicates) = (outcome("delivered"), outcome("duplicate"));
+    assert_eq!(
+        (fired, duplicates),
+        (CLICKED, CLICKED),
+        "each recipient's first click fired, its second deduped"
+    );
+    for s in ["ingest", "enrich", "delivery", "api"] {
+        assert_eq!(run.procs.starts(s), 1, "{s} rode out the outage without a restart");
+    }
+    println!(
+        "FIGURES redis stopped: {n} DLRs at 500/s and {CLICKED} recipients clicking one broadcast twice \
+         (the second time while Redis was down); Redis stopped at {at_stop} DLRs received, down {:.1} s \
+         ({during} DLRs delivered meanwhile); first delivery {:.1} s after it was back; all delivered {:.1} s \
+         after the load; {} DLR requests, {} duplicates (same X-Webhook-Id); clicks: {fired} fired, \
+         {duplicates} deduped, {} click requests; 0 quarantined",
+        down.as_secs_f64(),
+        resumed.as_secs_f64(),
+        waited.as_secs_f64(),
+        delivered.requests,
+        delivered.duplicates(),
+        clicks.requests,
+    );
+}
+
+/// Fault 2 of the reliability campaign, second half: Redis run as a cache (no persistence)
+/// restarted empty in the middle of a DLR load, so the metadata of every message accepted
+/// before it is gone. What README promises: a DLR that finds no metadata waits on the wait
+/// topic for `HOOKLINE_DLR_WAIT_MAX_SECS` (5 s here) and is then quarantined as
+/// `metadata_not_found` with its carrier id in the detail; messages accepted after the restart
+/// join again. Every DLR is delivered or quarantined with that reason, never both, never
+/// neither; no service exits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restarted_empty_quarantines_each_forgotten_dlr_with_its_reason() {
+    const LATE: u64 = 1_000;
+    let dir = hookline_faults::run_dir(&hookline_tests::unique("redis-empty"));
+    let kafka = KafkaCluster::start(&dir, 1, &[]).unwrap();
+    let mut redis = OwnRedis::cache(&dir).unwrap();
+    let url = redis.url();
+    let env = [
+        ("HOOKLINE_REDIS_URL", url.as_str()),
+        ("HOOKLINE_DLR_WAIT_MAX_SECS", "5"),
+    ];
+    let spec = LoadSpec {
+        n: 6_000,
+        rate: 500,
+        env: &env,
+        ..LoadSpec::new("rde", kafka.brokers())
+    };
+    let workspaces = spec.workspaces as u64;
+    let mut run = LoadRun::start(spec).await.unwrap();
+    let (n, tag) = (run.n, run.d.run.clone());
+    run.wait_requests(n as usize / 3, Duration::from_secs(120))
+        .await
+        .unwrap();
+    let at_restart = run.rx.requests().len();
+    redis.stop().unwrap();
+    redis.start().unwrap();
+    let keys_after_restart = redis.dbsize().unwrap();
+    // Messages accepted after the restart, and their DLRs.
+    let late = n..n + LATE;
+    load::accepted_messages(&run.d.kafka, &tag, late.clone(), |i| format!("ws{}", i % workspaces))
+        .await
+        .unwrap();
+    load::dlrs(&run.d.kafka, &tag, late.clone(), 500, Arc::new(AtomicU64::new(0)))
+        .await
+        .unwrap();
+    run.load.take().unwrap().await.unwrap().unwrap();
+
+    // Wait until every DLR is accounted for, delivered or quarantined.
+    let quarantine = run.d.kafka.topics.quarantine();
+    let all: HashSet<u64> = (0..n + LATE).collect();
+    let started = Instant::now();
+    let carrier_prefix = format!("{tag}-c");
+    let message_prefix = format!("{tag}-m");
+    let (delivered, quarantined, reasons) = loop {
+        let delivered: HashSet<u64> = run
+            .rx
+            .requests()
+            .iter()
+            .filter_map(check::message_id)
+            .filter_map(|m| m.strip_prefix(&message_prefix)?.parse().ok())
+            .collect();
+        let records = check::read_all(&run.d.kafka.brokers, &quarantine).unwrap();
+        let mut reasons: HashMap<String, usize> = HashMap::new();
+        let mut quarantined = HashSet::new();
+        for r in &records {
+            *reasons
+                .entry(r.header("hookline-quarantine-reason").unwrap_or("").to_string())
+                .or_default() += 1;
+            let v: serde_json::Value = serde_json::from_slice(r.payload.as_deref().unwrap_or_default()).unwrap();
+            let i: u64 = v["carrier_message_id"]
+                .as_str()
+                .and_then(|c| c.strip_prefix(&carrier_prefix)?.parse().ok())
+                .unwrap_or_else(|| panic!("a quarantined record that is not one of the run's DLRs: {v}"));
+            quarantined.insert(i);
+        }
+        let accounted = delivered.len() + quarantined.len();
+        if accounted >= all.len() || started.elapsed() > DRAIN {
+            break (delivered, quarantined, reasons);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let both: Vec<&u64> = delivered.intersection(&quarantined).take(5).collect();
+    assert!(both.is_empty(), "DLRs both delivered and quarantined: {both:?}");
+    let neither: Vec<&u64> = all
+        .iter()
+        .filter(|i| !delivered.contains(i) && !quarantined.contains(i))
+        .take(5)
+        .collect();
+    assert!(
+        neither.is_empty(),
+        "DLRs neither delivered nor quarantined (lost): {neither:?}"
+    );
+    assert_eq!(
+        reasons.keys().collect::<Vec<_>>(),
+        vec!["metadata_not_found"],
+        "the only quarantine reason: {reasons:?}"
+    );
+    let late_delivered = late.clone().filter(|i| delivered.contains(i)).count();
+    assert_eq!(
+        late_delivered, LATE as usize,
+        "every message accepted after the restart joined"
+    );
+    assert!(
+        quarantined.iter().all(|i| *i < n),
+        "only messages accepted before the restart lost their metadata"
+    );
+    assert!(
+        !quarantined.is_empty(),
+        "the restart lost metadata that later DLRs needed"
+    );
+    let exited = run.procs.exited();
+    assert!(exited.is_empty(), "services exited by themselves: {exited:?}");
+    println!(
+        "FIGURES redis restarted empty: {} DLRs at 500/s, Redis (no persistence) restarted at {at_restart} \
+         received ({keys_after_restart} keys just after); {} delivered, {} quarantined as metadata_not_found \
+         (messages accepted before the restart), 0 lost; all {LATE} DLRs of messages accepted after the \
+         restart delivered; accounted for {:.1} s after the load",
+        n + LATE,
+        delivered.len(),
+        quarantined.len(),
+        started.elapsed().as_secs_f64(),
+    );
+}
+
+/// Fault 3 of the reliability campaign: the single broker stopped (SIGTERM) for 60 s midway
+/// through 20,000 events, then started on the same log directory. The services keep running
+/// (none restarted); each one's readiness goes false while the broker is away and true again
+/// by itself once it is back; every event arrives, duplicates only with the same webhook id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_away_for_60_s_readiness_goes_false_and_back_and_nothing_is_lost() {
+    const SERVICES: [&str; 4] = ["ingest", "enrich", "delivery", "api"];
+    let dir = hookline_faults::run_dir(&hookline_tests::unique("broker-away"));
+    let mut kafka = KafkaCluster::start(&dir, 1, &[]).unwrap();
+    let mut run = LoadRun::start(LoadSpec::new("away", kafka.brokers())).await.unwrap();
+    run.wait_requests(run.n as usize / 3, Duration::from_secs(120))
+        .await
+        .unwrap();
+    let at_stop = run.rx.requests().len();
+    let stopping = Instant::now();
+    kafka.nodes[0].stop();
+    let stopped = Instant::now();
+    let mut unready: HashMap<&str, Duration> = HashMap::new();
+    while unready.len() < SERVICES.len() && stopped.elapsed() < Duration::from_secs(55) {
+        for s in SERVICES {
+            if !unready.contains_key(s) && !run.procs.is_ready(s).await {
+                unready.insert(s, stopped.elapsed());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        unready.len(),
+        SERVICES.len(),
+        "every service reports not ready while the broker is away: {unready:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(60).saturating_sub(stopped.elapsed())).await;
+    kafka.nodes[0].start().unwrap();
+    let (down, back) = (stopped.elapsed(), Instant::now());
+    let mut ready_again = vec![];
+    for s in SERVICES {
+        run.procs.wait_ready(s, Duration::from_secs(120)).await.unwrap();
+        ready_again.push(format!("{s} {:.1} s", back.elapsed().as_secs_f64()));
+    }
+    let (delivered, waited) = run.finish().await.unwrap();
+    for s in SERVICES {
+        assert_eq!(run.procs.starts(s), 1, "{s} kept running through the outage");
+    }
+    let mut unready: Vec<String> = unready
+        .iter()
+        .map(|(s, t)| format!("{s} {:.1} s", t.as_secs_f64()))
+        .collect();
+    unready.sort();
+    println!(
+        "FIGURES broker away: {} events; broker stopped (SIGTERM, {:.1} s to exit) at {at_stop} received, \
+         away {:.1} s; not ready after the stop: {}; ready again after it listened (by then): {}; all delivered {:.1} s \
+         after the load; {} requests, {} duplicates (same X-Webhook-Id); 0 quarantined",
+        run.n,
+        (stopped - stopping).as_secs_f64(),
+        down.as_secs_f64(),
+        unready.join(", "),
+        ready_again.join(", "),
+        waited.as_secs_f64(),
+        delivered.requests,
+        delivered.duplicates(),
+    );
+}
+
+/// Fault 4 of the reliability campaign: a receiver down (503) for the whole retry window (23
+/// Telecom's three attempts, delays scaled by 0.05), so every event is dead-lettered with its
+/// reason after exactly three attempts; once the receiver is back, the operator re-sends each
+/// workspace's dead letters through the admin API and every event arrives exactly once more,
+/// under the webhook id of its failed attempts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_down_for_the_retry_window_is_dead_lettered_then_resent_once() {
+    let dir = hookline_faults::run_dir(&hookline_tests::unique("dead"));
+    let kafka = KafkaCluster::start(&dir, 1, &[]).unwrap();
+    let env = [("HOOKLINE_RETRY_DELAY_SCALE", "0.05")];
+    let spec = LoadSpec {
+        n: 3_000,
+        rate: 500,
+        env: &env,
+        receiver_status: 503,
+        ..LoadSpec::new("dead", kafka.brokers())
+    };
+    let workspaces: Vec<String> = (0..spec.workspaces).map(|i| format!("ws{i}")).collect();
+    let mut run = LoadRun::start(spec).await.unwrap();
+    let n = run.n as usize;
+    run.load.take().unwrap().await.unwrap().unwrap();
+    let http = reqwest::Client::new();
+    let mut keys = vec![];
+    for ws in &workspaces {
+        keys.push(create_key(&http, &run.d, ws).await.0);
+    }
+    // Every event dead-lettered, as each workspace's dead-letter list shows.
+    let started = Instant::now();
+    let letters = loop {
+        let mut letters = vec![];
+        for k in &keys {
+            let (s, v) = call(
+                &http,
+                reqwest::Method::GET,
+                &run.d.api("/api/v1/user/webhooks/dead-letters?limit=1000"),
+                ("X-API-Key", k),
+                None,
+            )
+            .await;
+            assert_eq!(s, 200, "{v}");
+            letters.extend(v["dead_letters"].as_array().cloned().unwrap_or_default());
+        }
+        if letters.len() >= n || started.elapsed() > DRAIN {
+            break letters;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let dead_in = started.elapsed();
+    assert_eq!(letters.len(), n, "every event dead-lettered");
+    for l in &letters {
+        assert_eq!(
+            (l["attempts"].as_u64(), l["last_error"].as_str()),
+            (Some(3), Some("HTTP 503")),
+            "{l}"
+        );
+    }
+    let failed = run.rx.requests();
+    assert_eq!(failed.len(), 3 * n, "three attempts per event, none more");
+    let first_ids: HashMap<String, String> = failed
+        .iter()
+        .filter_map(|r| Some((check::message_id(r)?, r.header("x-webhook-id")?.to_string())))
+        .collect();
+
+    // The receiver is back; the operator re-sends every workspace's dead letters.
+    run.rx.respond_with(200);
+    let back = Instant::now();
+    let bearer = format!("Bearer {ADMIN_TOKEN}");
+    let mut resent = 0;
+    for ws in &workspaces {
+        let (s, v) = call(
+            &http,
+            reqwest::Method::POST,
+            &run.d.api("/admin/v1/dead-letters/resend"),
+            ("Authorization", &bearer),
+            Some(serde_json::json!({ "workspace_id": ws })),
+        )
+        .await;
+        assert_eq!(s, 200, "{v}");
+        resent += v["resent"].as_u64().unwrap_or(0) as usize;
+    }
+    assert_eq!(resent, n, "every dead letter re-sent");
+    let arrived = run.rx.wait_for(n, DRAIN, |r| r.at >= back).await.len();
+    assert_eq!(arrived, n, "every re-sent event arrived");
+    // Delivery has made (and counted) every attempt it will make: no re-send is on its way.
+    let started = Instant::now();
+    let delivered_attempts = loop {
+        let text = run.procs.metrics("delivery").await.unwrap();
+        let d = check::sum(&text, "hookline_delivery_attempts_total", &[("outcome", "delivered")]) as usize;
+        if d >= n || started.elapsed() > DRAIN {
+            break d;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(delivered_attempts, n, "one delivered attempt per event");
+    let again: Vec<Received> = run.rx.requests().into_iter().filter(|r| r.at >= back).collect();
+    let delivered = check::by_message_id(&again, &run.expected).unwrap();
+    assert_eq!(
+        (delivered.events, delivered.requests),
+        (n, n),
+        "each event re-sent exactly once"
+    );
+    for r in &again {
+        let m = check::message_id(r).unwrap();
+        assert_eq!(
+            r.header("x-webhook-id"),
+            first_ids.get(&m).map(String::as_str),
+            "{m}: re-sent under its original webhook id"
+        );
+    }
+    for k in &keys {
+        let (_, v) = call(
+            &http,
+            reqwest::Method::GET,
+            &run.d.api("/api/v1/user/webhooks/dead-letters"),
+            ("X-API-Key", k),
+            None,
+        )
+        .await;
+        assert_eq!(v["count"], 0, "the re-sent letters left the list: {v}");
+    }
+    let exited = run.procs.exited();
+    assert!(exited.is_empty(), "services exited by themselves: {exited:?}");
+    println!(
+        "FIGURES receiver down: {n} events, every one answered 503 three times ({} requests) and dead-lettered \
+         with `HTTP 503` (all listed {:.1} s after the load); receiver back, {resent} re-sent through the admin \
+         API, {n} delivered exactly once each under their original webhook ids",
+        failed.len(),
+        dead_in.as_secs_f64(),
     );
 }
 
