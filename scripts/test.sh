@@ -12,6 +12,8 @@
 #     when missing);
 #   - cargo fmt --check, cargo clippy -D warnings, cargo test for the whole workspace (the
 #     metrics-name test runs `promtool check metrics` on a live scrape);
+#   - scripts/schemathesis.sh: schemathesis (PyPI, in ~/.cache/hookline/venv-schemathesis)
+#     against both OpenAPI documents of a `hookline embedded`, a bounded number of cases;
 #   - scripts/faults.sh: the fault tests, each against Apache Kafka nodes of its own (broker
 #     kill -9, leader failover, config compaction, rebalance, revoke transactions, dynamic
 #     membership), one at a time, printing their figures.
@@ -79,6 +81,11 @@ out="$CACHE/test-output.log"
 set +e
 cargo test --workspace --exclude hookline-faults --all-targets --locked --no-fail-fast 2>&1 | tee "$out"
 status=${PIPESTATUS[0]}
+# API contract fuzzing of both OpenAPI documents against the binary built above.
+log "API contract fuzzing (scripts/schemathesis.sh)"
+bash scripts/schemathesis.sh "$CARGO_TARGET_DIR/debug/hookline" 2>&1 | tee -a "$out"
+schemathesis_status=${PIPESTATUS[0]}
+[ "$status" -ne 0 ] || status=$schemathesis_status
 # The fault tests against real Apache Kafka nodes of their own, one at a time.
 log "fault tests (scripts/faults.sh)"
 bash scripts/faults.sh 2>&1 | tee -a "$out"

@@ -215,21 +215,22 @@ async fn revoke(st: &AppState, key: ConfigKey) -> Result<StatusCode, ApiError> {
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
-pub struct ListQuery {
-    workspace_id: Option<String>,
-}
-
+/// `?workspace_id=` (repeated: any of them).
 pub async fn list_keys(
     State(st): State<AppState>,
     headers: HeaderMap,
-    axum::extract::Query(q): axum::extract::Query<ListQuery>,
+    axum::extract::Query(q): crate::logs::QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
     check_admin(&st, &headers)?;
+    let workspaces: Vec<&str> = q
+        .iter()
+        .filter(|(k, _)| k == "workspace_id")
+        .map(|(_, v)| v.as_str())
+        .collect();
     let keys: Vec<ApiKeyRecord> = st.config.read(|c| {
         c.api_keys()
             .into_iter()
-            .filter(|k| q.workspace_id.as_ref().is_none_or(|w| *w == k.workspace_id))
+            .filter(|k| workspaces.is_empty() || workspaces.contains(&k.workspace_id.as_str()))
             .cloned()
             .collect()
     });

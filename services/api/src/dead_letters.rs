@@ -82,18 +82,13 @@ pub async fn resend(
     Ok(n)
 }
 
-#[derive(Deserialize)]
-pub struct ListQuery {
-    limit: Option<String>,
-}
-
 pub async fn list(
     State(st): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<ListQuery>,
+    Query(q): crate::logs::QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
     let key = authenticate(&st, &headers, Permission::WebhooksRead)?;
-    let limit = crate::logs::parse_limit(q.limit.as_deref())?;
+    let limit = crate::logs::limit_param(&q)?;
     let dead = st
         .store
         .dead_letters(&key.workspace_id, limit)

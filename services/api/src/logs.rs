@@ -9,35 +9,22 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::Json;
 use hookline_model::{AttemptRecord, Permission};
-use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 pub const DEFAULT_LIMIT: usize = 50;
 pub const MAX_LIMIT: usize = 1000;
 
-#[derive(Deserialize)]
-pub struct LogsQuery {
-    limit: Option<String>,
-}
+/// The query string as pairs: parsing it this way never fails, so a malformed or repeated
+/// parameter gets the endpoint's own error, never the framework's plain-text rejection.
+pub type QueryPairs = Query<Vec<(String, String)>>;
 
 pub async fn handle(
     State(st): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<LogsQuery>,
+    Query(q): QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
     let key = authenticate(&st, &headers, Permission::WebhooksRead)?;
-    let limit = match q.limit.as_deref() {
-        None => DEFAULT_LIMIT,
-        Some(raw) => match raw.parse::<usize>() {
-            Ok(n) if n > 0 => n.min(MAX_LIMIT),
-            _ => {
-                return Err(ApiError::bad_request(
-                    "INVALID_LIMIT",
-                    "limit must be a positive integer",
-                ))
-            }
-        },
-    };
+    let limit = limit_param(&q)?;
     let records = st
         .store
         .latest_attempts(&key.workspace_id, limit)
@@ -45,6 +32,17 @@ pub async fn handle(
         .map_err(ApiError::unavailable)?;
     let logs: Vec<Value> = records.iter().map(entry).collect();
     Ok(Json(json!({ "count": logs.len(), "logs": logs })))
+}
+
+/// The `limit` parameter of a query string (see [`parse_limit`]); given twice it is
+/// `INVALID_LIMIT` too.
+pub fn limit_param(query: &[(String, String)]) -> Result<usize, ApiError> {
+    let mut given = query.iter().filter(|(k, _)| k == "limit").map(|(_, v)| v.as_str());
+    let first = given.next();
+    if given.next().is_some() {
+        return Err(ApiError::bad_request("INVALID_LIMIT", "limit must be given once"));
+    }
+    parse_limit(first)
 }
 
 /// `limit`: default 50, capped at 1000, `INVALID_LIMIT` unless a positive integer.
@@ -83,4 +81,34 @@ pub fn entry(r: &AttemptRecord) -> Value {
         "next_attempt_at": r.next_attempt_at.as_ref().map(hookline_model::format_timestamp),
         "dead_lettered": r.dead_lettered,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limit_of(query: &str) -> Result<usize, &'static str> {
+        let uri: axum::http::Uri = format!("/x?{query}").parse().unwrap();
+        let Query(pairs): QueryPairs = Query::try_from_uri(&uri).expect("any query string parses");
+        limit_param(&pairs).map_err(|e| e.code)
+    }
+
+    /// A repeated or malformed `limit` is the endpoint's own `400 INVALID_LIMIT` (JSON), not the
+    /// framework's plain-text rejection of a query it cannot deserialise.
+    #[test]
+    fn limit_is_parsed_from_any_query_string() {
+        assert_eq!(limit_of(""), Ok(DEFAULT_LIMIT));
+        assert_eq!(limit_of("limit=7&other=%FF%ZZ"), Ok(7));
+        assert_eq!(limit_of("limit=100000"), Ok(MAX_LIMIT));
+        for bad in [
+            "limit=1&limit=2",
+            "limit=0",
+            "limit=-1",
+            "limit=",
+            "limit=1e3",
+            "limit=%FF",
+        ] {
+            assert_eq!(limit_of(bad), Err("INVALID_LIMIT"), "{bad}");
+        }
+    }
 }

@@ -49,7 +49,7 @@ pub const MAX_FILTER_VALUES: usize = 100;
 pub const MAX_FILTER_VALUE_CHARS: usize = 256;
 
 const FILTER_KEYS: [&str; 4] = ["sender", "status", "message_ref", "campaign_id"];
-const STATUSES: [MessageStatus; 6] = [
+pub(crate) const STATUSES: [MessageStatus; 6] = [
     MessageStatus::Sent,
     MessageStatus::Failed,
     MessageStatus::SoftBounce,

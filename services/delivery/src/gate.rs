@@ -91,7 +91,9 @@ impl Gates {
 pub fn quota(rate: u32) -> Quota {
     let rate = rate.max(1);
     let burst = NonZeroU32::new((rate / 20).max(1)).expect("at least 1");
-    let period = Duration::from_secs_f64(1.0 / (f64::from(rate) * 0.9));
+    // Above ~10^9 requests per second (a subscription's rate comes from the config topic, any
+    // u32) the period rounds to zero, which governor refuses: 1 ns is the shortest there is.
+    let period = Duration::from_secs_f64(1.0 / (f64::from(rate) * 0.9)).max(Duration::from_nanos(1));
     Quota::with_period(period).expect("non-zero period").allow_burst(burst)
 }
 
@@ -154,6 +156,23 @@ impl Gate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the fuzz target `config_record` (tests/fuzz): a subscription of the config
+    /// topic with `"rate_limit_per_sec": 4294967295` made delivery panic building its gate
+    /// (the pacing period rounded to zero, `non-zero period`).
+    #[test]
+    fn any_rate_from_a_config_record_builds_a_gate() {
+        let record = br#"{"workspace_id":"w","subscriptions":[{"id":"s","workspace_id":"w","dialect":"named","url":"","event_kinds":["click"],"schema":"named","format":"json","rate_limit_per_sec":4294967295,"max_concurrency":4294967295,"retry":{"delays_secs":[]},"timeout_ms":0,"enabled":true}]}"#;
+        let mut st = hookline_model::ConfigState::default();
+        st.apply("workspace:w", Some(record)).unwrap();
+        let sub = st.subscription("w", "s").unwrap();
+        let gates = Gates::new(16, 256, 1000);
+        let g = gates.get(&sub.endpoint_key(), sub.rate_limit_per_sec, sub.max_concurrency);
+        assert!(g.check_rate().is_ok());
+        for rate in [1, 555_555_555, 1_111_111_112, 2_000_000_000, u32::MAX] {
+            let _ = quota(rate);
+        }
+    }
 
     #[test]
     fn pacing_never_exceeds_the_limit_in_a_second() {

@@ -38,12 +38,15 @@ impl Schedule {
         };
         let mut delay = self.scaled(delay_secs);
         if let Some(ra) = retry_after {
-            let window: u64 = policy.delays_secs[attempt.saturating_sub(1) as usize..].iter().sum();
+            // Delays come from the config topic, unbounded: the sum saturates.
+            let window = policy.delays_secs[attempt.saturating_sub(1) as usize..]
+                .iter()
+                .fold(0u64, |sum, d| sum.saturating_add(*d));
             delay = delay.max(ra.min(self.scaled(window)));
         }
         Next::Retry {
             attempt: attempt + 1,
-            due_ms: now_ms + delay.as_millis() as i64,
+            due_ms: now_ms.saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
             tier_secs: self.tier_for(delay),
         }
     }
@@ -60,8 +63,10 @@ impl Schedule {
             .unwrap_or(first)
     }
 
+    /// `secs` times the scale; a delay longer than a `Duration` holds (a policy of the config
+    /// topic may say anything up to `u64::MAX` seconds) is `Duration::MAX`, never a panic.
     fn scaled(&self, secs: u64) -> Duration {
-        Duration::from_secs_f64(secs as f64 * self.scale)
+        Duration::try_from_secs_f64(secs as f64 * self.scale).unwrap_or(Duration::MAX)
     }
 }
 
@@ -160,6 +165,40 @@ mod tests {
             }
         );
         assert_eq!(s.tier_for(Duration::from_millis(1)), 10);
+    }
+
+    /// Found by the fuzz target `config_record` (tests/fuzz): a subscription of the config
+    /// topic whose retry policy has a delay of `u64::MAX` seconds made delivery panic
+    /// (`Duration::from_secs_f64` of 2^64 s, and the window's sum overflowing) on the first
+    /// failed attempt. Such delays now saturate: the next attempt is due at the end of time.
+    #[test]
+    fn absurd_delays_from_a_config_record_saturate_instead_of_panicking() {
+        let record = br#"{"workspace_id":"w","subscriptions":[{"id":"s","workspace_id":"w","dialect":"sms_edge","url":"","event_kinds":["inbound"],"schema":"sms_edge","format":"form_sms","retry":{"delays_secs":[18446744073709551615,2]},"timeout_ms":1,"enabled":true}],"version":3}"#;
+        let mut st = hookline_model::ConfigState::default();
+        st.apply("workspace:w", Some(record)).unwrap();
+        let policy = st.subscription("w", "s").unwrap().retry;
+        for s in [schedule(1.0), schedule(0.001)] {
+            for ra in [None, Some(Duration::MAX), Some(Duration::from_secs(u64::MAX))] {
+                for now_ms in [0, 1_770_978_600_000, i64::MAX] {
+                    match s.after_failure(&policy, 1, ra, now_ms) {
+                        Next::Retry {
+                            attempt,
+                            due_ms,
+                            tier_secs,
+                        } => {
+                            assert_eq!((attempt, tier_secs), (2, 21600));
+                            assert!(due_ms >= now_ms);
+                        }
+                        Next::Dead => panic!("the policy has two more attempts"),
+                    }
+                    assert!(matches!(
+                        s.after_failure(&policy, 2, ra, now_ms),
+                        Next::Retry { attempt: 3, .. }
+                    ));
+                    assert_eq!(s.after_failure(&policy, 3, ra, now_ms), Next::Dead);
+                }
+            }
+        }
     }
 
     #[test]

@@ -70,14 +70,41 @@ pub fn documented() -> (Router<Ingestor>, Value) {
         "the body is larger than HOOKLINE_HTTP_MAX_BODY_BYTES",
         json!({"error_code": "PAYLOAD_TOO_LARGE", "description": "the request body is larger than 1048576 bytes"}),
     );
+    let timeout = (
+        408,
+        "the request took longer than HOOKLINE_HTTP_REQUEST_TIMEOUT_SECS (the connection is closed)",
+        json!({"error_code": "REQUEST_TIMEOUT", "description": "the request took too long"}),
+    );
     let op = |method, path, summary, kind: IngestKind| {
         Operation::new(method, path, "Ingest", summary, Auth::IngestKey(kind.as_str()))
             .response(accepted.0, accepted.1, accepted.2.clone())
             .response(invalid.0, invalid.1, invalid.2.clone())
             .response(unauthorized.0, unauthorized.1, unauthorized.2.clone())
             .response(forbidden.0, forbidden.1, forbidden.2.clone())
+            .response(timeout.0, timeout.1, timeout.2.clone())
             .response(too_large.0, too_large.1, too_large.2.clone())
             .response(unavailable.0, unavailable.1, unavailable.2.clone())
+    };
+    // The conversion fields, as `/track`'s query parameters (a `{placeholder}` left unfilled
+    // by the tracker counts as absent).
+    let track_query = |o: Operation| {
+        [
+            (
+                "token",
+                "the workspace's tracking token (`hki_…`), unless sent as a Bearer credential",
+            ),
+            ("click_id", "the click converted (this or message_id is required)"),
+            ("message_id", "the message converted"),
+            ("event", "default `conversion`"),
+            ("value", "a decimal number"),
+            ("currency", "ISO 4217"),
+            ("transaction_id", "the conversion fires once per transaction id"),
+            ("occurred_at", "RFC 3339"),
+        ]
+        .into_iter()
+        .fold(o, |o, (name, description)| {
+            o.query(name, description, json!({"type": "string"}))
+        })
     };
     DocumentedRouter::default()
         .route(
@@ -128,12 +155,12 @@ pub fn documented() -> (Router<Ingestor>, Value) {
             post(inbound),
         )
         .route(
-            op(
+            track_query(op(
                 Method::GET,
                 "/track",
                 "A tracker postback (conversion): token (the workspace's tracking token, unless sent as a Bearer credential), click_id, message_id, event, value, currency, transaction_id as query parameters",
                 IngestKind::Conversions,
-            ),
+            )),
             get(track_get),
         )
         .route(
@@ -285,5 +312,38 @@ fn respond(r: Result<(), IngestFailure>) -> (StatusCode, Json<Value>) {
                 Json(json!({"error_code": "UNAVAILABLE", "description": "try again"})),
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every route documents what its credential and the server may answer, and `GET /track`
+    /// its query parameters (the conversion fields a tracker fills in).
+    #[test]
+    fn every_route_documents_every_status_it_answers() {
+        let doc = documented().1;
+        let mut n = 0;
+        for (path, ops) in doc["paths"].as_object().unwrap() {
+            for (method, o) in ops.as_object().unwrap() {
+                n += 1;
+                for status in ["202", "400", "401", "403", "408", "413", "503"] {
+                    let example = &o["responses"][status]["content"]["application/json"]["example"];
+                    assert!(
+                        example["error_code"].is_string() || status == "202",
+                        "{method} {path} {status}"
+                    );
+                }
+            }
+        }
+        assert_eq!(n, 8);
+        let params: Vec<&str> = doc["paths"]["/track"]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert!(params.contains(&"token") && params.contains(&"click_id"), "{params:?}");
     }
 }
