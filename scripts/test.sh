@@ -15,8 +15,10 @@
 #   - scripts/schemathesis.sh: schemathesis (PyPI, in ~/.cache/hookline/venv-schemathesis)
 #     against both OpenAPI documents of a `hookline embedded`, a bounded number of cases;
 #   - scripts/faults.sh: the fault tests, each against Apache Kafka nodes of its own (broker
-#     kill -9, leader failover, config compaction, rebalance, revoke transactions, dynamic
-#     membership), one at a time, printing their figures.
+#     kill -9, broker away 60 s, leader failover, config compaction, rebalance, revoke
+#     transactions, dynamic membership, every service kill -9'd and SIGTERM'd, Redis stopped
+#     and restarted empty, a receiver down for the retry window), one at a time, printing their
+#     figures.
 # The cargo target directory lives in ~/.cache/hookline/target so a second run is fast.
 set -euo pipefail
 cd "$(dirname "$0")/.."
