@@ -147,6 +147,55 @@ async fn dlr_before_its_message_waits_then_joins_and_orphans_are_quarantined() {
     p.stop().await.unwrap();
 }
 
+/// A record far larger than Hookline's own producers may write (10 MiB, on an input topic that
+/// allows it) is quarantined with its reason, its first 512 KiB and its size, and the consumer
+/// goes on: a DLR produced after it is delivered. (Copied whole, its quarantine record would
+/// be refused and the consumer would stop on it at every restart.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_10_mib_input_record_is_quarantined_truncated_and_the_consumer_goes_on() {
+    use rdkafka::admin::{AdminClient, AdminOptions, AlterConfig, ResourceSpecifier};
+    use rdkafka::client::DefaultClientContext;
+    let (mut p, rx, ws, _key) = setup(None, None).await;
+    let carrier = p.kafka.topics.carrier_dlr();
+    let admin: AdminClient<DefaultClientContext> = p.kafka.base().create().unwrap();
+    let altered = admin
+        .alter_configs(
+            &[AlterConfig::new(ResourceSpecifier::Topic(&carrier)).set("max.message.bytes", "16777216")],
+            &AdminOptions::new(),
+        )
+        .await
+        .unwrap();
+    assert!(altered.iter().all(|r| r.is_ok()), "{altered:?}");
+    let mut big = p.kafka.clone();
+    big.options.push(("message.max.bytes".into(), "16777216".into()));
+    let huge = vec![b'x'; 10 << 20];
+    big.producer()
+        .unwrap()
+        .send(&carrier, Some(b"huge"), Some(&huge), &[])
+        .await
+        .unwrap();
+    p.send_accepted(&ws, "m-after", "after-1").await.unwrap();
+    p.send_dlr("after-1", "id:after-1 stat:DELIVRD err:000").await.unwrap();
+
+    let got = rx.wait_for(1, WAIT, |_| true).await;
+    assert_eq!(
+        got.first().map(|r| r.json()["message_id"].clone()),
+        Some(json!("m-after"))
+    );
+    let q = p
+        .read_topic(&p.kafka.topics.quarantine(), WAIT, |rs| !rs.is_empty())
+        .await
+        .unwrap();
+    assert_eq!(q.len(), 1, "one quarantine record");
+    let r = &q[0];
+    assert_eq!(r.header("hookline-quarantine-reason"), Some("invalid_smpp_receipt"));
+    assert_eq!(r.header("hookline-quarantine-truncated-from"), Some("10485760"));
+    assert_eq!(r.header("hookline-source-topic"), Some(carrier.as_str()));
+    assert_eq!(r.payload.len(), 512 * 1024, "the first 512 KiB kept");
+    assert!(r.payload.iter().all(|b| *b == b'x'));
+    p.stop().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_records_are_quarantined_with_reasons_and_never_stop_the_consumer() {
     let (mut p, rx, ws, _key) = setup(None, None).await;

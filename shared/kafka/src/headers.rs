@@ -6,6 +6,9 @@ use rdkafka::message::{Headers, OwnedHeaders};
 pub const QUARANTINE_REASON: &str = "hookline-quarantine-reason";
 /// Quarantine: human-readable detail.
 pub const QUARANTINE_DETAIL: &str = "hookline-quarantine-detail";
+/// Quarantine: the original record's size in bytes, when only its first
+/// [`crate::quarantine::PAYLOAD_MAX`] bytes are kept.
+pub const QUARANTINE_TRUNCATED: &str = "hookline-quarantine-truncated-from";
 /// Quarantine: where the record came from.
 pub const SOURCE_TOPIC: &str = "hookline-source-topic";
 pub const SOURCE_PARTITION: &str = "hookline-source-partition";

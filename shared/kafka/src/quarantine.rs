@@ -14,6 +14,14 @@ pub struct SourcePosition {
     pub offset: i64,
 }
 
+/// The most of a record's bytes a quarantine record keeps. An input record may be larger than
+/// Hookline's producers can write (an input topic configured for 10 MB records, say): copied
+/// whole, its quarantine record would be refused, the consumer could not commit past it and
+/// would stop on it at every restart. Its first 512 KiB and its size (header
+/// [`headers::QUARANTINE_TRUNCATED`]) are kept instead; its source position says where the
+/// whole record is while the input topic retains it.
+pub const PAYLOAD_MAX: usize = 512 * 1024;
+
 /// Writes quarantined records and counts them by reason.
 #[derive(Clone)]
 pub struct Quarantine {
@@ -33,8 +41,8 @@ impl Quarantine {
         }
     }
 
-    /// Quarantines `payload` (the original bytes, untouched) with a stable `reason` code and
-    /// a human-readable `detail`.
+    /// Quarantines `payload` (the original bytes, untouched up to [`PAYLOAD_MAX`]) with a
+    /// stable `reason` code and a human-readable `detail`.
     pub async fn put(
         &self,
         reason: &'static str,
@@ -55,6 +63,13 @@ impl Quarantine {
             hdrs.push((headers::SOURCE_PARTITION, partition.as_bytes()));
             hdrs.push((headers::SOURCE_OFFSET, offset.as_bytes()));
         }
+        let original_len = payload.len().to_string();
+        let payload = if payload.len() > PAYLOAD_MAX {
+            hdrs.push((headers::QUARANTINE_TRUNCATED, original_len.as_bytes()));
+            &payload[..PAYLOAD_MAX]
+        } else {
+            payload
+        };
         self.producer.send(&self.topic, key, Some(payload), &hdrs).await?;
         tracing::warn!(reason, detail, "record quarantined");
         self.counter.with_label_values(&[reason]).inc();
