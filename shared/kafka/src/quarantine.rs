@@ -63,8 +63,9 @@ impl Quarantine {
             hdrs.push((headers::SOURCE_PARTITION, partition.as_bytes()));
             hdrs.push((headers::SOURCE_OFFSET, offset.as_bytes()));
         }
-        let original_len = payload.len().to_string();
+        let original_len;
         let payload = if payload.len() > PAYLOAD_MAX {
+            original_len = payload.len().to_string();
             hdrs.push((headers::QUARANTINE_TRUNCATED, original_len.as_bytes()));
             &payload[..PAYLOAD_MAX]
         } else {

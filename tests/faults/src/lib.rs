@@ -25,6 +25,8 @@ pub mod procs;
 pub mod redis;
 
 use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus};
+use std::time::{Duration, Instant};
 
 /// The cache directory (`HOOKLINE_CACHE`, default `~/.cache/hookline`) where brokers' logs and
 /// services' logs go: `faults/<run>/`.
@@ -51,4 +53,23 @@ pub fn free_ports(n: usize) -> Vec<u16> {
         }
     }
     out
+}
+
+/// Stops `child` with SIGTERM and reaps it. If it has not exited within `grace` it is killed
+/// (SIGKILL) and reaped, and the error says so: every process a fault test stops (brokers,
+/// Redis, services) goes through here.
+pub fn terminate(child: &mut Child, grace: Duration) -> anyhow::Result<ExitStatus> {
+    Command::new("kill").arg("-TERM").arg(child.id().to_string()).status()?;
+    let deadline = Instant::now() + grace;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            anyhow::bail!("process {} did not exit within {grace:?} of SIGTERM", child.id());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -134,19 +134,7 @@ impl Processes {
             .child
             .take()
             .ok_or_else(|| anyhow::anyhow!("{name} is not running"))?;
-        Command::new("kill").arg("-TERM").arg(c.id().to_string()).status()?;
-        let deadline = Instant::now() + grace;
-        loop {
-            if let Some(status) = c.try_wait()? {
-                return Ok(status);
-            }
-            if Instant::now() >= deadline {
-                let _ = c.kill();
-                let _ = c.wait();
-                anyhow::bail!("{name} did not exit within {grace:?} of SIGTERM");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        crate::terminate(&mut c, grace).map_err(|e| anyhow::anyhow!("{name}: {e}"))
     }
 
     /// Starts a stopped or killed process again with the same settings.

@@ -87,16 +87,7 @@ impl OwnRedis {
     /// Stops the server with SIGTERM (it writes its append-only file first) and reaps it.
     pub fn stop(&mut self) -> anyhow::Result<()> {
         if let Some(mut c) = self.child.take() {
-            Command::new("kill").arg("-TERM").arg(c.id().to_string()).status()?;
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while c.try_wait()?.is_none() {
-                if Instant::now() >= deadline {
-                    let _ = c.kill();
-                    let _ = c.wait();
-                    anyhow::bail!("redis on {} ignored SIGTERM for 30 s", self.port);
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
+            crate::terminate(&mut c, Duration::from_secs(30))?;
         }
         Ok(())
     }
