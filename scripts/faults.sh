@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# The fault tests (tests/faults): each starts its own Apache Kafka (one node, or a three-node
-# KRaft cluster) on loopback ports under ~/.cache/hookline/faults/<run>/, the four services as
-# separate processes, a real receiver, and kills, stops or restarts what its fault needs, by
-# PID. They need Redis (started here if absent) and Java + Maven for the broker; they run one
-# at a time (each takes the machine's two cores) and print their figures (lines `FIGURES …`).
+# The fault tests (tests/faults, every test binary: tests/faults.rs and tests/receivers.rs):
+# each starts its own Apache Kafka (one node, or a three-node KRaft cluster) on loopback ports
+# under ~/.cache/hookline/faults/<run>/, the four services as separate processes, real
+# receivers (or receivers that misbehave at the TCP level), and kills, stops or restarts what
+# its fault needs, by PID. They need Redis (started here if absent) and Java + Maven for the
+# broker; they run one at a time (each takes the machine's two cores) and print their figures
+# (lines `FIGURES …`).
 #
 #   scripts/faults.sh                 every fault test
-#   scripts/faults.sh broker_kill     the tests whose name contains a word
+#   scripts/faults.sh broker_kill     the tests whose name contains a word (in every binary)
 #
 # scripts/test.sh runs it after the rest of the suite; run alone, it builds what it needs.
 set -euo pipefail
@@ -27,7 +29,7 @@ cargo test -p hookline-faults --locked --no-run
 log "fault tests (logs under $CACHE/faults/)"
 out="$CACHE/faults-output.log"
 set +e
-cargo test -p hookline-faults --locked --test faults -- --test-threads=1 --nocapture "$@" 2>&1 | tee "$out"
+cargo test -p hookline-faults --locked --tests -- --test-threads=1 --nocapture "$@" 2>&1 | tee "$out"
 status=${PIPESTATUS[0]}
 set -e
 grep '^FIGURES' "$out" || true

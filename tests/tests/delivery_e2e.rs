@@ -157,7 +157,7 @@ async fn a_10_mib_input_record_is_quarantined_truncated_and_the_consumer_goes_on
     use rdkafka::client::DefaultClientContext;
     let (mut p, rx, ws, _key) = setup(None, None).await;
     let carrier = p.kafka.topics.carrier_dlr();
-    let admin: AdminClient<DefaultClientContext> = p.kafka.base().create().unwrap();
+    let admin: AdminClient<DefaultClientContext> = p.kafka.client(&[]).create().unwrap();
     let altered = admin
         .alter_configs(
             &[AlterConfig::new(ResourceSpecifier::Topic(&carrier)).set("max.message.bytes", "16777216")],

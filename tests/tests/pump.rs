@@ -57,9 +57,7 @@ async fn pump_run(
     .unwrap();
 
     let producer: rdkafka::producer::FutureProducer = settings
-        .base()
-        .set("linger.ms", "20")
-        .set("compression.type", "lz4")
+        .client(&[("linger.ms", "20"), ("compression.type", "lz4")])
         .create()
         .unwrap();
     let start = now_ms();

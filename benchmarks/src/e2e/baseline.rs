@@ -24,9 +24,7 @@ pub async fn run(kafka: &KafkaSettings, url: &str, secret: &str, records: u64) -
     )
     .await?;
     let producer: FutureProducer = kafka
-        .base()
-        .set("linger.ms", "5")
-        .set("compression.type", "lz4")
+        .client(&[("linger.ms", "5"), ("compression.type", "lz4")])
         .create()?;
     let mut sends = FuturesUnordered::new();
     for i in 0..records {
@@ -44,11 +42,12 @@ pub async fn run(kafka: &KafkaSettings, url: &str, secret: &str, records: u64) -
     while sends.next().await.is_some() {}
 
     let consumer: StreamConsumer = kafka
-        .base()
-        .set("group.id", format!("{topic}-group"))
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "true")
-        .set("enable.auto.offset.store", "true")
+        .client(&[
+            ("group.id", &format!("{topic}-group")),
+            ("auto.offset.reset", "earliest"),
+            ("enable.auto.commit", "true"),
+            ("enable.auto.offset.store", "true"),
+        ])
         .create()?;
     consumer.subscribe(&[&topic])?;
     let http = reqwest::Client::new();

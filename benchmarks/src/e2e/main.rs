@@ -177,10 +177,11 @@ async fn main() -> anyhow::Result<()> {
         .collect();
 
     let producer: FutureProducer = kafka
-        .base()
-        .set("linger.ms", "5")
-        .set("compression.type", "lz4")
-        .set("queue.buffering.max.messages", "1000000")
+        .client(&[
+            ("linger.ms", "5"),
+            ("compression.type", "lz4"),
+            ("queue.buffering.max.messages", "1000000"),
+        ])
         .create()?;
     let total = args.rate * args.seconds;
     let carrier_id = |i: u64| format!("{run}-c{i}");

@@ -10,7 +10,7 @@ use std::time::Duration;
 /// Creates the topics that do not exist yet, with `settings.topic_configs` (the compacted
 /// config topic: `compacted_topic_configs`); existing ones are left as they are.
 pub async fn ensure_topics(settings: &KafkaSettings, specs: &[TopicSpec]) -> Result<(), KafkaError> {
-    let admin: AdminClient<DefaultClientContext> = settings.base().create()?;
+    let admin: AdminClient<DefaultClientContext> = settings.client(&[]).create()?;
     let topics: Vec<NewTopic<'_>> = specs
         .iter()
         .map(|s| {
@@ -86,7 +86,7 @@ pub(crate) fn has_leaders(t: &rdkafka::metadata::MetadataTopic) -> bool {
 /// service has handled everything produced so far, instead of sleeping.
 pub async fn group_lag(settings: &KafkaSettings, group: &str, topic: &str) -> Result<i64, KafkaError> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
-    let consumer: BaseConsumer = settings.base().set("group.id", group).create()?;
+    let consumer: BaseConsumer = settings.client(&[("group.id", group)]).create()?;
     let topic = topic.to_string();
     let timeout = Duration::from_secs(10);
     tokio::task::spawn_blocking(move || -> Result<i64, KafkaError> {

@@ -78,19 +78,16 @@ impl KafkaSettings {
         }
     }
 
-    /// What every client of this cluster starts from (one place for settings every client
-    /// shares; each constructor adds its own, and `options` last).
-    fn common() -> ClientConfig {
+    /// The one way a client's settings are built: what every client of this cluster shares
+    /// (`client.id`, the brokers), then the client's `own` settings, then the operator's
+    /// `options` (`HOOKLINE_KAFKA_OPTIONS`) last, so that on a repeated key the operator wins,
+    /// as README promises.
+    pub fn client(&self, own: &[(&str, &str)]) -> ClientConfig {
         let mut c = ClientConfig::new();
-        c.set("client.id", "hookline");
-        c
-    }
-
-    /// [`Self::common`] settings plus `options`, for clients with nothing of their own (admin,
-    /// the config follower).
-    pub fn base(&self) -> ClientConfig {
-        let mut c = Self::common();
-        c.set("bootstrap.servers", &self.brokers);
+        c.set("client.id", "hookline").set("bootstrap.servers", &self.brokers);
+        for (k, v) in own {
+            c.set(*k, *v);
+        }
         for (k, v) in &self.options {
             c.set(k, v);
         }
@@ -103,16 +100,13 @@ impl KafkaSettings {
     /// `linger.ms` ([`LINGER_MS`]) trades a few milliseconds per hop for fewer, larger produce
     /// requests; benchmarks/RESULTS.md has the measurements behind the value.
     pub fn producer(&self) -> Result<Producer, KafkaError> {
-        let mut c = Self::common();
-        c.set("bootstrap.servers", &self.brokers)
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("linger.ms", LINGER_MS)
-            .set("compression.type", "lz4")
-            .set("message.timeout.ms", "120000");
-        for (k, v) in &self.options {
-            c.set(k, v);
-        }
+        let c = self.client(&[
+            ("enable.idempotence", "true"),
+            ("acks", "all"),
+            ("linger.ms", LINGER_MS),
+            ("compression.type", "lz4"),
+            ("message.timeout.ms", "120000"),
+        ]);
         Ok(Producer {
             inner: c.create()?,
             produced: None,
@@ -122,16 +116,13 @@ impl KafkaSettings {
     /// A transactional producer (`transactional.id` = `id`), initialised: what a consumer uses
     /// to commit its output records and its input offsets atomically.
     pub async fn transactional_producer(&self, id: &str) -> Result<Producer, KafkaError> {
-        let mut c = Self::common();
-        c.set("bootstrap.servers", &self.brokers)
-            .set("transactional.id", id)
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("linger.ms", LINGER_MS)
-            .set("transaction.timeout.ms", "10000");
-        for (k, v) in &self.options {
-            c.set(k, v);
-        }
+        let c = self.client(&[
+            ("transactional.id", id),
+            ("enable.idempotence", "true"),
+            ("acks", "all"),
+            ("linger.ms", LINGER_MS),
+            ("transaction.timeout.ms", "10000"),
+        ]);
         let producer: FutureProducer = c.create()?;
         let p = producer.clone();
         tokio::task::spawn_blocking(move || {
@@ -159,25 +150,23 @@ impl KafkaSettings {
         topics: &[&str],
         metrics: &KafkaMetrics,
     ) -> Result<HooklineConsumer, KafkaError> {
-        let mut c = Self::common();
-        c.set("bootstrap.servers", &self.brokers)
-            .set("group.id", group)
-            .set("enable.auto.commit", "true")
-            .set("auto.commit.interval.ms", "1000")
-            .set("enable.auto.offset.store", "false")
-            .set("auto.offset.reset", "earliest")
-            .set("fetch.wait.max.ms", FETCH_WAIT_MAX_MS)
-            .set("fetch.min.bytes", FETCH_MIN_BYTES)
-            .set("session.timeout.ms", "10000")
-            .set("heartbeat.interval.ms", "1000")
-            .set("partition.assignment.strategy", "range")
-            .set("statistics.interval.ms", "5000");
+        let mut own = vec![
+            ("group.id", group),
+            ("enable.auto.commit", "true"),
+            ("auto.commit.interval.ms", "1000"),
+            ("enable.auto.offset.store", "false"),
+            ("auto.offset.reset", "earliest"),
+            ("fetch.wait.max.ms", FETCH_WAIT_MAX_MS),
+            ("fetch.min.bytes", FETCH_MIN_BYTES),
+            ("session.timeout.ms", "10000"),
+            ("heartbeat.interval.ms", "1000"),
+            ("partition.assignment.strategy", "range"),
+            ("statistics.interval.ms", "5000"),
+        ];
         if let Some(id) = &self.group_instance_id {
-            c.set("group.instance.id", id);
+            own.push(("group.instance.id", id));
         }
-        for (k, v) in &self.options {
-            c.set(k, v);
-        }
+        let c = self.client(&own);
         let consumer: HooklineConsumer = c.create_with_context(HooklineContext::new(metrics.lag.clone()))?;
         consumer.subscribe(topics)?;
         Ok(consumer)
@@ -256,5 +245,30 @@ impl Producer {
     pub fn flush(&self, timeout: std::time::Duration) {
         use rdkafka::producer::Producer as _;
         let _ = self.inner.flush(Timeout::After(timeout));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// README: `HOOKLINE_KAFKA_OPTIONS` are applied last and override everything, for every
+    /// client (the config follower and the admin client were once built the other way round).
+    #[test]
+    fn operator_options_override_every_clients_own_settings() {
+        let mut s = KafkaSettings::new("127.0.0.1:9", "t.");
+        s.options = vec![
+            ("fetch.wait.max.ms".into(), "7".into()),
+            ("client.id".into(), "ops".into()),
+        ];
+        let c = s.client(&[("fetch.wait.max.ms", "100"), ("group.id", "g")]);
+        assert_eq!(c.get("fetch.wait.max.ms"), Some("7"));
+        assert_eq!(c.get("client.id"), Some("ops"));
+        assert_eq!(
+            c.get("group.id"),
+            Some("g"),
+            "a setting the operator did not name stays"
+        );
+        assert_eq!(c.get("bootstrap.servers"), Some("127.0.0.1:9"));
     }
 }

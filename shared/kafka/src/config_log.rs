@@ -12,7 +12,7 @@ use hookline_model::config_log::ConfigKey;
 use hookline_model::{ApiKeyRecord, ConfigState, IngestKeyRecord, WorkspaceConfig};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -99,12 +99,15 @@ impl ConfigHandle {
     /// Starts following `settings.topics.config()` until `shutdown`.
     pub async fn follow(settings: &KafkaSettings, shutdown: CancellationToken) -> Result<Self, KafkaError> {
         let topic = settings.topics.config();
-        let mut cfg: ClientConfig = settings.base();
-        cfg.set("group.id", format!("hookline-config-{}", rand::random::<u64>()))
-            .set("enable.auto.commit", "false")
-            .set("enable.partition.eof", "false")
-            .set("fetch.wait.max.ms", "100");
-        let consumer: StreamConsumer = cfg.create()?;
+        let group = format!("hookline-config-{}", rand::random::<u64>());
+        let consumer: StreamConsumer = settings
+            .client(&[
+                ("group.id", &group),
+                ("enable.auto.commit", "false"),
+                ("enable.partition.eof", "false"),
+                ("fetch.wait.max.ms", "100"),
+            ])
+            .create()?;
 
         // Metadata and watermarks are blocking calls.
         let consumer = Arc::new(consumer);

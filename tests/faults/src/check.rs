@@ -21,26 +21,85 @@ impl Delivered {
     }
 }
 
-/// The message id a 23 Telecom delivery webhook is about.
-pub fn message_id(r: &Received) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_slice(&r.body).ok()?;
-    v.get("message_id")?.as_str().map(str::to_string)
+/// The body of a webhook as JSON: the body itself, or SMSEdge's form field `sms`.
+pub fn body(r: &Received) -> Option<serde_json::Value> {
+    if r.header("content-type")
+        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
+    {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&r.body).ok()?;
+        let sms = pairs.into_iter().find(|(k, _)| k == "sms")?.1;
+        serde_json::from_str(&sms).ok()
+    } else {
+        serde_json::from_slice(&r.body).ok()
+    }
+}
+
+/// What a receiver path carries: its last segment (`dlr`, `clicks`, `conversions`, `inbound`,
+/// `revoke` in a mixed load; a workspace's name for a plain DLR subscription).
+pub fn path_kind(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or_default()
+}
+
+/// The first of `pointers` present in `v`, a string or a number as a string.
+fn first(v: &serde_json::Value, pointers: &[&str]) -> Option<String> {
+    pointers.iter().find_map(|p| match v.pointer(p)? {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+/// What one webhook request is about, by its path's kind and whatever its dialect: the
+/// transaction id of a conversion, the inbound id of an inbound SMS, and otherwise the gateway
+/// message id of a delivery, status or click webhook (23 Telecom `message_id`, SMSEdge `id`,
+/// named `data.message_ref` or `data.source_message.message_ref`). Revoke batches carry many
+/// ids: see [`revoked_ids`].
+pub fn event_key(r: &Received) -> Option<String> {
+    let v = body(r)?;
+    // The named envelope is the only payload with a `data` object.
+    let named = v.get("data").is_some_and(serde_json::Value::is_object);
+    match (path_kind(&r.path), named) {
+        ("conversions", _) => first(&v, &["/transaction_id"]),
+        ("inbound", true) => first(&v, &["/data/inbound_id"]),
+        ("inbound", false) => first(&v, &["/inbound_id", "/id"]),
+        (_, true) => first(&v, &["/data/message_ref", "/data/source_message/message_ref"]),
+        (_, false) => first(&v, &["/message_id", "/id"]),
+    }
+}
+
+/// The message ids of an SMSEdge revoke batch (`api_sms_ids` and `campaign_sms_ids`).
+pub fn revoked_ids(r: &Received) -> Vec<String> {
+    let Some(v) = body(r) else { return vec![] };
+    ["api_sms_ids", "campaign_sms_ids"]
+        .iter()
+        .flat_map(|f| v[*f].as_array().cloned().unwrap_or_default())
+        .filter_map(|x| first(&serde_json::json!([x]), &["/0"]))
+        .collect()
 }
 
 /// Checks `requests` against `expected` message ids: each arrived, only expected ones arrived,
 /// and every redelivery of one carried its first delivery's `X-Webhook-Id`.
 pub fn by_message_id(requests: &[Received], expected: &HashSet<String>) -> anyhow::Result<Delivered> {
+    let once = expected.iter().map(|m| (m.clone(), 1)).collect();
+    by_key(requests, &once)
+}
+
+/// Checks `requests` against `expected` event keys ([`event_key`]) and how many distinct
+/// events each key makes (two clicks of one recipient are two events about one message): each
+/// key arrived as exactly that many `X-Webhook-Id`s, and nothing else arrived. A request
+/// repeating a webhook id is a redelivery.
+pub fn by_key(requests: &[Received], expected: &HashMap<String, usize>) -> anyhow::Result<Delivered> {
     let mut ids: HashMap<String, HashSet<String>> = HashMap::new();
     for r in requests {
-        let m = message_id(r).ok_or_else(|| anyhow::anyhow!("a request without a message id: {r:?}"))?;
+        let m = event_key(r).ok_or_else(|| anyhow::anyhow!("a request without an event key: {r:?}"))?;
         let w = r
             .header("x-webhook-id")
             .ok_or_else(|| anyhow::anyhow!("a request without X-Webhook-Id"))?;
         ids.entry(m).or_default().insert(w.to_string());
     }
-    let unexpected: Vec<&String> = ids.keys().filter(|m| !expected.contains(*m)).take(5).collect();
+    let unexpected: Vec<&String> = ids.keys().filter(|m| !expected.contains_key(*m)).take(5).collect();
     anyhow::ensure!(unexpected.is_empty(), "unexpected events, e.g. {unexpected:?}");
-    let missing: Vec<&String> = expected.iter().filter(|m| !ids.contains_key(*m)).collect();
+    let missing: Vec<&String> = expected.keys().filter(|m| !ids.contains_key(*m)).collect();
     anyhow::ensure!(
         missing.is_empty(),
         "{} of {} events never arrived, e.g. {:?}",
@@ -48,20 +107,34 @@ pub fn by_message_id(requests: &[Received], expected: &HashSet<String>) -> anyho
         expected.len(),
         missing.iter().take(5).collect::<Vec<_>>()
     );
-    let twice: Vec<(&String, &HashSet<String>)> = ids.iter().filter(|(_, w)| w.len() > 1).take(5).collect();
-    anyhow::ensure!(twice.is_empty(), "events delivered under two webhook ids: {twice:?}");
+    let wrong: Vec<(&String, &HashSet<String>)> = ids.iter().filter(|(m, w)| w.len() != expected[*m]).take(5).collect();
+    anyhow::ensure!(
+        wrong.is_empty(),
+        "events delivered under another number of webhook ids than expected: {:?}",
+        wrong.iter().map(|(m, w)| (m, expected[*m], w)).collect::<Vec<_>>()
+    );
     Ok(Delivered {
-        events: ids.len(),
+        events: ids.values().map(HashSet::len).sum(),
         requests: requests.len(),
     })
 }
 
-/// Waits until every expected message id has arrived at `rx` (or `timeout`).
-pub async fn wait_all(rx: &hookline_tests::Receiver, expected: &HashSet<String>, timeout: Duration) -> Duration {
+/// Waits until `requests()` hold every expected event of `expected` (as [`by_key`] counts
+/// them: each key under its number of distinct webhook ids), or `timeout`; the time waited.
+pub async fn wait_events(
+    requests: impl Fn() -> Vec<Received>,
+    expected: &HashMap<String, usize>,
+    timeout: Duration,
+) -> Duration {
     let started = Instant::now();
+    let want: usize = expected.values().sum();
     while started.elapsed() < timeout {
-        let seen: HashSet<String> = rx.requests().iter().filter_map(message_id).collect();
-        if expected.iter().all(|m| seen.contains(m)) {
+        let seen: HashSet<(String, String)> = requests()
+            .iter()
+            .filter_map(|r| Some((event_key(r)?, r.header("x-webhook-id")?.to_string())))
+            .filter(|(k, _)| expected.contains_key(k))
+            .collect();
+        if seen.len() >= want {
             break;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;

@@ -129,4 +129,44 @@ impl Deployment {
     pub fn api(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.api_port)
     }
+
+    /// `http://127.0.0.1:<ingest port><path>`.
+    pub fn ingest(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.ingest_port)
+    }
+}
+
+/// One API request with an `auth` header (name, value) and an optional JSON body: its status
+/// and JSON answer (`null` when the answer is not JSON).
+pub async fn call(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    auth: (&str, &str),
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut req = http.request(method, url).header(auth.0, auth.1);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.expect("api request");
+    (r.status().as_u16(), r.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+/// Creates an API key for `ws` through the operator endpoint: (key, key id).
+pub async fn create_key(http: &reqwest::Client, d: &Deployment, ws: &str) -> (String, String) {
+    let bearer = format!("Bearer {ADMIN_TOKEN}");
+    let (s, v) = call(
+        http,
+        reqwest::Method::POST,
+        &d.api("/admin/v1/api-keys"),
+        ("Authorization", &bearer),
+        Some(serde_json::json!({"workspace_id": ws, "permissions": ["webhooks.read", "webhooks.write"]})),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    (
+        v["api_key"].as_str().unwrap().to_string(),
+        v["key_id"].as_str().unwrap().to_string(),
+    )
 }

@@ -10,18 +10,26 @@
 //!   the environment every service gets.
 //! - [`load`]: accepted messages and carrier DLRs produced through the test's own idempotent
 //!   producer, which outlives a broker outage; human clicks on broadcast links.
+//! - [`mixed`]: the mixed load: workspaces of all three dialects configured through their
+//!   APIs, inbound SMS, revoked clicks and conversion postbacks, and reading any dialect's
+//!   payload.
 //! - [`redis`]: a Redis server of the test's own, to stop, restart or empty.
 //! - [`check`]: what every fault test asserts about what the receivers got: every event by id,
 //!   duplicates only with the same `X-Webhook-Id`.
+//! - [`raw_receivers`]: receivers that misbehave at the TCP level (never answer, a byte a
+//!   second, a 1 GiB body, a redirect to a private address) and count what they sent.
 //!
-//! The tests themselves are in `tests/faults.rs`; `scripts/faults.sh` runs them one at a time
-//! (each starts its own broker; two at once would only share two cores).
+//! The tests themselves are in `tests/faults.rs` and `tests/receivers.rs`; `scripts/faults.sh`
+//! runs them one at a time (each starts its own broker; two at once would only share two
+//! cores).
 
 pub mod check;
 pub mod deployment;
 pub mod kafka;
 pub mod load;
+pub mod mixed;
 pub mod procs;
+pub mod raw_receivers;
 pub mod redis;
 
 use std::path::PathBuf;

@@ -145,6 +145,11 @@ impl Processes {
         self.procs.insert(name.to_string(), p);
     }
 
+    /// The PID of `name`'s running process (`None` once it is stopped or killed).
+    pub fn pid(&self, name: &str) -> Option<u32> {
+        self.procs.get(name)?.child.as_ref().map(Child::id)
+    }
+
     /// How many times `name` was started (1: never restarted).
     pub fn starts(&self, name: &str) -> u32 {
         self.procs.get(name).map_or(0, |p| p.starts)

@@ -3,9 +3,10 @@
 //! figures (`--nocapture`); `scripts/faults.sh` runs them one at a time.
 
 use hookline_faults::check::{self, Delivered};
-use hookline_faults::deployment::{Deployment, ADMIN_TOKEN};
+use hookline_faults::deployment::{call, create_key, Deployment, ADMIN_TOKEN};
 use hookline_faults::kafka::KafkaCluster;
 use hookline_faults::load;
+use hookline_faults::mixed;
 use hookline_faults::procs::Processes;
 use hookline_faults::redis::OwnRedis;
 use hookline_model::{EventKind, Subscription, WorkspaceConfig};
@@ -25,10 +26,15 @@ struct LoadRun {
     d: Deployment,
     procs: Processes,
     rx: Receiver,
-    expected: HashSet<String>,
+    /// Each DLR subscription's expected events: message id → distinct events (2 at a named
+    /// `SMS_STATUS` subscription, which gets the message's `sent` status and its DLR's).
+    expected: HashMap<String, usize>,
     n: u64,
     workspaces: u64,
+    mixed: bool,
     load: Option<JoinHandle<anyhow::Result<()>>>,
+    /// DLRs of the load the broker has acknowledged so far.
+    acked: Arc<AtomicU64>,
 }
 
 struct LoadSpec<'a> {
@@ -52,6 +58,10 @@ struct LoadSpec<'a> {
     clicks: bool,
     /// The status the receiver answers with from the start.
     receiver_status: u16,
+    /// Workspaces of all three dialects, each configured through its own API before the
+    /// other services start ([`hookline_faults::mixed`]), with every subscription its dialect
+    /// offers; implies `clicks`.
+    mixed: bool,
 }
 
 impl LoadSpec<'_> {
@@ -71,6 +81,7 @@ impl LoadSpec<'_> {
             static_membership: false,
             clicks: false,
             receiver_status: 200,
+            mixed: false,
         }
     }
 }
@@ -116,12 +127,25 @@ impl LoadRun {
                 c
             })
             .collect();
-        d.put_workspaces(&configs).await?;
         let mut procs = d.processes().with_env(spec.env);
         if spec.static_membership {
             procs = procs.with_static_membership();
         }
-        procs.start_all();
+        if spec.mixed {
+            // The api first: the workspaces are configured through it, and the other services
+            // read the config topic to its end before they are ready.
+            procs.start("api", "api", &[]);
+            procs.wait_ready("api", Duration::from_secs(120)).await?;
+            for ws in &workspaces {
+                mixed::configure(&d, &rx, ws).await?;
+            }
+            for s in ["ingest", "enrich", "delivery"] {
+                procs.start(s, s, &[]);
+            }
+        } else {
+            d.put_workspaces(&configs).await?;
+            procs.start_all();
+        }
         for i in 0..spec.extra_delivery {
             procs.start(&format!("delivery-{}", i + 2), "delivery", &[]);
         }
@@ -131,10 +155,21 @@ impl LoadRun {
             ws[(i % ws.len() as u64) as usize].clone()
         })
         .await?;
-        let expected = (0..spec.n).map(|i| load::message_id(&d.run, i)).collect();
+        let expected = (0..spec.n)
+            .map(|i| {
+                (
+                    load::message_id(&d.run, i),
+                    if spec.mixed {
+                        statuses(i % spec.workspaces as u64)
+                    } else {
+                        1
+                    },
+                )
+            })
+            .collect();
+        let acked = Arc::new(AtomicU64::new(0));
         let load = {
-            let (kafka, run, n, rate) = (d.kafka.clone(), d.run.clone(), spec.n, spec.rate);
-            let acked = Arc::new(AtomicU64::new(0));
+            let (kafka, run, n, rate, acked) = (d.kafka.clone(), d.run.clone(), spec.n, spec.rate, acked.clone());
             tokio::spawn(async move { load::dlrs(&kafka, &run, 0..n, rate, acked).await })
         };
         Ok(Self {
@@ -144,8 +179,24 @@ impl LoadRun {
             expected,
             n: spec.n,
             workspaces: spec.workspaces as u64,
+            mixed: spec.mixed,
             load: Some(load),
+            acked,
         })
+    }
+
+    /// Waits until the broker has acknowledged `count` DLRs of the load.
+    async fn wait_produced(&self, count: u64, timeout: Duration) -> anyhow::Result<()> {
+        let started = Instant::now();
+        while self.acked.load(std::sync::atomic::Ordering::Relaxed) < count {
+            anyhow::ensure!(
+                started.elapsed() < timeout,
+                "only {} of {count} DLRs produced",
+                self.acked.load(std::sync::atomic::Ordering::Relaxed)
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
     }
 
     /// Waits until `count` requests have arrived.
@@ -160,8 +211,8 @@ impl LoadRun {
         if let Some(load) = self.load.take() {
             load.await??;
         }
-        let waited = check::wait_all(&self.rx, &self.expected, DRAIN).await;
-        let delivered = check::by_message_id(&self.dlr_requests(), &self.expected)?;
+        let waited = check::wait_events(|| self.dlr_requests(), &self.expected, DRAIN).await;
+        let delivered = check::by_key(&self.dlr_requests(), &self.expected)?;
         let exited = self.procs.exited();
         anyhow::ensure!(exited.is_empty(), "services exited by themselves: {exited:?}");
         let quarantined = check::topic_records(&self.d.kafka.brokers, &self.d.kafka.topics.quarantine())?;
@@ -172,7 +223,7 @@ impl LoadRun {
     /// Loads `count` accepted messages with ids after the DLRs' (no DLR of their own) and has
     /// each one's recipient click its broadcast link once; returns their ids. Needs
     /// `LoadSpec::clicks`.
-    async fn first_clicks(&self, count: u64) -> anyhow::Result<std::ops::Range<u64>> {
+    async fn first_clicks(&mut self, count: u64) -> anyhow::Result<std::ops::Range<u64>> {
         let ids = self.n..self.n + count;
         let workspaces = self.workspaces;
         load::accepted_messages(&self.d.kafka, &self.d.run, ids.clone(), |i| {
@@ -189,6 +240,14 @@ impl LoadRun {
         self.wait_committed(&format!("{run}-enrich"), &topics.messages())
             .await?;
         load::clicks(&self.d.kafka, &self.d.run, ids.clone(), "a").await?;
+        if self.mixed {
+            // No DLR of their own, but a named status subscription gets their `sent` status.
+            for i in ids.clone() {
+                if statuses(i % workspaces) == 2 {
+                    self.expected.insert(load::message_id(&self.d.run, i), 1);
+                }
+            }
+        }
         Ok(ids)
     }
 
@@ -209,34 +268,55 @@ impl LoadRun {
     }
 
     /// Waits until enrich has committed every click produced so far and every recipient of
-    /// `ids` has its click webhook, then checks each fired under one webhook id (redeliveries
-    /// aside): unique clicks fired once.
+    /// `ids` has its click webhooks, then checks each fired under one webhook id per click
+    /// event (redeliveries aside): unique clicks fired once, and in a mixed load each
+    /// dialect's click rule ([`mixed::click_events`]).
     async fn check_clicks_fired_once(&self, ids: std::ops::Range<u64>) -> anyhow::Result<Delivered> {
         self.wait_committed(&format!("{}-enrich", self.d.run), &self.d.kafka.topics.clicks())
             .await?;
-        let count = ids.end - ids.start;
-        self.rx
-            .wait_for(count as usize, DRAIN, |r| r.path.ends_with("/clicks"))
-            .await;
-        let expected: HashSet<String> = ids.map(|i| load::message_id(&self.d.run, i)).collect();
-        check::by_message_id(&self.click_requests(), &expected)
+        let expected: HashMap<String, usize> = ids
+            .map(|i| {
+                let events = if self.mixed {
+                    mixed::click_events(i % self.workspaces)
+                } else {
+                    1
+                };
+                (load::message_id(&self.d.run, i), events)
+            })
+            .collect();
+        let ids = |rs: &[Received]| {
+            rs.iter()
+                .filter_map(|r| Some((check::event_key(r)?, r.header("x-webhook-id")?.to_string())))
+                .collect::<HashSet<_>>()
+                .len()
+        };
+        let started = Instant::now();
+        while ids(&self.requests_to("clicks")) < expected.values().sum() && started.elapsed() < DRAIN {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        check::by_key(&self.requests_to("clicks"), &expected)
     }
 
-    /// The requests of delivery webhooks (every path but the click subscriptions').
+    /// The requests of delivery webhooks (every path but the other kinds' of a mixed load).
     fn dlr_requests(&self) -> Vec<Received> {
         self.rx
             .requests()
             .into_iter()
-            .filter(|r| !r.path.ends_with("/clicks"))
+            .filter(|r| {
+                !matches!(
+                    check::path_kind(&r.path),
+                    "clicks" | "conversions" | "inbound" | "revoke"
+                )
+            })
             .collect()
     }
 
-    /// The requests of click webhooks.
-    fn click_requests(&self) -> Vec<Received> {
+    /// The requests to the subscriptions of one kind's path (`clicks`, `conversions`, ...).
+    fn requests_to(&self, kind: &str) -> Vec<Received> {
         self.rx
             .requests()
             .into_iter()
-            .filter(|r| r.path.ends_with("/clicks"))
+            .filter(|r| check::path_kind(&r.path) == kind)
             .collect()
     }
 
@@ -249,6 +329,16 @@ impl LoadRun {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         Ok(started.elapsed())
+    }
+}
+
+/// Events a delivered message makes at workspace `i`'s DLR subscription in a mixed load: its
+/// `sent` and `delivered` statuses at a named `SMS_STATUS` subscription, its DLR elsewhere.
+fn statuses(i: u64) -> usize {
+    if mixed::dialect(i) == hookline_model::Dialect::Named {
+        2
+    } else {
+        1
     }
 }
 
@@ -484,9 +574,13 @@ async fn a_replica_joining_and_leaving_under_load_keeps_every_promise() {
 /// Faults 1 and 6 of the reliability campaign: every service killed with SIGKILL in turn
 /// (ingest, enrich, api, delivery; each restarted a few seconds later), then every service
 /// stopped with SIGTERM in turn (each must exit cleanly within its drain timeout, and is
-/// started again), all during one 50,000-event load. Every event arrives, a redelivery always
-/// carries its first delivery's `X-Webhook-Id`, nothing is quarantined, and no service exits
-/// by itself.
+/// started again), all during one mixed load: six workspaces, two per dialect, each configured
+/// through its own API; 50,000 DLRs; 1,000 recipients clicking one broadcast twice; inbound
+/// SMS; revoked clicks; conversion postbacks, each sent twice and retried by the "tracker"
+/// while ingest is down. Every event arrives by its id with one webhook id (redeliveries
+/// aside): unique clicks once per recipient, SMSEdge clicks once per message, named
+/// `LINK_HIT` once per click, conversions once per transaction id, each revoked click in
+/// exactly one batch. Nothing is quarantined and no service exits by itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_service_killed_then_stopped_in_turn_loses_nothing() {
     let dir = hookline_faults::run_dir(&hookline_tests::unique("every"));
@@ -495,6 +589,8 @@ async fn every_service_killed_then_stopped_in_turn_loses_nothing() {
         n: 50_000,
         rate: 600,
         clicks: true,
+        mixed: true,
+        env: &[("HOOKLINE_REVOKE_BATCH_INTERVAL_MS", "1000")],
         ..LoadSpec::new("ev", kafka.brokers())
     };
     let mut run = LoadRun::start(spec).await.unwrap();
@@ -502,8 +598,30 @@ async fn every_service_killed_then_stopped_in_turn_loses_nothing() {
     // before enrich is killed (those second clicks are in flight or uncommitted when it dies).
     const CLICKED: u64 = 1_000;
     let clicked = run.first_clicks(CLICKED).await.unwrap();
+    // A conversion joins its click: the postbacks start once enrich has taken the clicks.
+    run.wait_committed(&format!("{}-enrich", run.d.run), &run.d.kafka.topics.clicks())
+        .await
+        .unwrap();
+    let side = mixed::SideSpec {
+        inbound: 3_000,
+        revocations: 1_500,
+        conversions: clicked
+            .clone()
+            .filter(|i| mixed::dialect(i % run.workspaces) == hookline_model::Dialect::Telecom23)
+            .map(|i| (format!("{}-k{i}a", run.d.run), format!("ws{}", i % run.workspaces)))
+            .collect(),
+        workspaces: run.workspaces,
+        // About as long as the DLR load.
+        over: Duration::from_secs(run.n / 600),
+    };
+    let expected = mixed::SideLoad::expected(&run.d.run, &side);
+    let (inbound_sent, revoked_sent) = (side.inbound, side.revocations);
+    let side_load = {
+        let load = mixed::SideLoad::new(&run.d).await.unwrap();
+        tokio::spawn(load.run(side))
+    };
     const ORDER: [&str; 4] = ["ingest", "enrich", "api", "delivery"];
-    // A fault at each ninth of the arrivals: four kills, then four stops.
+    // A fault at each ninth of the DLR load (by DLRs produced): four kills, then four stops.
     let mut faults = vec![];
     for (step, (signal, service)) in ORDER
         .iter()
@@ -511,7 +629,7 @@ async fn every_service_killed_then_stopped_in_turn_loses_nothing() {
         .chain(ORDER.iter().map(|s| ("TERM", *s)))
         .enumerate()
     {
-        run.wait_requests(run.n as usize * (step + 1) / 9, Duration::from_secs(180))
+        run.wait_produced(run.n * (step as u64 + 1) / 9, Duration::from_secs(180))
             .await
             .unwrap();
         if (signal, service) == ("KILL", "enrich") {
@@ -538,6 +656,7 @@ async fn every_service_killed_then_stopped_in_turn_loses_nothing() {
             ready.as_secs_f64()
         ));
     }
+    let side_figures = side_load.await.unwrap().unwrap();
     let (delivered, waited) = run.finish().await.unwrap();
     for s in ORDER {
         assert_eq!(
@@ -547,21 +666,73 @@ async fn every_service_killed_then_stopped_in_turn_loses_nothing() {
         );
     }
     let clicks = run.check_clicks_fired_once(clicked).await.unwrap();
-    assert_eq!(
-        clicks.events, CLICKED as usize,
-        "one click webhook (one webhook id) per recipient"
-    );
+    // Each kind's events, once ingest and enrich have committed every input.
+    for (group, topic) in [
+        ("ingest", run.d.kafka.topics.sms_inbound()),
+        ("enrich-revocations", run.d.kafka.topics.clicks_revoked()),
+        ("enrich", run.d.kafka.topics.inbound()),
+        ("enrich", run.d.kafka.topics.conversions()),
+    ] {
+        run.wait_committed(&format!("{}-{group}", run.d.run), &topic)
+            .await
+            .unwrap();
+    }
+    let mut side_delivered = vec![];
+    for (kind, want) in [("inbound", &expected.inbound), ("conversions", &expected.conversions)] {
+        check::wait_events(|| run.requests_to(kind), want, DRAIN).await;
+        let got = check::by_key(&run.requests_to(kind), want).unwrap_or_else(|e| panic!("{kind}: {e}"));
+        side_delivered.push(format!("{kind} {} events in {} requests", got.events, got.requests));
+    }
+    let revoked_count = |rs: &[Received]| rs.iter().map(|r| check::revoked_ids(r).len()).sum::<usize>();
+    let started = Instant::now();
+    while revoked_count(&run.requests_to("revoke")) < expected.revoked.len() && started.elapsed() < DRAIN {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // A duplicate batch would come after the last id: no condition can show its absence, so
+    // watch for three more batch intervals before counting.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // A batch redelivered (delivery killed before it committed the attempt) carries its
+    // first delivery's webhook id and the same ids: count each batch once, by webhook id.
+    let requests = run.requests_to("revoke");
+    let mut batches: HashMap<String, Vec<String>> = HashMap::new();
+    for r in &requests {
+        let wid = r.header("x-webhook-id").expect("X-Webhook-Id").to_string();
+        let ids = check::revoked_ids(r);
+        if let Some(first) = batches.insert(wid.clone(), ids.clone()) {
+            assert_eq!(first, ids, "batch {wid} redelivered with other ids");
+        }
+    }
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for id in batches.values().flatten() {
+        *seen.entry(id.clone()).or_default() += 1;
+    }
+    assert_eq!(seen, expected.revoked, "each revoked click in exactly one batch");
+    let quarantined = check::topic_records(&run.d.kafka.brokers, &run.d.kafka.topics.quarantine()).unwrap();
+    assert_eq!(quarantined, 0, "nothing quarantined");
     println!(
-        "FIGURES every service killed then stopped: {} DLRs at 600/s and {CLICKED} recipients clicking one \
-         broadcast twice (the second time just before enrich's kill); {}; all delivered {:.1} s after the \
-         load ended; {} DLR requests, {} duplicates (same X-Webhook-Id); clicks fired once each ({} click \
-         requests); 0 quarantined",
+        "FIGURES every service killed then stopped (mixed load: 6 workspaces, 2 per dialect, configured \
+         through their APIs): {} DLRs at 600/s, {CLICKED} recipients clicking one broadcast twice (the \
+         second time just before enrich's kill), {inbound_sent} inbound SMS ({} to SMSEdge and named \
+         workspaces), {revoked_sent} revoked clicks, {} conversion postbacks \
+         ({} transactions, each sent twice; {} retries while ingest was down); {}; all DLRs delivered {:.1} s \
+         after the load ended; {} DLR requests, {} duplicates (same X-Webhook-Id); click webhooks {} events \
+         in {} requests (23 Telecom unique_clicks_only once per recipient, SMSEdge once per message, named once per click); {}; {} revoked \
+         clicks in {} batches, each exactly once ({} batch redeliveries); 0 quarantined",
         run.n,
+        expected.inbound.len(),
+        side_figures.postbacks,
+        expected.conversions.len(),
+        side_figures.postback_retries,
         faults.join("; "),
         waited.as_secs_f64(),
         delivered.requests,
         delivered.duplicates(),
+        clicks.events,
         clicks.requests,
+        side_delivered.join(", "),
+        seen.len(),
+        batches.len(),
+        requests.len() - batches.len(),
     );
 }
 
@@ -702,7 +873,7 @@ async fn redis_restarted_empty_quarantines_each_forgotten_dlr_with_its_reason() 
             .rx
             .requests()
             .iter()
-            .filter_map(check::message_id)
+            .filter_map(check::event_key)
             .filter_map(|m| m.strip_prefix(&message_prefix)?.parse().ok())
             .collect();
         let records = check::read_all(&run.d.kafka.brokers, &quarantine).unwrap();
@@ -891,7 +1062,7 @@ async fn a_receiver_down_for_the_retry_window_is_dead_lettered_then_resent_once(
     assert_eq!(failed.len(), 3 * n, "three attempts per event, none more");
     let first_ids: HashMap<String, String> = failed
         .iter()
-        .filter_map(|r| Some((check::message_id(r)?, r.header("x-webhook-id")?.to_string())))
+        .filter_map(|r| Some((check::event_key(r)?, r.header("x-webhook-id")?.to_string())))
         .collect();
 
     // The receiver is back; the operator re-sends every workspace's dead letters.
@@ -926,14 +1097,14 @@ async fn a_receiver_down_for_the_retry_window_is_dead_lettered_then_resent_once(
     };
     assert_eq!(delivered_attempts, n, "one delivered attempt per event");
     let again: Vec<Received> = run.rx.requests().into_iter().filter(|r| r.at >= back).collect();
-    let delivered = check::by_message_id(&again, &run.expected).unwrap();
+    let delivered = check::by_key(&again, &run.expected).unwrap();
     assert_eq!(
         (delivered.events, delivered.requests),
         (n, n),
         "each event re-sent exactly once"
     );
     for r in &again {
-        let m = check::message_id(r).unwrap();
+        let m = check::event_key(r).unwrap();
         assert_eq!(
             r.header("x-webhook-id"),
             first_ids.get(&m).map(String::as_str),
@@ -960,39 +1131,6 @@ async fn a_receiver_down_for_the_retry_window_is_dead_lettered_then_resent_once(
         failed.len(),
         dead_in.as_secs_f64(),
     );
-}
-
-async fn call(
-    http: &reqwest::Client,
-    method: reqwest::Method,
-    url: &str,
-    auth: (&str, &str),
-    body: Option<serde_json::Value>,
-) -> (u16, serde_json::Value) {
-    let mut req = http.request(method, url).header(auth.0, auth.1);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.expect("api request");
-    (r.status().as_u16(), r.json().await.unwrap_or(serde_json::Value::Null))
-}
-
-/// Creates an API key through the operator endpoint: (key, key id).
-async fn create_key(http: &reqwest::Client, d: &Deployment, ws: &str) -> (String, String) {
-    let bearer = format!("Bearer {ADMIN_TOKEN}");
-    let (s, v) = call(
-        http,
-        reqwest::Method::POST,
-        &d.api("/admin/v1/api-keys"),
-        ("Authorization", &bearer),
-        Some(serde_json::json!({"workspace_id": ws, "permissions": ["webhooks.read", "webhooks.write"]})),
-    )
-    .await;
-    assert_eq!(s, 201, "{v}");
-    (
-        v["api_key"].as_str().unwrap().to_string(),
-        v["key_id"].as_str().unwrap().to_string(),
-    )
 }
 
 /// The config topic as it is now, from its start to its end: (records, tombstones).
