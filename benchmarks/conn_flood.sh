@@ -10,6 +10,7 @@
 #   benchmarks/conn_flood.sh                               this tree's debug build
 #   HOOKLINE_BIN=/tmp/hookline-old benchmarks/conn_flood.sh another build (say, before the fix)
 #   CONNECTIONS=20000 PROCS=4 HOLD_SECS=20 PARTIAL=1 PORT_BASE=18080 NO_BUILD=1 ...
+#   CONNECTIONS=1000 PROCS=1 DRIP=1 ...   a Slowloris: each connection sends its head a byte a second
 #
 # EXTRA_ARGS is passed to `hookline embedded` (e.g. --http-max-connections=8192).
 set -euo pipefail
@@ -52,7 +53,7 @@ sample() {
     "$(probe "http://$API/api/v1/user/webhooks")" "$(probe "http://$INGEST/openapi.json")" "$(probe "http://$ADMIN/healthz")"
 }
 
-echo "server: $BIN (pid $PID), nofile $(ulimit -n); flood: $CONNECTIONS connections to $API, held up to $HOLD_SECS s, partial=${PARTIAL:-0}"
+echo "server: $BIN (pid $PID), nofile $(ulimit -n); flood: $CONNECTIONS connections to $API, held up to $HOLD_SECS s, partial=${PARTIAL:-0}, drip=${DRIP:-0}"
 echo "(probe columns: HTTP status/time; 000 = no answer within 3 s. API answers 401 without a key.)"
 sample before
 per=$((CONNECTIONS / PROCS))
@@ -60,6 +61,7 @@ t0=$(date +%s)
 for i in $(seq 0 $((PROCS - 1))); do
   partial=()
   [ "${PARTIAL:-0}" = 1 ] && partial=(--partial)
+  [ "${DRIP:-0}" = 1 ] && partial=(--drip)
   "$FLOOD" --target "$API" --connections "$per" --sources "127.0.0.$((i + 2))" --hold-secs "$HOLD_SECS" "${partial[@]}" &
   flood_pids+=("$!")
 done

@@ -1,8 +1,9 @@
 //! A connection flood against one HTTP port, for `benchmarks/conn_flood.sh`: opens
 //! `--connections` TCP connections (spread over `--sources` loopback addresses, so one
-//! destination port is not limited by one source address's ephemeral ports), sends nothing or
-//! half a request head (`--partial`), holds each until the server closes it or `--hold-secs`
-//! pass, then prints one line of what happened. Loopback only; stops by itself.
+//! destination port is not limited by one source address's ephemeral ports), sends nothing,
+//! half a request head (`--partial`) or a request head one byte a second (`--drip`, a
+//! Slowloris), holds each until the server closes it or `--hold-secs` pass, then prints one
+//! line of what happened. Loopback only; stops by itself.
 //!
 //! One process holds at most its `nofile` limit of sockets: the script runs several.
 
@@ -30,6 +31,9 @@ struct Args {
     /// Send half a request head instead of nothing.
     #[arg(long, default_value_t = false)]
     partial: bool,
+    /// Send a request head one byte a second, never finishing it.
+    #[arg(long, default_value_t = false)]
+    drip: bool,
     /// Connects in progress at once (more overflow the listen backlog and wait for SYN
     /// retries).
     #[arg(long, default_value_t = 256)]
@@ -62,7 +66,7 @@ async fn main() -> anyhow::Result<()> {
     let mut tasks = Vec::with_capacity(args.connections);
     for i in 0..args.connections {
         let source = args.sources[i % args.sources.len()];
-        let (target, partial, connecting) = (args.target, args.partial, connecting.clone());
+        let (target, partial, drip, connecting) = (args.target, args.partial, args.drip, connecting.clone());
         tasks.push(tokio::spawn(async move {
             let permit = connecting.acquire_owned().await.expect("semaphore");
             let socket = match TcpSocket::new_v4() {
@@ -91,14 +95,28 @@ async fn main() -> anyhow::Result<()> {
             }
             let mut got = Vec::new();
             let mut buf = [0u8; 512];
+            // The drip's bytes: a request head that never ends.
+            let head = b"GET / HTTP/1.1\r\nHost: flood\r\nX-Slow: ";
+            let mut sent = 0usize;
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let (mut rd, mut wr) = stream.split();
             loop {
-                match tokio::time::timeout_at(hold_until, stream.read(&mut buf)).await {
-                    Err(_) => return Fate::Held,
-                    Ok(Ok(n)) if n > 0 => got.extend_from_slice(&buf[..n]),
-                    Ok(_) => {
-                        return Fate::Closed {
-                            after: opened.elapsed(),
-                            refused: got.starts_with(b"HTTP/1.1 503"),
+                tokio::select! {
+                    read = tokio::time::timeout_at(hold_until, rd.read(&mut buf)) => match read {
+                        Err(_) => return Fate::Held,
+                        Ok(Ok(n)) if n > 0 => got.extend_from_slice(&buf[..n]),
+                        Ok(_) => {
+                            return Fate::Closed {
+                                after: opened.elapsed(),
+                                refused: got.starts_with(b"HTTP/1.1 503"),
+                            }
+                        }
+                    },
+                    _ = tick.tick(), if drip => {
+                        let byte = head.get(sent).copied().unwrap_or(b'a');
+                        sent += 1;
+                        if wr.write_all(&[byte]).await.is_err() {
+                            return Fate::Closed { after: opened.elapsed(), refused: false };
                         }
                     }
                 }
