@@ -1,9 +1,14 @@
-//! A small, dependency-free, deterministic mutational fuzzer for Hookline's parsers.
+//! Fuzzing of Hookline's parsers: the targets, and a small, dependency-free, deterministic
+//! mutational fuzzer that runs them on stable Rust.
 //!
-//! Every parser that takes outside bytes has a target in `tests/targets.rs`: a seed corpus of
-//! valid inputs taken from the project's own docs, tests and fixtures ([`seeds`]), and a
+//! Every parser that takes outside bytes has a target in [`targets::TARGETS`]: a seed corpus
+//! of valid inputs taken from the project's own docs, tests and fixtures ([`seeds`]), and a
 //! check that calls the real parsing entry point and returns either a label for the outcome
-//! (`ok`, or the typed error's code) or a violated property. [`Fuzzer::run`] then
+//! (`ok`, or the typed error's code) or a violated property. Two runners use that table:
+//! the coverage-guided libFuzzer project in `libfuzzer/` (nightly; `scripts/fuzz.sh`, the
+//! documented run: each input through [`targets::check`], a panic or a violated property is
+//! a crash), and this crate's own fuzzer (`tests/targets.rs`, one `#[test]` per target, what
+//! CI runs). The stable fuzzer's [`Fuzzer::run`] then
 //!
 //! 1. runs a fixed set of hostile inputs derived from every seed ([`hostile`]): the seed
 //!    itself, JSON nested 10,000 deep, invalid UTF-8 and NUL bytes (raw and `\u0000`),
@@ -20,11 +25,12 @@
 //! byte-string literal ready for a regression test; the target then fails. Everything is
 //! driven by one seeded RNG (`HOOKLINE_FUZZ_SEED`, default fixed, mixed with the target
 //! name), so a run is reproducible; `HOOKLINE_FUZZ_EXECS` sets the executions per target
-//! (default [`DEFAULT_EXECS`], small enough for CI in debug; `scripts/fuzz.sh` runs
+//! (default [`DEFAULT_EXECS`], small enough for CI in debug; `scripts/fuzz.sh --stable` runs
 //! 1,000,000 in release). Each target prints
 //! `FIGURES fuzz <target>: N executions, P panics, T s`.
 
 pub mod seeds;
+pub mod targets;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
@@ -649,6 +655,16 @@ impl Fuzzer {
     pub fn dict(mut self, tokens: &[&[u8]]) -> Self {
         self.dict.extend(tokens.iter().map(|t| t.to_vec()));
         self
+    }
+
+    /// The seed corpus.
+    pub fn seeds(&self) -> &[Vec<u8>] {
+        &self.seeds
+    }
+
+    /// The dictionary: [`COMMON_DICT`], the seeds' quoted strings, the target's own tokens.
+    pub fn dictionary(&self) -> &[Vec<u8>] {
+        &self.dict
     }
 
     /// Overrides the execution budget (tests of the fuzzer itself).

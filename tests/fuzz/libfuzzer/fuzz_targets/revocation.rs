@@ -1,0 +1,2 @@
+#![no_main]
+hookline_fuzz_libfuzzer::fuzz_target!(revocation);
