@@ -3,7 +3,7 @@
 //! the caller's workspace only, so workspaces cannot see each other.
 
 use crate::error::ApiError;
-use crate::AppState;
+use crate::state::AppState;
 use axum::http::{HeaderMap, StatusCode};
 use hookline_model::apikey::hash_key;
 use hookline_model::{ApiKeyRecord, Permission};

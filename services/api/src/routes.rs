@@ -1,7 +1,8 @@
 //! Every route of the API with its OpenAPI description, in one table: the router and the
 //! document at `/openapi.json` are built from it, so neither can have a route the other lacks.
 
-use crate::{admin, dead_letters, logs, named, test_send, AppState};
+use crate::state::AppState;
+use crate::{admin, dead_letters, logs, named, smsedge, telecom23, test_send};
 use axum::http::Method;
 use axum::routing::{delete, get, patch, post, put};
 use axum::Router;
@@ -221,7 +222,7 @@ pub fn documented() -> (Router<AppState>, Value) {
             op(Method::GET, "/api/v1/user/webhooks", T23, "Read the webhook settings", READ)
                 .response(200, "the settings (the signing secret is never returned); a URL is null when its channel is off", t23_view())
                 .nullable(&T23_VIEW_NULLABLE),
-            get(crate::telecom23_get),
+            get(telecom23::get),
         )
         .route(
             unavailable(op(
@@ -236,7 +237,7 @@ pub fn documented() -> (Router<AppState>, Value) {
             .response(400, "INVALID_BODY, CONFLICTING_FIELDS, INVALID_URL, INVALID_SECRET, INVALID_FIELDS or INVALID_TOGGLE", error("INVALID_URL"))
             .response(200, "the new settings", t23_view())
             .nullable(&T23_VIEW_NULLABLE),
-            put(crate::telecom23_put),
+            put(telecom23::put),
         )
         .route(
             unavailable(op(Method::POST, "/api/v1/user/webhooks/test", T23, "Send a sample event", WRITE))
@@ -321,13 +322,13 @@ pub fn documented() -> (Router<AppState>, Value) {
                 .response(400, "INVALID_BODY, INVALID_URL or INVALID_AUTH", smsedge_error("INVALID_AUTH"))
                 .response(200, "the configuration; a URL is null when unset", smsedge_view())
                 .nullable(&SMSEDGE_VIEW_NULLABLE),
-            post(crate::smsedge_set),
+            post(smsedge::set),
         )
         .route(
             op(Method::GET, "/v1/user/get-webhook", SMSEDGE, "Read the webhook configuration (`auth` says whether credentials are set)", READ)
                 .response(200, "the configuration; a URL is null when unset", smsedge_view())
                 .nullable(&SMSEDGE_VIEW_NULLABLE),
-            get(crate::smsedge_get),
+            get(smsedge::get),
         )
         .route(
             unavailable(op(Method::POST, "/v1/user/test-webhook", SMSEDGE, "Fire a demo event to every configured URL", WRITE))
@@ -337,7 +338,7 @@ pub fn documented() -> (Router<AppState>, Value) {
                     "inbound": {"status": "skipped", "reason": "not configured"},
                     "revoke_click": {"status": "failed", "http_code": 500, "time": 0.132}}}))
                 .schema(smsedge_test_schema()),
-            post(crate::smsedge_test),
+            post(smsedge::test),
         )
         .route(
             unavailable(op(Method::POST, "/admin/v1/api-keys", OPERATORS, "Create an API key for a workspace (shown once)", ADMIN))

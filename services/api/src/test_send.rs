@@ -10,7 +10,7 @@
 
 use crate::auth::authenticate;
 use crate::error::ApiError;
-use crate::AppState;
+use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
