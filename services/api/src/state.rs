@@ -35,7 +35,7 @@ pub struct AppState {
 
 impl AppState {
     /// The workspace config `id`, or an empty one.
-    pub(crate) fn workspace(&self, id: &str) -> WorkspaceConfig {
+    fn workspace(&self, id: &str) -> WorkspaceConfig {
         self.config
             .read(|c| c.workspace(id))
             .map(|w| (*w).clone())

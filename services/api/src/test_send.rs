@@ -8,7 +8,6 @@
 //! "response_time_ms", "error", "payload"}`. Errors: `INVALID_BODY`, `INVALID_TYPE`,
 //! `WEBHOOK_NOT_CONFIGURED` (400), `TEST_TIMEOUT` (504) when no attempt was recorded in time.
 
-use crate::auth::authenticate;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::body::Bytes;
@@ -29,7 +28,7 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 pub async fn handle(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
-    let key = authenticate(&st, &headers, Permission::WebhooksWrite)?;
+    let ws = st.caller_workspace(&headers, Permission::WebhooksWrite)?;
     let req: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request("INVALID_BODY", format!("request body is not valid JSON: {e}")))?;
     let kind = req
@@ -44,7 +43,6 @@ pub async fn handle(State(st): State<AppState>, headers: HeaderMap, body: Bytes)
             )
         })?;
 
-    let ws = st.workspace(&key.workspace_id);
     let sub_id = crate::telecom23::subscription_id(kind);
     let Some(sub) = ws.subscription(&sub_id).cloned() else {
         return Err(ApiError::bad_request(
@@ -53,7 +51,7 @@ pub async fn handle(State(st): State<AppState>, headers: HeaderMap, body: Bytes)
         ));
     };
 
-    let event = sample(kind, &key.workspace_id);
+    let event = sample(kind, &ws.workspace_id);
     let Some(rec) = send_and_wait(&st, &ws, &sub, event).await? else {
         st.metrics.test_sends.with_label_values(&["timeout"]).inc();
         return Err(ApiError::new(
