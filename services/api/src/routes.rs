@@ -212,4 +212,3 @@ pub fn documented() -> (Router<AppState>, Value) {
          needs Kafka or the store. Beyond HOOKLINE_HTTP_MAX_CONNECTIONS a new connection gets a bodyless 503 before any request is read.",
     )
 }
-

@@ -28,8 +28,8 @@ use axum::Json;
 use hookline_model::{
     AttemptOutcome, BodyFormat, Dialect, EventKind, Permission, SealedSecret, Subscription, WorkspaceConfig,
 };
-use serde::Deserialize;
 use hookline_security::{Sealer, UrlPolicy};
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 

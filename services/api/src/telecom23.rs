@@ -77,9 +77,12 @@ struct PutBody {
     unique_clicks_only: Field<bool>,
 }
 
+/// One channel's members of a [`PutBody`]: `(kind, <kind>_url, <kind>_fields)`.
+type ChannelFields<'a> = (EventKind, &'a Field<String>, &'a Field<Vec<Value>>);
+
 impl PutBody {
-    /// `(kind, <kind>_url, <kind>_fields)`, in the order of [`EventKind::TELECOM23`].
-    fn channels(&self) -> [(EventKind, &Field<String>, &Field<Vec<Value>>); 4] {
+    /// Each channel's members, in the order of [`EventKind::TELECOM23`].
+    fn channels(&self) -> [ChannelFields<'_>; 4] {
         [
             (EventKind::Delivery, &self.delivery_url, &self.delivery_fields),
             (EventKind::Click, &self.click_url, &self.click_fields),

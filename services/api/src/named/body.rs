@@ -36,7 +36,7 @@ struct FilterBody {
 }
 
 /// What a valid body asks for; `None` = not sent.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Changes {
     pub name: Option<String>,
     pub url: Option<String>,
@@ -49,9 +49,7 @@ pub(super) struct Changes {
 /// asks for.
 pub(super) async fn validate(body: &[u8], policy: &UrlPolicy, create: bool) -> Result<Changes, ApiError> {
     let b: Body = crate::validate::body(crate::validate::json_object(body)?)?;
-    let mut c = Changes::default();
-
-    c.name = match b.name {
+    let name = match b.name {
         Field::Absent if create => return Err(ApiError::bad_request("INVALID_NAME", "name is required")),
         Field::Absent => None,
         Field::Valid(name) if (NAME_MIN_CHARS..=NAME_MAX_CHARS).contains(&name.trim().chars().count()) => {
@@ -65,29 +63,29 @@ pub(super) async fn validate(body: &[u8], policy: &UrlPolicy, create: bool) -> R
         }
     };
 
-    c.url = match &b.url {
+    let url = match &b.url {
         Field::Absent if create => return Err(ApiError::bad_request("INVALID_URL", "url is required")),
         Field::Absent => None,
         Field::Valid(s) => Some(crate::validate::url(policy, "url", s).await?),
         Field::Null | Field::Invalid => return Err(ApiError::bad_request("INVALID_URL", "url must be a string")),
     };
 
-    c.event_types = event_types(&b.event_types, &b.event_type)?;
-    if create && c.event_types.is_none() {
+    let event_types = event_types(&b.event_types, &b.event_type)?;
+    if create && event_types.is_none() {
         return Err(ApiError::bad_request(
             "INVALID_EVENT_TYPE",
             "event_types (or event_type) is required",
         ));
     }
 
-    c.filter = match b.filter {
+    let filter = match b.filter {
         Field::Absent => None,
         Field::Null => Some(Filters::default()),
         Field::Valid(f) => Some(filter(f)?),
         Field::Invalid => return Err(ApiError::bad_request("INVALID_FILTER", "filter must be an object")),
     };
 
-    c.rate_limit = match b.rate_limit {
+    let rate_limit = match b.rate_limit {
         Field::Absent => None,
         Field::Null => Some(0),
         Field::Valid(n) if n <= MAX_RATE_LIMIT => Some(n as u32),
@@ -98,7 +96,13 @@ pub(super) async fn validate(body: &[u8], policy: &UrlPolicy, create: bool) -> R
             ))
         }
     };
-    Ok(c)
+    Ok(Changes {
+        name,
+        url,
+        event_types,
+        filter,
+        rate_limit,
+    })
 }
 
 /// `event_types` and the deprecated `event_type`, combined in the order given without
@@ -109,7 +113,10 @@ fn event_types(many: &Field<Vec<Value>>, one: &Field<String>) -> Result<Option<V
         let s = s.ok_or_else(|| invalid(format!("{key}: event types are strings")))?;
         NamedEventType::parse(s).ok_or_else(|| {
             let allowed: Vec<_> = NamedEventType::ALL.iter().map(|t| t.as_str()).collect();
-            invalid(format!("{key}: unknown event type `{s}`; one of {}", allowed.join(", ")))
+            invalid(format!(
+                "{key}: unknown event type `{s}`; one of {}",
+                allowed.join(", ")
+            ))
         })
     };
     if many.is_absent() && one.is_absent() {

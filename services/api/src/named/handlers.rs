@@ -15,7 +15,9 @@ use serde_json::Value;
 const DIALECT: &str = "named";
 
 pub async fn list(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    Ok(Json(list_view(&st.caller_workspace(&headers, Permission::WebhooksRead)?)))
+    Ok(Json(list_view(
+        &st.caller_workspace(&headers, Permission::WebhooksRead)?,
+    )))
 }
 
 pub async fn get(
@@ -23,7 +25,10 @@ pub async fn get(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(get_view(&st.caller_workspace(&headers, Permission::WebhooksRead)?, &id)?))
+    Ok(Json(get_view(
+        &st.caller_workspace(&headers, Permission::WebhooksRead)?,
+        &id,
+    )?))
 }
 
 pub async fn create(

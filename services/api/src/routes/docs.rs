@@ -41,7 +41,13 @@ pub(super) fn error_of(tag: &str, code: &str) -> Value {
 /// dialect's error shape: the credential's (`401`/`403` for an API key, `401`/`404` for the
 /// admin token) and the server's (`408`, `413`). A route's own description of one of these
 /// statuses replaces the common one.
-pub(super) fn op(method: Method, path: &'static str, tag: &'static str, summary: &'static str, auth: Auth) -> Operation {
+pub(super) fn op(
+    method: Method,
+    path: &'static str,
+    tag: &'static str,
+    summary: &'static str,
+    auth: Auth,
+) -> Operation {
     let mut o = Operation::new(method, path, tag, summary, auth);
     match auth {
         Auth::ApiKey(_) => {
@@ -94,7 +100,8 @@ pub(super) fn unavailable(o: Operation) -> Operation {
     )
 }
 
-pub(super) const LIMIT: &str = "how many (default 50, at most 1000); anything but a positive integer is 400 INVALID_LIMIT";
+pub(super) const LIMIT: &str =
+    "how many (default 50, at most 1000); anything but a positive integer is 400 INVALID_LIMIT";
 
 pub(super) fn limit() -> Value {
     json!({"type": "integer", "minimum": 1})
