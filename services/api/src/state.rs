@@ -1,5 +1,5 @@
 //! [`AppState`], shared by every handler, and the two ways a handler reaches the caller's
-//! workspace: [`AppState::caller_workspace`] to read it, [`AppState::update_workspace`] to
+//! workspace: `AppState::caller_workspace` to read it, `AppState::update_workspace` to
 //! change it.
 
 use crate::auth::authenticate;

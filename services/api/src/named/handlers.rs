@@ -1,5 +1,5 @@
 //! The handlers of `/api/v1/webhooks[/{id}]`: reads of the caller's workspace, and writes
-//! through [`AppState::update_workspace`].
+//! through `AppState::update_workspace`.
 
 use super::{apply_create, apply_delete, apply_patch, get_view, list_view};
 use crate::error::ApiError;
