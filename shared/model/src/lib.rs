@@ -6,6 +6,7 @@
 //! ([`payload`]). Nothing in here does I/O, so all of it is unit-testable.
 
 pub mod apikey;
+pub mod channel;
 pub mod config_log;
 pub mod dispatch;
 pub mod event;
@@ -13,6 +14,7 @@ pub mod fields;
 pub mod ids;
 pub mod ingest_key;
 pub mod input;
+mod join;
 pub mod named;
 pub mod payload;
 pub mod smsedge;
@@ -21,9 +23,10 @@ pub mod subscription;
 pub mod workspace;
 
 pub use apikey::{ApiKeyRecord, Permission};
+pub use channel::Channel;
 pub use config_log::{ConfigKey, ConfigState};
 pub use dispatch::{AttemptOutcome, AttemptRecord, DeadLetter, Dispatch, Resolved};
-pub use event::{Channel, Event, EventData, EventKind};
+pub use event::{Event, EventData, EventKind};
 pub use ingest_key::{IngestKeyRecord, IngestKind};
 pub use input::{
     AcceptedMessage, CarrierDlr, ClickInput, ConversionInput, InboundInput, LinkType, MessageDetails,

@@ -255,6 +255,7 @@ mod tests {
     #[test]
     fn named_envelope_per_type() {
         use crate::event::*;
+        use crate::Channel;
         let status = named_body(EventData::Status(StatusEvent {
             message_id: "api_42".into(),
             telecom_message_id: Some("c-9".into()),

@@ -1,6 +1,7 @@
 //! A webhook subscription: the one model that every configuration dialect is a view of.
 
-use crate::event::{Channel, Event, EventKind};
+use crate::channel::Channel;
+use crate::event::{Event, EventKind};
 use crate::named::NamedEventType;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
