@@ -7,7 +7,7 @@
 //!   `DELETE /api/v1/webhooks/{id}` (`204`).
 //!
 //! Each is a [`Subscription`] with `dialect: Named`, `schema: Named` (the envelope of
-//! [`hookline_model::payload::render_named`]), the 23 Telecom retry policy (3 attempts,
+//! [`hookline_model::render::named`]), the 23 Telecom retry policy (3 attempts,
 //! 10 s then 30 s apart), a 5 s timeout and its own sealed signing secret. Other dialects'
 //! subscriptions are never shown or changed here: an id that is not a named subscription of
 //! the caller's workspace is `404 NOT_FOUND`.

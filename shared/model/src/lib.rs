@@ -2,8 +2,8 @@
 //!
 //! One place for each concept: the records that cross Kafka topics ([`input`], [`event`],
 //! [`dispatch`]), the webhook configuration every API dialect maps onto ([`subscription`],
-//! [`workspace`]), the payload field catalogue ([`fields`]) and how a payload is rendered
-//! ([`payload`]). Nothing in here does I/O, so all of it is unit-testable.
+//! [`workspace`]), the payload field table ([`fields`]) and how a payload is rendered
+//! ([`render`], one module per dialect). Nothing in here does I/O, so all of it is unit-testable.
 
 pub mod apikey;
 pub mod channel;
@@ -16,8 +16,9 @@ pub mod ingest_key;
 pub mod input;
 mod join;
 pub mod named;
-pub mod payload;
-pub mod smsedge;
+pub mod render;
+pub mod retry;
+pub mod sample;
 pub mod status;
 pub mod subscription;
 pub mod workspace;
@@ -33,8 +34,9 @@ pub use input::{
     RevokedClickInput, RevokedSource, SendPath,
 };
 pub use named::NamedEventType;
+pub use retry::RetryPolicy;
 pub use status::DlrStatus;
-pub use subscription::{BodyFormat, Dialect, Filters, PayloadSchema, RetryPolicy, SealedSecret, Subscription};
+pub use subscription::{BodyFormat, Dialect, Filters, PayloadSchema, SealedSecret, Subscription};
 pub use workspace::{SmsEdgeSettings, Telecom23Settings, WorkspaceConfig};
 
 /// Timestamps on the wire are RFC 3339 UTC with second precision (`2026-02-13T10:30:04Z`),

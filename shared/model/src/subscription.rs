@@ -3,6 +3,7 @@
 use crate::channel::Channel;
 use crate::event::{Event, EventKind};
 use crate::named::NamedEventType;
+use crate::retry::RetryPolicy;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -26,10 +27,10 @@ pub enum PayloadSchema {
     /// A flat object of the chosen fields (23 Telecom).
     Telecom23,
     /// The named-subscription envelope `{"id", "type", "timestamp", "data"}`
-    /// ([`crate::payload::render_named`]).
+    /// ([`crate::render::named`]).
     Named,
     /// SMSEdge's message record (DLR, click), inbound record and revoke batch, with its field
-    /// names and value types ([`crate::smsedge`]).
+    /// names and value types ([`crate::render::smsedge`]).
     SmsEdge,
 }
 
@@ -49,37 +50,6 @@ pub enum BodyFormat {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct SealedSecret(pub String);
-
-/// Delays between attempts. `delays_secs.len() + 1` attempts in total.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RetryPolicy {
-    pub delays_secs: Vec<u64>,
-}
-
-impl RetryPolicy {
-    /// 23 Telecom: 3 attempts in total, 10 s then 30 s apart.
-    pub fn telecom23() -> Self {
-        Self {
-            delays_secs: vec![10, 30],
-        }
-    }
-
-    /// SMSEdge: 3 attempts in total, 6 h apart.
-    pub fn smsedge() -> Self {
-        Self {
-            delays_secs: vec![6 * 3600, 6 * 3600],
-        }
-    }
-
-    /// No retry: the single attempt of a test send.
-    pub fn none() -> Self {
-        Self { delays_secs: vec![] }
-    }
-
-    pub fn max_attempts(&self) -> u32 {
-        self.delays_secs.len() as u32 + 1
-    }
-}
 
 /// Subscription filters: OR inside a list, AND across lists; an empty list matches all.
 /// Values compare case-insensitively.
@@ -222,10 +192,10 @@ impl Subscription {
         id: impl Into<String>,
         url: impl Into<String>,
     ) -> Self {
-        let (schema, retry) = match dialect {
-            Dialect::Telecom23 => (PayloadSchema::Telecom23, RetryPolicy::telecom23()),
-            Dialect::SmsEdge => (PayloadSchema::SmsEdge, RetryPolicy::smsedge()),
-            Dialect::Named => (PayloadSchema::Named, RetryPolicy::telecom23()),
+        let schema = match dialect {
+            Dialect::Telecom23 => PayloadSchema::Telecom23,
+            Dialect::SmsEdge => PayloadSchema::SmsEdge,
+            Dialect::Named => PayloadSchema::Named,
         };
         Self {
             id: id.into(),
@@ -243,7 +213,7 @@ impl Subscription {
             basic_auth: None,
             rate_limit_per_sec: 0,
             max_concurrency: 0,
-            retry,
+            retry: RetryPolicy::of(dialect),
             timeout_ms: DEFAULT_TIMEOUT_MS,
             enabled: true,
         }
@@ -284,7 +254,7 @@ impl Subscription {
     pub fn fields_for(&self, kind: EventKind) -> Vec<&str> {
         match self.fields.get(&kind) {
             Some(chosen) => chosen.iter().map(String::as_str).collect(),
-            None => crate::fields::defaults(kind).to_vec(),
+            None => crate::fields::defaults(kind),
         }
     }
 }
