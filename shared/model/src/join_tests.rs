@@ -78,6 +78,11 @@ fn inbound() -> InboundInput {
     }
 }
 
+/// Whose event it is, when it happened and when Hookline received it.
+fn when(e: &Event) -> (&str, DateTime<Utc>, DateTime<Utc>) {
+    (&e.workspace_id, e.occurred_at, e.received_at)
+}
+
 /// `f` of `a` and `f` of `a` changed by `change`: the same id twice, then a different one.
 fn stable<I: Clone>(a: &I, change: impl Fn(&mut I), f: impl Fn(&I) -> Event) -> String {
     let id = f(a).id;
@@ -91,10 +96,7 @@ fn stable<I: Clone>(a: &I, change: impl Fn(&mut I), f: impl Fn(&I) -> Event) -> 
 #[test]
 fn delivery_takes_status_and_times_from_the_dlr_and_the_rest_from_the_message() {
     let e = Event::delivery(&dlr(), &msg());
-    assert_eq!(
-        (e.workspace_id.as_str(), e.occurred_at, e.received_at),
-        ("ws", t(5), t(6))
-    );
+    assert_eq!(when(&e), ("ws", t(5), t(6)));
     let EventData::Delivery(d) = &e.data else {
         panic!("{e:?}")
     };
@@ -123,10 +125,7 @@ fn delivery_takes_status_and_times_from_the_dlr_and_the_rest_from_the_message() 
 #[test]
 fn status_events_of_a_message_and_of_its_dlr() {
     let sent = Event::sent(&msg(), t(3));
-    assert_eq!(
-        (sent.workspace_id.as_str(), sent.occurred_at, sent.received_at),
-        ("ws", t(0), t(3))
-    );
+    assert_eq!(when(&sent), ("ws", t(0), t(3)));
     let EventData::Status(s) = &sent.data else {
         panic!("{sent:?}")
     };
@@ -164,10 +163,7 @@ fn status_events_of_a_message_and_of_its_dlr() {
 #[test]
 fn click_takes_the_visit_from_the_input_and_the_sender_from_the_message() {
     let e = Event::click(&click(), &msg());
-    assert_eq!(
-        (e.workspace_id.as_str(), e.occurred_at, e.received_at),
-        ("ws", t(10), t(11))
-    );
+    assert_eq!(when(&e), ("ws", t(10), t(11)));
     let EventData::Click(c) = &e.data else { panic!("{e:?}") };
     assert_eq!(
         (c.url.as_str(), c.user_agent.as_str(), c.ip.as_str()),
@@ -211,10 +207,7 @@ fn conversion_takes_the_postback_from_the_input_and_the_message_ids_from_the_mes
         received_at: t(31),
     };
     let e = Event::conversion(&conv, &msg(), Some("k-1"));
-    assert_eq!(
-        (e.workspace_id.as_str(), e.occurred_at, e.received_at),
-        ("ws", t(30), t(31))
-    );
+    assert_eq!(when(&e), ("ws", t(30), t(31)));
     let EventData::Conversion(c) = &e.data else {
         panic!("{e:?}")
     };
@@ -248,10 +241,7 @@ fn conversion_takes_the_postback_from_the_input_and_the_message_ids_from_the_mes
 #[test]
 fn impression_is_the_message_itself() {
     let e = Event::impression(&msg(), t(4));
-    assert_eq!(
-        (e.workspace_id.as_str(), e.occurred_at, e.received_at),
-        ("ws", t(0), t(4))
-    );
+    assert_eq!(when(&e), ("ws", t(0), t(4)));
     let EventData::Impression(i) = &e.data else {
         panic!("{e:?}")
     };
@@ -266,10 +256,7 @@ fn impression_is_the_message_itself() {
 #[test]
 fn inbound_takes_everything_from_the_input_but_the_last_campaign() {
     let e = Event::inbound(&inbound(), Some(&msg()));
-    assert_eq!(
-        (e.workspace_id.as_str(), e.occurred_at, e.received_at),
-        ("ws-in", t(20), t(21))
-    );
+    assert_eq!(when(&e), ("ws-in", t(20), t(21)));
     let EventData::Inbound(i) = &e.data else {
         panic!("{e:?}")
     };
@@ -305,10 +292,7 @@ fn opt_outs_by_link_and_by_keyword() {
         ..click()
     };
     let e = Event::link_opt_out(&c, &msg());
-    assert_eq!(
-        (e.workspace_id.as_str(), e.occurred_at, e.received_at),
-        ("ws", t(10), t(11))
-    );
+    assert_eq!(when(&e), ("ws", t(10), t(11)));
     let EventData::OptOut(o) = &e.data else { panic!("{e:?}") };
     assert_eq!((o.phone.as_str(), o.to.as_deref()), ("+14155551234", Some("MyApp")));
     assert_eq!((o.source, o.keyword.as_deref()), (OptOutSource::Link, None));
@@ -319,10 +303,7 @@ fn opt_outs_by_link_and_by_keyword() {
     stable(&c, |c| c.click_id = "k-2".into(), |c| Event::link_opt_out(c, &msg()));
 
     let e = Event::keyword_opt_out(&inbound(), "STOP", Some(&msg()));
-    assert_eq!(
-        (e.workspace_id.as_str(), e.occurred_at, e.received_at),
-        ("ws-in", t(20), t(21))
-    );
+    assert_eq!(when(&e), ("ws-in", t(20), t(21)));
     let EventData::OptOut(o) = &e.data else { panic!("{e:?}") };
     assert_eq!((o.phone.as_str(), o.to.as_deref()), ("+14155551234", Some("+15550000")));
     assert_eq!((o.source, o.keyword.as_deref()), (OptOutSource::Keyword, Some("STOP")));
