@@ -426,27 +426,14 @@ pub fn dispatch_record(sub: &hookline_model::Subscription, n: usize) -> hookline
     hookline_model::Dispatch::new(event, sub, 1)
 }
 
-/// A delivery event for `message_id`.
+/// The sample delivery event ([`hookline_model::Event::sample_of`]) of `message_id`, now.
 pub fn delivery_event(workspace: &str, message_id: &str) -> hookline_model::Event {
-    let now = chrono::Utc::now();
-    hookline_model::Event {
-        id: format!("dlr_{message_id}"),
-        workspace_id: workspace.to_string(),
-        occurred_at: now,
-        received_at: now,
-        data: hookline_model::EventData::Delivery(hookline_model::event::DeliveryEvent {
-            message_id: message_id.to_string(),
-            telecom_message_id: format!("c-{message_id}"),
-            recipient: "+14155551234".into(),
-            sender_id: "MyApp".into(),
-            status: hookline_model::DlrStatus::Delivered,
-            status_code: "000".into(),
-            num_parts: 1,
-            cost: 0.0,
-            broadcast_id: None,
-            message: None,
-        }),
-    }
+    let sample = hookline_model::sample::Sample {
+        message_id,
+        at: chrono::Utc::now(),
+        ..Default::default()
+    };
+    hookline_model::Event::sample_of(hookline_model::EventKind::Delivery, workspace, sample)
 }
 
 /// A subscription as the tests configure it directly: JSON, no secret, delivery events.

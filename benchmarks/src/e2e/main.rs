@@ -485,24 +485,14 @@ async fn park(producer: &FutureProducer, kafka: &KafkaSettings, subs: &[Subscrip
     let mut pending = FuturesUnordered::new();
     for i in 0..n {
         let sub = &subs[(i % subs.len() as u64) as usize];
-        let event = Event {
-            id: format!("parked-{i}"),
-            workspace_id: sub.workspace_id.clone(),
-            occurred_at: chrono::Utc::now(),
-            received_at: chrono::Utc::now(),
-            data: EventData::Delivery(hookline_model::event::DeliveryEvent {
-                message_id: format!("parked-{i}"),
-                telecom_message_id: format!("parked-c{i}"),
-                recipient: "+14155551234".into(),
-                sender_id: "Bench".into(),
-                status: DlrStatus::Delivered,
-                status_code: "000".into(),
-                num_parts: 1,
-                cost: 0.0085,
-                broadcast_id: None,
-                message: None,
-            }),
+        let message_id = format!("parked-{i}");
+        let sample = hookline_model::sample::Sample {
+            message_id: &message_id,
+            sender_id: "Bench",
+            at: chrono::Utc::now(),
+            ..Default::default()
         };
+        let event = Event::sample_of(EventKind::Delivery, &sub.workspace_id, sample);
         let d = Dispatch::new(event, sub, 1);
         let payload = serde_json::to_vec(&d)?;
         let key = sub.endpoint_key();

@@ -6,8 +6,8 @@
 //! - `GET /api/v1/webhooks/{id}`, `PATCH /api/v1/webhooks/{id}` (only the fields sent change),
 //!   `DELETE /api/v1/webhooks/{id}` (`204`).
 //!
-//! Each is a [`Subscription`](hookline_model::Subscription) with `dialect: Named`, `schema: Named` (the envelope of
-//! [`hookline_model::payload::render_named`]), the 23 Telecom retry policy (3 attempts,
+//! Each is a [`Subscription`](hookline_model::Subscription) with `dialect: Named`, `schema:
+//! Named` (the envelope of [`hookline_model::render::named`]), the 23 Telecom retry policy (3 attempts,
 //! 10 s then 30 s apart), a 5 s timeout and its own sealed signing secret. Other dialects'
 //! subscriptions are never shown or changed here: an id that is not a named subscription of
 //! the caller's workspace is `404 NOT_FOUND`.

@@ -4,7 +4,7 @@
 //! Four channels, each one subscription in the model with id `se-<channel>`: `dlr`
 //! (delivery reports), `click`, `inbound`, `revoke_click` (revoke-click batches). DLR, click and
 //! inbound are POSTed form-encoded as `sms=<json>` in SMSEdge's field names
-//! ([`hookline_model::smsedge`]); revoke batches as raw JSON. All use SMSEdge's delivery rules:
+//! ([`hookline_model::render::smsedge`]); revoke batches as raw JSON. All use SMSEdge's delivery rules:
 //! 3 attempts 6 h apart, a 10 s timeout, at most 3 requests in flight per endpoint. HTTP Basic
 //! auth (`auth`, `user:pass`, at most 32 characters) goes on the DLR webhook only; it is kept in
 //! [`SmsEdgeSettings`] so it survives the DLR URL being cleared and set again.

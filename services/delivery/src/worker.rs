@@ -288,24 +288,7 @@ fn both(a: Handled, b: Handled) -> Handled {
 
 fn skipped(d: &Dispatch, attempt: u32, url: &str, why: &str) -> AttemptRecord {
     AttemptRecord {
-        attempt_id: format!("{}.{attempt}", d.dispatch_id),
-        webhook_id: d.dispatch_id.clone(),
-        event_id: d.event.id.clone(),
-        event_type: d.event.kind(),
-        workspace_id: d.workspace_id.clone(),
-        subscription_id: d.subscription_id.clone(),
-        url: url.to_string(),
-        attempt,
-        test: d.test,
-        outcome: AttemptOutcome::Skipped,
-        request_headers: vec![],
-        payload: String::new(),
-        response_code: None,
-        response_time_ms: 0,
-        response_body: None,
         error: Some(why.to_string()),
-        attempted_at: Utc::now(),
-        next_attempt_at: None,
-        dead_lettered: false,
+        ..AttemptRecord::new(d, attempt, url.to_string(), AttemptOutcome::Skipped)
     }
 }

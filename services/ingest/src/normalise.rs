@@ -263,7 +263,7 @@ struct RawInbound {
     #[serde(default, alias = "received")]
     received_at: Option<DateTime<Utc>>,
     #[serde(default)]
-    channel: hookline_model::event::Channel,
+    channel: hookline_model::Channel,
 }
 
 /// Validates an inbound SMS: `workspace_id`, `from` and `to` are required; the text may be

@@ -25,7 +25,7 @@ use hookline_ingest::normalise::{self, InputError};
 use hookline_ingest::smpp;
 use hookline_model::event::RevokedClicks;
 use hookline_model::{
-    payload, AcceptedMessage, ApiKeyRecord, AttemptOutcome, AttemptRecord, CarrierDlr, ClickInput, ConfigState,
+    render, AcceptedMessage, ApiKeyRecord, AttemptOutcome, AttemptRecord, CarrierDlr, ClickInput, ConfigState,
     ConversionInput, DeadLetter, Dialect, Dispatch, Event, EventData, EventKind, InboundInput, IngestKeyRecord,
     IngestKind, Permission, RetryPolicy, RevokedClickInput, SealedSecret, Subscription, WorkspaceConfig,
 };
@@ -376,7 +376,7 @@ fn configured_workspace(id: &str) -> WorkspaceConfig {
 /// Delivery's schedule with the default tiers.
 fn schedule() -> Schedule {
     Schedule {
-        tiers_secs: vec![10, 30, 60, 300, 1800, 3600, 21600],
+        tiers_secs: hookline_model::retry::default_tiers_secs(),
         scale: 1.0,
     }
 }
@@ -395,7 +395,7 @@ fn gate(sub: &Subscription) {
 /// the sealed credentials, and schedule the next attempt after a failure (with and without a
 /// `Retry-After`).
 fn deliver(event: &Event, sub: &Subscription, sealer: &Sealer) {
-    let _ = payload::render(event, sub);
+    let _ = render::render(event, sub);
     let _ = sub.wants(event);
     for secret in [&sub.signing_secret, &sub.basic_auth].into_iter().flatten() {
         let _ = sealer.open(&secret.0);
@@ -456,7 +456,7 @@ fn dispatch_record() {
                     deliver(&d.event, sub, &sealer);
                 }
                 for sub in &ws.subscriptions {
-                    let _ = payload::render(&d.event, sub);
+                    let _ = render::render(&d.event, sub);
                 }
                 Ok(format!(
                     "ok:{}:{}",
@@ -542,7 +542,7 @@ fn dead_letter() {
                 round_trips(&d)?;
                 let _ = filter.matches(&d);
                 for sub in &ws.subscriptions {
-                    let _ = payload::render(&d.dispatch.event, sub);
+                    let _ = render::render(&d.dispatch.event, sub);
                 }
                 Ok("ok".into())
             }
