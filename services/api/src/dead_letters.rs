@@ -11,7 +11,6 @@
 //!   configured at that time (URL, secret, credentials). Answers `{"resent": n}`.
 //!   `hookline admin resend-dead-letters` does the same from the command line.
 
-use crate::auth::authenticate;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::body::Bytes;
@@ -87,7 +86,7 @@ pub async fn list(
     headers: HeaderMap,
     Query(q): crate::validate::QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
-    let key = authenticate(&st, &headers, Permission::WebhooksRead)?;
+    let key = st.authenticate(&headers, Permission::WebhooksRead)?;
     let limit = crate::validate::limit_param(&q)?;
     let dead = st
         .store

@@ -2,7 +2,6 @@
 //! attempts, newest first. `limit` defaults to 50 and is capped at 1000; a `limit` that is
 //! not a positive integer is `400 INVALID_LIMIT`.
 
-use crate::auth::authenticate;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::{Query, State};
@@ -19,7 +18,7 @@ pub async fn handle(
     headers: HeaderMap,
     Query(q): QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
-    let key = authenticate(&st, &headers, Permission::WebhooksRead)?;
+    let key = st.authenticate(&headers, Permission::WebhooksRead)?;
     let limit = limit_param(&q)?;
     let records = st
         .store

@@ -2,14 +2,13 @@
 //! workspace: `AppState::caller_workspace` to read it, `AppState::update_workspace` to
 //! change it.
 
-use crate::auth::authenticate;
 use crate::config::ApiConfig;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use axum::http::HeaderMap;
 use hookline_config::Topics;
 use hookline_kafka::{ConfigHandle, ConfigWriter, Producer};
-use hookline_model::{Permission, WorkspaceConfig};
+use hookline_model::{ApiKeyRecord, Permission, WorkspaceConfig};
 use hookline_security::{Sealer, UrlPolicy};
 use hookline_store::{KeyUsage, Store};
 use std::sync::Arc;
@@ -34,6 +33,11 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The caller's API key, once it is shown to have `needs` ([`crate::auth`]).
+    pub(crate) fn authenticate(&self, headers: &HeaderMap, needs: Permission) -> Result<ApiKeyRecord, ApiError> {
+        crate::auth::authenticate(&self.config, &self.usage, headers, needs)
+    }
+
     /// The workspace config `id`, or an empty one.
     fn workspace(&self, id: &str) -> WorkspaceConfig {
         self.config
@@ -44,7 +48,7 @@ impl AppState {
 
     /// The caller's workspace config, once its key is shown to have `needs`.
     pub(crate) fn caller_workspace(&self, headers: &HeaderMap, needs: Permission) -> Result<WorkspaceConfig, ApiError> {
-        let key = authenticate(self, headers, needs)?;
+        let key = self.authenticate(headers, needs)?;
         Ok(self.workspace(&key.workspace_id))
     }
 
@@ -59,7 +63,7 @@ impl AppState {
         dialect: &'static str,
         apply: impl AsyncFnOnce(WorkspaceConfig) -> Result<(WorkspaceConfig, T), ApiError>,
     ) -> Result<T, ApiError> {
-        let key = authenticate(self, headers, Permission::WebhooksWrite)?;
+        let key = self.authenticate(headers, Permission::WebhooksWrite)?;
         let _guard = self.write_lock.lock().await;
         let (updated, out) = apply(self.workspace(&key.workspace_id)).await?;
         self.save(&updated).await?;
