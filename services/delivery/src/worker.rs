@@ -17,7 +17,7 @@ use crate::retry::{Next, Schedule};
 use chrono::{TimeZone, Utc};
 use hookline_config::Topics;
 use hookline_kafka::context::Lease;
-use hookline_kafka::{headers, ConfigHandle, Handled, Message, OwnedMessage, Producer, Quarantine};
+use hookline_kafka::{headers, ConfigHandle, Handled, Message, OwnedMessage, Producer, Quarantine, QuarantineReason};
 use hookline_model::{AttemptOutcome, AttemptRecord, DeadLetter, Dispatch, Resolved};
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,7 +62,7 @@ impl Worker {
             Err(e) => {
                 return self
                     .quarantine
-                    .put_record("invalid_dispatch_record", &e.to_string(), &msg)
+                    .put_record(QuarantineReason::InvalidDispatchRecord, &e.to_string(), &msg)
                     .await
                     .into()
             }

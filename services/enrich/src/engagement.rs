@@ -15,7 +15,7 @@
 //!   ([`OPT_OUT_KEYWORDS`]) also fires the opt-out webhook.
 
 use crate::{fanout, Enricher};
-use hookline_kafka::{Handled, Message, OwnedMessage};
+use hookline_kafka::{Handled, Message, OwnedMessage, QuarantineReason};
 use hookline_model::{
     AcceptedMessage, CarrierDlr, ClickInput, ConversionInput, Dialect, DlrStatus, Event, EventData, InboundInput,
     LinkType, SendPath,
@@ -78,7 +78,7 @@ impl Enricher {
 
     pub(crate) async fn handle_click(&self, msg: OwnedMessage) -> Handled {
         let Some(click) = self.decode::<ClickInput>(&msg) else {
-            return self.quarantined(&msg, "invalid_internal_record").await;
+            return self.quarantined(&msg, QuarantineReason::InvalidInternalRecord).await;
         };
         if crate::bots::is_bot(click.bot, &click.user_agent) {
             self.metrics.clicks.with_label_values(&["bot"]).inc();
@@ -90,7 +90,9 @@ impl Enricher {
         let Some(meta) = meta else {
             self.metrics.clicks.with_label_values(&["no_message"]).inc();
             let detail = format!("no accepted message {}", click.message_id);
-            return self.quarantine_with(&msg, "metadata_not_found", &detail).await;
+            return self
+                .quarantine_with(&msg, QuarantineReason::MetadataNotFound, &detail)
+                .await;
         };
         if !crate::in_scope(click.workspace_id.as_deref(), &meta) {
             return self.out_of_scope(&msg, &meta, "click").await;
@@ -112,7 +114,9 @@ impl Enricher {
             Some(Ownership::Taken(key)) => {
                 self.metrics.clicks.with_label_values(&["conflict"]).inc();
                 let detail = format!("{key} already belongs to another message than {}", click.message_id);
-                return self.quarantine_with(&msg, "metadata_conflict", &detail).await;
+                return self
+                    .quarantine_with(&msg, QuarantineReason::MetadataConflict, &detail)
+                    .await;
             }
             Some(Ownership::Stored) => {}
         }
@@ -179,7 +183,7 @@ impl Enricher {
 
     pub(crate) async fn handle_conversion(&self, msg: OwnedMessage) -> Handled {
         let Some(conv) = self.decode::<ConversionInput>(&msg) else {
-            return self.quarantined(&msg, "invalid_internal_record").await;
+            return self.quarantined(&msg, QuarantineReason::InvalidInternalRecord).await;
         };
         let click_message = match &conv.click_id {
             Some(click_id) => {
@@ -221,7 +225,8 @@ impl Enricher {
 
     async fn unjoined(&self, msg: &OwnedMessage, detail: &str) -> Handled {
         self.metrics.conversions.with_label_values(&["unjoined"]).inc();
-        self.quarantine_with(msg, "conversion_not_joined", detail).await
+        self.quarantine_with(msg, QuarantineReason::ConversionNotJoined, detail)
+            .await
     }
 
     /// The accepted message by id; the outer `None` means shutdown during a store outage.
@@ -300,7 +305,7 @@ impl Enricher {
     /// Fires the inbound webhook and, for a STOP keyword, the opt-out webhook.
     pub(crate) async fn handle_inbound(&self, msg: OwnedMessage) -> Handled {
         let Some(input) = self.decode::<InboundInput>(&msg) else {
-            return self.quarantined(&msg, "invalid_internal_record").await;
+            return self.quarantined(&msg, QuarantineReason::InvalidInternalRecord).await;
         };
         // The last message sent to the sender, looked up within the inbound's own workspace:
         // another workspace's message of the same id is not this conversation's.

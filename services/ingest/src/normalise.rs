@@ -2,6 +2,7 @@
 
 use crate::smpp;
 use chrono::{DateTime, Utc};
+use hookline_kafka::QuarantineReason;
 use hookline_model::{AcceptedMessage, CarrierDlr, ClickInput, ConversionInput, DlrStatus, InboundInput, LinkType};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -29,16 +30,16 @@ pub enum InputError {
 }
 
 impl InputError {
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> QuarantineReason {
         match self {
-            Self::Empty => "empty_record",
-            Self::NotUtf8 => "invalid_utf8",
-            Self::Json(_) => "invalid_json",
-            Self::MissingField(_) => "missing_field",
-            Self::InvalidField { .. } => "invalid_field",
-            Self::UnknownStatus(_) => "unknown_status",
-            Self::Smpp(_) => "invalid_smpp_receipt",
-            Self::TooLarge { .. } => "record_too_large",
+            Self::Empty => QuarantineReason::EmptyRecord,
+            Self::NotUtf8 => QuarantineReason::InvalidUtf8,
+            Self::Json(_) => QuarantineReason::InvalidJson,
+            Self::MissingField(_) => QuarantineReason::MissingField,
+            Self::InvalidField { .. } => QuarantineReason::InvalidField,
+            Self::UnknownStatus(_) => QuarantineReason::UnknownStatus,
+            Self::Smpp(_) => QuarantineReason::InvalidSmppReceipt,
+            Self::TooLarge { .. } => QuarantineReason::RecordTooLarge,
         }
     }
 }
@@ -448,11 +449,23 @@ mod tests {
         let ok = br#"{"message_id":"m1","carrier_message_id":"c1","workspace_id":"w","recipient":"+1","sender_id":"S","num_parts":2,"cost":0.01,"accepted_at":"2026-02-13T10:30:00Z","extra":"ignored"}"#;
         assert_eq!(accepted_message(ok).unwrap().num_parts, 2);
         let missing = br#"{"message_id":"","carrier_message_id":"c1","workspace_id":"w","recipient":"+1","sender_id":"S","accepted_at":"2026-02-13T10:30:00Z"}"#;
-        assert_eq!(accepted_message(missing).unwrap_err().reason(), "missing_field");
-        assert_eq!(accepted_message(b"{").unwrap_err().reason(), "invalid_json");
-        assert_eq!(accepted_message(b"  ").unwrap_err().reason(), "empty_record");
+        assert_eq!(
+            accepted_message(missing).unwrap_err().reason(),
+            QuarantineReason::MissingField
+        );
+        assert_eq!(
+            accepted_message(b"{").unwrap_err().reason(),
+            QuarantineReason::InvalidJson
+        );
+        assert_eq!(
+            accepted_message(b"  ").unwrap_err().reason(),
+            QuarantineReason::EmptyRecord
+        );
         let neg = br#"{"message_id":"m","carrier_message_id":"c1","workspace_id":"w","recipient":"+1","sender_id":"S","cost":-1,"accepted_at":"2026-02-13T10:30:00Z"}"#;
-        assert_eq!(accepted_message(neg).unwrap_err().reason(), "invalid_field");
+        assert_eq!(
+            accepted_message(neg).unwrap_err().reason(),
+            QuarantineReason::InvalidField
+        );
     }
 
     #[test]
@@ -466,7 +479,10 @@ mod tests {
         let again = click(br#"{"short_url":"https://hkl.ink/a","message_id":"m1","recipient":"+1","broadcast_id":"b1","user_agent":"Mozilla"}"#, now).unwrap();
         assert_eq!(c.click_id, again.click_id, "derived ids are stable");
         assert_eq!(
-            click(br#"{"url":"u","recipient":"+1"}"#, now).unwrap_err().reason(),
+            click(br#"{"url":"u","recipient":"+1"}"#, now)
+                .unwrap_err()
+                .reason()
+                .as_str(),
             "missing_field"
         );
         let api = click(br#"{"url":"u","message_id":"m","recipient":"+1","click_id":"k1"}"#, now).unwrap();
@@ -479,8 +495,14 @@ mod tests {
             (Some(19.9), Some("USD"), None)
         );
         let bad: Map<String, Value> = serde_json::from_str(r#"{"message_id":"m","value":"lots"}"#).unwrap();
-        assert_eq!(conversion(&bad, now).unwrap_err().reason(), "invalid_field");
-        assert_eq!(conversion(&Map::new(), now).unwrap_err().reason(), "missing_field");
+        assert_eq!(
+            conversion(&bad, now).unwrap_err().reason(),
+            QuarantineReason::InvalidField
+        );
+        assert_eq!(
+            conversion(&Map::new(), now).unwrap_err().reason(),
+            QuarantineReason::MissingField
+        );
     }
 
     #[test]
@@ -505,15 +527,27 @@ mod tests {
         let no_code = carrier_dlr(br#"{"id":"c3","stat":"EXPIRED"}"#, now).unwrap();
         assert_eq!((no_code.status_code.as_str(), no_code.done_at), ("000", now));
         assert_eq!(
-            carrier_dlr(br#"{"id":"c3","stat":"WHAT"}"#, now).unwrap_err().reason(),
+            carrier_dlr(br#"{"id":"c3","stat":"WHAT"}"#, now)
+                .unwrap_err()
+                .reason()
+                .as_str(),
             "unknown_status"
         );
         assert_eq!(
-            carrier_dlr(br#"{"stat":"DELIVRD"}"#, now).unwrap_err().reason(),
+            carrier_dlr(br#"{"stat":"DELIVRD"}"#, now)
+                .unwrap_err()
+                .reason()
+                .as_str(),
             "missing_field"
         );
-        assert_eq!(carrier_dlr(b"hello", now).unwrap_err().reason(), "invalid_smpp_receipt");
-        assert_eq!(carrier_dlr(&[0xff, 0xfe], now).unwrap_err().reason(), "invalid_utf8");
+        assert_eq!(
+            carrier_dlr(b"hello", now).unwrap_err().reason(),
+            QuarantineReason::InvalidSmppReceipt
+        );
+        assert_eq!(
+            carrier_dlr(&[0xff, 0xfe], now).unwrap_err().reason(),
+            QuarantineReason::InvalidUtf8
+        );
     }
     /// Every string field is bounded, and the refusal names the field and the limit (a 1 MB
     /// `workspace_id` once reached the producer and came back as Kafka's size error, `503`).
@@ -529,7 +563,7 @@ mod tests {
             .unwrap()
         };
         let e = accepted_message(&msg(&huge, "hi")).unwrap_err();
-        assert_eq!(e.reason(), "invalid_field");
+        assert_eq!(e.reason(), QuarantineReason::InvalidField);
         assert!(
             e.to_string().contains("workspace_id") && e.to_string().contains("1-64"),
             "{e}"
@@ -538,7 +572,7 @@ mod tests {
         assert!(e.to_string().contains("workspace_id"), "{e}");
         let e = accepted_message(&msg("acme", &"x".repeat(MAX_TEXT_CHARS + 1))).unwrap_err();
         assert_eq!(
-            (e.reason(), e.to_string().contains("details.text")),
+            (e.reason().as_str(), e.to_string().contains("details.text")),
             ("invalid_field", true),
             "{e}"
         );
@@ -548,7 +582,7 @@ mod tests {
 
         let e = carrier_dlr(format!(r#"{{"id":"c1","stat":"{}"}}"#, "D".repeat(300)).as_bytes(), now).unwrap_err();
         assert_eq!(
-            (e.reason(), e.to_string().contains("status")),
+            (e.reason().as_str(), e.to_string().contains("status")),
             ("invalid_field", true),
             "{e}"
         );
@@ -587,7 +621,8 @@ mod tests {
         assert_eq!(
             check_record_size(&vec![b' '; MAX_RECORD_BYTES + 1])
                 .unwrap_err()
-                .reason(),
+                .reason()
+                .as_str(),
             "record_too_large"
         );
     }
