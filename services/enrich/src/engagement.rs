@@ -17,10 +17,10 @@
 use crate::{fanout, Enricher};
 use hookline_kafka::{Handled, Message, OwnedMessage, QuarantineReason};
 use hookline_model::{
-    AcceptedMessage, CarrierDlr, ClickInput, ConversionInput, Dialect, DlrStatus, Event, EventData, InboundInput,
-    LinkType, SendPath,
+    AcceptedMessage, CarrierDlr, ClickInput, ConversionInput, Dialect, Event, EventData, InboundInput, LinkType,
+    SendPath,
 };
-use hookline_store::{retry_until_ok, Ownership};
+use hookline_store::{retry_until_ok, ClaimKey, FinalStatus, Ownership};
 use prometheus::IntCounterVec;
 use std::time::{Duration, Instant};
 
@@ -30,13 +30,22 @@ impl Enricher {
     /// (decided by an atomic claim on the message's final status).
     pub(crate) async fn joined_dlr(&self, msg: &OwnedMessage, dlr: &CarrierDlr, meta: &AcceptedMessage) -> Handled {
         let mut status = Event::dlr_status(dlr, meta);
-        let final_key = final_key(meta);
         let after_final = if dlr.status.is_final() {
             self.metrics.join.with_label_values(&["joined"]).inc();
-            // The claimant carries the status: SMSEdge click payloads show the message's
-            // `dlr_status`, read back from this claim.
-            let claimant = format!("{}|{}", claimant(msg), dlr.status.as_str());
-            match self.claim_as(&final_key, &claimant).await {
+            // The claim keeps the status: SMSEdge click payloads show the message's
+            // `dlr_status`, read back from it.
+            let claim = FinalStatus {
+                claimant: claimant(msg),
+                status: dlr.status,
+            };
+            let ttl = self.click_ttl();
+            let claimed = self
+                .timed_claim(|| {
+                    self.store
+                        .claim_final_status(&meta.workspace_id, &meta.message_id, &claim, ttl)
+                })
+                .await;
+            match claimed {
                 None => return Handled::store_unavailable(),
                 Some(first_final) => !first_final,
             }
@@ -46,7 +55,7 @@ impl Enricher {
                 &self.shutdown,
                 "claimed",
                 || self.store_error("claimed"),
-                || self.store.claimed(&final_key),
+                || self.store.has_final_status(&meta.workspace_id, &meta.message_id),
             )
             .await
             {
@@ -135,7 +144,7 @@ impl Enricher {
         let has_telecom23 = subs.iter().any(|s| s.dialect == Dialect::Telecom23);
         if let (true, true, LinkType::Broadcast, Some(b)) = (has_telecom23, unique_only, click.link_type, broadcast) {
             // 23 Telecom `unique_clicks_only`: the first human click per (broadcast, recipient).
-            let key = format!("uclick:{}:{b}:{}", meta.workspace_id, click.recipient);
+            let key = ClaimKey::unique_click(&meta.workspace_id, &b, &click.recipient);
             match self.claim(&key, &msg).await {
                 None => return Handled::store_unavailable(),
                 Some(false) => subs.retain(|s| s.dialect != Dialect::Telecom23),
@@ -145,26 +154,21 @@ impl Enricher {
         if subs.iter().any(|s| s.dialect == Dialect::SmsEdge) {
             // SMSEdge: the first human click per message, as the message record with
             // `clicked: true` and its current `dlr_status`.
-            let key = format!("fclick:{}:{}", meta.workspace_id, click.message_id);
+            let key = ClaimKey::first_click(&meta.workspace_id, &click.message_id);
             match self.claim(&key, &msg).await {
                 None => return Handled::store_unavailable(),
                 Some(false) => subs.retain(|s| s.dialect != Dialect::SmsEdge),
                 Some(true) => {
-                    let final_key = final_key(&meta);
-                    let Some(holder) = retry_until_ok(
+                    let Some(status) = retry_until_ok(
                         &self.shutdown,
                         "claimant",
                         || self.store_error("claimant"),
-                        || self.store.claimant(&final_key),
+                        || self.store.final_status(&meta.workspace_id, &meta.message_id),
                     )
                     .await
                     else {
                         return Handled::store_unavailable();
                     };
-                    let status = holder
-                        .as_deref()
-                        .and_then(|h| h.rsplit_once('|'))
-                        .and_then(|(_, s)| DlrStatus::parse(s));
                     if let EventData::Click(c) = &mut event.data {
                         if let Some(m) = &mut c.message {
                             m.dlr_status = status;
@@ -214,7 +218,7 @@ impl Enricher {
             return self.out_of_scope(&msg, &meta, "conversion").await;
         }
         if let Some(tx) = &conv.transaction_id {
-            let key = format!("conv:{}:{tx}", meta.workspace_id);
+            let key = ClaimKey::conversion(&meta.workspace_id, tx);
             if let Some(stop) = self.claim_first(&key, &msg, &self.metrics.conversions).await {
                 return stop;
             }
@@ -242,7 +246,7 @@ impl Enricher {
 
     /// Claims `key` for this record. `None`: it is the first, go on; otherwise how to stop
     /// (a duplicate, counted as `duplicate` in `outcomes`, or shutdown during a store outage).
-    async fn claim_first(&self, key: &str, msg: &OwnedMessage, outcomes: &IntCounterVec) -> Option<Handled> {
+    async fn claim_first(&self, key: &ClaimKey, msg: &OwnedMessage, outcomes: &IntCounterVec) -> Option<Handled> {
         match self.claim(key, msg).await {
             None => Some(Handled::store_unavailable()),
             Some(false) => {
@@ -254,20 +258,19 @@ impl Enricher {
     }
 
     /// Claims `key` for this record; `None` means shutdown during a store outage.
-    async fn claim(&self, key: &str, msg: &OwnedMessage) -> Option<bool> {
-        self.claim_as(key, &claimant(msg)).await
+    async fn claim(&self, key: &ClaimKey, msg: &OwnedMessage) -> Option<bool> {
+        let (claimant, ttl) = (claimant(msg), self.click_ttl());
+        self.timed_claim(|| self.store.claim(key, &claimant, ttl)).await
     }
 
-    async fn claim_as(&self, key: &str, claimant: &str) -> Option<bool> {
-        let ttl = self.click_ttl();
+    /// Runs a claim until the store answers, timed as `dedup_duration`.
+    async fn timed_claim<F, Fut>(&self, claim: F) -> Option<bool>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<bool, hookline_store::StoreError>>,
+    {
         let started = Instant::now();
-        let won = retry_until_ok(
-            &self.shutdown,
-            "claim",
-            || self.store_error("claim"),
-            || self.store.claim(key, claimant, ttl),
-        )
-        .await;
+        let won = retry_until_ok(&self.shutdown, "claim", || self.store_error("claim"), claim).await;
         self.metrics.dedup_duration.observe(started.elapsed().as_secs_f64());
         won
     }
@@ -323,11 +326,6 @@ impl Enricher {
         self.metrics.opt_outs.with_label_values(&["keyword"]).inc();
         fanout::fan_out(self, &Event::keyword_opt_out(&input, keyword, last.as_ref())).await
     }
-}
-
-/// The claim on a message's first final status.
-fn final_key(meta: &AcceptedMessage) -> String {
-    format!("final:{}:{}", meta.workspace_id, meta.message_id)
 }
 
 /// A record claims as its topic, partition and offset: reprocessed after a crash, it wins its
