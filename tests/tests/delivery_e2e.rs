@@ -250,7 +250,7 @@ async fn bad_records_are_quarantined_with_reasons_and_never_stop_the_consumer() 
 
     let metrics = p.metrics().await.unwrap();
     assert!(
-        metrics.contains("hookline_ingest_quarantined_total{reason=\"unknown_status\"} 1"),
+        metrics.contains("hookline_quarantined_total{reason=\"unknown_status\",service=\"ingest\"} 1"),
         "{metrics}"
     );
     assert!(metrics.contains("hookline_enrich_dlr_join_total{outcome=\"intermediate\"} 1"));
