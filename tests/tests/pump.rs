@@ -96,6 +96,7 @@ async fn pump_run(
                     let n: u64 = std::str::from_utf8(msg.payload().unwrap()).unwrap().parse().unwrap();
                     let due = headers::get_i64(msg.headers(), headers::DUE_AT_MS).unwrap();
                     if slow(msg.partition(), n) {
+                        // The slow handling under test, not a wait.
                         tokio::time::sleep(Duration::from_secs(3)).await;
                     }
                     seen.lock()
@@ -114,8 +115,18 @@ async fn pump_run(
         (seen.lock().unwrap().values().map(Vec::len).sum::<usize>() >= total).then_some(())
     })
     .await;
-    // A little longer, to catch duplicates that would follow.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The pump has committed past every record (so it hands none out again), then stops: a
+    // duplicate it handled on the way is in `seen`.
+    let group = format!("{id}-g");
+    let committed = eventually(timeout, || async {
+        let lag = hookline_kafka::admin::group_lag(&settings, &group, &topic).await.ok()?;
+        (lag == 0).then_some(())
+    })
+    .await;
+    assert!(
+        committed.is_some(),
+        "the pump did not commit every record of {topic} within {timeout:?}"
+    );
     shutdown.cancel();
     run.await.unwrap().unwrap();
     seen
