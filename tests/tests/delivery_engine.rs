@@ -562,4 +562,6 @@ async fn kill_9_of_a_delivery_process_loses_nothing() {
         .unwrap();
     assert!(status.success(), "clean exit after SIGTERM: {status}");
     p.stop().await.unwrap();
+    // The processes' logs are kept only when the test fails.
+    let _ = std::fs::remove_dir_all(&logs);
 }

@@ -111,24 +111,22 @@ async fn pump_run(
         })
     };
     let total = per_partition as usize * partitions as usize;
-    eventually(timeout, || async {
+    // (When not all arrive, the caller's checks name the missing ones.)
+    let all_seen = eventually(timeout, || async {
         (seen.lock().unwrap().values().map(Vec::len).sum::<usize>() >= total).then_some(())
     })
-    .await;
-    // The pump has committed past every record (so it hands none out again), then stops: a
-    // duplicate it handled on the way is in `seen`.
-    let group = format!("{id}-g");
-    let committed = eventually(timeout, || async {
-        let lag = hookline_kafka::admin::group_lag(&settings, &group, &topic).await.ok()?;
-        (lag == 0).then_some(())
-    })
-    .await;
-    assert!(
-        committed.is_some(),
-        "the pump did not commit every record of {topic} within {timeout:?}"
-    );
+    .await
+    .is_some();
+    // Stopped (in-flight handling drained into `seen`, a final synchronous commit), the pump
+    // has committed past every record: it would hand none out again.
     shutdown.cancel();
     run.await.unwrap().unwrap();
+    if all_seen {
+        let lag = hookline_kafka::admin::group_lag(&settings, &format!("{id}-g"), &topic)
+            .await
+            .unwrap();
+        assert_eq!(lag, 0, "records of {topic} not committed after the pump stopped");
+    }
     seen
 }
 
