@@ -3,9 +3,8 @@
 //!
 //! `cargo run --release -p hookline-benchmarks --bin hot-path [events]`
 
-use chrono::Utc;
-use hookline_model::event::DeliveryEvent;
-use hookline_model::{fields, payload, DlrStatus, Event, EventData, EventKind};
+use hookline_model::render::telecom23;
+use hookline_model::{fields, Event, EventKind};
 use std::time::Instant;
 
 fn main() {
@@ -13,36 +12,19 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
-    let event = Event {
-        id: "dlr_0123456789abcdef01234567".into(),
-        workspace_id: "acme".into(),
-        occurred_at: Utc::now(),
-        received_at: Utc::now(),
-        data: EventData::Delivery(DeliveryEvent {
-            message_id: "api_42_1743667200123456789_a3f8b2c1d9e45f67".into(),
-            telecom_message_id: "0123456789".into(),
-            recipient: "+14155551234".into(),
-            sender_id: "MyApp".into(),
-            status: DlrStatus::Delivered,
-            status_code: "000".into(),
-            num_parts: 1,
-            cost: 0.0085,
-            broadcast_id: None,
-            message: None,
-        }),
-    };
+    let event = Event::sample(EventKind::Delivery, "acme");
     let selected = fields::defaults(EventKind::Delivery);
     let secret = b"your_webhook_signing_secret";
     let signer = hookline_security::Signer::new(secret);
     // Delivery keeps one signer per subscription secret (services/delivery/src/credentials.rs);
     // keying HMAC per event is what it did before, shown for comparison.
     run("render+sign, HMAC keyed per event", n, |i| {
-        let body = payload::render_json(&event, selected);
+        let body = telecom23::render(&event, &selected);
         let sig = hookline_security::sign(secret, &i.to_string(), &body);
         body.len() + sig.len()
     });
     run("render+sign, kept signer", n, |i| {
-        let body = payload::render_json(&event, selected);
+        let body = telecom23::render(&event, &selected);
         let sig = signer.sign(&i.to_string(), &body);
         body.len() + sig.len()
     });

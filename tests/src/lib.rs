@@ -89,6 +89,8 @@ pub struct TestPipeline {
     /// An unbound ingest credential granting every input kind (the gateway's), live once the
     /// pipeline is started with ingest; [`ingest_post`](Self::ingest_post) sends it.
     pub ingest_key: String,
+    /// The services this pipeline runs.
+    pub services: Vec<Service>,
     shutdown: CancellationToken,
 }
 
@@ -136,6 +138,7 @@ impl TestPipeline {
             http: reqwest::Client::new(),
             producer,
             ingest_key: String::new(),
+            services: services.to_vec(),
             shutdown,
         };
         me.wait_ready(Duration::from_secs(60)).await?;
@@ -270,8 +273,46 @@ impl TestPipeline {
         ConfigWriter::new(self.producer.clone(), self.kafka.topics.config())
             .put_workspace(ws)
             .await?;
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        self.wait_workspace(ws, Duration::from_secs(15)).await
+    }
+
+    /// Waits until this process's config (what every service in it reads) holds exactly `ws`.
+    pub async fn wait_workspace(&self, ws: &hookline_model::WorkspaceConfig, timeout: Duration) -> anyhow::Result<()> {
+        let config = &self.pipeline().config;
+        let has = || config.read(|c| c.workspace(&ws.workspace_id).as_deref() == Some(ws));
+        let arrived = eventually(timeout, || async { has().then_some(()) }).await;
+        anyhow::ensure!(
+            arrived.is_some(),
+            "workspace {} (version {}) did not reach the pipeline's config within {timeout:?}",
+            ws.workspace_id,
+            ws.version
+        );
         Ok(())
+    }
+
+    /// Waits until the config of `workspace_id` reaches `version` (or the workspace is deleted)
+    /// in this process: a write made through the API has then reached every service in it.
+    pub async fn wait_workspace_version(
+        &self,
+        workspace_id: &str,
+        version: u64,
+        timeout: Duration,
+    ) -> anyhow::Result<()> {
+        let reached = self
+            .pipeline()
+            .config
+            .wait_for_workspace_version(workspace_id, version, timeout)
+            .await;
+        anyhow::ensure!(
+            reached,
+            "workspace {workspace_id} config version {version} did not reach the pipeline within {timeout:?}"
+        );
+        Ok(())
+    }
+
+    /// The current config version of `workspace_id` in this process (0: never configured).
+    pub fn workspace_version(&self, workspace_id: &str) -> Option<u64> {
+        self.pipeline().config.read(|c| c.workspace_version(workspace_id))
     }
 
     /// Produces a dispatch record for `sub` directly (what enrich does for a matching event),
@@ -402,6 +443,65 @@ impl TestPipeline {
         Ok(self.http.get(self.admin("/metrics")).send().await?.text().await?)
     }
 
+    /// The value of sample `name` whose labels include every `labels` pair (summed over the
+    /// samples that match; 0 when there is none), from one scrape.
+    pub async fn metric(&self, name: &str, labels: &[(&str, &str)]) -> anyhow::Result<f64> {
+        Ok(metric_value(&self.metrics().await?, name, labels))
+    }
+
+    /// Waits until the value of metric `name` (labels as in [`metric`](Self::metric)) satisfies
+    /// `pred`; returns it. Fails naming `what` and the last value seen when `timeout` passes.
+    pub async fn wait_metric(
+        &self,
+        name: &str,
+        labels: &[(&str, &str)],
+        pred: impl Fn(f64) -> bool,
+        timeout: Duration,
+        what: &str,
+    ) -> anyhow::Result<f64> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let v = self.metric(name, labels).await?;
+            if pred(v) {
+                return Ok(v);
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "{what}: {name}{labels:?} is {v} after {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until this pipeline has handled every record produced so far to its input topics
+    /// (see [`wait_settled`]).
+    pub async fn wait_settled(&self, timeout: Duration, what: &str) -> anyhow::Result<()> {
+        wait_settled(&[self], timeout, what).await
+    }
+
+    /// This pipeline's consumer groups with the topics each reads, in pipeline order.
+    fn stages(&self) -> Vec<(u8, String, Vec<String>)> {
+        let t = &self.kafka.topics;
+        let mut stages = vec![];
+        if self.services.contains(&Service::Ingest) {
+            let inputs = vec![t.accepted(), t.carrier_dlr(), t.link_clicks(), t.sms_inbound()];
+            stages.push((0, self.settings.ingest.group.clone(), inputs));
+        }
+        if self.services.contains(&Service::Enrich) {
+            let inputs = vec![t.messages(), t.dlr(), t.clicks(), t.conversions(), t.inbound()];
+            stages.push((1, self.settings.enrich.group.clone(), inputs));
+            // A DLR parked for its message is a record of the wait topic until handled.
+            stages.push((2, format!("{}-wait", self.settings.enrich.group), vec![t.dlr_wait()]));
+            // Revocations are committed with the batch that carries them.
+            let revocations = format!("{}-revocations", self.settings.enrich.group);
+            stages.push((2, revocations, vec![t.clicks_revoked()]));
+        }
+        if self.services.contains(&Service::Delivery) {
+            stages.push((3, self.settings.delivery.group.clone(), vec![t.dispatch()]));
+        }
+        stages
+    }
+
     /// Stops the pipeline and waits for it (graceful: drain, commit).
     pub async fn stop(&mut self) -> anyhow::Result<()> {
         self.shutdown.cancel();
@@ -426,27 +526,14 @@ pub fn dispatch_record(sub: &hookline_model::Subscription, n: usize) -> hookline
     hookline_model::Dispatch::new(event, sub, 1)
 }
 
-/// A delivery event for `message_id`.
+/// The sample delivery event ([`hookline_model::Event::sample_of`]) of `message_id`, now.
 pub fn delivery_event(workspace: &str, message_id: &str) -> hookline_model::Event {
-    let now = chrono::Utc::now();
-    hookline_model::Event {
-        id: format!("dlr_{message_id}"),
-        workspace_id: workspace.to_string(),
-        occurred_at: now,
-        received_at: now,
-        data: hookline_model::EventData::Delivery(hookline_model::event::DeliveryEvent {
-            message_id: message_id.to_string(),
-            telecom_message_id: format!("c-{message_id}"),
-            recipient: "+14155551234".into(),
-            sender_id: "MyApp".into(),
-            status: hookline_model::DlrStatus::Delivered,
-            status_code: "000".into(),
-            num_parts: 1,
-            cost: 0.0,
-            broadcast_id: None,
-            message: None,
-        }),
-    }
+    let sample = hookline_model::sample::Sample {
+        message_id,
+        at: chrono::Utc::now(),
+        ..Default::default()
+    };
+    hookline_model::Event::sample_of(hookline_model::EventKind::Delivery, workspace, sample)
 }
 
 /// A subscription as the tests configure it directly: JSON, no secret, delivery events.
@@ -494,6 +581,167 @@ pub fn reference_signature(secret: &str, ts: &str, body: &[u8]) -> String {
     signed.extend_from_slice(body);
     mac.update(&signed);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// The value of sample `name` in Prometheus text `metrics` whose labels include every `labels`
+/// pair, summed over the matching samples (0 when none matches). `name` is the sample's full
+/// name (`..._count`, `..._sum`, `..._bucket` for a histogram's parts).
+pub fn metric_value(metrics: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            let (sample, label_text) = match series.split_once('{') {
+                Some((n, rest)) => (n, rest.trim_end_matches('}')),
+                None => (series, ""),
+            };
+            if sample != name {
+                return None;
+            }
+            let all = labels.iter().all(|(k, v)| {
+                let want = format!("{k}=\"{v}\"");
+                label_text.split(',').any(|pair| pair == want)
+            });
+            all.then(|| value.parse::<f64>().ok()).flatten()
+        })
+        .sum()
+}
+
+/// Waits until `pipelines` (one pipeline, or the replicas of one, sharing topics) have handled
+/// every record produced so far to their input topics: ingest's, then enrich's (DLRs parked in
+/// the wait topic and revocations not batched yet included), then delivery's consumer group has committed every record of its
+/// inputs, in that order in one pass, so what one stage produced before its commit is counted
+/// by the next. After it a "nothing more arrived" check is final: every webhook those records
+/// made has been attempted (or deferred to a retry tier). Fails naming `what` and the group
+/// still behind.
+pub async fn wait_settled(pipelines: &[&TestPipeline], timeout: Duration, what: &str) -> anyhow::Result<()> {
+    let mut stages: Vec<(u8, String, Vec<String>)> = pipelines.iter().flat_map(|p| p.stages()).collect();
+    stages.sort();
+    stages.dedup();
+    let kafka = &pipelines.first().context("no pipeline")?.kafka;
+    let deadline = Instant::now() + timeout;
+    'pass: loop {
+        for (_, group, topics) in &stages {
+            for topic in topics {
+                let lag = backlog(kafka, group, topic).await?;
+                if lag > 0 {
+                    anyhow::ensure!(
+                        Instant::now() < deadline,
+                        "{what}: consumer group {group} still has {lag} record(s) of {topic} to handle after {timeout:?}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue 'pass;
+                }
+            }
+        }
+        return Ok(());
+    }
+}
+
+/// How many records of `topic` consumer group `group` has still to handle: like
+/// [`hookline_kafka::admin::group_lag`], but a partition whose uncommitted tail holds no
+/// committed data record (only the markers a transactional producer writes, or aborted
+/// records: offsets a consumer never hands out) counts 0.
+async fn backlog(kafka: &KafkaSettings, group: &str, topic: &str) -> anyhow::Result<i64> {
+    use rdkafka::consumer::BaseConsumer;
+    if hookline_kafka::admin::group_lag(kafka, group, topic).await? == 0 {
+        return Ok(0);
+    }
+    let (group, topic) = (group.to_string(), topic.to_string());
+    let client = kafka.client(&[
+        ("group.id", group.as_str()),
+        ("enable.auto.commit", "false"),
+        ("isolation.level", "read_committed"),
+        ("enable.partition.eof", "true"),
+    ]);
+    tokio::task::spawn_blocking(move || -> anyhow::Result<i64> {
+        let consumer: BaseConsumer = client.create()?;
+        let t = Duration::from_secs(10);
+        let md = consumer.fetch_metadata(Some(&topic), t)?;
+        let partitions: Vec<i32> = md
+            .topics()
+            .iter()
+            .filter(|x| x.name() == topic)
+            .flat_map(|x| x.partitions().iter().map(|p| p.id()))
+            .collect();
+        let mut all = rdkafka::TopicPartitionList::new();
+        for p in &partitions {
+            all.add_partition(&topic, *p);
+        }
+        let committed = consumer.committed_offsets(all, t)?;
+        let mut behind = 0;
+        for p in partitions {
+            let (_, high) = consumer.fetch_watermarks(&topic, p, t)?;
+            let at = match committed.find_partition(&topic, p).map(|e| e.offset()) {
+                Some(rdkafka::Offset::Offset(o)) => o,
+                _ => 0,
+            };
+            if high <= at {
+                continue;
+            }
+            // Read the tail as the group's consumer would: data records up to the end.
+            let mut tpl = rdkafka::TopicPartitionList::new();
+            tpl.add_partition_offset(&topic, p, rdkafka::Offset::Offset(at))?;
+            consumer.assign(&tpl)?;
+            let deadline = Instant::now() + Duration::from_secs(5);
+            let mut data = 0;
+            loop {
+                match consumer.poll(Duration::from_millis(100)) {
+                    Some(Ok(_)) => data += 1,
+                    Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => break,
+                    Some(Err(e)) => return Err(e.into()),
+                    None if Instant::now() >= deadline => {
+                        data = data.max(high - at);
+                        break;
+                    }
+                    None => {}
+                }
+            }
+            behind += data;
+        }
+        Ok(behind)
+    })
+    .await?
+}
+
+/// Waits until consumer group `group` is `Stable` with `members` members (a rebalance after a
+/// member joined or left is over); fails naming the group's last state.
+pub async fn wait_group_stable(group: &str, members: usize, timeout: Duration) -> anyhow::Result<()> {
+    use rdkafka::consumer::BaseConsumer;
+    let deadline = Instant::now() + timeout;
+    loop {
+        let g = group.to_string();
+        let state = tokio::task::spawn_blocking(move || -> anyhow::Result<(String, usize)> {
+            let probe: BaseConsumer = ClientConfig::new().set("bootstrap.servers", brokers()).create()?;
+            let list = probe.fetch_group_list(Some(&g), Duration::from_secs(5))?;
+            Ok(list
+                .groups()
+                .iter()
+                .find(|x| x.name() == g)
+                .map(|x| (x.state().to_string(), x.members().len()))
+                .unwrap_or_default())
+        })
+        .await??;
+        if state.0 == "Stable" && state.1 == members {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "consumer group {group} not Stable with {members} members after {timeout:?}: {} with {}",
+            state.0,
+            state.1
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A directory of its own for this run (log files of spawned processes), under the system
+/// temporary folder: two runs, or two tests, never write the same file.
+pub fn run_dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("hookline-{}", unique(tag)));
+    std::fs::create_dir_all(&dir).expect("create the run's temporary directory");
+    dir
 }
 
 /// Polls `f` until it returns `Some` or `timeout` passes.

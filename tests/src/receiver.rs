@@ -115,7 +115,8 @@ impl Receiver {
         self.shared.seen.lock().unwrap().clone()
     }
 
-    /// Waits until at least `n` requests matched `pred`; returns those.
+    /// Waits until at least `n` requests matched `pred`; returns those (fewer when `timeout`
+    /// passed first: use [`expect_n`](Self::expect_n) when `n` must arrive).
     pub async fn wait_for(&self, n: usize, timeout: Duration, pred: impl Fn(&Received) -> bool) -> Vec<Received> {
         let deadline = Instant::now() + timeout;
         loop {
@@ -124,6 +125,30 @@ impl Receiver {
                 return got;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until at least `n` requests matched `pred` and returns those; panics naming `what`
+    /// (and how many of all requests arrived) when `timeout` passes first.
+    #[track_caller]
+    pub fn expect_n<'a>(
+        &'a self,
+        n: usize,
+        timeout: Duration,
+        pred: impl Fn(&Received) -> bool + 'a,
+        what: &'a str,
+    ) -> impl std::future::Future<Output = Vec<Received>> + 'a {
+        let caller = std::panic::Location::caller();
+        async move {
+            let got = self.wait_for(n, timeout, pred).await;
+            assert!(
+                got.len() >= n,
+                "{caller}: {what}: {} of {n} arrived within {timeout:?} ({} requests in all at {})",
+                got.len(),
+                self.requests().len(),
+                self.addr
+            );
+            got
         }
     }
 }
@@ -144,6 +169,7 @@ async fn record(State(s): State<Shared>, method: Method, uri: Uri, headers: Head
     });
     let delay = s.delay_ms.load(Ordering::SeqCst);
     if delay > 0 {
+        // A slow receiver, when a test asks for one (`Receiver::delay`).
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
     let nth = s.fail_nth_first.load(Ordering::SeqCst);

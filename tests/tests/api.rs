@@ -296,7 +296,14 @@ async fn test_sends_and_logs() {
         (Some("failed"), Some(500), Some("HTTP 500"))
     );
 
-    let got = ok.wait_for(3, Duration::from_secs(5), |_| true).await;
+    let got = ok
+        .expect_n(
+            3,
+            Duration::from_secs(5),
+            |_| true,
+            "a delivery, a click and a conversion test send",
+        )
+        .await;
     let paths: Vec<&str> = got.iter().map(|r| r.path.as_str()).collect();
     assert_eq!(paths.len(), 3);
     for (path, event) in [("/d", "delivery"), ("/c", "click"), ("/v", "conversion")] {
@@ -420,8 +427,9 @@ async fn configuration_survives_restarting_every_process() {
     assert_eq!(v["delivery_url"], rx.url("/after-restart"));
     p.send_accepted(&ws, "m-restart", "c-restart").await.unwrap();
     p.send_dlr("c-restart", "id:c-restart stat:DELIVRD").await.unwrap();
-    let got = rx.wait_for(1, Duration::from_secs(30), |_| true).await;
-    assert_eq!(got.len(), 1);
+    let got = rx
+        .expect_n(1, Duration::from_secs(30), |_| true, "the DLR of m-restart")
+        .await;
     assert_eq!(got[0].json(), json!({"message_id": "m-restart", "status": "DELIVRD"}));
     p.stop().await.unwrap();
 }

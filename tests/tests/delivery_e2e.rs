@@ -48,8 +48,7 @@ async fn json_and_smpp_dlrs_arrive_signed_with_the_documented_payload() {
     .await
     .unwrap();
 
-    let got = rx.wait_for(2, WAIT, |_| true).await;
-    assert_eq!(got.len(), 2, "both DLRs delivered: {got:?}");
+    let got = rx.expect_n(2, WAIT, |_| true, "both DLRs").await;
     for r in &got {
         assert_eq!(r.method, "POST");
         assert_eq!(r.path, "/webhook/delivery");
@@ -98,8 +97,7 @@ async fn opt_in_fields_no_secret_and_stable_webhook_id() {
     p.send_dlr("c-1", dlr).await.unwrap();
     // The same DLR again (a carrier resend, or a reprocessed record): same webhook id.
     p.send_dlr("c-1", dlr).await.unwrap();
-    let got = rx.wait_for(2, WAIT, |_| true).await;
-    assert_eq!(got.len(), 2);
+    let got = rx.expect_n(2, WAIT, |_| true, "the DLR and its resend").await;
     assert_eq!(
         got[0].json(),
         json!({"message_id":"m-1","telecom_message_id":"c-1","status":"EXPIRED","workspace_id":ws})
@@ -115,7 +113,8 @@ async fn opt_in_fields_no_secret_and_stable_webhook_id() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dlr_before_its_message_waits_then_joins_and_orphans_are_quarantined() {
     let (mut p, rx, ws, _key) = setup(None, None).await;
-    // DLR first; its message arrives a second later: delivered after a re-check.
+    // DLR first; its message arrives once enrich has parked the DLR: delivered after a
+    // re-check.
     p.send_dlr("late-1", r#"{"id":"late-1","stat":"DELIVRD"}"#)
         .await
         .unwrap();
@@ -123,11 +122,18 @@ async fn dlr_before_its_message_waits_then_joins_and_orphans_are_quarantined() {
     p.send_dlr("orphan-1", r#"{"id":"orphan-1","stat":"DELIVRD"}"#)
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let parked = |r: &hookline_tests::Record| String::from_utf8_lossy(&r.payload).contains("late-1");
+    let waiting = p
+        .read_topic(&p.kafka.topics.dlr_wait(), WAIT, |rs| rs.iter().any(parked))
+        .await
+        .unwrap();
+    assert!(
+        waiting.iter().any(parked),
+        "the DLR of late-1 was not parked in the wait topic: {waiting:?}"
+    );
     p.send_accepted(&ws, "m-late", "late-1").await.unwrap();
 
-    let got = rx.wait_for(1, WAIT, |_| true).await;
-    assert_eq!(got.len(), 1);
+    let got = rx.expect_n(1, WAIT, |_| true, "the DLR of m-late").await;
     assert_eq!(got[0].json()["message_id"], "m-late");
 
     let q = p
@@ -177,7 +183,7 @@ async fn a_10_mib_input_record_is_quarantined_truncated_and_the_consumer_goes_on
     p.send_accepted(&ws, "m-after", "after-1").await.unwrap();
     p.send_dlr("after-1", "id:after-1 stat:DELIVRD err:000").await.unwrap();
 
-    let got = rx.wait_for(1, WAIT, |_| true).await;
+    let got = rx.expect_n(1, WAIT, |_| true, "the DLR of m-after").await;
     assert_eq!(
         got.first().map(|r| r.json()["message_id"].clone()),
         Some(json!("m-after"))
@@ -216,8 +222,7 @@ async fn bad_records_are_quarantined_with_reasons_and_never_stop_the_consumer() 
     p.send_accepted(&ws, "m-good", "good-1").await.unwrap();
     p.send_dlr("good-1", "id:good-1 stat:DELIVRD err:000").await.unwrap();
 
-    let got = rx.wait_for(1, WAIT, |_| true).await;
-    assert_eq!(got.len(), 1);
+    let got = rx.expect_n(1, WAIT, |_| true, "the DLR of m-good").await;
     assert_eq!(got[0].json()["message_id"], "m-good");
 
     let want = [
@@ -250,11 +255,26 @@ async fn bad_records_are_quarantined_with_reasons_and_never_stop_the_consumer() 
 
     let metrics = p.metrics().await.unwrap();
     assert!(
-        metrics.contains("hookline_ingest_quarantined_total{reason=\"unknown_status\"} 1"),
+        metrics.contains("hookline_quarantined_total{reason=\"unknown_status\",service=\"ingest\"} 1"),
         "{metrics}"
     );
     assert!(metrics.contains("hookline_enrich_dlr_join_total{outcome=\"intermediate\"} 1"));
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Enrich is done with both DLRs once each one's status event was fanned out: then the
+    // ENROUTE one made no delivery event, and the receiver got only m-good.
+    p.wait_metric(
+        "hookline_enrich_events_total",
+        &[("event_type", "status")],
+        |v| v >= 2.0,
+        WAIT,
+        "the status events of both DLRs",
+    )
+    .await
+    .unwrap();
+    let delivery_events = p
+        .metric("hookline_enrich_events_total", &[("event_type", "delivery")])
+        .await
+        .unwrap();
+    assert_eq!(delivery_events, 1.0, "ENROUTE made no delivery event");
     assert_eq!(rx.requests().len(), 1, "ENROUTE fired no webhook");
     p.stop().await.unwrap();
 }
@@ -264,8 +284,7 @@ async fn config_changes_apply_without_restart() {
     let (mut p, rx, ws, key) = setup(Some("first-secret"), None).await;
     p.send_accepted(&ws, "m-a", "a").await.unwrap();
     p.send_dlr("a", "id:a stat:DELIVRD").await.unwrap();
-    let first = rx.wait_for(1, WAIT, |_| true).await;
-    assert_eq!(first.len(), 1);
+    let first = rx.expect_n(1, WAIT, |_| true, "the first DLR").await;
     let ts = first[0].header("x-webhook-timestamp").unwrap();
     assert_eq!(
         first[0].header("x-webhook-signature").unwrap(),
@@ -273,6 +292,7 @@ async fn config_changes_apply_without_restart() {
     );
 
     // New secret and fields, same running processes.
+    let version = p.workspace_version(&ws).unwrap();
     let (s, _) = p
         .put_webhooks(
             &key,
@@ -281,11 +301,10 @@ async fn config_changes_apply_without_restart() {
         .await
         .unwrap();
     assert_eq!(s, 200);
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    p.wait_workspace_version(&ws, version + 1, WAIT).await.unwrap();
     p.send_accepted(&ws, "m-b", "b").await.unwrap();
     p.send_dlr("b", "id:b stat:REJECTD").await.unwrap();
-    let second = rx.wait_for(2, WAIT, |_| true).await;
-    assert_eq!(second.len(), 2);
+    let second = rx.expect_n(2, WAIT, |_| true, "the DLR of m-b").await;
     let r = second.iter().find(|r| r.json()["message_id"] == "m-b").unwrap();
     assert_eq!(r.json(), json!({"message_id": "m-b", "status": "REJECTD"}));
     let ts = r.header("x-webhook-timestamp").unwrap();
@@ -295,9 +314,10 @@ async fn config_changes_apply_without_restart() {
     );
 
     // Disabling the channel stops deliveries.
+    let version = p.workspace_version(&ws).unwrap();
     let (s, view) = p.put_webhooks(&key, json!({"delivery_url": null})).await.unwrap();
     assert_eq!((s, &view["delivery_url"]), (200, &serde_json::Value::Null));
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    p.wait_workspace_version(&ws, version + 1, WAIT).await.unwrap();
     p.send_accepted(&ws, "m-c", "c").await.unwrap();
     p.send_dlr("c", "id:c stat:DELIVRD").await.unwrap();
     let disabled = eventually(Duration::from_secs(4), || async {

@@ -36,7 +36,14 @@ async fn failed_deliveries_retry_after_10_and_30_seconds_never_earlier() {
     p.send_accepted(&ws, "m-retry", "c-retry").await.unwrap();
     p.send_dlr("c-retry", "id:c-retry stat:DELIVRD").await.unwrap();
 
-    let got = rx.wait_for(3, Duration::from_secs(60), |_| true).await;
+    let got = rx
+        .expect_n(
+            3,
+            Duration::from_secs(60),
+            |_| true,
+            "the first attempt and two retries",
+        )
+        .await;
     assert_eq!(got.len(), 3, "three attempts");
     let a = attempts_of(&rx);
     assert!(
@@ -95,13 +102,27 @@ async fn failed_deliveries_retry_after_10_and_30_seconds_never_earlier() {
         "{metrics}"
     );
     assert!(metrics.contains("hookline_delivery_retries_scheduled_total{tier=\"30\"} 1"));
-    let lateness = metrics
-        .lines()
-        .find(|l| l.starts_with("hookline_delivery_delayed_record_lateness_seconds_sum") && l.contains(".30s\""))
-        .unwrap_or_default()
-        .to_string();
-    eprintln!("lateness metric: {lateness}");
-    assert!(metrics.contains("hookline_delivery_delayed_record_lateness_seconds_count"));
+    // Each retry was held in its tier once and released at or after its due time: the
+    // lateness histogram has one observation per tier, and what it measured (release minus
+    // due time, due time = failure + delay) is at most what the receiver saw past the delay
+    // (its next request follows the release; the failure follows its previous request).
+    for (tier, gap_ms) in [
+        (10, got[1].wall_ms - got[0].wall_ms),
+        (30, got[2].wall_ms - got[1].wall_ms),
+    ] {
+        let topic = p.kafka.topics.retry_tier(tier);
+        let labels = [("topic", topic.as_str())];
+        let name = "hookline_delivery_delayed_record_lateness_seconds";
+        let count = hookline_tests::metric_value(&metrics, &format!("{name}_count"), &labels);
+        let sum = hookline_tests::metric_value(&metrics, &format!("{name}_sum"), &labels);
+        eprintln!("lateness metric, {tier} s tier: {count} record(s), {sum} s");
+        assert_eq!(count, 1.0, "one retry released from {topic}: {metrics}");
+        let seen_late_ms = (gap_ms - tier as i64 * 1000) as f64;
+        assert!(
+            sum * 1000.0 <= seen_late_ms + 5.0,
+            "{tier} s tier: lateness metric {sum} s, but the receiver saw the retry {seen_late_ms} ms past its delay"
+        );
+    }
     assert!(
         metrics.contains("hookline_delivery_consumer_lag_records{topic="),
         "lag reported from librdkafka statistics"
@@ -126,8 +147,14 @@ async fn smsedge_policy_with_scaled_tiers() {
     sub.retry = RetryPolicy::smsedge();
     p.put_workspace(&workspace(&ws, vec![sub.clone()])).await.unwrap();
     p.dispatch(&sub, 1).await.unwrap();
-    let got = rx.wait_for(3, Duration::from_secs(60), |_| true).await;
-    assert_eq!(got.len(), 3);
+    let got = rx
+        .expect_n(
+            3,
+            Duration::from_secs(60),
+            |_| true,
+            "the first attempt and two retries",
+        )
+        .await;
     let tier = Duration::from_millis(10_800);
     assert!(got[1].at - got[0].at >= tier, "{:?}", got[1].at - got[0].at);
     assert!(got[2].at - got[1].at >= tier, "{:?}", got[2].at - got[1].at);
@@ -149,8 +176,14 @@ async fn retry_after_is_not_retried_before_its_time() {
     let sub = subscription(&ws, "limited", &rx.url("/x"));
     p.put_workspace(&workspace(&ws, vec![sub.clone()])).await.unwrap();
     p.dispatch(&sub, 1).await.unwrap();
-    let got = rx.wait_for(2, Duration::from_secs(60), |_| true).await;
-    assert_eq!(got.len(), 2);
+    let got = rx
+        .expect_n(
+            2,
+            Duration::from_secs(60),
+            |_| true,
+            "the 429 attempt and its retry after Retry-After",
+        )
+        .await;
     assert!(
         got[1].at - got[0].at >= Duration::from_secs(20),
         "{:?}",
@@ -191,7 +224,7 @@ async fn exhausted_events_are_dead_lettered_and_can_be_resent() {
         (letter["attempts"].as_u64(), letter["last_error"].as_str()),
         (Some(3), Some("HTTP 500"))
     );
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // The dead letter is written after the third attempt failed: no attempt can follow it.
     assert_eq!(rx.requests().len(), 3, "exactly three attempts");
 
     // Listed for the workspace...
@@ -225,8 +258,9 @@ async fn exhausted_events_are_dead_lettered_and_can_be_resent() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.unwrap()["resent"], 1);
-    let got = rx.wait_for(4, Duration::from_secs(20), |_| true).await;
-    assert_eq!(got.len(), 4);
+    let got = rx
+        .expect_n(4, Duration::from_secs(20), |_| true, "the re-sent dead letter")
+        .await;
     assert_eq!(
         got[3].header("x-webhook-id"),
         got[0].header("x-webhook-id"),
@@ -258,13 +292,17 @@ async fn rate_limit_holds_with_two_delivery_replicas() {
     let mut sub = subscription(&ws, "limited", &rx.url("/r"));
     sub.rate_limit_per_sec = 50;
     main.put_workspace(&workspace(&ws, vec![sub.clone()])).await.unwrap();
-    // Let the group settle with both replicas before the burst.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Both replicas hold partitions before the burst.
+    hookline_tests::wait_group_stable(&format!("{id}-delivery"), 2, Duration::from_secs(60))
+        .await
+        .unwrap();
     let total = 200;
     for n in 0..total {
         main.dispatch(&sub, n).await.unwrap();
     }
-    let got = rx.wait_for(total, Duration::from_secs(60), |_| true).await;
+    let got = rx
+        .expect_n(total, Duration::from_secs(60), |_| true, "every event of the burst")
+        .await;
     let ids: HashSet<_> = got
         .iter()
         .filter_map(|r| r.header("x-webhook-id").map(str::to_string))
@@ -309,7 +347,14 @@ async fn healthy_latency(
         let id = p.dispatch(healthy, base + i).await.unwrap();
         sent.push((id, at));
     }
-    let got = rx.wait_for(base + n, Duration::from_secs(30), |_| true).await;
+    let got = rx
+        .expect_n(
+            base + n,
+            Duration::from_secs(30),
+            |_| true,
+            "the healthy endpoint's events",
+        )
+        .await;
     sent.iter()
         .map(|(id, at)| {
             let r = got
@@ -387,7 +432,7 @@ fn delivery_binary() -> std::path::PathBuf {
     bin
 }
 
-fn spawn_delivery(id: &str, settings_key: &str, log: &str) -> tokio::process::Child {
+fn spawn_delivery(id: &str, settings_key: &str, log: &std::path::Path) -> tokio::process::Child {
     tokio::process::Command::new(delivery_binary())
         .env("HOOKLINE_KAFKA_BROKERS", hookline_tests::brokers())
         .env("HOOKLINE_TOPIC_PREFIX", format!("{id}."))
@@ -429,7 +474,8 @@ async fn kill_9_of_a_delivery_process_loses_nothing() {
     let sub = subscription(&ws, "many", &rx.url("/k"));
     p.put_workspace(&workspace(&ws, vec![sub.clone()])).await.unwrap();
 
-    let mut delivery = spawn_delivery(&id, &key, "/tmp/kill-1.log");
+    let logs = hookline_tests::run_dir("kill");
+    let mut delivery = spawn_delivery(&id, &key, &logs.join("kill-1.log"));
     let total = 3000;
     // Events keep arriving, about 600/s, while the process is killed and restarted.
     let producer = {
@@ -449,6 +495,7 @@ async fn kill_9_of_a_delivery_process_loses_nothing() {
                     .unwrap();
                 ids.insert(d.dispatch_id);
                 if n % 60 == 59 {
+                    // The pace of the load (about 600/s), not a wait.
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             }
@@ -463,9 +510,8 @@ async fn kill_9_of_a_delivery_process_loses_nothing() {
     let at_kill = rx.requests().len();
     eprintln!("killed with {at_kill} of {total} received");
     assert!(at_kill < total * 2 / 3, "the kill happened mid-run");
-    tokio::time::sleep(Duration::from_secs(1)).await;
 
-    let mut restarted = spawn_delivery(&id, &key, "/tmp/kill-2.log");
+    let mut restarted = spawn_delivery(&id, &key, &logs.join("kill-2.log"));
     let ids = producer.await.unwrap();
     let all = eventually(Duration::from_secs(120), || async {
         let seen: HashSet<String> = rx
@@ -516,4 +562,6 @@ async fn kill_9_of_a_delivery_process_loses_nothing() {
         .unwrap();
     assert!(status.success(), "clean exit after SIGTERM: {status}");
     p.stop().await.unwrap();
+    // The processes' logs are kept only when the test fails.
+    let _ = std::fs::remove_dir_all(&logs);
 }

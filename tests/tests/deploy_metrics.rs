@@ -138,7 +138,18 @@ async fn every_metric_the_dashboard_and_alerts_query_is_exported() {
     p.send_dlr("c-2", "id:c-2 stat:DELIVRD").await.unwrap();
     p.send_dlr("c-1", "id:c-1 stat:DELIVRD").await.unwrap();
     p.send_dlr("c-never", "id:c-never stat:DELIVRD").await.unwrap();
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // c-2's message is sent once enrich has parked its DLR in the wait topic.
+    let parked = |r: &hookline_tests::Record| String::from_utf8_lossy(&r.payload).contains("c-2");
+    let waiting = p
+        .read_topic(&p.kafka.topics.dlr_wait(), Duration::from_secs(30), |rs| {
+            rs.iter().any(parked)
+        })
+        .await
+        .unwrap();
+    assert!(
+        waiting.iter().any(parked),
+        "the DLR of c-2 was not parked in the wait topic: {waiting:?}"
+    );
     p.send_accepted(&ws, "m-2", "c-2").await.unwrap();
     let click = json!({"click_id": "k-1", "short_url": "https://hkl.ink/x1", "message_id": "m-1",
         "recipient": "+14155551234", "link_type": "api", "bot": true, "clicked_at": "2026-02-13T10:35:00Z"});
@@ -174,7 +185,8 @@ async fn every_metric_the_dashboard_and_alerts_query_is_exported() {
         if missing.is_empty() || Instant::now() > deadline {
             break (scrape, missing);
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // A poll interval: the loop waits on the condition above.
+        tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert!(
         missing.is_empty(),
@@ -182,25 +194,33 @@ async fn every_metric_the_dashboard_and_alerts_query_is_exported() {
     );
     eprintln!("{} metric names queried, all exported", wanted.len());
 
-    // promtool's own validation of the exposition (scripts/test.sh installs promtool).
-    match std::process::Command::new("promtool").arg("--version").output() {
-        Ok(_) => {
-            let path = std::env::temp_dir().join(format!("hookline-metrics-{}.txt", p.id));
-            std::fs::write(&path, &scrape).unwrap();
-            let out = std::process::Command::new("sh")
-                .arg("-c")
-                .arg(format!("promtool check metrics < '{}'", path.display()))
-                .output()
-                .expect("promtool");
-            assert!(
-                out.status.success(),
-                "promtool check metrics: {}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            eprintln!("promtool check metrics: ok");
-            let _ = std::fs::remove_file(path);
-        }
-        Err(_) => eprintln!("promtool is not on PATH: `promtool check metrics` skipped (scripts/test.sh installs it)"),
-    }
+    // promtool's own validation of the exposition: required (scripts/test.sh installs it, from
+    // Debian's `prometheus` package, through scripts/check-deploy.sh).
+    use std::io::Write;
+    let mut promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "promtool is required for `promtool check metrics` and could not be run ({e}): \
+                 install Debian's `prometheus` package (scripts/test.sh does, via scripts/check-deploy.sh)"
+            )
+        });
+    promtool
+        .stdin
+        .take()
+        .expect("promtool's stdin")
+        .write_all(scrape.as_bytes())
+        .unwrap();
+    let out = promtool.wait_with_output().expect("promtool");
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("promtool check metrics: ok");
 }

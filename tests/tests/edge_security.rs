@@ -94,8 +94,8 @@ async fn the_edge_refuses_requests_without_a_valid_credential() {
     // A real message of the workspace, from the gateway's Kafka stream: forged DLRs, clicks
     // and conversions would have something to join.
     p.send_accepted(&ws, "m-1", "c-1").await.unwrap();
-    let first = rx.wait_for(1, WAIT, |r| r.path == "/impression").await;
-    assert_eq!(first.len(), 1, "the genuine message's impression");
+    rx.expect_n(1, WAIT, |r| r.path == "/impression", "the genuine message's impression")
+        .await;
 
     let forged = [
         (
@@ -147,8 +147,8 @@ async fn the_edge_refuses_requests_without_a_valid_credential() {
 
     // The genuine DLR, from the carrier feed, is the one delivery webhook.
     p.send_dlr("c-1", "id:c-1 stat:DELIVRD err:000").await.unwrap();
-    let got = rx.wait_for(1, WAIT, |r| r.path == "/delivery").await;
-    assert_eq!(got.len(), 1);
+    rx.expect_n(1, WAIT, |r| r.path == "/delivery", "a request to /delivery")
+        .await;
     assert_eq!(
         (
             paths(&rx, "/delivery"),
@@ -201,8 +201,9 @@ async fn credentials_are_bound_to_kinds_workspaces_and_carrier_connections() {
     assert_eq!(post(&p, "/v1/dlr", Some(&telco2), &other_connection).await.0, 403);
     let dlr = json!({"carrier_message_id": "c-1", "status": "DELIVRD"});
     assert_eq!(post(&p, "/v1/dlr", Some(&telco2), &dlr).await.0, 202);
-    let got = rx_b.wait_for(1, WAIT, |r| r.path == "/delivery").await;
-    assert_eq!(got.len(), 1);
+    let got = rx_b
+        .expect_n(1, WAIT, |r| r.path == "/delivery", "a request to /delivery")
+        .await;
     assert_eq!(
         got[0].json()["message_id"],
         "m-b",
@@ -211,7 +212,9 @@ async fn credentials_are_bound_to_kinds_workspaces_and_carrier_connections() {
     // An unbound DLR credential names the connection in the record.
     let carriers = p.create_ingest_key(vec![IngestKind::Dlr], None, None).await.unwrap();
     assert_eq!(post(&p, "/v1/dlr", Some(&carriers), &other_connection).await.0, 202);
-    let got = rx_a.wait_for(1, WAIT, |r| r.path == "/delivery").await;
+    let got = rx_a
+        .expect_n(1, WAIT, |r| r.path == "/delivery", "a request to /delivery")
+        .await;
     assert_eq!(got[0].json()["message_id"], "m-a");
 
     // A messages credential of alpha cannot write beta's messages.
@@ -247,8 +250,9 @@ async fn credentials_are_bound_to_kinds_workspaces_and_carrier_connections() {
         .await
         .unwrap();
     assert_eq!(r.status(), 202);
-    let got = rx_b.wait_for(1, WAIT, |r| r.path == "/conversion").await;
-    assert_eq!(got.len(), 1);
+    let got = rx_b
+        .expect_n(1, WAIT, |r| r.path == "/conversion", "a request to /conversion")
+        .await;
     assert_eq!(got[0].json()["message_id"], "m-b");
     assert_eq!(
         paths(&rx_a, "/conversion"),
@@ -290,7 +294,9 @@ async fn one_workspace_cannot_take_over_another_workspaces_metadata() {
     // Alpha's next DLR goes to alpha only.
     let dlr = json!({"carrier_message_id": "c-1", "status": "DELIVRD"});
     assert_eq!(post(&p, "/v1/dlr", Some(&gateway), &dlr).await.0, 202);
-    let got = rx_a.wait_for(1, WAIT, |r| r.path == "/delivery").await;
+    let got = rx_a
+        .expect_n(1, WAIT, |r| r.path == "/delivery", "a request to /delivery")
+        .await;
     assert_eq!(got[0].json()["message_id"], "m-1");
 
     // A click id first seen for alpha's message cannot be re-pointed at beta's.
@@ -303,7 +309,8 @@ async fn one_workspace_cannot_take_over_another_workspaces_metadata() {
     stored(&p, 3).await;
     let click = |m: &str| json!({"click_id": "k-1", "short_url": "https://hkl.ink/x", "message_id": m, "recipient": "+14155551234", "user_agent": HUMAN});
     assert_eq!(post(&p, "/v1/clicks", Some(&gateway), &click("m-1")).await.0, 202);
-    rx_a.wait_for(1, WAIT, |r| r.path == "/click").await;
+    rx_a.expect_n(1, WAIT, |r| r.path == "/click", "a request to /click")
+        .await;
     assert_eq!(post(&p, "/v1/clicks", Some(&gateway), &click("m-2")).await.0, 202);
     quarantined(&p, "metadata_conflict", 2).await;
 
@@ -311,8 +318,9 @@ async fn one_workspace_cannot_take_over_another_workspaces_metadata() {
     // carry alpha's campaign (only the id the gateway sent).
     let inbound = json!({"workspace_id": beta, "from": "+14155551234", "to": "+15550000", "text": "hello", "last_message_id": "m-1"});
     assert_eq!(post(&p, "/v1/inbound", Some(&gateway), &inbound).await.0, 202);
-    let got = rx_b.wait_for(1, WAIT, |r| r.path == "/inbound").await;
-    assert_eq!(got.len(), 1);
+    let got = rx_b
+        .expect_n(1, WAIT, |r| r.path == "/inbound", "a request to /inbound")
+        .await;
     let body = got[0].json();
     assert!(
         !body.to_string().contains("campaign-alpha") && body["data"]["last_message"]["campaign_id"].is_null(),
@@ -481,8 +489,8 @@ async fn fan_out_is_bounded_per_workspace_and_per_event() {
     })
     .await;
     assert!(capped.is_some(), "the third delivery was counted as capped");
-    let got = rx.wait_for(2, WAIT, |_| true).await;
-    assert_eq!(got.len(), 2);
+    rx.expect_n(2, WAIT, |_| true, "the two deliveries within the cap")
+        .await;
     let dispatched = p
         .metrics()
         .await

@@ -78,8 +78,9 @@ async fn embedded_mode_delivers_a_dlr_injected_over_http() {
         (Some("INVALID_RECORD"), Some("invalid_smpp_receipt"))
     );
 
-    let got = rx.wait_for(1, Duration::from_secs(30), |_| true).await;
-    assert_eq!(got.len(), 1);
+    let got = rx
+        .expect_n(1, Duration::from_secs(30), |_| true, "the DLR of demo-1")
+        .await;
     let body = got[0].json();
     assert_eq!(
         (body["message_id"].as_str(), body["status"].as_str()),

@@ -34,6 +34,19 @@ fn click(message_id: &str, broadcast: Option<&str>, ua: &str) -> Value {
     c
 }
 
+/// Waits until enrich stored `n` accepted messages (a click or conversion can join them).
+async fn messages_stored(p: &TestPipeline, n: usize) {
+    p.wait_metric(
+        "hookline_enrich_records_total",
+        &[("kind", "message"), ("outcome", "stored")],
+        |v| v >= n as f64,
+        WAIT,
+        "accepted messages stored by enrich",
+    )
+    .await
+    .unwrap();
+}
+
 async fn metric_is(p: &TestPipeline, line: &str) -> bool {
     eventually(Duration::from_secs(15), || async {
         p.metrics().await.ok().filter(|m| m.contains(line)).map(|_| ())
@@ -55,7 +68,7 @@ async fn bots_are_dropped_broadcast_clicks_are_unique_and_api_links_always_fire(
     assert_eq!(s, 200);
     message(&p, &ws, "m-b", Some("b1")).await;
     message(&p, &ws, "m-a", None).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    messages_stored(&p, 2).await;
 
     assert_eq!(post(&p, "/v1/clicks", click("m-b", Some("b1"), HUMAN)).await, 202);
     assert!(metric_is(&p, "hookline_enrich_clicks_total{outcome=\"delivered\"} 1").await);
@@ -73,8 +86,10 @@ async fn bots_are_dropped_broadcast_clicks_are_unique_and_api_links_always_fire(
 
     assert!(metric_is(&p, "hookline_enrich_clicks_total{outcome=\"bot\"} 2").await);
     assert!(metric_is(&p, "hookline_enrich_clicks_total{outcome=\"duplicate\"} 1").await);
-    let got = rx.wait_for(3, WAIT, |_| true).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let got = rx
+        .expect_n(3, WAIT, |_| true, "one broadcast click and two API-link clicks")
+        .await;
+    p.wait_settled(WAIT, "the clicks").await.unwrap();
     assert_eq!(rx.requests().len(), 3, "one broadcast click and two API-link clicks");
     let first = got.iter().find(|r| r.json()["message_id"] == "m-b").unwrap().json();
     assert_eq!(first["broadcast_id"], "b1");
@@ -83,14 +98,21 @@ async fn bots_are_dropped_broadcast_clicks_are_unique_and_api_links_always_fire(
     assert!(first["timestamp"].is_string());
 
     // Toggle off: a repeat broadcast click fires again.
+    let version = p.workspace_version(&ws).unwrap();
     let (s, _) = p
         .put_webhooks(&key, json!({"unique_clicks_only": false}))
         .await
         .unwrap();
     assert_eq!(s, 200);
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    p.wait_workspace_version(&ws, version + 1, WAIT).await.unwrap();
     assert_eq!(post(&p, "/v1/clicks", click("m-b", Some("b1"), HUMAN)).await, 202);
-    assert_eq!(rx.wait_for(4, WAIT, |_| true).await.len(), 4);
+    rx.expect_n(
+        4,
+        WAIT,
+        |_| true,
+        "the repeat broadcast click once unique_clicks_only is off",
+    )
+    .await;
     p.stop().await.unwrap();
 }
 
@@ -111,7 +133,30 @@ async fn concurrent_clicks_on_two_enrich_replicas_fire_once() {
         .unwrap();
     assert_eq!(s, 200);
     message(&main, &ws, "m-dup", Some("b-dup")).await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Both replicas have the click subscription and share the partitions, and one of them
+    // stored the message.
+    let version = main.workspace_version(&ws).unwrap();
+    for e in [&e1, &e2] {
+        e.wait_workspace_version(&ws, version, WAIT).await.unwrap();
+    }
+    hookline_tests::wait_group_stable(&e1.settings.enrich.group, 2, WAIT)
+        .await
+        .unwrap();
+    let stored = eventually(WAIT, || async {
+        let mut n = 0.0;
+        for e in [&e1, &e2] {
+            n += e
+                .metric(
+                    "hookline_enrich_records_total",
+                    &[("kind", "message"), ("outcome", "stored")],
+                )
+                .await
+                .ok()?;
+        }
+        (n >= 1.0).then_some(())
+    })
+    .await;
+    assert!(stored.is_some(), "neither enrich replica stored m-dup within {WAIT:?}");
     // 20 clicks by the same recipient on the same broadcast, spread over both partitions (and
     // so both replicas) at the same moment.
     let topic = main.kafka.topics.link_clicks();
@@ -119,9 +164,10 @@ async fn concurrent_clicks_on_two_enrich_replicas_fire_once() {
         let c = serde_json::to_vec(&click("m-dup", Some("b-dup"), HUMAN)).unwrap();
         main.produce(&topic, &format!("k{n}"), &c).await.unwrap();
     }
-    let got = rx.wait_for(1, WAIT, |_| true).await;
-    assert_eq!(got.len(), 1);
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    rx.expect_n(1, WAIT, |_| true, "the first click").await;
+    hookline_tests::wait_settled(&[&main, &e1, &e2], WAIT, "the 20 clicks")
+        .await
+        .unwrap();
     assert_eq!(
         rx.requests().len(),
         1,
@@ -144,11 +190,12 @@ async fn conversions_join_their_click_and_fire_once_per_transaction() {
         .unwrap();
     assert_eq!(s, 200);
     message(&p, &ws, "m-c", Some("b-c")).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    messages_stored(&p, 1).await;
     let mut c = click("m-c", Some("b-c"), HUMAN);
     c["click_id"] = json!("click-77");
     assert_eq!(post(&p, "/v1/clicks", c).await, 202);
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Stored (the conversion joins it) before it is counted.
+    assert!(metric_is(&p, "hookline_enrich_clicks_total{outcome=\"delivered\"} 1").await);
 
     let track = |q: &str| p.ingest_get(&format!("/track?{q}")).send();
     let q = "click_id=click-77&event=purchase&value=19.99&currency=usd&transaction_id=tx-1";
@@ -168,13 +215,13 @@ async fn conversions_join_their_click_and_fire_once_per_transaction() {
     );
     assert_eq!(track("event=purchase").await.unwrap().status(), 400);
 
-    let got = rx.wait_for(2, WAIT, |_| true).await;
+    let got = rx.expect_n(2, WAIT, |_| true, "the purchase and the signup").await;
     assert!(
         metric_is(&p, "hookline_enrich_conversions_total{outcome=\"duplicate\"} 1").await,
         "...but fires once"
     );
     assert!(metric_is(&p, "hookline_enrich_conversions_total{outcome=\"unjoined\"} 1").await);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    p.wait_settled(WAIT, "the conversions").await.unwrap();
     assert_eq!(rx.requests().len(), 2);
     let purchase = got.iter().map(|r| r.json()).find(|v| v["event"] == "purchase").unwrap();
     assert_eq!(
@@ -208,15 +255,14 @@ async fn impressions_fire_for_api_single_sends_only() {
     assert_eq!(s, 200);
     message(&p, &ws, "m-single", None).await;
     message(&p, &ws, "m-broadcast", Some("b9")).await;
-    let got = rx.wait_for(1, WAIT, |_| true).await;
-    assert_eq!(got.len(), 1);
+    let got = rx.expect_n(1, WAIT, |_| true, "the impression of m-single").await;
     assert_eq!(
         got[0].json(),
         json!({"message_id": "m-single", "recipient": "+14155551234", "sender_id": "MyApp", "num_parts": 2,
                "cost": 0.0085, "timestamp": "2026-02-13T10:30:00Z"})
     );
     assert_eq!(got[0].header("x-webhook-event"), Some("impression"));
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    p.wait_settled(WAIT, "both messages").await.unwrap();
     assert_eq!(rx.requests().len(), 1, "no impression for a broadcast message");
     p.stop().await.unwrap();
 }
@@ -233,7 +279,7 @@ async fn inbound_sms_fires_inbound_and_stop_fires_opt_out() {
         .await
         .unwrap();
     message(&p, &ws, "m-last", Some("camp-1")).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    messages_stored(&p, 1).await;
 
     let inbound = |text: &str, id: &str| {
         json!({"inbound_id": id, "workspace_id": ws, "from": "+14155551234", "to": "+14155550000", "text": text,
@@ -246,8 +292,9 @@ async fn inbound_sms_fires_inbound_and_stop_fires_opt_out() {
         400
     );
 
-    let got = rx.wait_for(3, WAIT, |_| true).await;
-    assert_eq!(got.len(), 3, "two inbound webhooks and one opt-out");
+    let got = rx
+        .expect_n(3, WAIT, |_| true, "two inbound webhooks and one opt-out")
+        .await;
     let events: Vec<&str> = got.iter().filter_map(|r| r.header("x-webhook-event")).collect();
     assert_eq!(events.iter().filter(|e| **e == "inbound").count(), 2);
     let hello = got
@@ -276,8 +323,7 @@ async fn inbound_sms_fires_inbound_and_stop_fires_opt_out() {
     let mut visit = click("m-last", Some("camp-1"), HUMAN);
     visit["opt_out"] = json!(true);
     assert_eq!(post(&p, "/v1/clicks", visit).await, 202);
-    let got = rx.wait_for(4, WAIT, |_| true).await;
-    assert_eq!(got.len(), 4);
+    let got = rx.expect_n(4, WAIT, |_| true, "the link opt-out").await;
     let link = got
         .iter()
         .map(|r| r.json())
@@ -314,7 +360,7 @@ async fn every_status_fires_and_statuses_after_a_final_one_are_flagged() {
         p.send_dlr("c-st", dlr).await.unwrap();
         seen += 1;
         // One at a time, so the order at the receiver is the order of arrival.
-        assert_eq!(rx.wait_for(seen, WAIT, |_| true).await.len(), seen);
+        rx.expect_n(seen, WAIT, |_| true, dlr).await;
     }
     let got: Vec<Value> = rx.requests().iter().map(|r| r.json()).collect();
     let summary: Vec<(String, bool)> = got

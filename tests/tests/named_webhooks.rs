@@ -229,13 +229,15 @@ async fn filtered_events_end_to_end_next_to_telecom23() {
     // ...and a 23 Telecom write leaves the named ones alone.
     let named_before = p.call("GET", HOOKS, Some(&key), None).await.1;
     assert_eq!(named_before["data"].as_array().unwrap().len(), 3);
+    let version = p.workspace_version(&ws).unwrap();
     let (s, _) = p
         .put_webhooks(&key, json!({"delivery_fields": ["message_id", "status", "recipient"]}))
         .await
         .unwrap();
     assert_eq!(s, 200);
     assert_eq!(p.call("GET", HOOKS, Some(&key), None).await.1, named_before);
-    tokio::time::sleep(Duration::from_millis(1500)).await; // enrich follows the config topic
+    // Enrich reads the config this process follows.
+    p.wait_workspace_version(&ws, version + 1, WAIT).await.unwrap();
 
     // Two SMS (one delivered, one not) and one MMS, delivered.
     p.send_accepted(&ws, "m-ok", "c-ok").await.unwrap();
@@ -264,8 +266,14 @@ async fn filtered_events_end_to_end_next_to_telecom23() {
     }
 
     // 23 Telecom got both SMS delivery reports, with its own fields and secret.
-    let got = t23.wait_for(2, WAIT, |r| r.json()["message_id"] != "m-mms").await;
-    assert_eq!(got.len(), 2);
+    let got = t23
+        .expect_n(
+            2,
+            WAIT,
+            |r| r.json()["message_id"] != "m-mms",
+            "both SMS delivery reports",
+        )
+        .await;
     for r in &got {
         assert_eq!(r.header("x-webhook-event"), Some("delivery"));
         let ts = r.header("x-webhook-timestamp").unwrap();
@@ -278,11 +286,13 @@ async fn filtered_events_end_to_end_next_to_telecom23() {
 
     // The named SMS subscription got only the delivered status, in the envelope, signed with
     // its own secret.
-    let got = named.wait_for(1, WAIT, |_| true).await;
-    assert_eq!(got.len(), 1);
-    let mms_got = mms.wait_for(2, WAIT, |_| true).await;
-    let wa_got = whatsapp.wait_for(1, WAIT, |_| true).await;
-    tokio::time::sleep(Duration::from_secs(2)).await; // anything extra would have arrived
+    named.expect_n(1, WAIT, |_| true, "the delivered SMS status").await;
+    let mms_got = mms.expect_n(2, WAIT, |_| true, "the MMS statuses").await;
+    let wa_got = whatsapp
+        .expect_n(1, WAIT, |_| true, "the filtered WhatsApp inbound")
+        .await;
+    // Every record sent has been handled to its end: anything extra would have arrived.
+    p.wait_settled(WAIT, "the SMS, MMS and inbound records").await.unwrap();
     assert_eq!(named.requests().len(), 1, "only the delivered SMS status");
     let r = &named.requests()[0];
     assert_eq!(r.path, "/named");

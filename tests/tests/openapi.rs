@@ -21,21 +21,32 @@ fn operations(doc: &Value) -> BTreeSet<(String, String)> {
         .collect()
 }
 
-/// Route paths written in the services' sources: any string literal that looks like one.
+/// Route paths written in the services' sources (their module folders included): any string
+/// literal that looks like one.
 fn route_literals() -> BTreeSet<String> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut found = BTreeSet::new();
-    for dir in ["services/api/src", "services/ingest/src"] {
-        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
-            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-            for literal in text.split('"').skip(1).step_by(2) {
-                let is_route = ["/api/", "/v1/", "/admin/", "/track"]
-                    .iter()
-                    .any(|p| literal.starts_with(p))
-                    && !literal.contains(char::is_whitespace);
-                if is_route {
-                    found.insert(literal.to_string());
-                }
+    let mut files = vec![];
+    let mut dirs = vec![root.join("services/api/src"), root.join("services/ingest/src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    for path in files {
+        let text = std::fs::read_to_string(path).unwrap();
+        for literal in text.split('"').skip(1).step_by(2) {
+            let is_route = ["/api/", "/v1/", "/admin/", "/track"]
+                .iter()
+                .any(|p| literal.starts_with(p))
+                && !literal.contains(char::is_whitespace);
+            if is_route {
+                found.insert(literal.to_string());
             }
         }
     }

@@ -76,25 +76,38 @@ async fn redis_outage_pauses_processing_and_loses_nothing() {
     assert_eq!(s, 200);
 
     batch(&p, &ws, 0, 20).await;
-    assert_eq!(rx.wait_for(20, Duration::from_secs(30), |_| true).await.len(), 20);
+    rx.expect_n(20, Duration::from_secs(30), |_| true, "the first 20 DLRs, Redis up")
+        .await;
 
     // Redis goes away; the next 20 events are accepted by ingest but wait in enrich.
     redis.start_kill().unwrap();
     redis.wait().await.unwrap();
     batch(&p, &ws, 20, 40).await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Enrich has the new records and met the outage (store errors counted) before the check.
+    p.wait_metric(
+        "hookline_enrich_store_errors_total",
+        &[],
+        |v| v > 0.0,
+        Duration::from_secs(30),
+        "store errors counted while Redis is down",
+    )
+    .await
+    .unwrap();
     assert_eq!(rx.requests().len(), 20, "nothing is joined while Redis is down");
-    let metrics = p.metrics().await.unwrap();
-    assert!(
-        metrics.contains("hookline_enrich_store_errors_total"),
-        "store errors counted"
-    );
 
     // Redis returns (empty: it keeps nothing on disk): processing catches up.
     let _redis = redis_server(port);
     wait_port(port).await;
-    let got = rx.wait_for(40, Duration::from_secs(60), |_| true).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let got = rx
+        .expect_n(
+            40,
+            Duration::from_secs(60),
+            |_| true,
+            "all 40 DLRs after Redis returned",
+        )
+        .await;
+    // Everything sent has been handled: a duplicate would have arrived.
+    p.wait_settled(Duration::from_secs(60), "the 40 DLRs").await.unwrap();
     let ids: HashSet<String> = got
         .iter()
         .map(|r| r.json()["message_id"].as_str().unwrap().to_string())

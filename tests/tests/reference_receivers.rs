@@ -142,12 +142,15 @@ async fn check(kind: &str) {
         "{kind} accepts the correctly signed DLR"
     );
 
+    let version = p.workspace_version(&ws).unwrap();
     let (s, _) = p
         .put_webhooks(&key, json!({"signing_secret": "not-the-receivers-secret"}))
         .await
         .unwrap();
     assert_eq!(s, 200);
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    p.wait_workspace_version(&ws, version + 1, Duration::from_secs(30))
+        .await
+        .unwrap();
     assert_eq!(
         deliver(&p, &key, &ws, "wrong").await,
         401,

@@ -182,8 +182,7 @@ async fn no_secret_leaves_the_config_topic() {
         .await
         .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["resent"], 2);
-    let all = rx.wait_for(8, WAIT, |_| true).await;
-    assert_eq!(all.len(), 8, "both re-sent");
+    let all = rx.expect_n(8, WAIT, |_| true, "both re-sent").await;
     let ok = &all[6..];
     let t23 = ok.iter().find(|r| r.path == "/t23").expect("23 Telecom re-sent");
     assert_signed(t23, secret);
@@ -278,8 +277,9 @@ async fn a_subscription_newer_than_deliverys_config_is_delivered_and_signed() {
         .await
         .unwrap();
     assert_eq!(s, 200);
-    let got = rx.wait_for(1, WAIT, |_| true).await;
-    assert_eq!(got.len(), 1, "delivered once its config arrived");
+    let got = rx
+        .expect_n(1, WAIT, |_| true, "delivered once its config arrived")
+        .await;
     assert_eq!(got[0].header("x-webhook-id"), Some(d.dispatch_id.as_str()));
     assert_eq!(
         got[0].header("x-webhook-attempt"),
@@ -304,7 +304,7 @@ async fn a_subscription_newer_than_deliverys_config_is_delivered_and_signed() {
         )
         .await;
     assert_eq!((s, &v["success"]), (200, &json!(true)), "{v}");
-    let got = rx.wait_for(2, WAIT, |_| true).await;
+    let got = rx.expect_n(2, WAIT, |_| true, "the test send").await;
     assert_eq!(got[1].header("x-webhook-id"), v["webhook_id"].as_str());
     assert_signed(&got[1], "second");
 
@@ -343,7 +343,7 @@ async fn a_deleted_subscription_is_skipped() {
         )
         .await
     );
-    let got = rx.wait_for(1, WAIT, |_| true).await;
+    let got = rx.expect_n(1, WAIT, |_| true, "the delivery to /kept").await;
     assert_eq!(got.iter().map(|r| r.path.as_str()).collect::<Vec<_>>(), ["/kept"]);
     p.stop().await.unwrap();
 }
@@ -374,15 +374,16 @@ async fn a_retry_after_a_secret_rotation_is_signed_with_the_new_secret() {
     assert_eq!(s, 200);
     p.send_accepted(&ws, "m-rot", "c-rot").await.unwrap();
     p.send_dlr("c-rot", "id:c-rot stat:DELIVRD").await.unwrap();
-    let first = rx.wait_for(1, WAIT, |_| true).await;
+    let first = rx.expect_n(1, WAIT, |_| true, "the DLR of m-rot").await;
     assert_signed(&first[0], "old-secret");
     let (s, _) = p
         .put_webhooks(&key, json!({"signing_secret": "new-secret"}))
         .await
         .unwrap();
     assert_eq!(s, 200);
-    let got = rx.wait_for(2, WAIT, |_| true).await;
-    assert_eq!(got.len(), 2);
+    let got = rx
+        .expect_n(2, WAIT, |_| true, "the DLR of m-rot signed with the new secret")
+        .await;
     assert!(
         got[1].at - first[0].at >= Duration::from_secs(4),
         "the retry was pending"
@@ -425,8 +426,9 @@ async fn old_format_records_are_delivered_and_lose_their_snapshot() {
         )
         .await
         .unwrap();
-    let got = rx.wait_for(2, WAIT, |_| true).await;
-    assert_eq!(got.len(), 2, "attempted at the live URL, then retried");
+    let got = rx
+        .expect_n(2, WAIT, |_| true, "attempted at the live URL, then retried")
+        .await;
     assert_eq!(
         got[1].header("x-webhook-signature"),
         None,

@@ -222,14 +222,22 @@ async fn dlr_click_and_inbound_payloads_on_the_wire() {
     assert_eq!(s, 200);
 
     message(&p, &ws, "12345", Some("100")).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    p.wait_metric(
+        "hookline_enrich_records_total",
+        &[("kind", "message"), ("outcome", "stored")],
+        |v| v >= 1.0,
+        WAIT,
+        "message 12345 stored by enrich",
+    )
+    .await
+    .unwrap();
     p.send_dlr(
         "c-12345",
         "id:c-12345 sub:001 dlvrd:001 submit date:2602271430 done date:2602271435 stat:DELIVRD err:000",
     )
     .await
     .unwrap();
-    let got = rx.wait_for(1, WAIT, |r| r.path == "/dlr").await;
+    let got = rx.expect_n(1, WAIT, |r| r.path == "/dlr", "a request to /dlr").await;
     let dlr = &got[0];
     let expected = json!({
       "id": 12345, "created": "2026-02-27 14:30:00", "updated": "2026-02-27 14:35:00",
@@ -252,10 +260,12 @@ async fn dlr_click_and_inbound_payloads_on_the_wire() {
     // Two human clicks: SMSEdge gets the first only; 23 Telecom (API link) gets both.
     click(&p, "12345").await;
     click(&p, "12345").await;
-    let t23 = rx.wait_for(2, WAIT, |r| r.path == "/t23-click").await;
-    assert_eq!(t23.len(), 2);
-    rx.wait_for(1, WAIT, |r| r.path == "/click").await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    rx.expect_n(2, WAIT, |r| r.path == "/t23-click", "a request to /t23-click")
+        .await;
+    rx.expect_n(1, WAIT, |r| r.path == "/click", "a request to /click")
+        .await;
+    // Both clicks handled to their end: a second SMSEdge click would have arrived.
+    p.wait_settled(WAIT, "both clicks").await.unwrap();
     let clicks: Vec<Received> = rx.requests().into_iter().filter(|r| r.path == "/click").collect();
     assert_eq!(clicks.len(), 1, "only the first click per message");
     let mut want = expected.clone();
@@ -275,7 +285,9 @@ async fn dlr_click_and_inbound_payloads_on_the_wire() {
         .unwrap()
         .status();
     assert_eq!(s, 202);
-    let got = rx.wait_for(1, WAIT, |r| r.path == "/inbound").await;
+    let got = rx
+        .expect_n(1, WAIT, |r| r.path == "/inbound", "a request to /inbound")
+        .await;
     assert_eq!(
         sms(&got[0]),
         json!({"id": 5678, "from": "15551234567", "to": 1234, "message": "Reply text from user",
@@ -316,7 +328,9 @@ async fn revoke_batches_have_the_exact_shape_and_survive_a_restart_once() {
     }
     p.stop().await.unwrap();
     let mut p = TestPipeline::start_with(&id, &Service::ALL, &flags).await.unwrap();
-    let got = rx.wait_for(1, WAIT, |r| r.path == "/revoke").await;
+    let got = rx
+        .expect_n(1, WAIT, |r| r.path == "/revoke", "a request to /revoke")
+        .await;
     let batch = &got[0];
     assert_eq!(batch.header("content-type"), Some("application/json"));
     assert_eq!(batch.header("authorization"), None, "Basic auth is for DLRs only");
@@ -330,6 +344,9 @@ async fn revoke_batches_have_the_exact_shape_and_survive_a_restart_once() {
     // next one.
     revoke(&p, &ws, "100003", "api").await;
     revoke(&p, &ws, "200004", "campaign").await;
+    // The scenario, not a wait for a result: stop the process a moment after these were
+    // produced (read on loopback, not yet batched: the batch interval is 2 s). Whether or not
+    // it read them, the next process must batch them exactly once, which is what is checked.
     tokio::time::sleep(Duration::from_millis(300)).await;
     p.stop().await.unwrap();
     let mut p = TestPipeline::start_with(&id, &Service::ALL, &flags).await.unwrap();
@@ -350,7 +367,9 @@ async fn revoke_batches_have_the_exact_shape_and_survive_a_restart_once() {
     })
     .await
     .expect("every revocation batched");
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Every revocation committed with its batch and every batch delivered: a batch sent twice
+    // would have arrived.
+    p.wait_settled(WAIT, "the revocations").await.unwrap();
     let batches: Vec<Value> = rx
         .requests()
         .iter()
@@ -416,10 +435,12 @@ async fn test_webhook_reports_each_webhook() {
     assert_eq!(d["revoke_click"]["http_code"], 500);
     assert_eq!(d["inbound"], json!({"status": "skipped", "reason": "not configured"}));
     // The demo DLR went out as SMSEdge sends one: form-encoded, with Basic auth.
-    let dlr = ok.wait_for(1, WAIT, |r| r.path == "/dlr").await;
+    let dlr = ok.expect_n(1, WAIT, |r| r.path == "/dlr", "a request to /dlr").await;
     assert!(sms(&dlr[0])["id"].is_u64());
     assert!(dlr[0].header("authorization").is_some());
-    let revoke = failing.wait_for(1, WAIT, |r| r.path == "/revoke").await;
+    let revoke = failing
+        .expect_n(1, WAIT, |r| r.path == "/revoke", "a request to /revoke")
+        .await;
     assert_eq!(revoke[0].json()["event"], "clicks_revoked");
     p.stop().await.unwrap();
 }

@@ -16,7 +16,7 @@
 
 use crate::auth::new_key;
 use crate::error::ApiError;
-use crate::AppState;
+use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -219,7 +219,7 @@ async fn revoke(st: &AppState, key: ConfigKey) -> Result<StatusCode, ApiError> {
 pub async fn list_keys(
     State(st): State<AppState>,
     headers: HeaderMap,
-    axum::extract::Query(q): crate::logs::QueryPairs,
+    axum::extract::Query(q): crate::validate::QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
     check_admin(&st, &headers)?;
     let workspaces: Vec<&str> = q

@@ -3,24 +3,31 @@
 //! the caller's workspace only, so workspaces cannot see each other.
 
 use crate::error::ApiError;
-use crate::AppState;
 use axum::http::{HeaderMap, StatusCode};
+use hookline_kafka::ConfigHandle;
 use hookline_model::apikey::hash_key;
 use hookline_model::{ApiKeyRecord, Permission};
+use hookline_store::KeyUsage;
 
 pub const API_KEY_HEADER: &str = "x-api-key";
 
-pub fn authenticate(state: &AppState, headers: &HeaderMap, needs: Permission) -> Result<ApiKeyRecord, ApiError> {
+/// The key record of the request's `X-API-Key` in `config`, once it is shown to have `needs`;
+/// its use is noted in `usage`. Handlers call it through `AppState::authenticate`.
+pub fn authenticate(
+    config: &ConfigHandle,
+    usage: &KeyUsage,
+    headers: &HeaderMap,
+    needs: Permission,
+) -> Result<ApiKeyRecord, ApiError> {
     let unauthorized = || ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "missing or invalid X-API-Key");
     let key = headers
         .get(API_KEY_HEADER)
         .and_then(|v| v.to_str().ok())
         .ok_or_else(unauthorized)?;
-    let rec = state
-        .config
+    let rec = config
         .read(|c| c.api_key(&hash_key(key.trim())).cloned())
         .ok_or_else(unauthorized)?;
-    state.usage.touch(&rec.key_id);
+    usage.touch(&rec.key_id);
     if !rec.allows(needs) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,

@@ -11,9 +11,8 @@
 //!   configured at that time (URL, secret, credentials). Answers `{"resent": n}`.
 //!   `hookline admin resend-dead-letters` does the same from the command line.
 
-use crate::auth::authenticate;
 use crate::error::ApiError;
-use crate::AppState;
+use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
@@ -85,10 +84,10 @@ pub async fn resend(
 pub async fn list(
     State(st): State<AppState>,
     headers: HeaderMap,
-    Query(q): crate::logs::QueryPairs,
+    Query(q): crate::validate::QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
-    let key = authenticate(&st, &headers, Permission::WebhooksRead)?;
-    let limit = crate::logs::limit_param(&q)?;
+    let key = st.authenticate(&headers, Permission::WebhooksRead)?;
+    let limit = crate::validate::limit_param(&q)?;
     let dead = st
         .store
         .dead_letters(&key.workspace_id, limit)

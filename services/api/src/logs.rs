@@ -2,28 +2,23 @@
 //! attempts, newest first. `limit` defaults to 50 and is capped at 1000; a `limit` that is
 //! not a positive integer is `400 INVALID_LIMIT`.
 
-use crate::auth::authenticate;
 use crate::error::ApiError;
-use crate::AppState;
+use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::Json;
 use hookline_model::{AttemptRecord, Permission};
 use serde_json::{json, Map, Value};
 
-pub const DEFAULT_LIMIT: usize = 50;
-pub const MAX_LIMIT: usize = 1000;
-
-/// The query string as pairs: parsing it this way never fails, so a malformed or repeated
-/// parameter gets the endpoint's own error, never the framework's plain-text rejection.
-pub type QueryPairs = Query<Vec<(String, String)>>;
+/// The limit rule logs and dead letters share, at its home in `validate`.
+pub use crate::validate::{limit_param, parse_limit, QueryPairs, DEFAULT_LIMIT, MAX_LIMIT};
 
 pub async fn handle(
     State(st): State<AppState>,
     headers: HeaderMap,
     Query(q): QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
-    let key = authenticate(&st, &headers, Permission::WebhooksRead)?;
+    let key = st.authenticate(&headers, Permission::WebhooksRead)?;
     let limit = limit_param(&q)?;
     let records = st
         .store
@@ -32,31 +27,6 @@ pub async fn handle(
         .map_err(ApiError::unavailable)?;
     let logs: Vec<Value> = records.iter().map(entry).collect();
     Ok(Json(json!({ "count": logs.len(), "logs": logs })))
-}
-
-/// The `limit` parameter of a query string (see [`parse_limit`]); given twice it is
-/// `INVALID_LIMIT` too.
-pub fn limit_param(query: &[(String, String)]) -> Result<usize, ApiError> {
-    let mut given = query.iter().filter(|(k, _)| k == "limit").map(|(_, v)| v.as_str());
-    let first = given.next();
-    if given.next().is_some() {
-        return Err(ApiError::bad_request("INVALID_LIMIT", "limit must be given once"));
-    }
-    parse_limit(first)
-}
-
-/// `limit`: default 50, capped at 1000, `INVALID_LIMIT` unless a positive integer.
-pub fn parse_limit(raw: Option<&str>) -> Result<usize, ApiError> {
-    match raw {
-        None => Ok(DEFAULT_LIMIT),
-        Some(raw) => match raw.parse::<usize>() {
-            Ok(n) if n > 0 => Ok(n.min(MAX_LIMIT)),
-            _ => Err(ApiError::bad_request(
-                "INVALID_LIMIT",
-                "limit must be a positive integer",
-            )),
-        },
-    }
 }
 
 /// One log entry: the attempt record with request headers as an object.

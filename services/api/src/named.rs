@@ -6,8 +6,8 @@
 //! - `GET /api/v1/webhooks/{id}`, `PATCH /api/v1/webhooks/{id}` (only the fields sent change),
 //!   `DELETE /api/v1/webhooks/{id}` (`204`).
 //!
-//! Each is a [`Subscription`] with `dialect: Named`, `schema: Named` (the envelope of
-//! [`hookline_model::payload::render_named`]), the 23 Telecom retry policy (3 attempts,
+//! Each is a [`Subscription`](hookline_model::Subscription) with `dialect: Named`, `schema:
+//! Named` (the envelope of [`hookline_model::render::named`]), the 23 Telecom retry policy (3 attempts,
 //! 10 s then 30 s apart), a 5 s timeout and its own sealed signing secret. Other dialects'
 //! subscriptions are never shown or changed here: an id that is not a named subscription of
 //! the caller's workspace is `404 NOT_FOUND`.
@@ -25,19 +25,18 @@
 //! `filter` is refused (`INVALID_FILTER`), since a misspelt filter would otherwise silently
 //! match every event. `status` filter values must be statuses events carry (`sent`, `failed`,
 //! `soft_bounce`, `hard_bounce`, `delivered`, `undelivered`, any case).
+//!
+//! The code: [`handlers`] (authentication, the write path), `body` (validation of create and
+//! patch bodies), [`subscriptions`] (views, and what each write changes).
 
-use crate::auth;
-use crate::error::ApiError;
-use crate::AppState;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::Json;
+mod body;
+pub mod handlers;
+pub mod subscriptions;
+
+pub use handlers::{create, delete, get, list, patch};
+pub use subscriptions::{apply_create, apply_delete, apply_patch, get_view, list_view, view};
+
 use hookline_model::event::MessageStatus;
-use hookline_model::{Dialect, Filters, NamedEventType, Permission, SealedSecret, Subscription, WorkspaceConfig};
-use hookline_security::{Sealer, UrlPolicy};
-use rand::RngCore;
-use serde_json::{json, Map, Value};
 
 /// Response window of a named subscription's endpoint.
 pub const TIMEOUT_MS: u64 = 5_000;
@@ -48,7 +47,6 @@ pub const MAX_RATE_LIMIT: u64 = 10_000;
 pub const MAX_FILTER_VALUES: usize = 100;
 pub const MAX_FILTER_VALUE_CHARS: usize = 256;
 
-const FILTER_KEYS: [&str; 4] = ["sender", "status", "message_ref", "campaign_id"];
 pub(crate) const STATUSES: [MessageStatus; 6] = [
     MessageStatus::Sent,
     MessageStatus::Failed,
@@ -58,373 +56,13 @@ pub(crate) const STATUSES: [MessageStatus; 6] = [
     MessageStatus::Undelivered,
 ];
 
-fn not_found() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "NOT_FOUND",
-        "no webhook with this id in your workspace",
-    )
-}
-
-/// The caller's named subscription `id`, if it is one.
-fn named<'a>(ws: &'a WorkspaceConfig, id: &str) -> Option<&'a Subscription> {
-    ws.by_dialect(Dialect::Named).find(|s| s.id == id)
-}
-
-/// The view of one named subscription. The signing secret is never in it.
-pub fn view(sub: &Subscription) -> Value {
-    let f = &sub.filters;
-    json!({
-        "id": sub.id,
-        "name": sub.name,
-        "url": sub.url,
-        "event_types": sub.event_types,
-        "filter": {
-            "sender": f.sender,
-            "status": f.status,
-            "message_ref": f.message_ref,
-            "campaign_id": f.campaign_id,
-        },
-        "rate_limit": sub.rate_limit_per_sec,
-    })
-}
-
-/// `GET /api/v1/webhooks`: the workspace's named subscriptions, in creation order.
-pub fn list_view(ws: &WorkspaceConfig) -> Value {
-    json!({"data": ws.by_dialect(Dialect::Named).map(view).collect::<Vec<_>>()})
-}
-
-/// What a valid body asks for; `None` = not sent.
-#[derive(Debug, Default)]
-struct Changes {
-    name: Option<String>,
-    url: Option<String>,
-    event_types: Option<Vec<NamedEventType>>,
-    filter: Option<Filters>,
-    rate_limit: Option<u32>,
-}
-
-/// Validates a create body and returns the new config (version bumped) and the `201` body,
-/// the only place the generated signing secret is shown.
-pub async fn apply_create(
-    current: &WorkspaceConfig,
-    body: &[u8],
-    policy: &UrlPolicy,
-    sealer: &Sealer,
-) -> Result<(WorkspaceConfig, Value), ApiError> {
-    let c = validate(body, policy, true).await?;
-    let mut ws = current.clone();
-    let id = loop {
-        let id = format!("wh_{}", random_hex(12));
-        if ws.subscription(&id).is_none() {
-            break id;
-        }
-    };
-    let secret = format!("whsec_{}", random_hex(24));
-    let event_types = c.event_types.unwrap_or_default();
-    let sub = Subscription {
-        name: c.name,
-        event_kinds: kinds(&event_types),
-        event_types,
-        filters: c.filter.unwrap_or_default(),
-        signing_secret: Some(SealedSecret(sealer.seal(&secret))),
-        rate_limit_per_sec: c.rate_limit.unwrap_or(0),
-        timeout_ms: TIMEOUT_MS,
-        ..Subscription::new(Dialect::Named, &ws.workspace_id, id, c.url.unwrap_or_default())
-    };
-    let mut out = view(&sub);
-    out["signing_secret"] = json!(secret);
-    ws.upsert(sub);
-    ws.version += 1;
-    Ok((ws, out))
-}
-
-/// Validates a partial update of `id` and returns the new config and the updated view.
-pub async fn apply_patch(
-    current: &WorkspaceConfig,
-    id: &str,
-    body: &[u8],
-    policy: &UrlPolicy,
-) -> Result<(WorkspaceConfig, Value), ApiError> {
-    let mut sub = named(current, id).ok_or_else(not_found)?.clone();
-    let c = validate(body, policy, false).await?;
-    if let Some(name) = c.name {
-        sub.name = Some(name);
-    }
-    if let Some(url) = c.url {
-        sub.url = url;
-    }
-    if let Some(types) = c.event_types {
-        sub.event_kinds = kinds(&types);
-        sub.event_types = types;
-    }
-    if let Some(filter) = c.filter {
-        sub.filters = filter;
-    }
-    if let Some(limit) = c.rate_limit {
-        sub.rate_limit_per_sec = limit;
-    }
-    let out = view(&sub);
-    let mut ws = current.clone();
-    ws.upsert(sub);
-    ws.version += 1;
-    Ok((ws, out))
-}
-
-/// Removes `id` and returns the new config.
-pub fn apply_delete(current: &WorkspaceConfig, id: &str) -> Result<WorkspaceConfig, ApiError> {
-    named(current, id).ok_or_else(not_found)?;
-    let mut ws = current.clone();
-    ws.remove(id);
-    ws.version += 1;
-    Ok(ws)
-}
-
-pub fn get_view(ws: &WorkspaceConfig, id: &str) -> Result<Value, ApiError> {
-    named(ws, id).map(view).ok_or_else(not_found)
-}
-
-fn kinds(types: &[NamedEventType]) -> Vec<hookline_model::EventKind> {
-    let mut k: Vec<_> = types.iter().map(|t| t.kind()).collect();
-    k.sort();
-    k.dedup();
-    k
-}
-
-fn random_hex(bytes: usize) -> String {
-    let mut raw = vec![0u8; bytes];
-    rand::thread_rng().fill_bytes(&mut raw);
-    hex::encode(raw)
-}
-
-async fn validate(body: &[u8], policy: &UrlPolicy, create: bool) -> Result<Changes, ApiError> {
-    let obj = crate::validate::json_object(body)?;
-    let mut c = Changes::default();
-
-    match obj.get("name") {
-        None if create => return Err(ApiError::bad_request("INVALID_NAME", "name is required")),
-        None => {}
-        Some(v) => {
-            let name = v.as_str().map(str::trim).unwrap_or_default();
-            let n = name.chars().count();
-            if !v.is_string() || !(NAME_MIN_CHARS..=NAME_MAX_CHARS).contains(&n) {
-                return Err(ApiError::bad_request(
-                    "INVALID_NAME",
-                    format!("name must be a string of {NAME_MIN_CHARS} to {NAME_MAX_CHARS} characters"),
-                ));
-            }
-            c.name = Some(name.to_string());
-        }
-    }
-
-    match obj.get("url") {
-        None if create => return Err(ApiError::bad_request("INVALID_URL", "url is required")),
-        None => {}
-        Some(Value::String(s)) => c.url = Some(crate::validate::url(policy, "url", s).await?),
-        Some(_) => return Err(ApiError::bad_request("INVALID_URL", "url must be a string")),
-    }
-
-    c.event_types = event_types(&obj)?;
-    if create && c.event_types.is_none() {
-        return Err(ApiError::bad_request(
-            "INVALID_EVENT_TYPE",
-            "event_types (or event_type) is required",
-        ));
-    }
-
-    c.filter = match obj.get("filter") {
-        None => None,
-        Some(Value::Null) => Some(Filters::default()),
-        Some(Value::Object(f)) => Some(filter(f)?),
-        Some(_) => return Err(ApiError::bad_request("INVALID_FILTER", "filter must be an object")),
-    };
-
-    c.rate_limit = match obj.get("rate_limit") {
-        None => None,
-        Some(Value::Null) => Some(0),
-        Some(v) => match v.as_u64() {
-            Some(n) if n <= MAX_RATE_LIMIT => Some(n as u32),
-            _ => {
-                return Err(ApiError::bad_request(
-                    "INVALID_RATE_LIMIT",
-                    format!("rate_limit must be an integer from 0 to {MAX_RATE_LIMIT}"),
-                ))
-            }
-        },
-    };
-    Ok(c)
-}
-
-/// `event_types` and the deprecated `event_type`, combined in the order given without
-/// duplicates; `None` when neither is sent.
-fn event_types(obj: &Map<String, Value>) -> Result<Option<Vec<NamedEventType>>, ApiError> {
-    let allowed = || {
-        NamedEventType::ALL
-            .iter()
-            .map(|t| t.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let invalid = |why: String| ApiError::bad_request("INVALID_EVENT_TYPE", why);
-    let parse = |key: &str, v: &Value| -> Result<NamedEventType, ApiError> {
-        let s = v
-            .as_str()
-            .ok_or_else(|| invalid(format!("{key}: event types are strings")))?;
-        NamedEventType::parse(s)
-            .ok_or_else(|| invalid(format!("{key}: unknown event type `{s}`; one of {}", allowed())))
-    };
-    let mut types = vec![];
-    let many = obj.get("event_types");
-    let one = obj.get("event_type");
-    if many.is_none() && one.is_none() {
-        return Ok(None);
-    }
-    if let Some(v) = many {
-        let Value::Array(items) = v else {
-            return Err(invalid("event_types must be an array of event types".into()));
-        };
-        for item in items {
-            types.push(parse("event_types", item)?);
-        }
-    }
-    if let Some(v) = one {
-        types.push(parse("event_type", v)?);
-    }
-    let mut seen = vec![];
-    types.retain(|t| {
-        let new = !seen.contains(t);
-        seen.push(*t);
-        new
-    });
-    if types.is_empty() {
-        return Err(invalid("at least one event type is required".into()));
-    }
-    Ok(Some(types))
-}
-
-fn filter(obj: &Map<String, Value>) -> Result<Filters, ApiError> {
-    let invalid = |why: String| ApiError::bad_request("INVALID_FILTER", why);
-    if let Some(unknown) = obj.keys().find(|k| !FILTER_KEYS.contains(&k.as_str())) {
-        return Err(invalid(format!(
-            "unknown filter `{unknown}`; filters are {}",
-            FILTER_KEYS.join(", ")
-        )));
-    }
-    let list = |key: &str| -> Result<Vec<String>, ApiError> {
-        let items = match obj.get(key) {
-            None | Some(Value::Null) => return Ok(vec![]),
-            Some(Value::Array(items)) => items,
-            Some(_) => return Err(invalid(format!("filter.{key} must be an array of strings"))),
-        };
-        if items.len() > MAX_FILTER_VALUES {
-            return Err(invalid(format!(
-                "filter.{key} has more than {MAX_FILTER_VALUES} values"
-            )));
-        }
-        let mut out: Vec<String> = vec![];
-        for item in items {
-            let s = item.as_str().map(str::trim).unwrap_or_default();
-            if !item.is_string() || s.is_empty() || s.chars().count() > MAX_FILTER_VALUE_CHARS {
-                return Err(invalid(format!(
-                    "filter.{key} values must be strings of 1 to {MAX_FILTER_VALUE_CHARS} characters"
-                )));
-            }
-            if !out.iter().any(|o| o.eq_ignore_ascii_case(s)) {
-                out.push(s.to_string());
-            }
-        }
-        Ok(out)
-    };
-    let mut status = list("status")?;
-    for s in &mut status {
-        let Some(known) = STATUSES.iter().find(|k| k.as_str().eq_ignore_ascii_case(s)) else {
-            let names: Vec<_> = STATUSES.iter().map(|k| k.as_str()).collect();
-            return Err(invalid(format!(
-                "filter.status: unknown status `{s}`; one of {}",
-                names.join(", ")
-            )));
-        };
-        *s = known.as_str().to_string();
-    }
-    status.dedup();
-    Ok(Filters {
-        sender: list("sender")?,
-        status,
-        message_ref: list("message_ref")?,
-        campaign_id: list("campaign_id")?,
-    })
-}
-
-// Handlers: authentication, the config write lock, save, metric.
-
-pub async fn list(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    let key = auth::authenticate(&st, &headers, Permission::WebhooksRead)?;
-    Ok(Json(list_view(&st.workspace(&key.workspace_id))))
-}
-
-pub async fn get(
-    State(st): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    let key = auth::authenticate(&st, &headers, Permission::WebhooksRead)?;
-    Ok(Json(get_view(&st.workspace(&key.workspace_id), &id)?))
-}
-
-pub async fn create(
-    State(st): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let key = auth::authenticate(&st, &headers, Permission::WebhooksWrite)?;
-    let _guard = st.write_lock.lock().await;
-    let current = st.workspace(&key.workspace_id);
-    let max = st.cfg.max_subscriptions_per_workspace;
-    if current.by_dialect(Dialect::Named).count() >= max {
-        return Err(ApiError::bad_request(
-            "SUBSCRIPTION_LIMIT",
-            format!("this workspace has the most named subscriptions allowed ({max}); delete one first"),
-        ));
-    }
-    let (updated, out) = apply_create(&current, &body, &st.policy, &st.sealer).await?;
-    st.save(&updated).await?;
-    st.metrics.config_writes.with_label_values(&["named"]).inc();
-    Ok((StatusCode::CREATED, Json(out)))
-}
-
-pub async fn patch(
-    State(st): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let key = auth::authenticate(&st, &headers, Permission::WebhooksWrite)?;
-    let _guard = st.write_lock.lock().await;
-    let current = st.workspace(&key.workspace_id);
-    let (updated, out) = apply_patch(&current, &id, &body, &st.policy).await?;
-    st.save(&updated).await?;
-    st.metrics.config_writes.with_label_values(&["named"]).inc();
-    Ok(Json(out))
-}
-
-pub async fn delete(
-    State(st): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Result<StatusCode, ApiError> {
-    let key = auth::authenticate(&st, &headers, Permission::WebhooksWrite)?;
-    let _guard = st.write_lock.lock().await;
-    let current = st.workspace(&key.workspace_id);
-    let updated = apply_delete(&current, &id)?;
-    st.save(&updated).await?;
-    st.metrics.config_writes.with_label_values(&["named"]).inc();
-    Ok(StatusCode::NO_CONTENT)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hookline_model::{EventKind, PayloadSchema, RetryPolicy};
+    use crate::error::ApiError;
+    use hookline_model::{Dialect, EventKind, PayloadSchema, RetryPolicy, WorkspaceConfig};
+    use hookline_security::{Sealer, UrlPolicy};
+    use serde_json::{json, Value};
 
     fn policy() -> UrlPolicy {
         UrlPolicy::new(false, vec![])

@@ -4,7 +4,7 @@
 //! Four channels, each one subscription in the model with id `se-<channel>`: `dlr`
 //! (delivery reports), `click`, `inbound`, `revoke_click` (revoke-click batches). DLR, click and
 //! inbound are POSTed form-encoded as `sms=<json>` in SMSEdge's field names
-//! ([`hookline_model::smsedge`]); revoke batches as raw JSON. All use SMSEdge's delivery rules:
+//! ([`hookline_model::render::smsedge`]); revoke batches as raw JSON. All use SMSEdge's delivery rules:
 //! 3 attempts 6 h apart, a 10 s timeout, at most 3 requests in flight per endpoint. HTTP Basic
 //! auth (`auth`, `user:pass`, at most 32 characters) goes on the DLR webhook only; it is kept in
 //! [`SmsEdgeSettings`] so it survives the DLR URL being cleared and set again.
@@ -18,12 +18,18 @@
 //! [`SmsEdgeSettings`]: hookline_model::SmsEdgeSettings
 
 use crate::error::ApiError;
-use crate::AppState;
+use crate::state::AppState;
+use crate::validate::Field;
+use axum::body::Bytes;
+use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use hookline_model::{AttemptOutcome, BodyFormat, Dialect, EventKind, SealedSecret, Subscription, WorkspaceConfig};
+use hookline_model::{
+    AttemptOutcome, BodyFormat, Dialect, EventKind, Permission, SealedSecret, Subscription, WorkspaceConfig,
+};
 use hookline_security::{Sealer, UrlPolicy};
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -106,6 +112,30 @@ pub fn view(ws: &WorkspaceConfig) -> Value {
     Value::Object(out)
 }
 
+/// A `set-webhook` request as sent (form-encoded or JSON); unknown parameters are ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct SetBody {
+    dlr_url: Field<String>,
+    click_url: Field<String>,
+    inbound_url: Field<String>,
+    revoke_click_url: Field<String>,
+    auth: Field<String>,
+}
+
+impl SetBody {
+    /// Each channel's `<name>_url`, in the order of [`CHANNELS`].
+    fn urls(&self) -> [(Channel, &Field<String>); 4] {
+        let [dlr, click, inbound, revoke_click] = CHANNELS;
+        [
+            (dlr, &self.dlr_url),
+            (click, &self.click_url),
+            (inbound, &self.inbound_url),
+            (revoke_click, &self.revoke_click_url),
+        ]
+    }
+}
+
 /// What a valid `set-webhook` asks for. `Some(None)` clears.
 #[derive(Debug, Default)]
 struct Changes {
@@ -114,54 +144,56 @@ struct Changes {
 }
 
 /// The request's parameters, from a JSON object or a form-encoded body.
-fn params(headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+fn params(headers: &HeaderMap, body: &[u8]) -> Result<SetBody, ApiError> {
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.to_ascii_lowercase().contains("json"));
-    if is_json {
-        crate::validate::json_object(body)
+    let obj = if is_json {
+        crate::validate::json_object(body)?
     } else {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
             .map_err(|e| ApiError::bad_request("INVALID_BODY", format!("the body is not form-encoded: {e}")))?;
-        Ok(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
-    }
+        pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect()
+    };
+    crate::validate::body(obj)
 }
 
-async fn validate(params: &Map<String, Value>, policy: &UrlPolicy) -> Result<Changes, ApiError> {
+async fn validate(params: &SetBody, policy: &UrlPolicy) -> Result<Changes, ApiError> {
     let mut c = Changes::default();
-    for ch in CHANNELS {
+    for (ch, v) in params.urls() {
         let key = format!("{}_url", ch.name);
-        let Some(v) = params.get(&key) else { continue };
         let url = match v {
-            Value::String(s) if s.is_empty() => None,
-            Value::String(s) => Some(crate::validate::url(policy, &key, s).await?),
-            _ => return Err(ApiError::bad_request("INVALID_URL", format!("{key} must be a string"))),
+            Field::Absent => continue,
+            Field::Valid(s) if s.is_empty() => None,
+            Field::Valid(s) => Some(crate::validate::url(policy, &key, s).await?),
+            Field::Null | Field::Invalid => {
+                return Err(ApiError::bad_request("INVALID_URL", format!("{key} must be a string")))
+            }
         };
         c.urls.insert(ch, url);
     }
-    if let Some(v) = params.get("auth") {
-        let invalid = |why: &str| ApiError::bad_request("INVALID_AUTH", format!("auth {why}"));
-        c.auth = Some(match v {
-            Value::String(s) if s.is_empty() => None,
-            Value::String(s) => {
-                let Some((user, _pass)) = s.split_once(':') else {
-                    return Err(invalid("must be user:pass"));
-                };
-                if user.is_empty() {
-                    return Err(invalid("must be user:pass with a non-empty user"));
-                }
-                if s.chars().count() > MAX_AUTH_CHARS {
-                    return Err(invalid("must be at most 32 characters"));
-                }
-                if s.chars().any(char::is_control) {
-                    return Err(invalid("must not contain control characters"));
-                }
-                Some(s.clone())
+    let invalid = |why: &str| ApiError::bad_request("INVALID_AUTH", format!("auth {why}"));
+    c.auth = match &params.auth {
+        Field::Absent => None,
+        Field::Valid(s) if s.is_empty() => Some(None),
+        Field::Valid(s) => {
+            let Some((user, _pass)) = s.split_once(':') else {
+                return Err(invalid("must be user:pass"));
+            };
+            if user.is_empty() {
+                return Err(invalid("must be user:pass with a non-empty user"));
             }
-            _ => return Err(invalid("must be a string")),
-        });
-    }
+            if s.chars().count() > MAX_AUTH_CHARS {
+                return Err(invalid("must be at most 32 characters"));
+            }
+            if s.chars().any(char::is_control) {
+                return Err(invalid("must not contain control characters"));
+            }
+            Some(Some(s.clone()))
+        }
+        Field::Null | Field::Invalid => return Err(invalid("must be a string")),
+    };
     Ok(c)
 }
 
@@ -241,6 +273,31 @@ pub async fn test_all(st: &AppState, ws: &WorkspaceConfig) -> Result<Value, ApiE
         out.insert(ch.name.to_string(), v);
     }
     Ok(Value::Object(out))
+}
+
+// Handlers, in SMSEdge's envelope.
+
+/// `GET /v1/user/get-webhook`.
+pub async fn get(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, SmsEdgeError> {
+    Ok(success(view(&st.caller_workspace(&headers, Permission::WebhooksRead)?)))
+}
+
+/// `POST /v1/user/set-webhook`.
+pub async fn set(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, SmsEdgeError> {
+    let out = st
+        .update_workspace(&headers, "smsedge", async |current| {
+            let updated = apply_set(&current, &headers, &body, &st.policy, &st.sealer).await?;
+            let out = view(&updated);
+            Ok((updated, out))
+        })
+        .await?;
+    Ok(success(out))
+}
+
+/// `POST /v1/user/test-webhook`.
+pub async fn test(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, SmsEdgeError> {
+    let ws = st.caller_workspace(&headers, Permission::WebhooksWrite)?;
+    Ok(success(test_all(&st, &ws).await?))
 }
 
 #[cfg(test)]

@@ -13,8 +13,15 @@
 //! [`Telecom23Settings`]: hookline_model::Telecom23Settings
 
 use crate::error::ApiError;
-use hookline_model::{fields, Dialect, EventKind, SealedSecret, Subscription, WorkspaceConfig};
+use crate::state::AppState;
+use crate::validate::Field;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::Json;
+use hookline_model::{fields, Dialect, EventKind, Permission, SealedSecret, Subscription, WorkspaceConfig};
 use hookline_security::{Sealer, UrlPolicy};
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -51,6 +58,38 @@ fn chosen_fields(ws: &WorkspaceConfig, kind: EventKind) -> Vec<String> {
         .get(&kind)
         .cloned()
         .unwrap_or_else(|| fields::defaults(kind).iter().map(|f| f.to_string()).collect())
+}
+
+/// A `PUT` body as sent; unknown keys are ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PutBody {
+    delivery_url: Field<String>,
+    click_url: Field<String>,
+    conversion_url: Field<String>,
+    impression_url: Field<String>,
+    signing_secret: Field<String>,
+    clear_signing_secret: Field<bool>,
+    delivery_fields: Field<Vec<Value>>,
+    click_fields: Field<Vec<Value>>,
+    conversion_fields: Field<Vec<Value>>,
+    impression_fields: Field<Vec<Value>>,
+    unique_clicks_only: Field<bool>,
+}
+
+/// One channel's members of a [`PutBody`]: `(kind, <kind>_url, <kind>_fields)`.
+type ChannelFields<'a> = (EventKind, &'a Field<String>, &'a Field<Vec<Value>>);
+
+impl PutBody {
+    /// Each channel's members, in the order of [`EventKind::TELECOM23`].
+    fn channels(&self) -> [ChannelFields<'_>; 4] {
+        [
+            (EventKind::Delivery, &self.delivery_url, &self.delivery_fields),
+            (EventKind::Click, &self.click_url, &self.click_fields),
+            (EventKind::Conversion, &self.conversion_url, &self.conversion_fields),
+            (EventKind::Impression, &self.impression_url, &self.impression_fields),
+        ]
+    }
 }
 
 /// What a valid PUT body asks for, before it is applied.
@@ -111,25 +150,24 @@ fn subscription(ws: &WorkspaceConfig, kind: EventKind, url: String) -> Subscript
 }
 
 async fn validate(body: &[u8], policy: &UrlPolicy) -> Result<Changes, ApiError> {
-    let obj = crate::validate::json_object(body)?;
+    let body: PutBody = crate::validate::body(crate::validate::json_object(body)?)?;
     let mut c = Changes::default();
 
-    let clear = obj.get("clear_signing_secret");
-    if obj.contains_key("signing_secret") && clear == Some(&Value::Bool(true)) {
+    if !body.signing_secret.is_absent() && body.clear_signing_secret == Field::Valid(true) {
         return Err(ApiError::bad_request(
             "CONFLICTING_FIELDS",
             "signing_secret and clear_signing_secret: true cannot be sent together",
         ));
     }
 
-    for kind in EventKind::TELECOM23 {
+    for (kind, url, _) in body.channels() {
         let key = format!("{kind}_url");
-        let Some(v) = obj.get(&key) else { continue };
-        let url = match v {
-            Value::Null => None,
-            Value::String(s) if s.is_empty() => None,
-            Value::String(s) => Some(crate::validate::url(policy, &key, s).await?),
-            _ => {
+        let url = match url {
+            Field::Absent => continue,
+            Field::Null => None,
+            Field::Valid(s) if s.is_empty() => None,
+            Field::Valid(s) => Some(crate::validate::url(policy, &key, s).await?),
+            Field::Invalid => {
                 return Err(ApiError::bad_request(
                     "INVALID_URL",
                     format!("{key} must be a string or null"),
@@ -139,21 +177,20 @@ async fn validate(body: &[u8], policy: &UrlPolicy) -> Result<Changes, ApiError> 
         c.urls.insert(kind, url);
     }
 
-    if let Some(v) = obj.get("signing_secret") {
-        match v {
-            Value::String(s) if !s.is_empty() && s.chars().count() <= MAX_SECRET_CHARS => c.secret = Some(s.clone()),
-            _ => {
-                return Err(ApiError::bad_request(
-                    "INVALID_SECRET",
-                    format!("signing_secret must be a string of 1 to {MAX_SECRET_CHARS} characters"),
-                ))
-            }
+    match &body.signing_secret {
+        Field::Absent => {}
+        Field::Valid(s) if !s.is_empty() && s.chars().count() <= MAX_SECRET_CHARS => c.secret = Some(s.clone()),
+        _ => {
+            return Err(ApiError::bad_request(
+                "INVALID_SECRET",
+                format!("signing_secret must be a string of 1 to {MAX_SECRET_CHARS} characters"),
+            ))
         }
     }
-    match clear {
-        None => {}
-        Some(Value::Bool(b)) => c.clear_secret = *b,
-        Some(_) => {
+    match body.clear_signing_secret {
+        Field::Absent => {}
+        Field::Valid(b) => c.clear_secret = b,
+        _ => {
             return Err(ApiError::bad_request(
                 "INVALID_SECRET",
                 "clear_signing_secret must be a boolean",
@@ -161,12 +198,13 @@ async fn validate(body: &[u8], policy: &UrlPolicy) -> Result<Changes, ApiError> 
         }
     }
 
-    for kind in EventKind::TELECOM23 {
+    for (kind, _, list) in body.channels() {
         let key = format!("{kind}_fields");
-        let Some(v) = obj.get(&key) else { continue };
         let invalid = |why: String| ApiError::bad_request("INVALID_FIELDS", format!("{key}: {why}"));
-        let Value::Array(items) = v else {
-            return Err(invalid("must be a non-empty array of field names".into()));
+        let items = match list {
+            Field::Absent => continue,
+            Field::Valid(items) => items,
+            _ => return Err(invalid("must be a non-empty array of field names".into())),
         };
         let names: Vec<String> = items
             .iter()
@@ -177,16 +215,34 @@ async fn validate(body: &[u8], policy: &UrlPolicy) -> Result<Changes, ApiError> 
         c.fields.insert(kind, list);
     }
 
-    if let Some(v) = obj.get("unique_clicks_only") {
-        let Value::Bool(b) = v else {
+    match body.unique_clicks_only {
+        Field::Absent => {}
+        Field::Valid(b) => c.unique_clicks_only = Some(b),
+        _ => {
             return Err(ApiError::bad_request(
                 "INVALID_TOGGLE",
                 "unique_clicks_only must be a boolean",
-            ));
-        };
-        c.unique_clicks_only = Some(*b);
+            ))
+        }
     }
     Ok(c)
+}
+
+// Handlers.
+
+/// `GET /api/v1/user/webhooks`.
+pub async fn get(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    Ok(Json(view(&st.caller_workspace(&headers, Permission::WebhooksRead)?)))
+}
+
+/// `PUT /api/v1/user/webhooks`.
+pub async fn put(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
+    st.update_workspace(&headers, "telecom23", async |current| {
+        let updated = apply_put(&current, &body, &st.policy, &st.sealer).await?;
+        let out = view(&updated);
+        Ok((updated, Json(out)))
+    })
+    .await
 }
 
 #[cfg(test)]

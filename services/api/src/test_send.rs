@@ -8,28 +8,23 @@
 //! "response_time_ms", "error", "payload"}`. Errors: `INVALID_BODY`, `INVALID_TYPE`,
 //! `WEBHOOK_NOT_CONFIGURED` (400), `TEST_TIMEOUT` (504) when no attempt was recorded in time.
 
-use crate::auth::authenticate;
 use crate::error::ApiError;
-use crate::AppState;
+use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use chrono::Utc;
 use hookline_kafka::headers;
-use hookline_model::event::{
-    ClickEvent, ConversionEvent, DeliveryEvent, ImpressionEvent, InboundEvent, MessageRecord, MessageStatus,
-    OptOutEvent, OptOutSource, RevokedClicks, StatusEvent,
-};
+use hookline_model::sample::Sample;
 use hookline_model::{
-    AttemptOutcome, AttemptRecord, Dispatch, DlrStatus, Event, EventData, EventKind, MessageDetails, Permission,
-    Subscription, WorkspaceConfig,
+    AttemptOutcome, AttemptRecord, Dispatch, Event, EventKind, Permission, Subscription, WorkspaceConfig,
 };
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 pub async fn handle(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
-    let key = authenticate(&st, &headers, Permission::WebhooksWrite)?;
+    let ws = st.caller_workspace(&headers, Permission::WebhooksWrite)?;
     let req: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request("INVALID_BODY", format!("request body is not valid JSON: {e}")))?;
     let kind = req
@@ -44,7 +39,6 @@ pub async fn handle(State(st): State<AppState>, headers: HeaderMap, body: Bytes)
             )
         })?;
 
-    let ws = st.workspace(&key.workspace_id);
     let sub_id = crate::telecom23::subscription_id(kind);
     let Some(sub) = ws.subscription(&sub_id).cloned() else {
         return Err(ApiError::bad_request(
@@ -53,7 +47,7 @@ pub async fn handle(State(st): State<AppState>, headers: HeaderMap, body: Bytes)
         ));
     };
 
-    let event = sample(kind, &key.workspace_id);
+    let event = sample(kind, &ws.workspace_id);
     let Some(rec) = send_and_wait(&st, &ws, &sub, event).await? else {
         st.metrics.test_sends.with_label_values(&["timeout"]).inc();
         return Err(ApiError::new(
@@ -124,104 +118,17 @@ pub async fn send_and_wait(
     Ok(None)
 }
 
-/// A recognisable sample event of each kind.
+/// A recognisable sample event of each kind ([`Event::sample_of`]), sent by `Hookline`, with a
+/// fresh message id (numeric, as SMSEdge ids are; the event id is `test_<message_id>`) and
+/// inbound id, at the current time.
 pub fn sample(kind: EventKind, workspace_id: &str) -> Event {
-    let now = Utc::now();
-    // Numeric, as SMSEdge ids are; the event id starts with `test_`.
     let message_id = (900_000_000 + rand::random::<u32>() % 100_000_000).to_string();
-    let record = MessageRecord {
-        accepted_at: now - chrono::Duration::seconds(5),
-        num_parts: 1,
-        cost: 0.0085,
-        dlr_status: Some(DlrStatus::Delivered),
-        details: Some(MessageDetails {
-            text: Some("Hookline test message: https://hkl.ink/test".into()),
-            reference: Some("hookline-test".into()),
-            original_url: Some("https://example.com/".into()),
-            shortened_url: Some("https://hkl.ink/test".into()),
-            shorten_url: Some(true),
-            ..Default::default()
-        }),
+    let inbound_id = format!("{}", rand::random::<u32>() % 1_000_000);
+    let sample = Sample {
+        message_id: &message_id,
+        inbound_id: &inbound_id,
+        sender_id: "Hookline",
+        at: Utc::now(),
     };
-    let data = match kind {
-        EventKind::Delivery => EventData::Delivery(DeliveryEvent {
-            message_id: message_id.clone(),
-            telecom_message_id: "test-carrier-0001".into(),
-            recipient: "+14155551234".into(),
-            sender_id: "Hookline".into(),
-            status: DlrStatus::Delivered,
-            status_code: "000".into(),
-            num_parts: 1,
-            cost: 0.0085,
-            broadcast_id: None,
-            message: Some(record.clone()),
-        }),
-        EventKind::Click => EventData::Click(ClickEvent {
-            message_id: message_id.clone(),
-            broadcast_id: Some("test-broadcast".into()),
-            recipient: "+14155551234".into(),
-            sender_id: Some("Hookline".into()),
-            url: "https://hkl.ink/test".into(),
-            user_agent: "Mozilla/5.0 (test)".into(),
-            ip: "203.0.113.10".into(),
-            message: Some(record),
-        }),
-        EventKind::Conversion => EventData::Conversion(ConversionEvent {
-            message_id: message_id.clone(),
-            broadcast_id: Some("test-broadcast".into()),
-            recipient: "+14155551234".into(),
-            click_id: Some("test-click".into()),
-            event: "purchase".into(),
-            value: Some(19.99),
-            currency: Some("USD".into()),
-            transaction_id: Some("test-tx".into()),
-        }),
-        EventKind::Impression => EventData::Impression(ImpressionEvent {
-            message_id: message_id.clone(),
-            broadcast_id: None,
-            recipient: "+14155551234".into(),
-            sender_id: "Hookline".into(),
-            num_parts: 1,
-            cost: 0.0085,
-        }),
-        EventKind::Inbound => EventData::Inbound(InboundEvent {
-            inbound_id: format!("{}", rand::random::<u32>() % 1_000_000),
-            from: "+14155551234".into(),
-            to: "+14155550000".into(),
-            text: "Hello from a test".into(),
-            last_message_id: Some(message_id.clone()),
-            last_campaign_id: None,
-            channel: Default::default(),
-        }),
-        EventKind::OptOut => EventData::OptOut(OptOutEvent {
-            phone: "+14155551234".into(),
-            to: Some("+14155550000".into()),
-            source: OptOutSource::Keyword,
-            keyword: Some("STOP".into()),
-            message_id: Some(message_id.clone()),
-            campaign_id: None,
-        }),
-        EventKind::Status => EventData::Status(StatusEvent {
-            message_id: message_id.clone(),
-            telecom_message_id: Some("test-carrier-0001".into()),
-            recipient: "+14155551234".into(),
-            sender_id: "Hookline".into(),
-            status: MessageStatus::Delivered,
-            status_code: Some("000".into()),
-            broadcast_id: None,
-            after_final: false,
-            channel: Default::default(),
-        }),
-        EventKind::ClicksRevoked => EventData::ClicksRevoked(RevokedClicks {
-            api_sms_ids: vec![message_id.clone()],
-            campaign_sms_ids: vec![],
-        }),
-    };
-    Event {
-        id: format!("test_{message_id}"),
-        workspace_id: workspace_id.to_string(),
-        occurred_at: now,
-        received_at: now,
-        data,
-    }
+    Event::sample_of(kind, workspace_id, sample)
 }

@@ -3,7 +3,7 @@
 use crate::credentials::Credentials;
 use crate::memo::Memo;
 use chrono::Utc;
-use hookline_model::{payload, AttemptOutcome, AttemptRecord, Dispatch, Subscription};
+use hookline_model::{render, AttemptOutcome, AttemptRecord, Dispatch, Subscription};
 use hookline_security::{Sealer, UrlPolicy};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -71,37 +71,21 @@ impl Attempter {
         attempt: u32,
         retry_after: &mut Option<Duration>,
     ) -> AttemptRecord {
-        let rendered = payload::render(&d.event, sub);
+        let rendered = render::render(&d.event, sub);
         let timestamp = Utc::now().timestamp().to_string();
         let event_type = sub.event_type_name(&d.event);
         let attempt_number = attempt.to_string();
         // Also refuses URLs stored before the policy refused credentials and control
         // characters; what is requested is the parsed URL.
         let checked = self.urls.get_or_try(&sub.url, || self.policy.check_syntax(&sub.url));
+        // A URL that passed the check has no credentials to hide.
+        let url = match &checked {
+            Ok(_) => sub.url.clone(),
+            Err(_) => shown_url(&sub.url),
+        };
         let mut record = AttemptRecord {
-            attempt_id: format!("{}.{attempt}", d.dispatch_id),
-            webhook_id: d.dispatch_id.clone(),
-            event_id: d.event.id.clone(),
-            event_type: d.event.kind(),
-            workspace_id: d.workspace_id.clone(),
-            subscription_id: sub.id.clone(),
-            // A URL that passed the check has no credentials to hide.
-            url: match &checked {
-                Ok(_) => sub.url.clone(),
-                Err(_) => shown_url(&sub.url),
-            },
-            attempt,
-            test: d.test,
-            outcome: AttemptOutcome::Failed,
-            request_headers: vec![],
             payload: String::from_utf8_lossy(&rendered.body).into_owned(),
-            response_code: None,
-            response_time_ms: 0,
-            response_body: None,
-            error: None,
-            attempted_at: Utc::now(),
-            next_attempt_at: None,
-            dead_lettered: false,
+            ..AttemptRecord::new(d, attempt, url, AttemptOutcome::Failed)
         };
         // What the attempt log shows, in the order sent.
         let mut shown: Vec<(String, String)> = vec![

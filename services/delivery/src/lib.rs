@@ -122,7 +122,7 @@ pub async fn start(
         config: config.clone(),
         attempter,
         producer: producer.clone(),
-        quarantine: Quarantine::new(producer.clone(), topics.quarantine(), metrics.quarantined.clone()),
+        quarantine: Quarantine::new(producer.clone(), topics.quarantine(), "delivery", rt),
         gates: Arc::new(gate::Gates::new(
             cfg.endpoint_concurrency,
             cfg.endpoint_queue,

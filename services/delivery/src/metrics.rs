@@ -12,8 +12,6 @@ pub(crate) struct Metrics {
     event_latency: HistogramVec,
     /// `hookline_delivery_in_flight_requests`.
     in_flight: IntGauge,
-    /// `hookline_delivery_quarantined_total{reason}`.
-    pub quarantined: IntCounterVec,
     /// `hookline_delivery_retries_scheduled_total{tier}`: failed attempts sent to a retry tier
     /// (tier = its delay in seconds).
     pub retries: IntCounterVec,
@@ -82,12 +80,6 @@ impl Metrics {
                 &[],
             )
             .with_label_values(&[] as &[&str]),
-            quarantined: counter_vec(
-                r,
-                "hookline_delivery_quarantined_total",
-                "Records sent to quarantine, by reason.",
-                &["reason"],
-            ),
         }
     }
 

@@ -90,7 +90,7 @@ mod tests {
 
     fn schedule(scale: f64) -> Schedule {
         Schedule {
-            tiers_secs: vec![10, 30, 60, 300, 21600],
+            tiers_secs: hookline_model::retry::default_tiers_secs(),
             scale,
         }
     }
@@ -197,6 +197,24 @@ mod tests {
                     ));
                     assert_eq!(s.after_failure(&policy, 3, ra, now_ms), Next::Dead);
                 }
+            }
+        }
+    }
+
+    /// Every built-in policy's retry waits in the tier of its own delay (at any scale), which
+    /// holds because every one of its delays is a default tier.
+    #[test]
+    fn built_in_policies_retry_in_the_tier_of_their_delay() {
+        for s in [schedule(1.0), schedule(0.001)] {
+            for (name, p) in RetryPolicy::built_in() {
+                for (i, delay) in p.delays_secs.iter().enumerate() {
+                    let attempt = i as u32 + 1;
+                    match s.after_failure(&p, attempt, None, 0) {
+                        Next::Retry { tier_secs, .. } => assert_eq!(tier_secs, *delay, "{name} #{attempt}"),
+                        Next::Dead => panic!("{name} #{attempt}"),
+                    }
+                }
+                assert_eq!(s.after_failure(&p, p.max_attempts(), None, 0), Next::Dead, "{name}");
             }
         }
     }

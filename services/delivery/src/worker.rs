@@ -1,26 +1,32 @@
 //! The per-record handler of the delivery consumer (dispatch topic and retry tiers).
 //!
-//! 1. Decode; resolve the subscription from the live config (skipped if it is gone or
-//!    disabled). The record names its subscription and the config version it was matched in,
-//!    nothing more: when this process's config is older than that, the record waits for it
-//!    (at most [`Worker::config_wait`]) and is deferred if it still has not arrived.
-//! 2. Admission ([`Gates`]): a request slot for the endpoint, or defer the record to a retry
-//!    tier when the endpoint is saturated; then its rate limit: wait if the wait is short,
-//!    defer if it is long. Deferring is not an attempt and keeps the attempt number.
-//! 3. Attempt, then make the outcome durable before the offset may be committed: the attempt
-//!    record, and after a failure the record in its next retry tier or the dead-letter topic.
+//! Each step is a typed stage of [`Worker::handle`], run in a `dispatch` tracing span:
+//!
+//! 1. [`Worker::decode`] (or quarantine) and [`Worker::prepare`]: resolve the subscription
+//!    from the live config (skipped if it is gone or disabled). The record names its
+//!    subscription and the config version it was matched in, nothing more: when this
+//!    process's config is older than that, the record waits for it (at most
+//!    [`Worker::config_wait`]) and is deferred if it still has not arrived.
+//! 2. [`Worker::admit`] ([`Gates`]): a request slot for the endpoint, or defer the record to a
+//!    retry tier when the endpoint is saturated; then its rate limit: wait if the wait is
+//!    short, defer if it is long. Deferring is not an attempt and keeps the attempt number.
+//! 3. [`Worker::attempt`], then [`Worker::settle`]: make the outcome durable before the
+//!    offset may be committed: the attempt record, and after a failure the record in its next
+//!    retry tier or the dead-letter topic.
 
 use crate::attempt::{Attempted, Attempter};
-use crate::gate::{Gates, Saturated};
+use crate::gate::{Gate, Gates, Saturated};
 use crate::metrics::Metrics;
 use crate::retry::{Next, Schedule};
 use chrono::{TimeZone, Utc};
 use hookline_config::Topics;
 use hookline_kafka::context::Lease;
-use hookline_kafka::{headers, ConfigHandle, Handled, Message, OwnedMessage, Producer, Quarantine};
-use hookline_model::{AttemptOutcome, AttemptRecord, DeadLetter, Dispatch, Resolved};
+use hookline_kafka::{headers, ConfigHandle, Handled, Message, OwnedMessage, Producer, Quarantine, QuarantineReason};
+use hookline_model::{AttemptOutcome, AttemptRecord, DeadLetter, Dispatch, Resolved, Subscription};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::OwnedSemaphorePermit;
+use tracing::Instrument;
 
 /// Longest `hookline-last-error` header value.
 const LAST_ERROR_MAX: usize = 256;
@@ -50,52 +56,108 @@ pub(crate) struct Worker {
     pub metrics: Arc<Metrics>,
 }
 
+/// How far a record got: `Err` ends its handling with that outcome (a skip, a deferral, a
+/// quarantine: not necessarily a failure), `Ok` carries it to the next stage.
+type Stage<T> = Result<T, Handled>;
+
+/// A decoded record whose live subscription is enabled.
+struct Prepared {
+    d: Dispatch,
+    attempt: u32,
+    sub: Subscription,
+}
+
+/// A prepared record holding its endpoint's request slot, within its rate limit.
+struct Admitted {
+    gate: Arc<Gate>,
+    permit: OwnedSemaphorePermit,
+}
+
 impl Worker {
     /// Delivers one dispatch or retry record. `lease` lapses when a rebalance starts: a record
     /// that waited for its endpoint's permit or rate limit past that point is not attempted but
     /// left to the partition's next owner (which reads it again from the committed offset), so
     /// the two never send to one endpoint at once and its rate limit holds across a handover.
+    ///
+    /// Runs in a `dispatch` span carrying the dispatch id (the webhook id), the event id, the
+    /// endpoint (workspace and subscription) and the attempt number.
     pub async fn handle(&self, msg: OwnedMessage, lease: Lease) -> Handled {
-        let raw = msg.payload().unwrap_or_default();
-        let d: Dispatch = match serde_json::from_slice(raw) {
+        let d = match self.decode(&msg).await {
             Ok(d) => d,
-            Err(e) => {
-                return self
-                    .quarantine
-                    .put_record("invalid_dispatch_record", &e.to_string(), &msg)
-                    .await
-                    .into()
-            }
+            Err(done) => return done,
         };
         let attempt = headers::get_i64(msg.headers(), headers::ATTEMPT).unwrap_or(1).max(1) as u32;
-        let sub = match self.lookup(&d).await {
-            Resolved::Found(sub) if sub.enabled => *sub,
-            Resolved::Found(sub) => {
-                return self
-                    .log(&skipped(&d, attempt, &sub.url, "subscription is disabled"), &d)
-                    .await
-            }
-            Resolved::Gone => {
-                return self
-                    .log(&skipped(&d, attempt, "", "subscription no longer exists"), &d)
-                    .await
-            }
-            Resolved::Behind { live } => return self.config_behind(&msg, &d, attempt, live).await,
-        };
+        let span = tracing::info_span!(
+            "dispatch",
+            dispatch_id = %d.dispatch_id,
+            event_id = %d.event.id,
+            workspace_id = %d.workspace_id,
+            subscription_id = %d.subscription_id,
+            attempt,
+        );
+        self.stages(&msg, d, attempt, &lease)
+            .instrument(span)
+            .await
+            .unwrap_or_else(|done| done)
+    }
 
+    /// Prepare, admit, attempt, then make the outcome durable.
+    async fn stages(&self, msg: &OwnedMessage, d: Dispatch, attempt: u32, lease: &Lease) -> Stage<Handled> {
+        let prepared = self.prepare(msg, d, attempt).await?;
+        let admitted = self.admit(&prepared).await?;
+        // Deferrals above go ahead even after a revocation (at worst a duplicate, same webhook
+        // id, later); an attempt must not, or two owners send to one endpoint at once.
+        if !lease.is_current() {
+            return Err(self.handed_over());
+        }
+        let attempted = self.attempt(&prepared, admitted).await;
+        Ok(self.settle(&prepared, attempted).await)
+    }
+
+    /// The record decoded, or quarantined as `invalid_dispatch_record`.
+    async fn decode(&self, msg: &OwnedMessage) -> Stage<Dispatch> {
+        match serde_json::from_slice(msg.payload().unwrap_or_default()) {
+            Ok(d) => Ok(d),
+            Err(e) => Err(self
+                .quarantine
+                .put_record(QuarantineReason::InvalidDispatchRecord, &e.to_string(), msg)
+                .await
+                .into()),
+        }
+    }
+
+    /// Resolves the record's subscription from the live config: skipped when it is gone or
+    /// disabled, deferred (or dead-lettered) when this process's config is behind the record.
+    async fn prepare(&self, msg: &OwnedMessage, d: Dispatch, attempt: u32) -> Stage<Prepared> {
+        match self.lookup(&d).await {
+            Resolved::Found(sub) if sub.enabled => Ok(Prepared { d, attempt, sub: *sub }),
+            Resolved::Found(sub) => Err(self
+                .log(&skipped(&d, attempt, &sub.url, "subscription is disabled"), &d)
+                .await),
+            Resolved::Gone => Err(self
+                .log(&skipped(&d, attempt, "", "subscription no longer exists"), &d)
+                .await),
+            Resolved::Behind { live } => Err(self.config_behind(msg, &d, attempt, live).await),
+        }
+    }
+
+    /// A request slot for the endpoint and its rate limit: waits in place when the wait is
+    /// short, defers the record (same attempt) when the endpoint is saturated or the wait long.
+    async fn admit(&self, p: &Prepared) -> Stage<Admitted> {
+        let Prepared { d, attempt, sub } = p;
         let gate = self
             .gates
             .get(&sub.endpoint_key(), sub.rate_limit_per_sec, sub.max_concurrency);
         let permit = match gate.enter().await {
-            Ok(p) => p,
+            Ok(permit) => permit,
             Err(Saturated) => {
                 let due_ms = gate.defer_until(Utc::now().timestamp_millis(), self.overflow_delay);
-                return self.defer(&d, attempt, due_ms, "saturated", None).await;
+                return Err(self.defer(d, *attempt, due_ms, "saturated", None).await);
             }
         };
         loop {
             match gate.check_rate() {
-                Ok(()) => break,
+                Ok(()) => return Ok(Admitted { gate, permit }),
                 Err(wait) if wait <= self.rate_limit_max_wait => {
                     self.metrics.rate_limit_waits.inc();
                     tokio::time::sleep(wait).await;
@@ -103,29 +165,35 @@ impl Worker {
                 Err(wait) => {
                     drop(permit);
                     let due_ms = Utc::now().timestamp_millis() + wait.as_millis() as i64;
-                    return self.defer(&d, attempt, due_ms, "rate_limited", None).await;
+                    return Err(self.defer(d, *attempt, due_ms, "rate_limited", None).await);
                 }
             }
         }
-        // Deferrals above go ahead even after a revocation (at worst a duplicate, same webhook
-        // id, later); an attempt must not, or two owners send to one endpoint at once.
-        if !lease.is_current() {
-            return self.handed_over();
-        }
+    }
 
+    /// The HTTP attempt, holding the endpoint's slot until it ends.
+    async fn attempt(&self, p: &Prepared, admitted: Admitted) -> Attempted {
+        let Admitted { gate, permit } = admitted;
+        let attempted = {
+            let _in_flight = self.metrics.in_flight_guard();
+            self.attempter.attempt(&p.d, &p.sub, p.attempt).await
+        };
+        gate.observe(Duration::from_millis(attempted.record.response_time_ms));
+        drop(permit);
+        attempted
+    }
+
+    /// Makes the outcome durable: the attempt record, and after a failure the record in its
+    /// next retry tier or the dead-letter topic.
+    async fn settle(&self, p: &Prepared, attempted: Attempted) -> Handled {
+        let Prepared { d, attempt, sub } = p;
         let Attempted {
             mut record,
             retry_after,
-        } = {
-            let _in_flight = self.metrics.in_flight_guard();
-            self.attempter.attempt(&d, &sub, attempt).await
-        };
-        gate.observe(Duration::from_millis(record.response_time_ms));
-        drop(permit);
-
+        } = attempted;
         let next = (record.outcome == AttemptOutcome::Failed && !d.test).then(|| {
             self.schedule
-                .after_failure(&sub.retry, attempt, retry_after, Utc::now().timestamp_millis())
+                .after_failure(&sub.retry, *attempt, retry_after, Utc::now().timestamp_millis())
         });
         match &next {
             Some(Next::Retry { due_ms, .. }) => record.next_attempt_at = Utc.timestamp_millis_opt(*due_ms).single(),
@@ -141,13 +209,13 @@ impl Worker {
                     tier_secs,
                 }) => {
                     self.metrics.retries.with_label_values(&[&tier_secs.to_string()]).inc();
-                    self.to_tier(&d, n, due_ms, tier_secs, &error, None).await
+                    self.to_tier(d, n, due_ms, tier_secs, &error, None).await
                 }
-                Some(Next::Dead) => self.dead_letter(&d, &sub.url, attempt, &error).await,
+                Some(Next::Dead) => self.dead_letter(d, &sub.url, *attempt, &error).await,
                 None => Ok(()),
             }
         };
-        let (logged, forwarded) = tokio::join!(self.log(&record, &d), forward);
+        let (logged, forwarded) = tokio::join!(self.log(&record, d), forward);
         both(logged, forwarded.into())
     }
 
@@ -288,24 +356,7 @@ fn both(a: Handled, b: Handled) -> Handled {
 
 fn skipped(d: &Dispatch, attempt: u32, url: &str, why: &str) -> AttemptRecord {
     AttemptRecord {
-        attempt_id: format!("{}.{attempt}", d.dispatch_id),
-        webhook_id: d.dispatch_id.clone(),
-        event_id: d.event.id.clone(),
-        event_type: d.event.kind(),
-        workspace_id: d.workspace_id.clone(),
-        subscription_id: d.subscription_id.clone(),
-        url: url.to_string(),
-        attempt,
-        test: d.test,
-        outcome: AttemptOutcome::Skipped,
-        request_headers: vec![],
-        payload: String::new(),
-        response_code: None,
-        response_time_ms: 0,
-        response_body: None,
         error: Some(why.to_string()),
-        attempted_at: Utc::now(),
-        next_attempt_at: None,
-        dead_lettered: false,
+        ..AttemptRecord::new(d, attempt, url.to_string(), AttemptOutcome::Skipped)
     }
 }

@@ -47,6 +47,7 @@ async fn server() -> (String, Arc<AtomicUsize>, Arc<std::sync::Mutex<Option<Head
         .route(
             "/slow",
             post(|| async {
+                // A slow endpoint (the behaviour under test), not a wait.
                 tokio::time::sleep(Duration::from_secs(3)).await;
                 "late"
             }),

@@ -74,6 +74,7 @@ async fn answer(mut socket: TcpStream, behaviour: Behaviour, written: Arc<Atomic
             Ok(n) => seen.extend_from_slice(&buf[..n]),
         }
     }
+    // The sleeps below are the misbehaviour under test (silence, a drip), not waits.
     match behaviour {
         Behaviour::Silent => {
             tokio::time::sleep(Duration::from_secs(30)).await;
@@ -202,7 +203,7 @@ async fn a_one_gib_body_is_read_only_as_far_as_the_log_keeps() {
             waited.elapsed() < Duration::from_secs(30),
             "the server never saw the connection close"
         );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await; // poll interval
     }
     let written = sent.written.load(Ordering::SeqCst);
     assert!(

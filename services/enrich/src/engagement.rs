@@ -15,12 +15,12 @@
 //!   ([`OPT_OUT_KEYWORDS`]) also fires the opt-out webhook.
 
 use crate::{fanout, Enricher};
-use hookline_kafka::{Handled, Message, OwnedMessage};
+use hookline_kafka::{Handled, Message, OwnedMessage, QuarantineReason};
 use hookline_model::{
-    AcceptedMessage, CarrierDlr, ClickInput, ConversionInput, Dialect, DlrStatus, Event, EventData, InboundInput,
-    LinkType, SendPath,
+    AcceptedMessage, CarrierDlr, ClickInput, ConversionInput, Dialect, Event, EventData, InboundInput, LinkType,
+    SendPath,
 };
-use hookline_store::{retry_until_ok, Ownership};
+use hookline_store::{retry_until_ok, ClaimKey, FinalStatus, Ownership};
 use prometheus::IntCounterVec;
 use std::time::{Duration, Instant};
 
@@ -30,13 +30,22 @@ impl Enricher {
     /// (decided by an atomic claim on the message's final status).
     pub(crate) async fn joined_dlr(&self, msg: &OwnedMessage, dlr: &CarrierDlr, meta: &AcceptedMessage) -> Handled {
         let mut status = Event::dlr_status(dlr, meta);
-        let final_key = final_key(meta);
         let after_final = if dlr.status.is_final() {
             self.metrics.join.with_label_values(&["joined"]).inc();
-            // The claimant carries the status: SMSEdge click payloads show the message's
-            // `dlr_status`, read back from this claim.
-            let claimant = format!("{}|{}", claimant(msg), dlr.status.as_str());
-            match self.claim_as(&final_key, &claimant).await {
+            // The claim keeps the status: SMSEdge click payloads show the message's
+            // `dlr_status`, read back from it.
+            let claim = FinalStatus {
+                claimant: claimant(msg),
+                status: dlr.status,
+            };
+            let ttl = self.click_ttl();
+            let claimed = self
+                .timed_claim(|| {
+                    self.store
+                        .claim_final_status(&meta.workspace_id, &meta.message_id, &claim, ttl)
+                })
+                .await;
+            match claimed {
                 None => return Handled::store_unavailable(),
                 Some(first_final) => !first_final,
             }
@@ -46,7 +55,7 @@ impl Enricher {
                 &self.shutdown,
                 "claimed",
                 || self.store_error("claimed"),
-                || self.store.claimed(&final_key),
+                || self.store.has_final_status(&meta.workspace_id, &meta.message_id),
             )
             .await
             {
@@ -78,7 +87,7 @@ impl Enricher {
 
     pub(crate) async fn handle_click(&self, msg: OwnedMessage) -> Handled {
         let Some(click) = self.decode::<ClickInput>(&msg) else {
-            return self.quarantined(&msg, "invalid_internal_record").await;
+            return self.quarantined(&msg, QuarantineReason::InvalidInternalRecord).await;
         };
         if crate::bots::is_bot(click.bot, &click.user_agent) {
             self.metrics.clicks.with_label_values(&["bot"]).inc();
@@ -90,7 +99,9 @@ impl Enricher {
         let Some(meta) = meta else {
             self.metrics.clicks.with_label_values(&["no_message"]).inc();
             let detail = format!("no accepted message {}", click.message_id);
-            return self.quarantine_with(&msg, "metadata_not_found", &detail).await;
+            return self
+                .quarantine_with(&msg, QuarantineReason::MetadataNotFound, &detail)
+                .await;
         };
         if !crate::in_scope(click.workspace_id.as_deref(), &meta) {
             return self.out_of_scope(&msg, &meta, "click").await;
@@ -112,7 +123,9 @@ impl Enricher {
             Some(Ownership::Taken(key)) => {
                 self.metrics.clicks.with_label_values(&["conflict"]).inc();
                 let detail = format!("{key} already belongs to another message than {}", click.message_id);
-                return self.quarantine_with(&msg, "metadata_conflict", &detail).await;
+                return self
+                    .quarantine_with(&msg, QuarantineReason::MetadataConflict, &detail)
+                    .await;
             }
             Some(Ownership::Stored) => {}
         }
@@ -131,7 +144,7 @@ impl Enricher {
         let has_telecom23 = subs.iter().any(|s| s.dialect == Dialect::Telecom23);
         if let (true, true, LinkType::Broadcast, Some(b)) = (has_telecom23, unique_only, click.link_type, broadcast) {
             // 23 Telecom `unique_clicks_only`: the first human click per (broadcast, recipient).
-            let key = format!("uclick:{}:{b}:{}", meta.workspace_id, click.recipient);
+            let key = ClaimKey::unique_click(&meta.workspace_id, &b, &click.recipient);
             match self.claim(&key, &msg).await {
                 None => return Handled::store_unavailable(),
                 Some(false) => subs.retain(|s| s.dialect != Dialect::Telecom23),
@@ -141,26 +154,21 @@ impl Enricher {
         if subs.iter().any(|s| s.dialect == Dialect::SmsEdge) {
             // SMSEdge: the first human click per message, as the message record with
             // `clicked: true` and its current `dlr_status`.
-            let key = format!("fclick:{}:{}", meta.workspace_id, click.message_id);
+            let key = ClaimKey::first_click(&meta.workspace_id, &click.message_id);
             match self.claim(&key, &msg).await {
                 None => return Handled::store_unavailable(),
                 Some(false) => subs.retain(|s| s.dialect != Dialect::SmsEdge),
                 Some(true) => {
-                    let final_key = final_key(&meta);
-                    let Some(holder) = retry_until_ok(
+                    let Some(status) = retry_until_ok(
                         &self.shutdown,
                         "claimant",
                         || self.store_error("claimant"),
-                        || self.store.claimant(&final_key),
+                        || self.store.final_status(&meta.workspace_id, &meta.message_id),
                     )
                     .await
                     else {
                         return Handled::store_unavailable();
                     };
-                    let status = holder
-                        .as_deref()
-                        .and_then(|h| h.rsplit_once('|'))
-                        .and_then(|(_, s)| DlrStatus::parse(s));
                     if let EventData::Click(c) = &mut event.data {
                         if let Some(m) = &mut c.message {
                             m.dlr_status = status;
@@ -179,7 +187,7 @@ impl Enricher {
 
     pub(crate) async fn handle_conversion(&self, msg: OwnedMessage) -> Handled {
         let Some(conv) = self.decode::<ConversionInput>(&msg) else {
-            return self.quarantined(&msg, "invalid_internal_record").await;
+            return self.quarantined(&msg, QuarantineReason::InvalidInternalRecord).await;
         };
         let click_message = match &conv.click_id {
             Some(click_id) => {
@@ -210,7 +218,7 @@ impl Enricher {
             return self.out_of_scope(&msg, &meta, "conversion").await;
         }
         if let Some(tx) = &conv.transaction_id {
-            let key = format!("conv:{}:{tx}", meta.workspace_id);
+            let key = ClaimKey::conversion(&meta.workspace_id, tx);
             if let Some(stop) = self.claim_first(&key, &msg, &self.metrics.conversions).await {
                 return stop;
             }
@@ -221,7 +229,8 @@ impl Enricher {
 
     async fn unjoined(&self, msg: &OwnedMessage, detail: &str) -> Handled {
         self.metrics.conversions.with_label_values(&["unjoined"]).inc();
-        self.quarantine_with(msg, "conversion_not_joined", detail).await
+        self.quarantine_with(msg, QuarantineReason::ConversionNotJoined, detail)
+            .await
     }
 
     /// The accepted message by id; the outer `None` means shutdown during a store outage.
@@ -237,7 +246,7 @@ impl Enricher {
 
     /// Claims `key` for this record. `None`: it is the first, go on; otherwise how to stop
     /// (a duplicate, counted as `duplicate` in `outcomes`, or shutdown during a store outage).
-    async fn claim_first(&self, key: &str, msg: &OwnedMessage, outcomes: &IntCounterVec) -> Option<Handled> {
+    async fn claim_first(&self, key: &ClaimKey, msg: &OwnedMessage, outcomes: &IntCounterVec) -> Option<Handled> {
         match self.claim(key, msg).await {
             None => Some(Handled::store_unavailable()),
             Some(false) => {
@@ -249,20 +258,19 @@ impl Enricher {
     }
 
     /// Claims `key` for this record; `None` means shutdown during a store outage.
-    async fn claim(&self, key: &str, msg: &OwnedMessage) -> Option<bool> {
-        self.claim_as(key, &claimant(msg)).await
+    async fn claim(&self, key: &ClaimKey, msg: &OwnedMessage) -> Option<bool> {
+        let (claimant, ttl) = (claimant(msg), self.click_ttl());
+        self.timed_claim(|| self.store.claim(key, &claimant, ttl)).await
     }
 
-    async fn claim_as(&self, key: &str, claimant: &str) -> Option<bool> {
-        let ttl = self.click_ttl();
+    /// Runs a claim until the store answers, timed as `dedup_duration`.
+    async fn timed_claim<F, Fut>(&self, claim: F) -> Option<bool>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<bool, hookline_store::StoreError>>,
+    {
         let started = Instant::now();
-        let won = retry_until_ok(
-            &self.shutdown,
-            "claim",
-            || self.store_error("claim"),
-            || self.store.claim(key, claimant, ttl),
-        )
-        .await;
+        let won = retry_until_ok(&self.shutdown, "claim", || self.store_error("claim"), claim).await;
         self.metrics.dedup_duration.observe(started.elapsed().as_secs_f64());
         won
     }
@@ -300,7 +308,7 @@ impl Enricher {
     /// Fires the inbound webhook and, for a STOP keyword, the opt-out webhook.
     pub(crate) async fn handle_inbound(&self, msg: OwnedMessage) -> Handled {
         let Some(input) = self.decode::<InboundInput>(&msg) else {
-            return self.quarantined(&msg, "invalid_internal_record").await;
+            return self.quarantined(&msg, QuarantineReason::InvalidInternalRecord).await;
         };
         // The last message sent to the sender, looked up within the inbound's own workspace:
         // another workspace's message of the same id is not this conversation's.
@@ -318,11 +326,6 @@ impl Enricher {
         self.metrics.opt_outs.with_label_values(&["keyword"]).inc();
         fanout::fan_out(self, &Event::keyword_opt_out(&input, keyword, last.as_ref())).await
     }
-}
-
-/// The claim on a message's first final status.
-fn final_key(meta: &AcceptedMessage) -> String {
-    format!("final:{}:{}", meta.workspace_id, meta.message_id)
 }
 
 /// A record claims as its topic, partition and offset: reprocessed after a crash, it wins its

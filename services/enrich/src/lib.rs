@@ -23,6 +23,7 @@ mod wait;
 use chrono::Utc;
 use hookline_kafka::{
     headers, ConfigHandle, Handled, KafkaMetrics, KafkaSettings, Message, OwnedMessage, Producer, Pump, Quarantine,
+    QuarantineReason,
 };
 use hookline_model::{AcceptedMessage, CarrierDlr, Event};
 use hookline_store::{retry_until_ok, Ownership, Store};
@@ -102,7 +103,7 @@ impl Enricher {
     /// workspace's DLRs and clicks by re-announcing its ids.
     async fn handle_message(&self, msg: OwnedMessage) -> Handled {
         let Some(accepted) = self.decode::<AcceptedMessage>(&msg) else {
-            return self.quarantined(&msg, "invalid_internal_record").await;
+            return self.quarantined(&msg, QuarantineReason::InvalidInternalRecord).await;
         };
         let ttl = Duration::from_secs(self.cfg.metadata_ttl_secs);
         let stored = retry_until_ok(
@@ -119,7 +120,8 @@ impl Enricher {
                     "message {} of workspace {}: {key} already belongs to another message",
                     accepted.message_id, accepted.workspace_id
                 );
-                self.quarantine_with(&msg, "metadata_conflict", &detail).await
+                self.quarantine_with(&msg, QuarantineReason::MetadataConflict, &detail)
+                    .await
             }
             Some(Ownership::Stored) => {
                 self.metrics.records.with_label_values(&["message", "stored"]).inc();
@@ -135,7 +137,7 @@ impl Enricher {
     /// Joins a DLR (fresh from ingest, or back from the wait topic) and fans it out.
     async fn handle_dlr(&self, msg: OwnedMessage, from_wait: bool) -> Handled {
         let Some(dlr) = self.decode::<CarrierDlr>(&msg) else {
-            return self.quarantined(&msg, "invalid_internal_record").await;
+            return self.quarantined(&msg, QuarantineReason::InvalidInternalRecord).await;
         };
         let found = retry_until_ok(
             &self.shutdown,
@@ -169,12 +171,12 @@ impl Enricher {
         serde_json::from_slice(msg.payload().unwrap_or_default()).ok()
     }
 
-    async fn quarantined(&self, msg: &OwnedMessage, reason: &'static str) -> Handled {
+    async fn quarantined(&self, msg: &OwnedMessage, reason: QuarantineReason) -> Handled {
         let detail = format!("record on {} does not decode as Hookline's own format", msg.topic());
         self.quarantine_with(msg, reason, &detail).await
     }
 
-    async fn quarantine_with(&self, msg: &OwnedMessage, reason: &'static str, detail: &str) -> Handled {
+    async fn quarantine_with(&self, msg: &OwnedMessage, reason: QuarantineReason, detail: &str) -> Handled {
         self.quarantine.put_record(reason, detail, msg).await.into()
     }
 
@@ -189,7 +191,8 @@ impl Enricher {
             "{what} from a credential of another workspace refers to message {} of workspace {}",
             meta.message_id, meta.workspace_id
         );
-        self.quarantine_with(msg, "workspace_mismatch", &detail).await
+        self.quarantine_with(msg, QuarantineReason::WorkspaceMismatch, &detail)
+            .await
     }
 
     fn store_error(&self, op: &str) {
@@ -231,7 +234,7 @@ pub async fn start(
     let enricher = Enricher {
         store,
         producer: producer.clone(),
-        quarantine: Quarantine::new(producer.clone(), topics.quarantine(), metrics.quarantined.clone()),
+        quarantine: Quarantine::new(producer.clone(), topics.quarantine(), "enrich", rt),
         config: config.clone(),
         dispatch_topic: topics.dispatch(),
         wait_topic: topics.dlr_wait(),

@@ -14,8 +14,6 @@ pub(crate) struct Metrics {
     /// `hookline_enrich_fanout_capped_total{event_type}`: deliveries not made because an
     /// event matched more than `HOOKLINE_MAX_DELIVERIES_PER_EVENT` subscriptions.
     pub capped: IntCounterVec,
-    /// `hookline_enrich_quarantined_total{reason}`.
-    pub quarantined: IntCounterVec,
     /// `hookline_enrich_store_errors_total{op}`.
     pub store_errors: IntCounterVec,
     /// `hookline_enrich_clicks_total{outcome}`: bot, duplicate, no_message, delivered.
@@ -61,12 +59,6 @@ impl Metrics {
                 "hookline_enrich_fanout_capped_total",
                 "Deliveries not made because an event matched more subscriptions than the per-event cap, by event type.",
                 &["event_type"],
-            ),
-            quarantined: counter_vec(
-                r,
-                "hookline_enrich_quarantined_total",
-                "Records sent to quarantine, by reason.",
-                &["reason"],
             ),
             clicks: counter_vec(r, "hookline_enrich_clicks_total", "Clicks by outcome.", &["outcome"]),
             late_statuses: counter_vec(

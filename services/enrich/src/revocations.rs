@@ -15,7 +15,7 @@
 use crate::fanout::{fan_out_to, Out};
 use crate::metrics::Metrics;
 use hookline_kafka::{
-    ConfigHandle, Handled, HooklineConsumer, KafkaError, Message, OwnedMessage, Producer, Quarantine,
+    ConfigHandle, Handled, HooklineConsumer, KafkaError, Message, OwnedMessage, Producer, Quarantine, QuarantineReason,
 };
 use hookline_model::event::RevokedClicks;
 use hookline_model::{ids, Event, EventData, RevokedClickInput, RevokedSource};
@@ -104,7 +104,7 @@ impl Batcher {
             Err(e) => {
                 self.metrics.revocations.with_label_values(&["invalid"]).inc();
                 self.quarantine
-                    .put_record("invalid_revocation", &e.to_string(), &msg)
+                    .put_record(QuarantineReason::InvalidRevocation, &e.to_string(), &msg)
                     .await?;
             }
         }

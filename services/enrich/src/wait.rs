@@ -5,7 +5,7 @@
 //! with the same recheck delay, so within a partition due times only grow.
 
 use crate::{now_ms, Enricher};
-use hookline_kafka::{headers, Handled, Message, OwnedMessage};
+use hookline_kafka::{headers, Handled, Message, OwnedMessage, QuarantineReason};
 
 /// Parks a DLR for another look later, or quarantines it when it has waited long enough.
 pub(crate) async fn park(e: &Enricher, msg: &OwnedMessage, first_seen_ms: i64) -> Handled {
@@ -17,7 +17,9 @@ pub(crate) async fn park(e: &Enricher, msg: &OwnedMessage, first_seen_ms: i64) -
             "no accepted message with this carrier id within {} s",
             e.cfg.dlr_wait_max_secs
         );
-        return e.quarantine_with(msg, "metadata_not_found", &detail).await;
+        return e
+            .quarantine_with(msg, QuarantineReason::MetadataNotFound, &detail)
+            .await;
     }
     let due = (now + e.cfg.dlr_wait_recheck_ms as i64).to_string();
     let first = first_seen_ms.to_string();

@@ -57,6 +57,9 @@ pub struct Pipeline {
     pub admin_addr: SocketAddr,
     pub readiness: Readiness,
     pub shutdown: CancellationToken,
+    /// The configuration every service in this process reads (tests wait on it for a config
+    /// write to arrive instead of sleeping).
+    pub config: ConfigHandle,
     tasks: Vec<(Service, JoinHandle<anyhow::Result<()>>)>,
     admin_task: JoinHandle<()>,
 }
@@ -202,6 +205,7 @@ pub async fn start(
         admin_addr: admin.addr,
         readiness: base.readiness,
         shutdown,
+        config,
         tasks,
         admin_task: admin.task,
     })

@@ -291,7 +291,7 @@ fn respond(r: Result<(), IngestFailure>) -> (StatusCode, Json<Value>) {
         Ok(()) => (StatusCode::ACCEPTED, Json(json!({"accepted": true}))),
         Err(IngestFailure::Invalid(e)) => (
             StatusCode::BAD_REQUEST,
-            Json(json!({"error_code": "INVALID_RECORD", "reason": e.reason(), "description": e.to_string()})),
+            Json(json!({"error_code": "INVALID_RECORD", "reason": e.reason().as_str(), "description": e.to_string()})),
         ),
         Err(e @ IngestFailure::Unauthorized) => (
             StatusCode::UNAUTHORIZED,

@@ -289,7 +289,7 @@ pub async fn start(
     let topics = &kafka.topics;
     let ingestor = Ingestor {
         producer: producer.clone(),
-        quarantine: Quarantine::new(producer.clone(), topics.quarantine(), metrics.quarantined.clone()),
+        quarantine: Quarantine::new(producer.clone(), topics.quarantine(), "ingest", rt),
         messages_topic: topics.messages(),
         dlr_topic: topics.dlr(),
         clicks_topic: topics.clicks(),

@@ -4,8 +4,6 @@ use prometheus::IntCounterVec;
 pub(crate) struct Metrics {
     /// `hookline_ingest_records_total{kind, outcome}`: outcome is `accepted` or `quarantined`.
     pub records: IntCounterVec,
-    /// `hookline_ingest_quarantined_total{reason}`.
-    pub quarantined: IntCounterVec,
 }
 
 impl Metrics {
@@ -16,12 +14,6 @@ impl Metrics {
                 "hookline_ingest_records_total",
                 "Input records by kind and outcome.",
                 &["kind", "outcome"],
-            ),
-            quarantined: counter_vec(
-                r,
-                "hookline_ingest_quarantined_total",
-                "Records sent to quarantine, by reason.",
-                &["reason"],
             ),
         }
     }

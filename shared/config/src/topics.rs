@@ -122,12 +122,14 @@ pub struct Topics {
     /// above `d` (the first tier if all are above), with its exact due time in a header. Every
     /// tier topic has the dispatch topic's partition count, so one consumer owns an endpoint
     /// across all of them.
+    // The default, and the built-in retry policies whose every delay is one of its tiers,
+    // are in `hookline_model::retry`.
     #[arg(
         long = "retry-tiers-secs",
         id = "retry_tiers_secs",
         env = "HOOKLINE_RETRY_TIERS_SECS",
         value_delimiter = ',',
-        default_value = "10,30,60,300,1800,3600,21600"
+        default_value = hookline_model::retry::DEFAULT_TIERS
     )]
     pub retry_tiers_secs: Vec<u64>,
     /// Events whose retry policy is exhausted (delivery → api, operators).

@@ -24,7 +24,7 @@ pub use config_log::{ConfigHandle, ConfigWriter};
 pub use context::HooklineConsumer;
 pub use metrics::KafkaMetrics;
 pub use pump::{Handled, Pump};
-pub use quarantine::{Quarantine, SourcePosition};
+pub use quarantine::{Quarantine, QuarantineReason, SourcePosition};
 pub use rdkafka::message::{Headers, Message, OwnedMessage};
 
 /// Errors of this crate.

@@ -137,6 +137,34 @@ pub struct AttemptRecord {
     pub dead_lettered: bool,
 }
 
+impl AttemptRecord {
+    /// The record of attempt `attempt` (1-based) of `d` to `url`, made now, with `outcome`:
+    /// no request headers, payload, response or error yet; the caller fills in what happened.
+    pub fn new(d: &Dispatch, attempt: u32, url: String, outcome: AttemptOutcome) -> Self {
+        Self {
+            attempt_id: format!("{}.{attempt}", d.dispatch_id),
+            webhook_id: d.dispatch_id.clone(),
+            event_id: d.event.id.clone(),
+            event_type: d.event.kind(),
+            workspace_id: d.workspace_id.clone(),
+            subscription_id: d.subscription_id.clone(),
+            url,
+            attempt,
+            test: d.test,
+            outcome,
+            request_headers: vec![],
+            payload: String::new(),
+            response_code: None,
+            response_time_ms: 0,
+            response_body: None,
+            error: None,
+            attempted_at: Utc::now(),
+            next_attempt_at: None,
+            dead_lettered: false,
+        }
+    }
+}
+
 /// A record of the dead-letter topic (and of the Redis list the API shows): an event whose
 /// retry policy is exhausted, with what happened to it. Re-sending replays `dispatch` from
 /// attempt 1 with the same webhook id, to the subscription as it is configured then.
@@ -155,30 +183,11 @@ pub struct DeadLetter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{DeliveryEvent, EventData};
     use crate::subscription::{Dialect, SealedSecret};
     use crate::workspace::WorkspaceConfig;
-    use crate::DlrStatus;
 
     fn event() -> Event {
-        Event {
-            id: "dlr_m1".into(),
-            workspace_id: "ws".into(),
-            occurred_at: Utc::now(),
-            received_at: Utc::now(),
-            data: EventData::Delivery(DeliveryEvent {
-                message_id: "m1".into(),
-                telecom_message_id: "c1".into(),
-                recipient: "+1".into(),
-                sender_id: "S".into(),
-                status: DlrStatus::Delivered,
-                status_code: "000".into(),
-                num_parts: 1,
-                cost: 0.0,
-                broadcast_id: None,
-                message: None,
-            }),
-        }
+        Event::sample(crate::EventKind::Delivery, "ws")
     }
 
     fn state(version: u64, subs: Vec<Subscription>) -> ConfigState {
@@ -219,12 +228,12 @@ mod tests {
 
     #[test]
     fn records_carry_no_subscription_and_old_ones_still_decode() {
-        let mut sub = Subscription::new(Dialect::Named, "ws", "s1", "https://example.com/h");
+        let mut sub = Subscription::new(Dialect::Named, "ws", "s1", "https://receiver.example.net/h");
         sub.signing_secret = Some(SealedSecret("v1:c2VhbGVk".into()));
         sub.basic_auth = Some(SealedSecret("plain:user:pass".into()));
         let d = Dispatch::new(event(), &sub, 7);
         let json = serde_json::to_string(&d).unwrap();
-        for leak in ["v1:c2VhbGVk", "user:pass", "example.com", "\"subscription\""] {
+        for leak in ["v1:c2VhbGVk", "user:pass", "receiver.example.net", "\"subscription\""] {
             assert!(!json.contains(leak), "{leak} in {json}");
         }
         // The format before: the whole subscription in `subscription`.

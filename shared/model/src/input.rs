@@ -4,7 +4,7 @@
 //! [`AcceptedMessage`] records; carriers write [`CarrierDlr`] records (or SMPP receipt text,
 //! which ingest turns into a `CarrierDlr`).
 
-use crate::event::Channel;
+use crate::channel::Channel;
 use crate::status::DlrStatus;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -2,10 +2,11 @@
 //!
 //! One place for each concept: the records that cross Kafka topics ([`input`], [`event`],
 //! [`dispatch`]), the webhook configuration every API dialect maps onto ([`subscription`],
-//! [`workspace`]), the payload field catalogue ([`fields`]) and how a payload is rendered
-//! ([`payload`]). Nothing in here does I/O, so all of it is unit-testable.
+//! [`workspace`]), the payload field table ([`fields`]) and how a payload is rendered
+//! ([`render`], one module per dialect). Nothing in here does I/O, so all of it is unit-testable.
 
 pub mod apikey;
+pub mod channel;
 pub mod config_log;
 pub mod dispatch;
 pub mod event;
@@ -13,25 +14,29 @@ pub mod fields;
 pub mod ids;
 pub mod ingest_key;
 pub mod input;
+mod join;
 pub mod named;
-pub mod payload;
-pub mod smsedge;
+pub mod render;
+pub mod retry;
+pub mod sample;
 pub mod status;
 pub mod subscription;
 pub mod workspace;
 
 pub use apikey::{ApiKeyRecord, Permission};
+pub use channel::Channel;
 pub use config_log::{ConfigKey, ConfigState};
 pub use dispatch::{AttemptOutcome, AttemptRecord, DeadLetter, Dispatch, Resolved};
-pub use event::{Channel, Event, EventData, EventKind};
+pub use event::{Event, EventData, EventKind};
 pub use ingest_key::{IngestKeyRecord, IngestKind};
 pub use input::{
     AcceptedMessage, CarrierDlr, ClickInput, ConversionInput, InboundInput, LinkType, MessageDetails,
     RevokedClickInput, RevokedSource, SendPath,
 };
 pub use named::NamedEventType;
+pub use retry::RetryPolicy;
 pub use status::DlrStatus;
-pub use subscription::{BodyFormat, Dialect, Filters, PayloadSchema, RetryPolicy, SealedSecret, Subscription};
+pub use subscription::{BodyFormat, Dialect, Filters, PayloadSchema, SealedSecret, Subscription};
 pub use workspace::{SmsEdgeSettings, Telecom23Settings, WorkspaceConfig};
 
 /// Timestamps on the wire are RFC 3339 UTC with second precision (`2026-02-13T10:30:04Z`),

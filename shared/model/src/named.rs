@@ -1,7 +1,8 @@
 //! The event types of the named-subscription dialect (`/api/v1/webhooks`), and the one
 //! mapping between them and the model's (event kind, channel) pairs.
 
-use crate::event::{Channel, Event, EventKind};
+use crate::channel::Channel;
+use crate::event::{Event, EventKind};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 

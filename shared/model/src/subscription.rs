@@ -1,7 +1,9 @@
 //! A webhook subscription: the one model that every configuration dialect is a view of.
 
-use crate::event::{Channel, Event, EventKind};
+use crate::channel::Channel;
+use crate::event::{Event, EventKind};
 use crate::named::NamedEventType;
+use crate::retry::RetryPolicy;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -25,10 +27,10 @@ pub enum PayloadSchema {
     /// A flat object of the chosen fields (23 Telecom).
     Telecom23,
     /// The named-subscription envelope `{"id", "type", "timestamp", "data"}`
-    /// ([`crate::payload::render_named`]).
+    /// ([`crate::render::named`]).
     Named,
     /// SMSEdge's message record (DLR, click), inbound record and revoke batch, with its field
-    /// names and value types ([`crate::smsedge`]).
+    /// names and value types ([`crate::render::smsedge`]).
     SmsEdge,
 }
 
@@ -48,37 +50,6 @@ pub enum BodyFormat {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct SealedSecret(pub String);
-
-/// Delays between attempts. `delays_secs.len() + 1` attempts in total.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RetryPolicy {
-    pub delays_secs: Vec<u64>,
-}
-
-impl RetryPolicy {
-    /// 23 Telecom: 3 attempts in total, 10 s then 30 s apart.
-    pub fn telecom23() -> Self {
-        Self {
-            delays_secs: vec![10, 30],
-        }
-    }
-
-    /// SMSEdge: 3 attempts in total, 6 h apart.
-    pub fn smsedge() -> Self {
-        Self {
-            delays_secs: vec![6 * 3600, 6 * 3600],
-        }
-    }
-
-    /// No retry: the single attempt of a test send.
-    pub fn none() -> Self {
-        Self { delays_secs: vec![] }
-    }
-
-    pub fn max_attempts(&self) -> u32 {
-        self.delays_secs.len() as u32 + 1
-    }
-}
 
 /// Subscription filters: OR inside a list, AND across lists; an empty list matches all.
 /// Values compare case-insensitively.
@@ -221,10 +192,10 @@ impl Subscription {
         id: impl Into<String>,
         url: impl Into<String>,
     ) -> Self {
-        let (schema, retry) = match dialect {
-            Dialect::Telecom23 => (PayloadSchema::Telecom23, RetryPolicy::telecom23()),
-            Dialect::SmsEdge => (PayloadSchema::SmsEdge, RetryPolicy::smsedge()),
-            Dialect::Named => (PayloadSchema::Named, RetryPolicy::telecom23()),
+        let schema = match dialect {
+            Dialect::Telecom23 => PayloadSchema::Telecom23,
+            Dialect::SmsEdge => PayloadSchema::SmsEdge,
+            Dialect::Named => PayloadSchema::Named,
         };
         Self {
             id: id.into(),
@@ -242,7 +213,7 @@ impl Subscription {
             basic_auth: None,
             rate_limit_per_sec: 0,
             max_concurrency: 0,
-            retry,
+            retry: RetryPolicy::of(dialect),
             timeout_ms: DEFAULT_TIMEOUT_MS,
             enabled: true,
         }
@@ -283,251 +254,11 @@ impl Subscription {
     pub fn fields_for(&self, kind: EventKind) -> Vec<&str> {
         match self.fields.get(&kind) {
             Some(chosen) => chosen.iter().map(String::as_str).collect(),
-            None => crate::fields::defaults(kind).to_vec(),
+            None => crate::fields::defaults(kind),
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::event::{
-        ClickEvent, DeliveryEvent, EventData, InboundEvent, MessageStatus, OptOutEvent, OptOutSource, StatusEvent,
-    };
-    use crate::status::DlrStatus;
-
-    fn dlr(sender: &str, status: DlrStatus, broadcast: Option<&str>) -> Event {
-        Event {
-            id: "e".into(),
-            workspace_id: "ws".into(),
-            occurred_at: chrono::Utc::now(),
-            received_at: chrono::Utc::now(),
-            data: EventData::Delivery(DeliveryEvent {
-                message_id: "m1".into(),
-                telecom_message_id: "c1".into(),
-                recipient: "+1".into(),
-                sender_id: sender.into(),
-                status,
-                status_code: "000".into(),
-                num_parts: 1,
-                cost: 0.0,
-                broadcast_id: broadcast.map(Into::into),
-                message: None,
-            }),
-        }
-    }
-
-    #[test]
-    fn filters_or_within_and_across() {
-        let f = Filters {
-            sender: vec!["A".into(), "B".into()],
-            status: vec!["DELIVRD".into()],
-            ..Default::default()
-        };
-        assert!(f.matches(&dlr("A", DlrStatus::Delivered, None)));
-        assert!(f.matches(&dlr("B", DlrStatus::Delivered, None)));
-        assert!(!f.matches(&dlr("C", DlrStatus::Delivered, None)));
-        assert!(!f.matches(&dlr("A", DlrStatus::Expired, None)));
-        let c = Filters {
-            campaign_id: vec!["b1".into()],
-            ..Default::default()
-        };
-        assert!(c.matches(&dlr("A", DlrStatus::Delivered, Some("b1"))));
-        assert!(!c.matches(&dlr("A", DlrStatus::Delivered, None)));
-        assert!(Filters::default().matches(&dlr("Z", DlrStatus::Unknown, None)));
-    }
-
-    fn ev(data: EventData) -> Event {
-        Event {
-            id: "e".into(),
-            workspace_id: "ws".into(),
-            occurred_at: chrono::Utc::now(),
-            received_at: chrono::Utc::now(),
-            data,
-        }
-    }
-
-    fn status(sender: &str, st: MessageStatus, msg: &str, campaign: Option<&str>, channel: Channel) -> Event {
-        ev(EventData::Status(StatusEvent {
-            message_id: msg.into(),
-            telecom_message_id: None,
-            recipient: "+1".into(),
-            sender_id: sender.into(),
-            status: st,
-            status_code: None,
-            broadcast_id: campaign.map(Into::into),
-            after_final: false,
-            channel,
-        }))
-    }
-
-    fn click(sender: Option<&str>, msg: &str, campaign: Option<&str>) -> Event {
-        ev(EventData::Click(ClickEvent {
-            message_id: msg.into(),
-            broadcast_id: campaign.map(Into::into),
-            recipient: "+1".into(),
-            sender_id: sender.map(Into::into),
-            url: "https://l/x".into(),
-            user_agent: "UA".into(),
-            ip: "203.0.113.1".into(),
-            message: None,
-        }))
-    }
-
-    fn opt_out(to: Option<&str>, msg: Option<&str>, campaign: Option<&str>) -> Event {
-        ev(EventData::OptOut(OptOutEvent {
-            phone: "+1".into(),
-            to: to.map(Into::into),
-            source: OptOutSource::Keyword,
-            keyword: Some("STOP".into()),
-            message_id: msg.map(Into::into),
-            campaign_id: campaign.map(Into::into),
-        }))
-    }
-
-    fn inbound(to: &str, last: Option<&str>, campaign: Option<&str>, channel: Channel) -> Event {
-        ev(EventData::Inbound(InboundEvent {
-            inbound_id: "i1".into(),
-            from: "+1".into(),
-            to: to.into(),
-            text: "hi".into(),
-            last_message_id: last.map(Into::into),
-            last_campaign_id: campaign.map(Into::into),
-            channel,
-        }))
-    }
-
-    fn filters(sender: &[&str], status: &[&str], message_ref: &[&str], campaign_id: &[&str]) -> Filters {
-        let v = |l: &[&str]| l.iter().map(|s| s.to_string()).collect();
-        Filters {
-            sender: v(sender),
-            status: v(status),
-            message_ref: v(message_ref),
-            campaign_id: v(campaign_id),
-        }
-    }
-
-    #[test]
-    fn status_filters_truth_table() {
-        use MessageStatus::*;
-        let f = filters(&["A", "B"], &["delivered", "hard_bounce"], &[], &[]);
-        for (sender, st, want) in [
-            ("A", Delivered, true),
-            ("b", HardBounce, true),
-            ("C", Delivered, false),
-            ("A", Sent, false),
-            ("C", Sent, false),
-        ] {
-            assert_eq!(
-                f.matches(&status(sender, st, "m1", None, Channel::Sms)),
-                want,
-                "{sender} {st:?}"
-            );
-        }
-        let f = filters(&[], &[], &["m1", "m2"], &["c1"]);
-        assert!(f.matches(&status("A", Sent, "m2", Some("c1"), Channel::Sms)));
-        assert!(!f.matches(&status("A", Sent, "m3", Some("c1"), Channel::Sms)));
-        assert!(!f.matches(&status("A", Sent, "m1", Some("c2"), Channel::Sms)));
-        assert!(!f.matches(&status("A", Sent, "m1", None, Channel::Sms)));
-        // Every channel's status events use the same lists.
-        assert!(f.matches(&status("A", Sent, "m1", Some("c1"), Channel::Whatsapp)));
-        assert!(Filters::default().matches(&status("Z", Failed, "m", None, Channel::Rcs)));
-    }
-
-    #[test]
-    fn link_hit_and_opt_out_filter_on_the_source_message_only() {
-        let f = filters(&["A"], &[], &["m1"], &[]);
-        assert!(f.matches(&click(Some("A"), "m1", None)));
-        assert!(!f.matches(&click(Some("B"), "m1", None)));
-        assert!(!f.matches(&click(Some("A"), "m2", None)));
-        assert!(!f.matches(&click(None, "m1", None)));
-        assert!(f.matches(&opt_out(Some("A"), Some("m1"), None)));
-        assert!(!f.matches(&opt_out(Some("B"), Some("m1"), None)));
-        assert!(!f.matches(&opt_out(Some("A"), Some("m2"), None)));
-        assert!(!f.matches(&opt_out(Some("A"), None, None)), "no source message id");
-        assert!(!f.matches(&opt_out(None, Some("m1"), None)));
-        // `status` and `campaign_id` are not applied to link hits and opt-outs.
-        let f = filters(&[], &["delivered"], &[], &["c1"]);
-        assert!(f.matches(&click(Some("A"), "m1", Some("c2"))));
-        assert!(f.matches(&click(None, "m1", None)));
-        assert!(f.matches(&opt_out(None, None, Some("c2"))));
-        // ...but they still apply, with the others, to status events of the same subscription.
-        assert!(!f.matches(&status("A", MessageStatus::Sent, "m1", Some("c1"), Channel::Sms)));
-    }
-
-    #[test]
-    fn inbound_filters_on_recipient_and_last_message() {
-        let f = filters(&["+15550001", "MyBrand"], &[], &[], &[]);
-        assert!(f.matches(&inbound("+15550001", None, None, Channel::Sms)));
-        assert!(f.matches(&inbound("mybrand", None, None, Channel::Mms)));
-        assert!(!f.matches(&inbound("+15550002", None, None, Channel::Sms)));
-        let f = filters(&[], &[], &["m1"], &[]);
-        assert!(f.matches(&inbound("x", Some("m1"), None, Channel::Sms)));
-        assert!(!f.matches(&inbound("x", Some("m2"), None, Channel::Sms)));
-        assert!(!f.matches(&inbound("x", None, None, Channel::Sms)), "no last message");
-        let f = filters(&[], &[], &[], &["c1"]);
-        assert!(f.matches(&inbound("x", Some("m1"), Some("c1"), Channel::Sms)));
-        assert!(!f.matches(&inbound("x", Some("m1"), Some("c2"), Channel::Sms)));
-        assert!(!f.matches(&inbound("x", Some("m1"), None, Channel::Sms)));
-        assert!(
-            !f.matches(&inbound("x", None, Some("c1"), Channel::Sms)),
-            "no last message"
-        );
-        // `status` is not applied to inbound events.
-        let f = filters(&["x"], &["delivered"], &[], &[]);
-        assert!(f.matches(&inbound("x", None, None, Channel::Sms)));
-        assert!(!f.matches(&inbound("y", None, None, Channel::Sms)));
-    }
-
-    fn named(types: &[NamedEventType]) -> Subscription {
-        Subscription {
-            name: Some("n".into()),
-            event_kinds: types.iter().map(|t| t.kind()).collect(),
-            event_types: types.to_vec(),
-            ..Subscription::new(Dialect::Named, "ws", "wh_1", "https://example.com")
-        }
-    }
-
-    #[test]
-    fn wants_matches_kind_and_channel() {
-        use NamedEventType::*;
-        let sub = named(&[SmsStatus, WhatsappInbound, LinkHit]);
-        let st = |c| status("A", MessageStatus::Sent, "m", None, c);
-        assert!(sub.wants(&st(Channel::Sms)));
-        assert!(!sub.wants(&st(Channel::Whatsapp)));
-        assert!(sub.wants(&inbound("x", None, None, Channel::Whatsapp)));
-        assert!(!sub.wants(&inbound("x", None, None, Channel::Sms)));
-        assert!(sub.wants(&click(None, "m", None)));
-        assert!(!sub.wants(&opt_out(None, None, None)));
-        assert!(!sub.wants(&dlr("A", DlrStatus::Delivered, None)));
-        assert_eq!(sub.event_type_name(&st(Channel::Sms)), "SMS_STATUS");
-
-        // The other dialects' subscriptions (no `event_types`) stay SMS only.
-        let mut legacy = named(&[]);
-        legacy.schema = PayloadSchema::Telecom23;
-        legacy.dialect = Dialect::Telecom23;
-        legacy.event_kinds = vec![EventKind::Status, EventKind::Delivery];
-        assert!(legacy.wants(&st(Channel::Sms)));
-        assert!(!legacy.wants(&st(Channel::Mms)));
-        assert!(legacy.wants(&dlr("A", DlrStatus::Delivered, None)));
-        assert_eq!(legacy.event_type_name(&st(Channel::Sms)), "status");
-    }
-
-    #[test]
-    fn records_without_channel_or_event_types_still_decode() {
-        let old = r#"{"type":"status","message_id":"m","recipient":"+1","sender_id":"A","status":"sent"}"#;
-        let data: EventData = serde_json::from_str(old).unwrap();
-        let EventData::Status(s) = &data else { panic!() };
-        assert_eq!(s.channel, Channel::Sms);
-        assert_eq!(
-            serde_json::to_string(&data).unwrap(),
-            r#"{"type":"status","message_id":"m","recipient":"+1","sender_id":"A","status":"sent","after_final":false}"#
-        );
-        let mut sub = named(&[]);
-        sub.event_types.clear();
-        let json = serde_json::to_value(&sub).unwrap();
-        assert!(json.get("event_types").is_none());
-        let back: Subscription = serde_json::from_value(json).unwrap();
-        assert_eq!(back, sub);
-    }
-}
+#[path = "subscription_tests.rs"]
+mod tests;

@@ -45,7 +45,7 @@ impl KeyUsage {
             recorded.insert(key_id.to_string(), now);
         }
         let store = self.store.clone();
-        let key = usage_key(key_id);
+        let key = crate::keys::key_used(key_id);
         tokio::spawn(async move {
             let now = Utc::now().to_rfc3339();
             if let Err(e) = store.set_ex(&key, now.as_bytes(), Self::KEEP).await {
@@ -56,13 +56,9 @@ impl KeyUsage {
 
     /// When `key_id` was last used, as far as the store knows.
     pub async fn last_used(&self, key_id: &str) -> Option<DateTime<Utc>> {
-        let raw = self.store.get(&usage_key(key_id)).await.ok()??;
+        let raw = self.store.get(&crate::keys::key_used(key_id)).await.ok()??;
         DateTime::parse_from_rfc3339(&String::from_utf8_lossy(&raw))
             .ok()
             .map(|t| t.with_timezone(&Utc))
     }
-}
-
-fn usage_key(key_id: &str) -> String {
-    format!("keyused:{key_id}")
 }

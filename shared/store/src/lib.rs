@@ -1,18 +1,21 @@
-//! State that is not a Kafka topic: message metadata kept for the DLR join (with a TTL) and
-//! the per-workspace attempt log the logs endpoint reads.
+//! State that is not a Kafka topic: message metadata kept for the DLR join (with a TTL), dedup
+//! claims and the per-workspace attempt log the logs endpoint reads. Every key format is in
+//! [`keys`].
 //!
 //! [`Store`] is an enum rather than a trait object: there are exactly two backends, Redis in
 //! every real deployment and [`memory`] for the embedded mode, and an enum keeps the async
 //! methods plain.
 
 pub mod key_usage;
+pub mod keys;
 pub mod memory;
 pub mod redis_store;
 
-use hookline_model::{AcceptedMessage, AttemptRecord, DeadLetter};
+use hookline_model::{AcceptedMessage, AttemptRecord, DeadLetter, DlrStatus};
 use std::time::Duration;
 
 pub use key_usage::KeyUsage;
+pub use keys::ClaimKey;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -30,13 +33,29 @@ pub enum Ownership {
     Taken(String),
 }
 
-/// Carrier message ids are unique only within one carrier connection, so a message that names
-/// its connection is found by both (a connection id has no `:`, so the two key forms never
-/// meet).
-fn carrier_key(connection: Option<&str>, carrier_message_id: &str) -> String {
-    match connection {
-        Some(c) => format!("msgc:{c}:{carrier_message_id}"),
-        None => format!("msg:{carrier_message_id}"),
+/// A message's first final status and the record that claimed it (SMSEdge click payloads show
+/// the message's `dlr_status`, read back from this claim).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinalStatus {
+    /// The claiming record (see [`Store::claim`]).
+    pub claimant: String,
+    pub status: DlrStatus,
+}
+
+impl FinalStatus {
+    /// The stored value, `<claimant>|<status>`: the format claims have been written in, kept so
+    /// the claims already stored (a dedup TTL's worth) still decode and still match their own
+    /// record when it is reprocessed.
+    fn encode(&self) -> String {
+        format!("{}|{}", self.claimant, self.status.as_str())
+    }
+
+    fn decode(stored: &str) -> Option<Self> {
+        let (claimant, status) = stored.rsplit_once('|')?;
+        Some(Self {
+            claimant: claimant.to_string(),
+            status: DlrStatus::parse(status)?,
+        })
     }
 }
 
@@ -67,8 +86,8 @@ impl Store {
     pub async fn put_message(&self, msg: &AcceptedMessage, ttl: Duration) -> Result<Ownership, StoreError> {
         let value = serde_json::to_vec(msg)?;
         let keys = [
-            carrier_key(msg.carrier_connection.as_deref(), &msg.carrier_message_id),
-            format!("msgid:{}", msg.message_id),
+            keys::carrier_message(msg.carrier_connection.as_deref(), &msg.carrier_message_id),
+            keys::message(&msg.message_id),
         ];
         let keys = [keys[0].as_str(), keys[1].as_str()];
         let taken = match self {
@@ -90,14 +109,14 @@ impl Store {
 
     /// The accepted message with this (customer-facing) message id.
     pub async fn message_by_id(&self, message_id: &str) -> Result<Option<AcceptedMessage>, StoreError> {
-        self.get_json(&format!("msgid:{message_id}")).await
+        self.get_json(&keys::message(message_id)).await
     }
 
     /// Remembers which message a click belongs to, for joining conversions. First writer
     /// wins, like [`Store::put_message`]: a click id already remembered for another message
     /// is [`Ownership::Taken`].
     pub async fn put_click(&self, click_id: &str, message_id: &str, ttl: Duration) -> Result<Ownership, StoreError> {
-        let key = format!("click:{click_id}");
+        let key = keys::click(click_id);
         let holder = match self {
             Self::Redis(r) => r.claim(&key, message_id, ttl).await?,
             Self::Memory(m) => m.claim(&key, message_id, ttl),
@@ -111,7 +130,7 @@ impl Store {
     /// The message id of a known click.
     pub async fn message_of_click(&self, click_id: &str) -> Result<Option<String>, StoreError> {
         Ok(self
-            .get(&format!("click:{click_id}"))
+            .get(&keys::click(click_id))
             .await?
             .map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
@@ -120,26 +139,50 @@ impl Store {
     /// store. Claiming again with the same claimant wins again, so a record reprocessed after
     /// a crash (same claimant: its topic, partition and offset) is not mistaken for a
     /// duplicate of itself.
-    pub async fn claim(&self, key: &str, claimant: &str, ttl: Duration) -> Result<bool, StoreError> {
-        let key = format!("claim:{key}");
-        let holder = match self {
-            Self::Redis(r) => r.claim(&key, claimant, ttl).await?,
-            Self::Memory(m) => m.claim(&key, claimant, ttl),
-        };
-        Ok(holder.is_none_or(|h| h == claimant))
-    }
-
-    /// Whether someone holds the claim on `key`.
-    pub async fn claimed(&self, key: &str) -> Result<bool, StoreError> {
-        Ok(self.claimant(key).await?.is_some())
-    }
-
-    /// Who holds the claim on `key`, if anyone.
-    pub async fn claimant(&self, key: &str) -> Result<Option<String>, StoreError> {
+    pub async fn claim(&self, key: &ClaimKey, claimant: &str, ttl: Duration) -> Result<bool, StoreError> {
         Ok(self
-            .get(&format!("claim:{key}"))
+            .claim_holder(key, claimant, ttl)
             .await?
-            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+            .is_none_or(|h| h == claimant))
+    }
+
+    /// Claims `key` with `value`, returning the holder's value when someone else holds it.
+    async fn claim_holder(&self, key: &ClaimKey, value: &str, ttl: Duration) -> Result<Option<String>, StoreError> {
+        let key = key.key();
+        Ok(match self {
+            Self::Redis(r) => r.claim(&key, value, ttl).await?,
+            Self::Memory(m) => m.claim(&key, value, ttl),
+        })
+    }
+
+    /// Claims the first final status of message `message_id` of `workspace_id` for `claim`'s
+    /// record, like [`Store::claim`]: true when it is the first (or this record, again).
+    pub async fn claim_final_status(
+        &self,
+        workspace_id: &str,
+        message_id: &str,
+        claim: &FinalStatus,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let key = ClaimKey::final_status(workspace_id, message_id);
+        let holder = self.claim_holder(&key, &claim.encode(), ttl).await?;
+        Ok(holder.is_none_or(|h| FinalStatus::decode(&h).as_ref() == Some(claim)))
+    }
+
+    /// Whether the message has had a final status.
+    pub async fn has_final_status(&self, workspace_id: &str, message_id: &str) -> Result<bool, StoreError> {
+        let key = ClaimKey::final_status(workspace_id, message_id).key();
+        Ok(self.get(&key).await?.is_some())
+    }
+
+    /// The message's first final status, if it has had one.
+    pub async fn final_status(&self, workspace_id: &str, message_id: &str) -> Result<Option<DlrStatus>, StoreError> {
+        let key = ClaimKey::final_status(workspace_id, message_id).key();
+        Ok(self
+            .get(&key)
+            .await?
+            .and_then(|v| FinalStatus::decode(&String::from_utf8_lossy(&v)))
+            .map(|f| f.status))
     }
 
     async fn set_ex(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
@@ -170,7 +213,8 @@ impl Store {
         connection: Option<&str>,
         carrier_message_id: &str,
     ) -> Result<Option<AcceptedMessage>, StoreError> {
-        self.get_json(&carrier_key(connection, carrier_message_id)).await
+        self.get_json(&keys::carrier_message(connection, carrier_message_id))
+            .await
     }
 
     /// Prepends a batch of attempts, each already encoded as [`AttemptRecord`] JSON and given
@@ -181,7 +225,7 @@ impl Store {
     pub async fn push_attempts(&self, batch: &[(&str, &[u8])], keep: usize) -> Result<(), StoreError> {
         let mut lists: Vec<(String, Vec<&[u8]>)> = Vec::new();
         for (workspace, value) in batch {
-            let key = format!("attempts:{workspace}");
+            let key = keys::attempts(workspace);
             match lists.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, values)) => values.push(value),
                 None => lists.push((key, vec![value])),
@@ -202,7 +246,7 @@ impl Store {
 
     /// The newest `limit` attempts of a workspace, newest first.
     pub async fn latest_attempts(&self, workspace_id: &str, limit: usize) -> Result<Vec<AttemptRecord>, StoreError> {
-        let key = format!("attempts:{workspace_id}");
+        let key = keys::attempts(workspace_id);
         let raw = match self {
             Self::Redis(r) => r.range(&key, limit).await?,
             Self::Memory(m) => m.range(&key, limit),
@@ -222,7 +266,7 @@ impl Store {
 impl Store {
     /// Prepends a dead letter to its workspace's list, keeping the newest `keep`.
     pub async fn push_dead_letter(&self, dead: &DeadLetter, keep: usize) -> Result<(), StoreError> {
-        let key = format!("dead:{}", dead.dispatch.workspace_id);
+        let key = keys::dead_letters(&dead.dispatch.workspace_id);
         let value = serde_json::to_vec(dead)?;
         match self {
             Self::Redis(r) => r.push_capped(&key, &value, keep).await,
@@ -240,7 +284,7 @@ impl Store {
         workspace_id: &str,
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, DeadLetter)>, StoreError> {
-        let key = format!("dead:{workspace_id}");
+        let key = keys::dead_letters(workspace_id);
         let raw = match self {
             Self::Redis(r) => r.range(&key, limit).await?,
             Self::Memory(m) => m.range(&key, limit),
@@ -259,7 +303,7 @@ impl Store {
 
     /// Removes one dead letter (after it was re-sent).
     pub async fn remove_dead_letter(&self, workspace_id: &str, raw: &[u8]) -> Result<(), StoreError> {
-        let key = format!("dead:{workspace_id}");
+        let key = keys::dead_letters(workspace_id);
         match self {
             Self::Redis(r) => r.remove_one(&key, raw).await,
             Self::Memory(m) => {
@@ -297,5 +341,42 @@ where
             _ = tokio::time::sleep(delay) => {}
         }
         delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_final_status_claim_is_stored_as_before_and_read_back_typed() {
+        let store = Store::memory();
+        let ttl = Duration::from_secs(60);
+        let first = FinalStatus {
+            claimant: "hookline.carrier-dlrs:0:5".into(),
+            status: DlrStatus::Delivered,
+        };
+        assert!(!store.has_final_status("ws", "m1").await.unwrap());
+        assert!(store.claim_final_status("ws", "m1", &first, ttl).await.unwrap());
+        assert_eq!(
+            store.get("claim:final:ws:m1").await.unwrap().as_deref(),
+            Some(&b"hookline.carrier-dlrs:0:5|DELIVRD"[..]),
+            "the format claims already in Redis have"
+        );
+        assert!(
+            store.claim_final_status("ws", "m1", &first, ttl).await.unwrap(),
+            "same record again"
+        );
+        let later = FinalStatus {
+            claimant: "hookline.carrier-dlrs:0:9".into(),
+            status: DlrStatus::Undeliverable,
+        };
+        assert!(!store.claim_final_status("ws", "m1", &later, ttl).await.unwrap());
+        assert!(store.has_final_status("ws", "m1").await.unwrap());
+        assert_eq!(
+            store.final_status("ws", "m1").await.unwrap(),
+            Some(DlrStatus::Delivered)
+        );
+        assert_eq!(store.final_status("ws", "m2").await.unwrap(), None);
     }
 }

@@ -3,7 +3,8 @@
 //! Each service instance owns a Prometheus [`Registry`] (so tests can run two delivery
 //! replicas in one process without metric name clashes); the admin server gathers the
 //! registries of every service the process runs. Metric names follow
-//! `hookline_<service>_<name>_<unit>[_total]`, with small fixed label sets.
+//! `hookline_<service>_<name>_<unit>[_total]`, with small fixed label sets; a concept every
+//! service shares has one family with a `service` label instead (`hookline_quarantined_total`).
 
 mod admin;
 mod metrics;
@@ -44,6 +45,10 @@ pub struct Runtime {
     /// Connection metrics of those servers, registered once in the first runtime's registry
     /// and shared by its siblings (see [`HttpMetrics`]).
     pub http_metrics: HttpMetrics,
+    /// `hookline_quarantined_total{service, reason}`: records sent to quarantine. One family
+    /// for every service, registered once in the first runtime's registry and shared by its
+    /// siblings, like [`HttpMetrics`].
+    pub quarantined: prometheus::IntCounterVec,
 }
 
 impl Runtime {
@@ -51,6 +56,12 @@ impl Runtime {
     pub fn new(shutdown: tokio_util::sync::CancellationToken, drain: std::time::Duration) -> Self {
         let registry = Registry::new();
         let http_metrics = HttpMetrics::new(&registry);
+        let quarantined = counter_vec(
+            &registry,
+            "hookline_quarantined_total",
+            "Records sent to quarantine, by service and reason.",
+            &["service", "reason"],
+        );
         Self {
             registry,
             readiness: Readiness::default(),
@@ -58,6 +69,7 @@ impl Runtime {
             drain,
             http: HttpLimits::default(),
             http_metrics,
+            quarantined,
         }
     }
 

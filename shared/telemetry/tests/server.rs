@@ -20,6 +20,7 @@ fn app() -> Router {
         .route(
             "/slow",
             get(|| async {
+                // A slow handler (the behaviour under test), not a wait.
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 "done"
             }),

@@ -8,11 +8,17 @@
 /// Sources whose literals and examples seed the targets.
 pub const README: &str = include_str!("../../../README.md");
 pub const SMPP_RS: &str = include_str!("../../../services/ingest/src/smpp.rs");
-pub const NORMALISE_RS: &str = include_str!("../../../services/ingest/src/normalise.rs");
+pub const NORMALISE_RS: &str = concat!(
+    include_str!("../../../services/ingest/src/normalise.rs"),
+    include_str!("../../../services/ingest/src/normalise/tests.rs")
+);
 pub const TELECOM23_RS: &str = include_str!("../../../services/api/src/telecom23.rs");
 pub const SMSEDGE_RS: &str = include_str!("../../../services/api/src/smsedge.rs");
 pub const NAMED_RS: &str = include_str!("../../../services/api/src/named.rs");
-pub const URL_POLICY_RS: &str = include_str!("../../../shared/security/src/url_policy.rs");
+pub const URL_POLICY_RS: &str = concat!(
+    include_str!("../../../shared/security/src/url_policy.rs"),
+    include_str!("../../../shared/security/src/url_policy/tests.rs")
+);
 pub const RETRY_RS: &str = include_str!("../../../services/delivery/src/retry.rs");
 pub const ENGAGEMENT_RS: &str = include_str!("../../../tests/tests/engagement.rs");
 pub const EDGE_SECURITY_RS: &str = include_str!("../../../tests/tests/edge_security.rs");

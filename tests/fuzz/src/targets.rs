@@ -36,7 +36,7 @@ use hookline_ingest::normalise::{self, InputError};
 use hookline_ingest::smpp;
 use hookline_model::event::RevokedClicks;
 use hookline_model::{
-    payload, AcceptedMessage, ApiKeyRecord, AttemptOutcome, AttemptRecord, CarrierDlr, ClickInput, ConfigState,
+    render, AcceptedMessage, ApiKeyRecord, AttemptOutcome, AttemptRecord, CarrierDlr, ClickInput, ConfigState,
     ConversionInput, DeadLetter, Dialect, Dispatch, Event, EventData, EventKind, InboundInput, IngestKeyRecord,
     IngestKind, Permission, RetryPolicy, RevokedClickInput, SealedSecret, Subscription, WorkspaceConfig,
 };
@@ -434,7 +434,7 @@ fn configured_workspace(id: &str) -> WorkspaceConfig {
 /// Delivery's schedule with the default tiers.
 fn schedule() -> Schedule {
     Schedule {
-        tiers_secs: vec![10, 30, 60, 300, 1800, 3600, 21600],
+        tiers_secs: hookline_model::retry::default_tiers_secs(),
         scale: 1.0,
     }
 }
@@ -453,7 +453,7 @@ fn gate(sub: &Subscription) {
 /// the sealed credentials, and schedule the next attempt after a failure (with and without a
 /// `Retry-After`).
 fn deliver(event: &Event, sub: &Subscription, sealer: &Sealer) {
-    let _ = payload::render(event, sub);
+    let _ = render::render(event, sub);
     let _ = sub.wants(event);
     for secret in [&sub.signing_secret, &sub.basic_auth].into_iter().flatten() {
         let _ = sealer.open(&secret.0);
@@ -596,7 +596,7 @@ fn dispatch_record(input: &[u8]) -> Outcome {
                 deliver(&d.event, sub, &f.sealer);
             }
             for sub in &f.ws.subscriptions {
-                let _ = payload::render(&d.event, sub);
+                let _ = render::render(&d.event, sub);
             }
             Ok(format!(
                 "ok:{}:{}",
@@ -682,7 +682,7 @@ fn dead_letter(input: &[u8]) -> Outcome {
             round_trips(&d)?;
             let _ = f.resend.matches(&d);
             for sub in &f.ws.subscriptions {
-                let _ = payload::render(&d.dispatch.event, sub);
+                let _ = render::render(&d.dispatch.event, sub);
             }
             Ok("ok".into())
         }

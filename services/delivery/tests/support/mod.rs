@@ -2,8 +2,6 @@
 //! head of every request it gets (so it can stand in for a forward proxy as well as for a
 //! receiver), the loopback URL policy, and a dispatch record.
 
-use chrono::Utc;
-use hookline_model::event::DeliveryEvent;
 use hookline_model::*;
 use hookline_security::UrlPolicy;
 use std::net::SocketAddr;
@@ -18,24 +16,7 @@ pub fn loopback_policy() -> UrlPolicy {
 
 /// A delivery event for `sub`, attempt 1.
 pub fn dispatch(sub: &Subscription) -> Dispatch {
-    let event = Event {
-        id: "dlr_1".into(),
-        workspace_id: "w".into(),
-        occurred_at: Utc::now(),
-        received_at: Utc::now(),
-        data: EventData::Delivery(DeliveryEvent {
-            message_id: "m1".into(),
-            telecom_message_id: "c1".into(),
-            recipient: "+1".into(),
-            sender_id: "S".into(),
-            status: DlrStatus::Delivered,
-            status_code: "000".into(),
-            num_parts: 1,
-            cost: 0.0,
-            broadcast_id: None,
-            message: None,
-        }),
-    };
+    let event = Event::sample(EventKind::Delivery, "w");
     Dispatch::new(event, sub, 1)
 }
 

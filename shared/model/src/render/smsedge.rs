@@ -52,10 +52,10 @@ pub fn fields(event: &Event) -> Vec<(&'static str, Value)> {
         ],
         // SMSEdge has no webhook for the other kinds; a subscription of this schema never
         // lists them, but render something meaningful rather than nothing.
-        _ => crate::fields::defaults(event.kind())
-            .iter()
-            .map(|f| (*f, crate::fields::value(event, f)))
-            .collect(),
+        _ => {
+            let defaults = crate::fields::defaults(event.kind());
+            crate::fields::pairs(event, &defaults).collect()
+        }
     }
 }
 

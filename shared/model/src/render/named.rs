@@ -1,40 +1,9 @@
-//! Rendering an event into the exact request body a subscription asked for.
+//! The named-subscription payload (`/api/v1/webhooks`): an envelope in the style of the
+//! Standard Webhooks spec.
 
 use crate::event::{Event, EventData, OptOutSource};
-use crate::fields;
 use crate::named::NamedEventType;
-use crate::subscription::{BodyFormat, PayloadSchema, Subscription};
 use serde::Serialize;
-
-/// A rendered request body and its content type.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rendered {
-    pub content_type: &'static str,
-    pub body: Vec<u8>,
-}
-
-/// Renders the selected fields of `event` as a JSON object, in catalogue order (so the bytes
-/// are deterministic, which keeps signatures reproducible in tests and logs).
-pub fn render_json(event: &Event, selected: &[&str]) -> Vec<u8> {
-    write_object(selected.iter().map(|f| (*f, fields::value(event, f))))
-}
-
-/// Writes `(name, value)` pairs as one JSON object, in the order given.
-fn write_object<'a>(pairs: impl IntoIterator<Item = (&'a str, serde_json::Value)>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256);
-    out.push(b'{');
-    for (i, (field, value)) in pairs.into_iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        // Writing into a Vec cannot fail, and field names and values are plain JSON.
-        serde_json::to_writer(&mut out, field).expect("write to Vec");
-        out.push(b':');
-        serde_json::to_writer(&mut out, &value).expect("write to Vec");
-    }
-    out.push(b'}');
-    out
-}
 
 /// Renders the named-subscription envelope, in the style of the Standard Webhooks spec:
 /// `{"id": <event id>, "type": "SMS_STATUS", "timestamp": <RFC 3339>, "data": {...}}`.
@@ -52,7 +21,7 @@ fn write_object<'a>(pairs: impl IntoIterator<Item = (&'a str, serde_json::Value)
 /// event lacks are `null`. Keys are in this fixed order, so the bytes are deterministic.
 /// A kind the dialect has no type for (never dispatched to a named subscription) is sent with
 /// its kind as `type` and its default fields as `data`.
-pub fn render_named(event: &Event) -> Vec<u8> {
+pub fn render(event: &Event) -> Vec<u8> {
     let kind = NamedEventType::of_event(event).map_or(event.kind().as_str(), NamedEventType::as_str);
     let mut out = Vec::with_capacity(384);
     out.extend_from_slice(b"{\"id\":");
@@ -107,7 +76,7 @@ pub fn render_named(event: &Event) -> Vec<u8> {
             },
         }),
         EventData::Delivery(_) | EventData::Conversion(_) | EventData::Impression(_) | EventData::ClicksRevoked(_) => {
-            Ok(render_json(event, fields::defaults(event.kind())))
+            Ok(super::defaults_object(event))
         }
     };
     out.extend_from_slice(&data.expect("plain data serialises"));
@@ -168,75 +137,10 @@ struct SourceMessage<'a> {
     campaign_id: Option<&'a str>,
 }
 
-/// Renders the request body for `sub`.
-pub fn render(event: &Event, sub: &Subscription) -> Rendered {
-    let json = match sub.schema {
-        PayloadSchema::Telecom23 => render_json(event, &sub.fields_for(event.kind())),
-        PayloadSchema::Named => render_named(event),
-        PayloadSchema::SmsEdge => write_object(crate::smsedge::fields(event)),
-    };
-    match sub.format {
-        BodyFormat::Json => Rendered {
-            content_type: "application/json",
-            body: json,
-        },
-        BodyFormat::FormSms => {
-            let json = String::from_utf8(json).expect("serde_json writes UTF-8");
-            let body = serde_urlencoded::to_string([("sms", json.as_str())]).expect("form-encode one pair");
-            Rendered {
-                content_type: "application/x-www-form-urlencoded",
-                body: body.into_bytes(),
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{DeliveryEvent, EventData};
-    use crate::status::DlrStatus;
     use chrono::TimeZone;
-
-    fn event() -> Event {
-        Event {
-            id: "dlr_x".into(),
-            workspace_id: "ws_1".into(),
-            occurred_at: chrono::Utc.with_ymd_and_hms(2026, 2, 13, 10, 30, 4).unwrap(),
-            received_at: chrono::Utc::now(),
-            data: EventData::Delivery(DeliveryEvent {
-                message_id: "api_42".into(),
-                telecom_message_id: "c-9".into(),
-                recipient: "+14155551234".into(),
-                sender_id: "MyApp".into(),
-                status: DlrStatus::Delivered,
-                status_code: "000".into(),
-                num_parts: 1,
-                cost: 0.0085,
-                broadcast_id: None,
-                message: None,
-            }),
-        }
-    }
-
-    #[test]
-    fn renders_reference_example_bytes() {
-        let defaults = fields::defaults(crate::EventKind::Delivery);
-        let body = render_json(&event(), defaults);
-        assert_eq!(
-            String::from_utf8(body).unwrap(),
-            r#"{"message_id":"api_42","recipient":"+14155551234","sender_id":"MyApp","status":"DELIVRD","status_code":"000","num_parts":1,"cost":0.0085,"timestamp":"2026-02-13T10:30:04Z"}"#
-        );
-    }
-
-    #[test]
-    fn opt_in_workspace_id() {
-        let body = render_json(&event(), &["message_id", "workspace_id"]);
-        assert_eq!(
-            String::from_utf8(body).unwrap(),
-            r#"{"message_id":"api_42","workspace_id":"ws_1"}"#
-        );
-    }
 
     fn at(data: EventData) -> Event {
         Event {
@@ -249,12 +153,13 @@ mod tests {
     }
 
     fn named_body(data: EventData) -> String {
-        String::from_utf8(render_named(&at(data))).unwrap()
+        String::from_utf8(render(&at(data))).unwrap()
     }
 
     #[test]
     fn named_envelope_per_type() {
         use crate::event::*;
+        use crate::Channel;
         let status = named_body(EventData::Status(StatusEvent {
             message_id: "api_42".into(),
             telecom_message_id: Some("c-9".into()),
@@ -270,7 +175,7 @@ mod tests {
             status,
             r#"{"id":"ev_1","type":"SMS_STATUS","timestamp":"2026-02-13T10:30:04Z","data":{"message_ref":"api_42","sender":"MyApp","recipient":"+14155551234","status":"delivered","status_code":"000","telecom_message_id":"c-9","campaign_id":null,"after_final":false}}"#
         );
-        let rcs = render_named(&at(EventData::Status(StatusEvent {
+        let rcs = render(&at(EventData::Status(StatusEvent {
             message_id: "m".into(),
             telecom_message_id: None,
             recipient: "+1".into(),
@@ -329,25 +234,5 @@ mod tests {
             })),
             r#"{"id":"ev_1","type":"OPT_OUT","timestamp":"2026-02-13T10:30:04Z","data":{"phone":"+14155551234","source":"keyword","keyword":"STOP","source_message":{"message_ref":null,"sender":"MyApp","recipient":"+14155551234","campaign_id":null}}}"#
         );
-    }
-
-    #[test]
-    fn render_picks_the_schema() {
-        let mut sub = crate::Subscription {
-            event_kinds: vec![crate::EventKind::Delivery],
-            ..crate::Subscription::new(crate::Dialect::Telecom23, "ws_1", "s", "https://example.com")
-        };
-        let flat = render(&event(), &sub);
-        assert_eq!(
-            flat.body,
-            render_json(&event(), fields::defaults(crate::EventKind::Delivery))
-        );
-        sub.schema = PayloadSchema::Named;
-        let named = render(&event(), &sub);
-        assert_eq!(named.content_type, "application/json");
-        let v: serde_json::Value = serde_json::from_slice(&named.body).unwrap();
-        assert_eq!(v["type"], "delivery");
-        assert_eq!(v["id"], "dlr_x");
-        assert_eq!(v["data"]["message_id"], "api_42");
     }
 }

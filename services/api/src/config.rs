@@ -1,0 +1,42 @@
+//! The API's settings (flags and environment variables).
+
+use std::net::SocketAddr;
+
+/// API settings.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ApiConfig {
+    #[arg(
+        long = "api-http-addr",
+        id = "api_http_addr",
+        env = "HOOKLINE_API_HTTP_ADDR",
+        default_value = "0.0.0.0:8080"
+    )]
+    pub http_addr: SocketAddr,
+    /// Bearer token for `/admin/v1/*`. Without it the admin endpoints answer 404.
+    #[arg(long, env = "HOOKLINE_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Consumer group that copies the attempts topic into the store.
+    #[arg(
+        long = "api-attempts-group",
+        id = "api_attempts_group",
+        env = "HOOKLINE_API_ATTEMPTS_GROUP",
+        default_value = "hookline-api-attempts"
+    )]
+    pub attempts_group: String,
+    /// Attempts kept per workspace for the logs endpoint.
+    #[arg(long, env = "HOOKLINE_ATTEMPT_LOG_KEEP", default_value_t = 1000)]
+    pub attempt_log_keep: usize,
+    /// Dead letters kept per workspace for listing and re-sending (the dead-letter topic keeps
+    /// all of them, for its retention).
+    #[arg(long, env = "HOOKLINE_DEAD_LETTER_KEEP", default_value_t = 10_000)]
+    pub dead_letter_keep: usize,
+    /// Named subscriptions one workspace may have (each dialect's fixed channels come on top:
+    /// four 23 Telecom URLs, four SMSEdge URLs). Creating one more answers
+    /// `400 SUBSCRIPTION_LIMIT`, so one key holder cannot turn an event into unbounded
+    /// outbound requests.
+    #[arg(long, env = "HOOKLINE_MAX_SUBSCRIPTIONS_PER_WORKSPACE", default_value_t = 50)]
+    pub max_subscriptions_per_workspace: usize,
+    /// How long a test send waits for its attempt beyond the subscription's own timeout.
+    #[arg(long, env = "HOOKLINE_TEST_SEND_GRACE_SECS", default_value_t = 10)]
+    pub test_send_grace_secs: u64,
+}

@@ -1,0 +1,221 @@
+//! The pieces the route table is written with: the credentials and tags, [`op`] (an operation
+//! with the statuses every route of its kind may answer, in its dialect's error shape), and the
+//! example views and request schemas of the dialects.
+
+use crate::named;
+use axum::http::Method;
+use hookline_model::NamedEventType;
+use hookline_telemetry::openapi::{Auth, Operation};
+use serde_json::{json, Value};
+
+pub(super) const READ: Auth = Auth::ApiKey("webhooks.read");
+pub(super) const WRITE: Auth = Auth::ApiKey("webhooks.write");
+pub(super) const ADMIN: Auth = Auth::Admin;
+pub(super) const JSON: &str = "application/json";
+pub(super) const FORM: &str = "application/x-www-form-urlencoded";
+pub(super) const T23: &str = "23 Telecom";
+pub(super) const LOGS: &str = "Delivery logs";
+pub(super) const NAMED: &str = "Named subscriptions";
+pub(super) const SMSEDGE: &str = "SMSEdge";
+pub(super) const OPERATORS: &str = "Operators";
+
+pub(super) fn error(code: &str) -> Value {
+    json!({"error_code": code, "description": "what was wrong, for humans"})
+}
+
+pub(super) fn smsedge_error(code: &str) -> Value {
+    json!({"success": false, "error": {"code": code, "message": "what was wrong, for humans"}})
+}
+
+/// An error in the error shape of the dialect `tag` belongs to: SMSEdge's envelope for its
+/// routes, `{"error_code", "description"}` for every other.
+pub(super) fn error_of(tag: &str, code: &str) -> Value {
+    if tag == SMSEDGE {
+        smsedge_error(code)
+    } else {
+        error(code)
+    }
+}
+
+/// An operation with the responses every route of its kind may give besides its own, in its
+/// dialect's error shape: the credential's (`401`/`403` for an API key, `401`/`404` for the
+/// admin token) and the server's (`408`, `413`). A route's own description of one of these
+/// statuses replaces the common one.
+pub(super) fn op(
+    method: Method,
+    path: &'static str,
+    tag: &'static str,
+    summary: &'static str,
+    auth: Auth,
+) -> Operation {
+    let mut o = Operation::new(method, path, tag, summary, auth);
+    match auth {
+        Auth::ApiKey(_) => {
+            o = o
+                .response(
+                    401,
+                    "UNAUTHORIZED: no X-API-Key, or an unknown or revoked one",
+                    error_of(tag, "UNAUTHORIZED"),
+                )
+                .response(
+                    403,
+                    "FORBIDDEN: the key lacks the operation's permission (`x-permission`)",
+                    error_of(tag, "FORBIDDEN"),
+                )
+        }
+        Auth::Admin => {
+            o = o
+                .response(
+                    401,
+                    "UNAUTHORIZED: a missing or wrong admin token",
+                    error("UNAUTHORIZED"),
+                )
+                .response(
+                    404,
+                    "NOT_FOUND: admin endpoints are off (no HOOKLINE_ADMIN_TOKEN configured)",
+                    error("NOT_FOUND"),
+                )
+        }
+        Auth::None | Auth::IngestKey(_) => {}
+    }
+    o.response(
+        408,
+        "REQUEST_TIMEOUT: the request took longer than HOOKLINE_HTTP_REQUEST_TIMEOUT_SECS (the connection is closed)",
+        error_of(tag, "REQUEST_TIMEOUT"),
+    )
+    .response(
+        413,
+        "PAYLOAD_TOO_LARGE: the body is larger than HOOKLINE_HTTP_MAX_BODY_BYTES (the connection is closed)",
+        error_of(tag, "PAYLOAD_TOO_LARGE"),
+    )
+}
+
+/// `503 UNAVAILABLE`, for operations that write to Kafka or read the store.
+pub(super) fn unavailable(o: Operation) -> Operation {
+    let tag = o.tag;
+    o.response(
+        503,
+        "UNAVAILABLE: Kafka or the store could not be reached; retry later",
+        error_of(tag, "UNAVAILABLE"),
+    )
+}
+
+pub(super) const LIMIT: &str =
+    "how many (default 50, at most 1000); anything but a positive integer is 400 INVALID_LIMIT";
+
+pub(super) fn limit() -> Value {
+    json!({"type": "integer", "minimum": 1})
+}
+
+pub(super) fn t23_view() -> Value {
+    json!({"delivery_url": "https://example.com/dlr", "click_url": null, "conversion_url": null,
+           "impression_url": null, "signing_secret_set": true, "unique_clicks_only": false,
+           "delivery_fields": ["message_id", "recipient", "sender_id", "status", "status_code", "num_parts", "cost", "timestamp"],
+           "click_fields": ["message_id", "broadcast_id", "recipient", "url", "timestamp"],
+           "conversion_fields": ["message_id", "broadcast_id", "recipient", "event", "value", "currency", "transaction_id", "timestamp"],
+           "impression_fields": ["message_id", "recipient", "sender_id", "num_parts", "cost", "timestamp"]})
+}
+
+/// The URLs of [`t23_view`]: `null` when the channel is off.
+pub(super) const T23_VIEW_NULLABLE: [&str; 4] = [
+    "delivery_url",
+    "click_url:string",
+    "conversion_url:string",
+    "impression_url:string",
+];
+
+pub(super) fn smsedge_view() -> Value {
+    json!({"success": true, "data": {"dlr_url": "https://example.com/dlr", "click_url": "https://example.com/click",
+           "inbound_url": null, "revoke_click_url": "https://example.com/revoke", "auth": true}})
+}
+
+/// The URLs of [`smsedge_view`]: `null` when unset (SMSEdge's own get-webhook example shows one).
+pub(super) const SMSEDGE_VIEW_NULLABLE: [&str; 4] = [
+    "data.dlr_url",
+    "data.click_url",
+    "data.inbound_url:string",
+    "data.revoke_click_url",
+];
+
+/// SMSEdge's test-webhook result: each channel is `{"status": "ok"|"failed", "http_code",
+/// "time"}`, `{"status": "error", "http_code": null, "time": null, "error"}` when no response
+/// came, or `{"status": "skipped", "reason"}`, so one schema covers every member.
+pub(super) fn smsedge_test_schema() -> Value {
+    let result = json!({"type": "object", "required": ["status"], "properties": {
+        "status": {"type": "string", "enum": ["ok", "failed", "error", "skipped"]},
+        "http_code": {"type": "integer", "nullable": true, "description": "the webhook's HTTP status; null when no response came (`error`)"},
+        "time": {"type": "number", "nullable": true, "description": "seconds; null when no attempt was recorded in time"},
+        "error": {"type": "string", "description": "why there is no response (`error` only)"},
+        "reason": {"type": "string", "description": "why it was skipped (`skipped` only)"}}});
+    json!({"type": "object", "properties": {
+        "success": {"type": "boolean"},
+        "data": {"type": "object", "properties": {
+            "dlr": result, "click": result, "inbound": result, "revoke_click": result}}}})
+}
+
+pub(super) fn named_view() -> Value {
+    json!({"id": "wh_3f2a9c", "name": "Delivered SMS", "url": "https://example.com/hooks",
+           "event_types": ["SMS_STATUS"], "filter": {"sender": ["MyApp"], "status": ["delivered"],
+           "message_ref": ["api_42"], "campaign_id": ["b-17"]}, "rate_limit": 50})
+}
+
+pub(super) fn ingest_key_view(with_secret: bool) -> Value {
+    let mut v = json!({"key_id": "ing_0123456789ab", "name": "acme-telco DLR callbacks", "kinds": ["dlr"],
+                       "workspace_id": null, "carrier_connection": "acme-telco", "created_at": "2026-02-13T10:30:00Z",
+                       "last_used_at": null});
+    if with_secret {
+        v["ingest_key"] = json!("hki_…");
+    }
+    v
+}
+
+/// The optional members of [`ingest_key_view`], relative to `prefix` (`""` or `"data[]."`).
+pub(super) fn ingest_key_nullable(prefix: &str) -> Vec<&'static str> {
+    let fields: &[&'static str] = if prefix.is_empty() {
+        &[
+            "name",
+            "workspace_id:string",
+            "carrier_connection",
+            "last_used_at:string",
+        ]
+    } else {
+        &[
+            "data[].name",
+            "data[].workspace_id:string",
+            "data[].carrier_connection",
+            "data[].last_used_at:string",
+        ]
+    };
+    fields.to_vec()
+}
+
+/// The values of a closed set of names, as a JSON schema `enum`.
+pub(super) fn names(all: impl IntoIterator<Item = &'static str>) -> Value {
+    json!({"type": "string", "enum": all.into_iter().collect::<Vec<_>>()})
+}
+
+/// A workspace id or carrier connection: 1–64 of `[A-Za-z0-9_.-]`.
+pub(super) fn id_schema() -> Value {
+    json!({"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"})
+}
+
+/// The body of the named-subscription create (`create`: `name` and `url` required) and patch.
+pub(super) fn named_body_schema(create: bool) -> Value {
+    let types = names(NamedEventType::ALL.iter().map(|t| t.as_str()));
+    let values = json!({"type": "array", "maxItems": named::MAX_FILTER_VALUES,
+                        "items": {"type": "string", "minLength": 1, "maxLength": named::MAX_FILTER_VALUE_CHARS}});
+    let statuses = json!({"type": "array", "maxItems": named::MAX_FILTER_VALUES,
+                          "items": names(named::STATUSES.iter().map(|s| s.as_str()))});
+    let mut schema = json!({"type": "object", "properties": {
+        "name": {"type": "string", "minLength": named::NAME_MIN_CHARS, "maxLength": named::NAME_MAX_CHARS},
+        "url": {"type": "string", "format": "uri", "description": "https (http too with HOOKLINE_ALLOW_HTTP_URLS), refused by the URL policy for private and loopback hosts"},
+        "event_types": {"type": "array", "minItems": 1, "items": types.clone()},
+        "event_type": {"allOf": [types], "deprecated": true, "description": "one event type, added to event_types"},
+        "filter": {"type": "object", "nullable": true, "additionalProperties": false, "properties": {
+            "sender": values, "status": statuses, "message_ref": values, "campaign_id": values}},
+        "rate_limit": {"type": "integer", "minimum": 0, "maximum": named::MAX_RATE_LIMIT, "nullable": true}}});
+    if create {
+        schema["required"] = json!(["name", "url"]);
+    }
+    schema
+}

@@ -1,0 +1,242 @@
+//! Filters, wanted types and old records of [`super`].
+
+use super::*;
+use crate::event::{
+    ClickEvent, DeliveryEvent, EventData, InboundEvent, MessageStatus, OptOutEvent, OptOutSource, StatusEvent,
+};
+use crate::status::DlrStatus;
+
+fn dlr(sender: &str, status: DlrStatus, broadcast: Option<&str>) -> Event {
+    Event {
+        id: "e".into(),
+        workspace_id: "ws".into(),
+        occurred_at: chrono::Utc::now(),
+        received_at: chrono::Utc::now(),
+        data: EventData::Delivery(DeliveryEvent {
+            message_id: "m1".into(),
+            telecom_message_id: "c1".into(),
+            recipient: "+1".into(),
+            sender_id: sender.into(),
+            status,
+            status_code: "000".into(),
+            num_parts: 1,
+            cost: 0.0,
+            broadcast_id: broadcast.map(Into::into),
+            message: None,
+        }),
+    }
+}
+
+#[test]
+fn filters_or_within_and_across() {
+    let f = Filters {
+        sender: vec!["A".into(), "B".into()],
+        status: vec!["DELIVRD".into()],
+        ..Default::default()
+    };
+    assert!(f.matches(&dlr("A", DlrStatus::Delivered, None)));
+    assert!(f.matches(&dlr("B", DlrStatus::Delivered, None)));
+    assert!(!f.matches(&dlr("C", DlrStatus::Delivered, None)));
+    assert!(!f.matches(&dlr("A", DlrStatus::Expired, None)));
+    let c = Filters {
+        campaign_id: vec!["b1".into()],
+        ..Default::default()
+    };
+    assert!(c.matches(&dlr("A", DlrStatus::Delivered, Some("b1"))));
+    assert!(!c.matches(&dlr("A", DlrStatus::Delivered, None)));
+    assert!(Filters::default().matches(&dlr("Z", DlrStatus::Unknown, None)));
+}
+
+fn ev(data: EventData) -> Event {
+    Event {
+        id: "e".into(),
+        workspace_id: "ws".into(),
+        occurred_at: chrono::Utc::now(),
+        received_at: chrono::Utc::now(),
+        data,
+    }
+}
+
+fn status(sender: &str, st: MessageStatus, msg: &str, campaign: Option<&str>, channel: Channel) -> Event {
+    ev(EventData::Status(StatusEvent {
+        message_id: msg.into(),
+        telecom_message_id: None,
+        recipient: "+1".into(),
+        sender_id: sender.into(),
+        status: st,
+        status_code: None,
+        broadcast_id: campaign.map(Into::into),
+        after_final: false,
+        channel,
+    }))
+}
+
+fn click(sender: Option<&str>, msg: &str, campaign: Option<&str>) -> Event {
+    ev(EventData::Click(ClickEvent {
+        message_id: msg.into(),
+        broadcast_id: campaign.map(Into::into),
+        recipient: "+1".into(),
+        sender_id: sender.map(Into::into),
+        url: "https://l/x".into(),
+        user_agent: "UA".into(),
+        ip: "203.0.113.1".into(),
+        message: None,
+    }))
+}
+
+fn opt_out(to: Option<&str>, msg: Option<&str>, campaign: Option<&str>) -> Event {
+    ev(EventData::OptOut(OptOutEvent {
+        phone: "+1".into(),
+        to: to.map(Into::into),
+        source: OptOutSource::Keyword,
+        keyword: Some("STOP".into()),
+        message_id: msg.map(Into::into),
+        campaign_id: campaign.map(Into::into),
+    }))
+}
+
+fn inbound(to: &str, last: Option<&str>, campaign: Option<&str>, channel: Channel) -> Event {
+    ev(EventData::Inbound(InboundEvent {
+        inbound_id: "i1".into(),
+        from: "+1".into(),
+        to: to.into(),
+        text: "hi".into(),
+        last_message_id: last.map(Into::into),
+        last_campaign_id: campaign.map(Into::into),
+        channel,
+    }))
+}
+
+fn filters(sender: &[&str], status: &[&str], message_ref: &[&str], campaign_id: &[&str]) -> Filters {
+    let v = |l: &[&str]| l.iter().map(|s| s.to_string()).collect();
+    Filters {
+        sender: v(sender),
+        status: v(status),
+        message_ref: v(message_ref),
+        campaign_id: v(campaign_id),
+    }
+}
+
+#[test]
+fn status_filters_truth_table() {
+    use MessageStatus::*;
+    let f = filters(&["A", "B"], &["delivered", "hard_bounce"], &[], &[]);
+    for (sender, st, want) in [
+        ("A", Delivered, true),
+        ("b", HardBounce, true),
+        ("C", Delivered, false),
+        ("A", Sent, false),
+        ("C", Sent, false),
+    ] {
+        assert_eq!(
+            f.matches(&status(sender, st, "m1", None, Channel::Sms)),
+            want,
+            "{sender} {st:?}"
+        );
+    }
+    let f = filters(&[], &[], &["m1", "m2"], &["c1"]);
+    assert!(f.matches(&status("A", Sent, "m2", Some("c1"), Channel::Sms)));
+    assert!(!f.matches(&status("A", Sent, "m3", Some("c1"), Channel::Sms)));
+    assert!(!f.matches(&status("A", Sent, "m1", Some("c2"), Channel::Sms)));
+    assert!(!f.matches(&status("A", Sent, "m1", None, Channel::Sms)));
+    // Every channel's status events use the same lists.
+    assert!(f.matches(&status("A", Sent, "m1", Some("c1"), Channel::Whatsapp)));
+    assert!(Filters::default().matches(&status("Z", Failed, "m", None, Channel::Rcs)));
+}
+
+#[test]
+fn link_hit_and_opt_out_filter_on_the_source_message_only() {
+    let f = filters(&["A"], &[], &["m1"], &[]);
+    assert!(f.matches(&click(Some("A"), "m1", None)));
+    assert!(!f.matches(&click(Some("B"), "m1", None)));
+    assert!(!f.matches(&click(Some("A"), "m2", None)));
+    assert!(!f.matches(&click(None, "m1", None)));
+    assert!(f.matches(&opt_out(Some("A"), Some("m1"), None)));
+    assert!(!f.matches(&opt_out(Some("B"), Some("m1"), None)));
+    assert!(!f.matches(&opt_out(Some("A"), Some("m2"), None)));
+    assert!(!f.matches(&opt_out(Some("A"), None, None)), "no source message id");
+    assert!(!f.matches(&opt_out(None, Some("m1"), None)));
+    // `status` and `campaign_id` are not applied to link hits and opt-outs.
+    let f = filters(&[], &["delivered"], &[], &["c1"]);
+    assert!(f.matches(&click(Some("A"), "m1", Some("c2"))));
+    assert!(f.matches(&click(None, "m1", None)));
+    assert!(f.matches(&opt_out(None, None, Some("c2"))));
+    // ...but they still apply, with the others, to status events of the same subscription.
+    assert!(!f.matches(&status("A", MessageStatus::Sent, "m1", Some("c1"), Channel::Sms)));
+}
+
+#[test]
+fn inbound_filters_on_recipient_and_last_message() {
+    let f = filters(&["+15550001", "MyBrand"], &[], &[], &[]);
+    assert!(f.matches(&inbound("+15550001", None, None, Channel::Sms)));
+    assert!(f.matches(&inbound("mybrand", None, None, Channel::Mms)));
+    assert!(!f.matches(&inbound("+15550002", None, None, Channel::Sms)));
+    let f = filters(&[], &[], &["m1"], &[]);
+    assert!(f.matches(&inbound("x", Some("m1"), None, Channel::Sms)));
+    assert!(!f.matches(&inbound("x", Some("m2"), None, Channel::Sms)));
+    assert!(!f.matches(&inbound("x", None, None, Channel::Sms)), "no last message");
+    let f = filters(&[], &[], &[], &["c1"]);
+    assert!(f.matches(&inbound("x", Some("m1"), Some("c1"), Channel::Sms)));
+    assert!(!f.matches(&inbound("x", Some("m1"), Some("c2"), Channel::Sms)));
+    assert!(!f.matches(&inbound("x", Some("m1"), None, Channel::Sms)));
+    assert!(
+        !f.matches(&inbound("x", None, Some("c1"), Channel::Sms)),
+        "no last message"
+    );
+    // `status` is not applied to inbound events.
+    let f = filters(&["x"], &["delivered"], &[], &[]);
+    assert!(f.matches(&inbound("x", None, None, Channel::Sms)));
+    assert!(!f.matches(&inbound("y", None, None, Channel::Sms)));
+}
+
+fn named(types: &[NamedEventType]) -> Subscription {
+    Subscription {
+        name: Some("n".into()),
+        event_kinds: types.iter().map(|t| t.kind()).collect(),
+        event_types: types.to_vec(),
+        ..Subscription::new(Dialect::Named, "ws", "wh_1", "https://example.com")
+    }
+}
+
+#[test]
+fn wants_matches_kind_and_channel() {
+    use NamedEventType::*;
+    let sub = named(&[SmsStatus, WhatsappInbound, LinkHit]);
+    let st = |c| status("A", MessageStatus::Sent, "m", None, c);
+    assert!(sub.wants(&st(Channel::Sms)));
+    assert!(!sub.wants(&st(Channel::Whatsapp)));
+    assert!(sub.wants(&inbound("x", None, None, Channel::Whatsapp)));
+    assert!(!sub.wants(&inbound("x", None, None, Channel::Sms)));
+    assert!(sub.wants(&click(None, "m", None)));
+    assert!(!sub.wants(&opt_out(None, None, None)));
+    assert!(!sub.wants(&dlr("A", DlrStatus::Delivered, None)));
+    assert_eq!(sub.event_type_name(&st(Channel::Sms)), "SMS_STATUS");
+
+    // The other dialects' subscriptions (no `event_types`) stay SMS only.
+    let mut legacy = named(&[]);
+    legacy.schema = PayloadSchema::Telecom23;
+    legacy.dialect = Dialect::Telecom23;
+    legacy.event_kinds = vec![EventKind::Status, EventKind::Delivery];
+    assert!(legacy.wants(&st(Channel::Sms)));
+    assert!(!legacy.wants(&st(Channel::Mms)));
+    assert!(legacy.wants(&dlr("A", DlrStatus::Delivered, None)));
+    assert_eq!(legacy.event_type_name(&st(Channel::Sms)), "status");
+}
+
+#[test]
+fn records_without_channel_or_event_types_still_decode() {
+    let old = r#"{"type":"status","message_id":"m","recipient":"+1","sender_id":"A","status":"sent"}"#;
+    let data: EventData = serde_json::from_str(old).unwrap();
+    let EventData::Status(s) = &data else { panic!() };
+    assert_eq!(s.channel, Channel::Sms);
+    assert_eq!(
+        serde_json::to_string(&data).unwrap(),
+        r#"{"type":"status","message_id":"m","recipient":"+1","sender_id":"A","status":"sent","after_final":false}"#
+    );
+    let mut sub = named(&[]);
+    sub.event_types.clear();
+    let json = serde_json::to_value(&sub).unwrap();
+    assert!(json.get("event_types").is_none());
+    let back: Subscription = serde_json::from_value(json).unwrap();
+    assert_eq!(back, sub);
+}

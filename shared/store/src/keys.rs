@@ -1,0 +1,100 @@
+//! Every key Hookline writes to the store, in one place. Each is written under the store's
+//! configured prefix (`HOOKLINE_REDIS_KEY_PREFIX`); the formats below are what is stored today
+//! and must not change while a deployment's data lives (message metadata and claims for days,
+//! key usage for months).
+
+use std::fmt;
+
+/// An accepted message by its carrier message id. Carrier ids are unique only within one
+/// carrier connection, so a message that names its connection is found by both (a connection
+/// id has no `:`, so `msgc:` and `msg:` keys never meet).
+pub fn carrier_message(connection: Option<&str>, carrier_message_id: &str) -> String {
+    match connection {
+        Some(c) => format!("msgc:{c}:{carrier_message_id}"),
+        None => format!("msg:{carrier_message_id}"),
+    }
+}
+
+/// An accepted message by its (customer-facing) message id.
+pub fn message(message_id: &str) -> String {
+    format!("msgid:{message_id}")
+}
+
+/// The message a click belongs to.
+pub fn click(click_id: &str) -> String {
+    format!("click:{click_id}")
+}
+
+/// A workspace's attempt log (a capped list).
+pub fn attempts(workspace_id: &str) -> String {
+    format!("attempts:{workspace_id}")
+}
+
+/// A workspace's dead letters (a capped list).
+pub fn dead_letters(workspace_id: &str) -> String {
+    format!("dead:{workspace_id}")
+}
+
+/// When an API key or ingest credential was last used.
+pub fn key_used(key_id: &str) -> String {
+    format!("keyused:{key_id}")
+}
+
+/// What a dedup claim is about: the first of its kind wins, across every process sharing the
+/// store. Stored as `claim:<kind>:<scope>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimKey(String);
+
+impl ClaimKey {
+    /// 23 Telecom `unique_clicks_only`: the first human click per (broadcast, recipient).
+    pub fn unique_click(workspace_id: &str, broadcast_id: &str, recipient: &str) -> Self {
+        Self(format!("uclick:{workspace_id}:{broadcast_id}:{recipient}"))
+    }
+
+    /// SMSEdge: the first human click on a message.
+    pub fn first_click(workspace_id: &str, message_id: &str) -> Self {
+        Self(format!("fclick:{workspace_id}:{message_id}"))
+    }
+
+    /// A conversion by its transaction id: counted once.
+    pub fn conversion(workspace_id: &str, transaction_id: &str) -> Self {
+        Self(format!("conv:{workspace_id}:{transaction_id}"))
+    }
+
+    /// A message's first final status (see [`crate::FinalStatus`]).
+    pub fn final_status(workspace_id: &str, message_id: &str) -> Self {
+        Self(format!("final:{workspace_id}:{message_id}"))
+    }
+
+    /// The store key.
+    pub(crate) fn key(&self) -> String {
+        format!("claim:{}", self.0)
+    }
+}
+
+impl fmt::Display for ClaimKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The stored formats: a change here orphans a live deployment's data.
+    #[test]
+    fn formats_are_stable() {
+        assert_eq!(carrier_message(Some("smpp1"), "c1"), "msgc:smpp1:c1");
+        assert_eq!(carrier_message(None, "c1"), "msg:c1");
+        assert_eq!(message("m1"), "msgid:m1");
+        assert_eq!(click("k1"), "click:k1");
+        assert_eq!(attempts("ws"), "attempts:ws");
+        assert_eq!(dead_letters("ws"), "dead:ws");
+        assert_eq!(key_used("k"), "keyused:k");
+        assert_eq!(ClaimKey::unique_click("ws", "b1", "+1").key(), "claim:uclick:ws:b1:+1");
+        assert_eq!(ClaimKey::first_click("ws", "m1").key(), "claim:fclick:ws:m1");
+        assert_eq!(ClaimKey::conversion("ws", "tx").key(), "claim:conv:ws:tx");
+        assert_eq!(ClaimKey::final_status("ws", "m1").key(), "claim:final:ws:m1");
+    }
+}
