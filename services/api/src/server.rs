@@ -65,7 +65,10 @@ pub async fn start(
     rt: &Runtime,
 ) -> Result<Running, ApiStartError> {
     let kafka_metrics = hookline_kafka::KafkaMetrics::new(&rt.registry, "api");
-    let producer = kafka.producer()?.instrumented(&kafka_metrics);
+    let producer = kafka
+        .producer()?
+        .instrumented(&kafka_metrics)
+        .reporting_brokers(rt.readiness.component("api producer: kafka brokers reachable"));
     let metrics = Arc::new(metrics::Metrics::new(&rt.registry));
     let state = AppState {
         config: config.clone(),

@@ -110,7 +110,10 @@ pub async fn start(
 ) -> Result<Running, DeliveryError> {
     let metrics = Arc::new(metrics::Metrics::new(&rt.registry));
     let kafka_metrics = KafkaMetrics::new(&rt.registry, "delivery");
-    let producer = kafka.producer()?.instrumented(&kafka_metrics);
+    let producer = kafka
+        .producer()?
+        .instrumented(&kafka_metrics)
+        .reporting_brokers(rt.readiness.component("delivery producer: kafka brokers reachable"));
     let attempter = attempt::Attempter::new(
         client::build(&policy, cfg.egress_proxy.as_ref(), cfg.idle_connections_per_host)?,
         policy,

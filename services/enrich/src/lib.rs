@@ -229,7 +229,10 @@ pub async fn start(
 ) -> Result<Running, EnrichError> {
     let metrics = Arc::new(Metrics::new(&rt.registry));
     let kafka_metrics = KafkaMetrics::new(&rt.registry, "enrich");
-    let producer = kafka.producer()?.instrumented(&kafka_metrics);
+    let producer = kafka
+        .producer()?
+        .instrumented(&kafka_metrics)
+        .reporting_brokers(rt.readiness.component("enrich producer: kafka brokers reachable"));
     let topics = &kafka.topics;
     let enricher = Enricher {
         store,

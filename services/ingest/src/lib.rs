@@ -285,7 +285,10 @@ pub async fn start(
 ) -> Result<Running, IngestError> {
     let metrics = Arc::new(Metrics::new(&rt.registry));
     let kafka_metrics = KafkaMetrics::new(&rt.registry, "ingest");
-    let producer = kafka.producer()?.instrumented(&kafka_metrics);
+    let producer = kafka
+        .producer()?
+        .instrumented(&kafka_metrics)
+        .reporting_brokers(rt.readiness.component("ingest producer: kafka brokers reachable"));
     let topics = &kafka.topics;
     let ingestor = Ingestor {
         producer: producer.clone(),

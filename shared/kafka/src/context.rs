@@ -16,8 +16,54 @@ pub type HooklineConsumer = StreamConsumer<HooklineContext>;
 pub struct HooklineContext {
     generation: Arc<AtomicU64>,
     lag: IntGaugeVec,
-    /// The readiness flag that says a broker is reachable, once [`Self::report_brokers`] set it.
-    brokers_up: OnceLock<Arc<AtomicBool>>,
+    brokers: BrokerWatch,
+}
+
+/// Tells a readiness flag whether a client reaches a broker: cleared at once when librdkafka
+/// reports all brokers down, and at each statistics report (`statistics.interval.ms`) set to
+/// whether any broker's connection is up. Consumers ([`HooklineContext`]) and producers
+/// ([`crate::Producer::reporting_brokers`]) both carry one: librdkafka serves a consumer's
+/// callbacks only while it is polled, and a process whose handlers are all waiting (on a
+/// produce the outage holds up, say) polls no more, but its producers are polled by their own
+/// thread and hear of the outage at once.
+#[derive(Clone, Default)]
+pub struct BrokerWatch {
+    flag: Arc<OnceLock<Arc<AtomicBool>>>,
+}
+
+impl BrokerWatch {
+    /// From now on `flag` (a readiness component) follows the brokers; it starts true.
+    pub fn report_to(&self, flag: Arc<AtomicBool>) {
+        flag.store(true, Ordering::Relaxed);
+        let _ = self.flag.set(flag);
+    }
+
+    fn on_error(&self, error: &KafkaError) {
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
+            if let Some(flag) = self.flag.get() {
+                flag.store(false, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn on_stats(&self, statistics: &Statistics) {
+        if let Some(flag) = self.flag.get() {
+            // Bootstrap entries have node id -1; the brokers learned from metadata have theirs.
+            let up = statistics.brokers.values().any(|b| b.nodeid >= 0 && b.state == "UP");
+            flag.store(up, Ordering::Relaxed);
+        }
+    }
+}
+
+impl ClientContext for BrokerWatch {
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.on_error(&error);
+        tracing::error!(%error, reason, "librdkafka error");
+    }
+
+    fn stats(&self, statistics: Statistics) {
+        self.on_stats(&statistics);
+    }
 }
 
 impl HooklineContext {
@@ -25,19 +71,17 @@ impl HooklineContext {
         Self {
             generation: Arc::new(AtomicU64::new(0)),
             lag,
-            brokers_up: OnceLock::new(),
+            brokers: BrokerWatch::default(),
         }
     }
 
-    /// From now on `flag` (a readiness component) says whether this consumer reaches a broker:
-    /// cleared at once when librdkafka reports all brokers down, and at each statistics report
-    /// (`statistics.interval.ms`) set to whether any broker's connection is up. A process whose
-    /// consumer has lost the cluster is not ready (its Service stops sending it HTTP traffic,
-    /// and an operator sees why), and it is ready again by itself once a broker answers; it
-    /// keeps running either way, since librdkafka reconnects on its own.
+    /// From now on `flag` (a readiness component) says whether this consumer reaches a broker
+    /// ([`BrokerWatch`]). A process whose consumer has lost the cluster is not ready (its
+    /// Service stops sending it HTTP traffic, and an operator sees why), and it is ready again
+    /// by itself once a broker answers; it keeps running either way, since librdkafka
+    /// reconnects on its own.
     pub fn report_brokers(&self, flag: Arc<AtomicBool>) {
-        flag.store(true, Ordering::Relaxed);
-        let _ = self.brokers_up.set(flag);
+        self.brokers.report_to(flag);
     }
 
     /// Incremented when a rebalance starts (partitions revoked) and when it ends (assigned).
@@ -83,20 +127,11 @@ impl Lease {
 
 impl ClientContext for HooklineContext {
     fn error(&self, error: KafkaError, reason: &str) {
-        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
-            if let Some(flag) = self.brokers_up.get() {
-                flag.store(false, Ordering::Relaxed);
-            }
-        }
-        tracing::error!(%error, reason, "librdkafka error");
+        self.brokers.error(error, reason);
     }
 
     fn stats(&self, statistics: Statistics) {
-        if let Some(flag) = self.brokers_up.get() {
-            // Bootstrap entries have node id -1; the brokers learned from metadata have theirs.
-            let up = statistics.brokers.values().any(|b| b.nodeid >= 0 && b.state == "UP");
-            flag.store(up, Ordering::Relaxed);
-        }
+        self.brokers.on_stats(&statistics);
         for (topic, t) in &statistics.topics {
             // Partition -1 is librdkafka's internal unassigned partition; -1 lag means unknown.
             let lag: i64 = t

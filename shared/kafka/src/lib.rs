@@ -21,7 +21,7 @@ pub mod quarantine;
 
 pub use client::{KafkaSettings, Producer};
 pub use config_log::{ConfigHandle, ConfigWriter};
-pub use context::HooklineConsumer;
+pub use context::{BrokerWatch, HooklineConsumer};
 pub use metrics::KafkaMetrics;
 pub use pump::{Handled, Pump};
 pub use quarantine::{Quarantine, QuarantineReason, SourcePosition};
