@@ -206,6 +206,27 @@ impl LoadRun {
         Ok(())
     }
 
+    /// Waits until `num / den` of the `n` events' requests have arrived (two minutes at most);
+    /// returns how many have.
+    async fn wait_share(&self, num: usize, den: usize) -> usize {
+        self.wait_requests(self.n as usize * num / den, Duration::from_secs(120))
+            .await
+            .unwrap();
+        self.rx.requests().len()
+    }
+
+    /// Each endpoint's request arrival times, in the order received (one endpoint a
+    /// workspace: `/ws0`, `/ws1`, ...).
+    fn arrivals_per_endpoint(&self) -> Vec<Vec<Instant>> {
+        let requests = self.rx.requests();
+        (0..self.workspaces)
+            .map(|ws| {
+                let path = format!("/ws{ws}");
+                requests.iter().filter(|r| r.path == path).map(|r| r.at).collect()
+            })
+            .collect()
+    }
+
     /// Waits for the load to be acknowledged and every event to arrive, then checks them.
     async fn finish(&mut self) -> anyhow::Result<(Delivered, Duration)> {
         if let Some(load) = self.load.take() {
@@ -349,18 +370,19 @@ async fn broker_kill_9_and_restart_loses_nothing() {
     broker_restart(false).await;
 }
 
+/// A cluster of `nodes` brokers in a fresh run directory for `tag`.
+fn cluster(tag: &str, nodes: usize) -> KafkaCluster {
+    KafkaCluster::start(&hookline_faults::run_dir(&hookline_tests::unique(tag)), nodes, &[]).unwrap()
+}
+
 async fn broker_restart(static_membership: bool) {
-    let dir = hookline_faults::run_dir(&hookline_tests::unique("broker"));
-    let mut kafka = KafkaCluster::start(&dir, 1, &[]).unwrap();
+    let mut kafka = cluster("broker", 1);
     let spec = LoadSpec {
         static_membership,
         ..LoadSpec::new("brk", kafka.brokers())
     };
     let mut run = LoadRun::start(spec).await.unwrap();
-    run.wait_requests(run.n as usize / 3, Duration::from_secs(120))
-        .await
-        .unwrap();
-    let at_kill = run.rx.requests().len();
+    let at_kill = run.wait_share(1, 3).await;
     kafka.nodes[0].kill9();
     let killed = Instant::now();
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -389,18 +411,14 @@ async fn broker_restart(static_membership: bool) {
 /// `min.insync.replicas=2`; one node killed with SIGKILL midway and started again later.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_failover_in_a_three_node_cluster_loses_nothing() {
-    let dir = hookline_faults::run_dir(&hookline_tests::unique("failover"));
-    let mut kafka = KafkaCluster::start(&dir, 3, &[]).unwrap();
+    let mut kafka = cluster("failover", 3);
     let spec = LoadSpec {
         replication: 3,
         topic_configs: &["min.insync.replicas=2"],
         ..LoadSpec::new("fo", kafka.brokers())
     };
     let mut run = LoadRun::start(spec).await.unwrap();
-    run.wait_requests(run.n as usize / 3, Duration::from_secs(120))
-        .await
-        .unwrap();
-    let at_kill = run.rx.requests().len();
+    let at_kill = run.wait_share(1, 3).await;
     // Node 1 leads a third of the partitions and is a voter of the controller quorum.
     kafka.nodes[0].kill9();
     let killed = Instant::now();
@@ -430,8 +448,7 @@ async fn leader_failover_in_a_three_node_cluster_loses_nothing() {
 /// dead member's session expires (`session.timeout.ms`, 10 s), and nothing is lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_replicas_partitions_go_to_the_survivor() {
-    let dir = hookline_faults::run_dir(&hookline_tests::unique("member"));
-    let kafka = KafkaCluster::start(&dir, 1, &[]).unwrap();
+    let kafka = cluster("member", 1);
     let spec = LoadSpec {
         partitions: 4,
         n: 6_000,
@@ -440,20 +457,14 @@ async fn a_killed_replicas_partitions_go_to_the_survivor() {
         ..LoadSpec::new("dm", kafka.brokers())
     };
     let mut run = LoadRun::start(spec).await.unwrap();
-    run.wait_requests(run.n as usize / 3, Duration::from_secs(120))
-        .await
-        .unwrap();
-    let at_kill = run.rx.requests().len();
+    let at_kill = run.wait_share(1, 3).await;
     run.procs.kill9("delivery-2");
     let killed = Instant::now();
     let (delivered, _) = run.finish().await.unwrap();
     // The longest silence of any workspace's endpoint after the kill: the killed replica's
     // endpoints wait for the session to expire and the group to rebalance.
-    let requests = run.rx.requests();
     let mut longest = Duration::ZERO;
-    for ws in 0..6 {
-        let path = format!("/ws{ws}");
-        let mut at: Vec<Instant> = requests.iter().filter(|r| r.path == path).map(|r| r.at).collect();
+    for mut at in run.arrivals_per_endpoint() {
         at.sort();
         for w in at.windows(2) {
             if w[1] > killed {
@@ -478,8 +489,7 @@ async fn a_killed_replicas_partitions_go_to_the_survivor() {
 /// handovers (busiest second at the receiver).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_joining_and_leaving_under_load_keeps_every_promise() {
-    let dir = hookline_faults::run_dir(&hookline_tests::unique("rebalance"));
-    let kafka = KafkaCluster::start(&dir, 1, &[]).unwrap();
+    let kafka = cluster("rebalance", 1);
     const LIMIT: u32 = 20;
     // The 23 Telecom policy (10 s, then 30 s) scaled to 3 s and 9 s.
     const SCALE: f64 = 0.3;
@@ -494,19 +504,13 @@ async fn a_replica_joining_and_leaving_under_load_keeps_every_promise() {
     let mut run = LoadRun::start(spec).await.unwrap();
     // Every 25th first attempt fails: retries are in flight during both handovers.
     run.rx.fail_every_nth_first_attempt(25, 500);
-    run.wait_requests(run.n as usize / 4, Duration::from_secs(120))
-        .await
-        .unwrap();
-    let joined_at = run.rx.requests().len();
+    let joined_at = run.wait_share(1, 4).await;
     run.procs.start("delivery-2", "delivery", &[]);
     run.procs
         .wait_ready("delivery-2", Duration::from_secs(60))
         .await
         .unwrap();
-    run.wait_requests(run.n as usize * 5 / 8, Duration::from_secs(120))
-        .await
-        .unwrap();
-    let left_at = run.rx.requests().len();
+    let left_at = run.wait_share(5, 8).await;
     let status = run.procs.terminate("delivery-2", Duration::from_secs(20)).unwrap();
     assert!(status.success(), "delivery-2 drained and exited cleanly: {status}");
     let (delivered, _) = run.finish().await.unwrap();
@@ -551,9 +555,7 @@ async fn a_replica_joining_and_leaving_under_load_keeps_every_promise() {
     assert!(retried > 0, "some first attempts failed and were retried");
     let retry_delay = 10.0 * SCALE;
     let mut busiest = 0;
-    for ws in 0..6 {
-        let path = format!("/ws{ws}");
-        let at: Vec<Instant> = requests.iter().filter(|r| r.path == path).map(|r| r.at).collect();
+    for at in run.arrivals_per_endpoint() {
         busiest = busiest.max(check::busiest_second(&at));
     }
     assert!(
@@ -583,8 +585,7 @@ async fn a_replica_joining_and_leaving_under_load_keeps_every_promise() {
 /// exactly one batch. Nothing is quarantined and no service exits by itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_service_killed_then_stopped_in_turn_loses_nothing() {
-    let dir = hookline_faults::run_dir(&hookline_tests::unique("every"));
-    let kafka = KafkaCluster::start(&dir, 1, &[]).unwrap();
+    let kafka = cluster("every", 1);
     let spec = LoadSpec {
         n: 50_000,
         rate: 600,
@@ -946,13 +947,9 @@ async fn redis_restarted_empty_quarantines_each_forgotten_dlr_with_its_reason() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_away_for_60_s_readiness_goes_false_and_back_and_nothing_is_lost() {
     const SERVICES: [&str; 4] = ["ingest", "enrich", "delivery", "api"];
-    let dir = hookline_faults::run_dir(&hookline_tests::unique("broker-away"));
-    let mut kafka = KafkaCluster::start(&dir, 1, &[]).unwrap();
+    let mut kafka = cluster("broker-away", 1);
     let mut run = LoadRun::start(LoadSpec::new("away", kafka.brokers())).await.unwrap();
-    run.wait_requests(run.n as usize / 3, Duration::from_secs(120))
-        .await
-        .unwrap();
-    let at_stop = run.rx.requests().len();
+    let at_stop = run.wait_share(1, 3).await;
     let stopping = Instant::now();
     kafka.nodes[0].stop();
     let stopped = Instant::now();
@@ -1009,8 +1006,7 @@ async fn broker_away_for_60_s_readiness_goes_false_and_back_and_nothing_is_lost(
 /// under the webhook id of its failed attempts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receiver_down_for_the_retry_window_is_dead_lettered_then_resent_once() {
-    let dir = hookline_faults::run_dir(&hookline_tests::unique("dead"));
-    let kafka = KafkaCluster::start(&dir, 1, &[]).unwrap();
+    let kafka = cluster("dead", 1);
     let env = [("HOOKLINE_RETRY_DELAY_SCALE", "0.05")];
     let spec = LoadSpec {
         n: 3_000,
@@ -1316,8 +1312,7 @@ async fn config_survives_compaction_and_a_restart_of_every_service() {
 /// Every revoked message id arrives in exactly one batch request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoke_batches_are_sent_exactly_once_across_kill_9_of_enrich() {
-    let dir = hookline_faults::run_dir(&hookline_tests::unique("revoke"));
-    let kafka = KafkaCluster::start(&dir, 1, &[]).unwrap();
+    let kafka = cluster("revoke", 1);
     let d = Deployment::new("rv", &kafka.brokers(), 2, 1, &[], &[]).await.unwrap();
     let rx = Receiver::start().await;
     let mut procs = d.processes().with_env(&[("HOOKLINE_REVOKE_BATCH_INTERVAL_MS", "1000")]);
