@@ -396,14 +396,13 @@ async fn broker_restart(static_membership: bool) {
     println!(
         "FIGURES broker kill -9 ({} membership): {} events, killed at {at_kill} received; broker down {:.1} s \
          (kill to listening); first delivery {:.1} s after it listened again; all delivered {:.1} s later; \
-         {} requests, {} duplicates (same X-Webhook-Id); 0 quarantined",
+         {}; 0 quarantined",
         if static_membership { "static" } else { "dynamic" },
         run.n,
         down.as_secs_f64(),
         resumed.as_secs_f64(),
         waited.as_secs_f64(),
-        delivered.requests,
-        delivered.duplicates()
+        delivered
     );
 }
 
@@ -433,13 +432,12 @@ async fn leader_failover_in_a_three_node_cluster_loses_nothing() {
     println!(
         "FIGURES leader failover: {} events over 3 brokers (RF 3, min.insync.replicas 2); node 1 killed at {at_kill} \
          received, next delivery {:.2} s after the kill, node down {:.1} s; all delivered {:.1} s after it \
-         restarted; {} requests, {} duplicates (same X-Webhook-Id)",
+         restarted; {}",
         run.n,
         gap.as_secs_f64(),
         down.as_secs_f64(),
         waited.as_secs_f64(),
-        delivered.requests,
-        delivered.duplicates()
+        delivered
     );
 }
 
@@ -475,12 +473,11 @@ async fn a_killed_replicas_partitions_go_to_the_survivor() {
     println!(
         "FIGURES dynamic membership: {} events, delivery-2 killed at {at_kill} received and not restarted; \
          longest silence of an endpoint after the kill {:.1} s (session timeout 10 s); all delivered {:.1} s \
-         after the kill; {} requests, {} duplicates (same X-Webhook-Id)",
+         after the kill; {}",
         run.n,
         longest.as_secs_f64(),
         killed.elapsed().as_secs_f64(),
-        delivered.requests,
-        delivered.duplicates()
+        delivered
     );
 }
 
@@ -565,11 +562,10 @@ async fn a_replica_joining_and_leaving_under_load_keeps_every_promise() {
     println!(
         "FIGURES rebalance: {} events; delivery-2 joined at {joined_at} and left (SIGTERM, clean exit) at {left_at} \
          received; {retried} events retried ({:.1} s after failing), none early (least margin after the due time {least_margin} ms); \
-         busiest second at one endpoint {busiest} (limit {LIMIT}); {} requests, {} duplicates (same X-Webhook-Id)",
+         busiest second at one endpoint {busiest} (limit {LIMIT}); {}",
         run.n,
         retry_delay,
-        delivered.requests,
-        delivered.duplicates()
+        delivered
     );
 }
 
@@ -987,15 +983,14 @@ async fn broker_away_for_60_s_readiness_goes_false_and_back_and_nothing_is_lost(
     println!(
         "FIGURES broker away: {} events; broker stopped (SIGTERM, {:.1} s to exit) at {at_stop} received, \
          away {:.1} s; not ready after the stop: {}; ready again after it listened (by then): {}; all delivered {:.1} s \
-         after the load; {} requests, {} duplicates (same X-Webhook-Id); 0 quarantined",
+         after the load; {}; 0 quarantined",
         run.n,
         (stopped - stopping).as_secs_f64(),
         down.as_secs_f64(),
         unready.join(", "),
         ready_again.join(", "),
         waited.as_secs_f64(),
-        delivered.requests,
-        delivered.duplicates(),
+        delivered,
     );
 }
 
