@@ -375,13 +375,23 @@ fn cluster(tag: &str, nodes: usize) -> KafkaCluster {
     KafkaCluster::start(&hookline_faults::run_dir(&hookline_tests::unique(tag)), nodes, &[]).unwrap()
 }
 
+/// [`cluster`] and a load started on it: `spec` is given the cluster's bootstrap servers.
+async fn load_on_cluster(
+    tag: &str,
+    nodes: usize,
+    spec: impl FnOnce(String) -> LoadSpec<'static>,
+) -> (KafkaCluster, LoadRun) {
+    let kafka = cluster(tag, nodes);
+    let run = LoadRun::start(spec(kafka.brokers())).await.unwrap();
+    (kafka, run)
+}
+
 async fn broker_restart(static_membership: bool) {
-    let mut kafka = cluster("broker", 1);
-    let spec = LoadSpec {
+    let (mut kafka, mut run) = load_on_cluster("broker", 1, |brokers| LoadSpec {
         static_membership,
-        ..LoadSpec::new("brk", kafka.brokers())
-    };
-    let mut run = LoadRun::start(spec).await.unwrap();
+        ..LoadSpec::new("brk", brokers)
+    })
+    .await;
     let at_kill = run.wait_share(1, 3).await;
     kafka.nodes[0].kill9();
     let killed = Instant::now();
@@ -410,13 +420,12 @@ async fn broker_restart(static_membership: bool) {
 /// `min.insync.replicas=2`; one node killed with SIGKILL midway and started again later.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_failover_in_a_three_node_cluster_loses_nothing() {
-    let mut kafka = cluster("failover", 3);
-    let spec = LoadSpec {
+    let (mut kafka, mut run) = load_on_cluster("failover", 3, |brokers| LoadSpec {
         replication: 3,
         topic_configs: &["min.insync.replicas=2"],
-        ..LoadSpec::new("fo", kafka.brokers())
-    };
-    let mut run = LoadRun::start(spec).await.unwrap();
+        ..LoadSpec::new("fo", brokers)
+    })
+    .await;
     let at_kill = run.wait_share(1, 3).await;
     // Node 1 leads a third of the partitions and is a voter of the controller quorum.
     kafka.nodes[0].kill9();
@@ -446,15 +455,14 @@ async fn leader_failover_in_a_three_node_cluster_loses_nothing() {
 /// dead member's session expires (`session.timeout.ms`, 10 s), and nothing is lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_replicas_partitions_go_to_the_survivor() {
-    let kafka = cluster("member", 1);
-    let spec = LoadSpec {
+    let (_kafka, mut run) = load_on_cluster("member", 1, |brokers| LoadSpec {
         partitions: 4,
         n: 6_000,
         rate: 300,
         extra_delivery: 1,
-        ..LoadSpec::new("dm", kafka.brokers())
-    };
-    let mut run = LoadRun::start(spec).await.unwrap();
+        ..LoadSpec::new("dm", brokers)
+    })
+    .await;
     let at_kill = run.wait_share(1, 3).await;
     run.procs.kill9("delivery-2");
     let killed = Instant::now();
@@ -486,19 +494,18 @@ async fn a_killed_replicas_partitions_go_to_the_survivor() {
 /// handovers (busiest second at the receiver).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_joining_and_leaving_under_load_keeps_every_promise() {
-    let kafka = cluster("rebalance", 1);
     const LIMIT: u32 = 20;
     // The 23 Telecom policy (10 s, then 30 s) scaled to 3 s and 9 s.
     const SCALE: f64 = 0.3;
-    let spec = LoadSpec {
+    let (_kafka, mut run) = load_on_cluster("rebalance", 1, |brokers| LoadSpec {
         partitions: 4,
         n: 4_000,
         rate: 100,
         rate_limit: LIMIT,
         env: &[("HOOKLINE_RETRY_DELAY_SCALE", "0.3")],
-        ..LoadSpec::new("rb", kafka.brokers())
-    };
-    let mut run = LoadRun::start(spec).await.unwrap();
+        ..LoadSpec::new("rb", brokers)
+    })
+    .await;
     // Every 25th first attempt fails: retries are in flight during both handovers.
     run.rx.fail_every_nth_first_attempt(25, 500);
     let joined_at = run.wait_share(1, 4).await;
@@ -581,16 +588,15 @@ async fn a_replica_joining_and_leaving_under_load_keeps_every_promise() {
 /// exactly one batch. Nothing is quarantined and no service exits by itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_service_killed_then_stopped_in_turn_loses_nothing() {
-    let kafka = cluster("every", 1);
-    let spec = LoadSpec {
+    let (_kafka, mut run) = load_on_cluster("every", 1, |brokers| LoadSpec {
         n: 50_000,
         rate: 600,
         clicks: true,
         mixed: true,
         env: &[("HOOKLINE_REVOKE_BATCH_INTERVAL_MS", "1000")],
-        ..LoadSpec::new("ev", kafka.brokers())
-    };
-    let mut run = LoadRun::start(spec).await.unwrap();
+        ..LoadSpec::new("ev", brokers)
+    })
+    .await;
     // Unique clicks alongside the DLRs: each recipient clicks once now, and once more just
     // before enrich is killed (those second clicks are in flight or uncommitted when it dies).
     const CLICKED: u64 = 1_000;
@@ -943,8 +949,7 @@ async fn redis_restarted_empty_quarantines_each_forgotten_dlr_with_its_reason() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_away_for_60_s_readiness_goes_false_and_back_and_nothing_is_lost() {
     const SERVICES: [&str; 4] = ["ingest", "enrich", "delivery", "api"];
-    let mut kafka = cluster("broker-away", 1);
-    let mut run = LoadRun::start(LoadSpec::new("away", kafka.brokers())).await.unwrap();
+    let (mut kafka, mut run) = load_on_cluster("broker-away", 1, |brokers| LoadSpec::new("away", brokers)).await;
     let at_stop = run.wait_share(1, 3).await;
     let stopping = Instant::now();
     kafka.nodes[0].stop();
