@@ -375,6 +375,12 @@ fn cluster(tag: &str, nodes: usize) -> KafkaCluster {
     KafkaCluster::start(&hookline_faults::run_dir(&hookline_tests::unique(tag)), nodes, &[]).unwrap()
 }
 
+/// `GET /api/v1/user/webhooks/dead-letters{query}` of the workspace of the API key `key`.
+async fn dead_letters(http: &reqwest::Client, d: &Deployment, key: &str, query: &str) -> (u16, serde_json::Value) {
+    let url = d.api(&format!("/api/v1/user/webhooks/dead-letters{query}"));
+    call(http, reqwest::Method::GET, &url, ("X-API-Key", key), None).await
+}
+
 /// [`cluster`] and a load started on it: `spec` is given the cluster's bootstrap servers.
 async fn load_on_cluster(
     tag: &str,
@@ -1029,14 +1035,7 @@ async fn a_receiver_down_for_the_retry_window_is_dead_lettered_then_resent_once(
     let letters = loop {
         let mut letters = vec![];
         for k in &keys {
-            let (s, v) = call(
-                &http,
-                reqwest::Method::GET,
-                &run.d.api("/api/v1/user/webhooks/dead-letters?limit=1000"),
-                ("X-API-Key", k),
-                None,
-            )
-            .await;
+            let (s, v) = dead_letters(&http, &run.d, k, "?limit=1000").await;
             assert_eq!(s, 200, "{v}");
             letters.extend(v["dead_letters"].as_array().cloned().unwrap_or_default());
         }
@@ -1108,14 +1107,7 @@ async fn a_receiver_down_for_the_retry_window_is_dead_lettered_then_resent_once(
         );
     }
     for k in &keys {
-        let (_, v) = call(
-            &http,
-            reqwest::Method::GET,
-            &run.d.api("/api/v1/user/webhooks/dead-letters"),
-            ("X-API-Key", k),
-            None,
-        )
-        .await;
+        let (_, v) = dead_letters(&http, &run.d, k, "").await;
         assert_eq!(v["count"], 0, "the re-sent letters left the list: {v}");
     }
     let exited = run.procs.exited();
