@@ -375,10 +375,9 @@ fn cluster(tag: &str, nodes: usize) -> KafkaCluster {
     KafkaCluster::start(&hookline_faults::run_dir(&hookline_tests::unique(tag)), nodes, &[]).unwrap()
 }
 
-/// `GET /api/v1/user/webhooks/dead-letters{query}` of the workspace of the API key `key`.
-async fn dead_letters(http: &reqwest::Client, d: &Deployment, key: &str, query: &str) -> (u16, serde_json::Value) {
-    let url = d.api(&format!("/api/v1/user/webhooks/dead-letters{query}"));
-    call(http, reqwest::Method::GET, &url, ("X-API-Key", key), None).await
+/// `GET` of an API path with the API key `key`: status and JSON body.
+async fn get_with_key(http: &reqwest::Client, d: &Deployment, key: &str, path: &str) -> (u16, serde_json::Value) {
+    call(http, reqwest::Method::GET, &d.api(path), ("X-API-Key", key), None).await
 }
 
 /// [`cluster`] and a load started on it: `spec` is given the cluster's bootstrap servers.
@@ -1035,7 +1034,7 @@ async fn a_receiver_down_for_the_retry_window_is_dead_lettered_then_resent_once(
     let letters = loop {
         let mut letters = vec![];
         for k in &keys {
-            let (s, v) = dead_letters(&http, &run.d, k, "?limit=1000").await;
+            let (s, v) = get_with_key(&http, &run.d, k, "/api/v1/user/webhooks/dead-letters?limit=1000").await;
             assert_eq!(s, 200, "{v}");
             letters.extend(v["dead_letters"].as_array().cloned().unwrap_or_default());
         }
@@ -1107,7 +1106,7 @@ async fn a_receiver_down_for_the_retry_window_is_dead_lettered_then_resent_once(
         );
     }
     for k in &keys {
-        let (_, v) = dead_letters(&http, &run.d, k, "").await;
+        let (_, v) = get_with_key(&http, &run.d, k, "/api/v1/user/webhooks/dead-letters").await;
         assert_eq!(v["count"], 0, "the re-sent letters left the list: {v}");
     }
     let exited = run.procs.exited();
@@ -1241,14 +1240,7 @@ async fn config_survives_compaction_and_a_restart_of_every_service() {
     }
     procs.wait_all_ready(Duration::from_secs(120)).await.unwrap();
     for (ws, key) in &live_keys {
-        let (s, v) = call(
-            &http,
-            reqwest::Method::GET,
-            &d.api("/api/v1/user/webhooks"),
-            ("X-API-Key", key),
-            None,
-        )
-        .await;
+        let (s, v) = get_with_key(&http, &d, key, "/api/v1/user/webhooks").await;
         assert_eq!(s, 200, "a live key of {ws} still works: {v}");
         assert_eq!(
             v["delivery_url"],
@@ -1257,25 +1249,11 @@ async fn config_survives_compaction_and_a_restart_of_every_service() {
         );
     }
     for key in &revoked_keys {
-        let (s, _) = call(
-            &http,
-            reqwest::Method::GET,
-            &d.api("/api/v1/user/webhooks"),
-            ("X-API-Key", key),
-            None,
-        )
-        .await;
+        let (s, _) = get_with_key(&http, &d, key, "/api/v1/user/webhooks").await;
         assert_eq!(s, 401, "a revoked key stays revoked");
     }
     for (ws, key, named) in &deleted_named {
-        let (s, _) = call(
-            &http,
-            reqwest::Method::GET,
-            &d.api(&format!("/api/v1/webhooks/{named}")),
-            ("X-API-Key", key),
-            None,
-        )
-        .await;
+        let (s, _) = get_with_key(&http, &d, key, &format!("/api/v1/webhooks/{named}")).await;
         assert_eq!(s, 404, "{ws}'s deleted subscription stays deleted");
     }
     // And the pipeline acts on it: one DLR per workspace goes to the latest URL only.
