@@ -105,6 +105,13 @@ impl TestPipeline {
         Self::start_partitioned(id, services, extra, 2).await
     }
 
+    /// All four services for a fresh prefix from `tag`, retry delays scaled by `scale`
+    /// (`--retry-delay-scale`).
+    pub async fn start_scaled(tag: &str, scale: &str) -> anyhow::Result<Self> {
+        let flag = format!("--retry-delay-scale={scale}");
+        Self::start_with(&unique(tag), &Service::ALL, &[&flag]).await
+    }
+
     /// Like [`start_with`](Self::start_with), with `partitions` per topic.
     pub async fn start_partitioned(
         id: &str,
@@ -274,6 +281,18 @@ impl TestPipeline {
             .put_workspace(ws)
             .await?;
         self.wait_workspace(ws, Duration::from_secs(15)).await
+    }
+
+    /// `GET` of an API path with the API key `key`: its JSON body, whatever the status.
+    pub async fn user_get(&self, key: &str, path: &str) -> anyhow::Result<serde_json::Value> {
+        let r = self.http.get(self.api(path)).header("X-API-Key", key).send().await?;
+        Ok(r.json().await?)
+    }
+
+    /// [`put_workspace`](Self::put_workspace) of `sub`'s workspace holding only `sub`.
+    pub async fn put_subscription(&self, sub: &hookline_model::Subscription) -> anyhow::Result<()> {
+        self.put_workspace(&workspace(&sub.workspace_id, vec![sub.clone()]))
+            .await
     }
 
     /// Waits until this process's config (what every service in it reads) holds exactly `ws`.
@@ -555,6 +574,11 @@ pub fn workspace(id: &str, subs: Vec<hookline_model::Subscription>) -> hookline_
         version: 1,
         ..Default::default()
     }
+}
+
+/// Sends `req` and reads its JSON body (panics on a transport error or a body that is not JSON).
+pub async fn json_of(req: reqwest::RequestBuilder) -> serde_json::Value {
+    req.send().await.unwrap().json().await.unwrap()
 }
 
 /// A record read back from a topic.

@@ -75,6 +75,13 @@ impl Receiver {
         Self { addr, shared }
     }
 
+    /// Two receivers: one answering 200, one answering 500 to everything.
+    pub async fn ok_and_failing() -> (Self, Self) {
+        let (ok, failing) = (Self::start().await, Self::start().await);
+        failing.respond_with(500);
+        (ok, failing)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }

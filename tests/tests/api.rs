@@ -250,9 +250,7 @@ async fn test_sends_and_logs() {
     let mut p = TestPipeline::start().await.unwrap();
     let ws = format!("ws-{}", p.id);
     let key = p.create_key(&ws, &[R, W]).await.unwrap();
-    let ok = Receiver::start().await;
-    let failing = Receiver::start().await;
-    failing.respond_with(500);
+    let (ok, failing) = Receiver::ok_and_failing().await;
     let (s, _) = p
         .put_webhooks(
             &key,

@@ -21,6 +21,20 @@ fn attempts_of(rx: &Receiver) -> Vec<(Instant, String, String)> {
         .collect()
 }
 
+/// Configures `sub` alone in its workspace, dispatches one event to it and waits (60 s at
+/// most) for its first `attempts` requests at `rx`.
+async fn attempts_of_one_event(
+    p: &TestPipeline,
+    rx: &Receiver,
+    sub: &hookline_model::Subscription,
+    attempts: usize,
+    what: &str,
+) -> Vec<hookline_tests::Received> {
+    p.put_subscription(sub).await.unwrap();
+    p.dispatch(sub, 1).await.unwrap();
+    rx.expect_n(attempts, Duration::from_secs(60), |_| true, what).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_deliveries_retry_after_10_and_30_seconds_never_earlier() {
     let mut p = TestPipeline::start().await.unwrap();
@@ -72,16 +86,7 @@ async fn failed_deliveries_retry_after_10_and_30_seconds_never_earlier() {
 
     // The log shows every attempt, the schedule and the final success.
     let logs = eventually(Duration::from_secs(10), || async {
-        let v: Value = p
-            .http
-            .get(p.api("/api/v1/user/webhooks/logs"))
-            .header("X-API-Key", &key)
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
+        let v = p.user_get(&key, "/api/v1/user/webhooks/logs").await.ok()?;
         let logs = v["logs"].as_array()?.clone();
         (logs.len() == 3).then_some(logs)
     })
@@ -133,28 +138,13 @@ async fn failed_deliveries_retry_after_10_and_30_seconds_never_earlier() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smsedge_policy_with_scaled_tiers() {
     // 6 h delays scaled by 0.0005: 10.8 s.
-    let mut p = TestPipeline::start_with(
-        &hookline_tests::unique("sme"),
-        &Service::ALL,
-        &["--retry-delay-scale=0.0005"],
-    )
-    .await
-    .unwrap();
+    let mut p = TestPipeline::start_scaled("sme", "0.0005").await.unwrap();
     let ws = format!("ws-{}", p.id);
     let rx = Receiver::start().await;
     rx.fail_next(2, 503);
     let mut sub = subscription(&ws, "smsedge-dlr", &rx.url("/dlr"));
     sub.retry = RetryPolicy::smsedge();
-    p.put_workspace(&workspace(&ws, vec![sub.clone()])).await.unwrap();
-    p.dispatch(&sub, 1).await.unwrap();
-    let got = rx
-        .expect_n(
-            3,
-            Duration::from_secs(60),
-            |_| true,
-            "the first attempt and two retries",
-        )
-        .await;
+    let got = attempts_of_one_event(&p, &rx, &sub, 3, "the first attempt and two retries").await;
     let tier = Duration::from_millis(10_800);
     assert!(got[1].at - got[0].at >= tier, "{:?}", got[1].at - got[0].at);
     assert!(got[2].at - got[1].at >= tier, "{:?}", got[2].at - got[1].at);
@@ -174,16 +164,7 @@ async fn retry_after_is_not_retried_before_its_time() {
     rx.fail_next(1, 429);
     rx.add_header("Retry-After", "20");
     let sub = subscription(&ws, "limited", &rx.url("/x"));
-    p.put_workspace(&workspace(&ws, vec![sub.clone()])).await.unwrap();
-    p.dispatch(&sub, 1).await.unwrap();
-    let got = rx
-        .expect_n(
-            2,
-            Duration::from_secs(60),
-            |_| true,
-            "the 429 attempt and its retry after Retry-After",
-        )
-        .await;
+    let got = attempts_of_one_event(&p, &rx, &sub, 2, "the 429 attempt and its retry after Retry-After").await;
     assert!(
         got[1].at - got[0].at >= Duration::from_secs(20),
         "{:?}",
@@ -195,13 +176,7 @@ async fn retry_after_is_not_retried_before_its_time() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exhausted_events_are_dead_lettered_and_can_be_resent() {
     // The 23 Telecom policy scaled by 0.1: 1 s and 3 s.
-    let mut p = TestPipeline::start_with(
-        &hookline_tests::unique("dead"),
-        &Service::ALL,
-        &["--retry-delay-scale=0.1"],
-    )
-    .await
-    .unwrap();
+    let mut p = TestPipeline::start_scaled("dead", "0.1").await.unwrap();
     let ws = format!("ws-{}", p.id);
     let key = p.create_key(&ws, &[R, W]).await.unwrap();
     let rx = Receiver::start().await;
@@ -229,16 +204,7 @@ async fn exhausted_events_are_dead_lettered_and_can_be_resent() {
 
     // Listed for the workspace...
     let list = eventually(Duration::from_secs(10), || async {
-        let v: Value = p
-            .http
-            .get(p.api("/api/v1/user/webhooks/dead-letters"))
-            .header("X-API-Key", &key)
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
+        let v = p.user_get(&key, "/api/v1/user/webhooks/dead-letters").await.ok()?;
         (v["count"] == 1).then_some(v)
     })
     .await
@@ -267,16 +233,7 @@ async fn exhausted_events_are_dead_lettered_and_can_be_resent() {
         "same webhook id"
     );
     assert_eq!(got[3].header("x-webhook-attempt"), Some("1"), "a fresh policy");
-    let after: Value = p
-        .http
-        .get(p.api("/api/v1/user/webhooks/dead-letters"))
-        .header("X-API-Key", &key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let after = p.user_get(&key, "/api/v1/user/webhooks/dead-letters").await.unwrap();
     assert_eq!(after["count"], 0, "re-sent letters leave the list");
     p.stop().await.unwrap();
 }
@@ -291,7 +248,7 @@ async fn rate_limit_holds_with_two_delivery_replicas() {
     let rx = Receiver::start().await;
     let mut sub = subscription(&ws, "limited", &rx.url("/r"));
     sub.rate_limit_per_sec = 50;
-    main.put_workspace(&workspace(&ws, vec![sub.clone()])).await.unwrap();
+    main.put_subscription(&sub).await.unwrap();
     // Both replicas hold partitions before the burst.
     hookline_tests::wait_group_stable(&format!("{id}-delivery"), 2, Duration::from_secs(60))
         .await
@@ -472,7 +429,7 @@ async fn kill_9_of_a_delivery_process_loses_nothing() {
     // broker's fetch speed (on Kafka, with instant answers, it sometimes never did).
     rx.delay(Duration::from_millis(20));
     let sub = subscription(&ws, "many", &rx.url("/k"));
-    p.put_workspace(&workspace(&ws, vec![sub.clone()])).await.unwrap();
+    p.put_subscription(&sub).await.unwrap();
 
     let logs = hookline_tests::run_dir("kill");
     let mut delivery = spawn_delivery(&id, &key, &logs.join("kill-1.log"));

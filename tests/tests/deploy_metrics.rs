@@ -113,9 +113,7 @@ async fn every_metric_the_dashboard_and_alerts_query_is_exported() {
     )
     .await
     .expect("pipeline");
-    let ok = Receiver::start().await;
-    let failing = Receiver::start().await;
-    failing.respond_with(500);
+    let (ok, failing) = Receiver::ok_and_failing().await;
 
     // A DLR end to end through the API-configured 23 Telecom webhook (api writes config,
     // ingest → enrich → delivery → attempt log), a DLR that arrives before its message (the

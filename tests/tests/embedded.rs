@@ -39,38 +39,19 @@ async fn embedded_mode_delivers_a_dlr_injected_over_http() {
         .unwrap();
     assert_eq!(r.status(), 200);
 
-    // Without the printed ingest credential the edge takes nothing.
-    let r = http
-        .post(format!("{ingest}/v1/messages"))
-        .body(r#"{"message_id":"demo-0","carrier_message_id":"carrier-0","workspace_id":"demo","recipient":"+14155551234","sender_id":"MyApp","accepted_at":"2026-02-13T10:30:00Z"}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 401);
-    let r = http
-        .post(format!("{ingest}/v1/messages"))
-        .bearer_auth(&emb.ingest_key)
-        .body(r#"{"message_id":"demo-1","carrier_message_id":"carrier-1","workspace_id":"demo","recipient":"+14155551234","sender_id":"MyApp","num_parts":1,"cost":0.0085,"accepted_at":"2026-02-13T10:30:00Z"}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 202);
-    let r = http
-        .post(format!("{ingest}/v1/dlr"))
-        .bearer_auth(&emb.ingest_key)
-        .body("id:carrier-1 sub:001 dlvrd:001 submit date:2602131030 done date:2602131030 stat:DELIVRD err:000 text:Hello")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 202);
+    // Without the printed ingest credential the edge takes nothing; with it, a message and its
+    // DLR are accepted.
+    let key = Some(emb.ingest_key.as_str());
+    for (path, key, body, status) in [
+        ("/v1/messages", None, r#"{"message_id":"demo-0","carrier_message_id":"carrier-0","workspace_id":"demo","recipient":"+14155551234","sender_id":"MyApp","accepted_at":"2026-02-13T10:30:00Z"}"#, 401),
+        ("/v1/messages", key, r#"{"message_id":"demo-1","carrier_message_id":"carrier-1","workspace_id":"demo","recipient":"+14155551234","sender_id":"MyApp","num_parts":1,"cost":0.0085,"accepted_at":"2026-02-13T10:30:00Z"}"#, 202),
+        ("/v1/dlr", key, "id:carrier-1 sub:001 dlvrd:001 submit date:2602131030 done date:2602131030 stat:DELIVRD err:000 text:Hello", 202),
+    ] {
+        let r = post(&http, format!("{ingest}{path}"), key, body).await;
+        assert_eq!(r.status(), status, "{path} {body}");
+    }
     // A bad record is refused with its reason, not accepted.
-    let r = http
-        .post(format!("{ingest}/v1/dlr"))
-        .bearer_auth(&emb.ingest_key)
-        .body("nonsense")
-        .send()
-        .await
-        .unwrap();
+    let r = post(&http, format!("{ingest}/v1/dlr"), key, "nonsense").await;
     assert_eq!(r.status(), 400);
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(
@@ -94,4 +75,13 @@ async fn embedded_mode_delivers_a_dlr_injected_over_http() {
 
     shutdown.cancel();
     emb.pipeline.wait().await.unwrap();
+}
+
+/// POSTs `body` to `url`, with the ingest credential `key` when given.
+async fn post(http: &reqwest::Client, url: String, key: Option<&str>, body: &'static str) -> reqwest::Response {
+    let mut req = http.post(url).body(body);
+    if let Some(key) = key {
+        req = req.bearer_auth(key);
+    }
+    req.send().await.unwrap()
 }

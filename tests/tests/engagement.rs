@@ -275,9 +275,7 @@ async fn inbound_sms_fires_inbound_and_stop_fires_opt_out() {
     // No dialect exposes these kinds yet: the subscription is written to the config topic.
     let mut sub = hookline_tests::subscription(&ws, "inbound-and-opt-out", &rx.url("/in"));
     sub.event_kinds = vec![hookline_model::EventKind::Inbound, hookline_model::EventKind::OptOut];
-    p.put_workspace(&hookline_tests::workspace(&ws, vec![sub]))
-        .await
-        .unwrap();
+    p.put_subscription(&sub).await.unwrap();
     message(&p, &ws, "m-last", Some("camp-1")).await;
     messages_stored(&p, 1).await;
 
@@ -344,9 +342,7 @@ async fn every_status_fires_and_statuses_after_a_final_one_are_flagged() {
     let rx = Receiver::start().await;
     let mut sub = hookline_tests::subscription(&ws, "statuses", &rx.url("/s"));
     sub.event_kinds = vec![hookline_model::EventKind::Status];
-    p.put_workspace(&hookline_tests::workspace(&ws, vec![sub]))
-        .await
-        .unwrap();
+    p.put_subscription(&sub).await.unwrap();
 
     p.send_accepted(&ws, "m-st", "c-st").await.unwrap();
     let statuses = [

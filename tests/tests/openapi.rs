@@ -60,15 +60,7 @@ async fn every_route_is_documented_and_every_documented_route_is_served() {
         .unwrap();
     let mut documented = BTreeSet::new();
     for base in [p.api(""), p.ingest("")] {
-        let doc: Value = p
-            .http
-            .get(format!("{base}/openapi.json"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let doc: Value = hookline_tests::json_of(p.http.get(format!("{base}/openapi.json"))).await;
         assert_eq!(doc["openapi"], "3.0.3");
         assert!(doc["info"]["title"].as_str().is_some_and(|t| !t.is_empty()));
         let ops = operations(&doc);

@@ -73,13 +73,7 @@ async fn smsedge_set(p: &TestPipeline, key: &str, form: &[(&str, &str)]) -> u16 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_leaves_the_config_topic() {
     // Both policies scaled: 23 Telecom retries after 5 and 15 ms, SMSEdge after 10.8 s twice.
-    let mut p = TestPipeline::start_with(
-        &hookline_tests::unique("leak"),
-        &Service::ALL,
-        &["--retry-delay-scale=0.0005"],
-    )
-    .await
-    .unwrap();
+    let mut p = TestPipeline::start_scaled("leak", "0.0005").await.unwrap();
     let ws = format!("ws-{}", p.id);
     let key = p.create_key(&ws, &[R, W]).await.unwrap();
     let rx = Receiver::start().await;
@@ -353,13 +347,7 @@ async fn a_deleted_subscription_is_skipped() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_after_a_secret_rotation_is_signed_with_the_new_secret() {
     // 23 Telecom's first retry after 10 s × 0.5.
-    let mut p = TestPipeline::start_with(
-        &hookline_tests::unique("rot"),
-        &Service::ALL,
-        &["--retry-delay-scale=0.5"],
-    )
-    .await
-    .unwrap();
+    let mut p = TestPipeline::start_scaled("rot", "0.5").await.unwrap();
     let ws = format!("ws-{}", p.id);
     let key = p.create_key(&ws, &[R, W]).await.unwrap();
     let rx = Receiver::start().await;
@@ -398,20 +386,12 @@ async fn a_retry_after_a_secret_rotation_is_signed_with_the_new_secret() {
 /// still delivered, from the live config, and written to its retry tier without the snapshot.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn old_format_records_are_delivered_and_lose_their_snapshot() {
-    let mut p = TestPipeline::start_with(
-        &hookline_tests::unique("old"),
-        &Service::ALL,
-        &["--retry-delay-scale=0.1"],
-    )
-    .await
-    .unwrap();
+    let mut p = TestPipeline::start_scaled("old", "0.1").await.unwrap();
     let ws = format!("ws-{}", p.id);
     let rx = Receiver::start().await;
     rx.fail_next(1, 500);
     let sub = hookline_tests::subscription(&ws, "old", &rx.url("/old"));
-    p.put_workspace(&hookline_tests::workspace(&ws, vec![sub.clone()]))
-        .await
-        .unwrap();
+    p.put_subscription(&sub).await.unwrap();
     let mut snapshot = sub.clone();
     snapshot.url = "https://stale.example.invalid/".into();
     snapshot.signing_secret = Some(hookline_model::SealedSecret("v1:b2xkLWZvcm1hdC1zZWNyZXQ=".into()));

@@ -239,16 +239,8 @@ async fn dlr_click_and_inbound_payloads_on_the_wire() {
     .unwrap();
     let got = rx.expect_n(1, WAIT, |r| r.path == "/dlr", "a request to /dlr").await;
     let dlr = &got[0];
-    let expected = json!({
-      "id": 12345, "created": "2026-02-27 14:30:00", "updated": "2026-02-27 14:35:00",
-      "from": "SenderID", "to": 15551234567_u64, "verify_local": 0, "shorten_url": 1, "list_id": 456,
-      "reference": "api-0227-abc123xyz", "transactional": 0, "preferred_route_id": 789,
-      "campaign_id": 100, "delay_time": null, "country_id": 226, "country_name": "United States",
-      "country_iso": "US", "clicked": false, "cost": 0.0175, "parts": 1,
-      "original_url": "https://example.com/offer", "shortened_url": "https://short.example.com/abc123",
-      "text": "Check out this offer: https://short.example.com/abc123", "status": "sent",
-      "dlr_status": "Delivered"
-    });
+    let expected: Value =
+        serde_json::from_str(include_str!("../../shared/model/src/render/smsedge_reference_dlr.json")).unwrap();
     assert_eq!(sms(dlr), expected, "the reference DLR example");
     // Field order as on the page.
     let raw: HashMap<String, String> = serde_urlencoded::from_bytes(&dlr.body).unwrap();
@@ -400,9 +392,7 @@ async fn test_webhook_reports_each_webhook() {
     let mut p = TestPipeline::start().await.unwrap();
     let ws = format!("ws-{}", p.id);
     let key = p.create_key(&ws, &[R, W]).await.unwrap();
-    let ok = Receiver::start().await;
-    let failing = Receiver::start().await;
-    failing.respond_with(500);
+    let (ok, failing) = Receiver::ok_and_failing().await;
     let (s, _) = set(
         &p,
         &key,

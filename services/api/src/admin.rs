@@ -201,18 +201,31 @@ pub async fn revoke_key(
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     check_admin(&st, &headers)?;
-    let hash = st
-        .config
-        .read(|c| c.api_key_by_id(&key_id).map(|k| k.key_hash.clone()))
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "KEY_NOT_FOUND", "no API key with this key_id"))?;
-    revoke(&st, ConfigKey::ApiKey(hash)).await
+    let hash = st.config.read(|c| c.api_key_by_id(&key_id).map(|k| k.key_hash.clone()));
+    revoke(&st, hash.map(ConfigKey::ApiKey), "no API key with this key_id").await
 }
 
-/// Writes the tombstone and applies it here at once; the other replicas follow the topic.
-async fn revoke(st: &AppState, key: ConfigKey) -> Result<StatusCode, ApiError> {
+/// Writes the tombstone for the credential found (404 `KEY_NOT_FOUND` with `missing` when
+/// none was) and applies it here at once; the other replicas follow the topic.
+async fn revoke(st: &AppState, key: Option<ConfigKey>, missing: &'static str) -> Result<StatusCode, ApiError> {
+    let key = key.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "KEY_NOT_FOUND", missing))?;
     let k = st.writer.delete(key).await.map_err(ApiError::unavailable)?;
     st.config.apply_local(&k, None);
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `{"data": [...]}`: each credential's view with its last use.
+async fn list_with_last_used<K>(
+    st: &AppState,
+    keys: &[K],
+    key_id: impl Fn(&K) -> &str,
+    view: impl Fn(&K, Option<chrono::DateTime<chrono::Utc>>) -> Value,
+) -> Json<Value> {
+    let mut data = Vec::with_capacity(keys.len());
+    for k in keys {
+        data.push(view(k, st.usage.last_used(key_id(k)).await));
+    }
+    Json(json!({"data": data}))
 }
 
 /// `?workspace_id=` (repeated: any of them).
@@ -234,11 +247,7 @@ pub async fn list_keys(
             .cloned()
             .collect()
     });
-    let mut data = Vec::with_capacity(keys.len());
-    for k in &keys {
-        data.push(api_key_view(k, st.usage.last_used(&k.key_id).await));
-    }
-    Ok(Json(json!({"data": data})))
+    Ok(list_with_last_used(&st, &keys, |k| &k.key_id, api_key_view).await)
 }
 
 pub async fn create_ingest_key(
@@ -264,11 +273,7 @@ pub async fn create_ingest_key(
 pub async fn list_ingest_keys(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     check_admin(&st, &headers)?;
     let keys: Vec<IngestKeyRecord> = st.config.read(|c| c.ingest_keys().into_iter().cloned().collect());
-    let mut data = Vec::with_capacity(keys.len());
-    for k in &keys {
-        data.push(ingest_key_view(k, st.usage.last_used(&k.key_id).await));
-    }
-    Ok(Json(json!({"data": data})))
+    Ok(list_with_last_used(&st, &keys, |k| &k.key_id, ingest_key_view).await)
 }
 
 pub async fn revoke_ingest_key(
@@ -279,13 +284,11 @@ pub async fn revoke_ingest_key(
     check_admin(&st, &headers)?;
     let hash = st
         .config
-        .read(|c| c.ingest_key_by_id(&key_id).map(|k| k.key_hash.clone()))
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "KEY_NOT_FOUND",
-                "no ingest credential with this key_id",
-            )
-        })?;
-    revoke(&st, ConfigKey::IngestKey(hash)).await
+        .read(|c| c.ingest_key_by_id(&key_id).map(|k| k.key_hash.clone()));
+    revoke(
+        &st,
+        hash.map(ConfigKey::IngestKey),
+        "no ingest credential with this key_id",
+    )
+    .await
 }

@@ -44,12 +44,13 @@ impl Event {
 
     /// The impression of a message accepted on the API single-send path.
     pub fn impression(msg: &AcceptedMessage, received_at: DateTime<Utc>) -> Self {
-        Event {
-            id: crate::ids::stable_id("imp", &[&msg.workspace_id, &msg.message_id]),
-            workspace_id: msg.workspace_id.clone(),
-            occurred_at: msg.accepted_at,
+        Self::joined(
+            "imp",
+            &msg.workspace_id,
+            &[&msg.message_id],
+            msg.accepted_at,
             received_at,
-            data: EventData::Impression(ImpressionEvent {
+            EventData::Impression(ImpressionEvent {
                 message_id: msg.message_id.clone(),
                 broadcast_id: msg.broadcast_id.clone(),
                 recipient: msg.recipient.clone(),
@@ -57,17 +58,18 @@ impl Event {
                 num_parts: msg.num_parts,
                 cost: msg.cost,
             }),
-        }
+        )
     }
 
     /// A human click, joined with its message.
     pub fn click(click: &ClickInput, msg: &AcceptedMessage) -> Self {
-        Event {
-            id: crate::ids::stable_id("click", &[&msg.workspace_id, &click.click_id]),
-            workspace_id: msg.workspace_id.clone(),
-            occurred_at: click.clicked_at,
-            received_at: click.received_at,
-            data: EventData::Click(ClickEvent {
+        Self::joined(
+            "click",
+            &msg.workspace_id,
+            &[&click.click_id],
+            click.clicked_at,
+            click.received_at,
+            EventData::Click(ClickEvent {
                 message_id: click.message_id.clone(),
                 broadcast_id: click.broadcast_id.clone().or_else(|| msg.broadcast_id.clone()),
                 recipient: click.recipient.clone(),
@@ -77,28 +79,19 @@ impl Event {
                 ip: click.ip.clone(),
                 message: Some(MessageRecord::of(msg, None)),
             }),
-        }
+        )
     }
 
     /// A conversion, joined with its message (and click, when known).
     pub fn conversion(conv: &ConversionInput, msg: &AcceptedMessage, click_id: Option<&str>) -> Self {
         let tx = conv.transaction_id.as_deref().unwrap_or_default();
-        let id = crate::ids::stable_id(
+        Self::joined(
             "conv",
-            &[
-                &msg.workspace_id,
-                &msg.message_id,
-                &conv.event,
-                tx,
-                &conv.occurred_at.to_rfc3339(),
-            ],
-        );
-        Event {
-            id,
-            workspace_id: msg.workspace_id.clone(),
-            occurred_at: conv.occurred_at,
-            received_at: conv.received_at,
-            data: EventData::Conversion(ConversionEvent {
+            &msg.workspace_id,
+            &[&msg.message_id, &conv.event, tx, &conv.occurred_at.to_rfc3339()],
+            conv.occurred_at,
+            conv.received_at,
+            EventData::Conversion(ConversionEvent {
                 message_id: msg.message_id.clone(),
                 broadcast_id: msg.broadcast_id.clone(),
                 recipient: msg.recipient.clone(),
@@ -108,17 +101,18 @@ impl Event {
                 currency: conv.currency.clone(),
                 transaction_id: conv.transaction_id.clone(),
             }),
-        }
+        )
     }
 
     /// An inbound SMS (joined with the last message sent to its sender, when known).
     pub fn inbound(input: &InboundInput, last: Option<&AcceptedMessage>) -> Self {
-        Event {
-            id: crate::ids::stable_id("in", &[&input.workspace_id, &input.inbound_id]),
-            workspace_id: input.workspace_id.clone(),
-            occurred_at: input.received_at,
-            received_at: input.ingested_at,
-            data: EventData::Inbound(InboundEvent {
+        Self::joined(
+            "in",
+            &input.workspace_id,
+            &[&input.inbound_id],
+            input.received_at,
+            input.ingested_at,
+            EventData::Inbound(InboundEvent {
                 inbound_id: input.inbound_id.clone(),
                 from: input.from.clone(),
                 to: input.to.clone(),
@@ -127,17 +121,18 @@ impl Event {
                 last_campaign_id: last.and_then(|m| m.broadcast_id.clone()),
                 channel: input.channel,
             }),
-        }
+        )
     }
 
     /// The opt-out a visit to a message's opt-out link means.
     pub fn link_opt_out(click: &ClickInput, msg: &AcceptedMessage) -> Self {
-        Event {
-            id: crate::ids::stable_id("optout", &[&msg.workspace_id, &click.click_id]),
-            workspace_id: msg.workspace_id.clone(),
-            occurred_at: click.clicked_at,
-            received_at: click.received_at,
-            data: EventData::OptOut(OptOutEvent {
+        Self::joined(
+            "optout",
+            &msg.workspace_id,
+            &[&click.click_id],
+            click.clicked_at,
+            click.received_at,
+            EventData::OptOut(OptOutEvent {
                 phone: click.recipient.clone(),
                 to: Some(msg.sender_id.clone()),
                 source: OptOutSource::Link,
@@ -145,17 +140,18 @@ impl Event {
                 message_id: Some(msg.message_id.clone()),
                 campaign_id: click.broadcast_id.clone().or_else(|| msg.broadcast_id.clone()),
             }),
-        }
+        )
     }
 
     /// The opt-out an inbound STOP keyword means.
     pub fn keyword_opt_out(input: &InboundInput, keyword: &str, last: Option<&AcceptedMessage>) -> Self {
-        Event {
-            id: crate::ids::stable_id("optout", &[&input.workspace_id, &input.inbound_id]),
-            workspace_id: input.workspace_id.clone(),
-            occurred_at: input.received_at,
-            received_at: input.ingested_at,
-            data: EventData::OptOut(OptOutEvent {
+        Self::joined(
+            "optout",
+            &input.workspace_id,
+            &[&input.inbound_id],
+            input.received_at,
+            input.ingested_at,
+            EventData::OptOut(OptOutEvent {
                 phone: input.from.clone(),
                 to: Some(input.to.clone()),
                 source: OptOutSource::Keyword,
@@ -163,7 +159,7 @@ impl Event {
                 message_id: input.last_message_id.clone(),
                 campaign_id: last.and_then(|m| m.broadcast_id.clone()),
             }),
-        }
+        )
     }
 
     /// The `sent` status of an accepted message.
@@ -191,21 +187,18 @@ impl Event {
         at: DateTime<Utc>,
         received_at: DateTime<Utc>,
     ) -> Self {
-        Event {
-            id: crate::ids::stable_id(
-                "st",
-                &[
-                    &msg.workspace_id,
-                    &msg.message_id,
-                    status.as_str(),
-                    code.unwrap_or_default(),
-                    &at.to_rfc3339(),
-                ],
-            ),
-            workspace_id: msg.workspace_id.clone(),
-            occurred_at: at,
+        Self::joined(
+            "st",
+            &msg.workspace_id,
+            &[
+                &msg.message_id,
+                status.as_str(),
+                code.unwrap_or_default(),
+                &at.to_rfc3339(),
+            ],
+            at,
             received_at,
-            data: EventData::Status(StatusEvent {
+            EventData::Status(StatusEvent {
                 message_id: msg.message_id.clone(),
                 telecom_message_id: carrier_id.map(str::to_string),
                 recipient: msg.recipient.clone(),
@@ -216,6 +209,28 @@ impl Event {
                 after_final: false,
                 channel: msg.channel,
             }),
+        )
+    }
+
+    /// An event of `workspace_id`, its id stable: derived from `prefix`, the workspace and
+    /// `key` (the input's identity), so the same input always yields the same id.
+    fn joined(
+        prefix: &str,
+        workspace_id: &str,
+        key: &[&str],
+        occurred_at: DateTime<Utc>,
+        received_at: DateTime<Utc>,
+        data: EventData,
+    ) -> Self {
+        let mut parts = Vec::with_capacity(key.len() + 1);
+        parts.push(workspace_id);
+        parts.extend_from_slice(key);
+        Event {
+            id: crate::ids::stable_id(prefix, &parts),
+            workspace_id: workspace_id.to_string(),
+            occurred_at,
+            received_at,
+            data,
         }
     }
 }

@@ -21,6 +21,18 @@ impl Delivered {
     }
 }
 
+/// `N requests, D duplicates (same X-Webhook-Id)`, as the `FIGURES` lines print it.
+impl std::fmt::Display for Delivered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} requests, {} duplicates (same X-Webhook-Id)",
+            self.requests,
+            self.duplicates()
+        )
+    }
+}
+
 /// The body of a webhook as JSON: the body itself, or SMSEdge's form field `sms`.
 pub fn body(r: &Received) -> Option<serde_json::Value> {
     if r.header("content-type")

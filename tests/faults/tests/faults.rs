@@ -206,6 +206,27 @@ impl LoadRun {
         Ok(())
     }
 
+    /// Waits until `num / den` of the `n` events' requests have arrived (two minutes at most);
+    /// returns how many have.
+    async fn wait_share(&self, num: usize, den: usize) -> usize {
+        self.wait_requests(self.n as usize * num / den, Duration::from_secs(120))
+            .await
+            .unwrap();
+        self.rx.requests().len()
+    }
+
+    /// Each endpoint's request arrival times, in the order received (one endpoint a
+    /// workspace: `/ws0`, `/ws1`, ...).
+    fn arrivals_per_endpoint(&self) -> Vec<Vec<Instant>> {
+        let requests = self.rx.requests();
+        (0..self.workspaces)
+            .map(|ws| {
+                let path = format!("/ws{ws}");
+                requests.iter().filter(|r| r.path == path).map(|r| r.at).collect()
+            })
+            .collect()
+    }
+
     /// Waits for the load to be acknowledged and every event to arrive, then checks them.
     async fn finish(&mut self) -> anyhow::Result<(Delivered, Duration)> {
         if let Some(load) = self.load.take() {
@@ -349,18 +370,34 @@ async fn broker_kill_9_and_restart_loses_nothing() {
     broker_restart(false).await;
 }
 
+/// A cluster of `nodes` brokers in a fresh run directory for `tag`.
+fn cluster(tag: &str, nodes: usize) -> KafkaCluster {
+    KafkaCluster::start(&hookline_faults::run_dir(&hookline_tests::unique(tag)), nodes, &[]).unwrap()
+}
+
+/// `GET` of an API path with the API key `key`: status and JSON body.
+async fn get_with_key(http: &reqwest::Client, d: &Deployment, key: &str, path: &str) -> (u16, serde_json::Value) {
+    call(http, reqwest::Method::GET, &d.api(path), ("X-API-Key", key), None).await
+}
+
+/// [`cluster`] and a load started on it: `spec` is given the cluster's bootstrap servers.
+async fn load_on_cluster(
+    tag: &str,
+    nodes: usize,
+    spec: impl FnOnce(String) -> LoadSpec<'static>,
+) -> (KafkaCluster, LoadRun) {
+    let kafka = cluster(tag, nodes);
+    let run = LoadRun::start(spec(kafka.brokers())).await.unwrap();
+    (kafka, run)
+}
+
 async fn broker_restart(static_membership: bool) {
-    let dir = hookline_faults::run_dir(&hookline_tests::unique("broker"));
-    let mut kafka = KafkaCluster::start(&dir, 1, &[]).unwrap();
-    let spec = LoadSpec {
+    let (mut kafka, mut run) = load_on_cluster("broker", 1, |brokers| LoadSpec {
         static_membership,
-        ..LoadSpec::new("brk", kafka.brokers())
-    };
-    let mut run = LoadRun::start(spec).await.unwrap();
-    run.wait_requests(run.n as usize / 3, Duration::from_secs(120))
-        .await
-        .unwrap();
-    let at_kill = run.rx.requests().len();
+        ..LoadSpec::new("brk", brokers)
+    })
+    .await;
+    let at_kill = run.wait_share(1, 3).await;
     kafka.nodes[0].kill9();
     let killed = Instant::now();
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -374,14 +411,13 @@ async fn broker_restart(static_membership: bool) {
     println!(
         "FIGURES broker kill -9 ({} membership): {} events, killed at {at_kill} received; broker down {:.1} s \
          (kill to listening); first delivery {:.1} s after it listened again; all delivered {:.1} s later; \
-         {} requests, {} duplicates (same X-Webhook-Id); 0 quarantined",
+         {}; 0 quarantined",
         if static_membership { "static" } else { "dynamic" },
         run.n,
         down.as_secs_f64(),
         resumed.as_secs_f64(),
         waited.as_secs_f64(),
-        delivered.requests,
-        delivered.duplicates()
+        delivered
     );
 }
 
@@ -389,18 +425,13 @@ async fn broker_restart(static_membership: bool) {
 /// `min.insync.replicas=2`; one node killed with SIGKILL midway and started again later.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_failover_in_a_three_node_cluster_loses_nothing() {
-    let dir = hookline_faults::run_dir(&hookline_tests::unique("failover"));
-    let mut kafka = KafkaCluster::start(&dir, 3, &[]).unwrap();
-    let spec = LoadSpec {
+    let (mut kafka, mut run) = load_on_cluster("failover", 3, |brokers| LoadSpec {
         replication: 3,
         topic_configs: &["min.insync.replicas=2"],
-        ..LoadSpec::new("fo", kafka.brokers())
-    };
-    let mut run = LoadRun::start(spec).await.unwrap();
-    run.wait_requests(run.n as usize / 3, Duration::from_secs(120))
-        .await
-        .unwrap();
-    let at_kill = run.rx.requests().len();
+        ..LoadSpec::new("fo", brokers)
+    })
+    .await;
+    let at_kill = run.wait_share(1, 3).await;
     // Node 1 leads a third of the partitions and is a voter of the controller quorum.
     kafka.nodes[0].kill9();
     let killed = Instant::now();
@@ -415,13 +446,12 @@ async fn leader_failover_in_a_three_node_cluster_loses_nothing() {
     println!(
         "FIGURES leader failover: {} events over 3 brokers (RF 3, min.insync.replicas 2); node 1 killed at {at_kill} \
          received, next delivery {:.2} s after the kill, node down {:.1} s; all delivered {:.1} s after it \
-         restarted; {} requests, {} duplicates (same X-Webhook-Id)",
+         restarted; {}",
         run.n,
         gap.as_secs_f64(),
         down.as_secs_f64(),
         waited.as_secs_f64(),
-        delivered.requests,
-        delivered.duplicates()
+        delivered
     );
 }
 
@@ -430,30 +460,22 @@ async fn leader_failover_in_a_three_node_cluster_loses_nothing() {
 /// dead member's session expires (`session.timeout.ms`, 10 s), and nothing is lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_replicas_partitions_go_to_the_survivor() {
-    let dir = hookline_faults::run_dir(&hookline_tests::unique("member"));
-    let kafka = KafkaCluster::start(&dir, 1, &[]).unwrap();
-    let spec = LoadSpec {
+    let (_kafka, mut run) = load_on_cluster("member", 1, |brokers| LoadSpec {
         partitions: 4,
         n: 6_000,
         rate: 300,
         extra_delivery: 1,
-        ..LoadSpec::new("dm", kafka.brokers())
-    };
-    let mut run = LoadRun::start(spec).await.unwrap();
-    run.wait_requests(run.n as usize / 3, Duration::from_secs(120))
-        .await
-        .unwrap();
-    let at_kill = run.rx.requests().len();
+        ..LoadSpec::new("dm", brokers)
+    })
+    .await;
+    let at_kill = run.wait_share(1, 3).await;
     run.procs.kill9("delivery-2");
     let killed = Instant::now();
     let (delivered, _) = run.finish().await.unwrap();
     // The longest silence of any workspace's endpoint after the kill: the killed replica's
     // endpoints wait for the session to expire and the group to rebalance.
-    let requests = run.rx.requests();
     let mut longest = Duration::ZERO;
-    for ws in 0..6 {
-        let path = format!("/ws{ws}");
-        let mut at: Vec<Instant> = requests.iter().filter(|r| r.path == path).map(|r| r.at).collect();
+    for mut at in run.arrivals_per_endpoint() {
         at.sort();
         for w in at.windows(2) {
             if w[1] > killed {
@@ -464,12 +486,11 @@ async fn a_killed_replicas_partitions_go_to_the_survivor() {
     println!(
         "FIGURES dynamic membership: {} events, delivery-2 killed at {at_kill} received and not restarted; \
          longest silence of an endpoint after the kill {:.1} s (session timeout 10 s); all delivered {:.1} s \
-         after the kill; {} requests, {} duplicates (same X-Webhook-Id)",
+         after the kill; {}",
         run.n,
         longest.as_secs_f64(),
         killed.elapsed().as_secs_f64(),
-        delivered.requests,
-        delivered.duplicates()
+        delivered
     );
 }
 
@@ -478,35 +499,27 @@ async fn a_killed_replicas_partitions_go_to_the_survivor() {
 /// handovers (busiest second at the receiver).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_joining_and_leaving_under_load_keeps_every_promise() {
-    let dir = hookline_faults::run_dir(&hookline_tests::unique("rebalance"));
-    let kafka = KafkaCluster::start(&dir, 1, &[]).unwrap();
     const LIMIT: u32 = 20;
     // The 23 Telecom policy (10 s, then 30 s) scaled to 3 s and 9 s.
     const SCALE: f64 = 0.3;
-    let spec = LoadSpec {
+    let (_kafka, mut run) = load_on_cluster("rebalance", 1, |brokers| LoadSpec {
         partitions: 4,
         n: 4_000,
         rate: 100,
         rate_limit: LIMIT,
         env: &[("HOOKLINE_RETRY_DELAY_SCALE", "0.3")],
-        ..LoadSpec::new("rb", kafka.brokers())
-    };
-    let mut run = LoadRun::start(spec).await.unwrap();
+        ..LoadSpec::new("rb", brokers)
+    })
+    .await;
     // Every 25th first attempt fails: retries are in flight during both handovers.
     run.rx.fail_every_nth_first_attempt(25, 500);
-    run.wait_requests(run.n as usize / 4, Duration::from_secs(120))
-        .await
-        .unwrap();
-    let joined_at = run.rx.requests().len();
+    let joined_at = run.wait_share(1, 4).await;
     run.procs.start("delivery-2", "delivery", &[]);
     run.procs
         .wait_ready("delivery-2", Duration::from_secs(60))
         .await
         .unwrap();
-    run.wait_requests(run.n as usize * 5 / 8, Duration::from_secs(120))
-        .await
-        .unwrap();
-    let left_at = run.rx.requests().len();
+    let left_at = run.wait_share(5, 8).await;
     let status = run.procs.terminate("delivery-2", Duration::from_secs(20)).unwrap();
     assert!(status.success(), "delivery-2 drained and exited cleanly: {status}");
     let (delivered, _) = run.finish().await.unwrap();
@@ -551,9 +564,7 @@ async fn a_replica_joining_and_leaving_under_load_keeps_every_promise() {
     assert!(retried > 0, "some first attempts failed and were retried");
     let retry_delay = 10.0 * SCALE;
     let mut busiest = 0;
-    for ws in 0..6 {
-        let path = format!("/ws{ws}");
-        let at: Vec<Instant> = requests.iter().filter(|r| r.path == path).map(|r| r.at).collect();
+    for at in run.arrivals_per_endpoint() {
         busiest = busiest.max(check::busiest_second(&at));
     }
     assert!(
@@ -563,11 +574,10 @@ async fn a_replica_joining_and_leaving_under_load_keeps_every_promise() {
     println!(
         "FIGURES rebalance: {} events; delivery-2 joined at {joined_at} and left (SIGTERM, clean exit) at {left_at} \
          received; {retried} events retried ({:.1} s after failing), none early (least margin after the due time {least_margin} ms); \
-         busiest second at one endpoint {busiest} (limit {LIMIT}); {} requests, {} duplicates (same X-Webhook-Id)",
+         busiest second at one endpoint {busiest} (limit {LIMIT}); {}",
         run.n,
         retry_delay,
-        delivered.requests,
-        delivered.duplicates()
+        delivered
     );
 }
 
@@ -583,17 +593,15 @@ async fn a_replica_joining_and_leaving_under_load_keeps_every_promise() {
 /// exactly one batch. Nothing is quarantined and no service exits by itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_service_killed_then_stopped_in_turn_loses_nothing() {
-    let dir = hookline_faults::run_dir(&hookline_tests::unique("every"));
-    let kafka = KafkaCluster::start(&dir, 1, &[]).unwrap();
-    let spec = LoadSpec {
+    let (_kafka, mut run) = load_on_cluster("every", 1, |brokers| LoadSpec {
         n: 50_000,
         rate: 600,
         clicks: true,
         mixed: true,
         env: &[("HOOKLINE_REVOKE_BATCH_INTERVAL_MS", "1000")],
-        ..LoadSpec::new("ev", kafka.brokers())
-    };
-    let mut run = LoadRun::start(spec).await.unwrap();
+        ..LoadSpec::new("ev", brokers)
+    })
+    .await;
     // Unique clicks alongside the DLRs: each recipient clicks once now, and once more just
     // before enrich is killed (those second clicks are in flight or uncommitted when it dies).
     const CLICKED: u64 = 1_000;
@@ -946,13 +954,8 @@ async fn redis_restarted_empty_quarantines_each_forgotten_dlr_with_its_reason() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_away_for_60_s_readiness_goes_false_and_back_and_nothing_is_lost() {
     const SERVICES: [&str; 4] = ["ingest", "enrich", "delivery", "api"];
-    let dir = hookline_faults::run_dir(&hookline_tests::unique("broker-away"));
-    let mut kafka = KafkaCluster::start(&dir, 1, &[]).unwrap();
-    let mut run = LoadRun::start(LoadSpec::new("away", kafka.brokers())).await.unwrap();
-    run.wait_requests(run.n as usize / 3, Duration::from_secs(120))
-        .await
-        .unwrap();
-    let at_stop = run.rx.requests().len();
+    let (mut kafka, mut run) = load_on_cluster("broker-away", 1, |brokers| LoadSpec::new("away", brokers)).await;
+    let at_stop = run.wait_share(1, 3).await;
     let stopping = Instant::now();
     kafka.nodes[0].stop();
     let stopped = Instant::now();
@@ -990,15 +993,14 @@ async fn broker_away_for_60_s_readiness_goes_false_and_back_and_nothing_is_lost(
     println!(
         "FIGURES broker away: {} events; broker stopped (SIGTERM, {:.1} s to exit) at {at_stop} received, \
          away {:.1} s; not ready after the stop: {}; ready again after it listened (by then): {}; all delivered {:.1} s \
-         after the load; {} requests, {} duplicates (same X-Webhook-Id); 0 quarantined",
+         after the load; {}; 0 quarantined",
         run.n,
         (stopped - stopping).as_secs_f64(),
         down.as_secs_f64(),
         unready.join(", "),
         ready_again.join(", "),
         waited.as_secs_f64(),
-        delivered.requests,
-        delivered.duplicates(),
+        delivered,
     );
 }
 
@@ -1009,8 +1011,7 @@ async fn broker_away_for_60_s_readiness_goes_false_and_back_and_nothing_is_lost(
 /// under the webhook id of its failed attempts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receiver_down_for_the_retry_window_is_dead_lettered_then_resent_once() {
-    let dir = hookline_faults::run_dir(&hookline_tests::unique("dead"));
-    let kafka = KafkaCluster::start(&dir, 1, &[]).unwrap();
+    let kafka = cluster("dead", 1);
     let env = [("HOOKLINE_RETRY_DELAY_SCALE", "0.05")];
     let spec = LoadSpec {
         n: 3_000,
@@ -1033,14 +1034,7 @@ async fn a_receiver_down_for_the_retry_window_is_dead_lettered_then_resent_once(
     let letters = loop {
         let mut letters = vec![];
         for k in &keys {
-            let (s, v) = call(
-                &http,
-                reqwest::Method::GET,
-                &run.d.api("/api/v1/user/webhooks/dead-letters?limit=1000"),
-                ("X-API-Key", k),
-                None,
-            )
-            .await;
+            let (s, v) = get_with_key(&http, &run.d, k, "/api/v1/user/webhooks/dead-letters?limit=1000").await;
             assert_eq!(s, 200, "{v}");
             letters.extend(v["dead_letters"].as_array().cloned().unwrap_or_default());
         }
@@ -1112,14 +1106,7 @@ async fn a_receiver_down_for_the_retry_window_is_dead_lettered_then_resent_once(
         );
     }
     for k in &keys {
-        let (_, v) = call(
-            &http,
-            reqwest::Method::GET,
-            &run.d.api("/api/v1/user/webhooks/dead-letters"),
-            ("X-API-Key", k),
-            None,
-        )
-        .await;
+        let (_, v) = get_with_key(&http, &run.d, k, "/api/v1/user/webhooks/dead-letters").await;
         assert_eq!(v["count"], 0, "the re-sent letters left the list: {v}");
     }
     let exited = run.procs.exited();
@@ -1253,14 +1240,7 @@ async fn config_survives_compaction_and_a_restart_of_every_service() {
     }
     procs.wait_all_ready(Duration::from_secs(120)).await.unwrap();
     for (ws, key) in &live_keys {
-        let (s, v) = call(
-            &http,
-            reqwest::Method::GET,
-            &d.api("/api/v1/user/webhooks"),
-            ("X-API-Key", key),
-            None,
-        )
-        .await;
+        let (s, v) = get_with_key(&http, &d, key, "/api/v1/user/webhooks").await;
         assert_eq!(s, 200, "a live key of {ws} still works: {v}");
         assert_eq!(
             v["delivery_url"],
@@ -1269,25 +1249,11 @@ async fn config_survives_compaction_and_a_restart_of_every_service() {
         );
     }
     for key in &revoked_keys {
-        let (s, _) = call(
-            &http,
-            reqwest::Method::GET,
-            &d.api("/api/v1/user/webhooks"),
-            ("X-API-Key", key),
-            None,
-        )
-        .await;
+        let (s, _) = get_with_key(&http, &d, key, "/api/v1/user/webhooks").await;
         assert_eq!(s, 401, "a revoked key stays revoked");
     }
     for (ws, key, named) in &deleted_named {
-        let (s, _) = call(
-            &http,
-            reqwest::Method::GET,
-            &d.api(&format!("/api/v1/webhooks/{named}")),
-            ("X-API-Key", key),
-            None,
-        )
-        .await;
+        let (s, _) = get_with_key(&http, &d, key, &format!("/api/v1/webhooks/{named}")).await;
         assert_eq!(s, 404, "{ws}'s deleted subscription stays deleted");
     }
     // And the pipeline acts on it: one DLR per workspace goes to the latest URL only.
@@ -1316,8 +1282,7 @@ async fn config_survives_compaction_and_a_restart_of_every_service() {
 /// Every revoked message id arrives in exactly one batch request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoke_batches_are_sent_exactly_once_across_kill_9_of_enrich() {
-    let dir = hookline_faults::run_dir(&hookline_tests::unique("revoke"));
-    let kafka = KafkaCluster::start(&dir, 1, &[]).unwrap();
+    let kafka = cluster("revoke", 1);
     let d = Deployment::new("rv", &kafka.brokers(), 2, 1, &[], &[]).await.unwrap();
     let rx = Receiver::start().await;
     let mut procs = d.processes().with_env(&[("HOOKLINE_REVOKE_BATCH_INTERVAL_MS", "1000")]);

@@ -219,16 +219,8 @@ mod tests {
                 "dlr_status"
             ]
         );
-        let reference = json!({
-          "id": 12345, "created": "2026-02-27 14:30:00", "updated": "2026-02-27 14:35:00",
-          "from": "SenderID", "to": 15551234567_u64, "verify_local": 0, "shorten_url": 1, "list_id": 456,
-          "reference": "api-0227-abc123xyz", "transactional": 0, "preferred_route_id": 789,
-          "campaign_id": 100, "delay_time": null, "country_id": 226, "country_name": "United States",
-          "country_iso": "US", "clicked": false, "cost": 0.0175, "parts": 1,
-          "original_url": "https://example.com/offer", "shortened_url": "https://short.example.com/abc123",
-          "text": "Check out this offer: https://short.example.com/abc123", "status": "sent",
-          "dlr_status": "Delivered"
-        });
+        // The reference DLR example of SMSEdge's page (also what the integration test expects).
+        let reference: Value = serde_json::from_str(include_str!("smsedge_reference_dlr.json")).unwrap();
         assert_eq!(object(got), reference);
     }
 
