@@ -682,25 +682,9 @@ async fn backlog(kafka: &KafkaSettings, group: &str, topic: &str) -> anyhow::Res
     tokio::task::spawn_blocking(move || -> anyhow::Result<i64> {
         let consumer: BaseConsumer = client.create()?;
         let t = Duration::from_secs(10);
-        let md = consumer.fetch_metadata(Some(&topic), t)?;
-        let partitions: Vec<i32> = md
-            .topics()
-            .iter()
-            .filter(|x| x.name() == topic)
-            .flat_map(|x| x.partitions().iter().map(|p| p.id()))
-            .collect();
-        let mut all = rdkafka::TopicPartitionList::new();
-        for p in &partitions {
-            all.add_partition(&topic, *p);
-        }
-        let committed = consumer.committed_offsets(all, t)?;
         let mut behind = 0;
-        for p in partitions {
-            let (_, high) = consumer.fetch_watermarks(&topic, p, t)?;
-            let at = match committed.find_partition(&topic, p).map(|e| e.offset()) {
-                Some(rdkafka::Offset::Offset(o)) => o,
-                _ => 0,
-            };
+        for pos in hookline_kafka::admin::group_positions(&consumer, &topic, t)? {
+            let (p, at, high) = (pos.partition, pos.committed, pos.high);
             if high <= at {
                 continue;
             }

@@ -85,34 +85,59 @@ pub(crate) fn has_leaders(t: &rdkafka::metadata::MetadataTopic) -> bool {
 /// never committed counts from 0). Tests and benchmarks wait on it reaching 0 to know that a
 /// service has handled everything produced so far, instead of sleeping.
 pub async fn group_lag(settings: &KafkaSettings, group: &str, topic: &str) -> Result<i64, KafkaError> {
-    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::consumer::BaseConsumer;
     let consumer: BaseConsumer = settings.client(&[("group.id", group)]).create()?;
     let topic = topic.to_string();
-    let timeout = Duration::from_secs(10);
     tokio::task::spawn_blocking(move || -> Result<i64, KafkaError> {
-        let md = consumer.fetch_metadata(Some(&topic), timeout)?;
-        let partitions: Vec<i32> = md
-            .topics()
-            .iter()
-            .filter(|t| t.name() == topic)
-            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-            .collect();
-        let mut tpl = rdkafka::TopicPartitionList::new();
-        for p in &partitions {
-            tpl.add_partition(&topic, *p);
-        }
-        let committed = consumer.committed_offsets(tpl, timeout)?;
-        let mut behind = 0;
-        for p in &partitions {
-            let (_, high) = consumer.fetch_watermarks(&topic, *p, timeout)?;
-            let at = match committed.find_partition(&topic, *p).map(|e| e.offset()) {
-                Some(rdkafka::Offset::Offset(o)) => o,
-                _ => 0,
-            };
-            behind += (high - at).max(0);
-        }
-        Ok(behind)
+        let positions = group_positions(&consumer, &topic, Duration::from_secs(10))?;
+        Ok(positions.iter().map(|p| (p.high - p.committed).max(0)).sum())
     })
     .await
     .map_err(|e| KafkaError::Other(format!("group lag task: {e}")))?
+}
+
+/// Where `consumer`'s group stands on one partition of a topic.
+#[derive(Debug, Clone, Copy)]
+pub struct GroupPosition {
+    pub partition: i32,
+    /// The group's committed offset (0 when it never committed).
+    pub committed: i64,
+    /// The partition's high watermark.
+    pub high: i64,
+}
+
+/// The committed offset of `consumer`'s group and the high watermark of every partition of
+/// `topic` (blocking calls: run it off the async runtime).
+pub fn group_positions<C: rdkafka::consumer::Consumer<X>, X: rdkafka::consumer::ConsumerContext>(
+    consumer: &C,
+    topic: &str,
+    timeout: Duration,
+) -> Result<Vec<GroupPosition>, KafkaError> {
+    let md = consumer.fetch_metadata(Some(topic), timeout)?;
+    let partitions: Vec<i32> = md
+        .topics()
+        .iter()
+        .filter(|t| t.name() == topic)
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect();
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    for p in &partitions {
+        tpl.add_partition(topic, *p);
+    }
+    let committed = consumer.committed_offsets(tpl, timeout)?;
+    partitions
+        .into_iter()
+        .map(|partition| {
+            let (_, high) = consumer.fetch_watermarks(topic, partition, timeout)?;
+            let committed = match committed.find_partition(topic, partition).map(|e| e.offset()) {
+                Some(rdkafka::Offset::Offset(o)) => o,
+                _ => 0,
+            };
+            Ok(GroupPosition {
+                partition,
+                committed,
+                high,
+            })
+        })
+        .collect()
 }

@@ -305,16 +305,7 @@ impl LoadRun {
                 (load::message_id(&self.d.run, i), events)
             })
             .collect();
-        let ids = |rs: &[Received]| {
-            rs.iter()
-                .filter_map(|r| Some((check::event_key(r)?, r.header("x-webhook-id")?.to_string())))
-                .collect::<HashSet<_>>()
-                .len()
-        };
-        let started = Instant::now();
-        while ids(&self.requests_to("clicks")) < expected.values().sum() && started.elapsed() < DRAIN {
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+        check::wait_events(|| self.requests_to("clicks"), &expected, DRAIN).await;
         check::by_key(&self.requests_to("clicks"), &expected)
     }
 
