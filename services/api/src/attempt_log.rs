@@ -27,6 +27,7 @@ pub(crate) struct Sink {
     pub keep_dead_letters: usize,
     pub metrics: Arc<Metrics>,
     pub shutdown: CancellationToken,
+    pub auto_disable: crate::auto_disable::AutoDisable,
 }
 
 pub(crate) async fn run(consumer: HooklineConsumer, pump: Pump, sink: Sink) -> Result<(), KafkaError> {
@@ -102,6 +103,9 @@ impl Sink {
         let Some(rec) = self.decode::<AttemptRecord>(msg, "attempt") else {
             return Handled::Done;
         };
+        if let Err(e) = self.auto_disable.observe(&rec).await {
+            tracing::warn!(error = %e, subscription_id = %rec.subscription_id, "auto-disable policy not applied");
+        }
         let (stored, answer) = oneshot::channel();
         let pending = Pending {
             workspace_id: rec.workspace_id,

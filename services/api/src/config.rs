@@ -36,6 +36,19 @@ pub struct ApiConfig {
     /// outbound requests.
     #[arg(long, env = "HOOKLINE_MAX_SUBSCRIPTIONS_PER_WORKSPACE", default_value_t = 50)]
     pub max_subscriptions_per_workspace: usize,
+    /// Auto-disable a named subscription once every attempt to it has failed for this long
+    /// (default 5 days, as Svix does); 0 turns this rule off.
+    #[arg(long, env = "HOOKLINE_AUTO_DISABLE_AFTER_SECS", default_value_t = 5 * 24 * 3600)]
+    pub auto_disable_after_secs: u64,
+    /// Auto-disable a named subscription whose receiver answers `410 Gone` (the Standard
+    /// Webhooks spec's "SHOULD disable").
+    #[arg(
+        long,
+        env = "HOOKLINE_AUTO_DISABLE_ON_GONE",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub auto_disable_on_gone: bool,
     /// How long a test send waits for its attempt beyond the subscription's own timeout.
     #[arg(long, env = "HOOKLINE_TEST_SEND_GRACE_SECS", default_value_t = 10)]
     pub test_send_grace_secs: u64,

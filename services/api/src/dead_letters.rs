@@ -4,6 +4,10 @@
 //!   caller's dead letters, newest first (default 50, at most 1000). A letter names its
 //!   subscription and the URL of its last attempt, never a secret (letters written before the
 //!   URL was recorded show the subscription's current URL).
+//! - `POST /api/v1/user/webhooks/dead-letters/resend` (permission `webhooks.write`)
+//!   `{"webhook_ids"?: [...], "subscription_id"?, "from"?, "to"?}`: the same re-send, for the
+//!   caller's own workspace only (every filter optional; none re-sends every letter listed).
+//!   A letter whose endpoint is still disabled comes back as an `endpoint_disabled` letter.
 //! - `POST /admin/v1/dead-letters/resend` (admin token) `{"workspace_id", "subscription_id"?,
 //!   "from"?, "to"?}` (RFC 3339 bounds on when the event was dead-lettered, inclusive): puts
 //!   each matching event back on the dispatch topic as attempt 1 of a fresh policy, with the
@@ -38,6 +42,9 @@ pub struct ResendFilter {
     pub from: Option<DateTime<Utc>>,
     #[serde(default)]
     pub to: Option<DateTime<Utc>>,
+    /// Only these webhook ids.
+    #[serde(default)]
+    pub webhook_ids: Option<Vec<String>>,
 }
 
 impl ResendFilter {
@@ -47,6 +54,10 @@ impl ResendFilter {
             .is_none_or(|s| *s == d.dispatch.subscription_id)
             && self.from.is_none_or(|f| d.dead_at >= f)
             && self.to.is_none_or(|t| d.dead_at <= t)
+            && self
+                .webhook_ids
+                .as_ref()
+                .is_none_or(|ids| ids.contains(&d.dispatch.dispatch_id))
     }
 }
 
@@ -111,11 +122,53 @@ pub async fn list(
                 "url": url,
                 "attempts": d.attempts,
                 "last_error": d.last_error,
+                "reason": d.reason.as_str(),
                 "dead_at": hookline_model::format_timestamp(&d.dead_at),
             })
         })
         .collect();
     Ok(Json(json!({ "count": items.len(), "dead_letters": items })))
+}
+
+/// The caller's filter for `POST /api/v1/user/webhooks/dead-letters/resend`: every member of
+/// [`ResendFilter`] but the workspace, which is the caller's.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserResend {
+    #[serde(default)]
+    subscription_id: Option<String>,
+    #[serde(default)]
+    from: Option<DateTime<Utc>>,
+    #[serde(default)]
+    to: Option<DateTime<Utc>>,
+    #[serde(default)]
+    webhook_ids: Option<Vec<String>>,
+}
+
+pub async fn user_resend(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let key = st.authenticate(&headers, Permission::WebhooksWrite)?;
+    let u: UserResend = if body.is_empty() {
+        UserResend::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::bad_request(
+                "INVALID_BODY",
+                format!("expected {{webhook_ids?, subscription_id?, from?, to?}}: {e}"),
+            )
+        })?
+    };
+    let filter = ResendFilter {
+        workspace_id: key.workspace_id,
+        subscription_id: u.subscription_id,
+        from: u.from,
+        to: u.to,
+        webhook_ids: u.webhook_ids,
+    };
+    let n = resend(&st.store, &st.producer, &st.topics, &filter)
+        .await
+        .map_err(ApiError::unavailable)?;
+    st.metrics.resent.with_label_values(&[] as &[&str]).inc_by(n as u64);
+    Ok(Json(json!({ "resent": n })))
 }
 
 pub async fn resend_handler(

@@ -24,7 +24,9 @@
 //!   request validation (in the documented error order) and its views.
 //! - Shared by the dialects: [`auth`] (`X-API-Key`), [`error`] (the error body), `validate`
 //!   (JSON bodies, URLs, `?limit=`).
-//! - `attempt_log`: the consumer that copies attempts and dead letters into the store.
+//! - `attempt_log`: the consumer that copies attempts and dead letters into the store, and
+//!   applies `auto_disable` (the endpoint auto-disable policy) to each attempt.
+//! - [`operational`]: the workspace's operational URL (Hookline's own notices).
 //! - [`config`]: the settings ([`ApiConfig`]); `metrics`: the API's Prometheus metrics.
 //!
 //! Configuration is written to the compacted config topic and applied locally at once, so a
@@ -34,12 +36,14 @@
 pub mod admin;
 mod attempt_log;
 pub mod auth;
+mod auto_disable;
 pub mod config;
 pub mod dead_letters;
 pub mod error;
 pub mod logs;
 mod metrics;
 pub mod named;
+pub mod operational;
 pub mod routes;
 pub mod server;
 pub mod smsedge;

@@ -11,6 +11,8 @@ pub(crate) struct Metrics {
     pub logged: IntCounterVec,
     /// `hookline_api_dead_letters_resent_total`.
     pub resent: IntCounterVec,
+    /// `hookline_api_endpoints_auto_disabled_total{reason}`: `failing`, `gone`.
+    pub auto_disabled: IntCounterVec,
 }
 
 impl Metrics {
@@ -39,6 +41,12 @@ impl Metrics {
                 "hookline_api_dead_letters_resent_total",
                 "Dead letters re-sent to the dispatch topic.",
                 &[],
+            ),
+            auto_disabled: counter_vec(
+                r,
+                "hookline_api_endpoints_auto_disabled_total",
+                "Endpoints disabled by the auto-disable policy, by reason.",
+                &["reason"],
             ),
         }
     }

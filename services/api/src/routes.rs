@@ -2,7 +2,7 @@
 //! document at `/openapi.json` are built from it, so neither can have a route the other lacks.
 
 use crate::state::AppState;
-use crate::{admin, dead_letters, logs, named, smsedge, telecom23, test_send};
+use crate::{admin, dead_letters, logs, named, operational, smsedge, telecom23, test_send};
 use axum::http::Method;
 use axum::routing::{delete, get, patch, post, put};
 use axum::Router;
@@ -70,15 +70,45 @@ pub fn documented() -> (Router<AppState>, Value) {
             unavailable(op(Method::GET, "/api/v1/user/webhooks/dead-letters", LOGS, "Dead-lettered events, newest first (`?limit=`, default 50, at most 1000)", READ))
                 .query("limit", LIMIT, limit())
                 .response(400, "INVALID_LIMIT", error("INVALID_LIMIT"))
-                .response(200, "dead letters; `url` is where the last attempt went (null for an old letter whose subscription is gone)", json!({"count": 1, "dead_letters": [{
+                .response(200, "dead letters; `url` is where the last attempt went (null for an old letter whose subscription is gone); `reason` is `exhausted` (retry policy used up), `endpoint_disabled` (kept, not sent, while its endpoint is disabled) or `config_missing`", json!({"count": 1, "dead_letters": [{
                     "webhook_id": "wh_1", "event_id": "dlr_0f3a", "type": "delivery", "subscription_id": "t23-delivery",
-                    "url": "https://example.com/dlr", "attempts": 3, "last_error": "HTTP 500", "dead_at": "2026-02-13T10:31:00Z"}]}))
+                    "url": "https://example.com/dlr", "attempts": 3, "last_error": "HTTP 500", "reason": "exhausted",
+                    "dead_at": "2026-02-13T10:31:00Z"}]}))
                 .nullable(&["dead_letters[].url"]),
             get(dead_letters::list),
         )
         .route(
+            unavailable(op(Method::POST, "/api/v1/user/webhooks/dead-letters/resend", LOGS, "Re-send the caller's dead letters (all, or those matching every filter given) with their original webhook ids", WRITE))
+                .body(JSON, json!({"webhook_ids": ["wh_1"]}))
+                .body_schema(json!({"type": "object", "additionalProperties": false, "properties": {
+                    "webhook_ids": {"type": "array", "items": {"type": "string"}},
+                    "subscription_id": {"type": "string"},
+                    "from": {"type": "string", "format": "date-time"},
+                    "to": {"type": "string", "format": "date-time"}}}))
+                .response(400, "INVALID_BODY", error("INVALID_BODY"))
+                .response(200, "how many were put back on the dispatch topic (and removed from the list)", json!({"resent": 1})),
+            post(dead_letters::user_resend),
+        )
+        .route(
+            op(Method::GET, "/api/v1/webhooks/operational", NAMED, "Read the workspace's operational URL (Hookline's own notices: `webhook.disabled`)", READ)
+                .response(200, "the URL, null when none is set", json!({"url": "https://example.com/ops"}))
+                .nullable(&["url"]),
+            get(operational::get),
+        )
+        .route(
+            unavailable(op(Method::PUT, "/api/v1/webhooks/operational", NAMED, "Set (or with null, remove) the workspace's operational URL", WRITE))
+                .body(JSON, json!({"url": "https://example.com/ops"}))
+                .body_schema(json!({"type": "object", "required": ["url"], "properties": {
+                    "url": {"type": "string", "format": "uri", "nullable": true}}}))
+                .response(200, "the URL; `signing_secret` only when this call created it (shown once)", json!({"url": "https://example.com/ops", "signing_secret": "whsec_…"}))
+                .nullable(&["url"])
+                .response(400, "INVALID_BODY or INVALID_URL", error("INVALID_URL")),
+            put(operational::put),
+        )
+        .route(
             op(Method::GET, "/api/v1/webhooks", NAMED, "List the workspace's named subscriptions", READ)
-                .response(200, "subscriptions, in creation order", json!({"data": [named_view()]})),
+                .response(200, "subscriptions, in creation order", json!({"data": [named_view()]}))
+                .nullable(&named_view_nullable("data[].")),
             get(named::list),
         )
         .route(
@@ -91,12 +121,14 @@ pub fn documented() -> (Router<AppState>, Value) {
                     v["signing_secret"] = json!("whsec_…");
                     v
                 })
-                .response(400, "SUBSCRIPTION_LIMIT (the workspace has HOOKLINE_MAX_SUBSCRIPTIONS_PER_WORKSPACE already), INVALID_BODY, INVALID_NAME, INVALID_URL, INVALID_EVENT_TYPE, INVALID_FILTER or INVALID_RATE_LIMIT", error("INVALID_EVENT_TYPE")),
+                .nullable(&named_view_nullable(""))
+                .response(400, "SUBSCRIPTION_LIMIT (the workspace has HOOKLINE_MAX_SUBSCRIPTIONS_PER_WORKSPACE already), INVALID_BODY, INVALID_NAME, INVALID_URL, INVALID_EVENT_TYPE, INVALID_FILTER, INVALID_RATE_LIMIT or INVALID_ENABLED", error("INVALID_EVENT_TYPE")),
             post(named::create),
         )
         .route(
             op(Method::GET, "/api/v1/webhooks/{id}", NAMED, "Read one named subscription", READ)
                 .response(200, "the subscription", named_view())
+                .nullable(&named_view_nullable(""))
                 .response(404, "NOT_FOUND", error("NOT_FOUND")),
             get(named::get),
         )
@@ -105,6 +137,7 @@ pub fn documented() -> (Router<AppState>, Value) {
                 .body(JSON, json!({"rate_limit": 100}))
                 .body_schema(named_body_schema(false))
                 .response(200, "the subscription", named_view())
+                .nullable(&named_view_nullable(""))
                 .response(400, "a validation error, as for create", error("INVALID_RATE_LIMIT"))
                 .response(404, "NOT_FOUND", error("NOT_FOUND")),
             patch(named::patch),

@@ -101,6 +101,7 @@ pub async fn start(
         keep_dead_letters: cfg.dead_letter_keep,
         metrics: metrics.clone(),
         shutdown: shutdown.clone(),
+        auto_disable: crate::auto_disable::AutoDisable::new(state.clone()),
     };
     let task = tokio::spawn(async move {
         let log = attempt_log::run(consumer, pump, sink);

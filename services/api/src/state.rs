@@ -64,8 +64,20 @@ impl AppState {
         apply: impl AsyncFnOnce(WorkspaceConfig) -> Result<(WorkspaceConfig, T), ApiError>,
     ) -> Result<T, ApiError> {
         let key = self.authenticate(headers, Permission::WebhooksWrite)?;
+        self.write_workspace(&key.workspace_id, dialect, apply).await
+    }
+
+    /// The write path of [`AppState::update_workspace`] without a caller: Hookline's own
+    /// changes (auto-disable) go through the same lock, save and count (`dialect` names the
+    /// writer).
+    pub(crate) async fn write_workspace<T>(
+        &self,
+        workspace_id: &str,
+        dialect: &'static str,
+        apply: impl AsyncFnOnce(WorkspaceConfig) -> Result<(WorkspaceConfig, T), ApiError>,
+    ) -> Result<T, ApiError> {
         let _guard = self.write_lock.lock().await;
-        let (updated, out) = apply(self.workspace(&key.workspace_id)).await?;
+        let (updated, out) = apply(self.workspace(workspace_id)).await?;
         self.save(&updated).await?;
         self.metrics.config_writes.with_label_values(&[dialect]).inc();
         Ok(out)

@@ -15,7 +15,8 @@ pub(crate) struct Metrics {
     /// `hookline_delivery_retries_scheduled_total{tier}`: failed attempts sent to a retry tier
     /// (tier = its delay in seconds).
     pub retries: IntCounterVec,
-    /// `hookline_delivery_dead_lettered_total{event_type}`.
+    /// `hookline_delivery_dead_lettered_total{event_type,reason}` (reason: `exhausted`,
+    /// `endpoint_disabled`, `config_missing`).
     pub dead_lettered: IntCounterVec,
     /// `hookline_delivery_deferred_total{reason}`: records put back without an attempt
     /// (`saturated` endpoint, `rate_limited` beyond the in-place wait), or left to their
@@ -64,8 +65,8 @@ impl Metrics {
             dead_lettered: counter_vec(
                 r,
                 "hookline_delivery_dead_lettered_total",
-                "Events whose retry policy is exhausted, by event type.",
-                &["event_type"],
+                "Events written to the dead-letter topic, by event type and reason.",
+                &["event_type", "reason"],
             ),
             deferred: counter_vec(
                 r,

@@ -22,7 +22,7 @@ use chrono::{TimeZone, Utc};
 use hookline_config::Topics;
 use hookline_kafka::context::Lease;
 use hookline_kafka::{headers, ConfigHandle, Handled, Message, OwnedMessage, Producer, Quarantine, QuarantineReason};
-use hookline_model::{AttemptOutcome, AttemptRecord, DeadLetter, Dispatch, Resolved, Subscription};
+use hookline_model::{AttemptOutcome, AttemptRecord, DeadLetter, DeadLetterReason, Dispatch, Resolved, Subscription};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::OwnedSemaphorePermit;
@@ -131,14 +131,36 @@ impl Worker {
     async fn prepare(&self, msg: &OwnedMessage, d: Dispatch, attempt: u32) -> Stage<Prepared> {
         match self.lookup(&d).await {
             Resolved::Found(sub) if sub.enabled => Ok(Prepared { d, attempt, sub: *sub }),
-            Resolved::Found(sub) => Err(self
-                .log(&skipped(&d, attempt, &sub.url, "subscription is disabled"), &d)
-                .await),
+            Resolved::Found(sub) => Err(self.endpoint_disabled(&d, attempt, &sub).await),
             Resolved::Gone => Err(self
                 .log(&skipped(&d, attempt, "", "subscription no longer exists"), &d)
                 .await),
             Resolved::Behind { live } => Err(self.config_behind(msg, &d, attempt, live).await),
         }
+    }
+
+    /// A record for a disabled endpoint: not sent, kept as an `endpoint_disabled` dead letter
+    /// (listed and re-sendable) with a skipped attempt saying why. A test send is only skipped:
+    /// it was never retried either.
+    async fn endpoint_disabled(&self, d: &Dispatch, attempt: u32, sub: &Subscription) -> Handled {
+        let why = match &sub.disabled {
+            Some(off) => format!("endpoint disabled ({})", off.reason.as_str()),
+            None => "endpoint disabled".to_string(),
+        };
+        let mut record = skipped(d, attempt, &sub.url, &why);
+        if d.test {
+            return self.log(&record, d).await;
+        }
+        record.dead_lettered = true;
+        let dead = self.dead_letter(
+            d,
+            &sub.url,
+            attempt.saturating_sub(1),
+            &why,
+            DeadLetterReason::EndpointDisabled,
+        );
+        let (logged, dead) = tokio::join!(self.log(&record, d), dead);
+        both(logged, dead.into())
     }
 
     /// A request slot for the endpoint and its rate limit: waits in place when the wait is
@@ -211,7 +233,10 @@ impl Worker {
                     self.metrics.retries.with_label_values(&[&tier_secs.to_string()]).inc();
                     self.to_tier(d, n, due_ms, tier_secs, &error, None).await
                 }
-                Some(Next::Dead) => self.dead_letter(d, &sub.url, *attempt, &error).await,
+                Some(Next::Dead) => {
+                    self.dead_letter(d, &sub.url, *attempt, &error, DeadLetterReason::Exhausted)
+                        .await
+                }
                 None => Ok(()),
             }
         };
@@ -269,7 +294,13 @@ impl Worker {
             record.dead_lettered = true;
             let (logged, dead) = tokio::join!(
                 self.log(&record, d),
-                self.dead_letter(d, "", attempt.saturating_sub(1), &error)
+                self.dead_letter(
+                    d,
+                    "",
+                    attempt.saturating_sub(1),
+                    &error,
+                    DeadLetterReason::ConfigMissing
+                )
             );
             return both(logged, dead.into());
         }
@@ -284,10 +315,11 @@ impl Worker {
         url: &str,
         attempts: u32,
         error: &str,
+        reason: DeadLetterReason,
     ) -> Result<(), hookline_kafka::KafkaError> {
         self.metrics
             .dead_lettered
-            .with_label_values(&[d.event.kind().as_str()])
+            .with_label_values(&[d.event.kind().as_str(), reason.as_str()])
             .inc();
         let dead = DeadLetter {
             dispatch: d.clone(),
@@ -295,6 +327,7 @@ impl Worker {
             attempts,
             last_error: error.to_string(),
             dead_at: Utc::now(),
+            reason,
         };
         self.producer
             .send_json(&self.topics.dead(), &d.endpoint_key(), &dead, &[])

@@ -104,6 +104,7 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
                 subscription_id: subscription,
                 from,
                 to,
+                webhook_ids: None,
             };
             let n = hookline_api::dead_letters::resend(&store, &kafka.producer()?, &kafka.topics, &filter).await?;
             println!("re-sent {n} dead letters");

@@ -149,7 +149,8 @@ impl ConfigState {
             .cloned()
     }
 
-    /// Subscriptions that want this event (kind, enabled, filters), and the version of the
+    /// Subscriptions that want this event (kind, filters; disabled ones too, see
+    /// [`Subscription::wants`]), and the version of the
     /// workspace config they come from.
     pub fn matching(&self, event: &Event) -> (u64, Vec<Subscription>) {
         self.workspaces

@@ -165,9 +165,34 @@ impl AttemptRecord {
     }
 }
 
+/// Why an event is in the dead-letter topic.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeadLetterReason {
+    /// Its retry policy is exhausted (every letter written before reasons were recorded).
+    #[default]
+    Exhausted,
+    /// Its endpoint is disabled ([`crate::endpoint_state`]): kept instead of sent, with no
+    /// attempt made.
+    EndpointDisabled,
+    /// The workspace config version it was matched in never reached delivery.
+    ConfigMissing,
+}
+
+impl DeadLetterReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Exhausted => "exhausted",
+            Self::EndpointDisabled => "endpoint_disabled",
+            Self::ConfigMissing => "config_missing",
+        }
+    }
+}
+
 /// A record of the dead-letter topic (and of the Redis list the API shows): an event whose
-/// retry policy is exhausted, with what happened to it. Re-sending replays `dispatch` from
-/// attempt 1 with the same webhook id, to the subscription as it is configured then.
+/// retry policy is exhausted or whose endpoint is disabled, with what happened to it.
+/// Re-sending replays `dispatch` from attempt 1 with the same webhook id, to the subscription
+/// as it is configured then.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeadLetter {
     pub dispatch: Dispatch,
@@ -178,6 +203,8 @@ pub struct DeadLetter {
     pub attempts: u32,
     pub last_error: String,
     pub dead_at: DateTime<Utc>,
+    #[serde(default)]
+    pub reason: DeadLetterReason,
 }
 
 #[cfg(test)]
@@ -247,5 +274,6 @@ mod tests {
         }))
         .unwrap();
         assert_eq!((dead.url.as_str(), dead.dispatch.config_version), ("", 7));
+        assert_eq!(dead.reason, DeadLetterReason::Exhausted);
     }
 }

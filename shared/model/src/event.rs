@@ -23,10 +23,13 @@ pub enum EventKind {
     Status,
     /// A batch of clicks that bot detection revoked after the fact (SMSEdge `revoke_click_url`).
     ClicksRevoked,
+    /// An endpoint of the workspace was auto-disabled: sent to its operational URL only
+    /// ([`crate::endpoint_state`]).
+    WebhookDisabled,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 8] = [
+    pub const ALL: [EventKind; 9] = [
         Self::Delivery,
         Self::Click,
         Self::Conversion,
@@ -35,6 +38,7 @@ impl EventKind {
         Self::OptOut,
         Self::Status,
         Self::ClicksRevoked,
+        Self::WebhookDisabled,
     ];
 
     /// The kinds the 23 Telecom dialect has a URL for.
@@ -50,6 +54,7 @@ impl EventKind {
             Self::OptOut => "opt_out",
             Self::Status => "status",
             Self::ClicksRevoked => "clicks_revoked",
+            Self::WebhookDisabled => "webhook_disabled",
         }
     }
 
@@ -90,6 +95,7 @@ impl Event {
             EventData::OptOut(_) => EventKind::OptOut,
             EventData::Status(_) => EventKind::Status,
             EventData::ClicksRevoked(_) => EventKind::ClicksRevoked,
+            EventData::WebhookDisabled(_) => EventKind::WebhookDisabled,
         }
     }
 
@@ -113,7 +119,7 @@ impl Event {
             EventData::Inbound(i) => Some(&i.to),
             EventData::OptOut(o) => o.to.as_deref(),
             EventData::Status(s) => Some(&s.sender_id),
-            EventData::ClicksRevoked(_) => None,
+            EventData::ClicksRevoked(_) | EventData::WebhookDisabled(_) => None,
         }
     }
 }
@@ -130,6 +136,7 @@ pub enum EventData {
     OptOut(OptOutEvent),
     Status(StatusEvent),
     ClicksRevoked(RevokedClicks),
+    WebhookDisabled(crate::endpoint_state::WebhookDisabledEvent),
 }
 
 /// Message ids whose clicks were revoked, split by how the message was sent.

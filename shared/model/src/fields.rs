@@ -142,6 +142,15 @@ static CLICKS_REVOKED: &[Field] = &[
     WORKSPACE_ID,
 ];
 
+static WEBHOOK_DISABLED: &[Field] = &[
+    field!("subscription_id", DEFAULT, WebhookDisabled, |w| w.subscription_id),
+    field!("url", DEFAULT, WebhookDisabled, |w| w.url),
+    field!("reason", DEFAULT, WebhookDisabled, |w| w.reason),
+    field!("detail", DEFAULT, WebhookDisabled, |w| w.detail),
+    TIMESTAMP,
+    WORKSPACE_ID,
+];
+
 /// Every field of `kind`, in payload order.
 pub fn table(kind: EventKind) -> &'static [Field] {
     match kind {
@@ -153,6 +162,7 @@ pub fn table(kind: EventKind) -> &'static [Field] {
         EventKind::OptOut => OPT_OUT,
         EventKind::Status => STATUS,
         EventKind::ClicksRevoked => CLICKS_REVOKED,
+        EventKind::WebhookDisabled => WEBHOOK_DISABLED,
     }
 }
 
@@ -222,6 +232,7 @@ mod tests {
             (EventKind::OptOut, "phone* to* source* keyword* message_id* timestamp* workspace_id"),
             (EventKind::Status, "message_id* telecom_message_id recipient* sender_id* status* status_code* broadcast_id after_final* timestamp* workspace_id"),
             (EventKind::ClicksRevoked, "event* count* api_sms_ids* campaign_sms_ids* timestamp workspace_id"),
+            (EventKind::WebhookDisabled, "subscription_id* url* reason* detail* timestamp* workspace_id"),
         ];
         assert_eq!(expected.len(), EventKind::ALL.len());
         for (kind, want) in expected {

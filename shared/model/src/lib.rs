@@ -9,6 +9,7 @@ pub mod apikey;
 pub mod channel;
 pub mod config_log;
 pub mod dispatch;
+pub mod endpoint_state;
 pub mod event;
 pub mod fields;
 pub mod ids;
@@ -26,7 +27,8 @@ pub mod workspace;
 pub use apikey::{ApiKeyRecord, Permission};
 pub use channel::Channel;
 pub use config_log::{ConfigKey, ConfigState};
-pub use dispatch::{AttemptOutcome, AttemptRecord, DeadLetter, Dispatch, Resolved};
+pub use dispatch::{AttemptOutcome, AttemptRecord, DeadLetter, DeadLetterReason, Dispatch, Resolved};
+pub use endpoint_state::{DisableReason, Disabled, WebhookDisabledEvent};
 pub use event::{Event, EventData, EventKind};
 pub use ingest_key::{IngestKeyRecord, IngestKind};
 pub use input::{

@@ -48,7 +48,7 @@ impl RetryPolicy {
     /// The policy a new subscription of `dialect` gets: named subscriptions use 23 Telecom's.
     pub fn of(dialect: Dialect) -> Self {
         match dialect {
-            Dialect::Telecom23 | Dialect::Named => Self::telecom23(),
+            Dialect::Telecom23 | Dialect::Named | Dialect::Operational => Self::telecom23(),
             Dialect::SmsEdge => Self::smsedge(),
         }
     }

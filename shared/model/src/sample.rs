@@ -127,6 +127,14 @@ impl Event {
                 api_sms_ids: vec![s.message_id.into()],
                 campaign_sms_ids: vec![],
             }),
+            EventKind::WebhookDisabled => EventData::WebhookDisabled(crate::endpoint_state::WebhookDisabledEvent {
+                subscription_id: "wh_test".into(),
+                name: Some("Test endpoint".into()),
+                url: "https://example.com/hooks".into(),
+                reason: crate::endpoint_state::DisableReason::Gone,
+                detail: Some("HTTP 410".into()),
+                failing_since: None,
+            }),
         };
         Event {
             id: format!("test_{}", s.message_id),

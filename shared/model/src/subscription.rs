@@ -1,6 +1,7 @@
 //! A webhook subscription: the one model that every configuration dialect is a view of.
 
 use crate::channel::Channel;
+use crate::endpoint_state::Disabled;
 use crate::event::{Event, EventKind};
 use crate::named::NamedEventType;
 use crate::retry::RetryPolicy;
@@ -18,7 +19,15 @@ pub enum Dialect {
     SmsEdge,
     /// `POST /api/v1/webhooks`: named subscriptions with filters.
     Named,
+    /// `PUT /api/v1/webhooks/operational`: the workspace's operational URL, which gets
+    /// Hookline's own notices (`webhook.disabled`) in the named envelope, signed like a named
+    /// subscription. At most one per workspace, id [`OPERATIONAL_ID`]; no event from the
+    /// pipeline ever matches it.
+    Operational,
 }
+
+/// The subscription id of a workspace's operational URL.
+pub const OPERATIONAL_ID: &str = "operational";
 
 /// Field names and value shapes of a payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,7 +125,7 @@ impl Filters {
                 Some(s.broadcast_id.as_deref()),
             ),
             // A batch, not about one message: a non-empty list never matches it.
-            EventData::ClicksRevoked(_) => (Some(None), Some(None), Some(None)),
+            EventData::ClicksRevoked(_) | EventData::WebhookDisabled(_) => (Some(None), Some(None), Some(None)),
         };
         any_of(&self.sender, sender)
             && any_of(&self.status, status)
@@ -170,6 +179,10 @@ pub struct Subscription {
     pub retry: RetryPolicy,
     pub timeout_ms: u64,
     pub enabled: bool,
+    /// Why it is not enabled, and since when ([`crate::endpoint_state`]); `None` while enabled
+    /// (and for subscriptions disabled before reasons were recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<Disabled>,
 }
 
 /// The Kafka key of subscription `id`'s dispatch, retry and dead-letter records,
@@ -195,7 +208,7 @@ impl Subscription {
         let schema = match dialect {
             Dialect::Telecom23 => PayloadSchema::Telecom23,
             Dialect::SmsEdge => PayloadSchema::SmsEdge,
-            Dialect::Named => PayloadSchema::Named,
+            Dialect::Named | Dialect::Operational => PayloadSchema::Named,
         };
         Self {
             id: id.into(),
@@ -216,6 +229,7 @@ impl Subscription {
             retry: RetryPolicy::of(dialect),
             timeout_ms: DEFAULT_TIMEOUT_MS,
             enabled: true,
+            disabled: None,
         }
     }
 
@@ -224,10 +238,18 @@ impl Subscription {
         endpoint_key(&self.workspace_id, &self.id)
     }
 
-    /// Whether an event should be dispatched to this subscription: enabled, same workspace,
-    /// its (kind, channel) wanted, and it passes the filters.
+    /// Whether an event should be dispatched to this subscription: same workspace, its
+    /// (kind, channel) wanted, and it passes the filters. A disabled subscription still wants
+    /// its events: delivery keeps each as an `endpoint_disabled` dead letter rather than
+    /// sending it, so nothing is dropped silently ([`crate::endpoint_state`]).
     pub fn wants(&self, event: &Event) -> bool {
-        self.enabled && event.workspace_id == self.workspace_id && self.wants_type(event) && self.filters.matches(event)
+        event.workspace_id == self.workspace_id && self.wants_type(event) && self.filters.matches(event)
+    }
+
+    /// Turns the subscription on (`None`) or off with a reason.
+    pub fn set_disabled(&mut self, disabled: Option<Disabled>) {
+        self.enabled = disabled.is_none();
+        self.disabled = disabled;
     }
 
     fn wants_type(&self, event: &Event) -> bool {
@@ -244,8 +266,8 @@ impl Subscription {
     /// The event type name sent with an event (`X-Webhook-Event`): the named dialect's
     /// (`SMS_STATUS`, ...) for named subscriptions, the kind (`delivery`, ...) otherwise.
     pub fn event_type_name(&self, event: &Event) -> &'static str {
-        match (self.schema, NamedEventType::of_event(event)) {
-            (PayloadSchema::Named, Some(t)) => t.as_str(),
+        match self.schema {
+            PayloadSchema::Named => crate::render::named::type_name(event),
             _ => event.kind().as_str(),
         }
     }

@@ -35,6 +35,12 @@ pub fn dead_letters(workspace_id: &str) -> String {
     format!("dead:{workspace_id}")
 }
 
+/// When every attempt to an endpoint (`<workspace_id>/<subscription_id>`) started failing:
+/// the auto-disable policy's clock, removed by the endpoint's next delivered attempt.
+pub fn failing_since(endpoint_key: &str) -> String {
+    format!("failing:{endpoint_key}")
+}
+
 /// When an API key or ingest credential was last used.
 pub fn key_used(key_id: &str) -> String {
     format!("keyused:{key_id}")

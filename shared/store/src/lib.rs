@@ -11,6 +11,7 @@ pub mod keys;
 pub mod memory;
 pub mod redis_store;
 
+use chrono::{DateTime, Utc};
 use hookline_model::{AcceptedMessage, AttemptRecord, DeadLetter, DlrStatus};
 use std::time::Duration;
 
@@ -167,6 +168,38 @@ impl Store {
         let key = ClaimKey::final_status(workspace_id, message_id);
         let holder = self.claim_holder(&key, &claim.encode(), ttl).await?;
         Ok(holder.is_none_or(|h| FinalStatus::decode(&h).as_ref() == Some(claim)))
+    }
+
+    /// The start of the endpoint's current failing streak: `now` if this failure starts one,
+    /// else when the first failure of the streak was seen. Kept for `ttl` (longer than the
+    /// auto-disable window, so a streak outlives the window it is measured against).
+    pub async fn failing_since(
+        &self,
+        endpoint_key: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> Result<DateTime<Utc>, StoreError> {
+        let key = keys::failing_since(endpoint_key);
+        let now_s = now.to_rfc3339();
+        let holder = match self {
+            Self::Redis(r) => r.claim(&key, &now_s, ttl).await?,
+            Self::Memory(m) => m.claim(&key, &now_s, ttl),
+        };
+        Ok(holder
+            .and_then(|h| DateTime::parse_from_rfc3339(&h).ok())
+            .map_or(now, |t| t.with_timezone(&Utc)))
+    }
+
+    /// Ends the endpoint's failing streak (it delivered).
+    pub async fn clear_failing(&self, endpoint_key: &str) -> Result<(), StoreError> {
+        let key = keys::failing_since(endpoint_key);
+        match self {
+            Self::Redis(r) => r.del(&key).await,
+            Self::Memory(m) => {
+                m.del(&key);
+                Ok(())
+            }
+        }
     }
 
     /// Whether the message has had a final status.

@@ -37,6 +37,10 @@ impl MemoryStore {
             .map(|(v, _)| v.clone())
     }
 
+    pub fn del(&self, key: &str) {
+        self.inner.lock().expect("memory store lock").values.remove(key);
+    }
+
     /// The holder of `key` if it has one, else sets it to `claimant` and returns `None`.
     pub fn claim(&self, key: &str, claimant: &str, ttl: Duration) -> Option<String> {
         let mut g = self.inner.lock().expect("memory store lock");

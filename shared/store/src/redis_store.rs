@@ -145,6 +145,12 @@ impl RedisStore {
         Ok(())
     }
 
+    pub async fn del(&self, key: &str) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        redis::cmd("DEL").arg(self.key(key)).query_async::<()>(&mut c).await?;
+        Ok(())
+    }
+
     /// `SET key claimant NX PX ttl`, returning the current holder when it was already set.
     /// A script rather than `SET … NX GET` so it works on Redis 6 too.
     pub async fn claim(&self, key: &str, claimant: &str, ttl: Duration) -> Result<Option<String>, StoreError> {

@@ -540,6 +540,7 @@ impl Fixtures {
             attempts: 3,
             last_error: "HTTP 500".into(),
             dead_at: now(),
+            reason: Default::default(),
         };
         let resend = serde_json::from_slice(&seeds::admin()[4]).unwrap();
         let mut form = HeaderMap::new();
@@ -668,6 +669,7 @@ fn dead_letter_seeds() -> Vec<Vec<u8>> {
                 attempts: 3,
                 last_error: "HTTP 500".into(),
                 dead_at: now(),
+                reason: Default::default(),
             })
             .unwrap()
         })

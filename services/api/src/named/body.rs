@@ -1,6 +1,6 @@
 //! Validation of create and patch bodies, in the documented order (the first failure wins):
 //! `INVALID_BODY`, `INVALID_NAME`, `INVALID_URL`, `INVALID_EVENT_TYPE`, `INVALID_FILTER`,
-//! `INVALID_RATE_LIMIT`.
+//! `INVALID_RATE_LIMIT`, `INVALID_ENABLED`.
 
 use super::{MAX_FILTER_VALUES, MAX_FILTER_VALUE_CHARS, MAX_RATE_LIMIT, NAME_MAX_CHARS, NAME_MIN_CHARS, STATUSES};
 use crate::error::ApiError;
@@ -23,6 +23,7 @@ struct Body {
     event_type: Field<String>,
     filter: Field<Map<String, Value>>,
     rate_limit: Field<u64>,
+    enabled: Field<bool>,
 }
 
 /// A `filter` object as sent, once its keys are known to be [`FILTER_KEYS`].
@@ -43,6 +44,7 @@ pub(super) struct Changes {
     pub event_types: Option<Vec<NamedEventType>>,
     pub filter: Option<Filters>,
     pub rate_limit: Option<u32>,
+    pub enabled: Option<bool>,
 }
 
 /// The changes a create (`create`: `name`, `url` and an event type required) or patch body
@@ -96,12 +98,23 @@ pub(super) async fn validate(body: &[u8], policy: &UrlPolicy, create: bool) -> R
             ))
         }
     };
+    let enabled = match b.enabled {
+        Field::Absent => None,
+        Field::Valid(on) => Some(on),
+        Field::Null | Field::Invalid => {
+            return Err(ApiError::bad_request(
+                "INVALID_ENABLED",
+                "enabled must be true or false",
+            ))
+        }
+    };
     Ok(Changes {
         name,
         url,
         event_types,
         filter,
         rate_limit,
+        enabled,
     })
 }
 

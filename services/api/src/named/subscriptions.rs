@@ -5,7 +5,7 @@ use super::body;
 use super::TIMEOUT_MS;
 use crate::error::ApiError;
 use axum::http::StatusCode;
-use hookline_model::{Dialect, NamedEventType, SealedSecret, Subscription, WorkspaceConfig};
+use hookline_model::{Dialect, DisableReason, Disabled, NamedEventType, SealedSecret, Subscription, WorkspaceConfig};
 use hookline_security::{Sealer, UrlPolicy};
 use rand::RngCore;
 use serde_json::{json, Value};
@@ -38,7 +38,37 @@ pub fn view(sub: &Subscription) -> Value {
             "campaign_id": f.campaign_id,
         },
         "rate_limit": sub.rate_limit_per_sec,
+        "enabled": sub.enabled,
+        "disabled": disabled_view(sub),
     })
+}
+
+/// Why a subscription is disabled and since when: `null` while enabled. A subscription
+/// disabled before reasons were recorded shows `manual`.
+fn disabled_view(sub: &Subscription) -> Value {
+    match (&sub.disabled, sub.enabled) {
+        (_, true) => Value::Null,
+        (Some(d), false) => json!({
+            "reason": d.reason,
+            "at": hookline_model::format_timestamp(&d.at),
+            "detail": d.detail,
+        }),
+        (None, false) => json!({"reason": "manual", "at": null, "detail": null}),
+    }
+}
+
+/// `enabled` as sent: `true` clears any reason (a re-enabled endpoint starts afresh),
+/// `false` disables it by hand unless it is already disabled (its reason is kept).
+fn apply_enabled(sub: &mut Subscription, enabled: Option<bool>) {
+    match enabled {
+        Some(true) => sub.set_disabled(None),
+        Some(false) if sub.enabled => sub.set_disabled(Some(Disabled {
+            reason: DisableReason::Manual,
+            at: chrono::Utc::now(),
+            detail: None,
+        })),
+        _ => {}
+    }
 }
 
 /// `GET /api/v1/webhooks`: the workspace's named subscriptions, in creation order.
@@ -62,7 +92,7 @@ pub async fn apply_create(
             break id;
         }
     };
-    let secret = format!("whsec_{}", random_hex(24));
+    let secret = new_signing_secret();
     let event_types = c.event_types.unwrap_or_default();
     let sub = Subscription {
         name: c.name,
@@ -74,6 +104,8 @@ pub async fn apply_create(
         timeout_ms: TIMEOUT_MS,
         ..Subscription::new(Dialect::Named, &ws.workspace_id, id, c.url.unwrap_or_default())
     };
+    let mut sub = sub;
+    apply_enabled(&mut sub, c.enabled);
     let mut out = view(&sub);
     out["signing_secret"] = json!(secret);
     ws.upsert(sub);
@@ -106,6 +138,7 @@ pub async fn apply_patch(
     if let Some(limit) = c.rate_limit {
         sub.rate_limit_per_sec = limit;
     }
+    apply_enabled(&mut sub, c.enabled);
     let out = view(&sub);
     let mut ws = current.clone();
     ws.upsert(sub);
@@ -131,6 +164,11 @@ fn kinds(types: &[NamedEventType]) -> Vec<hookline_model::EventKind> {
     k.sort();
     k.dedup();
     k
+}
+
+/// A new `whsec_` signing secret, shown once by the response that creates it.
+pub(crate) fn new_signing_secret() -> String {
+    format!("whsec_{}", random_hex(24))
 }
 
 fn random_hex(bytes: usize) -> String {

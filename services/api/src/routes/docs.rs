@@ -153,10 +153,23 @@ pub(super) fn smsedge_test_schema() -> Value {
             "dlr": result, "click": result, "inbound": result, "revoke_click": result}}}})
 }
 
+/// A named subscription as shown. The example is a disabled one, so `disabled` has its shape;
+/// it is `null` while the subscription is enabled.
 pub(super) fn named_view() -> Value {
     json!({"id": "wh_3f2a9c", "name": "Delivered SMS", "url": "https://example.com/hooks",
            "event_types": ["SMS_STATUS"], "filter": {"sender": ["MyApp"], "status": ["delivered"],
-           "message_ref": ["api_42"], "campaign_id": ["b-17"]}, "rate_limit": 50})
+           "message_ref": ["api_42"], "campaign_id": ["b-17"]}, "rate_limit": 50,
+           "enabled": false, "disabled": {"reason": "gone", "at": "2026-02-13T10:30:00Z", "detail": "HTTP 410"}})
+}
+
+/// The optional members of [`named_view`], relative to `prefix` (`""` or `"data[]."`).
+pub(super) fn named_view_nullable(prefix: &'static str) -> Vec<&'static str> {
+    let fields: [&'static str; 3] = if prefix.is_empty() {
+        ["disabled", "disabled.at", "disabled.detail"]
+    } else {
+        ["data[].disabled", "data[].disabled.at", "data[].disabled.detail"]
+    };
+    fields.to_vec()
 }
 
 pub(super) fn ingest_key_view(with_secret: bool) -> Value {
@@ -213,7 +226,8 @@ pub(super) fn named_body_schema(create: bool) -> Value {
         "event_type": {"allOf": [types], "deprecated": true, "description": "one event type, added to event_types"},
         "filter": {"type": "object", "nullable": true, "additionalProperties": false, "properties": {
             "sender": values, "status": statuses, "message_ref": values, "campaign_id": values}},
-        "rate_limit": {"type": "integer", "minimum": 0, "maximum": named::MAX_RATE_LIMIT, "nullable": true}}});
+        "rate_limit": {"type": "integer", "minimum": 0, "maximum": named::MAX_RATE_LIMIT, "nullable": true},
+        "enabled": {"type": "boolean", "description": "false disables it (reason `manual`); true re-enables it and clears any reason, auto-disable included"}}});
     if create {
         schema["required"] = json!(["name", "url"]);
     }

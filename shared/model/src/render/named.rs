@@ -16,13 +16,15 @@ use serde::Serialize;
 ///   known;
 /// - `LINK_HIT`: `url`, `recipient`, `user_agent`, `ip`, `source_message`;
 /// - `OPT_OUT`: `phone`, `source` (`keyword`/`link`), `keyword`, `source_message`;
+/// - `webhook.disabled` (operational URL only): `subscription_id`, `name`, `url`, `reason`
+///   (`failing`/`gone`), `detail`, `disabled_at`, `failing_since`;
 ///
 /// where `source_message` is `message_ref`, `sender`, `recipient`, `campaign_id`. Values the
 /// event lacks are `null`. Keys are in this fixed order, so the bytes are deterministic.
 /// A kind the dialect has no type for (never dispatched to a named subscription) is sent with
 /// its kind as `type` and its default fields as `data`.
 pub fn render(event: &Event) -> Vec<u8> {
-    let kind = NamedEventType::of_event(event).map_or(event.kind().as_str(), NamedEventType::as_str);
+    let kind = type_name(event);
     let mut out = Vec::with_capacity(384);
     out.extend_from_slice(b"{\"id\":");
     serde_json::to_writer(&mut out, &event.id).expect("write to Vec");
@@ -75,6 +77,15 @@ pub fn render(event: &Event) -> Vec<u8> {
                 campaign_id: o.campaign_id.as_deref(),
             },
         }),
+        EventData::WebhookDisabled(w) => serde_json::to_vec(&WebhookDisabledData {
+            subscription_id: &w.subscription_id,
+            name: w.name.as_deref(),
+            url: &w.url,
+            reason: w.reason.as_str(),
+            detail: w.detail.as_deref(),
+            disabled_at: crate::format_timestamp(&event.occurred_at),
+            failing_since: w.failing_since.as_ref().map(crate::format_timestamp),
+        }),
         EventData::Delivery(_) | EventData::Conversion(_) | EventData::Impression(_) | EventData::ClicksRevoked(_) => {
             Ok(super::defaults_object(event))
         }
@@ -82,6 +93,27 @@ pub fn render(event: &Event) -> Vec<u8> {
     out.extend_from_slice(&data.expect("plain data serialises"));
     out.push(b'}');
     out
+}
+
+/// The envelope's `type`: the dialect's event type, `webhook.disabled` for the operational
+/// event, the kind otherwise.
+pub fn type_name(event: &Event) -> &'static str {
+    match (&event.data, NamedEventType::of_event(event)) {
+        (EventData::WebhookDisabled(_), _) => "webhook.disabled",
+        (_, Some(t)) => t.as_str(),
+        (_, None) => event.kind().as_str(),
+    }
+}
+
+#[derive(Serialize)]
+struct WebhookDisabledData<'a> {
+    subscription_id: &'a str,
+    name: Option<&'a str>,
+    url: &'a str,
+    reason: &'a str,
+    detail: Option<&'a str>,
+    disabled_at: String,
+    failing_since: Option<String>,
 }
 
 #[derive(Serialize)]
