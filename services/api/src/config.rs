@@ -49,6 +49,10 @@ pub struct ApiConfig {
         action = clap::ArgAction::Set
     )]
     pub auto_disable_on_gone: bool,
+    /// Most events one `POST /api/v1/webhooks/{id}/replay` re-sends; a longer window answers
+    /// `"complete": false` with the time to continue from.
+    #[arg(long, env = "HOOKLINE_REPLAY_MAX_EVENTS", default_value_t = 10_000)]
+    pub replay_max_events: usize,
     /// How long a test send waits for its attempt beyond the subscription's own timeout.
     #[arg(long, env = "HOOKLINE_TEST_SEND_GRACE_SECS", default_value_t = 10)]
     pub test_send_grace_secs: u64,

@@ -27,6 +27,8 @@
 //! - `attempt_log`: the consumer that copies attempts and dead letters into the store, and
 //!   applies `auto_disable` (the endpoint auto-disable policy) to each attempt.
 //! - [`operational`]: the workspace's operational URL (Hookline's own notices).
+//! - [`replay`]: a named subscription's events of a time window, sent again from the dispatch
+//!   topic's history.
 //! - [`config`]: the settings ([`ApiConfig`]); `metrics`: the API's Prometheus metrics.
 //!
 //! Configuration is written to the compacted config topic and applied locally at once, so a
@@ -44,6 +46,7 @@ pub mod logs;
 mod metrics;
 pub mod named;
 pub mod operational;
+pub mod replay;
 pub mod routes;
 pub mod server;
 pub mod smsedge;

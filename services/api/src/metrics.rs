@@ -13,6 +13,8 @@ pub(crate) struct Metrics {
     pub resent: IntCounterVec,
     /// `hookline_api_endpoints_auto_disabled_total{reason}`: `failing`, `gone`.
     pub auto_disabled: IntCounterVec,
+    /// `hookline_api_replayed_events_total`: events re-sent by replays.
+    pub replayed: IntCounterVec,
 }
 
 impl Metrics {
@@ -47,6 +49,12 @@ impl Metrics {
                 "hookline_api_endpoints_auto_disabled_total",
                 "Endpoints disabled by the auto-disable policy, by reason.",
                 &["reason"],
+            ),
+            replayed: counter_vec(
+                r,
+                "hookline_api_replayed_events_total",
+                "Events re-sent by replays of an endpoint's history.",
+                &[],
             ),
         }
     }

@@ -2,11 +2,11 @@
 //! document at `/openapi.json` are built from it, so neither can have a route the other lacks.
 
 use crate::state::AppState;
-use crate::{admin, dead_letters, logs, named, operational, smsedge, telecom23, test_send};
+use crate::{admin, dead_letters, logs, named, operational, replay, smsedge, telecom23, test_send};
 use axum::http::Method;
 use axum::routing::{delete, get, patch, post, put};
 use axum::Router;
-use hookline_model::{EventKind, IngestKind, Permission};
+use hookline_model::{EventKind, IngestKind, NamedEventType, Permission};
 use hookline_telemetry::openapi::DocumentedRouter;
 use serde_json::{json, Value};
 
@@ -147,6 +147,20 @@ pub fn documented() -> (Router<AppState>, Value) {
                 .response(204, "deleted", Value::Null)
                 .response(404, "NOT_FOUND", error("NOT_FOUND")),
             delete(named::delete),
+        )
+        .route(
+            unavailable(op(Method::POST, "/api/v1/webhooks/{id}/replay", NAMED, "Re-send every event the subscription was sent in a time window (original order and webhook ids, `X-Webhook-Replay: true`), from the dispatch topic's history (its retention)", WRITE))
+                .body(JSON, json!({"from": "2026-02-13T10:00:00Z", "to": "2026-02-13T11:00:00Z", "event_types": ["SMS_STATUS"]}))
+                .body_schema(json!({"type": "object", "required": ["from"], "properties": {
+                    "from": {"type": "string", "format": "date-time"},
+                    "to": {"type": "string", "format": "date-time"},
+                    "event_types": {"type": "array", "minItems": 1, "items": names(NamedEventType::ALL.iter().map(|t| t.as_str()))}}}))
+                .response(200, "how many events were queued again; `complete` is false when HOOKLINE_REPLAY_MAX_EVENTS was reached, and `next_from` is where to continue", json!({
+                    "replayed": 42, "from": "2026-02-13T10:00:00.000Z", "to": "2026-02-13T11:00:00.000Z", "complete": true, "next_from": null}))
+                .nullable(&["next_from:string"])
+                .response(400, "INVALID_BODY, INVALID_FROM, INVALID_TO or INVALID_EVENT_TYPE", error("INVALID_FROM"))
+                .response(404, "NOT_FOUND", error("NOT_FOUND")),
+            post(replay::handle),
         )
         .route(
             unavailable(op(Method::POST, "/v1/user/set-webhook", SMSEDGE, "Set or clear webhook URLs and DLR Basic auth (only the parameters sent change; \"\" clears)", WRITE))

@@ -75,6 +75,7 @@ pub async fn start(
         writer: ConfigWriter::new(producer.clone(), kafka.topics.config()),
         producer: producer.clone(),
         topics: kafka.topics.clone(),
+        kafka: kafka.clone(),
         store: store.clone(),
         usage: hookline_store::KeyUsage::new(store.clone()),
         sealer,

@@ -20,6 +20,8 @@ pub struct AppState {
     pub(crate) writer: ConfigWriter,
     pub(crate) producer: Producer,
     pub(crate) topics: Topics,
+    /// For clients besides the shared producer (the replay's history scan).
+    pub(crate) kafka: hookline_kafka::KafkaSettings,
     pub(crate) store: Store,
     /// Last use of API keys and ingest credentials, for the operators' listings.
     pub(crate) usage: KeyUsage,

@@ -26,6 +26,8 @@ pub mod header {
     pub const EVENT: &str = "X-Webhook-Event";
     /// 1-based attempt number.
     pub const ATTEMPT: &str = "X-Webhook-Attempt";
+    /// `true` on a replayed event (its webhook id is the original one); absent otherwise.
+    pub const REPLAY: &str = "X-Webhook-Replay";
 }
 
 /// An attempt's record, and how long the receiver asked us to wait (429/503 `Retry-After`).
@@ -96,6 +98,9 @@ impl Attempter {
             (header::ATTEMPT.into(), attempt_number.clone()),
             (header::TIMESTAMP.into(), timestamp.clone()),
         ];
+        if d.replay {
+            shown.push((header::REPLAY.into(), "true".into()));
+        }
 
         let mut signature = None;
         let mut authorization = None;

@@ -8,6 +8,7 @@
 //! - [`admin`]: topic creation. [`embedded`]: the in-process broker of the no-dependency mode.
 //! - [`config_log`]: the compacted config topic, read into memory and written by the API.
 //! - [`quarantine`]: where records that cannot be processed go, with the reason.
+//! - [`history`]: a topic read back between two times (replay), outside any consumer group.
 
 pub mod admin;
 pub mod client;
@@ -15,6 +16,7 @@ pub mod config_log;
 pub mod context;
 pub mod embedded;
 pub mod headers;
+pub mod history;
 mod metrics;
 pub mod pump;
 pub mod quarantine;

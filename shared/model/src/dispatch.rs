@@ -29,6 +29,10 @@ pub struct Dispatch {
     /// A test send from the API: one attempt, never retried.
     #[serde(default)]
     pub test: bool,
+    /// A replay (`POST /api/v1/webhooks/{id}/replay`): an event already dispatched, sent again
+    /// with its webhook id and `X-Webhook-Replay: true`. Replays are never replayed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replay: bool,
     /// The version of the workspace config the producer matched the subscription in. A
     /// delivery replica whose config is older waits for this version instead of taking a
     /// subscription created a moment ago for a deleted one (see [`Dispatch::resolve`]).
@@ -59,6 +63,7 @@ impl Dispatch {
             subscription_id: sub.id.clone(),
             event,
             test: false,
+            replay: false,
             config_version,
         }
     }
