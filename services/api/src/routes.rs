@@ -36,7 +36,7 @@ pub fn documented() -> (Router<AppState>, Value) {
             .body(JSON, json!({"delivery_url": "https://example.com/dlr", "signing_secret": "s3cret",
                                "unique_clicks_only": true, "delivery_fields": ["message_id", "status"]}))
             .response(400, "INVALID_BODY, CONFLICTING_FIELDS, INVALID_URL, INVALID_SECRET, INVALID_FIELDS or INVALID_TOGGLE", error("INVALID_URL"))
-            .response(200, "the new settings", t23_view())
+            .response(200, "the new settings. A new `signing_secret` signs every request from the next one on (the single `X-Webhook-Signature` has no overlap): to rotate, make the receiver accept both secrets, PUT the new one, then drop the old one", t23_view())
             .nullable(&T23_VIEW_NULLABLE),
             put(telecom23::put),
         )
@@ -78,7 +78,8 @@ pub fn documented() -> (Router<AppState>, Value) {
         )
         .route(
             op(Method::GET, "/api/v1/webhooks", NAMED, "List the workspace's named subscriptions", READ)
-                .response(200, "subscriptions, in creation order", json!({"data": [named_view()]})),
+                .response(200, "subscriptions, in creation order", json!({"data": [named_view()]}))
+                .nullable(&["data[].previous_secret_expires_at"]),
             get(named::list),
         )
         .route(
@@ -91,12 +92,14 @@ pub fn documented() -> (Router<AppState>, Value) {
                     v["signing_secret"] = json!("whsec_…");
                     v
                 })
+                .nullable(&NAMED_VIEW_NULLABLE)
                 .response(400, "SUBSCRIPTION_LIMIT (the workspace has HOOKLINE_MAX_SUBSCRIPTIONS_PER_WORKSPACE already), INVALID_BODY, INVALID_NAME, INVALID_URL, INVALID_EVENT_TYPE, INVALID_FILTER or INVALID_RATE_LIMIT", error("INVALID_EVENT_TYPE")),
             post(named::create),
         )
         .route(
             op(Method::GET, "/api/v1/webhooks/{id}", NAMED, "Read one named subscription", READ)
                 .response(200, "the subscription", named_view())
+                .nullable(&NAMED_VIEW_NULLABLE)
                 .response(404, "NOT_FOUND", error("NOT_FOUND")),
             get(named::get),
         )
@@ -105,6 +108,7 @@ pub fn documented() -> (Router<AppState>, Value) {
                 .body(JSON, json!({"rate_limit": 100}))
                 .body_schema(named_body_schema(false))
                 .response(200, "the subscription", named_view())
+                .nullable(&NAMED_VIEW_NULLABLE)
                 .response(400, "a validation error, as for create", error("INVALID_RATE_LIMIT"))
                 .response(404, "NOT_FOUND", error("NOT_FOUND")),
             patch(named::patch),
@@ -114,6 +118,19 @@ pub fn documented() -> (Router<AppState>, Value) {
                 .response(204, "deleted", Value::Null)
                 .response(404, "NOT_FOUND", error("NOT_FOUND")),
             delete(named::delete),
+        )
+        .route(
+            unavailable(op(Method::POST, "/api/v1/webhooks/{id}/rotate-secret", NAMED,
+                "Rotate the signing secret: the new one signs at once, the old one too until `previous_secret_expires_at` (a second `webhook-signature` entry)", WRITE))
+                .body(JSON, json!({"overlap_secs": 86400}))
+                .body_schema(json!({"type": "object", "description": "`{}` (or an empty body) for the default overlap, HOOKLINE_SECRET_ROTATION_OVERLAP_SECS (24 h)", "properties": {
+                    "overlap_secs": {"type": "integer", "minimum": 0, "maximum": named::rotation::MAX_OVERLAP_SECS, "nullable": true,
+                        "description": "seconds the replaced secret keeps signing (0: it stops at once); rotating again during an overlap replaces the previous secret with the current one"}}}))
+                .response(200, "the new secret, shown in this response only, and until when the replaced one still signs", json!({
+                    "id": "wh_3f2a9c", "signing_secret": "whsec_…", "previous_secret_expires_at": "2026-02-14T10:30:00Z"}))
+                .response(400, "INVALID_BODY or INVALID_OVERLAP (overlap_secs not an integer from 0 to 604800)", error("INVALID_OVERLAP"))
+                .response(404, "NOT_FOUND", error("NOT_FOUND")),
+            post(named::rotate_secret),
         )
         .route(
             unavailable(op(Method::POST, "/v1/user/set-webhook", SMSEDGE, "Set or clear webhook URLs and DLR Basic auth (only the parameters sent change; \"\" clears)", WRITE))

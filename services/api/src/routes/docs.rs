@@ -156,8 +156,13 @@ pub(super) fn smsedge_test_schema() -> Value {
 pub(super) fn named_view() -> Value {
     json!({"id": "wh_3f2a9c", "name": "Delivered SMS", "url": "https://example.com/hooks",
            "event_types": ["SMS_STATUS"], "filter": {"sender": ["MyApp"], "status": ["delivered"],
-           "message_ref": ["api_42"], "campaign_id": ["b-17"]}, "rate_limit": 50})
+           "message_ref": ["api_42"], "campaign_id": ["b-17"]}, "rate_limit": 50,
+           "previous_secret_expires_at": "2026-02-14T10:30:00Z"})
 }
+
+/// [`named_view`]'s `previous_secret_expires_at`: `null` unless a rotated-out secret still
+/// signs.
+pub(super) const NAMED_VIEW_NULLABLE: [&str; 1] = ["previous_secret_expires_at"];
 
 pub(super) fn ingest_key_view(with_secret: bool) -> Value {
     let mut v = json!({"key_id": "ing_0123456789ab", "name": "acme-telco DLR callbacks", "kinds": ["dlr"],
