@@ -6,7 +6,9 @@
 #     (controller 19093) unless something already listens there, and stopped at the end;
 #   - Redis on 127.0.0.1:6379 (started, or installed from Debian's packages, if absent);
 #   - the reference webhook receivers' runtimes: Flask, Express 4 (under
-#     ~/.cache/hookline/node), the PHP CLI;
+#     ~/.cache/hookline/node), the PHP CLI; the official Standard Webhooks verifiers: PyPI
+#     standardwebhooks (in ~/.cache/hookline/venv-standardwebhooks) and npm standardwebhooks
+#     (under ~/.cache/hookline/node);
 #   - the deployment checks (scripts/check-deploy.sh: Helm chart lint/render/kubernetes-validate,
 #     promtool on the alert rules; installs helm-python-sdk, kubernetes-validate and promtool
 #     when missing);
@@ -67,6 +69,21 @@ if [ ! -d "$HOOKLINE_TEST_NODE_PATH/express" ]; then
   npm install --silent --no-audit --no-fund --prefix "$CACHE/node" express@4 >/dev/null
 fi
 command -v php >/dev/null || { log "installing the PHP CLI"; apt_install php-cli; }
+# The official Standard Webhooks verifiers (tests/tests/standard_webhooks.rs), pinned.
+STANDARDWEBHOOKS_VERSION=1.3.0
+SW_VENV="$CACHE/venv-standardwebhooks"
+export HOOKLINE_TEST_STANDARDWEBHOOKS_PYTHON="$SW_VENV/bin/python"
+if ! "$SW_VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('standardwebhooks') != '$STANDARDWEBHOOKS_VERSION')" 2>/dev/null; then
+  log "installing standardwebhooks $STANDARDWEBHOOKS_VERSION (PyPI) into $SW_VENV"
+  python3 -m venv "$SW_VENV" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$SW_VENV"; }
+  "$SW_VENV/bin/pip" install -q "standardwebhooks==$STANDARDWEBHOOKS_VERSION"
+fi
+if ! grep -qs "\"version\": \"$STANDARDWEBHOOKS_VERSION\"" "$HOOKLINE_TEST_NODE_PATH/standardwebhooks/package.json"; then
+  command -v npm >/dev/null || { log "installing Node.js"; apt_install nodejs npm; }
+  log "installing standardwebhooks $STANDARDWEBHOOKS_VERSION (npm) under $CACHE/node"
+  mkdir -p "$CACHE/node"
+  npm install --silent --no-audit --no-fund --prefix "$CACHE/node" "standardwebhooks@$STANDARDWEBHOOKS_VERSION" >/dev/null
+fi
 
 # --- Checks -----------------------------------------------------------------------------
 log "deployment checks"

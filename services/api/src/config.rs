@@ -56,4 +56,13 @@ pub struct ApiConfig {
     /// How long a test send waits for its attempt beyond the subscription's own timeout.
     #[arg(long, env = "HOOKLINE_TEST_SEND_GRACE_SECS", default_value_t = 10)]
     pub test_send_grace_secs: u64,
+    /// How long a named subscription's replaced secret keeps signing after
+    /// `POST /api/v1/webhooks/{id}/rotate-secret` without `overlap_secs` (0 to 7 days).
+    #[arg(
+        long,
+        env = "HOOKLINE_SECRET_ROTATION_OVERLAP_SECS",
+        default_value_t = 86_400,
+        value_parser = clap::value_parser!(u64).range(0..=crate::named::rotation::MAX_OVERLAP_SECS)
+    )]
+    pub secret_rotation_overlap_secs: u64,
 }

@@ -4,13 +4,18 @@
 //!   the secret is shown in this response only),
 //! - `GET /api/v1/webhooks` lists the workspace's named subscriptions (`{"data": [...]}`),
 //! - `GET /api/v1/webhooks/{id}`, `PATCH /api/v1/webhooks/{id}` (only the fields sent change),
-//!   `DELETE /api/v1/webhooks/{id}` (`204`).
+//!   `DELETE /api/v1/webhooks/{id}` (`204`),
+//! - `POST /api/v1/webhooks/{id}/rotate-secret`: a new signing secret, the old one still
+//!   signing for an overlap ([`rotation`]).
 //!
 //! Each is a [`Subscription`](hookline_model::Subscription) with `dialect: Named`, `schema:
 //! Named` (the envelope of [`hookline_model::render::named`]), the 23 Telecom retry policy (3 attempts,
 //! 10 s then 30 s apart), a 5 s timeout and its own sealed signing secret. Other dialects'
 //! subscriptions are never shown or changed here: an id that is not a named subscription of
-//! the caller's workspace is `404 NOT_FOUND`.
+//! the caller's workspace is `404 NOT_FOUND`. Deliveries carry the Standard Webhooks headers
+//! (`webhook-id`, `webhook-timestamp`, `webhook-signature`,
+//! [`hookline_security::standard_webhooks`]) next to the `X-Webhook-*` ones, so receivers can
+//! verify with the official libraries; the generated secrets are Standard Webhooks secrets.
 //!
 //! Body fields: `name` (2–100 characters after trimming), `url` (the URL policy, SSRF check
 //! included), `event_types` (array) and/or the deprecated `event_type` (string) — the two are
@@ -31,9 +36,11 @@
 
 mod body;
 pub mod handlers;
+pub mod rotation;
 pub mod subscriptions;
 
 pub use handlers::{create, delete, get, list, patch};
+pub use rotation::{apply_rotate, rotate_secret};
 pub use subscriptions::{apply_create, apply_delete, apply_patch, get_view, list_view, view};
 
 use hookline_model::event::MessageStatus;
@@ -178,7 +185,9 @@ mod tests {
         let id = out["id"].as_str().unwrap();
         assert!(id.starts_with("wh_") && id.len() == 27, "{id}");
         let secret = out["signing_secret"].as_str().unwrap();
-        assert!(secret.starts_with("whsec_") && secret.len() == 54);
+        // A Standard Webhooks secret: `whsec_` + base64 of 24 random bytes.
+        assert!(secret.starts_with("whsec_") && secret.len() == 38, "{secret}");
+        assert!(hookline_security::StandardSigner::new(secret).is_ok());
         assert_eq!(out["name"], "All of it");
         assert_eq!(
             out["event_types"],

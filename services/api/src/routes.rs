@@ -36,7 +36,7 @@ pub fn documented() -> (Router<AppState>, Value) {
             .body(JSON, json!({"delivery_url": "https://example.com/dlr", "signing_secret": "s3cret",
                                "unique_clicks_only": true, "delivery_fields": ["message_id", "status"]}))
             .response(400, "INVALID_BODY, CONFLICTING_FIELDS, INVALID_URL, INVALID_SECRET, INVALID_FIELDS or INVALID_TOGGLE", error("INVALID_URL"))
-            .response(200, "the new settings", t23_view())
+            .response(200, "the new settings. A new `signing_secret` signs every request from the next one on (the single `X-Webhook-Signature` has no overlap): to rotate, make the receiver accept both secrets, PUT the new one, then drop the old one", t23_view())
             .nullable(&T23_VIEW_NULLABLE),
             put(telecom23::put),
         )
@@ -161,6 +161,19 @@ pub fn documented() -> (Router<AppState>, Value) {
                 .response(400, "INVALID_BODY, INVALID_FROM, INVALID_TO or INVALID_EVENT_TYPE", error("INVALID_FROM"))
                 .response(404, "NOT_FOUND", error("NOT_FOUND")),
             post(replay::handle),
+        )
+        .route(
+            unavailable(op(Method::POST, "/api/v1/webhooks/{id}/rotate-secret", NAMED,
+                "Rotate the signing secret: the new one signs at once, the old one too until `previous_secret_expires_at` (a second `webhook-signature` entry)", WRITE))
+                .body(JSON, json!({"overlap_secs": 86400}))
+                .body_schema(json!({"type": "object", "description": "`{}` (or an empty body) for the default overlap, HOOKLINE_SECRET_ROTATION_OVERLAP_SECS (24 h)", "properties": {
+                    "overlap_secs": {"type": "integer", "minimum": 0, "maximum": named::rotation::MAX_OVERLAP_SECS, "nullable": true,
+                        "description": "seconds the replaced secret keeps signing (0: it stops at once); rotating again during an overlap replaces the previous secret with the current one"}}}))
+                .response(200, "the new secret, shown in this response only, and until when the replaced one still signs", json!({
+                    "id": "wh_3f2a9c", "signing_secret": "whsec_…", "previous_secret_expires_at": "2026-02-14T10:30:00Z"}))
+                .response(400, "INVALID_BODY or INVALID_OVERLAP (overlap_secs not an integer from 0 to 604800)", error("INVALID_OVERLAP"))
+                .response(404, "NOT_FOUND", error("NOT_FOUND")),
+            post(named::rotate_secret),
         )
         .route(
             unavailable(op(Method::POST, "/v1/user/set-webhook", SMSEDGE, "Set or clear webhook URLs and DLR Basic auth (only the parameters sent change; \"\" clears)", WRITE))

@@ -1,9 +1,9 @@
 //! One delivery attempt: render, sign, POST, classify, record.
 
-use crate::credentials::Credentials;
+use crate::credentials::{CredentialError, Credentials};
 use crate::memo::Memo;
 use chrono::Utc;
-use hookline_model::{render, AttemptOutcome, AttemptRecord, Dispatch, Subscription};
+use hookline_model::{render, AttemptOutcome, AttemptRecord, Dispatch, PayloadSchema, Subscription};
 use hookline_security::{Sealer, UrlPolicy};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,6 +28,14 @@ pub mod header {
     pub const ATTEMPT: &str = "X-Webhook-Attempt";
     /// `true` on a replayed event (its webhook id is the original one); absent otherwise.
     pub const REPLAY: &str = "X-Webhook-Replay";
+    /// Standard Webhooks (named subscriptions only, next to the headers above): the same value
+    /// as [`ID`].
+    pub const STANDARD_ID: &str = "webhook-id";
+    /// Standard Webhooks: the same Unix seconds as [`TIMESTAMP`].
+    pub const STANDARD_TIMESTAMP: &str = "webhook-timestamp";
+    /// Standard Webhooks: `v1,<base64 HMAC-SHA256(key, id + "." + timestamp + "." + body)>`, the
+    /// current secret's, then the rotated-out secret's during an overlap, space-separated.
+    pub const STANDARD_SIGNATURE: &str = "webhook-signature";
 }
 
 /// An attempt's record, and how long the receiver asked us to wait (429/503 `Retry-After`).
@@ -102,12 +110,21 @@ impl Attempter {
             shown.push((header::REPLAY.into(), "true".into()));
         }
 
+        // Only named subscriptions speak Standard Webhooks: the other dialects' requests stay
+        // byte for byte what their receivers were written against.
+        let standard = sub.schema == PayloadSchema::Named;
         let mut signature = None;
+        let mut standard_signature = None;
         let mut authorization = None;
-        let secrets = (|| -> Result<(), hookline_security::SealError> {
+        let secrets = (|| -> Result<(), CredentialError> {
             if let Some(secret) = &sub.signing_secret {
                 let signer = self.credentials.signer(secret)?;
                 signature = Some(signer.sign(&timestamp, &rendered.body));
+            }
+            if standard {
+                standard_signature =
+                    self.credentials
+                        .standard_signature(sub, &d.dispatch_id, &timestamp, &rendered.body, Utc::now())?;
             }
             if let Some(basic) = &sub.basic_auth {
                 authorization = Some(self.credentials.basic_authorization(basic)?);
@@ -116,6 +133,13 @@ impl Attempter {
         })();
         if let Some(sig) = &signature {
             shown.push((header::SIGNATURE.into(), sig.clone()));
+        }
+        if standard {
+            shown.push((header::STANDARD_ID.into(), d.dispatch_id.clone()));
+            shown.push((header::STANDARD_TIMESTAMP.into(), timestamp.clone()));
+            if let Some(sig) = standard_signature {
+                shown.push((header::STANDARD_SIGNATURE.into(), sig));
+            }
         }
         if let Err(e) = secrets {
             // Sending unsigned would be worse than not sending: the receiver would reject it

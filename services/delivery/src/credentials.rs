@@ -9,13 +9,26 @@
 
 use crate::memo::Memo;
 use base64::Engine;
-use hookline_model::SealedSecret;
-use hookline_security::{SealError, Sealer, Signer};
+use chrono::{DateTime, Utc};
+use hookline_model::{SealedSecret, Subscription};
+use hookline_security::standard_webhooks::signature_header;
+use hookline_security::{SealError, Sealer, Signer, StandardSigner};
 use std::sync::Arc;
+
+/// Why a subscription's credentials cannot be used: the request is not sent.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CredentialError {
+    #[error(transparent)]
+    Seal(#[from] SealError),
+    #[error(transparent)]
+    Format(#[from] hookline_security::standard_webhooks::SecretFormatError),
+}
 
 pub(crate) struct Credentials {
     sealer: Sealer,
     signers: Memo<Arc<Signer>>,
+    /// Standard Webhooks signers, by sealed secret.
+    standard: Memo<Arc<StandardSigner>>,
     /// `Authorization` header values, by sealed `user:password`.
     basic: Memo<Arc<str>>,
 }
@@ -25,8 +38,42 @@ impl Credentials {
         Self {
             sealer,
             signers: Memo::default(),
+            standard: Memo::default(),
             basic: Memo::default(),
         }
+    }
+
+    /// The Standard Webhooks signer for a sealed `whsec_` secret.
+    pub fn standard_signer(&self, sealed: &SealedSecret) -> Result<Arc<StandardSigner>, CredentialError> {
+        self.standard.get_or_try(&sealed.0, || {
+            Ok(Arc::new(StandardSigner::new(&self.sealer.open(&sealed.0)?)?))
+        })
+    }
+
+    /// The `webhook-signature` value of `sub` for message `id` sent at `timestamp`: the current
+    /// secret's signature, then the previous secret's while it is live at `now` (a rotation's
+    /// overlap). `None` without a signing secret.
+    pub fn standard_signature(
+        &self,
+        sub: &Subscription,
+        id: &str,
+        timestamp: &str,
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, CredentialError> {
+        let Some(current) = &sub.signing_secret else {
+            return Ok(None);
+        };
+        let mut signers = vec![self.standard_signer(current)?];
+        if let Some(previous) = sub.previous_secret.as_ref().filter(|p| p.live_at(now)) {
+            signers.push(self.standard_signer(&previous.secret)?);
+        }
+        Ok(Some(signature_header(
+            signers.iter().map(|s| &**s),
+            id,
+            timestamp,
+            body,
+        )))
     }
 
     /// The signer for a sealed signing secret.
@@ -84,5 +131,42 @@ mod tests {
         let other = SealedSecret(foreign.seal("x"));
         assert!(creds.signer(&other).is_err());
         assert!(creds.basic_authorization(&other).is_err());
+    }
+
+    #[test]
+    fn standard_signature_adds_the_previous_secret_until_it_expires() {
+        use hookline_model::{Dialect, PreviousSecret};
+        let (creds, sealer) = credentials();
+        let (new, old) = (
+            hookline_security::standard_webhooks::generate_secret(),
+            hookline_security::standard_webhooks::generate_secret(),
+        );
+        let mut sub = Subscription::new(Dialect::Named, "ws", "wh_1", "https://example.com");
+        let now = Utc::now();
+        assert_eq!(creds.standard_signature(&sub, "i", "1", b"b", now).unwrap(), None);
+        sub.signing_secret = Some(SealedSecret(sealer.seal(&new)));
+        let only_new = StandardSigner::new(&new).unwrap().sign("i", "1", b"b");
+        assert_eq!(
+            creds.standard_signature(&sub, "i", "1", b"b", now).unwrap(),
+            Some(only_new.clone())
+        );
+        sub.previous_secret = Some(PreviousSecret {
+            secret: SealedSecret(sealer.seal(&old)),
+            expires_at: now + chrono::Duration::seconds(60),
+        });
+        let both = format!("{only_new} {}", StandardSigner::new(&old).unwrap().sign("i", "1", b"b"));
+        assert_eq!(creds.standard_signature(&sub, "i", "1", b"b", now).unwrap(), Some(both));
+        let later = now + chrono::Duration::seconds(60);
+        assert_eq!(
+            creds.standard_signature(&sub, "i", "1", b"b", later).unwrap(),
+            Some(only_new),
+            "expired: the new one only"
+        );
+        // A secret that is not base64 cannot sign: the request is not sent.
+        sub.signing_secret = Some(SealedSecret(sealer.seal("not base64!")));
+        assert!(matches!(
+            creds.standard_signature(&sub, "i", "1", b"b", now),
+            Err(CredentialError::Format(_))
+        ));
     }
 }

@@ -92,6 +92,9 @@ async fn outcomes_are_classified() {
         headers["x-webhook-signature"].to_str().unwrap(),
         hookline_security::sign(b"k", ts, rec.payload.as_bytes())
     );
+    for standard in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
+        assert!(headers.get(standard).is_none(), "{standard}: named subscriptions only");
+    }
     assert!(rec
         .request_headers
         .iter()

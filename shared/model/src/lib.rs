@@ -38,7 +38,7 @@ pub use input::{
 pub use named::NamedEventType;
 pub use retry::RetryPolicy;
 pub use status::DlrStatus;
-pub use subscription::{BodyFormat, Dialect, Filters, PayloadSchema, SealedSecret, Subscription};
+pub use subscription::{BodyFormat, Dialect, Filters, PayloadSchema, PreviousSecret, SealedSecret, Subscription};
 pub use workspace::{SmsEdgeSettings, Telecom23Settings, WorkspaceConfig};
 
 /// Timestamps on the wire are RFC 3339 UTC with second precision (`2026-02-13T10:30:04Z`),

@@ -5,6 +5,7 @@ use crate::endpoint_state::Disabled;
 use crate::event::{Event, EventKind};
 use crate::named::NamedEventType;
 use crate::retry::RetryPolicy;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -59,6 +60,22 @@ pub enum BodyFormat {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct SealedSecret(pub String);
+
+/// The signing secret a rotation replaced, still signing until `expires_at` so that receivers
+/// can move to the new one without rejecting requests (named subscriptions: the
+/// `webhook-signature` header then carries both signatures).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousSecret {
+    pub secret: SealedSecret,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl PreviousSecret {
+    /// Whether it still signs at `now`.
+    pub fn live_at(&self, now: DateTime<Utc>) -> bool {
+        now < self.expires_at
+    }
+}
 
 /// Subscription filters: OR inside a list, AND across lists; an empty list matches all.
 /// Values compare case-insensitively.
@@ -167,6 +184,10 @@ pub struct Subscription {
     pub fields: BTreeMap<EventKind, Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signing_secret: Option<SealedSecret>,
+    /// The secret before the last rotation, while it still signs (absent in records written
+    /// before rotation existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_secret: Option<PreviousSecret>,
     /// `user:pass` for HTTP Basic auth, sealed like the signing secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub basic_auth: Option<SealedSecret>,
@@ -223,6 +244,7 @@ impl Subscription {
             format: BodyFormat::Json,
             fields: BTreeMap::new(),
             signing_secret: None,
+            previous_secret: None,
             basic_auth: None,
             rate_limit_per_sec: 0,
             max_concurrency: 0,

@@ -240,3 +240,28 @@ fn records_without_channel_or_event_types_still_decode() {
     let back: Subscription = serde_json::from_value(json).unwrap();
     assert_eq!(back, sub);
 }
+
+#[test]
+fn previous_secret_round_trips_and_old_records_have_none() {
+    let mut sub = named(&[NamedEventType::SmsStatus]);
+    sub.signing_secret = Some(SealedSecret("plain:whsec_new".into()));
+    let json = serde_json::to_value(&sub).unwrap();
+    assert!(json.get("previous_secret").is_none(), "not written when absent");
+    // A record written before rotation existed (no such member) decodes to none.
+    assert_eq!(serde_json::from_value::<Subscription>(json).unwrap(), sub);
+
+    let expires_at = "2026-02-14T10:30:00Z".parse::<DateTime<Utc>>().unwrap();
+    sub.previous_secret = Some(PreviousSecret {
+        secret: SealedSecret("plain:whsec_old".into()),
+        expires_at,
+    });
+    let json = serde_json::to_value(&sub).unwrap();
+    assert_eq!(
+        json["previous_secret"],
+        serde_json::json!({"secret": "plain:whsec_old", "expires_at": "2026-02-14T10:30:00Z"})
+    );
+    assert_eq!(serde_json::from_value::<Subscription>(json).unwrap(), sub);
+    let p = sub.previous_secret.unwrap();
+    assert!(p.live_at(expires_at - chrono::Duration::seconds(1)));
+    assert!(!p.live_at(expires_at), "expired at its expiry");
+}

@@ -12,7 +12,7 @@ use hookline_model::{Dialect, Permission};
 use serde_json::Value;
 
 /// The `dialect` label of `hookline_api_config_writes_total`.
-const DIALECT: &str = "named";
+pub(super) const DIALECT: &str = "named";
 
 pub async fn list(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     Ok(Json(list_view(

@@ -5,12 +5,13 @@ use super::body;
 use super::TIMEOUT_MS;
 use crate::error::ApiError;
 use axum::http::StatusCode;
+use chrono::{DateTime, SecondsFormat, Utc};
 use hookline_model::{Dialect, DisableReason, Disabled, NamedEventType, SealedSecret, Subscription, WorkspaceConfig};
 use hookline_security::{Sealer, UrlPolicy};
 use rand::RngCore;
 use serde_json::{json, Value};
 
-fn not_found() -> ApiError {
+pub(super) fn not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "NOT_FOUND",
@@ -19,13 +20,15 @@ fn not_found() -> ApiError {
 }
 
 /// The caller's named subscription `id`, if it is one.
-fn named<'a>(ws: &'a WorkspaceConfig, id: &str) -> Option<&'a Subscription> {
+pub(super) fn named<'a>(ws: &'a WorkspaceConfig, id: &str) -> Option<&'a Subscription> {
     ws.by_dialect(Dialect::Named).find(|s| s.id == id)
 }
 
-/// The view of one named subscription. The signing secret is never in it.
+/// The view of one named subscription. No secret is ever in it; `previous_secret_expires_at`
+/// says until when a rotated-out secret still signs (`null` when none does).
 pub fn view(sub: &Subscription) -> Value {
     let f = &sub.filters;
+    let previous = sub.previous_secret.as_ref().filter(|p| p.live_at(Utc::now()));
     json!({
         "id": sub.id,
         "name": sub.name,
@@ -40,6 +43,7 @@ pub fn view(sub: &Subscription) -> Value {
         "rate_limit": sub.rate_limit_per_sec,
         "enabled": sub.enabled,
         "disabled": disabled_view(sub),
+        "previous_secret_expires_at": previous.map(|p| rfc3339(p.expires_at)),
     })
 }
 
@@ -166,9 +170,15 @@ fn kinds(types: &[NamedEventType]) -> Vec<hookline_model::EventKind> {
     k
 }
 
-/// A new `whsec_` signing secret, shown once by the response that creates it.
+/// A new `whsec_` signing secret (Standard Webhooks: base64 of random bytes), shown once by
+/// the response that creates it.
 pub(crate) fn new_signing_secret() -> String {
-    format!("whsec_{}", random_hex(24))
+    hookline_security::standard_webhooks::generate_secret()
+}
+
+/// A time as the views show it: RFC 3339, UTC, whole seconds.
+pub(super) fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 fn random_hex(bytes: usize) -> String {

@@ -159,15 +159,26 @@ pub(super) fn named_view() -> Value {
     json!({"id": "wh_3f2a9c", "name": "Delivered SMS", "url": "https://example.com/hooks",
            "event_types": ["SMS_STATUS"], "filter": {"sender": ["MyApp"], "status": ["delivered"],
            "message_ref": ["api_42"], "campaign_id": ["b-17"]}, "rate_limit": 50,
+           "previous_secret_expires_at": "2026-02-14T10:30:00Z",
            "enabled": false, "disabled": {"reason": "gone", "at": "2026-02-13T10:30:00Z", "detail": "HTTP 410"}})
 }
 
 /// The optional members of [`named_view`], relative to `prefix` (`""` or `"data[]."`).
 pub(super) fn named_view_nullable(prefix: &'static str) -> Vec<&'static str> {
-    let fields: [&'static str; 3] = if prefix.is_empty() {
-        ["disabled", "disabled.at", "disabled.detail"]
+    let fields: [&'static str; 4] = if prefix.is_empty() {
+        [
+            "disabled",
+            "disabled.at",
+            "disabled.detail",
+            "previous_secret_expires_at",
+        ]
     } else {
-        ["data[].disabled", "data[].disabled.at", "data[].disabled.detail"]
+        [
+            "data[].disabled",
+            "data[].disabled.at",
+            "data[].disabled.detail",
+            "data[].previous_secret_expires_at",
+        ]
     };
     fields.to_vec()
 }

@@ -2,7 +2,7 @@
 //! against the schemas.
 
 use super::*;
-use hookline_model::{AttemptOutcome, AttemptRecord, IngestKeyRecord, WorkspaceConfig};
+use hookline_model::{AttemptOutcome, AttemptRecord, Dialect, IngestKeyRecord, Subscription, WorkspaceConfig};
 
 fn doc() -> Value {
     documented().1
@@ -84,7 +84,7 @@ fn assert_conforms(schema: &Value, value: &Value, what: &str) {
 fn every_operation_documents_its_credentials_and_the_servers_statuses() {
     let doc = doc();
     let ops = operations(&doc);
-    assert_eq!(ops.len(), 24);
+    assert_eq!(ops.len(), 25);
     for (method, path, o) in &ops {
         let responses = o["responses"].as_object().unwrap();
         let smsedge = o["tags"][0] == SMSEDGE;
@@ -150,6 +150,17 @@ fn responses_with_unset_members_conform_to_the_documents() {
     assert!(se["data"]["dlr_url"].is_null());
     assert_conforms(schema(&doc, "get", "/v1/user/get-webhook", 200), &se, "get-webhook");
     assert_conforms(schema(&doc, "post", "/v1/user/set-webhook", 200), &se, "set-webhook");
+
+    // A named subscription no rotation left a live previous secret to.
+    let mut sub = Subscription::new(Dialect::Named, "w", "wh_1", "https://example.com/h");
+    sub.name = Some("Hook".into());
+    let named = crate::named::view(&sub);
+    assert!(named["previous_secret_expires_at"].is_null());
+    for (method, path) in [("get", "/api/v1/webhooks/{id}"), ("patch", "/api/v1/webhooks/{id}")] {
+        assert_conforms(schema(&doc, method, path, 200), &named, path);
+    }
+    let list = json!({"data": [named]});
+    assert_conforms(schema(&doc, "get", "/api/v1/webhooks", 200), &list, "named list");
 
     // An attempt that got no response: no code, no body, an error.
     let rec = AttemptRecord {
