@@ -34,6 +34,22 @@ pub struct Attempted {
     pub retry_after: Option<Duration>,
 }
 
+/// How the error of a timed-out attempt starts.
+const TIMEOUT_ERROR: &str = "timeout after ";
+
+impl Attempted {
+    /// The receiver said it is over capacity: 429 or 503.
+    pub fn throttled_response(&self) -> bool {
+        matches!(self.record.response_code, Some(429 | 503))
+    }
+
+    /// The request timed out (a sign of an overloaded receiver, like a 429).
+    pub fn timed_out(&self) -> bool {
+        self.record.response_code.is_none()
+            && self.record.error.as_deref().is_some_and(|e| e.starts_with(TIMEOUT_ERROR))
+    }
+}
+
 #[derive(Clone)]
 pub struct Attempter {
     client: reqwest::Client,
@@ -164,7 +180,7 @@ impl Attempter {
                 }
             }
             Err(e) if e.is_timeout() => {
-                record.error = Some(format!("timeout after {} ms", sub.timeout_ms));
+                record.error = Some(format!("{TIMEOUT_ERROR}{} ms", sub.timeout_ms));
             }
             Err(e) => {
                 record.error = Some(format!("request failed: {}", error_chain(&e)));
