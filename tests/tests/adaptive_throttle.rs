@@ -96,17 +96,17 @@ async fn a_receiver_that_takes_100_per_sec_gets_at_most_that_and_every_event() {
     let win = windows(&times);
     let peak = win.iter().map(|w| w.1).max().unwrap();
     // From the start of the first window after which none exceeds the receiver's limit.
-    let settled_at = ws
+    let settled_at = win
         .iter()
         .rposition(|w| w.1 > RECEIVER_LIMIT)
         .map_or(first, |i| win[i].0 + Duration::from_millis(1));
-    let worst_after = ws
+    let worst_after = win
         .iter()
         .filter(|w| w.0 >= first + SETTLE_WITHIN)
         .map(|w| w.1)
         .max()
         .unwrap_or(0);
-    let over_after: usize = ws
+    let over_after: usize = win
         .iter()
         .filter(|w| w.0 >= first + SETTLE_WITHIN && w.1 > RECEIVER_LIMIT)
         .count();
@@ -125,6 +125,14 @@ async fn a_receiver_that_takes_100_per_sec_gets_at_most_that_and_every_event() {
         accepted.len() - EVENTS,
         EVENTS as f64 / (total_time.as_secs_f64() - (first - started).as_secs_f64()),
     );
+    let per_second: Vec<String> = (0..=(times[times.len() - 1] - first).as_secs())
+        .map(|s| {
+            let from = first + Duration::from_secs(s);
+            let n = times.iter().filter(|t| **t >= from && **t < from + Duration::from_secs(1)).count();
+            n.to_string()
+        })
+        .collect();
+    eprintln!("requests per second from the first: {}", per_second.join(" "));
     assert!(peak > RECEIVER_LIMIT, "the test starts above the receiver's limit ({peak})");
     assert!(
         worst_after <= RECEIVER_LIMIT + PROBE_TOLERANCE,
