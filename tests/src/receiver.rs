@@ -230,7 +230,10 @@ fn over_limit(s: &Shared, at: Instant) -> bool {
         return false;
     }
     let mut accepted = s.accepted.lock().unwrap();
-    while accepted.front().is_some_and(|t| at.duration_since(*t) >= Duration::from_secs(1)) {
+    while accepted
+        .front()
+        .is_some_and(|t| at.duration_since(*t) >= Duration::from_secs(1))
+    {
         accepted.pop_front();
     }
     if accepted.len() >= limit {

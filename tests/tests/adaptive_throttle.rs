@@ -128,23 +128,35 @@ async fn a_receiver_that_takes_100_per_sec_gets_at_most_that_and_every_event() {
     let per_second: Vec<String> = (0..=(times[times.len() - 1] - first).as_secs())
         .map(|s| {
             let from = first + Duration::from_secs(s);
-            let n = times.iter().filter(|t| **t >= from && **t < from + Duration::from_secs(1)).count();
+            let n = times
+                .iter()
+                .filter(|t| **t >= from && **t < from + Duration::from_secs(1))
+                .count();
             n.to_string()
         })
         .collect();
     eprintln!("requests per second from the first: {}", per_second.join(" "));
-    assert!(peak > RECEIVER_LIMIT, "the test starts above the receiver's limit ({peak})");
+    assert!(
+        peak > RECEIVER_LIMIT,
+        "the test starts above the receiver's limit ({peak})"
+    );
     assert!(
         worst_after <= RECEIVER_LIMIT + PROBE_TOLERANCE,
         "{worst_after} requests in a second, {SETTLE_WITHIN:?} after the start"
     );
 
     // None dead-lettered; the throttling shows in the metrics and the attempt records.
-    assert_eq!(p.metric("hookline_delivery_dead_lettered_total", &[]).await.unwrap(), 0.0);
+    assert_eq!(
+        p.metric("hookline_delivery_dead_lettered_total", &[]).await.unwrap(),
+        0.0
+    );
     let decreases = p.metric("hookline_delivery_throttle_decreases_total", &[("signal", "429")]);
     assert!(decreases.await.unwrap() >= 1.0);
     let labels = [("subscription_id", "throttled"), ("workspace_id", ws.as_str())];
-    let rate = p.metric("hookline_delivery_endpoint_rate_limit", &labels).await.unwrap();
+    let rate = p
+        .metric("hookline_delivery_endpoint_rate_limit", &labels)
+        .await
+        .unwrap();
     assert!(rate > 0.0 && rate <= 1000.0, "gauge {rate}");
     p.wait_metric(
         "hookline_delivery_deferred_total",
@@ -166,7 +178,10 @@ async fn a_receiver_that_takes_100_per_sec_gets_at_most_that_and_every_event() {
         .await
         .unwrap();
     let slowed = attempts.iter().find_map(|r| throttled_rate(&r.payload));
-    assert!(slowed.is_some_and(|r| r < 1000), "an attempt record shows the lowered rate: {slowed:?}");
+    assert!(
+        slowed.is_some_and(|r| r < 1000),
+        "an attempt record shows the lowered rate: {slowed:?}"
+    );
     p.stop().await.unwrap();
 }
 

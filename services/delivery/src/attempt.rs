@@ -46,7 +46,11 @@ impl Attempted {
     /// The request timed out (a sign of an overloaded receiver, like a 429).
     pub fn timed_out(&self) -> bool {
         self.record.response_code.is_none()
-            && self.record.error.as_deref().is_some_and(|e| e.starts_with(TIMEOUT_ERROR))
+            && self
+                .record
+                .error
+                .as_deref()
+                .is_some_and(|e| e.starts_with(TIMEOUT_ERROR))
     }
 }
 

@@ -48,7 +48,9 @@ impl Pacer {
     }
 
     fn ns(&self, t: Instant) -> u64 {
-        t.saturating_duration_since(self.base).as_nanos().min(u128::from(u64::MAX)) as u64
+        t.saturating_duration_since(self.base)
+            .as_nanos()
+            .min(u128::from(u64::MAX)) as u64
     }
 }
 

@@ -39,7 +39,12 @@ impl Worker {
         let (signal, label) = signal(attempted);
         if let Some(rate) = gate.feedback(sent, signal) {
             self.metrics.throttle_decreases.with_label_values(&[label]).inc();
-            tracing::info!(rate, limit = gate.limit(), signal = label, "endpoint throttled: rate lowered");
+            tracing::info!(
+                rate,
+                limit = gate.limit(),
+                signal = label,
+                "endpoint throttled: rate lowered"
+            );
         }
         self.metrics
             .endpoint_rate
