@@ -13,7 +13,7 @@
 
 use super::{both, Prepared, Stage, Worker};
 use crate::attempt::Attempted;
-use crate::gate::{Gate, Signal, MAX_PAUSE};
+use crate::gate::{Gate, Signal};
 use chrono::{TimeZone, Utc};
 use hookline_model::{AttemptOutcome, Subscription};
 use std::time::{Duration, Instant};
@@ -70,10 +70,11 @@ impl Worker {
         let gate = self
             .gates
             .get(&sub.endpoint_key(), sub.rate_limit_per_sec, sub.max_concurrency);
+        // The whole Retry-After (it uses no attempt), however long the endpoint's pause.
         let min_wait = attempted
             .retry_after
             .unwrap_or_default()
-            .clamp(self.overflow_delay, MAX_PAUSE.max(self.overflow_delay));
+            .clamp(self.overflow_delay, THROTTLE_GRACE.max(self.overflow_delay));
         let due_ms = gate.defer_until(now, min_wait);
         let mut record = attempted.record;
         record.next_attempt_at = Utc.timestamp_millis_opt(due_ms).single();
