@@ -21,6 +21,8 @@ pub struct Received {
     pub at: Instant,
     /// Wall-clock time of arrival, Unix milliseconds (to compare with times Hookline wrote).
     pub wall_ms: i64,
+    /// The status the receiver answered (set once it has decided).
+    pub status: u16,
 }
 
 impl Received {
@@ -50,6 +52,10 @@ struct Shared {
     /// Fail every n-th first attempt (`X-Webhook-Attempt: 1`) with `fail_status` (0: off).
     fail_nth_first: Arc<AtomicUsize>,
     first_attempts: Arc<AtomicUsize>,
+    /// Requests per second this receiver accepts (0: no limit); see [`Receiver::limit_per_sec`].
+    limit_per_sec: Arc<AtomicUsize>,
+    /// When the requests it accepted within the last second arrived.
+    accepted: Arc<Mutex<std::collections::VecDeque<Instant>>>,
 }
 
 pub struct Receiver {
@@ -102,6 +108,13 @@ impl Receiver {
     pub fn fail_every_nth_first_attempt(&self, n: usize, status: u16) {
         self.shared.fail_status.store(status, Ordering::SeqCst);
         self.shared.fail_nth_first.store(n, Ordering::SeqCst);
+    }
+
+    /// Accepts at most `n` requests in any one second: a request arriving when `n` were
+    /// accepted in the second before it is answered 429 (no `Retry-After`), like a receiver
+    /// with a sliding-window rate limit. 0 removes the limit.
+    pub fn limit_per_sec(&self, n: usize) {
+        self.shared.limit_per_sec.store(n, Ordering::SeqCst);
     }
 
     /// Waits this long before answering each request.
@@ -166,14 +179,21 @@ async fn record(State(s): State<Shared>, method: Method, uri: Uri, headers: Head
         .iter()
         .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string()))
         .collect();
-    s.seen.lock().unwrap().push(Received {
-        method: method.to_string(),
-        path: uri.path().to_string(),
-        headers,
-        body: body.to_vec(),
-        at: Instant::now(),
-        wall_ms: chrono::Utc::now().timestamp_millis(),
-    });
+    let at = Instant::now();
+    let over_limit = over_limit(&s, at);
+    let index = {
+        let mut seen = s.seen.lock().unwrap();
+        seen.push(Received {
+            method: method.to_string(),
+            path: uri.path().to_string(),
+            headers,
+            body: body.to_vec(),
+            at,
+            wall_ms: chrono::Utc::now().timestamp_millis(),
+            status: 0,
+        });
+        seen.len() - 1
+    };
     let delay = s.delay_ms.load(Ordering::SeqCst);
     if delay > 0 {
         // A slow receiver, when a test asks for one (`Receiver::delay`).
@@ -185,11 +205,14 @@ async fn record(State(s): State<Shared>, method: Method, uri: Uri, headers: Head
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
         .is_ok()
         || (nth > 0 && first_attempt && (s.first_attempts.fetch_add(1, Ordering::SeqCst) + 1) % nth == 0);
-    let status = if failing {
+    let status = if over_limit {
+        429
+    } else if failing {
         s.fail_status.load(Ordering::SeqCst)
     } else {
         s.status.load(Ordering::SeqCst)
     };
+    s.seen.lock().unwrap()[index].status = status;
     let mut resp = StatusCode::from_u16(status).unwrap_or(StatusCode::OK).into_response();
     for (k, v) in s.headers.lock().unwrap().iter() {
         if let (Ok(k), Ok(v)) = (HeaderName::try_from(k.as_str()), HeaderValue::try_from(v.as_str())) {
@@ -197,4 +220,25 @@ async fn record(State(s): State<Shared>, method: Method, uri: Uri, headers: Head
         }
     }
     resp
+}
+
+/// Whether a request arriving `at` is over the receiver's limit per second; counts it as
+/// accepted when it is not.
+fn over_limit(s: &Shared, at: Instant) -> bool {
+    let limit = s.limit_per_sec.load(Ordering::SeqCst);
+    if limit == 0 {
+        return false;
+    }
+    let mut accepted = s.accepted.lock().unwrap();
+    while accepted
+        .front()
+        .is_some_and(|t| at.duration_since(*t) >= Duration::from_secs(1))
+    {
+        accepted.pop_front();
+    }
+    if accepted.len() >= limit {
+        return true;
+    }
+    accepted.push_back(at);
+    false
 }

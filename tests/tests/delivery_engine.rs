@@ -141,7 +141,8 @@ async fn smsedge_policy_with_scaled_tiers() {
     let mut p = TestPipeline::start_scaled("sme", "0.0005").await.unwrap();
     let ws = format!("ws-{}", p.id);
     let rx = Receiver::start().await;
-    rx.fail_next(2, 503);
+    // 500, not 429: a 429 asks for less and is retried without using an attempt.
+    rx.fail_next(2, 500);
     let mut sub = subscription(&ws, "smsedge-dlr", &rx.url("/dlr"));
     sub.retry = RetryPolicy::smsedge();
     let got = attempts_of_one_event(&p, &rx, &sub, 3, "the first attempt and two retries").await;

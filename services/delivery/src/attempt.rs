@@ -44,6 +44,35 @@ pub struct Attempted {
     pub retry_after: Option<Duration>,
 }
 
+/// How the error of a timed-out attempt starts.
+const TIMEOUT_ERROR: &str = "timeout after ";
+
+impl Attempted {
+    /// The receiver said it is over capacity: 429 or 503.
+    ///
+    /// A 429 always; a 503 only with a `Retry-After` (a receiver saying when to come back). A
+    /// bare 503 is how a receiver that is down usually answers (a load balancer with no
+    /// backend), so it uses an attempt like a 500 and reaches the dead-letter topic on the
+    /// policy's schedule, while still lowering the endpoint's rate.
+    pub fn throttled_response(&self) -> bool {
+        match self.record.response_code {
+            Some(429) => true,
+            Some(503) => self.retry_after.is_some(),
+            _ => false,
+        }
+    }
+
+    /// The request timed out (a sign of an overloaded receiver, like a 429).
+    pub fn timed_out(&self) -> bool {
+        self.record.response_code.is_none()
+            && self
+                .record
+                .error
+                .as_deref()
+                .is_some_and(|e| e.starts_with(TIMEOUT_ERROR))
+    }
+}
+
 #[derive(Clone)]
 pub struct Attempter {
     client: reqwest::Client,
@@ -193,7 +222,7 @@ impl Attempter {
                 }
             }
             Err(e) if e.is_timeout() => {
-                record.error = Some(format!("timeout after {} ms", sub.timeout_ms));
+                record.error = Some(format!("{TIMEOUT_ERROR}{} ms", sub.timeout_ms));
             }
             Err(e) => {
                 record.error = Some(format!("request failed: {}", error_chain(&e)));

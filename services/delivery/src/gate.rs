@@ -1,21 +1,25 @@
-//! Per-endpoint admission: a bound on concurrent requests and a rate limit.
+//! Per-endpoint admission: a bound on concurrent requests and an adaptive rate limit.
 //!
 //! One [`Gate`] per endpoint (subscription), in this process only. That is a global limit
 //! because dispatch and retry-tier topics are keyed by endpoint and consumed by one group with
 //! the range assignor: one consumer owns an endpoint, whatever the number of replicas.
 //!
-//! Pacing: `governor`'s GCRA with a burst of 5 % of the limit (at least 1) and a sustained rate
-//! of 90 % of it, so no one-second window at the receiver exceeds the limit even with some
-//! network jitter (burst + 0.9 × limit ≤ 0.95 × limit).
+//! Pacing: [`Pacer`] (GCRA, no one-second window above the limit). The rate it paces at is
+//! the endpoint's adaptive rate ([`Aimd`]): the configured limit while the receiver copes,
+//! halved on 429, 503 and timeouts, raised again additively on successes. A `Retry-After`
+//! also pauses the endpoint's admissions until then (at most [`MAX_PAUSE`]).
 
-use governor::clock::Clock;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use crate::aimd::Aimd;
+use crate::pacer::Pacer;
 use std::collections::HashMap;
-use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// The longest pause a `Retry-After` imposes on an endpoint's admissions; a longer one still
+/// delays the record's own retry (see [`crate::retry`]).
+pub const MAX_PAUSE: Duration = Duration::from_secs(60);
 
 /// Gates of every endpoint this process has seen.
 pub struct Gates {
@@ -27,9 +31,10 @@ pub struct Gates {
 
 /// One endpoint's admission control.
 pub struct Gate {
+    /// The configured limit (requests per second).
     rate: u32,
     concurrency: usize,
-    limiter: DefaultDirectRateLimiter,
+    adaptive: Mutex<Adaptive>,
     slots: Arc<Semaphore>,
     waiting: AtomicUsize,
     queue: usize,
@@ -37,6 +42,23 @@ pub struct Gate {
     avg_request_ms: AtomicU64,
     /// Unix ms of the next free slot for a deferred record (see [`Gate::defer_until`]).
     next_deferred_slot_ms: Mutex<i64>,
+}
+
+/// The pacer and the rate it paces at, changed together.
+struct Adaptive {
+    pacer: Pacer,
+    aimd: Aimd,
+}
+
+/// What an attempt said about the receiver's capacity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// A 2xx.
+    Success,
+    /// A 429 or 503 (with the `Retry-After` it gave, if any), or a timeout.
+    Throttled(Option<Duration>),
+    /// Anything else: says nothing about the rate.
+    Neutral,
 }
 
 /// The endpoint has `concurrency` requests in flight and `queue` more waiting.
@@ -69,11 +91,17 @@ impl Gates {
         let mut gates = self.gates.lock().expect("gates lock");
         match gates.get(endpoint) {
             Some(g) if g.rate == rate && g.concurrency == concurrency => g.clone(),
-            _ => {
+            old => {
+                // A changed subscription keeps what the receiver has shown it can take.
+                let start = old.map_or(rate, |g| g.current_rate());
+                let now = Instant::now();
                 let g = Arc::new(Gate {
                     rate,
                     concurrency,
-                    limiter: RateLimiter::direct(quota(rate)),
+                    adaptive: Mutex::new(Adaptive {
+                        pacer: Pacer::new(now),
+                        aimd: Aimd::new(rate, start, now),
+                    }),
                     slots: Arc::new(Semaphore::new(concurrency)),
                     waiting: AtomicUsize::new(0),
                     avg_request_ms: AtomicU64::new(0),
@@ -85,16 +113,6 @@ impl Gates {
             }
         }
     }
-}
-
-/// The pacing described in the module docs.
-pub fn quota(rate: u32) -> Quota {
-    let rate = rate.max(1);
-    let burst = NonZeroU32::new((rate / 20).max(1)).expect("at least 1");
-    // Above ~10^9 requests per second (a subscription's rate comes from the config topic, any
-    // u32) the period rounds to zero, which governor refuses: 1 ns is the shortest there is.
-    let period = Duration::from_secs_f64(1.0 / (f64::from(rate) * 0.9)).max(Duration::from_nanos(1));
-    Quota::with_period(period).expect("non-zero period").allow_burst(burst)
 }
 
 impl Gate {
@@ -128,9 +146,12 @@ impl Gate {
         self.avg_request_ms.store(new, Ordering::Relaxed);
     }
 
-    /// When a record refused as [`Saturated`] should be tried again (Unix ms): not before
-    /// `min_wait`, and after the records deferred before it, one slot each, a slot being what
-    /// the endpoint takes per request (average duration / concurrency). A saturated endpoint's
+    /// When a record refused as [`Saturated`] (or throttled) should be tried again (Unix ms):
+    /// not before `min_wait`, and after the records deferred before it, one slot each, a slot
+    /// being what the endpoint takes per request (average duration / concurrency). Not the
+    /// period of its adaptive rate: that rate is at its lowest right after the receiver
+    /// refused a burst, just when most records are deferred, and a backlog spread at it came
+    /// back at a quarter of the rate the endpoint recovered to within seconds. A saturated endpoint's
     /// deferred records are thus spread over the time it needs to serve them, and each comes
     /// back about once, instead of all of them cycling through the retry tier every
     /// `min_wait` — a churn that, for a dead endpoint under load, took the delivery consumer's
@@ -145,11 +166,41 @@ impl Gate {
 
     /// `Ok` if a request may be sent now, else how long until one may.
     pub fn check_rate(&self) -> Result<(), Duration> {
-        self.limiter.check().map_err(|not_until| {
-            not_until
-                .wait_time_from(self.limiter.clock().now())
-                .max(Duration::from_millis(1))
-        })
+        let mut a = self.adaptive.lock().expect("adaptive lock");
+        let rate = a.aimd.rate();
+        a.pacer.check(Instant::now(), rate)
+    }
+
+    /// The configured limit.
+    pub fn limit(&self) -> u32 {
+        self.rate
+    }
+
+    /// The rate requests are paced at now (at most [`limit`](Self::limit)).
+    pub fn current_rate(&self) -> u32 {
+        self.adaptive.lock().expect("adaptive lock").aimd.rate()
+    }
+
+    /// Feeds back what a request sent at `sent` showed; the new rate if it dropped. A
+    /// `Retry-After` pauses admissions until then (at most [`MAX_PAUSE`]).
+    pub fn feedback(&self, sent: Instant, signal: Signal) -> Option<u32> {
+        let now = Instant::now();
+        let mut a = self.adaptive.lock().expect("adaptive lock");
+        match signal {
+            Signal::Success => {
+                a.aimd.succeeded(now);
+                None
+            }
+            Signal::Throttled(retry_after) => {
+                let lower = a.aimd.throttled(sent, now);
+                if let Some(after) = retry_after {
+                    let rate = a.aimd.rate();
+                    a.pacer.pause_until(now + after.min(MAX_PAUSE), rate);
+                }
+                lower
+            }
+            Signal::Neutral => None,
+        }
     }
 }
 
@@ -169,28 +220,44 @@ mod tests {
         let gates = Gates::new(16, 256, 1000);
         let g = gates.get(&sub.endpoint_key(), sub.rate_limit_per_sec, sub.max_concurrency);
         assert!(g.check_rate().is_ok());
-        for rate in [1, 555_555_555, 1_111_111_112, 2_000_000_000, u32::MAX] {
-            let _ = quota(rate);
-        }
+        g.feedback(Instant::now(), Signal::Throttled(None));
+        assert!(g.check_rate().is_ok());
+    }
+
+    /// 429s halve the endpoint's rate (once per round trip), successes bring it back; another
+    /// endpoint's gate is untouched; a changed subscription keeps the reduced rate.
+    #[test]
+    fn throttling_lowers_one_endpoints_rate_only() {
+        let gates = Gates::new(16, 256, 1000);
+        let (a, b) = (gates.get("w/a", 0, 0), gates.get("w/b", 0, 0));
+        let sent = Instant::now();
+        assert_eq!(a.feedback(sent, Signal::Throttled(None)), Some(500));
+        // Another request sent before the decrease: no second halving.
+        assert_eq!(a.feedback(sent, Signal::Throttled(None)), None);
+        assert_eq!(a.feedback(Instant::now(), Signal::Neutral), None);
+        assert_eq!((a.current_rate(), a.limit()), (500, 1000));
+        assert_eq!(b.current_rate(), 1000, "other endpoints are never affected");
+        // The subscription's concurrency changes: a new gate, at the reduced rate.
+        let a2 = gates.get("w/a", 0, 8);
+        assert!(!Arc::ptr_eq(&a, &a2));
+        assert_eq!(a2.current_rate(), 500);
+        // A lower configured limit caps it.
+        assert_eq!(gates.get("w/a", 200, 8).current_rate(), 200);
     }
 
     #[test]
-    fn pacing_never_exceeds_the_limit_in_a_second() {
-        // Count what GCRA admits in the first second when asked continuously.
-        for rate in [1u32, 7, 50, 1000] {
-            let limiter = RateLimiter::direct(quota(rate));
-            let start = std::time::Instant::now();
-            let mut admitted = 0u32;
-            while start.elapsed() < Duration::from_millis(1000) {
-                if limiter.check().is_ok() {
-                    admitted += 1;
-                } else {
-                    std::thread::sleep(Duration::from_micros(200));
-                }
-            }
-            assert!(admitted <= rate, "rate {rate}: {admitted} admitted in one second");
-            assert!(admitted * 100 >= rate * 80, "rate {rate}: only {admitted} admitted");
-        }
+    fn retry_after_pauses_the_endpoint() {
+        let gates = Gates::new(16, 256, 1000);
+        let g = gates.get("w/p", 100, 0);
+        assert!(g.check_rate().is_ok());
+        g.feedback(Instant::now(), Signal::Throttled(Some(Duration::from_secs(3))));
+        let wait = g.check_rate().unwrap_err();
+        assert!(wait > Duration::from_millis(2900), "{wait:?}");
+        // An absurd Retry-After pauses at most MAX_PAUSE.
+        let h = gates.get("w/q", 100, 0);
+        h.feedback(Instant::now(), Signal::Throttled(Some(Duration::from_secs(86_400))));
+        assert!(h.check_rate().unwrap_err() <= MAX_PAUSE);
+        assert!(gates.get("w/r", 100, 0).check_rate().is_ok());
     }
 
     #[tokio::test]

@@ -10,12 +10,14 @@
 //!
 //! [`AttemptRecord`]: hookline_model::AttemptRecord
 
+mod aimd;
 pub mod attempt;
 pub mod client;
 mod credentials;
 pub mod gate;
 mod memo;
 mod metrics;
+mod pacer;
 pub mod retry;
 mod worker;
 

@@ -1,6 +1,6 @@
 use hookline_model::{AttemptOutcome, AttemptRecord, Dispatch};
 use hookline_telemetry::{counter_vec, histogram_vec, int_gauge_vec, Registry, LATENCY_BUCKETS};
-use prometheus::{HistogramVec, IntCounter, IntCounterVec, IntGauge};
+use prometheus::{HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec};
 
 pub(crate) struct Metrics {
     /// `hookline_delivery_attempts_total{event_type, outcome}`.
@@ -24,6 +24,13 @@ pub(crate) struct Metrics {
     pub deferred: IntCounterVec,
     /// `hookline_delivery_rate_limit_waits_total`: in-place waits for an endpoint's limit.
     pub rate_limit_waits: IntCounter,
+    /// `hookline_delivery_endpoint_rate_limit{workspace_id, subscription_id}`: the rate an
+    /// endpoint's requests are paced at now (its limit, or less while it throttles), for the
+    /// endpoints this process has sent to.
+    pub endpoint_rate: IntGaugeVec,
+    /// `hookline_delivery_throttle_decreases_total{signal}`: times an endpoint's adaptive
+    /// rate dropped, by what made it drop (`429`, `503`, `timeout`).
+    pub throttle_decreases: IntCounterVec,
 }
 
 impl Metrics {
@@ -81,6 +88,18 @@ impl Metrics {
                 &[],
             )
             .with_label_values(&[] as &[&str]),
+            endpoint_rate: int_gauge_vec(
+                r,
+                "hookline_delivery_endpoint_rate_limit",
+                "Requests per second an endpoint is paced at now (adaptive, at most its limit).",
+                &["workspace_id", "subscription_id"],
+            ),
+            throttle_decreases: counter_vec(
+                r,
+                "hookline_delivery_throttle_decreases_total",
+                "Decreases of an endpoint's adaptive rate, by signal (429, 503, timeout).",
+                &["signal"],
+            ),
         }
     }
 

@@ -10,9 +10,11 @@
 //! 2. [`Worker::admit`] ([`Gates`]): a request slot for the endpoint, or defer the record to a
 //!    retry tier when the endpoint is saturated; then its rate limit: wait if the wait is
 //!    short, defer if it is long. Deferring is not an attempt and keeps the attempt number.
-//! 3. [`Worker::attempt`], then [`Worker::settle`]: make the outcome durable before the
-//!    offset may be committed: the attempt record, and after a failure the record in its next
-//!    retry tier or the dead-letter topic.
+//! 3. [`Worker::attempt`], its outcome fed back to the endpoint's adaptive rate ([`throttle`]),
+//!    then [`Worker::settle`]: make the outcome durable before the offset may be committed:
+//!    the attempt record, and after a failure the record in its next retry tier or the
+//!    dead-letter topic. A 429 or 503 is deferred instead, keeping its attempt number, for up
+//!    to [`throttle::THROTTLE_GRACE`]: throttling alone never dead-letters an event.
 
 use crate::attempt::{Attempted, Attempter};
 use crate::gate::{Gate, Gates, Saturated};
@@ -27,6 +29,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::Instrument;
+
+mod throttle;
 
 /// Longest `hookline-last-error` header value.
 const LAST_ERROR_MAX: usize = 256;
@@ -104,13 +108,16 @@ impl Worker {
     /// Prepare, admit, attempt, then make the outcome durable.
     async fn stages(&self, msg: &OwnedMessage, d: Dispatch, attempt: u32, lease: &Lease) -> Stage<Handled> {
         let prepared = self.prepare(msg, d, attempt).await?;
-        let admitted = self.admit(&prepared).await?;
+        // Since when the record has been put back without an attempt (kept across deferrals).
+        let deferred_since = headers::get_i64(msg.headers(), headers::FIRST_SEEN_MS);
+        let admitted = self.admit(&prepared, deferred_since).await?;
         // Deferrals above go ahead even after a revocation (at worst a duplicate, same webhook
         // id, later); an attempt must not, or two owners send to one endpoint at once.
         if !lease.is_current() {
             return Err(self.handed_over());
         }
         let attempted = self.attempt(&prepared, admitted).await;
+        let attempted = self.defer_throttled(&prepared, attempted, deferred_since).await?;
         Ok(self.settle(&prepared, attempted).await)
     }
 
@@ -165,7 +172,7 @@ impl Worker {
 
     /// A request slot for the endpoint and its rate limit: waits in place when the wait is
     /// short, defers the record (same attempt) when the endpoint is saturated or the wait long.
-    async fn admit(&self, p: &Prepared) -> Stage<Admitted> {
+    async fn admit(&self, p: &Prepared, deferred_since: Option<i64>) -> Stage<Admitted> {
         let Prepared { d, attempt, sub } = p;
         let gate = self
             .gates
@@ -174,7 +181,7 @@ impl Worker {
             Ok(permit) => permit,
             Err(Saturated) => {
                 let due_ms = gate.defer_until(Utc::now().timestamp_millis(), self.overflow_delay);
-                return Err(self.defer(d, *attempt, due_ms, "saturated", None).await);
+                return Err(self.defer(d, *attempt, due_ms, "saturated", deferred_since).await);
             }
         };
         loop {
@@ -187,21 +194,25 @@ impl Worker {
                 Err(wait) => {
                     drop(permit);
                     let due_ms = Utc::now().timestamp_millis() + wait.as_millis() as i64;
-                    return Err(self.defer(d, *attempt, due_ms, "rate_limited", None).await);
+                    return Err(self.defer(d, *attempt, due_ms, "rate_limited", deferred_since).await);
                 }
             }
         }
     }
 
-    /// The HTTP attempt, holding the endpoint's slot until it ends.
+    /// The HTTP attempt, holding the endpoint's slot until it ends; its outcome adapts the
+    /// endpoint's rate.
     async fn attempt(&self, p: &Prepared, admitted: Admitted) -> Attempted {
         let Admitted { gate, permit } = admitted;
-        let attempted = {
+        let (rate, sent) = (gate.current_rate(), std::time::Instant::now());
+        let mut attempted = {
             let _in_flight = self.metrics.in_flight_guard();
             self.attempter.attempt(&p.d, &p.sub, p.attempt).await
         };
         gate.observe(Duration::from_millis(attempted.record.response_time_ms));
         drop(permit);
+        attempted.record.throttled_rate_per_sec = (rate < gate.limit()).then_some(rate);
+        self.feed_back(&gate, &p.sub, sent, &attempted);
         attempted
     }
 

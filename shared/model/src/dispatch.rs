@@ -140,6 +140,11 @@ pub struct AttemptRecord {
     /// topic.
     #[serde(default)]
     pub dead_lettered: bool,
+    /// The endpoint's adaptive rate (requests per second) when this attempt was sent, if it
+    /// was below the subscription's limit: the receiver had answered 429/503 or timed out
+    /// and delivery had slowed down for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttled_rate_per_sec: Option<u32>,
 }
 
 impl AttemptRecord {
@@ -166,6 +171,7 @@ impl AttemptRecord {
             attempted_at: Utc::now(),
             next_attempt_at: None,
             dead_lettered: false,
+            throttled_rate_per_sec: None,
         }
     }
 }
