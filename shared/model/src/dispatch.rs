@@ -135,6 +135,15 @@ pub struct AttemptRecord {
     /// topic.
     #[serde(default)]
     pub dead_lettered: bool,
+    /// The rate (requests per second) delivery was holding this endpoint to when it made the
+    /// attempt, when it was throttling it below the configured limit; shown by the stats
+    /// endpoint as the subscription's current state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttled_rate_per_sec: Option<u32>,
+    /// Which of the subscription's URLs the attempt went to (`primary` or `failover`), when it
+    /// has more than one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_kind: Option<String>,
 }
 
 impl AttemptRecord {
@@ -161,6 +170,8 @@ impl AttemptRecord {
             attempted_at: Utc::now(),
             next_attempt_at: None,
             dead_lettered: false,
+            throttled_rate_per_sec: None,
+            url_kind: None,
         }
     }
 }

@@ -632,6 +632,8 @@ fn attempt_seed(d: &Dispatch) -> AttemptRecord {
         attempted_at: now(),
         next_attempt_at: Some(now() + chrono::Duration::seconds(30)),
         dead_lettered: false,
+        throttled_rate_per_sec: None,
+        url_kind: None,
     }
 }
 
