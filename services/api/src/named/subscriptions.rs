@@ -5,12 +5,13 @@ use super::body;
 use super::TIMEOUT_MS;
 use crate::error::ApiError;
 use axum::http::StatusCode;
+use chrono::{DateTime, SecondsFormat, Utc};
 use hookline_model::{Dialect, NamedEventType, SealedSecret, Subscription, WorkspaceConfig};
 use hookline_security::{Sealer, UrlPolicy};
 use rand::RngCore;
 use serde_json::{json, Value};
 
-fn not_found() -> ApiError {
+pub(crate) fn not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "NOT_FOUND",
@@ -19,7 +20,7 @@ fn not_found() -> ApiError {
 }
 
 /// The caller's named subscription `id`, if it is one.
-fn named<'a>(ws: &'a WorkspaceConfig, id: &str) -> Option<&'a Subscription> {
+pub(crate) fn named<'a>(ws: &'a WorkspaceConfig, id: &str) -> Option<&'a Subscription> {
     ws.by_dialect(Dialect::Named).find(|s| s.id == id)
 }
 
@@ -38,12 +39,15 @@ pub fn view(sub: &Subscription) -> Value {
             "campaign_id": f.campaign_id,
         },
         "rate_limit": sub.rate_limit_per_sec,
+        "created_at": sub.created_at.as_ref().map(timestamp),
+        "updated_at": sub.updated_at.as_ref().map(timestamp),
     })
 }
 
-/// `GET /api/v1/webhooks`: the workspace's named subscriptions, in creation order.
-pub fn list_view(ws: &WorkspaceConfig) -> Value {
-    json!({"data": ws.by_dialect(Dialect::Named).map(view).collect::<Vec<_>>()})
+/// RFC 3339 in UTC to the millisecond (`2026-02-13T10:30:00.123Z`), the precision the stamps
+/// are kept in.
+pub fn timestamp(at: &DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// Validates a create body and returns the new config (version bumped) and the `201` body,
@@ -64,7 +68,7 @@ pub async fn apply_create(
     };
     let secret = format!("whsec_{}", random_hex(24));
     let event_types = c.event_types.unwrap_or_default();
-    let sub = Subscription {
+    let mut sub = Subscription {
         name: c.name,
         event_kinds: kinds(&event_types),
         event_types,
@@ -74,6 +78,7 @@ pub async fn apply_create(
         timeout_ms: TIMEOUT_MS,
         ..Subscription::new(Dialect::Named, &ws.workspace_id, id, c.url.unwrap_or_default())
     };
+    sub.stamp_created(Utc::now(), ws.subscriptions.iter().filter_map(|s| s.created_at).max());
     let mut out = view(&sub);
     out["signing_secret"] = json!(secret);
     ws.upsert(sub);
@@ -106,11 +111,22 @@ pub async fn apply_patch(
     if let Some(limit) = c.rate_limit {
         sub.rate_limit_per_sec = limit;
     }
-    let out = view(&sub);
+    let ws = store_change(current, sub);
+    let out = get_view(&ws, id)?;
+    Ok((ws, out))
+}
+
+/// The config with `sub`, a changed version of one of its named subscriptions, in place of
+/// the current one, and its version bumped. Every change to an existing named subscription
+/// goes through here, so `updated_at` moves with each (and only when a setting changed).
+pub fn store_change(current: &WorkspaceConfig, mut sub: Subscription) -> WorkspaceConfig {
+    if current.subscription(&sub.id) != Some(&sub) {
+        sub.touch(Utc::now());
+    }
     let mut ws = current.clone();
     ws.upsert(sub);
     ws.version += 1;
-    Ok((ws, out))
+    ws
 }
 
 /// Removes `id` and returns the new config.

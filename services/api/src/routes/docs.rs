@@ -156,8 +156,46 @@ pub(super) fn smsedge_test_schema() -> Value {
 pub(super) fn named_view() -> Value {
     json!({"id": "wh_3f2a9c", "name": "Delivered SMS", "url": "https://example.com/hooks",
            "event_types": ["SMS_STATUS"], "filter": {"sender": ["MyApp"], "status": ["delivered"],
-           "message_ref": ["api_42"], "campaign_id": ["b-17"]}, "rate_limit": 50})
+           "message_ref": ["api_42"], "campaign_id": ["b-17"]}, "rate_limit": 50,
+           "created_at": "2026-02-13T10:30:00.000Z", "updated_at": "2026-02-14T08:00:00.250Z"})
 }
+
+/// The timestamps of [`named_view`]: `null` for a subscription created before they were
+/// recorded.
+pub(super) const NAMED_VIEW_NULLABLE: [&str; 2] = ["created_at", "updated_at"];
+
+/// `?limit=` of the named-subscription listing.
+pub(super) const PAGE_LIMIT: &str =
+    "subscriptions per page (default 50, at most 250); anything else is 400 INVALID_LIMIT";
+
+pub(super) fn named_stats_view() -> Value {
+    let window = |attempts: u64, delivered: u64| {
+        json!({"attempts": attempts, "delivered": delivered, "failed": attempts - delivered,
+               "success_ratio": delivered as f64 / attempts as f64, "latency_p50_ms": 100, "latency_p99_ms": 2500,
+               "last_error": {"message": "HTTP 500", "at": "2026-02-13T10:29:31.000Z", "response_code": 500}})
+    };
+    json!({"id": "wh_3f2a9c", "windows": {"1h": window(40, 38), "24h": window(960, 950)},
+           "state": {"enabled": true, "throttled_rate_per_sec": 20, "url_kind": "primary",
+                     "last_attempt_at": "2026-02-13T10:30:02.000Z"}})
+}
+
+/// What [`named_stats_view`] has `null` for: no attempt (in the window), no failure, no
+/// throttling, one URL.
+pub(super) const NAMED_STATS_NULLABLE: [&str; 13] = [
+    "windows.1h.success_ratio",
+    "windows.1h.latency_p50_ms",
+    "windows.1h.latency_p99_ms",
+    "windows.1h.last_error",
+    "windows.1h.last_error.response_code",
+    "windows.24h.success_ratio",
+    "windows.24h.latency_p50_ms",
+    "windows.24h.latency_p99_ms",
+    "windows.24h.last_error",
+    "windows.24h.last_error.response_code",
+    "state.throttled_rate_per_sec",
+    "state.url_kind",
+    "state.last_attempt_at",
+];
 
 pub(super) fn ingest_key_view(with_secret: bool) -> Value {
     let mut v = json!({"key_id": "ing_0123456789ab", "name": "acme-telco DLR callbacks", "kinds": ["dlr"],
