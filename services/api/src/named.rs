@@ -281,7 +281,10 @@ mod tests {
             .unwrap();
         let id = out["id"].as_str().unwrap().to_string();
         assert_eq!(
-            paging::page_view(&ws, &Default::default())["data"].as_array().unwrap().len(),
+            paging::page_view(&ws, &Default::default())["data"]
+                .as_array()
+                .unwrap()
+                .len(),
             1,
             "only named ones listed"
         );

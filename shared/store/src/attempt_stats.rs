@@ -42,7 +42,9 @@ pub struct HashWrites {
 impl HashWrites {
     /// Every key written, each once.
     pub fn keys(&self) -> impl Iterator<Item = &String> {
-        self.incr.keys().chain(self.set.keys().filter(|k| !self.incr.contains_key(*k)))
+        self.incr
+            .keys()
+            .chain(self.set.keys().filter(|k| !self.incr.contains_key(*k)))
     }
 }
 
@@ -118,7 +120,11 @@ pub fn tally<'a>(records: impl IntoIterator<Item = &'a AttemptRecord>) -> HashWr
         };
         let bucket = keys::attempt_stats(&r.workspace_id, &r.subscription_id, minute_of(&r.attempted_at));
         let counters = w.incr.entry(bucket).or_default();
-        for field in [ATTEMPTS.to_string(), outcome_field.to_string(), latency_field(r.response_time_ms)] {
+        for field in [
+            ATTEMPTS.to_string(),
+            outcome_field.to_string(),
+            latency_field(r.response_time_ms),
+        ] {
             *counters.entry(field).or_default() += 1;
         }
         let last = w
@@ -234,11 +240,7 @@ impl Store {
             Self::Memory(m) => keys.iter().map(|k| m.hgetall(k)).collect(),
         };
         let last = hashes.pop().unwrap_or_default();
-        let buckets: Vec<(i64, Hash)> = minutes
-            .into_iter()
-            .zip(hashes)
-            .filter(|(_, h)| !h.is_empty())
-            .collect();
+        let buckets: Vec<(i64, Hash)> = minutes.into_iter().zip(hashes).filter(|(_, h)| !h.is_empty()).collect();
         Ok(summarize(now_minute, &buckets, &last))
     }
 }

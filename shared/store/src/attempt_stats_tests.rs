@@ -51,17 +51,29 @@ async fn windows_count_sent_attempts_exactly_beyond_the_log_cap() {
 
     let s = store.attempt_stats("ws", "wh_a", now).await.unwrap();
     let [hour, day] = &s.windows[..] else { panic!("{s:?}") };
-    assert_eq!((hour.minutes, hour.attempts, hour.delivered, hour.failed), (60, 10, 7, 3));
+    assert_eq!(
+        (hour.minutes, hour.attempts, hour.delivered, hour.failed),
+        (60, 10, 7, 3)
+    );
     // 10 attempts: the 5th is in ≤ 50 ms, the 10th in ≤ 5 s.
     assert_eq!((hour.p50_ms, hour.p99_ms), (Some(50), Some(5_000)));
     let e = hour.last_error.as_ref().unwrap();
-    assert_eq!((e.message.as_str(), e.response_code), ("HTTP 500 (10 min ago)", Some(500)));
-    assert_eq!((day.minutes, day.attempts, day.delivered, day.failed), (1_440, 11, 7, 4));
+    assert_eq!(
+        (e.message.as_str(), e.response_code),
+        ("HTTP 500 (10 min ago)", Some(500))
+    );
+    assert_eq!(
+        (day.minutes, day.attempts, day.delivered, day.failed),
+        (1_440, 11, 7, 4)
+    );
     assert_eq!((day.p50_ms, day.p99_ms), (Some(1_000), Some(60_000)));
     assert_eq!(day.last_error, hour.last_error, "the last failure");
     // The last attempt sent (the skipped one was not).
     let last = s.last_attempt.unwrap();
-    assert_eq!((last.outcome, last.at), (AttemptOutcome::Delivered, now - chrono::Duration::minutes(1_440)));
+    assert_eq!(
+        (last.outcome, last.at),
+        (AttemptOutcome::Delivered, now - chrono::Duration::minutes(1_440))
+    );
 
     let b = store.attempt_stats("ws", "wh_b", now).await.unwrap();
     assert_eq!(b.windows[0].attempts, 1);
@@ -87,7 +99,10 @@ async fn last_error_leaves_the_hour_window_and_the_state_fields_are_kept() {
     let e = s.windows[1].last_error.as_ref().unwrap();
     assert_eq!(e.message, "failed", "no error text and no response");
     let last = s.last_attempt.unwrap();
-    assert_eq!((last.throttled_rate_per_sec, last.url_kind.as_deref()), (Some(12), Some("failover")));
+    assert_eq!(
+        (last.throttled_rate_per_sec, last.url_kind.as_deref()),
+        (Some(12), Some("failover"))
+    );
 }
 
 #[test]

@@ -132,7 +132,11 @@ impl RedisStore {
         }
         for (key, fields) in &hashes.set {
             for (field, value) in fields {
-                pipe.cmd("HSET").arg(self.key(key)).arg(field).arg(value.as_slice()).ignore();
+                pipe.cmd("HSET")
+                    .arg(self.key(key))
+                    .arg(field)
+                    .arg(value.as_slice())
+                    .ignore();
             }
         }
         for key in hashes.keys() {

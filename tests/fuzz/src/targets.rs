@@ -847,7 +847,11 @@ fn config_record(input: &[u8]) -> Outcome {
                 let decoded: WorkspaceConfig = serde_json::from_slice(v).map_err(|e| e.to_string())?;
                 round_trips(&decoded)?;
                 let w = st.workspace(&id).ok_or("applied workspace missing")?;
-                let _ = (telecom23::view(&w), smsedge::view(&w), named::paging::page_view(&w, &Default::default()));
+                let _ = (
+                    telecom23::view(&w),
+                    smsedge::view(&w),
+                    named::paging::page_view(&w, &Default::default()),
+                );
                 for sub in &w.subscriptions {
                     gate(sub);
                 }

@@ -175,7 +175,12 @@ mod tests {
             ws.upsert(s);
         }
         // Another dialect's subscription is never listed.
-        ws.upsert(Subscription::new(Dialect::Telecom23, "w", "t23-delivery", "https://example.com"));
+        ws.upsert(Subscription::new(
+            Dialect::Telecom23,
+            "w",
+            "t23-delivery",
+            "https://example.com",
+        ));
         ws
     }
 
@@ -186,7 +191,12 @@ mod tests {
     }
 
     fn ids(v: &Value) -> Vec<String> {
-        v["data"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_string()).collect()
+        v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_string())
+            .collect()
     }
 
     fn next(ws: &WorkspaceConfig, query: &str) -> (Vec<String>, Option<String>) {
@@ -198,14 +208,27 @@ mod tests {
     fn parameters_are_checked() {
         assert_eq!(parse(""), Ok(Page::default()));
         assert_eq!(parse("limit=250&x=%ZZ").unwrap().limit, 250);
-        for bad in ["limit=0", "limit=251", "limit=-1", "limit=", "limit=1.5", "limit=1&limit=1"] {
+        for bad in [
+            "limit=0",
+            "limit=251",
+            "limit=-1",
+            "limit=",
+            "limit=1.5",
+            "limit=1&limit=1",
+        ] {
             assert_eq!(parse(bad), Err("INVALID_LIMIT"), "{bad}");
         }
         let good = Cursor::after(3, &Subscription::new(Dialect::Named, "w", "wh_x|y", "https://e.com")).encode();
         assert!(good.chars().all(|c| c.is_ascii_alphanumeric()));
         assert_eq!(parse(&format!("cursor={good}")).unwrap().cursor.unwrap().id, "wh_x|y");
-        for bad in ["cursor=", "cursor=zz", "cursor=7631", &format!("cursor={}", hex::encode("v2|1|-|a")),
-                    &format!("cursor={}", hex::encode("v1|x|-|a")), &format!("cursor={good}&cursor={good}")] {
+        for bad in [
+            "cursor=",
+            "cursor=zz",
+            "cursor=7631",
+            &format!("cursor={}", hex::encode("v2|1|-|a")),
+            &format!("cursor={}", hex::encode("v1|x|-|a")),
+            &format!("cursor={good}&cursor={good}"),
+        ] {
             assert_eq!(parse(bad), Err("INVALID_CURSOR"), "{bad}");
         }
     }

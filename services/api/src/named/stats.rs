@@ -42,11 +42,7 @@ pub async fn stats(
 
 /// The response body.
 pub fn view(sub: &Subscription, s: &SubscriptionStats) -> Value {
-    let windows: Map<String, Value> = s
-        .windows
-        .iter()
-        .map(|w| (window_name(w.minutes), window(w)))
-        .collect();
+    let windows: Map<String, Value> = s.windows.iter().map(|w| (window_name(w.minutes), window(w))).collect();
     let last = s.last_attempt.as_ref();
     json!({
         "id": sub.id,

@@ -57,7 +57,10 @@ fn event_type(sub: &Subscription, body: &[u8]) -> Result<NamedEventType, ApiErro
     let invalid = || {
         ApiError::bad_request(
             "INVALID_EVENT_TYPE",
-            format!("event_type must be one of this webhook's event types: {}", subscribed.join(", ")),
+            format!(
+                "event_type must be one of this webhook's event types: {}",
+                subscribed.join(", ")
+            ),
         )
     };
     match asked {
@@ -94,12 +97,24 @@ mod tests {
             assert_eq!(event_type(&sub, body.as_bytes()).unwrap(), WhatsappInbound, "{body:?}");
         }
         assert_eq!(event_type(&sub, br#"{"event_type":"SMS_STATUS"}"#).unwrap(), SmsStatus);
-        for body in [r#"{"event_type":"RCS_STATUS"}"#, r#"{"event_type":"sms_status"}"#,
-                     r#"{"event_type":null}"#, r#"{"event_type":5}"#] {
-            assert_eq!(event_type(&sub, body.as_bytes()).unwrap_err().code, "INVALID_EVENT_TYPE", "{body}");
+        for body in [
+            r#"{"event_type":"RCS_STATUS"}"#,
+            r#"{"event_type":"sms_status"}"#,
+            r#"{"event_type":null}"#,
+            r#"{"event_type":5}"#,
+        ] {
+            assert_eq!(
+                event_type(&sub, body.as_bytes()).unwrap_err().code,
+                "INVALID_EVENT_TYPE",
+                "{body}"
+            );
         }
         for body in ["{", "[]", "\"SMS_STATUS\""] {
-            assert_eq!(event_type(&sub, body.as_bytes()).unwrap_err().code, "INVALID_BODY", "{body}");
+            assert_eq!(
+                event_type(&sub, body.as_bytes()).unwrap_err().code,
+                "INVALID_BODY",
+                "{body}"
+            );
         }
     }
 

@@ -204,7 +204,11 @@ fn responses_with_unset_members_conform_to_the_documents() {
     let named_test = json!({"type": "SMS_STATUS", "webhook_id": rec.webhook_id, "url": rec.url, "success": false,
                             "status": "failed", "response_code": null, "response_time_ms": 3,
                             "error": rec.error, "payload": rec.payload});
-    assert_conforms(schema(&doc, "post", "/api/v1/webhooks/{id}/test", 200), &named_test, "named test");
+    assert_conforms(
+        schema(&doc, "post", "/api/v1/webhooks/{id}/test", 200),
+        &named_test,
+        "named test",
+    );
 
     // SMSEdge's test-webhook: each shape of a channel's result, including no response.
     let results = json!({"success": true, "data": {
