@@ -80,7 +80,7 @@ pub fn documented() -> (Router<AppState>, Value) {
             op(Method::GET, "/api/v1/webhooks", NAMED, "List the workspace's named subscriptions, a page at a time", READ)
                 .query("limit", PAGE_LIMIT, json!({"type": "integer", "minimum": 1, "maximum": named::paging::MAX_PAGE}))
                 .query("cursor", "the `next_cursor` of the page before (opaque); absent for the first page", json!({"type": "string"}))
-                .response(200, "subscriptions, in creation order; `next_cursor` is null on the last page", json!({"data": [named_view()], "next_cursor": "76317c317c"}))
+                .response(200, "subscriptions, in creation order; `next_cursor` is null on the last page", json!({"data": [named_view()], "next_cursor": "76317c317c313737303937383630303030307c77685f336632613963"}))
                 .nullable(&["next_cursor", "data[].created_at", "data[].updated_at"])
                 .response(400, "INVALID_LIMIT (not an integer from 1 to 250, or given twice) or INVALID_CURSOR (not a cursor this API made, or given twice)", error("INVALID_CURSOR")),
             get(named::list),
