@@ -18,7 +18,7 @@
 use super::subscriptions::view;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::validate::QueryPairs;
+use crate::validate::{single_param, QueryPairs};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::Json;
@@ -102,19 +102,9 @@ impl Default for Page {
     }
 }
 
-/// The one value of query parameter `name`, or `code` when it is given more than once.
-fn once<'a>(q: &'a [(String, String)], name: &str, code: &'static str) -> Result<Option<&'a str>, ApiError> {
-    let mut given = q.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
-    let first = given.next();
-    if given.next().is_some() {
-        return Err(ApiError::bad_request(code, format!("{name} must be given once")));
-    }
-    Ok(first)
-}
-
 impl Page {
     pub fn parse(q: &[(String, String)]) -> Result<Self, ApiError> {
-        let limit = match once(q, "limit", "INVALID_LIMIT")? {
+        let limit = match single_param(q, "limit", "INVALID_LIMIT")? {
             None => DEFAULT_PAGE,
             Some(raw) => raw
                 .parse::<usize>()
@@ -127,7 +117,7 @@ impl Page {
                     )
                 })?,
         };
-        let cursor = match once(q, "cursor", "INVALID_CURSOR")? {
+        let cursor = match single_param(q, "cursor", "INVALID_CURSOR")? {
             None => None,
             Some(raw) => Some(Cursor::decode(raw).ok_or_else(|| {
                 ApiError::bad_request(
