@@ -65,7 +65,10 @@ async fn validation_round_trip_and_isolation() {
     let (s, got) = p.call("GET", &hook(&id), Some(&read_only), None).await;
     assert_eq!((s, &got), (200, &shown));
     let (s, list) = p.call("GET", HOOKS, Some(&a), None).await;
-    assert_eq!((s, &list), (200, &json!({"data": [shown.clone()]})));
+    assert_eq!(
+        (s, &list),
+        (200, &json!({"data": [shown.clone()], "next_cursor": null}))
+    );
 
     // Every field's errors, in the documented order; a rejected request changes nothing.
     let long_name = format!(r#"{{"name":"{}"}}"#, "n".repeat(101));
@@ -141,7 +144,10 @@ async fn validation_round_trip_and_isolation() {
     assert_eq!(p.call("GET", &hook(&id), Some(&a), None).await.1, patched);
 
     // Workspace B sees and touches none of it.
-    assert_eq!(p.call("GET", HOOKS, Some(&b), None).await.1, json!({"data": []}));
+    assert_eq!(
+        p.call("GET", HOOKS, Some(&b), None).await.1,
+        json!({"data": [], "next_cursor": null})
+    );
     for (method, body) in [
         ("GET", None),
         ("PATCH", Some(r#"{"name":"Mine now"}"#)),
@@ -159,7 +165,10 @@ async fn validation_round_trip_and_isolation() {
     assert_eq!((s, v), (204, Value::Null));
     assert_eq!(p.call("GET", &hook(&id), Some(&a), None).await.0, 404);
     assert_eq!(p.call("DELETE", &hook(&id), Some(&a), None).await.0, 404);
-    assert_eq!(p.call("GET", HOOKS, Some(&a), None).await.1, json!({"data": []}));
+    assert_eq!(
+        p.call("GET", HOOKS, Some(&a), None).await.1,
+        json!({"data": [], "next_cursor": null})
+    );
     assert_eq!(p.call("GET", &hook("wh_unknown"), Some(&a), None).await.0, 404);
     assert!(p
         .metrics()

@@ -4,7 +4,8 @@
 //! Attempts are written by group commit: each record's handler validates it and hands its
 //! bytes to one writer task, which takes every attempt waiting at that moment and writes them
 //! in one Redis round trip (one pipeline: per workspace one `LPUSH` of all its entries and one
-//! `LTRIM`), then answers each handler. Under load a batch is whatever arrived during the
+//! `LTRIM`, and the per-subscription stats counters of `hookline_store::attempt_stats`), then
+//! answers each handler. Under load a batch is whatever arrived during the
 //! previous write; alone, a record is written at once. A record's offset is still committed
 //! only after its own write succeeded.
 
@@ -58,10 +59,10 @@ pub(crate) async fn run(consumer: HooklineConsumer, pump: Pump, sink: Sink) -> R
     result
 }
 
-/// One attempt for the writer: its workspace, its encoded record, and where to say whether it
-/// was stored.
+/// One attempt for the writer: its record, decoded (for its workspace and stats) and as it
+/// came, and where to say whether it was stored.
 struct Pending {
-    workspace_id: String,
+    record: AttemptRecord,
     value: Vec<u8>,
     stored: oneshot::Sender<bool>,
 }
@@ -77,10 +78,7 @@ async fn write_attempts(
 ) {
     let mut batch = Vec::with_capacity(WRITE_BATCH);
     while rx.recv_many(&mut batch, WRITE_BATCH).await > 0 {
-        let entries: Vec<(&str, &[u8])> = batch
-            .iter()
-            .map(|p| (p.workspace_id.as_str(), p.value.as_slice()))
-            .collect();
+        let entries: Vec<(&AttemptRecord, &[u8])> = batch.iter().map(|p| (&p.record, p.value.as_slice())).collect();
         let stored = retry_until_ok(
             &shutdown,
             "push_attempts",
@@ -108,7 +106,7 @@ impl Sink {
         }
         let (stored, answer) = oneshot::channel();
         let pending = Pending {
-            workspace_id: rec.workspace_id,
+            record: rec,
             value: msg.payload().unwrap_or_default().to_vec(),
             stored,
         };

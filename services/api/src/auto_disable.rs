@@ -135,6 +135,7 @@ impl AutoDisable {
                     return Err(ApiError::bad_request("UNCHANGED", ""));
                 };
                 live.set_disabled(Some(off));
+                live.touch(at);
                 ws.upsert(live);
                 ws.version += 1;
                 Ok((ws, ()))

@@ -2,11 +2,18 @@
 //!
 //! - `POST /api/v1/webhooks` creates one (`201`, with its generated `id` and `signing_secret`;
 //!   the secret is shown in this response only),
-//! - `GET /api/v1/webhooks` lists the workspace's named subscriptions (`{"data": [...]}`),
+//! - `GET /api/v1/webhooks` lists the workspace's named subscriptions a page at a time
+//!   (`{"data": [...], "next_cursor"}`, [`paging`]),
 //! - `GET /api/v1/webhooks/{id}`, `PATCH /api/v1/webhooks/{id}` (only the fields sent change),
 //!   `DELETE /api/v1/webhooks/{id}` (`204`),
 //! - `POST /api/v1/webhooks/{id}/rotate-secret`: a new signing secret, the old one still
 //!   signing for an overlap ([`rotation`]).
+//! - `POST /api/v1/webhooks/{id}/test` sends it a sample event ([`test_send`]),
+//! - `GET /api/v1/webhooks/{id}/stats`: its delivery stats and state ([`stats`]).
+//!
+//! Each view has `created_at` and `updated_at` (RFC 3339, milliseconds; `null` for a
+//! subscription created before they were recorded): `updated_at` moves on every change of a
+//! setting ([`subscriptions::store_change`]).
 //!
 //! Each is a [`Subscription`](hookline_model::Subscription) with `dialect: Named`, `schema:
 //! Named` (the envelope of [`hookline_model::render::named`]), the 23 Telecom retry policy (3 attempts,
@@ -36,12 +43,18 @@
 
 mod body;
 pub mod handlers;
+pub mod paging;
 pub mod rotation;
+pub mod stats;
 pub mod subscriptions;
+pub mod test_send;
 
-pub use handlers::{create, delete, get, list, patch};
+pub use handlers::{create, delete, get, patch};
+pub use paging::list;
 pub use rotation::{apply_rotate, rotate_secret};
-pub use subscriptions::{apply_create, apply_delete, apply_patch, get_view, list_view, view};
+pub use stats::stats;
+pub use subscriptions::{apply_create, apply_delete, apply_patch, get_view, view};
+pub use test_send::test;
 
 use hookline_model::event::MessageStatus;
 
@@ -277,7 +290,10 @@ mod tests {
             .unwrap();
         let id = out["id"].as_str().unwrap().to_string();
         assert_eq!(
-            list_view(&ws)["data"].as_array().unwrap().len(),
+            paging::page_view(&ws, &Default::default())["data"]
+                .as_array()
+                .unwrap()
+                .len(),
             1,
             "only named ones listed"
         );
@@ -336,6 +352,9 @@ mod tests {
         assert!(ws.subscription(&id).is_none());
         assert_eq!(ws.subscription("t23-delivery"), Some(&t23));
         assert_eq!(apply_delete(&ws, &id).unwrap_err().code, "NOT_FOUND");
-        assert_eq!(list_view(&ws), json!({"data": []}));
+        assert_eq!(
+            paging::page_view(&ws, &Default::default()),
+            json!({"data": [], "next_cursor": null})
+        );
     }
 }

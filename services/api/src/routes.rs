@@ -106,9 +106,12 @@ pub fn documented() -> (Router<AppState>, Value) {
             put(operational::put),
         )
         .route(
-            op(Method::GET, "/api/v1/webhooks", NAMED, "List the workspace's named subscriptions", READ)
-                .response(200, "subscriptions, in creation order", json!({"data": [named_view()]}))
-                .nullable(&named_view_nullable("data[].")),
+            op(Method::GET, "/api/v1/webhooks", NAMED, "List the workspace's named subscriptions, a page at a time", READ)
+                .query("limit", PAGE_LIMIT, json!({"type": "integer", "minimum": 1, "maximum": named::paging::MAX_PAGE}))
+                .query("cursor", "the `next_cursor` of the page before (opaque); absent for the first page", json!({"type": "string"}))
+                .response(200, "subscriptions, in creation order; `next_cursor` is null on the last page", json!({"data": [named_view()], "next_cursor": "76317c317c313737303937383630303030307c77685f336632613963"}))
+                .nullable(&[named_view_nullable("data[]."), vec!["next_cursor"]].concat())
+                .response(400, "INVALID_LIMIT (not an integer from 1 to 250, or given twice) or INVALID_CURSOR (not a cursor this API made, or given twice)", error("INVALID_CURSOR")),
             get(named::list),
         )
         .route(
@@ -136,7 +139,7 @@ pub fn documented() -> (Router<AppState>, Value) {
             unavailable(op(Method::PATCH, "/api/v1/webhooks/{id}", NAMED, "Change a named subscription (only the fields sent change)", WRITE))
                 .body(JSON, json!({"rate_limit": 100}))
                 .body_schema(named_body_schema(false))
-                .response(200, "the subscription", named_view())
+                .response(200, "the subscription; `updated_at` moved if a setting changed", named_view())
                 .nullable(&named_view_nullable(""))
                 .response(400, "a validation error, as for create", error("INVALID_RATE_LIMIT"))
                 .response(404, "NOT_FOUND", error("NOT_FOUND")),
@@ -174,6 +177,28 @@ pub fn documented() -> (Router<AppState>, Value) {
                 .response(400, "INVALID_BODY or INVALID_OVERLAP (overlap_secs not an integer from 0 to 604800)", error("INVALID_OVERLAP"))
                 .response(404, "NOT_FOUND", error("NOT_FOUND")),
             post(named::rotate_secret),
+        )
+        .route(
+            unavailable(op(Method::POST, "/api/v1/webhooks/{id}/test", NAMED, "Send a sample event to this subscription only (body optional)", WRITE))
+                .body(JSON, json!({"event_type": "SMS_STATUS"}))
+                .body_schema(json!({"type": "object", "properties": {"event_type": names(NamedEventType::ALL.iter().map(|t| t.as_str()))}}))
+                .response(200, "the attempt's outcome (as the 23 Telecom test send's; `type` is the event type); `response_code` is null when no response came (then `error` says why)",
+                    json!({"type": "SMS_STATUS", "webhook_id": "wh_1", "url": "https://example.com/hooks", "success": true, "status": "ok",
+                           "response_code": 200, "response_time_ms": 84, "error": null, "payload": "{…}"}))
+                .nullable(&["response_code", "error:string"])
+                .response(400, "INVALID_BODY (not a JSON object) or INVALID_EVENT_TYPE (not one of the subscription's event types; the default is its first)", error("INVALID_EVENT_TYPE"))
+                .response(404, "NOT_FOUND", error("NOT_FOUND"))
+                .response(504, "TEST_TIMEOUT: no attempt recorded in time", error("TEST_TIMEOUT")),
+            post(named::test),
+        )
+        .route(
+            unavailable(op(Method::GET, "/api/v1/webhooks/{id}/stats", NAMED, "Delivery stats of the last hour and day, and the current state", READ))
+                .response(200, "per window: attempts sent (skipped ones not counted), delivered, failed, success_ratio and latency percentiles \
+                    (upper bound of the latency bucket, ms; null without attempts), the last error if in the window; state from the last attempt",
+                    named_stats_view())
+                .nullable(&NAMED_STATS_NULLABLE)
+                .response(404, "NOT_FOUND", error("NOT_FOUND")),
+            get(named::stats),
         )
         .route(
             unavailable(op(Method::POST, "/v1/user/set-webhook", SMSEDGE, "Set or clear webhook URLs and DLR Basic auth (only the parameters sent change; \"\" clears)", WRITE))

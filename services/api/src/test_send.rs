@@ -48,17 +48,25 @@ pub async fn handle(State(st): State<AppState>, headers: HeaderMap, body: Bytes)
     };
 
     let event = sample(kind, &ws.workspace_id);
-    let Some(rec) = send_and_wait(&st, &ws, &sub, event).await? else {
-        st.metrics.test_sends.with_label_values(&["timeout"]).inc();
-        return Err(ApiError::new(
-            StatusCode::GATEWAY_TIMEOUT,
-            "TEST_TIMEOUT",
-            "the test event was queued but no attempt was recorded in time; check the logs endpoint later",
-        ));
-    };
+    let rec = send_and_wait(&st, &ws, &sub, event).await?.ok_or_else(timed_out)?;
+    Ok(Json(outcome(kind.as_str(), &rec)))
+}
+
+/// `504 TEST_TIMEOUT`, when no attempt was recorded in time.
+pub fn timed_out() -> ApiError {
+    ApiError::new(
+        StatusCode::GATEWAY_TIMEOUT,
+        "TEST_TIMEOUT",
+        "the test event was queued but no attempt was recorded in time; check the logs endpoint later",
+    )
+}
+
+/// A test send's answer: the attempt's outcome, `type` being the event type's name in the
+/// caller's dialect.
+pub fn outcome(type_name: &str, rec: &AttemptRecord) -> Value {
     let ok = rec.outcome == AttemptOutcome::Delivered;
-    Ok(Json(json!({
-        "type": kind,
+    json!({
+        "type": type_name,
         "webhook_id": rec.webhook_id,
         "url": rec.url,
         "success": ok,
@@ -67,12 +75,13 @@ pub async fn handle(State(st): State<AppState>, headers: HeaderMap, body: Bytes)
         "response_time_ms": rec.response_time_ms,
         "error": rec.error,
         "payload": rec.payload,
-    })))
+    })
 }
 
 /// Produces `event` for `sub` to the dispatch topic as a test (one attempt, no retry) and
 /// waits for its attempt record: `None` if none was recorded within the subscription's
-/// timeout plus the grace period.
+/// timeout plus the grace period. Each send is counted in `hookline_api_test_sends_total`
+/// (`ok`, `failed`, or `timeout` for `None`), whichever dialect made it.
 ///
 /// The record carries the subscription's id and `ws.version`, not the subscription: this API
 /// wrote that version to the config topic (and applied it locally) before, so delivery has it
@@ -115,6 +124,7 @@ pub async fn send_and_wait(
             return Ok(Some(rec));
         }
     }
+    st.metrics.test_sends.with_label_values(&["timeout"]).inc();
     Ok(None)
 }
 

@@ -82,12 +82,21 @@ pub type QueryPairs = Query<Vec<(String, String)>>;
 /// The `limit` parameter of a query string (see [`parse_limit`]); given twice it is
 /// `INVALID_LIMIT` too.
 pub fn limit_param(query: &[(String, String)]) -> Result<usize, ApiError> {
-    let mut given = query.iter().filter(|(k, _)| k == "limit").map(|(_, v)| v.as_str());
+    parse_limit(single_param(query, "limit", "INVALID_LIMIT")?)
+}
+
+/// The value of query parameter `name`, if given; given more than once it is `code`.
+pub fn single_param<'a>(
+    query: &'a [(String, String)],
+    name: &str,
+    code: &'static str,
+) -> Result<Option<&'a str>, ApiError> {
+    let mut given = query.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
     let first = given.next();
     if given.next().is_some() {
-        return Err(ApiError::bad_request("INVALID_LIMIT", "limit must be given once"));
+        return Err(ApiError::bad_request(code, format!("{name} must be given once")));
     }
-    parse_limit(first)
+    Ok(first)
 }
 
 /// `limit`: default 50, capped at 1000, `INVALID_LIMIT` unless a positive integer.

@@ -140,11 +140,15 @@ pub struct AttemptRecord {
     /// topic.
     #[serde(default)]
     pub dead_lettered: bool,
-    /// The endpoint's adaptive rate (requests per second) when this attempt was sent, if it
-    /// was below the subscription's limit: the receiver had answered 429/503 or timed out
-    /// and delivery had slowed down for it.
+    /// The rate (requests per second) delivery was holding this endpoint to when it made the
+    /// attempt, when it was throttling it below the configured limit; shown by the stats
+    /// endpoint as the subscription's current state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub throttled_rate_per_sec: Option<u32>,
+    /// Which of the subscription's URLs the attempt went to (`primary` or `failover`), when it
+    /// has more than one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_kind: Option<String>,
 }
 
 impl AttemptRecord {
@@ -172,6 +176,7 @@ impl AttemptRecord {
             next_attempt_at: None,
             dead_lettered: false,
             throttled_rate_per_sec: None,
+            url_kind: None,
         }
     }
 }

@@ -5,7 +5,7 @@ use crate::endpoint_state::Disabled;
 use crate::event::{Event, EventKind};
 use crate::named::NamedEventType;
 use crate::retry::RetryPolicy;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -204,12 +204,31 @@ pub struct Subscription {
     /// (and for subscriptions disabled before reasons were recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled: Option<Disabled>,
+    /// When it was created (named subscriptions), to the millisecond; `None` in records
+    /// written before it was recorded. Strictly increasing in creation order within a
+    /// workspace (see [`Subscription::stamp_created`]), which the listing's cursor relies on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<DateTime<Utc>>,
+    /// When it last changed (named subscriptions): set on create and moved by
+    /// [`Subscription::touch`] on every change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 /// The Kafka key of subscription `id`'s dispatch, retry and dead-letter records,
 /// `<workspace_id>/<id>`: one key per endpoint, so one delivery consumer owns each endpoint.
 pub fn endpoint_key(workspace_id: &str, id: &str) -> String {
     format!("{workspace_id}/{id}")
+}
+
+/// `now` truncated to the millisecond, or 1 ms past `floor` when that is not later.
+fn after(now: DateTime<Utc>, floor: Option<DateTime<Utc>>) -> DateTime<Utc> {
+    let ms = TimeDelta::milliseconds(1);
+    let now = now.duration_trunc(ms).unwrap_or(now);
+    match floor {
+        Some(f) if f >= now => f + ms,
+        _ => now,
+    }
 }
 
 /// A subscription's timeout when nothing else is chosen.
@@ -252,7 +271,26 @@ impl Subscription {
             timeout_ms: DEFAULT_TIMEOUT_MS,
             enabled: true,
             disabled: None,
+            created_at: None,
+            updated_at: None,
         }
+    }
+
+    /// Stamps a new subscription created at `now`: `created_at` and `updated_at` are `now` to
+    /// the millisecond, moved 1 ms past `newest_created` (the latest `created_at` in its
+    /// workspace) when a clock behind that one says otherwise, so creation times stay
+    /// strictly increasing in creation order.
+    pub fn stamp_created(&mut self, now: DateTime<Utc>, newest_created: Option<DateTime<Utc>>) {
+        let at = after(now, newest_created);
+        self.created_at = Some(at);
+        self.updated_at = Some(at);
+    }
+
+    /// Records a change made at `now`: `updated_at` becomes `now` to the millisecond, and at
+    /// least 1 ms past its previous value, so a client comparing the two always sees it move.
+    /// The one place every change to a subscription's settings stamps it.
+    pub fn touch(&mut self, now: DateTime<Utc>) {
+        self.updated_at = Some(after(now, self.updated_at));
     }
 
     /// The Kafka key of its dispatch records.

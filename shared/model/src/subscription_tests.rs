@@ -265,3 +265,42 @@ fn previous_secret_round_trips_and_old_records_have_none() {
     assert!(p.live_at(expires_at - chrono::Duration::seconds(1)));
     assert!(!p.live_at(expires_at), "expired at its expiry");
 }
+
+/// Records written before the timestamps decode with none (shown as `null`), and the stamps
+/// only ever move forward, by at least 1 ms, whatever the clock says.
+#[test]
+fn timestamps_default_to_none_and_only_move_forward() {
+    let sub = named(&[NamedEventType::SmsStatus]);
+    let json = serde_json::to_value(&sub).unwrap();
+    assert!(json.get("created_at").is_none() && json.get("updated_at").is_none());
+    let back: Subscription = serde_json::from_value(json).unwrap();
+    assert_eq!((back.created_at, back.updated_at), (None, None));
+
+    let t = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    let mut sub = back;
+    sub.stamp_created(t("2026-02-13T10:30:00.123456Z"), None);
+    assert_eq!(
+        sub.created_at,
+        Some(t("2026-02-13T10:30:00.123Z")),
+        "to the millisecond"
+    );
+    assert_eq!(sub.updated_at, sub.created_at);
+    // A clock behind the newest creation still creates after it.
+    sub.stamp_created(t("2026-02-13T10:29:00Z"), Some(t("2026-02-13T10:30:00.500Z")));
+    assert_eq!(sub.created_at, Some(t("2026-02-13T10:30:00.501Z")));
+    sub.touch(t("2026-02-13T11:00:00Z"));
+    assert_eq!(sub.updated_at, Some(t("2026-02-13T11:00:00Z")));
+    sub.touch(t("2026-02-13T11:00:00Z"));
+    assert_eq!(sub.updated_at, Some(t("2026-02-13T11:00:00.001Z")), "same millisecond");
+    assert_eq!(
+        sub.created_at,
+        Some(t("2026-02-13T10:30:00.501Z")),
+        "a change keeps created_at"
+    );
+    let round: Subscription = serde_json::from_value(serde_json::to_value(&sub).unwrap()).unwrap();
+    assert_eq!(round, sub);
+}

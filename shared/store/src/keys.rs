@@ -41,6 +41,17 @@ pub fn failing_since(endpoint_key: &str) -> String {
     format!("failing:{endpoint_key}")
 }
 
+/// One minute of a subscription's attempt stats (a hash of counters; `minute` is Unix time
+/// in minutes). See [`crate::attempt_stats`].
+pub fn attempt_stats(workspace_id: &str, subscription_id: &str, minute: i64) -> String {
+    format!("stats:{workspace_id}:{subscription_id}:{minute}")
+}
+
+/// A subscription's last attempt and last failure (a hash). See [`crate::attempt_stats`].
+pub fn attempt_stats_last(workspace_id: &str, subscription_id: &str) -> String {
+    format!("statslast:{workspace_id}:{subscription_id}")
+}
+
 /// When an API key or ingest credential was last used.
 pub fn key_used(key_id: &str) -> String {
     format!("keyused:{key_id}")
@@ -98,6 +109,8 @@ mod tests {
         assert_eq!(attempts("ws"), "attempts:ws");
         assert_eq!(dead_letters("ws"), "dead:ws");
         assert_eq!(key_used("k"), "keyused:k");
+        assert_eq!(attempt_stats("ws", "wh_1", 29_600_000), "stats:ws:wh_1:29600000");
+        assert_eq!(attempt_stats_last("ws", "wh_1"), "statslast:ws:wh_1");
         assert_eq!(ClaimKey::unique_click("ws", "b1", "+1").key(), "claim:uclick:ws:b1:+1");
         assert_eq!(ClaimKey::first_click("ws", "m1").key(), "claim:fclick:ws:m1");
         assert_eq!(ClaimKey::conversion("ws", "tx").key(), "claim:conv:ws:tx");

@@ -6,6 +6,7 @@
 //! every real deployment and [`memory`] for the embedded mode, and an enum keeps the async
 //! methods plain.
 
+pub mod attempt_stats;
 pub mod key_usage;
 pub mod keys;
 pub mod memory;
@@ -250,28 +251,30 @@ impl Store {
             .await
     }
 
-    /// Prepends a batch of attempts, each already encoded as [`AttemptRecord`] JSON and given
-    /// with its workspace, to the workspaces' logs, keeping the newest `keep` of each: one
-    /// round trip (one atomic pipeline) for the whole batch, the attempt log's write path.
-    /// Within a workspace the later entry of `batch` ends up nearer the front, as if pushed
-    /// one at a time in order.
-    pub async fn push_attempts(&self, batch: &[(&str, &[u8])], keep: usize) -> Result<(), StoreError> {
+    /// Prepends a batch of attempts, each given decoded and as the JSON bytes to keep, to
+    /// their workspaces' logs, keeping the newest `keep` of each, and counts them in their
+    /// subscriptions' stats ([`attempt_stats`]): one round trip (one atomic pipeline) for the
+    /// whole batch, the attempt log's write path. Within a workspace the later entry of
+    /// `batch` ends up nearer the front, as if pushed one at a time in order.
+    pub async fn push_attempts(&self, batch: &[(&AttemptRecord, &[u8])], keep: usize) -> Result<(), StoreError> {
         let mut lists: Vec<(String, Vec<&[u8]>)> = Vec::new();
-        for (workspace, value) in batch {
-            let key = keys::attempts(workspace);
+        for (record, value) in batch {
+            let key = keys::attempts(&record.workspace_id);
             match lists.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, values)) => values.push(value),
                 None => lists.push((key, vec![value])),
             }
         }
+        let stats = attempt_stats::tally(batch.iter().map(|(r, _)| *r));
         match self {
-            Self::Redis(r) => r.push_capped_many(&lists, keep).await,
+            Self::Redis(r) => r.push_capped_many(&lists, keep, &stats).await,
             Self::Memory(m) => {
                 for (key, values) in &lists {
                     for v in values {
                         m.push_capped(key, v.to_vec(), keep);
                     }
                 }
+                m.write_hashes(&stats, attempt_stats::KEEP);
                 Ok(())
             }
         }

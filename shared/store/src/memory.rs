@@ -1,6 +1,7 @@
 //! The in-memory backend of the embedded mode. Same semantics as Redis (TTL, capped lists),
 //! nothing survives the process.
 
+use crate::attempt_stats::HashWrites;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -14,6 +15,7 @@ pub struct MemoryStore {
 struct Inner {
     values: HashMap<String, (Vec<u8>, Instant)>,
     lists: HashMap<String, VecDeque<Vec<u8>>>,
+    hashes: HashMap<String, (HashMap<String, Vec<u8>>, Instant)>,
     writes: u64,
 }
 
@@ -94,6 +96,43 @@ impl MemoryStore {
                 list.remove(i);
             }
         }
+    }
+
+    /// Makes the hash writes, each key touched then living `ttl` (Redis's `HINCRBY`, `HSET`,
+    /// `EXPIRE`).
+    pub fn write_hashes(&self, w: &HashWrites, ttl: Duration) {
+        let mut g = self.inner.lock().expect("memory store lock");
+        let now = Instant::now();
+        for key in w.keys() {
+            let (hash, exp) = g.hashes.entry(key.clone()).or_insert_with(|| (HashMap::new(), now));
+            if *exp <= now {
+                hash.clear();
+            }
+            *exp = now + ttl;
+            for (field, n) in w.incr.get(key).into_iter().flatten() {
+                let v = hash.entry(field.clone()).or_default();
+                let old: i64 = std::str::from_utf8(v).ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+                *v = (old + n).to_string().into_bytes();
+            }
+            for (field, value) in w.set.get(key).into_iter().flatten() {
+                hash.insert(field.clone(), value.clone());
+            }
+        }
+        // Expired hashes are swept like expired values.
+        g.writes += 1;
+        if g.writes.is_multiple_of(4096) {
+            g.hashes.retain(|_, (_, exp)| *exp > now);
+        }
+    }
+
+    /// Every field of a hash; empty when it is missing or expired.
+    pub fn hgetall(&self, key: &str) -> HashMap<String, Vec<u8>> {
+        let g = self.inner.lock().expect("memory store lock");
+        g.hashes
+            .get(key)
+            .filter(|(_, exp)| *exp > Instant::now())
+            .map(|(h, _)| h.clone())
+            .unwrap_or_default()
     }
 
     pub fn range(&self, key: &str, limit: usize) -> Vec<Vec<u8>> {

@@ -1,8 +1,10 @@
 //! The Redis backend. One multiplexed connection, re-established automatically by the
 //! connection manager when Redis restarts.
 
+use crate::attempt_stats::HashWrites;
 use crate::StoreError;
 use redis::aio::ConnectionManager;
+use std::collections::HashMap;
 use std::time::Duration;
 
 #[derive(Clone)]
@@ -107,8 +109,14 @@ impl RedisStore {
     }
 
     /// For each list, prepends its values (in order, so the last ends first) and trims it to
-    /// `keep`: one atomic pipeline for all of them.
-    pub async fn push_capped_many(&self, lists: &[(String, Vec<&[u8]>)], keep: usize) -> Result<(), StoreError> {
+    /// `keep`, and makes the hash writes `hashes` (each key touched then lives
+    /// [`crate::attempt_stats::KEEP`]): one atomic pipeline for all of them.
+    pub async fn push_capped_many(
+        &self,
+        lists: &[(String, Vec<&[u8]>)],
+        keep: usize,
+        hashes: &HashWrites,
+    ) -> Result<(), StoreError> {
         let mut c = self.conn.clone();
         let mut pipe = redis::pipe();
         pipe.atomic();
@@ -117,8 +125,38 @@ impl RedisStore {
             pipe.cmd("LPUSH").arg(&k).arg(values.as_slice()).ignore();
             pipe.cmd("LTRIM").arg(&k).arg(0).arg(keep.max(1) as i64 - 1).ignore();
         }
+        for (key, fields) in &hashes.incr {
+            for (field, n) in fields {
+                pipe.cmd("HINCRBY").arg(self.key(key)).arg(field).arg(*n).ignore();
+            }
+        }
+        for (key, fields) in &hashes.set {
+            for (field, value) in fields {
+                pipe.cmd("HSET")
+                    .arg(self.key(key))
+                    .arg(field)
+                    .arg(value.as_slice())
+                    .ignore();
+            }
+        }
+        for key in hashes.keys() {
+            pipe.cmd("EXPIRE")
+                .arg(self.key(key))
+                .arg(crate::attempt_stats::KEEP.as_secs())
+                .ignore();
+        }
         pipe.query_async::<()>(&mut c).await?;
         Ok(())
+    }
+
+    /// Every field of each hash (empty for a missing key), in one round trip.
+    pub async fn hgetall_many(&self, keys: &[String]) -> Result<Vec<HashMap<String, Vec<u8>>>, StoreError> {
+        let mut c = self.conn.clone();
+        let mut pipe = redis::pipe();
+        for key in keys {
+            pipe.cmd("HGETALL").arg(self.key(key));
+        }
+        Ok(pipe.query_async(&mut c).await?)
     }
 
     pub async fn range(&self, key: &str, limit: usize) -> Result<Vec<Vec<u8>>, StoreError> {

@@ -634,6 +634,7 @@ fn attempt_seed(d: &Dispatch) -> AttemptRecord {
         next_attempt_at: Some(now() + chrono::Duration::seconds(30)),
         dead_lettered: false,
         throttled_rate_per_sec: None,
+        url_kind: None,
     }
 }
 
@@ -848,7 +849,11 @@ fn config_record(input: &[u8]) -> Outcome {
                 let decoded: WorkspaceConfig = serde_json::from_slice(v).map_err(|e| e.to_string())?;
                 round_trips(&decoded)?;
                 let w = st.workspace(&id).ok_or("applied workspace missing")?;
-                let _ = (telecom23::view(&w), smsedge::view(&w), named::list_view(&w));
+                let _ = (
+                    telecom23::view(&w),
+                    smsedge::view(&w),
+                    named::paging::page_view(&w, &Default::default()),
+                );
                 for sub in &w.subscriptions {
                     gate(sub);
                 }

@@ -1,7 +1,7 @@
 //! The handlers of `/api/v1/webhooks[/{id}]`: reads of the caller's workspace, and writes
 //! through `AppState::update_workspace`.
 
-use super::{apply_create, apply_delete, apply_patch, get_view, list_view};
+use super::{apply_create, apply_delete, apply_patch, get_view};
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::body::Bytes;
@@ -13,12 +13,6 @@ use serde_json::Value;
 
 /// The `dialect` label of `hookline_api_config_writes_total`.
 pub(super) const DIALECT: &str = "named";
-
-pub async fn list(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    Ok(Json(list_view(
-        &st.caller_workspace(&headers, Permission::WebhooksRead)?,
-    )))
-}
 
 pub async fn get(
     State(st): State<AppState>,

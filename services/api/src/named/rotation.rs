@@ -70,10 +70,7 @@ pub fn apply_rotate(
         "signing_secret": secret,
         "previous_secret_expires_at": rfc3339(expires_at),
     });
-    let mut ws = current.clone();
-    ws.upsert(sub);
-    ws.version += 1;
-    Ok((ws, out))
+    Ok((super::subscriptions::store_change(current, sub), out))
 }
 
 /// `overlap_secs` from the body, `None` when not given (an empty body gives none).

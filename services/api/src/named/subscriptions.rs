@@ -11,7 +11,7 @@ use hookline_security::{Sealer, UrlPolicy};
 use rand::RngCore;
 use serde_json::{json, Value};
 
-pub(super) fn not_found() -> ApiError {
+pub(crate) fn not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "NOT_FOUND",
@@ -20,7 +20,7 @@ pub(super) fn not_found() -> ApiError {
 }
 
 /// The caller's named subscription `id`, if it is one.
-pub(super) fn named<'a>(ws: &'a WorkspaceConfig, id: &str) -> Option<&'a Subscription> {
+pub(crate) fn named<'a>(ws: &'a WorkspaceConfig, id: &str) -> Option<&'a Subscription> {
     ws.by_dialect(Dialect::Named).find(|s| s.id == id)
 }
 
@@ -44,12 +44,14 @@ pub fn view(sub: &Subscription) -> Value {
         "enabled": sub.enabled,
         "disabled": disabled_view(sub),
         "previous_secret_expires_at": previous.map(|p| rfc3339(p.expires_at)),
+        "created_at": sub.created_at.as_ref().map(timestamp),
+        "updated_at": sub.updated_at.as_ref().map(timestamp),
     })
 }
 
 /// Why a subscription is disabled and since when: `null` while enabled. A subscription
 /// disabled before reasons were recorded shows `manual`.
-fn disabled_view(sub: &Subscription) -> Value {
+pub(crate) fn disabled_view(sub: &Subscription) -> Value {
     match (&sub.disabled, sub.enabled) {
         (_, true) => Value::Null,
         (Some(d), false) => json!({
@@ -75,9 +77,10 @@ fn apply_enabled(sub: &mut Subscription, enabled: Option<bool>) {
     }
 }
 
-/// `GET /api/v1/webhooks`: the workspace's named subscriptions, in creation order.
-pub fn list_view(ws: &WorkspaceConfig) -> Value {
-    json!({"data": ws.by_dialect(Dialect::Named).map(view).collect::<Vec<_>>()})
+/// RFC 3339 in UTC to the millisecond (`2026-02-13T10:30:00.123Z`), the precision the stamps
+/// are kept in.
+pub fn timestamp(at: &DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// Validates a create body and returns the new config (version bumped) and the `201` body,
@@ -98,7 +101,7 @@ pub async fn apply_create(
     };
     let secret = new_signing_secret();
     let event_types = c.event_types.unwrap_or_default();
-    let sub = Subscription {
+    let mut sub = Subscription {
         name: c.name,
         event_kinds: kinds(&event_types),
         event_types,
@@ -108,8 +111,8 @@ pub async fn apply_create(
         timeout_ms: TIMEOUT_MS,
         ..Subscription::new(Dialect::Named, &ws.workspace_id, id, c.url.unwrap_or_default())
     };
-    let mut sub = sub;
     apply_enabled(&mut sub, c.enabled);
+    sub.stamp_created(Utc::now(), ws.subscriptions.iter().filter_map(|s| s.created_at).max());
     let mut out = view(&sub);
     out["signing_secret"] = json!(secret);
     ws.upsert(sub);
@@ -143,11 +146,22 @@ pub async fn apply_patch(
         sub.rate_limit_per_sec = limit;
     }
     apply_enabled(&mut sub, c.enabled);
-    let out = view(&sub);
+    let ws = store_change(current, sub);
+    let out = get_view(&ws, id)?;
+    Ok((ws, out))
+}
+
+/// The config with `sub`, a changed version of one of its named subscriptions, in place of
+/// the current one, and its version bumped. Every change to an existing named subscription
+/// goes through here, so `updated_at` moves with each (and only when a setting changed).
+pub fn store_change(current: &WorkspaceConfig, mut sub: Subscription) -> WorkspaceConfig {
+    if current.subscription(&sub.id) != Some(&sub) {
+        sub.touch(Utc::now());
+    }
     let mut ws = current.clone();
     ws.upsert(sub);
     ws.version += 1;
-    Ok((ws, out))
+    ws
 }
 
 /// Removes `id` and returns the new config.

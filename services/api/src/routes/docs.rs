@@ -160,17 +160,20 @@ pub(super) fn named_view() -> Value {
            "event_types": ["SMS_STATUS"], "filter": {"sender": ["MyApp"], "status": ["delivered"],
            "message_ref": ["api_42"], "campaign_id": ["b-17"]}, "rate_limit": 50,
            "previous_secret_expires_at": "2026-02-14T10:30:00Z",
+           "created_at": "2026-02-13T10:30:00.000Z", "updated_at": "2026-02-14T08:00:00.250Z",
            "enabled": false, "disabled": {"reason": "gone", "at": "2026-02-13T10:30:00Z", "detail": "HTTP 410"}})
 }
 
 /// The optional members of [`named_view`], relative to `prefix` (`""` or `"data[]."`).
 pub(super) fn named_view_nullable(prefix: &'static str) -> Vec<&'static str> {
-    let fields: [&'static str; 4] = if prefix.is_empty() {
+    let fields: [&'static str; 6] = if prefix.is_empty() {
         [
             "disabled",
             "disabled.at",
             "disabled.detail",
             "previous_secret_expires_at",
+            "created_at",
+            "updated_at",
         ]
     } else {
         [
@@ -178,10 +181,46 @@ pub(super) fn named_view_nullable(prefix: &'static str) -> Vec<&'static str> {
             "data[].disabled.at",
             "data[].disabled.detail",
             "data[].previous_secret_expires_at",
+            "data[].created_at",
+            "data[].updated_at",
         ]
     };
     fields.to_vec()
 }
+
+/// `?limit=` of the named-subscription listing.
+pub(super) const PAGE_LIMIT: &str =
+    "subscriptions per page (default 50, at most 250); anything else is 400 INVALID_LIMIT";
+
+pub(super) fn named_stats_view() -> Value {
+    let window = |attempts: u64, delivered: u64| {
+        json!({"attempts": attempts, "delivered": delivered, "failed": attempts - delivered,
+               "success_ratio": delivered as f64 / attempts as f64, "latency_p50_ms": 100, "latency_p99_ms": 2500,
+               "last_error": {"message": "HTTP 500", "at": "2026-02-13T10:29:31.000Z", "response_code": 500}})
+    };
+    json!({"id": "wh_3f2a9c", "windows": {"1h": window(40, 38), "24h": window(960, 950)},
+           "state": {"enabled": true, "disabled": null, "throttled_rate_per_sec": 20, "url_kind": "primary",
+                     "last_attempt_at": "2026-02-13T10:30:02.000Z"}})
+}
+
+/// What [`named_stats_view`] has `null` for: no attempt (in the window), no failure, no
+/// throttling, one URL.
+pub(super) const NAMED_STATS_NULLABLE: [&str; 14] = [
+    "state.disabled:object",
+    "windows.1h.success_ratio",
+    "windows.1h.latency_p50_ms",
+    "windows.1h.latency_p99_ms",
+    "windows.1h.last_error",
+    "windows.1h.last_error.response_code",
+    "windows.24h.success_ratio",
+    "windows.24h.latency_p50_ms",
+    "windows.24h.latency_p99_ms",
+    "windows.24h.last_error",
+    "windows.24h.last_error.response_code",
+    "state.throttled_rate_per_sec",
+    "state.url_kind",
+    "state.last_attempt_at",
+];
 
 pub(super) fn ingest_key_view(with_secret: bool) -> Value {
     let mut v = json!({"key_id": "ing_0123456789ab", "name": "acme-telco DLR callbacks", "kinds": ["dlr"],

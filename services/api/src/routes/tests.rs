@@ -84,7 +84,7 @@ fn assert_conforms(schema: &Value, value: &Value, what: &str) {
 fn every_operation_documents_its_credentials_and_the_servers_statuses() {
     let doc = doc();
     let ops = operations(&doc);
-    assert_eq!(ops.len(), 25);
+    assert_eq!(ops.len(), 27);
     for (method, path, o) in &ops {
         let responses = o["responses"].as_object().unwrap();
         let smsedge = o["tags"][0] == SMSEDGE;
@@ -121,6 +121,8 @@ fn every_operation_documents_its_credentials_and_the_servers_statuses() {
         ("get", "/api/v1/user/webhooks/logs"),
         ("post", "/v1/user/set-webhook"),
         ("post", "/admin/v1/dead-letters/resend"),
+        ("post", "/api/v1/webhooks/{id}/test"),
+        ("get", "/api/v1/webhooks/{id}/stats"),
     ] {
         assert!(
             doc["paths"][path][method]["responses"]["503"].is_object(),
@@ -184,6 +186,7 @@ fn responses_with_unset_members_conform_to_the_documents() {
         next_attempt_at: None,
         dead_lettered: false,
         throttled_rate_per_sec: None,
+        url_kind: None,
     };
     let logs = json!({"count": 1, "logs": [crate::logs::entry(&rec)]});
     assert!(logs["logs"][0]["response_code"].is_null());
@@ -192,6 +195,31 @@ fn responses_with_unset_members_conform_to_the_documents() {
                       "status": "failed", "response_code": rec.response_code, "response_time_ms": 3,
                       "error": rec.error, "payload": rec.payload});
     assert_conforms(schema(&doc, "post", "/api/v1/user/webhooks/test", 200), &test, "test");
+
+    // Named subscriptions created before the timestamps, on the last page; stats of a
+    // subscription without attempts.
+    let mut old = WorkspaceConfig::new("w");
+    old.upsert(hookline_model::Subscription {
+        name: Some("Old".into()),
+        ..hookline_model::Subscription::new(hookline_model::Dialect::Named, "w", "wh_old", "https://example.com/")
+    });
+    let page = crate::named::paging::page_view(&old, &Default::default());
+    assert!(page["next_cursor"].is_null() && page["data"][0]["created_at"].is_null());
+    assert_conforms(schema(&doc, "get", "/api/v1/webhooks", 200), &page, "named list");
+    let one = crate::named::get_view(&old, "wh_old").unwrap();
+    assert_conforms(schema(&doc, "get", "/api/v1/webhooks/{id}", 200), &one, "named get");
+    let none = hookline_store::attempt_stats::summarize(0, &[], &Default::default());
+    let stats = crate::named::stats::view(&old.subscriptions[0], &none);
+    assert!(stats["windows"]["1h"]["success_ratio"].is_null());
+    assert_conforms(schema(&doc, "get", "/api/v1/webhooks/{id}/stats", 200), &stats, "stats");
+    let named_test = json!({"type": "SMS_STATUS", "webhook_id": rec.webhook_id, "url": rec.url, "success": false,
+                            "status": "failed", "response_code": null, "response_time_ms": 3,
+                            "error": rec.error, "payload": rec.payload});
+    assert_conforms(
+        schema(&doc, "post", "/api/v1/webhooks/{id}/test", 200),
+        &named_test,
+        "named test",
+    );
 
     // SMSEdge's test-webhook: each shape of a channel's result, including no response.
     let results = json!({"success": true, "data": {
