@@ -24,6 +24,14 @@ pub(crate) struct Metrics {
     pub deferred: IntCounterVec,
     /// `hookline_delivery_rate_limit_waits_total`: in-place waits for an endpoint's limit.
     pub rate_limit_waits: IntCounter,
+    /// `hookline_delivery_failovers_total`: endpoints switched to their failover URL
+    /// ([`crate::failover`]).
+    pub failovers: IntCounter,
+    /// `hookline_delivery_failbacks_total`: endpoints switched back to their primary URL.
+    pub failbacks: IntCounter,
+    /// `hookline_delivery_probes_total{outcome}`: pings of a failed-over endpoint's primary
+    /// URL (`ok`: a 2xx, `failed`: anything else).
+    pub probes: IntCounterVec,
 }
 
 impl Metrics {
@@ -81,6 +89,26 @@ impl Metrics {
                 &[],
             )
             .with_label_values(&[] as &[&str]),
+            failovers: counter_vec(
+                r,
+                "hookline_delivery_failovers_total",
+                "Endpoints switched to their failover URL after consecutive failures.",
+                &[],
+            )
+            .with_label_values(&[] as &[&str]),
+            failbacks: counter_vec(
+                r,
+                "hookline_delivery_failbacks_total",
+                "Endpoints switched back to their primary URL.",
+                &[],
+            )
+            .with_label_values(&[] as &[&str]),
+            probes: counter_vec(
+                r,
+                "hookline_delivery_probes_total",
+                "Pings of failed-over endpoints' primary URLs, by outcome.",
+                &["outcome"],
+            ),
         }
     }
 

@@ -10,11 +10,13 @@
 //! 2. [`Worker::admit`] ([`Gates`]): a request slot for the endpoint, or defer the record to a
 //!    retry tier when the endpoint is saturated; then its rate limit: wait if the wait is
 //!    short, defer if it is long. Deferring is not an attempt and keeps the attempt number.
-//! 3. [`Worker::attempt`], then [`Worker::settle`]: make the outcome durable before the
+//! 3. [`Worker::attempt`] (to the subscription's failover URL while its primary is failing,
+//!    [`crate::failover`]), then [`Worker::settle`]: make the outcome durable before the
 //!    offset may be committed: the attempt record, and after a failure the record in its next
 //!    retry tier or the dead-letter topic.
 
 use crate::attempt::{Attempted, Attempter};
+use crate::failover::Failover;
 use crate::gate::{Gate, Gates, Saturated};
 use crate::metrics::Metrics;
 use crate::retry::{Next, Schedule};
@@ -54,6 +56,8 @@ pub(crate) struct Worker {
     /// deferred (see the module docs).
     pub config_wait: Duration,
     pub metrics: Arc<Metrics>,
+    /// Which URL of a subscription with a failover URL each attempt goes to.
+    pub failover: Arc<Failover>,
 }
 
 /// How far a record got: `Err` ends its handling with that outcome (a skip, a deferral, a
@@ -196,10 +200,15 @@ impl Worker {
     /// The HTTP attempt, holding the endpoint's slot until it ends.
     async fn attempt(&self, p: &Prepared, admitted: Admitted) -> Attempted {
         let Admitted { gate, permit } = admitted;
-        let attempted = {
+        let route = self.failover.route(&p.sub, p.d.test);
+        let target = route.as_ref().map_or(&p.sub, |r| r.subscription(&p.sub));
+        let mut attempted = {
             let _in_flight = self.metrics.in_flight_guard();
-            self.attempter.attempt(&p.d, &p.sub, p.attempt).await
+            self.attempter.attempt(&p.d, target, p.attempt).await
         };
+        if let Some(route) = &route {
+            self.failover.attempted(route, &p.sub, &mut attempted.record);
+        }
         gate.observe(Duration::from_millis(attempted.record.response_time_ms));
         drop(permit);
         attempted
@@ -233,8 +242,9 @@ impl Worker {
                     self.metrics.retries.with_label_values(&[&tier_secs.to_string()]).inc();
                     self.to_tier(d, n, due_ms, tier_secs, &error, None).await
                 }
+                // The URL the last attempt went to: the failover URL when failed over.
                 Some(Next::Dead) => {
-                    self.dead_letter(d, &sub.url, *attempt, &error, DeadLetterReason::Exhausted)
+                    self.dead_letter(d, &record.url, *attempt, &error, DeadLetterReason::Exhausted)
                         .await
                 }
                 None => Ok(()),

@@ -135,7 +135,17 @@ pub struct AttemptRecord {
     /// topic.
     #[serde(default)]
     pub dead_lettered: bool,
+    /// Which of its subscription's URLs `url` is, `"primary"` or `"failover"`
+    /// ([`URL_KIND_PRIMARY`], [`URL_KIND_FAILOVER`]): set on every attempt of a subscription
+    /// that has a failover URL, `None` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_kind: Option<String>,
 }
+
+/// [`AttemptRecord::url_kind`] of an attempt to the subscription's `url`.
+pub const URL_KIND_PRIMARY: &str = "primary";
+/// [`AttemptRecord::url_kind`] of an attempt to the subscription's `failover_url`.
+pub const URL_KIND_FAILOVER: &str = "failover";
 
 impl AttemptRecord {
     /// The record of attempt `attempt` (1-based) of `d` to `url`, made now, with `outcome`:
@@ -161,6 +171,7 @@ impl AttemptRecord {
             attempted_at: Utc::now(),
             next_attempt_at: None,
             dead_lettered: false,
+            url_kind: None,
         }
     }
 }

@@ -633,6 +633,7 @@ fn attempt_seed(d: &Dispatch) -> AttemptRecord {
         attempted_at: now(),
         next_attempt_at: Some(now() + chrono::Duration::seconds(30)),
         dead_lettered: false,
+        url_kind: None,
     }
 }
 

@@ -40,6 +40,8 @@ pub fn view(sub: &Subscription) -> Value {
         "rate_limit": sub.rate_limit_per_sec,
         "enabled": sub.enabled,
         "disabled": disabled_view(sub),
+        "failover_url": sub.failover_url,
+        "failover_after": sub.failover_threshold(),
     })
 }
 
@@ -102,8 +104,11 @@ pub async fn apply_create(
         signing_secret: Some(SealedSecret(sealer.seal(&secret))),
         rate_limit_per_sec: c.rate_limit.unwrap_or(0),
         timeout_ms: TIMEOUT_MS,
+        failover_url: c.failover_url.flatten(),
+        failover_after: c.failover_after.unwrap_or(0),
         ..Subscription::new(Dialect::Named, &ws.workspace_id, id, c.url.unwrap_or_default())
     };
+    body::check_failover(&sub)?;
     let mut sub = sub;
     apply_enabled(&mut sub, c.enabled);
     let mut out = view(&sub);
@@ -138,6 +143,13 @@ pub async fn apply_patch(
     if let Some(limit) = c.rate_limit {
         sub.rate_limit_per_sec = limit;
     }
+    if let Some(failover) = c.failover_url {
+        sub.failover_url = failover;
+    }
+    if let Some(after) = c.failover_after {
+        sub.failover_after = after;
+    }
+    body::check_failover(&sub)?;
     apply_enabled(&mut sub, c.enabled);
     let out = view(&sub);
     let mut ws = current.clone();

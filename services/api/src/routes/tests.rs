@@ -172,6 +172,7 @@ fn responses_with_unset_members_conform_to_the_documents() {
         attempted_at: chrono::Utc::now(),
         next_attempt_at: None,
         dead_lettered: false,
+        url_kind: None,
     };
     let logs = json!({"count": 1, "logs": [crate::logs::entry(&rec)]});
     assert!(logs["logs"][0]["response_code"].is_null());
