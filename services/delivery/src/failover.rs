@@ -10,7 +10,8 @@
 //! ping ([`Attempter::probe`]); the first 2xx *fails back*: attempts go to the primary again
 //! and its count starts from zero. A delivered attempt to the primary (one sent just before the
 //! switch) fails back too. Each attempt of a subscription with a failover URL records which URL
-//! it used (`url_kind`, `url`); probes are counted in metrics only.
+//! it used (`url_kind`, `url`); probes are counted in metrics only. A probe does not take the
+//! endpoint's gate (one request per interval, beside its attempts).
 //!
 //! The state is in memory: when an endpoint's partition moves to another delivery replica
 //! (a rebalance, a restart), the new owner starts on the primary and fails over again after the
@@ -180,14 +181,16 @@ impl Failover {
 
     /// Where an attempt of `sub` goes; `None` when it has no failover URL.
     pub fn route(&self, sub: &Subscription, test: bool) -> Option<Route> {
-        let key = sub.endpoint_key();
         let mut endpoints = self.endpoints.lock().unwrap_or_else(|p| p.into_inner());
         let Some(failover_url) = &sub.failover_url else {
-            endpoints.remove(&key);
+            // Failover removed (or never set): forget its state. Most processes have none.
+            if !endpoints.is_empty() {
+                endpoints.remove(&sub.endpoint_key());
+            }
             return None;
         };
         let state = endpoints
-            .entry(key)
+            .entry(sub.endpoint_key())
             .or_insert_with(|| Arc::new(Mutex::new(State::new(&sub.url))))
             .clone();
         drop(endpoints);
