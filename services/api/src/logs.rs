@@ -29,10 +29,11 @@ pub async fn handle(
     Ok(Json(json!({ "count": logs.len(), "logs": logs })))
 }
 
-/// One log entry: the attempt record with request headers as an object.
+/// One log entry: the attempt record with request headers as an object, and `url_kind`
+/// (`primary`/`failover`) when the subscription has a failover URL.
 pub fn entry(r: &AttemptRecord) -> Value {
     let headers: Map<String, Value> = r.request_headers.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
-    json!({
+    let mut entry = json!({
         "attempt_id": r.attempt_id,
         "webhook_id": r.webhook_id,
         "event_id": r.event_id,
@@ -50,7 +51,12 @@ pub fn entry(r: &AttemptRecord) -> Value {
         "attempted_at": hookline_model::format_timestamp(&r.attempted_at),
         "next_attempt_at": r.next_attempt_at.as_ref().map(hookline_model::format_timestamp),
         "dead_lettered": r.dead_lettered,
-    })
+    });
+    // Only for subscriptions with a failover URL: every other entry stays as it was.
+    if let Some(kind) = &r.url_kind {
+        entry["url_kind"] = json!(kind);
+    }
+    entry
 }
 
 #[cfg(test)]

@@ -30,9 +30,13 @@
 //! `message_ref`, `campaign_id`: arrays of strings, `null` or `[]` for none; `filter: null`
 //! clears every list; a `filter` object replaces the stored filter as a whole; at most
 //! [`MAX_FILTER_VALUES`] values of 1 to [`MAX_FILTER_VALUE_CHARS`] characters per list) and
-//! `rate_limit` (0–10000 requests per second, 0 or `null` for the system default). Validation
+//! `rate_limit` (0–10000 requests per second, 0 or `null` for the system default), `enabled`,
+//! `failover_url` (the URL policy like `url`, different from it; `null` removes it) and
+//! `failover_after` (1–100 consecutive failed attempts to `url` before attempts go to the
+//! failover URL, `null` for the default 3; see `hookline_delivery::failover`). Validation
 //! runs in this order and the first failure is returned: `INVALID_BODY`, `INVALID_NAME`,
-//! `INVALID_URL`, `INVALID_EVENT_TYPE`, `INVALID_FILTER`, `INVALID_RATE_LIMIT`. A rejected
+//! `INVALID_URL`, `INVALID_EVENT_TYPE`, `INVALID_FILTER`, `INVALID_RATE_LIMIT`,
+//! `INVALID_ENABLED`, `INVALID_FAILOVER_URL`, `INVALID_FAILOVER_AFTER`. A rejected
 //! request changes nothing. Unknown top-level keys are ignored; an unknown key inside
 //! `filter` is refused (`INVALID_FILTER`), since a misspelt filter would otherwise silently
 //! match every event. `status` filter values must be statuses events carry (`sent`, `failed`,
@@ -63,6 +67,9 @@ pub const TIMEOUT_MS: u64 = 5_000;
 pub const NAME_MIN_CHARS: usize = 2;
 pub const NAME_MAX_CHARS: usize = 100;
 pub const MAX_RATE_LIMIT: u64 = 10_000;
+/// The most consecutive failed attempts a subscription may choose before its failover URL
+/// takes over.
+pub const MAX_FAILOVER_AFTER: u32 = 100;
 /// Values per filter list, and characters per value.
 pub const MAX_FILTER_VALUES: usize = 100;
 pub const MAX_FILTER_VALUE_CHARS: usize = 256;
@@ -356,5 +363,59 @@ mod tests {
             paging::page_view(&ws, &Default::default()),
             json!({"data": [], "next_cursor": null})
         );
+    }
+
+    /// Issue 17: a failover URL passes the URL policy like `url` (`INVALID_FAILOVER_URL`, after
+    /// every other check but the threshold's), differs from `url`, is shown, and `null` clears it.
+    #[tokio::test]
+    async fn failover_url_is_checked_shown_and_cleared() {
+        for (extra, code_) in [
+            (r#""failover_url":"https://169.254.169.254/""#, "INVALID_FAILOVER_URL"),
+            (
+                r#""failover_url":"https://user:pw@example.org/h""#,
+                "INVALID_FAILOVER_URL",
+            ),
+            (r#""failover_url":5"#, "INVALID_FAILOVER_URL"),
+            (r#""failover_url":"https://example.com/h""#, "INVALID_FAILOVER_URL"),
+            (r#""failover_after":0"#, "INVALID_FAILOVER_AFTER"),
+            (r#""failover_after":101"#, "INVALID_FAILOVER_AFTER"),
+            (r#""failover_after":"3""#, "INVALID_FAILOVER_AFTER"),
+            // The documented order: the enabled check first, the threshold last.
+            (r#""enabled":1,"failover_url":5"#, "INVALID_ENABLED"),
+            (r#""failover_url":5,"failover_after":0"#, "INVALID_FAILOVER_URL"),
+        ] {
+            assert_eq!(code(&with(extra)).await, code_, "{extra}");
+        }
+        let (ws, out) = create(
+            &WorkspaceConfig::new("w"),
+            &with(r#""failover_url":"HTTPS://Backup.example.com/b""#),
+        )
+        .await
+        .unwrap();
+        assert_eq!(out["failover_url"], "https://backup.example.com/b");
+        assert_eq!(out["failover_after"], 3, "the default");
+        let id = out["id"].as_str().unwrap();
+        let patch = |ws: WorkspaceConfig, body: &'static str| async move {
+            apply_patch(&ws, id, body.as_bytes(), &policy()).await
+        };
+        // Either URL changed alone must still differ from the other.
+        let same = patch(ws.clone(), r#"{"url":"https://backup.example.com/b"}"#).await;
+        assert_eq!(same.unwrap_err().code, "INVALID_FAILOVER_URL");
+        let same = patch(ws.clone(), r#"{"failover_url":"https://example.com/h"}"#).await;
+        assert_eq!(same.unwrap_err().code, "INVALID_FAILOVER_URL");
+        let (ws, v) = patch(ws, r#"{"failover_after":7}"#).await.unwrap();
+        assert_eq!(
+            (v["failover_url"].as_str(), v["failover_after"].as_u64()),
+            (Some("https://backup.example.com/b"), Some(7))
+        );
+        let (ws, v) = patch(ws, r#"{"failover_url":null,"failover_after":null}"#)
+            .await
+            .unwrap();
+        assert_eq!(
+            (v["failover_url"].clone(), v["failover_after"].clone()),
+            (Value::Null, json!(3))
+        );
+        let sub = ws.subscription(id).unwrap();
+        assert_eq!((sub.failover_url.clone(), sub.failover_after), (None, 0));
     }
 }

@@ -8,6 +8,8 @@ use hookline_security::{Sealer, UrlPolicy};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod probe;
+
 /// The longest timeout a subscription may have.
 pub const MAX_TIMEOUT_MS: u64 = 30_000;
 

@@ -14,6 +14,7 @@ mod aimd;
 pub mod attempt;
 pub mod client;
 mod credentials;
+pub mod failover;
 pub mod gate;
 mod memo;
 mod metrics;
@@ -86,6 +87,9 @@ pub struct DeliveryConfig {
     /// that check (Smokescreen-style), see [`client`].
     #[arg(long, env = "HOOKLINE_EGRESS_PROXY", hide_env_values = true, value_parser = client::parse_egress_proxy)]
     pub egress_proxy: Option<reqwest::Url>,
+    /// How often the primary URL of an endpoint that failed over is probed ([`failover`]).
+    #[arg(long, env = "HOOKLINE_FAILOVER_PROBE_INTERVAL_MS", default_value_t = 5000)]
+    pub failover_probe_interval_ms: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -123,6 +127,13 @@ pub async fn start(
         cfg.user_agent.clone(),
     );
     let topics = kafka.topics.clone();
+    let failover = Arc::new(failover::Failover::new(
+        attempter.clone(),
+        config.clone(),
+        metrics.clone(),
+        Duration::from_millis(cfg.failover_probe_interval_ms),
+        rt.shutdown.clone(),
+    ));
     let worker = worker::Worker {
         config: config.clone(),
         attempter,
@@ -142,6 +153,7 @@ pub async fn start(
         config_wait: Duration::from_millis(cfg.config_wait_ms),
         topics: topics.clone(),
         metrics,
+        failover,
     };
     let mut inputs = vec![topics.dispatch()];
     inputs.extend(topics.retry_tiers().into_iter().map(|(_, name)| name));

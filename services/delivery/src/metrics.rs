@@ -31,6 +31,14 @@ pub(crate) struct Metrics {
     /// `hookline_delivery_throttle_decreases_total{signal}`: times an endpoint's adaptive
     /// rate dropped, by what made it drop (`429`, `503`, `timeout`).
     pub throttle_decreases: IntCounterVec,
+    /// `hookline_delivery_failovers_total`: endpoints switched to their failover URL
+    /// ([`crate::failover`]).
+    pub failovers: IntCounter,
+    /// `hookline_delivery_failbacks_total`: endpoints switched back to their primary URL.
+    pub failbacks: IntCounter,
+    /// `hookline_delivery_probes_total{outcome}`: pings of a failed-over endpoint's primary
+    /// URL (`ok`: a 2xx, `failed`: anything else).
+    pub probes: IntCounterVec,
 }
 
 impl Metrics {
@@ -99,6 +107,26 @@ impl Metrics {
                 "hookline_delivery_throttle_decreases_total",
                 "Decreases of an endpoint's adaptive rate, by signal (429, 503, timeout).",
                 &["signal"],
+            ),
+            failovers: counter_vec(
+                r,
+                "hookline_delivery_failovers_total",
+                "Endpoints switched to their failover URL after consecutive failures.",
+                &[],
+            )
+            .with_label_values(&[] as &[&str]),
+            failbacks: counter_vec(
+                r,
+                "hookline_delivery_failbacks_total",
+                "Endpoints switched back to their primary URL.",
+                &[],
+            )
+            .with_label_values(&[] as &[&str]),
+            probes: counter_vec(
+                r,
+                "hookline_delivery_probes_total",
+                "Pings of failed-over endpoints' primary URLs, by outcome.",
+                &["outcome"],
             ),
         }
     }

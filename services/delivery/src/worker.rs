@@ -10,13 +10,16 @@
 //! 2. [`Worker::admit`] ([`Gates`]): a request slot for the endpoint, or defer the record to a
 //!    retry tier when the endpoint is saturated; then its rate limit: wait if the wait is
 //!    short, defer if it is long. Deferring is not an attempt and keeps the attempt number.
-//! 3. [`Worker::attempt`], its outcome fed back to the endpoint's adaptive rate ([`throttle`]),
-//!    then [`Worker::settle`]: make the outcome durable before the offset may be committed:
-//!    the attempt record, and after a failure the record in its next retry tier or the
-//!    dead-letter topic. A 429 or 503 is deferred instead, keeping its attempt number, for up
-//!    to [`throttle::THROTTLE_GRACE`]: throttling alone never dead-letters an event.
+//! 3. [`Worker::attempt`] (to the subscription's failover URL while its primary is failing,
+//!    [`crate::failover`]), its outcome fed back to the endpoint's adaptive rate
+//!    ([`throttle`]), then [`Worker::settle`]: make the outcome durable before the offset may
+//!    be committed: the attempt record, and after a failure the record in its next retry tier
+//!    or the dead-letter topic. A 429 (or a 503 with `Retry-After`) is deferred instead,
+//!    keeping its attempt number, for up to [`throttle::THROTTLE_GRACE`]: throttling alone
+//!    never dead-letters an event.
 
 use crate::attempt::{Attempted, Attempter};
+use crate::failover::Failover;
 use crate::gate::{Gate, Gates, Saturated};
 use crate::metrics::Metrics;
 use crate::retry::{Next, Schedule};
@@ -58,6 +61,8 @@ pub(crate) struct Worker {
     /// deferred (see the module docs).
     pub config_wait: Duration,
     pub metrics: Arc<Metrics>,
+    /// Which URL of a subscription with a failover URL each attempt goes to.
+    pub failover: Arc<Failover>,
 }
 
 /// How far a record got: `Err` ends its handling with that outcome (a skip, a deferral, a
@@ -205,10 +210,15 @@ impl Worker {
     async fn attempt(&self, p: &Prepared, admitted: Admitted) -> Attempted {
         let Admitted { gate, permit } = admitted;
         let (rate, sent) = (gate.current_rate(), std::time::Instant::now());
+        let route = self.failover.route(&p.sub, p.d.test);
+        let target = route.as_ref().map_or(&p.sub, |r| r.subscription(&p.sub));
         let mut attempted = {
             let _in_flight = self.metrics.in_flight_guard();
-            self.attempter.attempt(&p.d, &p.sub, p.attempt).await
+            self.attempter.attempt(&p.d, target, p.attempt).await
         };
+        if let Some(route) = &route {
+            self.failover.attempted(route, &p.sub, &mut attempted.record);
+        }
         gate.observe(Duration::from_millis(attempted.record.response_time_ms));
         drop(permit);
         attempted.record.throttled_rate_per_sec = (rate < gate.limit()).then_some(rate);
@@ -244,8 +254,9 @@ impl Worker {
                     self.metrics.retries.with_label_values(&[&tier_secs.to_string()]).inc();
                     self.to_tier(d, n, due_ms, tier_secs, &error, None).await
                 }
+                // The URL the last attempt went to: the failover URL when failed over.
                 Some(Next::Dead) => {
-                    self.dead_letter(d, &sub.url, *attempt, &error, DeadLetterReason::Exhausted)
+                    self.dead_letter(d, &record.url, *attempt, &error, DeadLetterReason::Exhausted)
                         .await
                 }
                 None => Ok(()),

@@ -145,11 +145,17 @@ pub struct AttemptRecord {
     /// endpoint as the subscription's current state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub throttled_rate_per_sec: Option<u32>,
-    /// Which of the subscription's URLs the attempt went to (`primary` or `failover`), when it
-    /// has more than one.
+    /// Which of its subscription's URLs `url` is, `"primary"` or `"failover"`
+    /// ([`URL_KIND_PRIMARY`], [`URL_KIND_FAILOVER`]): set on every attempt of a subscription
+    /// that has a failover URL, `None` otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url_kind: Option<String>,
 }
+
+/// [`AttemptRecord::url_kind`] of an attempt to the subscription's `url`.
+pub const URL_KIND_PRIMARY: &str = "primary";
+/// [`AttemptRecord::url_kind`] of an attempt to the subscription's `failover_url`.
+pub const URL_KIND_FAILOVER: &str = "failover";
 
 impl AttemptRecord {
     /// The record of attempt `attempt` (1-based) of `d` to `url`, made now, with `outcome`:

@@ -27,7 +27,10 @@ pub mod workspace;
 pub use apikey::{ApiKeyRecord, Permission};
 pub use channel::Channel;
 pub use config_log::{ConfigKey, ConfigState};
-pub use dispatch::{AttemptOutcome, AttemptRecord, DeadLetter, DeadLetterReason, Dispatch, Resolved};
+pub use dispatch::{
+    AttemptOutcome, AttemptRecord, DeadLetter, DeadLetterReason, Dispatch, Resolved, URL_KIND_FAILOVER,
+    URL_KIND_PRIMARY,
+};
 pub use endpoint_state::{DisableReason, Disabled, WebhookDisabledEvent};
 pub use event::{Event, EventData, EventKind};
 pub use ingest_key::{IngestKeyRecord, IngestKind};

@@ -213,7 +213,25 @@ pub struct Subscription {
     /// [`Subscription::touch`] on every change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<DateTime<Utc>>,
+    /// Where attempts go while the primary `url` is failing (named subscriptions): after
+    /// [`Subscription::failover_threshold`] consecutive failed attempts to `url`, delivery sends
+    /// to this URL and probes `url` until it answers. Passes the same URL policy as `url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failover_url: Option<String>,
+    /// Consecutive failed attempts to `url` that switch to `failover_url`; 0 means
+    /// [`DEFAULT_FAILOVER_AFTER`].
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failover_after: u32,
 }
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// Consecutive failed attempts to the primary URL before a subscription's failover URL takes
+/// over, when the subscription chooses none: one failure is often a blip (a deploy, a timeout),
+/// three in a row rarely are.
+pub const DEFAULT_FAILOVER_AFTER: u32 = 3;
 
 /// The Kafka key of subscription `id`'s dispatch, retry and dead-letter records,
 /// `<workspace_id>/<id>`: one key per endpoint, so one delivery consumer owns each endpoint.
@@ -273,6 +291,16 @@ impl Subscription {
             disabled: None,
             created_at: None,
             updated_at: None,
+            failover_url: None,
+            failover_after: 0,
+        }
+    }
+
+    /// Consecutive failed attempts to `url` after which `failover_url` takes over.
+    pub fn failover_threshold(&self) -> u32 {
+        match self.failover_after {
+            0 => DEFAULT_FAILOVER_AFTER,
+            n => n,
         }
     }
 

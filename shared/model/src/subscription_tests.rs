@@ -304,3 +304,22 @@ fn timestamps_default_to_none_and_only_move_forward() {
     let round: Subscription = serde_json::from_value(serde_json::to_value(&sub).unwrap()).unwrap();
     assert_eq!(round, sub);
 }
+
+#[test]
+fn failover_fields_are_optional_and_default_to_three_failures() {
+    // A record written before failover URLs: no fields, the default threshold.
+    let old = named(&[NamedEventType::SmsStatus]);
+    let json = serde_json::to_value(&old).unwrap();
+    assert!(json.get("failover_url").is_none() && json.get("failover_after").is_none());
+    let back: Subscription = serde_json::from_value(json.clone()).unwrap();
+    assert_eq!(
+        (back.failover_url.as_deref(), back.failover_threshold()),
+        (None, DEFAULT_FAILOVER_AFTER)
+    );
+    let mut with = json;
+    with["failover_url"] = "https://backup.example.com/h".into();
+    with["failover_after"] = 5.into();
+    let sub: Subscription = serde_json::from_value(with).unwrap();
+    assert_eq!(sub.failover_url.as_deref(), Some("https://backup.example.com/h"));
+    assert_eq!(sub.failover_threshold(), 5);
+}

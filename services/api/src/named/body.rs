@@ -1,8 +1,11 @@
 //! Validation of create and patch bodies, in the documented order (the first failure wins):
 //! `INVALID_BODY`, `INVALID_NAME`, `INVALID_URL`, `INVALID_EVENT_TYPE`, `INVALID_FILTER`,
-//! `INVALID_RATE_LIMIT`, `INVALID_ENABLED`.
+//! `INVALID_RATE_LIMIT`, `INVALID_ENABLED`, `INVALID_FAILOVER_URL`, `INVALID_FAILOVER_AFTER`.
 
-use super::{MAX_FILTER_VALUES, MAX_FILTER_VALUE_CHARS, MAX_RATE_LIMIT, NAME_MAX_CHARS, NAME_MIN_CHARS, STATUSES};
+use super::{
+    MAX_FAILOVER_AFTER, MAX_FILTER_VALUES, MAX_FILTER_VALUE_CHARS, MAX_RATE_LIMIT, NAME_MAX_CHARS, NAME_MIN_CHARS,
+    STATUSES,
+};
 use crate::error::ApiError;
 use crate::validate::Field;
 use hookline_model::{Filters, NamedEventType};
@@ -24,6 +27,8 @@ struct Body {
     filter: Field<Map<String, Value>>,
     rate_limit: Field<u64>,
     enabled: Field<bool>,
+    failover_url: Field<String>,
+    failover_after: Field<u32>,
 }
 
 /// A `filter` object as sent, once its keys are known to be [`FILTER_KEYS`].
@@ -45,6 +50,10 @@ pub(super) struct Changes {
     pub filter: Option<Filters>,
     pub rate_limit: Option<u32>,
     pub enabled: Option<bool>,
+    /// `Some(None)`: `null`, remove the failover URL.
+    pub failover_url: Option<Option<String>>,
+    /// `Some(0)`: `null`, back to the default.
+    pub failover_after: Option<u32>,
 }
 
 /// The changes a create (`create`: `name`, `url` and an event type required) or patch body
@@ -108,6 +117,38 @@ pub(super) async fn validate(body: &[u8], policy: &UrlPolicy, create: bool) -> R
             ))
         }
     };
+    let failover_url = match &b.failover_url {
+        Field::Absent => None,
+        Field::Null => Some(None),
+        Field::Valid(s) => Some(Some(crate::validate::url(policy, "failover_url", s).await.map_err(
+            |e| ApiError {
+                code: "INVALID_FAILOVER_URL",
+                ..e
+            },
+        )?)),
+        Field::Invalid => {
+            return Err(ApiError::bad_request(
+                "INVALID_FAILOVER_URL",
+                "failover_url must be a string or null",
+            ))
+        }
+    };
+    if let (Some(u), Some(Some(f))) = (&url, &failover_url) {
+        // In the documented order when the body sends both; [`check_failover`] covers a patch
+        // that changes one.
+        check_failover_pair(u, f)?;
+    }
+    let failover_after = match b.failover_after {
+        Field::Absent => None,
+        Field::Null => Some(0),
+        Field::Valid(n) if (1..=MAX_FAILOVER_AFTER).contains(&n) => Some(n),
+        _ => {
+            return Err(ApiError::bad_request(
+                "INVALID_FAILOVER_AFTER",
+                format!("failover_after must be an integer from 1 to {MAX_FAILOVER_AFTER}, or null for the default"),
+            ))
+        }
+    };
     Ok(Changes {
         name,
         url,
@@ -115,7 +156,29 @@ pub(super) async fn validate(body: &[u8], policy: &UrlPolicy, create: bool) -> R
         filter,
         rate_limit,
         enabled,
+        failover_url,
+        failover_after,
     })
+}
+
+/// `INVALID_FAILOVER_URL` when `sub`, as changed, fails over to its own URL: the failover
+/// would then send every attempt where the failing ones went. Checked after the body's
+/// checks, because a patch may change either URL alone.
+pub(super) fn check_failover(sub: &hookline_model::Subscription) -> Result<(), ApiError> {
+    match &sub.failover_url {
+        Some(f) => check_failover_pair(&sub.url, f),
+        None => Ok(()),
+    }
+}
+
+fn check_failover_pair(url: &str, failover: &str) -> Result<(), ApiError> {
+    if url == failover {
+        return Err(ApiError::bad_request(
+            "INVALID_FAILOVER_URL",
+            "failover_url must differ from url",
+        ));
+    }
+    Ok(())
 }
 
 /// `event_types` and the deprecated `event_type`, combined in the order given without

@@ -46,6 +46,8 @@ pub fn view(sub: &Subscription) -> Value {
         "previous_secret_expires_at": previous.map(|p| rfc3339(p.expires_at)),
         "created_at": sub.created_at.as_ref().map(timestamp),
         "updated_at": sub.updated_at.as_ref().map(timestamp),
+        "failover_url": sub.failover_url,
+        "failover_after": sub.failover_threshold(),
     })
 }
 
@@ -109,8 +111,11 @@ pub async fn apply_create(
         signing_secret: Some(SealedSecret(sealer.seal(&secret))),
         rate_limit_per_sec: c.rate_limit.unwrap_or(0),
         timeout_ms: TIMEOUT_MS,
+        failover_url: c.failover_url.flatten(),
+        failover_after: c.failover_after.unwrap_or(0),
         ..Subscription::new(Dialect::Named, &ws.workspace_id, id, c.url.unwrap_or_default())
     };
+    body::check_failover(&sub)?;
     apply_enabled(&mut sub, c.enabled);
     sub.stamp_created(Utc::now(), ws.subscriptions.iter().filter_map(|s| s.created_at).max());
     let mut out = view(&sub);
@@ -145,6 +150,13 @@ pub async fn apply_patch(
     if let Some(limit) = c.rate_limit {
         sub.rate_limit_per_sec = limit;
     }
+    if let Some(failover) = c.failover_url {
+        sub.failover_url = failover;
+    }
+    if let Some(after) = c.failover_after {
+        sub.failover_after = after;
+    }
+    body::check_failover(&sub)?;
     apply_enabled(&mut sub, c.enabled);
     let ws = store_change(current, sub);
     let out = get_view(&ws, id)?;

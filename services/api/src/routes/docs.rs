@@ -154,19 +154,21 @@ pub(super) fn smsedge_test_schema() -> Value {
 }
 
 /// A named subscription as shown. The example is a disabled one, so `disabled` has its shape;
-/// it is `null` while the subscription is enabled.
+/// it is `null` while the subscription is enabled. `failover_url` is `null` when none is set;
+/// `failover_after` is always the threshold in force (3 unless chosen).
 pub(super) fn named_view() -> Value {
     json!({"id": "wh_3f2a9c", "name": "Delivered SMS", "url": "https://example.com/hooks",
            "event_types": ["SMS_STATUS"], "filter": {"sender": ["MyApp"], "status": ["delivered"],
            "message_ref": ["api_42"], "campaign_id": ["b-17"]}, "rate_limit": 50,
            "previous_secret_expires_at": "2026-02-14T10:30:00Z",
            "created_at": "2026-02-13T10:30:00.000Z", "updated_at": "2026-02-14T08:00:00.250Z",
-           "enabled": false, "disabled": {"reason": "gone", "at": "2026-02-13T10:30:00Z", "detail": "HTTP 410"}})
+           "enabled": false, "disabled": {"reason": "gone", "at": "2026-02-13T10:30:00Z", "detail": "HTTP 410"},
+           "failover_url": "https://backup.example.com/hooks", "failover_after": 3})
 }
 
 /// The optional members of [`named_view`], relative to `prefix` (`""` or `"data[]."`).
 pub(super) fn named_view_nullable(prefix: &'static str) -> Vec<&'static str> {
-    let fields: [&'static str; 6] = if prefix.is_empty() {
+    let fields: [&'static str; 7] = if prefix.is_empty() {
         [
             "disabled",
             "disabled.at",
@@ -174,6 +176,7 @@ pub(super) fn named_view_nullable(prefix: &'static str) -> Vec<&'static str> {
             "previous_secret_expires_at",
             "created_at",
             "updated_at",
+            "failover_url",
         ]
     } else {
         [
@@ -183,6 +186,7 @@ pub(super) fn named_view_nullable(prefix: &'static str) -> Vec<&'static str> {
             "data[].previous_secret_expires_at",
             "data[].created_at",
             "data[].updated_at",
+            "data[].failover_url",
         ]
     };
     fields.to_vec()
@@ -277,7 +281,9 @@ pub(super) fn named_body_schema(create: bool) -> Value {
         "filter": {"type": "object", "nullable": true, "additionalProperties": false, "properties": {
             "sender": values, "status": statuses, "message_ref": values, "campaign_id": values}},
         "rate_limit": {"type": "integer", "minimum": 0, "maximum": named::MAX_RATE_LIMIT, "nullable": true},
-        "enabled": {"type": "boolean", "description": "false disables it (reason `manual`); true re-enables it and clears any reason, auto-disable included"}}});
+        "enabled": {"type": "boolean", "description": "false disables it (reason `manual`); true re-enables it and clears any reason, auto-disable included"},
+        "failover_url": {"type": "string", "format": "uri", "nullable": true, "description": "where attempts go after failover_after consecutive failed attempts to url, until a signed ping to url answers 2xx; the URL policy of url applies, and it must differ from url; null removes it"},
+        "failover_after": {"type": "integer", "minimum": 1, "maximum": named::MAX_FAILOVER_AFTER, "nullable": true, "description": "consecutive failed attempts to url before the failover URL takes over; null for the default, 3"}}});
     if create {
         schema["required"] = json!(["name", "url"]);
     }

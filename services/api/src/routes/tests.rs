@@ -191,6 +191,15 @@ fn responses_with_unset_members_conform_to_the_documents() {
     let logs = json!({"count": 1, "logs": [crate::logs::entry(&rec)]});
     assert!(logs["logs"][0]["response_code"].is_null());
     assert_conforms(schema(&doc, "get", "/api/v1/user/webhooks/logs", 200), &logs, "logs");
+    // Only an attempt of a subscription with a failover URL has `url_kind`.
+    assert!(logs["logs"][0].get("url_kind").is_none());
+    let failover = AttemptRecord {
+        url_kind: Some(hookline_model::URL_KIND_FAILOVER.into()),
+        ..rec.clone()
+    };
+    let logs = json!({"count": 1, "logs": [crate::logs::entry(&failover)]});
+    assert_eq!(logs["logs"][0]["url_kind"], "failover");
+    assert_conforms(schema(&doc, "get", "/api/v1/user/webhooks/logs", 200), &logs, "logs");
     let test = json!({"type": "delivery", "webhook_id": rec.webhook_id, "url": rec.url, "success": false,
                       "status": "failed", "response_code": rec.response_code, "response_time_ms": 3,
                       "error": rec.error, "payload": rec.payload});
