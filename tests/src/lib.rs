@@ -404,6 +404,15 @@ impl TestPipeline {
             .await
     }
 
+    /// Message `message_id` of `workspace` accepted (carrier id `c-<message_id>`) and reported
+    /// `DELIVRD` by its carrier: a `sent` and a `delivered` status, and one final DLR.
+    pub async fn send_delivered(&self, workspace: &str, message_id: &str) -> anyhow::Result<()> {
+        let carrier = format!("c-{message_id}");
+        self.send_accepted(workspace, message_id, &carrier).await?;
+        self.send_dlr(&carrier, &format!("id:{carrier} stat:DELIVRD err:000"))
+            .await
+    }
+
     /// Reads `topic` from the beginning until `done` says enough or `timeout` passes.
     pub async fn read_topic(
         &self,

@@ -18,15 +18,6 @@ fn hook(id: &str) -> String {
     format!("{HOOKS}/{id}")
 }
 
-/// Produces message `m`'s acceptance and its DELIVRD report (one `delivered` status).
-async fn deliver(p: &TestPipeline, ws: &str, m: &str) {
-    let carrier = format!("c-{m}");
-    p.send_accepted(ws, m, &carrier).await.unwrap();
-    p.send_dlr(&carrier, &format!("id:{carrier} stat:DELIVRD err:000"))
-        .await
-        .unwrap();
-}
-
 /// The subscription's view once `pred` holds for it.
 async fn wait_view(p: &TestPipeline, key: &str, id: &str, pred: impl Fn(&Value) -> bool, what: &str) -> Value {
     eventually(WAIT, || async {
@@ -123,7 +114,7 @@ async fn disabled_endpoints_keep_their_events_and_get_them_back_when_enabled() {
 
     // 410 Gone once: disabled, with the reason and time on GET, announced at the operational
     // URL, signed with its secret.
-    deliver(&p, &ws, "m-g1").await;
+    p.send_delivered(&ws, "m-g1").await.unwrap();
     gone.expect_n(1, WAIT, |_| true, "the status answered 410").await;
     let view = wait_view(&p, &key, &gone_id, |v| v["enabled"] == false, "disabled after 410").await;
     assert_eq!(view["disabled"]["reason"], "gone", "{view}");
@@ -155,7 +146,7 @@ async fn disabled_endpoints_keep_their_events_and_get_them_back_when_enabled() {
     .unwrap();
 
     // An event for the disabled endpoint is kept as a dead letter, not sent.
-    deliver(&p, &ws, "m-g2").await;
+    p.send_delivered(&ws, "m-g2").await.unwrap();
     let kept = wait_dead_letter(&p, &key, &gone_id, "endpoint_disabled").await;
     assert_eq!(kept["subscription_id"], gone_id.as_str());
     assert_eq!(kept["attempts"], 0);
@@ -217,7 +208,7 @@ async fn disabled_endpoints_keep_their_events_and_get_them_back_when_enabled() {
 
     // Every attempt failing for the window (2 s here): disabled as `failing` at the attempt
     // that is 2 s or more after the streak's first failure.
-    deliver(&p, &ws, "m-f1").await;
+    p.send_delivered(&ws, "m-f1").await.unwrap();
     let view = wait_view(
         &p,
         &key,
@@ -252,7 +243,7 @@ async fn disabled_endpoints_keep_their_events_and_get_them_back_when_enabled() {
     )
     .await
     .unwrap();
-    deliver(&p, &ws, "m-f2").await;
+    p.send_delivered(&ws, "m-f2").await.unwrap();
     wait_dead_letter(&p, &key, &failing_id, "endpoint_disabled").await;
     p.wait_metric(
         "hookline_delivery_dead_lettered_total",

@@ -14,15 +14,6 @@ use std::time::Duration;
 const WAIT: Duration = Duration::from_secs(30);
 const HOOKS: &str = "/api/v1/webhooks";
 
-/// Produces message `m`'s acceptance and its DELIVRD report (one `delivered` status).
-async fn deliver(p: &TestPipeline, ws: &str, m: &str) {
-    let carrier = format!("c-{m}");
-    p.send_accepted(ws, m, &carrier).await.unwrap();
-    p.send_dlr(&carrier, &format!("id:{carrier} stat:DELIVRD err:000"))
-        .await
-        .unwrap();
-}
-
 fn is_event(r: &Received) -> bool {
     r.header("x-webhook-event") == Some("SMS_STATUS")
 }
@@ -117,8 +108,8 @@ async fn fails_over_probes_the_primary_and_fails_back_without_losing_events() {
 
     // Two events fail at the primary: the endpoint fails over, and their retries go to the
     // failover URL.
-    deliver(&p, &ws, "m1").await;
-    deliver(&p, &ws, "m2").await;
+    p.send_delivered(&ws, "m1").await.unwrap();
+    p.send_delivered(&ws, "m2").await.unwrap();
     primary
         .expect_n(2, WAIT, is_event, "the first attempts, at the primary")
         .await;
@@ -132,8 +123,8 @@ async fn fails_over_probes_the_primary_and_fails_back_without_losing_events() {
     .await
     .unwrap();
     // Events sent now go straight to the failover URL.
-    deliver(&p, &ws, "m3").await;
-    deliver(&p, &ws, "m4").await;
+    p.send_delivered(&ws, "m3").await.unwrap();
+    p.send_delivered(&ws, "m4").await.unwrap();
     let at_backup = backup.expect_n(4, WAIT, is_event, "m1 to m4 at the failover URL").await;
     assert_eq!(refs(&at_backup), set(&["m1", "m2", "m3", "m4"]));
     for r in &at_backup {
@@ -222,8 +213,8 @@ async fn fails_over_probes_the_primary_and_fails_back_without_losing_events() {
             >= 1.0
     );
     let pings_then = primary.requests().iter().filter(|r| is_ping(r)).count();
-    deliver(&p, &ws, "m5").await;
-    deliver(&p, &ws, "m6").await;
+    p.send_delivered(&ws, "m5").await.unwrap();
+    p.send_delivered(&ws, "m6").await.unwrap();
     let at_primary = primary
         .expect_n(4, WAIT, is_event, "m5 and m6 back at the primary")
         .await;

@@ -10,15 +10,6 @@ use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-/// Produces message `m`'s acceptance and its DELIVRD report (one `delivered` status).
-async fn deliver(p: &TestPipeline, ws: &str, m: &str) {
-    let carrier = format!("c-{m}");
-    p.send_accepted(ws, m, &carrier).await.unwrap();
-    p.send_dlr(&carrier, &format!("id:{carrier} stat:DELIVRD err:000"))
-        .await
-        .unwrap();
-}
-
 fn message(r: &Received) -> String {
     r.json()["data"]["message_ref"].as_str().unwrap().to_string()
 }
@@ -43,12 +34,12 @@ async fn replay_resends_the_window_in_order_with_original_ids() {
         .unwrap();
 
     // One message before the window, three in it (one failed once, then delivered).
-    deliver(&p, &ws, "m-0").await;
+    p.send_delivered(&ws, "m-0").await.unwrap();
     rx.expect_n(1, WAIT, |_| true, "the message before the window").await;
     let from = chrono::Utc::now();
     rx.fail_next(1, 500);
     for m in ["m-1", "m-2", "m-3"] {
-        deliver(&p, &ws, m).await;
+        p.send_delivered(&ws, m).await.unwrap();
         // One at a time, so the original order is known; m-1 fails once and is retried.
         let attempts = if m == "m-1" { 2 } else { 1 };
         rx.expect_n(attempts, WAIT, move |r| message(r) == m, m).await;

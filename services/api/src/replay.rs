@@ -20,6 +20,7 @@
 //! `INVALID_FROM`, `INVALID_TO`, `INVALID_EVENT_TYPE` (400), `NOT_FOUND` (404).
 
 use crate::error::ApiError;
+use crate::named::subscriptions::{named, not_found};
 use crate::state::AppState;
 use crate::validate::Field;
 use axum::body::Bytes;
@@ -29,7 +30,7 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use hookline_kafka::history::{self, Visit};
 use hookline_kafka::{headers, Message};
-use hookline_model::{Dialect, Dispatch, NamedEventType, Permission};
+use hookline_model::{Dispatch, NamedEventType, Permission};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashSet;
@@ -112,17 +113,7 @@ pub async fn handle(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let ws = st.caller_workspace(&headers, Permission::WebhooksWrite)?;
-    let sub = ws
-        .by_dialect(Dialect::Named)
-        .find(|s| s.id == id)
-        .cloned()
-        .ok_or_else(|| {
-            ApiError::new(
-                axum::http::StatusCode::NOT_FOUND,
-                "NOT_FOUND",
-                "no webhook with this id in your workspace",
-            )
-        })?;
+    let sub = named(&ws, &id).ok_or_else(not_found)?.clone();
     let req = request(&body, &sub.event_types)?;
 
     let endpoint = sub.endpoint_key();
