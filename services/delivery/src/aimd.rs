@@ -9,6 +9,14 @@
 //! Successes (2xx) raise it by 5 % of the limit (at least 1) per second, from one second after
 //! the last change, up to the configured limit; other failures (4xx, 5xx but 503, connection
 //! errors) leave it as it is.
+//!
+//! The first decrease after an increase also remembers the rate that was too much (the
+//! *ceiling*, as TCP CUBIC keeps `W_max`): for [`CEILING_HOLD`] after it, increases stop at
+//! 90 % of it, so the rate settles just under what the receiver refused instead of climbing
+//! back past it every few seconds and costing a 429 each time. Further decreases before the
+//! next increase (the rest of one burst of refusals) leave the ceiling where it is: they say
+//! the receiver's window is still full, not that its rate is lower. After the hold, increases
+//! go on to the limit again, probing for capacity the receiver may have gained.
 
 use std::time::{Duration, Instant};
 
@@ -17,6 +25,9 @@ pub const BETA: f64 = 0.5;
 
 /// Time between two increases (and from a decrease to the first increase).
 pub const RAISE_EVERY: Duration = Duration::from_secs(1);
+
+/// How long increases stop under the rate last refused.
+pub const CEILING_HOLD: Duration = Duration::from_secs(30);
 
 /// One endpoint's adaptive rate.
 #[derive(Debug)]
@@ -27,6 +38,11 @@ pub struct Aimd {
     decreased_at: Option<Instant>,
     /// When the rate last changed (or was last checked at the limit).
     changed_at: Instant,
+    /// The rate the last refusal after an increase came at, while increases stay under it
+    /// (see the module docs).
+    ceiling: Option<u32>,
+    /// Whether the rate rose since it last dropped.
+    raised: bool,
 }
 
 impl Aimd {
@@ -39,6 +55,8 @@ impl Aimd {
             rate: start.clamp(floor(limit), limit),
             decreased_at: None,
             changed_at: now,
+            ceiling: None,
+            raised: true,
         }
     }
 
@@ -52,6 +70,10 @@ impl Aimd {
             return None;
         }
         let lower = ((f64::from(self.rate) * BETA) as u32).max(floor(self.limit));
+        if self.raised {
+            self.ceiling = Some(self.rate);
+            self.raised = false;
+        }
         self.decreased_at = Some(now);
         self.changed_at = now;
         (lower < self.rate).then(|| {
@@ -62,11 +84,19 @@ impl Aimd {
 
     /// A 2xx: the new rate if it rose.
     pub fn succeeded(&mut self, now: Instant) -> Option<u32> {
-        if self.rate >= self.limit || now.saturating_duration_since(self.changed_at) < RAISE_EVERY {
+        let held = self
+            .decreased_at
+            .is_some_and(|d| now.saturating_duration_since(d) < CEILING_HOLD);
+        let cap = match self.ceiling {
+            Some(c) if held => ((u64::from(c) * 9 / 10) as u32).clamp(floor(self.limit), self.limit),
+            _ => self.limit,
+        };
+        if self.rate >= cap || now.saturating_duration_since(self.changed_at) < RAISE_EVERY {
             return None;
         }
-        self.rate = self.rate.saturating_add(step(self.limit)).min(self.limit);
+        self.rate = self.rate.saturating_add(step(self.limit)).min(cap);
         self.changed_at = now;
+        self.raised = true;
         Some(self.rate)
     }
 }
@@ -130,8 +160,43 @@ mod tests {
             t += secs(1.0);
             a.succeeded(t);
         }
+        assert_eq!(a.rate(), 900, "held under the refused rate (1000) for the hold");
+        assert_eq!(a.succeeded(t + secs(5.0)), None);
+        // After the hold, on to the limit.
+        t = t0 + CEILING_HOLD;
+        for _ in 0..3 {
+            t += secs(1.0);
+            a.succeeded(t);
+        }
         assert_eq!(a.rate(), 1000, "capped at the configured limit");
         assert_eq!(a.succeeded(t + secs(5.0)), None);
+    }
+
+    #[test]
+    fn settles_under_the_rate_the_receiver_refused() {
+        let t0 = Instant::now();
+        let mut a = Aimd::new(1000, 1000, t0);
+        // A receiver taking 100/s, its window full after a burst: refused at 1000, then
+        // again and again before any increase. One ceiling (1000) for the whole burst.
+        let mut t = t0;
+        for want in [500, 250, 125, 62, 31, 15, 10] {
+            t += secs(0.01);
+            assert_eq!(a.throttled(t, t), Some(want));
+        }
+        // Up by 50 a second (the ceiling of 1000 is far) until refused again, at 110: the first
+        // refusal after an increase sets the ceiling there.
+        for want in [60, 110] {
+            t += secs(1.0);
+            assert_eq!(a.succeeded(t), Some(want));
+        }
+        t += secs(0.01);
+        assert_eq!(a.throttled(t, t), Some(55));
+        // Now up to 90 % of 110 and no further, for the hold.
+        for _ in 0..10 {
+            t += secs(1.0);
+            a.succeeded(t);
+        }
+        assert_eq!(a.rate(), 99);
     }
 
     #[test]

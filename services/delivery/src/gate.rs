@@ -7,12 +7,15 @@
 //! Pacing: [`Pacer`] (GCRA, no one-second window above the limit). The rate it paces at is
 //! the endpoint's adaptive rate ([`Aimd`]): the configured limit while the receiver copes,
 //! halved on 429, 503 and timeouts, raised again additively on successes. A `Retry-After`
-//! also pauses the endpoint's admissions until then (at most [`MAX_PAUSE`]).
+//! also pauses the endpoint's admissions until then (at most [`MAX_PAUSE`]). The rate is
+//! published to the store while it is below the limit, and a gate new to this process starts
+//! from it ([`SharedRates`]), so it survives the endpoint's move to another replica.
 
 use crate::aimd::Aimd;
 use crate::pacer::Pacer;
+use crate::shared_rate::SharedRates;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -42,6 +45,8 @@ pub struct Gate {
     avg_request_ms: AtomicU64,
     /// Unix ms of the next free slot for a deferred record (see [`Gate::defer_until`]).
     next_deferred_slot_ms: Mutex<i64>,
+    /// The rate last published to the store ([`SharedRates`]).
+    published: AtomicU32,
 }
 
 /// The pacer and the rate it paces at, changed together.
@@ -78,6 +83,25 @@ impl Gates {
     /// The gate of `endpoint` with `rate_per_sec` requests per second and `concurrency`
     /// requests in flight (0 = the defaults); rebuilt when the subscription changes either.
     pub fn get(&self, endpoint: &str, rate_per_sec: u32, concurrency: u32) -> Arc<Gate> {
+        self.get_from(endpoint, rate_per_sec, concurrency, None)
+    }
+
+    /// Like [`get`](Self::get); a gate this process does not have yet starts at the rate a
+    /// previous owner of the endpoint published ([`SharedRates`]).
+    pub async fn get_shared(
+        &self,
+        endpoint: &str,
+        rate_per_sec: u32,
+        concurrency: u32,
+        shared: &SharedRates,
+    ) -> Arc<Gate> {
+        let known = self.gates.lock().expect("gates lock").contains_key(endpoint);
+        let start = if known { None } else { shared.recall(endpoint).await };
+        self.get_from(endpoint, rate_per_sec, concurrency, start)
+    }
+
+    /// `start`: the adaptive rate a new gate starts at (its limit when `None`).
+    fn get_from(&self, endpoint: &str, rate_per_sec: u32, concurrency: u32, start: Option<u32>) -> Arc<Gate> {
         let rate = if rate_per_sec == 0 {
             self.default_rate
         } else {
@@ -92,8 +116,9 @@ impl Gates {
         match gates.get(endpoint) {
             Some(g) if g.rate == rate && g.concurrency == concurrency => g.clone(),
             old => {
-                // A changed subscription keeps what the receiver has shown it can take.
-                let start = old.map_or(rate, |g| g.current_rate());
+                // A changed subscription keeps what the receiver has shown it can take; a new
+                // one starts where a previous owner left it.
+                let start = old.map_or(start.unwrap_or(rate), |g| g.current_rate());
                 let now = Instant::now();
                 let g = Arc::new(Gate {
                     rate,
@@ -107,6 +132,9 @@ impl Gates {
                     avg_request_ms: AtomicU64::new(0),
                     next_deferred_slot_ms: Mutex::new(0),
                     queue: self.queue,
+                    // What the store holds: the start rate (below the limit only when it came
+                    // from there).
+                    published: AtomicU32::new(start.min(rate)),
                 });
                 gates.insert(endpoint.to_string(), g.clone());
                 g
@@ -179,6 +207,12 @@ impl Gate {
     /// The rate requests are paced at now (at most [`limit`](Self::limit)).
     pub fn current_rate(&self) -> u32 {
         self.adaptive.lock().expect("adaptive lock").aimd.rate()
+    }
+
+    /// The current rate, if it is not the one last published (and marks it published).
+    pub fn unpublished_rate(&self) -> Option<u32> {
+        let rate = self.current_rate();
+        (self.published.swap(rate, Ordering::AcqRel) != rate).then_some(rate)
     }
 
     /// Feeds back what a request sent at `sent` showed; the new rate if it dropped. A

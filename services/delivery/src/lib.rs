@@ -20,6 +20,7 @@ mod memo;
 mod metrics;
 mod pacer;
 pub mod retry;
+mod shared_rate;
 mod worker;
 
 use hookline_kafka::{ConfigHandle, KafkaMetrics, KafkaSettings, OwnedMessage, Pump, Quarantine};
@@ -108,6 +109,7 @@ pub struct Running {
 /// Starts the consumer of the dispatch topic and the retry tiers.
 pub async fn start(
     kafka: &KafkaSettings,
+    store: hookline_store::Store,
     config: ConfigHandle,
     policy: UrlPolicy,
     sealer: Sealer,
@@ -144,6 +146,7 @@ pub async fn start(
             cfg.endpoint_queue,
             cfg.default_rate_limit,
         )),
+        shared_rates: Arc::new(shared_rate::SharedRates::new(store)),
         schedule: retry::Schedule {
             tiers_secs: topics.retry_tiers().into_iter().map(|(secs, _)| secs).collect(),
             scale: cfg.retry_delay_scale,

@@ -52,6 +52,8 @@ pub(crate) struct Worker {
     pub quarantine: Quarantine,
     pub topics: Topics,
     pub gates: Arc<Gates>,
+    /// Endpoints' adaptive rates in the store, for the next owner of each.
+    pub shared_rates: Arc<crate::shared_rate::SharedRates>,
     pub schedule: Schedule,
     /// How long a record for a saturated endpoint is deferred.
     pub overflow_delay: Duration,
@@ -181,7 +183,13 @@ impl Worker {
         let Prepared { d, attempt, sub } = p;
         let gate = self
             .gates
-            .get(&sub.endpoint_key(), sub.rate_limit_per_sec, sub.max_concurrency);
+            .get_shared(
+                &sub.endpoint_key(),
+                sub.rate_limit_per_sec,
+                sub.max_concurrency,
+                &self.shared_rates,
+            )
+            .await;
         let permit = match gate.enter().await {
             Ok(permit) => permit,
             Err(Saturated) => {

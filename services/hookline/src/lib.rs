@@ -171,6 +171,7 @@ pub async fn start(
             Service::Delivery => {
                 let r = hookline_delivery::start(
                     kafka,
+                    store.clone(),
                     config.clone(),
                     policy.clone(),
                     sealer.clone(),

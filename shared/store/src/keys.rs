@@ -52,6 +52,12 @@ pub fn attempt_stats_last(workspace_id: &str, subscription_id: &str) -> String {
     format!("statslast:{workspace_id}:{subscription_id}")
 }
 
+/// An endpoint's adaptive rate (requests per second) while delivery holds it below its limit,
+/// so that the endpoint's next owner starts there (`services/delivery/src/shared_rate.rs`).
+pub fn adaptive_rate(endpoint_key: &str) -> String {
+    format!("aimd:{endpoint_key}")
+}
+
 /// When an API key or ingest credential was last used.
 pub fn key_used(key_id: &str) -> String {
     format!("keyused:{key_id}")

@@ -193,11 +193,37 @@ impl Store {
 
     /// Ends the endpoint's failing streak (it delivered).
     pub async fn clear_failing(&self, endpoint_key: &str) -> Result<(), StoreError> {
-        let key = keys::failing_since(endpoint_key);
+        self.del(&keys::failing_since(endpoint_key)).await
+    }
+
+    /// Keeps the endpoint's adaptive rate for `ttl` (`Some`), or forgets it (`None`: back at
+    /// its limit).
+    pub async fn put_adaptive_rate(
+        &self,
+        endpoint_key: &str,
+        rate: Option<u32>,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let key = keys::adaptive_rate(endpoint_key);
+        match rate {
+            Some(rate) => self.set_ex(&key, rate.to_string().as_bytes(), ttl).await,
+            None => self.del(&key).await,
+        }
+    }
+
+    /// The endpoint's adaptive rate, if one is kept.
+    pub async fn adaptive_rate(&self, endpoint_key: &str) -> Result<Option<u32>, StoreError> {
+        Ok(self
+            .get(&keys::adaptive_rate(endpoint_key))
+            .await?
+            .and_then(|v| std::str::from_utf8(&v).ok()?.parse().ok()))
+    }
+
+    async fn del(&self, key: &str) -> Result<(), StoreError> {
         match self {
-            Self::Redis(r) => r.del(&key).await,
+            Self::Redis(r) => r.del(key).await,
             Self::Memory(m) => {
-                m.del(&key);
+                m.del(key);
                 Ok(())
             }
         }

@@ -52,6 +52,7 @@ impl Worker {
             .endpoint_rate
             .with_label_values(&[&sub.workspace_id, &sub.id])
             .set(i64::from(gate.current_rate()));
+        self.shared_rates.publish(&sub.endpoint_key(), gate);
     }
 
     /// A throttling answer ([`Attempted::throttled_response`]) within [`THROTTLE_GRACE`]: its attempt record is written (failed, with the
