@@ -1002,6 +1002,9 @@ fn api_named(input: &[u8]) -> Outcome {
         "INVALID_EVENT_TYPE",
         "INVALID_FILTER",
         "INVALID_RATE_LIMIT",
+        "INVALID_ENABLED",
+        "INVALID_FAILOVER_URL",
+        "INVALID_FAILOVER_AFTER",
     ];
     let body = dns_free(&f.strict, input, true);
     let create = match ready(named::apply_create(&f.acme, &body, &f.strict, &f.sealer))? {
