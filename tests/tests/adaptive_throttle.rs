@@ -46,21 +46,7 @@ async fn a_receiver_that_takes_100_per_sec_gets_at_most_that_and_every_event() {
     p.put_subscription(&sub).await.unwrap();
 
     let started = Instant::now();
-    let mut sends = tokio::task::JoinSet::new();
-    let mut ids = HashSet::new();
-    for n in 0..EVENTS {
-        let d = dispatch_record(&sub, n);
-        ids.insert(d.dispatch_id.clone());
-        let (producer, topic, key) = (p.producer.clone(), p.kafka.topics.dispatch(), sub.endpoint_key());
-        sends.spawn(async move {
-            producer
-                .send_json(&topic, &key, &d, &[("hookline-attempt", b"1")])
-                .await
-        });
-    }
-    while let Some(sent) = sends.join_next().await {
-        sent.unwrap().unwrap();
-    }
+    let ids = produce(&p, &sub, 0, EVENTS).await;
     eprintln!("{EVENTS} events produced in {:?}", started.elapsed());
 
     // Every event accepted (a 200) at least once.
