@@ -18,6 +18,7 @@ pub mod failover;
 pub mod gate;
 mod memo;
 mod metrics;
+mod ordering;
 mod pacer;
 pub mod retry;
 mod worker;
@@ -154,6 +155,7 @@ pub async fn start(
         topics: topics.clone(),
         metrics,
         failover,
+        ordering: Arc::default(),
     };
     let mut inputs = vec![topics.dispatch()];
     inputs.extend(topics.retry_tiers().into_iter().map(|(_, name)| name));
