@@ -57,11 +57,14 @@ struct Shared {
     /// When the requests it accepted within the last second arrived.
     accepted: Arc<Mutex<std::collections::VecDeque<Instant>>>,
     /// A status for the requests a rule picks; see [`Receiver::fail_when`].
-    fail_when: Arc<Mutex<Option<(u16, Arc<FailRule>)>>>,
+    fail_when: Arc<Mutex<Option<FailWhen>>>,
 }
 
 /// Picks a request (given the ones before it, each with the status it got) to fail.
 type FailRule = dyn Fn(&Received, &[Received]) -> bool + Send + Sync;
+
+/// The status and the rule of [`Receiver::fail_when`].
+type FailWhen = (u16, Arc<FailRule>);
 
 pub struct Receiver {
     pub addr: SocketAddr,

@@ -104,7 +104,9 @@ async fn a_status_retried_after_a_later_one_was_delivered_is_skipped_and_other_m
         .collect();
     assert_eq!(m2, ["sent", "delivered"]);
     assert_eq!(
-        p.metric("hookline_delivery_superseded_total", &superseded).await.unwrap(),
+        p.metric("hookline_delivery_superseded_total", &superseded)
+            .await
+            .unwrap(),
         1.0
     );
 
@@ -161,7 +163,9 @@ async fn per_part_reports_of_a_multi_part_message_make_one_delivery_webhook() {
     assert_eq!(s, 200, "{v}");
     let body = json!({"name": "Statuses", "url": named.url("/s"), "event_types": ["SMS_STATUS"]});
     assert_eq!(
-        p.call("POST", "/api/v1/webhooks", Some(&key), Some(&body.to_string())).await.0,
+        p.call("POST", "/api/v1/webhooks", Some(&key), Some(&body.to_string()))
+            .await
+            .0,
         201
     );
     p.wait_workspace_version(&ws, p.workspace_version(&ws).unwrap(), WAIT)

@@ -128,8 +128,11 @@ impl Marks {
 pub(crate) struct Ordering {
     marks: Mutex<Marks>,
     /// One lock per (endpoint, message) with a status in handling; removed when unused.
-    locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    locks: Arc<Locks>,
 }
+
+/// The lock of each (endpoint, message) in handling, by key.
+type Locks = Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>;
 
 /// A record's turn for its message at its endpoint, from [`Ordering::turn`] until dropped.
 /// Records the ordering does not apply to get an empty turn.
@@ -142,7 +145,7 @@ pub(crate) struct Turn<'a> {
 /// record waits for it.
 struct Held {
     guard: Option<OwnedMutexGuard<()>>,
-    locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    locks: Arc<Locks>,
     key: String,
 }
 

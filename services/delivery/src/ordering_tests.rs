@@ -1,7 +1,7 @@
 use super::*;
 use chrono::{DateTime, TimeZone, Utc};
-use hookline_model::{Dialect, Event, EventKind, Subscription};
 use futures::FutureExt;
+use hookline_model::{Dialect, Event, EventKind, Subscription};
 
 fn at(sec: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 2, 13, 10, 30, sec).unwrap()
@@ -16,7 +16,11 @@ fn status(sub: &str, m: &str, status: MessageStatus, sec: u32) -> Dispatch {
         s.message_id = m.to_string();
         s.status = status;
     }
-    Dispatch::new(event, &Subscription::new(Dialect::Named, "ws", sub, "https://example.com"), 1)
+    Dispatch::new(
+        event,
+        &Subscription::new(Dialect::Named, "ws", sub, "https://example.com"),
+        1,
+    )
 }
 
 fn delivered(d: &Dispatch) -> AttemptRecord {
@@ -50,9 +54,15 @@ fn sent_ranks_below_every_final_status() {
         delivered_at: at(59),
     };
     assert!(mark(Delivered, 1).supersedes(&mark(Sent, 2)), "rank before time");
-    assert!(mark(Undelivered, 3).supersedes(&mark(Delivered, 2)), "equal rank: the later one");
+    assert!(
+        mark(Undelivered, 3).supersedes(&mark(Delivered, 2)),
+        "equal rank: the later one"
+    );
     assert!(!mark(Delivered, 2).supersedes(&mark(Undelivered, 3)));
-    assert!(!mark(Delivered, 2).supersedes(&mark(Delivered, 2)), "a redelivery is not superseded");
+    assert!(
+        !mark(Delivered, 2).supersedes(&mark(Delivered, 2)),
+        "a redelivery is not superseded"
+    );
 }
 
 #[tokio::test]
@@ -62,25 +72,48 @@ async fn a_status_below_a_delivered_one_is_not_sent_and_says_why() {
     let done = status("s1", "m1", MessageStatus::Delivered, 2);
     assert_eq!(attempt(&o, &sent, failed).await, None, "first try of sent, failed");
     assert_eq!(attempt(&o, &done, delivered).await, None);
-    let why = attempt(&o, &sent, delivered).await.expect("the retried sent is superseded");
-    assert!(why.starts_with("superseded by delivered (occurred 2026-02-13T10:30:02+00:00) delivered at "), "{why}");
+    let why = attempt(&o, &sent, delivered)
+        .await
+        .expect("the retried sent is superseded");
+    assert!(
+        why.starts_with("superseded by delivered (occurred 2026-02-13T10:30:02+00:00) delivered at "),
+        "{why}"
+    );
     // The same status again (a redelivery) and a later final are still sent.
     assert_eq!(attempt(&o, &done, delivered).await, None);
-    assert_eq!(attempt(&o, &status("s1", "m1", MessageStatus::Undelivered, 3), delivered).await, None);
+    assert_eq!(
+        attempt(&o, &status("s1", "m1", MessageStatus::Undelivered, 3), delivered).await,
+        None
+    );
     assert!(attempt(&o, &done, delivered).await.is_some(), "now below undelivered");
 }
 
 #[tokio::test]
 async fn other_messages_endpoints_and_kinds_are_not_affected() {
     let o = Ordering::default();
-    assert_eq!(attempt(&o, &status("s1", "m1", MessageStatus::Delivered, 2), delivered).await, None);
-    assert_eq!(attempt(&o, &status("s1", "m2", MessageStatus::Sent, 1), delivered).await, None, "another message");
-    assert_eq!(attempt(&o, &status("s2", "m1", MessageStatus::Sent, 1), delivered).await, None, "another endpoint");
+    assert_eq!(
+        attempt(&o, &status("s1", "m1", MessageStatus::Delivered, 2), delivered).await,
+        None
+    );
+    assert_eq!(
+        attempt(&o, &status("s1", "m2", MessageStatus::Sent, 1), delivered).await,
+        None,
+        "another message"
+    );
+    assert_eq!(
+        attempt(&o, &status("s2", "m1", MessageStatus::Sent, 1), delivered).await,
+        None,
+        "another endpoint"
+    );
     let mut late = status("s1", "m1", MessageStatus::Sent, 3);
     if let EventData::Status(s) = &mut late.event.data {
         s.after_final = true;
     }
-    assert_eq!(attempt(&o, &late, delivered).await, None, "flagged after_final: sent as it is");
+    assert_eq!(
+        attempt(&o, &late, delivered).await,
+        None,
+        "flagged after_final: sent as it is"
+    );
     let mut test = status("s1", "m1", MessageStatus::Sent, 1);
     test.test = true;
     assert_eq!(attempt(&o, &test, delivered).await, None, "a test send");
@@ -98,7 +131,10 @@ async fn one_status_of_a_message_at_a_time_without_holding_up_other_messages() {
     let sent = status("s1", "m1", MessageStatus::Sent, 1);
     let done = status("s1", "m1", MessageStatus::Delivered, 2);
     let first = o.turn(&sent).await;
-    assert!(o.turn(&done).now_or_never().is_none(), "m1's delivered waits for m1's sent");
+    assert!(
+        o.turn(&done).now_or_never().is_none(),
+        "m1's delivered waits for m1's sent"
+    );
     let other = o.turn(&status("s1", "m2", MessageStatus::Sent, 1)).now_or_never();
     assert!(other.is_some(), "another message of the endpoint is not held up");
     drop(other);
