@@ -6,7 +6,8 @@
 //! and rate limit), renders the payload the subscription asked for, signs it, POSTs it with
 //! the subscription's timeout ([`attempt`]), and before the offset may be committed writes an
 //! [`AttemptRecord`] and, after a failure, the record's next step ([`retry`]): its retry tier
-//! with the due time, or the dead-letter topic.
+//! with the due time, or the dead-letter topic. A message's status that would reach an
+//! endpoint after a later status of that message is skipped instead (module `ordering`).
 //!
 //! [`AttemptRecord`]: hookline_model::AttemptRecord
 
