@@ -56,7 +56,15 @@ struct Shared {
     limit_per_sec: Arc<AtomicUsize>,
     /// When the requests it accepted within the last second arrived.
     accepted: Arc<Mutex<std::collections::VecDeque<Instant>>>,
+    /// A status for the requests a rule picks; see [`Receiver::fail_when`].
+    fail_when: Arc<Mutex<Option<FailWhen>>>,
 }
+
+/// Picks a request (given the ones before it, each with the status it got) to fail.
+type FailRule = dyn Fn(&Received, &[Received]) -> bool + Send + Sync;
+
+/// The status and the rule of [`Receiver::fail_when`].
+type FailWhen = (u16, Arc<FailRule>);
 
 pub struct Receiver {
     pub addr: SocketAddr,
@@ -108,6 +116,13 @@ impl Receiver {
     pub fn fail_every_nth_first_attempt(&self, n: usize, status: u16) {
         self.shared.fail_status.store(status, Ordering::SeqCst);
         self.shared.fail_nth_first.store(n, Ordering::SeqCst);
+    }
+
+    /// Answers `status` to every request `rule` picks, given the requests that came before it
+    /// (each with the status it was answered, 0 while still unanswered): to fail one event
+    /// until others have arrived, whatever the timing.
+    pub fn fail_when(&self, status: u16, rule: impl Fn(&Received, &[Received]) -> bool + Send + Sync + 'static) {
+        *self.shared.fail_when.lock().unwrap() = Some((status, Arc::new(rule)));
     }
 
     /// Accepts at most `n` requests in any one second: a request arriving when `n` were
@@ -181,7 +196,8 @@ async fn record(State(s): State<Shared>, method: Method, uri: Uri, headers: Head
         .collect();
     let at = Instant::now();
     let over_limit = over_limit(&s, at);
-    let index = {
+    let rule = s.fail_when.lock().unwrap().clone();
+    let (index, ruled) = {
         let mut seen = s.seen.lock().unwrap();
         seen.push(Received {
             method: method.to_string(),
@@ -192,7 +208,9 @@ async fn record(State(s): State<Shared>, method: Method, uri: Uri, headers: Head
             wall_ms: chrono::Utc::now().timestamp_millis(),
             status: 0,
         });
-        seen.len() - 1
+        let index = seen.len() - 1;
+        let ruled = rule.and_then(|(status, rule)| rule(&seen[index], &seen[..index]).then_some(status));
+        (index, ruled)
     };
     let delay = s.delay_ms.load(Ordering::SeqCst);
     if delay > 0 {
@@ -207,6 +225,8 @@ async fn record(State(s): State<Shared>, method: Method, uri: Uri, headers: Head
         || (nth > 0 && first_attempt && (s.first_attempts.fetch_add(1, Ordering::SeqCst) + 1) % nth == 0);
     let status = if over_limit {
         429
+    } else if let Some(status) = ruled {
+        status
     } else if failing {
         s.fail_status.load(Ordering::SeqCst)
     } else {

@@ -94,10 +94,20 @@ async fn opt_in_fields_no_secret_and_stable_webhook_id() {
     let (mut p, rx, ws, _key) = setup(None, Some(fields)).await;
     p.send_accepted(&ws, "m-1", "c-1").await.unwrap();
     let dlr = r#"{"id":"c-1","stat":"EXPIRED","err":"004","done_at":"2026-02-13T11:00:00Z"}"#;
+    // The first attempt fails: its retry (10 s later) carries the same webhook id.
+    rx.fail_next(1, 500);
     p.send_dlr("c-1", dlr).await.unwrap();
-    // The same DLR again (a carrier resend, or a reprocessed record): same webhook id.
+    // The same DLR again (a carrier resend): the message has had its final report, so no
+    // second delivery webhook (one per message), only a late status event.
     p.send_dlr("c-1", dlr).await.unwrap();
-    let got = rx.expect_n(2, WAIT, |_| true, "the DLR and its resend").await;
+    let got = rx.expect_n(2, WAIT, |_| true, "the DLR and its retry").await;
+    p.wait_settled(WAIT, "the resent DLR").await.unwrap();
+    assert_eq!(rx.requests().len(), 2, "one delivery webhook, attempted twice");
+    assert_eq!(
+        p.metric("hookline_enrich_late_statuses_total", &[]).await.unwrap(),
+        1.0,
+        "the resend was read"
+    );
     assert_eq!(
         got[0].json(),
         json!({"message_id":"m-1","telecom_message_id":"c-1","status":"EXPIRED","workspace_id":ws})

@@ -6,7 +6,8 @@
 //! and rate limit), renders the payload the subscription asked for, signs it, POSTs it with
 //! the subscription's timeout ([`attempt`]), and before the offset may be committed writes an
 //! [`AttemptRecord`] and, after a failure, the record's next step ([`retry`]): its retry tier
-//! with the due time, or the dead-letter topic.
+//! with the due time, or the dead-letter topic. A message's status that would reach an
+//! endpoint after a later status of that message is skipped instead (module `ordering`).
 //!
 //! [`AttemptRecord`]: hookline_model::AttemptRecord
 
@@ -18,6 +19,7 @@ pub mod failover;
 pub mod gate;
 mod memo;
 mod metrics;
+mod ordering;
 mod pacer;
 pub mod retry;
 mod shared_rate;
@@ -157,6 +159,7 @@ pub async fn start(
         topics: topics.clone(),
         metrics,
         failover,
+        ordering: Arc::default(),
     };
     let mut inputs = vec![topics.dispatch()];
     inputs.extend(topics.retry_tiers().into_iter().map(|(_, name)| name));

@@ -39,6 +39,9 @@ pub(crate) struct Metrics {
     /// `hookline_delivery_probes_total{outcome}`: pings of a failed-over endpoint's primary
     /// URL (`ok`: a 2xx, `failed`: anything else).
     pub probes: IntCounterVec,
+    /// `hookline_delivery_superseded_total{event_type}`: statuses not sent because a later
+    /// status of their message was already delivered to the endpoint ([`crate::ordering`]).
+    pub superseded: IntCounterVec,
 }
 
 impl Metrics {
@@ -127,6 +130,12 @@ impl Metrics {
                 "hookline_delivery_probes_total",
                 "Pings of failed-over endpoints' primary URLs, by outcome.",
                 &["outcome"],
+            ),
+            superseded: counter_vec(
+                r,
+                "hookline_delivery_superseded_total",
+                "Statuses not sent because a later status of their message was delivered, by event type.",
+                &["event_type"],
             ),
         }
     }

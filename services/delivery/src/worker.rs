@@ -22,6 +22,7 @@ use crate::attempt::{Attempted, Attempter};
 use crate::failover::Failover;
 use crate::gate::{Gate, Gates, Saturated};
 use crate::metrics::Metrics;
+use crate::ordering::Ordering;
 use crate::retry::{Next, Schedule};
 use chrono::{TimeZone, Utc};
 use hookline_config::Topics;
@@ -65,6 +66,8 @@ pub(crate) struct Worker {
     pub metrics: Arc<Metrics>,
     /// Which URL of a subscription with a failover URL each attempt goes to.
     pub failover: Arc<Failover>,
+    /// The latest status of each message delivered per endpoint ([`crate::ordering`]).
+    pub ordering: Arc<Ordering>,
 }
 
 /// How far a record got: `Err` ends its handling with that outcome (a skip, a deferral, a
@@ -115,6 +118,12 @@ impl Worker {
     /// Prepare, admit, attempt, then make the outcome durable.
     async fn stages(&self, msg: &OwnedMessage, d: Dispatch, attempt: u32, lease: &Lease) -> Stage<Handled> {
         let prepared = self.prepare(msg, d, attempt).await?;
+        // Held until the outcome, so no other status of the message goes to the endpoint
+        // meanwhile; taken before admission, so waiting for it holds no request slot.
+        let turn = self.ordering.turn(&prepared.d).await;
+        if let Some(why) = turn.superseded() {
+            return Err(self.superseded(&prepared, &why).await);
+        }
         // Since when the record has been put back without an attempt (kept across deferrals).
         let deferred_since = headers::get_i64(msg.headers(), headers::FIRST_SEEN_MS);
         let admitted = self.admit(&prepared, deferred_since).await?;
@@ -124,6 +133,7 @@ impl Worker {
             return Err(self.handed_over());
         }
         let attempted = self.attempt(&prepared, admitted).await;
+        turn.outcome(&attempted.record);
         let attempted = self.defer_throttled(&prepared, attempted, deferred_since).await?;
         Ok(self.settle(&prepared, attempted).await)
     }
@@ -272,6 +282,14 @@ impl Worker {
         };
         let (logged, forwarded) = tokio::join!(self.log(&record, d), forward);
         both(logged, forwarded.into())
+    }
+
+    /// A status not sent because a later one of its message was already delivered to the
+    /// endpoint: a skipped attempt saying so, never a dead letter (nothing failed).
+    async fn superseded(&self, p: &Prepared, why: &str) -> Handled {
+        let kind = p.d.event.kind();
+        self.metrics.superseded.with_label_values(&[kind.as_str()]).inc();
+        self.log(&skipped(&p.d, p.attempt, &p.sub.url, why), &p.d).await
     }
 
     /// A record whose partition was revoked while it waited: no attempt, nothing committed;

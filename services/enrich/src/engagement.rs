@@ -25,9 +25,14 @@ use prometheus::IntCounterVec;
 use std::time::{Duration, Instant};
 
 impl Enricher {
-    /// A DLR joined with its message: the delivery webhook for a final status, and a status
-    /// event for every status, flagged `after_final` when the message already had a final one
-    /// (decided by an atomic claim on the message's final status).
+    /// A DLR joined with its message: the delivery webhook for the message's first final
+    /// status, and a status event for every status, flagged `after_final` when the message
+    /// already had a final one (decided by an atomic claim on the message's final status).
+    ///
+    /// One delivery webhook per message, as the 23 Telecom and SMSEdge payloads (one per
+    /// `message_id`, with `num_parts`/`parts`) promise: a multi-part message has one carrier id,
+    /// and the carrier's per-part reports cannot be told apart, so the first final report
+    /// stands for the message and the others are `after_final` status events only.
     pub(crate) async fn joined_dlr(&self, msg: &OwnedMessage, dlr: &CarrierDlr, meta: &AcceptedMessage) -> Handled {
         let mut status = Event::dlr_status(dlr, meta);
         let after_final = if dlr.status.is_final() {
@@ -69,7 +74,7 @@ impl Enricher {
         if let EventData::Status(s) = &mut status.data {
             s.after_final = after_final;
         }
-        if dlr.status.is_final() {
+        if dlr.status.is_final() && !after_final {
             if let stop @ Handled::Abort(_) = fanout::fan_out(self, &Event::delivery(dlr, meta)).await {
                 return stop;
             }
