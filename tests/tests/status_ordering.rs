@@ -42,8 +42,9 @@ async fn report(p: &TestPipeline, m: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_status_retried_after_a_later_one_was_delivered_is_skipped_and_other_messages_go_on() {
-    // Named retries 1 s and 3 s apart.
-    let mut p = TestPipeline::start_with(&unique("ord"), &Service::ALL, &["--retry-delay-scale=0.1"])
+    // Named retries 5 s and 15 s apart: m2's whole round (accepted, `sent`, reported,
+    // `delivered`) fits before m1's `sent` is retried, even on a busy machine.
+    let mut p = TestPipeline::start_with(&unique("ord"), &Service::ALL, &["--retry-delay-scale=0.5"])
         .await
         .unwrap();
     let ws = format!("ws-{}", p.id);

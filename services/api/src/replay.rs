@@ -9,7 +9,8 @@
 //! ([`hookline_kafka::history`]); each matching record (test sends, replays and repeats of
 //! one webhook id left out) is produced to the dispatch topic again, in its original order,
 //! with its original webhook id and `replay: true`, so delivery sends it like live traffic:
-//! after the endpoint's queue, under its rate limit and concurrency, with its retry policy and
+//! after the endpoint's queue, under its rate limit and concurrency (so neighbours may arrive
+//! swapped, as in live traffic), with its retry policy and
 //! the subscription as configured now (URL, secret, enabled). Receivers see
 //! `X-Webhook-Replay: true` next to the usual headers.
 //!
