@@ -33,10 +33,12 @@
 //! `rate_limit` (0–10000 requests per second, 0 or `null` for the system default), `enabled`,
 //! `failover_url` (the URL policy like `url`, different from it; `null` removes it) and
 //! `failover_after` (1–100 consecutive failed attempts to `url` before attempts go to the
-//! failover URL, `null` for the default 3; see `hookline_delivery::failover`). Validation
+//! failover URL, `null` for the default 3; see `hookline_delivery::failover`) and `batch`
+//! (`{"max_events": 2–1000, "max_wait_ms": 1–10000}`, both required, or `null`: off, the
+//! default; see `hookline_delivery::batch`). Validation
 //! runs in this order and the first failure is returned: `INVALID_BODY`, `INVALID_NAME`,
 //! `INVALID_URL`, `INVALID_EVENT_TYPE`, `INVALID_FILTER`, `INVALID_RATE_LIMIT`,
-//! `INVALID_ENABLED`, `INVALID_FAILOVER_URL`, `INVALID_FAILOVER_AFTER`. A rejected
+//! `INVALID_ENABLED`, `INVALID_FAILOVER_URL`, `INVALID_FAILOVER_AFTER`, `INVALID_BATCH`. A rejected
 //! request changes nothing. Unknown top-level keys are ignored; an unknown key inside
 //! `filter` is refused (`INVALID_FILTER`), since a misspelt filter would otherwise silently
 //! match every event. `status` filter values must be statuses events carry (`sent`, `failed`,
@@ -417,5 +419,39 @@ mod tests {
         );
         let sub = ws.subscription(id).unwrap();
         assert_eq!((sub.failover_url.clone(), sub.failover_after), (None, 0));
+    }
+
+    /// Issue 17: `batch` is off unless asked for, checked last (`INVALID_BATCH`), shown, changed
+    /// as a whole by a patch and turned off by `null`.
+    #[tokio::test]
+    async fn batch_is_checked_shown_and_cleared() {
+        for (extra, code_) in [
+            (r#""batch":{"max_events":1,"max_wait_ms":100}"#, "INVALID_BATCH"),
+            (r#""batch":{"max_events":1001,"max_wait_ms":100}"#, "INVALID_BATCH"),
+            (r#""batch":{"max_events":10,"max_wait_ms":0}"#, "INVALID_BATCH"),
+            (r#""batch":{"max_events":10,"max_wait_ms":10001}"#, "INVALID_BATCH"),
+            (r#""batch":{"max_events":10}"#, "INVALID_BATCH"),
+            (r#""batch":{"max_events":10,"max_wait_ms":100,"x":1}"#, "INVALID_BATCH"),
+            (r#""batch":{"max_events":"10","max_wait_ms":100}"#, "INVALID_BATCH"),
+            (r#""batch":10"#, "INVALID_BATCH"),
+            // The documented order: the failover threshold before the batch.
+            (r#""failover_after":0,"batch":10"#, "INVALID_FAILOVER_AFTER"),
+        ] {
+            assert_eq!(code(&with(extra)).await, code_, "{extra}");
+        }
+        let (ws, out) = create(&WorkspaceConfig::new("w"), &with("")).await.unwrap();
+        assert_eq!(out["batch"], Value::Null, "off by default");
+        let id = out["id"].as_str().unwrap();
+        let (ws, v) = apply_patch(&ws, id, br#"{"batch":{"max_events":10,"max_wait_ms":200}}"#, &policy())
+            .await
+            .unwrap();
+        assert_eq!(v["batch"], json!({"max_events": 10, "max_wait_ms": 200}));
+        let sub = ws.subscription(id).unwrap();
+        assert_eq!(sub.batch.map(|b| (b.max_events, b.max_wait_ms)), Some((10, 200)));
+        let (ws, v) = apply_patch(&ws, id, br#"{"rate_limit":5}"#, &policy()).await.unwrap();
+        assert_eq!(v["batch"]["max_events"], 10, "kept by a patch that does not send it");
+        let (ws, v) = apply_patch(&ws, id, br#"{"batch":null}"#, &policy()).await.unwrap();
+        assert_eq!(v["batch"], Value::Null);
+        assert_eq!(ws.subscription(id).unwrap().batch, None);
     }
 }

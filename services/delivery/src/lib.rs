@@ -12,6 +12,7 @@
 
 mod aimd;
 pub mod attempt;
+mod batch;
 pub mod client;
 mod credentials;
 pub mod failover;
@@ -154,6 +155,7 @@ pub async fn start(
         topics: topics.clone(),
         metrics,
         failover,
+        batches: Arc::default(),
     };
     let mut inputs = vec![topics.dispatch()];
     inputs.extend(topics.retry_tiers().into_iter().map(|(_, name)| name));

@@ -635,6 +635,8 @@ fn attempt_seed(d: &Dispatch) -> AttemptRecord {
         dead_lettered: false,
         throttled_rate_per_sec: None,
         url_kind: None,
+        batch_id: None,
+        batch_size: None,
     }
 }
 
