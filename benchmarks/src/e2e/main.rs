@@ -68,6 +68,11 @@ struct Args {
     /// to measure a tuning without a rebuild.
     #[arg(long, default_value = "")]
     kafka_options: String,
+    /// Records delivery handles at once (`HOOKLINE_DELIVERY_MAX_IN_FLIGHT`; 0: its default,
+    /// 1,024). Records waiting for a batch count, so batching at a high event rate over many
+    /// endpoints needs more.
+    #[arg(long, default_value_t = 0)]
+    delivery_max_in_flight: usize,
     /// Tokio worker threads of each service (`TOKIO_WORKER_THREADS`; 0: tokio's default, one
     /// per core).
     #[arg(long, default_value_t = 0)]
@@ -145,10 +150,12 @@ async fn main() -> anyhow::Result<()> {
                 ..Subscription::new(dialect, ws, format!("sub{n}"), format!("http://{addr}/{ws}/{n}"))
             };
             if named {
-                // A DLR's status event (every DLR) and the click: one webhook per event, as
-                // the 23 Telecom subscription's delivery (final DLRs only, which these are).
+                // A DLR's `delivered` status and the click: one webhook per event, as the 23
+                // Telecom subscription's delivery (final DLRs, which these are) and click.
                 sub.event_types = vec![NamedEventType::SmsStatus, NamedEventType::LinkHit];
                 sub.event_kinds = vec![EventKind::Status, EventKind::Click];
+                // Not the `sent` status of each message loaded before the timed phase.
+                sub.filters.status = vec!["delivered".into()];
                 sub.batch = args.batch;
             }
             sub
@@ -179,6 +186,14 @@ async fn main() -> anyhow::Result<()> {
         ("HOOKLINE_DELIVERY_GROUP", format!("{run}-delivery")),
         ("HOOKLINE_API_ATTEMPTS_GROUP", format!("{run}-api")),
         ("HOOKLINE_KAFKA_OPTIONS", args.kafka_options.clone()),
+        (
+            "HOOKLINE_DELIVERY_MAX_IN_FLIGHT",
+            if args.delivery_max_in_flight > 0 {
+                args.delivery_max_in_flight.to_string()
+            } else {
+                String::new()
+            },
+        ),
         (
             "TOKIO_WORKER_THREADS",
             if args.worker_threads > 0 {
