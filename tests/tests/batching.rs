@@ -27,11 +27,7 @@ fn refs(r: &Received) -> Vec<String> {
 
 /// The refs delivered (answered 2xx) in `requests`.
 fn delivered(requests: &[Received]) -> BTreeSet<String> {
-    requests
-        .iter()
-        .filter(|r| r.status == 200)
-        .flat_map(refs)
-        .collect()
+    requests.iter().filter(|r| r.status == 200).flat_map(refs).collect()
 }
 
 fn is_batch(r: &Received) -> bool {
@@ -49,7 +45,9 @@ async fn batches_are_signed_as_one_body_retried_as_a_whole_and_opt_in() {
     let batched = Receiver::start().await;
     let single = Receiver::start().await;
     let create = |url: String, extra: Value| {
-        let mut body = json!({"name": "Batching", "url": url, "event_types": ["SMS_STATUS"]});
+        // `delivered` only: not the `sent` status each accepted message has.
+        let mut body = json!({"name": "Batching", "url": url, "event_types": ["SMS_STATUS"],
+                              "filter": {"status": ["delivered"]}});
         body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         let (p, key) = (&p, &key);
         async move { p.call("POST", HOOKS, Some(key), Some(&body.to_string())).await }
@@ -62,10 +60,18 @@ async fn batches_are_signed_as_one_body_retried_as_a_whole_and_opt_in() {
         json!({"batch": "10"}),
     ] {
         let (s, v) = create(batched.url("/x"), bad.clone()).await;
-        assert_eq!((s, v["error_code"].as_str()), (400, Some("INVALID_BATCH")), "{bad}: {v}");
+        assert_eq!(
+            (s, v["error_code"].as_str()),
+            (400, Some("INVALID_BATCH")),
+            "{bad}: {v}"
+        );
     }
     let (s, v) = create(batched.url("/x"), json!({"failover_after": 0, "batch": 1})).await;
-    assert_eq!((s, v["error_code"].as_str()), (400, Some("INVALID_FAILOVER_AFTER")), "{v}");
+    assert_eq!(
+        (s, v["error_code"].as_str()),
+        (400, Some("INVALID_FAILOVER_AFTER")),
+        "{v}"
+    );
 
     let (s, a) = create(
         batched.url("/batched"),
@@ -87,13 +93,17 @@ async fn batches_are_signed_as_one_body_retried_as_a_whole_and_opt_in() {
     // The first batch fails: its events are retried, together.
     batched.fail_next(1, 500);
     let all: BTreeSet<String> = (0..EVENTS).map(|i| format!("m{i}")).collect();
-    for m in &all {
-        let carrier = format!("c-{m}");
-        p.send_accepted(&ws, m, &carrier).await.unwrap();
-        p.send_dlr(&carrier, &format!("id:{carrier} stat:DELIVRD err:000"))
-            .await
-            .unwrap();
-    }
+    // All at once, so that they reach delivery within a batch's wait of each other.
+    let (p, ws) = (&p, &ws);
+    futures::future::join_all(all.iter().map(|m| async move {
+        p.send_accepted(ws, m, &format!("c-{m}")).await.unwrap();
+    }))
+    .await;
+    futures::future::join_all(all.iter().map(|m| async move {
+        let receipt = format!("id:c-{m} stat:DELIVRD err:000");
+        p.send_dlr(&format!("c-{m}"), &receipt).await.unwrap();
+    }))
+    .await;
     let singles = single
         .expect_n(EVENTS, WAIT, |_| true, "every event, one request each")
         .await;
@@ -115,14 +125,25 @@ async fn batches_are_signed_as_one_body_retried_as_a_whole_and_opt_in() {
     let requests = batched.requests();
     assert!(
         requests.len() <= 25,
-        "{} requests for {EVENTS} events in batches of up to 10",
-        requests.len()
+        "{} requests for {EVENTS} events in batches of up to 10: (status, events, attempt) {:?}",
+        requests.len(),
+        requests
+            .iter()
+            .map(|r| (
+                r.status,
+                refs(r).len(),
+                r.header("x-webhook-attempt").map(str::to_string)
+            ))
+            .collect::<Vec<_>>()
     );
     for r in &requests {
         assert!(is_batch(r), "{:?}", r.headers);
         let events = r.json()["events"].as_array().unwrap().clone();
         assert!((1..=10).contains(&events.len()), "{} events", events.len());
-        assert_eq!(r.header("x-webhook-batch-size"), Some(events.len().to_string().as_str()));
+        assert_eq!(
+            r.header("x-webhook-batch-size"),
+            Some(events.len().to_string().as_str())
+        );
         for e in &events {
             assert_eq!(e["type"], "SMS_STATUS");
             assert!(e["id"].as_str().is_some_and(|id| !id.is_empty()), "{e}");
@@ -186,5 +207,9 @@ async fn batches_are_signed_as_one_body_retried_as_a_whole_and_opt_in() {
     assert_eq!(s, 200, "{v}");
     let all_now = batched.expect_n(before + 1, WAIT, |_| true, "the test send").await;
     let test = all_now.last().unwrap();
-    assert!(!is_batch(test) && test.json().get("events").is_none(), "{:?}", test.headers);
+    assert!(
+        !is_batch(test) && test.json().get("events").is_none(),
+        "{:?}",
+        test.headers
+    );
 }

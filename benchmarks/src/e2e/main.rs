@@ -105,7 +105,10 @@ fn parse_batch(s: &str) -> Result<BatchPolicy, String> {
         max_events: n.parse().map_err(|e| format!("max events: {e}"))?,
         max_wait_ms: t.parse().map_err(|e| format!("max wait: {e}"))?,
     };
-    policy.valid().then_some(policy).ok_or_else(|| "out of range (2..=1000, 1..=10000)".into())
+    policy
+        .valid()
+        .then_some(policy)
+        .ok_or_else(|| "out of range (2..=1000, 1..=10000)".into())
 }
 
 #[tokio::main]

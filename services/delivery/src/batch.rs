@@ -144,7 +144,10 @@ mod tests {
         let next = b.add("w/a", 3, long, 4).expect("a full batch takes no more");
         let started = Instant::now();
         assert_eq!(pending.ready().await, vec![1, 2, 3]);
-        assert!(started.elapsed() < Duration::from_secs(5), "sent when full, not after its wait");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "sent when full, not after its wait"
+        );
         assert!(b.add("w/a", 3, long, 5).is_none());
         drop(next);
         assert_eq!(b.open_batches(), 2);

@@ -74,10 +74,26 @@ mod tests {
 
     #[test]
     fn bounds() {
-        assert!(BatchPolicy { max_events: 2, max_wait_ms: 1 }.valid());
-        assert!(!BatchPolicy { max_events: 1, max_wait_ms: 1 }.valid());
-        assert!(!BatchPolicy { max_events: 10, max_wait_ms: 0 }.valid());
-        let c = BatchPolicy { max_events: 5000, max_wait_ms: 0 }.clamped();
+        assert!(BatchPolicy {
+            max_events: 2,
+            max_wait_ms: 1
+        }
+        .valid());
+        assert!(!BatchPolicy {
+            max_events: 1,
+            max_wait_ms: 1
+        }
+        .valid());
+        assert!(!BatchPolicy {
+            max_events: 10,
+            max_wait_ms: 0
+        }
+        .valid());
+        let c = BatchPolicy {
+            max_events: 5000,
+            max_wait_ms: 0,
+        }
+        .clamped();
         assert_eq!((c.max_events, c.max_wait_ms), (MAX_BATCH_EVENTS, 1));
     }
 }

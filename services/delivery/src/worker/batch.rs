@@ -76,10 +76,7 @@ impl Worker {
                 Ok(attempted) => self.settle(&p, attempted).await,
                 Err(done) => done,
             },
-            Outcome::Deferred { due_ms, reason } => {
-                self.defer(&p.d, p.attempt, due_ms, reason, deferred_since)
-                    .await
-            }
+            Outcome::Deferred { due_ms, reason } => self.defer(&p.d, p.attempt, due_ms, reason, deferred_since).await,
             Outcome::HandedOver => self.handed_over(),
         }
     }

@@ -20,7 +20,9 @@ async fn batch_is_checked_shown_and_cleared() {
     ] {
         assert_eq!(code(&with(extra)).await, code_, "{extra}");
     }
-    let (ws, out) = create(&WorkspaceConfig::new("w"), &with("")).await.unwrap();
+    let (ws, out) = create(&WorkspaceConfig::new("w"), &with(r#""rate_limit":0"#))
+        .await
+        .unwrap();
     assert_eq!(out["batch"], Value::Null, "off by default");
     let id = out["id"].as_str().unwrap();
     let (ws, v) = apply_patch(&ws, id, br#"{"batch":{"max_events":10,"max_wait_ms":200}}"#, &policy())
