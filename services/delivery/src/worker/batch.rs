@@ -27,7 +27,7 @@ pub(crate) struct Member {
 /// What became of a member's batch.
 enum Outcome {
     /// Sent: the member's own attempt record (the batch's response) and `Retry-After`.
-    Sent(Attempted),
+    Sent(Box<Attempted>),
     /// Not admitted: put back, same attempt, due at `due_ms`.
     Deferred { due_ms: i64, reason: &'static str },
     /// Its partition was revoked before the batch went: left to the next owner.
@@ -72,7 +72,7 @@ impl Worker {
             return Handled::Abort("the batch this record was in was not sent".into());
         };
         match outcome {
-            Outcome::Sent(attempted) => match self.defer_throttled(&p, attempted, deferred_since).await {
+            Outcome::Sent(attempted) => match self.defer_throttled(&p, *attempted, deferred_since).await {
                 Ok(attempted) => self.settle(&p, attempted).await,
                 Err(done) => done,
             },
@@ -127,10 +127,10 @@ impl Worker {
         shared.record.payload = String::new();
         for (m, envelope) in members.into_iter().zip(envelopes) {
             let record = member_record(&shared.record, &m.p, envelope, &id, size);
-            let _ = m.reply.send(Outcome::Sent(Attempted {
+            let _ = m.reply.send(Outcome::Sent(Box::new(Attempted {
                 record,
                 retry_after: shared.retry_after,
-            }));
+            })));
         }
     }
 }
