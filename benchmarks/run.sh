@@ -10,7 +10,9 @@
 #
 # Scenarios: a (all endpoints healthy, plus the bare minimum on the same broker), b (every 10th
 # event to an endpoint that times out), c (a million events waiting in a retry tier), d (every
-# event fanned out to 10 subscriptions), floor (not in the default set: the topology floor, the
+# event fanned out to 10 subscriptions), d-named and d-batch (not in the default set: d with named
+# subscriptions, without and with batching, BATCH=MAX_EVENTS:MAX_WAIT_MS, default 100:500),
+# floor (not in the default set: the topology floor, the
 # four hops with Hookline's consume loop and clients but none of its work; see
 # benchmarks/src/e2e/floor.rs). Output: the tables, also appended to
 # ~/.cache/hookline/bench-<date>.md. BENCH_KAFKA_PORT (default 19094; the controller takes the
@@ -28,6 +30,7 @@ PORT="${BENCH_KAFKA_PORT:-19094}"
 RATE="${RATE:-2000}"
 SECS="${SECONDS_:-20}"
 FANOUT_RATE="${FANOUT_RATE:-$((RATE / 4))}"
+BATCH="${BATCH:-100:500}"
 WARMUP_RATE="${WARMUP_RATE:-2000}"
 WARMUP_SECS="${WARMUP_SECS:-20}"
 out="$CACHE/bench-$(date -u +%Y%m%d-%H%M%S).md"
@@ -70,8 +73,10 @@ for s in "${scenarios[@]}"; do
     b) run b --rate "$RATE" --seconds "$SECS" --slow-neighbour --baseline-records 0 ;;
     c) run c --rate "$RATE" --seconds "$SECS" --parked 1000000 --baseline-records 0 ;;
     d) run d --rate "$FANOUT_RATE" --seconds "$SECS" --fanout 10 --baseline-records 0 ;;
+    d-named) run d-named --rate "$FANOUT_RATE" --seconds "$SECS" --fanout 10 --baseline-records 0 --named ;;
+    d-batch) run d-batch --rate "$FANOUT_RATE" --seconds "$SECS" --fanout 10 --baseline-records 0 --batch "$BATCH" ;;
     floor) run floor --rate "$RATE" --seconds "$SECS" --floor --baseline-records 0 ;;
-    *) echo "unknown scenario $s (a, b, c, d or floor)" >&2; exit 2 ;;
+    *) echo "unknown scenario $s (a, b, c, d, d-named, d-batch or floor)" >&2; exit 2 ;;
   esac
 done
 log "tables appended to $out"

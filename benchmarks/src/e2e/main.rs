@@ -50,6 +50,13 @@ struct Args {
     /// Subscriptions per workspace (scenario d: fan-out of each event).
     #[arg(long, default_value_t = 1)]
     fanout: usize,
+    /// Named subscriptions (`SMS_STATUS` and `LINK_HIT`, the named envelope) instead of 23
+    /// Telecom ones: the baseline of `--batch`.
+    #[arg(long)]
+    named: bool,
+    /// Named subscriptions with batching: `MAX_EVENTS:MAX_WAIT_MS` (implies `--named`).
+    #[arg(long, value_parser = parse_batch)]
+    batch: Option<BatchPolicy>,
     /// Send every 10th event to an extra endpoint that answers after its timeout (scenario b);
     /// latency is then reported for the healthy endpoints only.
     #[arg(long)]
@@ -61,6 +68,11 @@ struct Args {
     /// to measure a tuning without a rebuild.
     #[arg(long, default_value = "")]
     kafka_options: String,
+    /// Records delivery handles at once (`HOOKLINE_DELIVERY_MAX_IN_FLIGHT`; 0: its default,
+    /// 1,024). Records waiting for a batch count, so batching at a high event rate over many
+    /// endpoints needs more.
+    #[arg(long, default_value_t = 0)]
+    delivery_max_in_flight: usize,
     /// Tokio worker threads of each service (`TOKIO_WORKER_THREADS`; 0: tokio's default, one
     /// per core).
     #[arg(long, default_value_t = 0)]
@@ -83,7 +95,21 @@ struct Args {
     floor_target: String,
 }
 
-const SECRET: &str = "bench-signing-secret";
+/// Every subscription's signing secret: a Standard Webhooks secret (`whsec_` + base64), which
+/// named subscriptions need; `X-Webhook-Signature` uses its bytes as they are.
+const SECRET: &str = "whsec_YmVuY2gtc2lnbmluZy1zZWNyZXQ=";
+
+fn parse_batch(s: &str) -> Result<BatchPolicy, String> {
+    let (n, t) = s.split_once(':').ok_or("MAX_EVENTS:MAX_WAIT_MS")?;
+    let policy = BatchPolicy {
+        max_events: n.parse().map_err(|e| format!("max events: {e}"))?,
+        max_wait_ms: t.parse().map_err(|e| format!("max wait: {e}"))?,
+    };
+    policy
+        .valid()
+        .then_some(policy)
+        .ok_or_else(|| "out of range (2..=1000, 1..=10000)".into())
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -117,16 +143,25 @@ async fn main() -> anyhow::Result<()> {
     }
     let mut first_subs = Vec::new();
     for ws in &workspaces {
-        let sub = |n: usize| Subscription {
-            event_kinds: vec![EventKind::Delivery, EventKind::Click],
-            signing_secret: Some(SealedSecret(sealer.seal(SECRET))),
-            rate_limit_per_sec: 10_000,
-            ..Subscription::new(
-                Dialect::Telecom23,
-                ws,
-                format!("sub{n}"),
-                format!("http://{addr}/{ws}/{n}"),
-            )
+        let named = args.named || args.batch.is_some();
+        let sub = |n: usize| {
+            let dialect = if named { Dialect::Named } else { Dialect::Telecom23 };
+            let mut sub = Subscription {
+                event_kinds: vec![EventKind::Delivery, EventKind::Click],
+                signing_secret: Some(SealedSecret(sealer.seal(SECRET))),
+                rate_limit_per_sec: 10_000,
+                ..Subscription::new(dialect, ws, format!("sub{n}"), format!("http://{addr}/{ws}/{n}"))
+            };
+            if named {
+                // A DLR's `delivered` status and the click: one webhook per event, as the 23
+                // Telecom subscription's delivery (final DLRs, which these are) and click.
+                sub.event_types = vec![NamedEventType::SmsStatus, NamedEventType::LinkHit];
+                sub.event_kinds = vec![EventKind::Status, EventKind::Click];
+                // Not the `sent` status of each message loaded before the timed phase.
+                sub.filters.status = vec!["delivered".into()];
+                sub.batch = args.batch;
+            }
+            sub
         };
         let mut config = WorkspaceConfig::new(ws.clone());
         // Every click is a first click (its own recipient), so each one still claims in Redis.
@@ -154,6 +189,14 @@ async fn main() -> anyhow::Result<()> {
         ("HOOKLINE_DELIVERY_GROUP", format!("{run}-delivery")),
         ("HOOKLINE_API_ATTEMPTS_GROUP", format!("{run}-api")),
         ("HOOKLINE_KAFKA_OPTIONS", args.kafka_options.clone()),
+        (
+            "HOOKLINE_DELIVERY_MAX_IN_FLIGHT",
+            if args.delivery_max_in_flight > 0 {
+                args.delivery_max_in_flight.to_string()
+            } else {
+                String::new()
+            },
+        ),
         (
             "TOKIO_WORKER_THREADS",
             if args.worker_threads > 0 {
@@ -317,7 +360,7 @@ async fn main() -> anyhow::Result<()> {
     drop(services);
 
     println!(
-        "\n## {}, {} events/s offered for {} s ({} events, {} % clicks, the rest DLRs; {} endpoints, fan-out {}, {} partitions{})\n",
+        "\n## {}, {} events/s offered for {} s ({} events, {} % clicks, the rest DLRs; {} endpoints, fan-out {}, {} partitions{}{})\n",
         if args.floor {
             "Topology floor (the four hops, none of Hookline's work)"
         } else {
@@ -334,6 +377,11 @@ async fn main() -> anyhow::Result<()> {
             "; every 10th event to an endpoint that times out, latency of the others"
         } else {
             ""
+        },
+        match (args.batch, args.named) {
+            (Some(b), _) => format!("; named subscriptions, batches of up to {} events or {} ms", b.max_events, b.max_wait_ms),
+            (None, true) => "; named subscriptions".to_string(),
+            (None, false) => String::new(),
         }
     );
     println!(

@@ -79,9 +79,9 @@ async fn receive(
     let now = Instant::now();
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let expected = hookline_security::sign(&s.secret, header("x-webhook-timestamp"), &body);
-    let message_id = serde_json::from_slice::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v["message_id"].as_str().map(str::to_string));
+    let message_ids = serde_json::from_slice::<serde_json::Value>(&body)
+        .map(|v| message_ids(&v))
+        .unwrap_or_default();
     let mut g = s.arrivals.inner.lock().unwrap();
     g.requests += 1;
     g.peers.insert(peer);
@@ -89,8 +89,26 @@ async fn receive(
         g.bad_signatures += 1;
         return StatusCode::UNAUTHORIZED;
     }
-    if let Some(id) = message_id {
+    for id in message_ids {
         g.first.entry(id).or_insert(now);
     }
     StatusCode::OK
+}
+
+/// The message ids a body is about: a 23 Telecom payload's `message_id`, a named envelope's
+/// message (`data.message_ref`, or `data.source_message.message_ref` for a link hit), each
+/// envelope's of a batch (`{"events": [...]}`).
+fn message_ids(v: &serde_json::Value) -> Vec<String> {
+    if let Some(events) = v["events"].as_array() {
+        return events.iter().flat_map(message_ids).collect();
+    }
+    [
+        &v["message_id"],
+        &v["data"]["message_ref"],
+        &v["data"]["source_message"]["message_ref"],
+    ]
+    .into_iter()
+    .find_map(|id| id.as_str())
+    .map(|id| vec![id.to_string()])
+    .unwrap_or_default()
 }

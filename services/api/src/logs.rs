@@ -29,8 +29,9 @@ pub async fn handle(
     Ok(Json(json!({ "count": logs.len(), "logs": logs })))
 }
 
-/// One log entry: the attempt record with request headers as an object, and `url_kind`
-/// (`primary`/`failover`) when the subscription has a failover URL.
+/// One log entry: the attempt record with request headers as an object, `url_kind`
+/// (`primary`/`failover`) when the subscription has a failover URL, and `batch` (`id`, `size`)
+/// when the event went in a batch.
 pub fn entry(r: &AttemptRecord) -> Value {
     let headers: Map<String, Value> = r.request_headers.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
     let mut entry = json!({
@@ -55,6 +56,10 @@ pub fn entry(r: &AttemptRecord) -> Value {
     // Only for subscriptions with a failover URL: every other entry stays as it was.
     if let Some(kind) = &r.url_kind {
         entry["url_kind"] = json!(kind);
+    }
+    // Only for an event sent in a batch: the batch request it went in.
+    if let (Some(id), Some(size)) = (&r.batch_id, r.batch_size) {
+        entry["batch"] = json!({"id": id, "size": size});
     }
     entry
 }

@@ -33,10 +33,12 @@
 //! `rate_limit` (0–10000 requests per second, 0 or `null` for the system default), `enabled`,
 //! `failover_url` (the URL policy like `url`, different from it; `null` removes it) and
 //! `failover_after` (1–100 consecutive failed attempts to `url` before attempts go to the
-//! failover URL, `null` for the default 3; see `hookline_delivery::failover`). Validation
+//! failover URL, `null` for the default 3; see `hookline_delivery::failover`) and `batch`
+//! (`{"max_events": 2–1000, "max_wait_ms": 1–10000}`, both required, or `null`: off, the
+//! default; see `hookline_delivery::batch`). Validation
 //! runs in this order and the first failure is returned: `INVALID_BODY`, `INVALID_NAME`,
 //! `INVALID_URL`, `INVALID_EVENT_TYPE`, `INVALID_FILTER`, `INVALID_RATE_LIMIT`,
-//! `INVALID_ENABLED`, `INVALID_FAILOVER_URL`, `INVALID_FAILOVER_AFTER`. A rejected
+//! `INVALID_ENABLED`, `INVALID_FAILOVER_URL`, `INVALID_FAILOVER_AFTER`, `INVALID_BATCH`. A rejected
 //! request changes nothing. Unknown top-level keys are ignored; an unknown key inside
 //! `filter` is refused (`INVALID_FILTER`), since a misspelt filter would otherwise silently
 //! match every event. `status` filter values must be statuses events carry (`sent`, `failed`,
@@ -110,6 +112,8 @@ mod tests {
     fn with(extra: &str) -> String {
         format!(r#"{{"name":"Status hook","url":"https://example.com/h","event_types":["SMS_STATUS"],{extra}}}"#)
     }
+
+    mod batch;
 
     #[tokio::test]
     async fn every_error_code_under_its_condition() {

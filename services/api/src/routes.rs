@@ -56,13 +56,14 @@ pub fn documented() -> (Router<AppState>, Value) {
             unavailable(op(Method::GET, "/api/v1/user/webhooks/logs", LOGS, "Latest attempts, newest first (`?limit=`, default 50, at most 1000)", READ))
                 .query("limit", LIMIT, limit())
                 .response(400, "INVALID_LIMIT", error("INVALID_LIMIT"))
-                .response(200, "attempts; `response_code` and `response_body` are null when no response came (then `error` says why); `url` is where the attempt went, `url_kind` says whether that is the subscription's `primary` or `failover` URL (absent for a subscription without a failover URL)", json!({"count": 1, "logs": [{
+                .response(200, "attempts; `response_code` and `response_body` are null when no response came (then `error` says why); `url` is where the attempt went, `url_kind` says whether that is the subscription's `primary` or `failover` URL (absent for a subscription without a failover URL); `batch` (`id`, the batch request's X-Webhook-Id, and `size`, its events) is present only for an event sent in a batch, whose response every event of the batch shares", json!({"count": 1, "logs": [{
                     "attempt_id": "wh_1-1", "webhook_id": "wh_1", "event_id": "dlr_0f3a", "type": "delivery",
                     "url": "https://example.com/dlr", "attempt": 1, "test": false, "outcome": "failed",
                     "request_headers": {"Content-Type": "application/json", "X-Webhook-Id": "wh_1", "X-Webhook-Attempt": "1"},
                     "payload": "{\"message_id\":\"api_42_1\",\"status\":\"DELIVRD\"}", "response_code": 500, "response_time_ms": 84,
                     "response_body": "oops", "error": null, "attempted_at": "2026-02-13T10:30:05Z",
-                    "next_attempt_at": "2026-02-13T10:30:15Z", "dead_lettered": false, "url_kind": "primary"}]}))
+                    "next_attempt_at": "2026-02-13T10:30:15Z", "dead_lettered": false, "url_kind": "primary",
+                    "batch": {"id": "whb_5d1e0c9a7b3f2e4d6c8a1b0f", "size": 10}}]}))
                 .nullable(&["logs[].response_code", "logs[].response_body", "logs[].error:string", "logs[].next_attempt_at"]),
             get(logs::handle),
         )
@@ -125,7 +126,7 @@ pub fn documented() -> (Router<AppState>, Value) {
                     v
                 })
                 .nullable(&named_view_nullable(""))
-                .response(400, "SUBSCRIPTION_LIMIT (the workspace has HOOKLINE_MAX_SUBSCRIPTIONS_PER_WORKSPACE already), INVALID_BODY, INVALID_NAME, INVALID_URL, INVALID_EVENT_TYPE, INVALID_FILTER, INVALID_RATE_LIMIT, INVALID_ENABLED, INVALID_FAILOVER_URL (refused by the URL policy, or the same as url) or INVALID_FAILOVER_AFTER", error("INVALID_EVENT_TYPE")),
+                .response(400, "SUBSCRIPTION_LIMIT (the workspace has HOOKLINE_MAX_SUBSCRIPTIONS_PER_WORKSPACE already), INVALID_BODY, INVALID_NAME, INVALID_URL, INVALID_EVENT_TYPE, INVALID_FILTER, INVALID_RATE_LIMIT, INVALID_ENABLED, INVALID_FAILOVER_URL (refused by the URL policy, or the same as url), INVALID_FAILOVER_AFTER or INVALID_BATCH", error("INVALID_EVENT_TYPE")),
             post(named::create),
         )
         .route(

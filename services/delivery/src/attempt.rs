@@ -26,8 +26,10 @@ pub mod header {
     pub const ID: &str = "X-Webhook-Id";
     /// Event type (`delivery`, `click`, ...).
     pub const EVENT: &str = "X-Webhook-Event";
-    /// 1-based attempt number.
+    /// 1-based attempt number (a batch: the highest of its events').
     pub const ATTEMPT: &str = "X-Webhook-Attempt";
+    /// The number of events in a batch request (`{"events": [...]}`); absent otherwise.
+    pub const BATCH_SIZE: &str = "X-Webhook-Batch-Size";
     /// `true` on a replayed event (its webhook id is the original one); absent otherwise.
     pub const REPLAY: &str = "X-Webhook-Replay";
     /// Standard Webhooks (named subscriptions only, next to the headers above): the same value
@@ -40,7 +42,37 @@ pub mod header {
     pub const STANDARD_SIGNATURE: &str = "webhook-signature";
 }
 
+/// One request, besides what the subscription sets (URL, secrets, timeout).
+pub(crate) struct Outgoing<'a> {
+    /// `X-Webhook-Id` (and `webhook-id`): the webhook id, or a batch's id.
+    pub id: &'a str,
+    /// `X-Webhook-Event`.
+    pub event_type: &'a str,
+    /// `X-Webhook-Attempt`.
+    pub attempt: u32,
+    /// Sends `X-Webhook-Replay: true`.
+    pub replay: bool,
+    pub rendered: render::Rendered,
+    /// Headers sent after the `X-Webhook-*` ones (a batch's size).
+    pub extra: Vec<(String, String)>,
+}
+
+impl<'a> Outgoing<'a> {
+    /// The request of attempt `attempt` of `d` alone, rendered for `sub`.
+    pub fn of(d: &'a Dispatch, sub: &Subscription, attempt: u32) -> Self {
+        Self {
+            id: &d.dispatch_id,
+            event_type: sub.event_type_name(&d.event),
+            attempt,
+            replay: d.replay,
+            rendered: render::render(&d.event, sub),
+            extra: vec![],
+        }
+    }
+}
+
 /// An attempt's record, and how long the receiver asked us to wait (429/503 `Retry-After`).
+#[derive(Clone)]
 pub struct Attempted {
     pub record: AttemptRecord,
     pub retry_after: Option<Duration>,
@@ -100,8 +132,14 @@ impl Attempter {
     /// Makes attempt number `attempt` of `d` to `sub` and returns its record. Never fails:
     /// every way an attempt can go wrong is an outcome in the record.
     pub async fn attempt(&self, d: &Dispatch, sub: &Subscription, attempt: u32) -> Attempted {
+        self.send(d, sub, Outgoing::of(d, sub, attempt)).await
+    }
+
+    /// Sends `out` to `sub` and returns the record of it, made for `d` (a batch's first event;
+    /// see [`crate::batch`]). Never fails, like [`Attempter::attempt`].
+    pub(crate) async fn send(&self, d: &Dispatch, sub: &Subscription, out: Outgoing<'_>) -> Attempted {
         let mut retry_after = None;
-        let record = self.attempt_inner(d, sub, attempt, &mut retry_after).await;
+        let record = self.attempt_inner(d, sub, out, &mut retry_after).await;
         Attempted { record, retry_after }
     }
 
@@ -109,12 +147,18 @@ impl Attempter {
         &self,
         d: &Dispatch,
         sub: &Subscription,
-        attempt: u32,
+        out: Outgoing<'_>,
         retry_after: &mut Option<Duration>,
     ) -> AttemptRecord {
-        let rendered = render::render(&d.event, sub);
+        let Outgoing {
+            id,
+            event_type,
+            attempt,
+            replay,
+            rendered,
+            extra,
+        } = out;
         let timestamp = Utc::now().timestamp().to_string();
-        let event_type = sub.event_type_name(&d.event);
         let attempt_number = attempt.to_string();
         // Also refuses URLs stored before the policy refused credentials and control
         // characters; what is requested is the parsed URL.
@@ -132,14 +176,15 @@ impl Attempter {
         let mut shown: Vec<(String, String)> = vec![
             ("Content-Type".into(), rendered.content_type.into()),
             ("User-Agent".into(), self.user_agent.clone()),
-            (header::ID.into(), d.dispatch_id.clone()),
+            (header::ID.into(), id.to_string()),
             (header::EVENT.into(), event_type.into()),
             (header::ATTEMPT.into(), attempt_number.clone()),
             (header::TIMESTAMP.into(), timestamp.clone()),
         ];
-        if d.replay {
+        if replay {
             shown.push((header::REPLAY.into(), "true".into()));
         }
+        shown.extend(extra);
 
         // Only named subscriptions speak Standard Webhooks: the other dialects' requests stay
         // byte for byte what their receivers were written against.
@@ -155,7 +200,7 @@ impl Attempter {
             if standard {
                 standard_signature =
                     self.credentials
-                        .standard_signature(sub, &d.dispatch_id, &timestamp, &rendered.body, Utc::now())?;
+                        .standard_signature(sub, id, &timestamp, &rendered.body, Utc::now())?;
             }
             if let Some(basic) = &sub.basic_auth {
                 authorization = Some(self.credentials.basic_authorization(basic)?);
@@ -166,7 +211,7 @@ impl Attempter {
             shown.push((header::SIGNATURE.into(), sig.clone()));
         }
         if standard {
-            shown.push((header::STANDARD_ID.into(), d.dispatch_id.clone()));
+            shown.push((header::STANDARD_ID.into(), id.to_string()));
             shown.push((header::STANDARD_TIMESTAMP.into(), timestamp.clone()));
             if let Some(sig) = standard_signature {
                 shown.push((header::STANDARD_SIGNATURE.into(), sig));

@@ -13,6 +13,7 @@
 
 mod aimd;
 pub mod attempt;
+mod batch;
 pub mod client;
 mod credentials;
 pub mod failover;
@@ -160,6 +161,7 @@ pub async fn start(
         metrics,
         failover,
         ordering: Arc::default(),
+        batches: Arc::default(),
     };
     let mut inputs = vec![topics.dispatch()];
     inputs.extend(topics.retry_tiers().into_iter().map(|(_, name)| name));

@@ -1,6 +1,6 @@
 use hookline_model::{AttemptOutcome, AttemptRecord, Dispatch};
 use hookline_telemetry::{counter_vec, histogram_vec, int_gauge_vec, Registry, LATENCY_BUCKETS};
-use prometheus::{HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec};
+use prometheus::{Histogram, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec};
 
 pub(crate) struct Metrics {
     /// `hookline_delivery_attempts_total{event_type, outcome}`.
@@ -42,6 +42,9 @@ pub(crate) struct Metrics {
     /// `hookline_delivery_superseded_total{event_type}`: statuses not sent because a later
     /// status of their message was already delivered to the endpoint ([`crate::ordering`]).
     pub superseded: IntCounterVec,
+    /// `hookline_delivery_batch_size`: events per batch request ([`crate::batch`]); its
+    /// `_count` is the batch requests sent, its `_sum` the events they carried.
+    pub batch_size: Histogram,
 }
 
 impl Metrics {
@@ -137,6 +140,14 @@ impl Metrics {
                 "Statuses not sent because a later status of their message was delivered, by event type.",
                 &["event_type"],
             ),
+            batch_size: histogram_vec(
+                r,
+                "hookline_delivery_batch_size",
+                "Events per batch request (subscriptions with batching).",
+                &[],
+                &[1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0],
+            )
+            .with_label_values(&[] as &[&str]),
         }
     }
 

@@ -17,8 +17,13 @@
 //!    or the dead-letter topic. A 429 (or a 503 with `Retry-After`) is deferred instead,
 //!    keeping its attempt number, for up to [`throttle::THROTTLE_GRACE`]: throttling alone
 //!    never dead-letters an event.
+//!
+//! A record of a subscription with batching leaves this path after `prepare`: it joins its
+//! endpoint's batch, which is admitted, attempted and fed back once, and then settles on the
+//! batch's outcome through the same `defer_throttled` and `settle` ([`batch`],
+//! [`crate::batch`]).
 
-use crate::attempt::{Attempted, Attempter};
+use crate::attempt::{Attempted, Attempter, Outgoing};
 use crate::failover::Failover;
 use crate::gate::{Gate, Gates, Saturated};
 use crate::metrics::Metrics;
@@ -34,6 +39,7 @@ use std::time::Duration;
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::Instrument;
 
+mod batch;
 mod throttle;
 
 /// Longest `hookline-last-error` header value.
@@ -68,6 +74,8 @@ pub(crate) struct Worker {
     pub failover: Arc<Failover>,
     /// The latest status of each message delivered per endpoint ([`crate::ordering`]).
     pub ordering: Arc<Ordering>,
+    /// The open batch of each endpoint with batching ([`crate::batch`]).
+    pub batches: Arc<batch::Batches>,
 }
 
 /// How far a record got: `Err` ends its handling with that outcome (a skip, a deferral, a
@@ -126,6 +134,9 @@ impl Worker {
         }
         // Since when the record has been put back without an attempt (kept across deferrals).
         let deferred_since = headers::get_i64(msg.headers(), headers::FIRST_SEEN_MS);
+        if let Some(policy) = batch::policy(&prepared) {
+            return Ok(self.batched(prepared, turn, policy, lease, deferred_since).await);
+        }
         let admitted = self.admit(&prepared, deferred_since).await?;
         // Deferrals above go ahead even after a revocation (at worst a duplicate, same webhook
         // id, later); an attempt must not, or two owners send to one endpoint at once.
@@ -191,6 +202,15 @@ impl Worker {
     /// short, defers the record (same attempt) when the endpoint is saturated or the wait long.
     async fn admit(&self, p: &Prepared, deferred_since: Option<i64>) -> Stage<Admitted> {
         let Prepared { d, attempt, sub } = p;
+        match self.admission(sub).await {
+            Ok(admitted) => Ok(admitted),
+            Err((due_ms, reason)) => Err(self.defer(d, *attempt, due_ms, reason, deferred_since).await),
+        }
+    }
+
+    /// `sub`'s endpoint admits one request (an event, or a batch of them), or says when to come
+    /// back and why (`saturated`, `rate_limited`).
+    async fn admission(&self, sub: &Subscription) -> Result<Admitted, (i64, &'static str)> {
         let gate = self
             .gates
             .get_shared(
@@ -204,7 +224,7 @@ impl Worker {
             Ok(permit) => permit,
             Err(Saturated) => {
                 let due_ms = gate.defer_until(Utc::now().timestamp_millis(), self.overflow_delay);
-                return Err(self.defer(d, *attempt, due_ms, "saturated", deferred_since).await);
+                return Err((due_ms, "saturated"));
             }
         };
         loop {
@@ -216,8 +236,7 @@ impl Worker {
                 }
                 Err(wait) => {
                     drop(permit);
-                    let due_ms = Utc::now().timestamp_millis() + wait.as_millis() as i64;
-                    return Err(self.defer(d, *attempt, due_ms, "rate_limited", deferred_since).await);
+                    return Err((Utc::now().timestamp_millis() + wait.as_millis() as i64, "rate_limited"));
                 }
             }
         }
@@ -226,21 +245,29 @@ impl Worker {
     /// The HTTP attempt, holding the endpoint's slot until it ends; its outcome adapts the
     /// endpoint's rate.
     async fn attempt(&self, p: &Prepared, admitted: Admitted) -> Attempted {
+        self.request(&p.d, &p.sub, admitted, Outgoing::of(&p.d, &p.sub, p.attempt))
+            .await
+    }
+
+    /// Sends `out` (about `d`, the first event of a batch) to `sub`'s URL, or its failover URL,
+    /// holding the endpoint's slot until it ends; its outcome adapts the endpoint's rate and
+    /// counts for its failover.
+    async fn request(&self, d: &Dispatch, sub: &Subscription, admitted: Admitted, out: Outgoing<'_>) -> Attempted {
         let Admitted { gate, permit } = admitted;
         let (rate, sent) = (gate.current_rate(), std::time::Instant::now());
-        let route = self.failover.route(&p.sub, p.d.test);
-        let target = route.as_ref().map_or(&p.sub, |r| r.subscription(&p.sub));
+        let route = self.failover.route(sub, d.test);
+        let target = route.as_ref().map_or(sub, |r| r.subscription(sub));
         let mut attempted = {
             let _in_flight = self.metrics.in_flight_guard();
-            self.attempter.attempt(&p.d, target, p.attempt).await
+            self.attempter.send(d, target, out).await
         };
         if let Some(route) = &route {
-            self.failover.attempted(route, &p.sub, &mut attempted.record);
+            self.failover.attempted(route, sub, &mut attempted.record);
         }
         gate.observe(Duration::from_millis(attempted.record.response_time_ms));
         drop(permit);
         attempted.record.throttled_rate_per_sec = (rate < gate.limit()).then_some(rate);
-        self.feed_back(&gate, &p.sub, sent, &attempted);
+        self.feed_back(&gate, sub, sent, &attempted);
         attempted
     }
 

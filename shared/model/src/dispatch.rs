@@ -150,6 +150,13 @@ pub struct AttemptRecord {
     /// that has a failover URL, `None` otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url_kind: Option<String>,
+    /// The batch request this event went in (its `X-Webhook-Id`), for a subscription with
+    /// batching; `None` for an event sent alone. Every event of a batch shares its response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_id: Option<String>,
+    /// The number of events in that batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<u32>,
 }
 
 /// [`AttemptRecord::url_kind`] of an attempt to the subscription's `url`.
@@ -183,6 +190,8 @@ impl AttemptRecord {
             dead_lettered: false,
             throttled_rate_per_sec: None,
             url_kind: None,
+            batch_id: None,
+            batch_size: None,
         }
     }
 }

@@ -6,6 +6,7 @@
 //! ([`render`], one module per dialect). Nothing in here does I/O, so all of it is unit-testable.
 
 pub mod apikey;
+pub mod batch;
 pub mod channel;
 pub mod config_log;
 pub mod dispatch;
@@ -25,6 +26,7 @@ pub mod subscription;
 pub mod workspace;
 
 pub use apikey::{ApiKeyRecord, Permission};
+pub use batch::BatchPolicy;
 pub use channel::Channel;
 pub use config_log::{ConfigKey, ConfigState};
 pub use dispatch::{

@@ -222,6 +222,10 @@ pub struct Subscription {
     /// [`DEFAULT_FAILOVER_AFTER`].
     #[serde(default, skip_serializing_if = "is_zero")]
     pub failover_after: u32,
+    /// Opt-in batching (named subscriptions): several events in one POST
+    /// `{"events": [...]}` ([`crate::batch`]); `None` (the default) sends one event per request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<crate::batch::BatchPolicy>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -293,6 +297,7 @@ impl Subscription {
             updated_at: None,
             failover_url: None,
             failover_after: 0,
+            batch: None,
         }
     }
 

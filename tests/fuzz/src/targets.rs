@@ -635,6 +635,8 @@ fn attempt_seed(d: &Dispatch) -> AttemptRecord {
         dead_lettered: false,
         throttled_rate_per_sec: None,
         url_kind: None,
+        batch_id: None,
+        batch_size: None,
     }
 }
 
@@ -1005,6 +1007,7 @@ fn api_named(input: &[u8]) -> Outcome {
         "INVALID_ENABLED",
         "INVALID_FAILOVER_URL",
         "INVALID_FAILOVER_AFTER",
+        "INVALID_BATCH",
     ];
     let body = dns_free(&f.strict, input, true);
     let create = match ready(named::apply_create(&f.acme, &body, &f.strict, &f.sealer))? {

@@ -1,6 +1,7 @@
 //! Validation of create and patch bodies, in the documented order (the first failure wins):
 //! `INVALID_BODY`, `INVALID_NAME`, `INVALID_URL`, `INVALID_EVENT_TYPE`, `INVALID_FILTER`,
-//! `INVALID_RATE_LIMIT`, `INVALID_ENABLED`, `INVALID_FAILOVER_URL`, `INVALID_FAILOVER_AFTER`.
+//! `INVALID_RATE_LIMIT`, `INVALID_ENABLED`, `INVALID_FAILOVER_URL`, `INVALID_FAILOVER_AFTER`,
+//! `INVALID_BATCH`.
 
 use super::{
     MAX_FAILOVER_AFTER, MAX_FILTER_VALUES, MAX_FILTER_VALUE_CHARS, MAX_RATE_LIMIT, NAME_MAX_CHARS, NAME_MIN_CHARS,
@@ -8,7 +9,8 @@ use super::{
 };
 use crate::error::ApiError;
 use crate::validate::Field;
-use hookline_model::{Filters, NamedEventType};
+use hookline_model::batch::{MAX_BATCH_EVENTS, MAX_BATCH_WAIT_MS, MIN_BATCH_EVENTS};
+use hookline_model::{BatchPolicy, Filters, NamedEventType};
 use hookline_security::UrlPolicy;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -29,6 +31,7 @@ struct Body {
     enabled: Field<bool>,
     failover_url: Field<String>,
     failover_after: Field<u32>,
+    batch: Field<Map<String, Value>>,
 }
 
 /// A `filter` object as sent, once its keys are known to be [`FILTER_KEYS`].
@@ -54,6 +57,8 @@ pub(super) struct Changes {
     pub failover_url: Option<Option<String>>,
     /// `Some(0)`: `null`, back to the default.
     pub failover_after: Option<u32>,
+    /// `Some(None)`: `null`, batching off.
+    pub batch: Option<Option<BatchPolicy>>,
 }
 
 /// The changes a create (`create`: `name`, `url` and an event type required) or patch body
@@ -149,6 +154,12 @@ pub(super) async fn validate(body: &[u8], policy: &UrlPolicy, create: bool) -> R
             ))
         }
     };
+    let batch = match b.batch {
+        Field::Absent => None,
+        Field::Null => Some(None),
+        Field::Valid(obj) => Some(Some(batch(&obj)?)),
+        Field::Invalid => return Err(invalid_batch()),
+    };
     Ok(Changes {
         name,
         url,
@@ -158,7 +169,36 @@ pub(super) async fn validate(body: &[u8], policy: &UrlPolicy, create: bool) -> R
         enabled,
         failover_url,
         failover_after,
+        batch,
     })
+}
+
+fn invalid_batch() -> ApiError {
+    ApiError::bad_request(
+        "INVALID_BATCH",
+        format!(
+            "batch must be null or {{\"max_events\": {MIN_BATCH_EVENTS}..{MAX_BATCH_EVENTS}, \"max_wait_ms\": 1..{MAX_BATCH_WAIT_MS}}}, both required, no other keys"
+        ),
+    )
+}
+
+/// A `batch` object: exactly `max_events` and `max_wait_ms`, integers in range.
+fn batch(obj: &Map<String, Value>) -> Result<BatchPolicy, ApiError> {
+    if obj.len() != 2 {
+        return Err(invalid_batch());
+    }
+    let int = |key: &str| obj.get(key).and_then(Value::as_u64);
+    let (Some(max_events), Some(max_wait_ms)) = (int("max_events"), int("max_wait_ms")) else {
+        return Err(invalid_batch());
+    };
+    let policy = BatchPolicy {
+        max_events: u32::try_from(max_events).unwrap_or(u32::MAX),
+        max_wait_ms,
+    };
+    if !policy.valid() {
+        return Err(invalid_batch());
+    }
+    Ok(policy)
 }
 
 /// `INVALID_FAILOVER_URL` when `sub`, as changed, fails over to its own URL: the failover

@@ -48,6 +48,7 @@ pub fn view(sub: &Subscription) -> Value {
         "updated_at": sub.updated_at.as_ref().map(timestamp),
         "failover_url": sub.failover_url,
         "failover_after": sub.failover_threshold(),
+        "batch": sub.batch,
     })
 }
 
@@ -113,6 +114,7 @@ pub async fn apply_create(
         timeout_ms: TIMEOUT_MS,
         failover_url: c.failover_url.flatten(),
         failover_after: c.failover_after.unwrap_or(0),
+        batch: c.batch.flatten(),
         ..Subscription::new(Dialect::Named, &ws.workspace_id, id, c.url.unwrap_or_default())
     };
     body::check_failover(&sub)?;
@@ -155,6 +157,9 @@ pub async fn apply_patch(
     }
     if let Some(after) = c.failover_after {
         sub.failover_after = after;
+    }
+    if let Some(batch) = c.batch {
+        sub.batch = batch;
     }
     body::check_failover(&sub)?;
     apply_enabled(&mut sub, c.enabled);

@@ -155,7 +155,8 @@ pub(super) fn smsedge_test_schema() -> Value {
 
 /// A named subscription as shown. The example is a disabled one, so `disabled` has its shape;
 /// it is `null` while the subscription is enabled. `failover_url` is `null` when none is set;
-/// `failover_after` is always the threshold in force (3 unless chosen).
+/// `failover_after` is always the threshold in force (3 unless chosen); `batch` is `null`
+/// while batching is off.
 pub(super) fn named_view() -> Value {
     json!({"id": "wh_3f2a9c", "name": "Delivered SMS", "url": "https://example.com/hooks",
            "event_types": ["SMS_STATUS"], "filter": {"sender": ["MyApp"], "status": ["delivered"],
@@ -163,12 +164,13 @@ pub(super) fn named_view() -> Value {
            "previous_secret_expires_at": "2026-02-14T10:30:00Z",
            "created_at": "2026-02-13T10:30:00.000Z", "updated_at": "2026-02-14T08:00:00.250Z",
            "enabled": false, "disabled": {"reason": "gone", "at": "2026-02-13T10:30:00Z", "detail": "HTTP 410"},
-           "failover_url": "https://backup.example.com/hooks", "failover_after": 3})
+           "failover_url": "https://backup.example.com/hooks", "failover_after": 3,
+           "batch": {"max_events": 100, "max_wait_ms": 500}})
 }
 
 /// The optional members of [`named_view`], relative to `prefix` (`""` or `"data[]."`).
 pub(super) fn named_view_nullable(prefix: &'static str) -> Vec<&'static str> {
-    let fields: [&'static str; 7] = if prefix.is_empty() {
+    let fields: [&'static str; 8] = if prefix.is_empty() {
         [
             "disabled",
             "disabled.at",
@@ -177,6 +179,7 @@ pub(super) fn named_view_nullable(prefix: &'static str) -> Vec<&'static str> {
             "created_at",
             "updated_at",
             "failover_url",
+            "batch",
         ]
     } else {
         [
@@ -187,6 +190,7 @@ pub(super) fn named_view_nullable(prefix: &'static str) -> Vec<&'static str> {
             "data[].created_at",
             "data[].updated_at",
             "data[].failover_url",
+            "data[].batch",
         ]
     };
     fields.to_vec()
@@ -283,7 +287,12 @@ pub(super) fn named_body_schema(create: bool) -> Value {
         "rate_limit": {"type": "integer", "minimum": 0, "maximum": named::MAX_RATE_LIMIT, "nullable": true},
         "enabled": {"type": "boolean", "description": "false disables it (reason `manual`); true re-enables it and clears any reason, auto-disable included"},
         "failover_url": {"type": "string", "format": "uri", "nullable": true, "description": "where attempts go after failover_after consecutive failed attempts to url, until a signed ping to url answers 2xx; the URL policy of url applies, and it must differ from url; null removes it"},
-        "failover_after": {"type": "integer", "minimum": 1, "maximum": named::MAX_FAILOVER_AFTER, "nullable": true, "description": "consecutive failed attempts to url before the failover URL takes over; null for the default, 3"}}});
+        "failover_after": {"type": "integer", "minimum": 1, "maximum": named::MAX_FAILOVER_AFTER, "nullable": true, "description": "consecutive failed attempts to url before the failover URL takes over; null for the default, 3"},
+        "batch": {"type": "object", "nullable": true, "additionalProperties": false, "required": ["max_events", "max_wait_ms"],
+            "description": "opt-in batching: up to max_events events, or those that came within max_wait_ms of the first, in one POST {\"events\": [...]} signed as one body; null (the default) sends one event per request",
+            "properties": {
+                "max_events": {"type": "integer", "minimum": hookline_model::batch::MIN_BATCH_EVENTS, "maximum": hookline_model::batch::MAX_BATCH_EVENTS},
+                "max_wait_ms": {"type": "integer", "minimum": 1, "maximum": hookline_model::batch::MAX_BATCH_WAIT_MS}}}}});
     if create {
         schema["required"] = json!(["name", "url"]);
     }

@@ -187,6 +187,8 @@ fn responses_with_unset_members_conform_to_the_documents() {
         dead_lettered: false,
         throttled_rate_per_sec: None,
         url_kind: None,
+        batch_id: None,
+        batch_size: None,
     };
     let logs = json!({"count": 1, "logs": [crate::logs::entry(&rec)]});
     assert!(logs["logs"][0]["response_code"].is_null());
