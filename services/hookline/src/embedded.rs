@@ -20,6 +20,9 @@ pub struct Embedded {
     pub api_key: String,
     /// An unbound ingest credential granting every input kind (what the gateway would use).
     pub ingest_key: String,
+    /// The operator token (`/admin/v1/*`, the portal's operator view): the one configured, or
+    /// a random one made for this run.
+    pub admin_token: String,
     /// The in-process broker; the pipeline stops working when this is dropped.
     pub broker: EmbeddedKafka,
 }
@@ -46,6 +49,13 @@ pub async fn start(mut settings: Settings, shutdown: CancellationToken) -> anyho
             addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
         }
     }
+    // The portal's operator view needs the admin endpoints: on, with a token only this run
+    // knows, unless one was configured.
+    let admin_token = settings
+        .api
+        .admin_token
+        .get_or_insert_with(|| format!("adm_{}", Sealer::random_key_hex()))
+        .clone();
     settings.security.allow_http_urls = true;
     for cidr in ["127.0.0.0/8", "::1/128"] {
         settings.security.allow_cidrs.push(cidr.parse().expect("static CIDR"));
@@ -64,6 +74,7 @@ pub async fn start(mut settings: Settings, shutdown: CancellationToken) -> anyho
         pipeline,
         api_key: key,
         ingest_key,
+        admin_token,
         broker,
     })
 }
@@ -74,6 +85,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
         pipeline,
         api_key: key,
         ingest_key,
+        admin_token,
         broker,
     } = self::start(settings, shutdown).await?;
     let api = pipeline.api_addr.expect("api runs");
@@ -87,7 +99,8 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
          Ingest:   http://{ingest}   (POST /v1/messages, POST /v1/dlr)\n\
          Metrics:  http://{}/metrics\n\
          API key:  {key}   (workspace `{WORKSPACE}`, webhooks.read + webhooks.write)\n\
-         Ingest credential: {ingest_key}   (Authorization: Bearer …; every input kind, any workspace)\n",
+         Ingest credential: {ingest_key}   (Authorization: Bearer …; every input kind, any workspace)\n\
+         Admin token: {admin_token}   (/admin/v1/*, the portal's operator view)\n",
         pipeline.admin_addr
     );
     let result = pipeline.wait().await;
