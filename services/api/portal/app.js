@@ -103,12 +103,14 @@ async function route() {
   fill(main, section);
   try {
     await page.render(section);
+    section.dataset.ready = '1';
   } catch (err) {
     if (err instanceof ApiError && err.status === 401 && name !== 'operator') {
       signOut();
       return;
     }
     section.append(h('p', { class: 'notice err' }, err.message));
+    section.dataset.ready = 'error';
   }
 }
 
