@@ -53,6 +53,10 @@ pub struct ApiConfig {
     /// `"complete": false` with the time to continue from.
     #[arg(long, env = "HOOKLINE_REPLAY_MAX_EVENTS", default_value_t = 10_000)]
     pub replay_max_events: usize,
+    /// Who may show the portal (`/portal`) in a frame: the CSP `frame-ancestors` sources,
+    /// e.g. `'self' https://console.example.com`.
+    #[arg(long, env = "HOOKLINE_PORTAL_FRAME_ANCESTORS", default_value = "'self'")]
+    pub portal_frame_ancestors: String,
     /// How long a test send waits for its attempt beyond the subscription's own timeout.
     #[arg(long, env = "HOOKLINE_TEST_SEND_GRACE_SECS", default_value_t = 10)]
     pub test_send_grace_secs: u64,

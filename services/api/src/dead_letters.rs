@@ -104,30 +104,30 @@ pub async fn list(
         .dead_letters(&key.workspace_id, limit)
         .await
         .map_err(ApiError::unavailable)?;
-    let items: Vec<Value> = dead
-        .iter()
-        .map(|(_, d)| {
-            let url = match d.url.as_str() {
-                "" => st
-                    .config
-                    .read(|c| c.subscription(&d.dispatch.workspace_id, &d.dispatch.subscription_id))
-                    .map(|s| s.url),
-                url => Some(url.to_string()),
-            };
-            json!({
-                "webhook_id": d.dispatch.dispatch_id,
-                "event_id": d.dispatch.event.id,
-                "type": d.dispatch.event.kind(),
-                "subscription_id": d.dispatch.subscription_id,
-                "url": url,
-                "attempts": d.attempts,
-                "last_error": d.last_error,
-                "reason": d.reason.as_str(),
-                "dead_at": hookline_model::format_timestamp(&d.dead_at),
-            })
-        })
-        .collect();
+    let items: Vec<Value> = dead.iter().map(|(_, d)| item(&st, d)).collect();
     Ok(Json(json!({ "count": items.len(), "dead_letters": items })))
+}
+
+/// A dead letter as the listings show it.
+pub(crate) fn item(st: &AppState, d: &DeadLetter) -> Value {
+    let url = match d.url.as_str() {
+        "" => st
+            .config
+            .read(|c| c.subscription(&d.dispatch.workspace_id, &d.dispatch.subscription_id))
+            .map(|s| s.url),
+        url => Some(url.to_string()),
+    };
+    json!({
+        "webhook_id": d.dispatch.dispatch_id,
+        "event_id": d.dispatch.event.id,
+        "type": d.dispatch.event.kind(),
+        "subscription_id": d.dispatch.subscription_id,
+        "url": url,
+        "attempts": d.attempts,
+        "last_error": d.last_error,
+        "reason": d.reason.as_str(),
+        "dead_at": hookline_model::format_timestamp(&d.dead_at),
+    })
 }
 
 /// The caller's filter for `POST /api/v1/user/webhooks/dead-letters/resend`: every member of

@@ -35,6 +35,7 @@
 //! `GET` after a `PUT` sees the change; enrich and delivery follow the topic within a second.
 //! The API also consumes the attempts topic into the store, which backs the logs endpoint.
 
+pub mod account;
 pub mod admin;
 mod attempt_log;
 pub mod auth;
@@ -46,6 +47,8 @@ pub mod logs;
 mod metrics;
 pub mod named;
 pub mod operational;
+pub mod operator;
+pub mod portal;
 pub mod replay;
 pub mod routes;
 pub mod server;

@@ -11,6 +11,7 @@ use hookline_telemetry::openapi::DocumentedRouter;
 use serde_json::{json, Value};
 
 mod docs;
+mod portal_api;
 #[cfg(test)]
 mod tests;
 
@@ -53,9 +54,14 @@ pub fn documented() -> (Router<AppState>, Value) {
             post(test_send::handle),
         )
         .route(
-            unavailable(op(Method::GET, "/api/v1/user/webhooks/logs", LOGS, "Latest attempts, newest first (`?limit=`, default 50, at most 1000)", READ))
+            unavailable(op(Method::GET, "/api/v1/user/webhooks/logs", LOGS, "Latest attempts, newest first (`?limit=`, default 50, at most 1000), optionally only those passing every filter given", READ))
                 .query("limit", LIMIT, limit())
-                .response(400, "INVALID_LIMIT", error("INVALID_LIMIT"))
+                .query("event_type", "only this event type", names(EventKind::ALL.iter().map(|k| k.as_str())))
+                .query("outcome", "only this outcome", names(["delivered", "failed", "skipped"]))
+                .query("subscription_id", "only this subscription's attempts", json!({"type": "string"}))
+                .query("from", "only attempts at or after this time", json!({"type": "string", "format": "date-time"}))
+                .query("to", "only attempts at or before this time", json!({"type": "string", "format": "date-time"}))
+                .response(400, "INVALID_LIMIT, or INVALID_FILTER (a filter given twice or with a value it cannot take)", error("INVALID_LIMIT"))
                 .response(200, "attempts; `response_code` and `response_body` are null when no response came (then `error` says why); `url` is where the attempt went, `url_kind` says whether that is the subscription's `primary` or `failover` URL (absent for a subscription without a failover URL); `batch` (`id`, the batch request's X-Webhook-Id, and `size`, its events) is present only for an event sent in a batch, whose response every event of the batch shares", json!({"count": 1, "logs": [{
                     "attempt_id": "wh_1-1", "webhook_id": "wh_1", "event_id": "dlr_0f3a", "type": "delivery",
                     "url": "https://example.com/dlr", "attempt": 1, "test": false, "outcome": "failed",
@@ -289,6 +295,7 @@ pub fn documented() -> (Router<AppState>, Value) {
                 .response(400, "INVALID_BODY: not {workspace_id, subscription_id?, from?, to?} (times in RFC 3339)", error("INVALID_BODY")),
             post(dead_letters::resend_handler),
         );
+    let r = portal_api::routes(r);
     r.finish(
         "Hookline API",
         "Webhook configuration in three dialects (23 Telecom, SMSEdge, named subscriptions), test sends, delivery logs and operator endpoints. \

@@ -30,7 +30,7 @@ pub struct Running {
 
 /// The API: the routes of [`routes`], with `/openapi.json`.
 pub fn router(state: AppState) -> Router {
-    routes::documented().0.with_state(state)
+    routes::documented().0.merge(crate::portal::routes()).with_state(state)
 }
 
 /// Errors the HTTP server answers itself (`413` body too large, `408` request timeout) in the

@@ -82,6 +82,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
         "\nHookline is running EMBEDDED: in-process broker and in-memory store.\n\
          NOT DURABLE: configuration, queued events and logs are lost when this process exits.\n\
          Loopback and plain-http webhook URLs are allowed in this mode.\n\n\
+         Portal:   http://{api}/portal/   (sign in with the API key below)\n\
          API:      http://{api}   (PUT /api/v1/user/webhooks, ...)\n\
          Ingest:   http://{ingest}   (POST /v1/messages, POST /v1/dlr)\n\
          Metrics:  http://{}/metrics\n\

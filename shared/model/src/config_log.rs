@@ -100,6 +100,13 @@ impl ConfigState {
         self.workspaces.get(id).cloned()
     }
 
+    /// Every workspace with a config, by id.
+    pub fn workspaces(&self) -> Vec<Arc<WorkspaceConfig>> {
+        let mut all: Vec<_> = self.workspaces.values().cloned().collect();
+        all.sort_by(|a, b| a.workspace_id.cmp(&b.workspace_id));
+        all
+    }
+
     /// The version of a workspace's config here: `Some(0)` before its first record arrived,
     /// `None` after a tombstone deleted it (then every record about it is older than the
     /// deletion). Delivery compares it with a dispatch record's `config_version`.

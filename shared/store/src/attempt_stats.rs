@@ -218,6 +218,33 @@ pub fn summarize(now_minute: i64, buckets: &[(i64, Hash)], last: &Hash) -> Subsc
     }
 }
 
+/// One hour of a subscription's attempts, for a chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HourStats {
+    /// The hour's first minute (Unix minutes).
+    pub minute: i64,
+    pub attempts: u64,
+    pub delivered: u64,
+}
+
+/// The 24 hours ending with minute `now_minute`, oldest first, from the buckets read.
+pub fn hourly(now_minute: i64, buckets: &[(i64, Hash)]) -> Vec<HourStats> {
+    let first = now_minute - 24 * 60 + 1;
+    let mut hours: Vec<HourStats> = (0..24)
+        .map(|h| HourStats {
+            minute: first + h * 60,
+            attempts: 0,
+            delivered: 0,
+        })
+        .collect();
+    for (m, h) in buckets.iter().filter(|(m, _)| (first..=now_minute).contains(m)) {
+        let slot = &mut hours[((m - first) / 60) as usize];
+        slot.attempts += count(h, ATTEMPTS);
+        slot.delivered += count(h, DELIVERED);
+    }
+    hours
+}
+
 impl Store {
     /// The stats of subscription `subscription_id` of `workspace_id` at `now` (see the
     /// module docs): one read of every minute bucket of the longest window.
@@ -227,6 +254,17 @@ impl Store {
         subscription_id: &str,
         now: DateTime<Utc>,
     ) -> Result<SubscriptionStats, StoreError> {
+        Ok(self.attempt_stats_hourly(workspace_id, subscription_id, now).await?.0)
+    }
+
+    /// [`Store::attempt_stats`] and the last 24 hours hour by hour ([`hourly`]), from the
+    /// same read.
+    pub async fn attempt_stats_hourly(
+        &self,
+        workspace_id: &str,
+        subscription_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(SubscriptionStats, Vec<HourStats>), StoreError> {
         let now_minute = minute_of(&now);
         let longest = WINDOWS_MINUTES.iter().max().copied().unwrap_or(0);
         let minutes: Vec<i64> = (now_minute - longest + 1..=now_minute).collect();
@@ -241,7 +279,7 @@ impl Store {
         };
         let last = hashes.pop().unwrap_or_default();
         let buckets: Vec<(i64, Hash)> = minutes.into_iter().zip(hashes).filter(|(_, h)| !h.is_empty()).collect();
-        Ok(summarize(now_minute, &buckets, &last))
+        Ok((summarize(now_minute, &buckets, &last), hourly(now_minute, &buckets)))
     }
 }
 

@@ -84,7 +84,7 @@ fn assert_conforms(schema: &Value, value: &Value, what: &str) {
 fn every_operation_documents_its_credentials_and_the_servers_statuses() {
     let doc = doc();
     let ops = operations(&doc);
-    assert_eq!(ops.len(), 27);
+    assert_eq!(ops.len(), 32);
     for (method, path, o) in &ops {
         let responses = o["responses"].as_object().unwrap();
         let smsedge = o["tags"][0] == SMSEDGE;
