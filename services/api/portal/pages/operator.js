@@ -73,7 +73,7 @@ async function draw(root, flash) {
       ? table(['Workspace', 'Event', 'Endpoint', 'Attempts', 'Last error', 'Reason', 'Dead since'], dead.dead_letters.map((d) => h('tr', {},
         h('td', {}, d.workspace_id), h('td', {}, d.type, h('div', { class: 'muted' }, d.webhook_id)),
         h('td', { class: 'url' }, d.url ?? '—'), h('td', {}, String(d.attempts)), h('td', {}, d.last_error ?? '—'),
-        h('td', {}, d.reason), h('td', {}, time(d.dead_at))))), { id: 'all-dead-letters' })
+        h('td', {}, d.reason), h('td', {}, time(d.dead_at)))), { id: 'all-dead-letters' })
       : h('p', { class: 'empty' }, 'No dead letters.'));
 }
 
