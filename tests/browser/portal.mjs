@@ -223,9 +223,12 @@ async function run(browser) {
 
   await step('its payload is shown as text in the log, nothing runs', async () => {
     await open(page, 'logs');
+    await page.selectOption('#log-filters select[name=event_type]', 'inbound');
     await page.selectOption('#log-filters select[name=outcome]', 'failed');
     await page.click('#log-refresh');
-    const row = page.locator('details.attempt', { hasText: 'SMS_INBOUND' }).first();
+    const row = page.locator('details.attempt[data-outcome=failed]', { hasText: 'inbound' }).first();
+    await until('only failed inbound attempts', async () =>
+      check(await page.locator('details.attempt').count() === await page.locator('details.attempt[data-outcome=failed]', { hasText: 'inbound' }).count(), 'others shown'));
     await until('the failed attempt', async () => check(await row.count() > 0, 'not yet'));
     await row.locator('summary').click();
     const body = await row.locator('pre.payload').first().textContent();
@@ -276,9 +279,11 @@ async function run(browser) {
     await page.fill('#named-form input[name=rate_limit]', '25');
     await page.fill('#filter-conditions input[name=filter_values]', 'MyApp');
     await page.click('#named-form button[type=submit]');
-    await page.waitForSelector('#page-named .notice.ok');
-    const edited = await apiAs(API_KEY, 'GET', `/api/v1/webhooks/${id}`);
-    check(edited.body.rate_limit === 25 && edited.body.filter.sender.join() === 'MyApp', `edited: ${JSON.stringify(edited.body)}`);
+    await page.waitForSelector('#page-named .notice.ok:text("Saved Delivered only.")');
+    await until('the edit stored', async () => {
+      const edited = await apiAs(API_KEY, 'GET', `/api/v1/webhooks/${id}`);
+      check(edited.body.rate_limit === 25 && edited.body.filter.sender.join() === 'MyApp', `edited: ${JSON.stringify(edited.body)}`);
+    });
     // Test send to it from the test page.
     await open(page, 'test');
     await page.selectOption('#named-test select[name=id]', id);
@@ -374,6 +379,8 @@ async function screenshots(browser) {
           await page.waitForSelector('#workspaces');
         }
         if (route === 'logs') await page.locator('details.attempt summary').first().click();
+        const text = await page.locator('main').innerText();
+        check(!/undefined|\[object Object\]|NaN/.test(text), `${route}: a value shown as undefined, NaN or [object Object]`);
         const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
         check(overflow <= 0, `${route} at ${width} px scrolls sideways by ${overflow} px`);
         await page.screenshot({ path: path.join(SHOTS, `${route}-${width}.png`), fullPage: true });

@@ -3,13 +3,12 @@
 // Payloads and responses come from outside and are only ever shown as text.
 
 import { api, badge, field, fill, h, ms, notice, payload, query, rfc3339, time } from '../lib.js';
-import { KINDS } from './telecom23.js';
-import { EVENT_TYPES } from './named.js';
 
 export const title = 'Delivery log';
 
 const OUTCOMES = ['delivered', 'failed', 'skipped'];
-const SMSEDGE_TYPES = ['dlr', 'click', 'inbound', 'revoke_click'];
+/** The event kinds an attempt is logged under (a named SMS_STATUS event is a `status`). */
+const KINDS = ['delivery', 'click', 'conversion', 'impression', 'inbound', 'opt_out', 'status', 'clicks_revoked', 'webhook_disabled'];
 
 export async function render(root) {
   const status = notice();
@@ -17,7 +16,7 @@ export async function render(root) {
   const endpoints = await api('GET', '/api/v1/user/webhooks/overview').then((o) => o.endpoints).catch(() => []);
   const select = (name, label, options) => field(label, h('select', { name },
     h('option', { value: '' }, 'any'), options.map(([v, text]) => h('option', { value: v }, text))));
-  const types = [...new Set([...KINDS, ...EVENT_TYPES, ...SMSEDGE_TYPES])].map((t) => [t, t]);
+  const types = KINDS.map((t) => [t, t]);
   const form = h('form', { class: 'filters', id: 'log-filters' },
     select('event_type', 'Event type', types),
     select('outcome', 'Outcome', OUTCOMES.map((o) => [o, o])),
@@ -73,5 +72,5 @@ function attempt(a) {
     h('h3', {}, 'Request body'),
     payload(a.payload),
     h('h3', {}, 'Response body (excerpt)'),
-    h('pre', { class: 'payload response' }, a.response_body ?? '—'));
+    h('pre', { class: 'payload response' }, a.response_body || '(empty)'));
 }

@@ -50,7 +50,7 @@ async function draw(root, flash) {
   root.append(
     h('div', { class: 'actions' }, h('button', { type: 'button', class: 'link', id: 'operator-sign-out', onclick: () => { session.admin = null; fill(root); render(root); } }, 'Sign out of the operator view')),
     status,
-    flash ?? null,
+    ...(flash ? [flash] : []),
     h('h2', {}, 'Workspaces'),
     ws.workspaces.length
       ? table(['Workspace', 'Subscriptions', 'API keys', ''], ws.workspaces.map((w) => h('tr', {},
