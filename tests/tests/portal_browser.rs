@@ -108,14 +108,22 @@ async fn a_customer_does_everything_in_the_portal_in_a_real_browser() {
         }
         (dead_letter, named_test)
     });
-    let status = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
     let (dead_letter, named_test) = reader.join().unwrap();
-    assert!(status.success(), "the browser test failed (its output is above): {status}");
+    assert!(
+        status.success(),
+        "the browser test failed (its output is above): {status}"
+    );
 
     // The 23 Telecom test send reached the 200 receiver, signed with the secret set in the page.
     let tests = ok
         .wait_for(1, WAIT, |r| {
-            r.path == "/hooks/ok" && r.header("x-webhook-event") == Some("delivery") && r.header("x-webhook-signature").is_some()
+            r.path == "/hooks/ok"
+                && r.header("x-webhook-event") == Some("delivery")
+                && r.header("x-webhook-signature").is_some()
         })
         .await;
     assert!(!tests.is_empty(), "the test send never reached the receiver");
@@ -131,10 +139,24 @@ async fn a_customer_does_everything_in_the_portal_in_a_real_browser() {
         "the re-sent event is the inbound SMS"
     );
     assert!(named_test, "the named subscription's test send ran");
-    let named = ok.wait_for(1, WAIT, |r| r.header("x-webhook-event") == Some("SMS_STATUS")).await;
-    assert!(!named.is_empty(), "the named subscription's test never reached the receiver");
+    let named = ok
+        .wait_for(1, WAIT, |r| r.header("x-webhook-event") == Some("SMS_STATUS"))
+        .await;
+    assert!(
+        !named.is_empty(),
+        "the named subscription's test never reached the receiver"
+    );
     for width in [1280, 390] {
-        for page in ["overview", "telecom23", "smsedge", "named", "logs", "dead-letters", "test", "operator"] {
+        for page in [
+            "overview",
+            "telecom23",
+            "smsedge",
+            "named",
+            "logs",
+            "dead-letters",
+            "test",
+            "operator",
+        ] {
             let f = shots.join(format!("{page}-{width}.png"));
             assert!(f.metadata().is_ok_and(|m| m.len() > 1000), "screenshot {}", f.display());
         }
