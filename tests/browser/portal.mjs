@@ -291,13 +291,25 @@ async function run(browser) {
     await page.waitForSelector('#named-test-result .response-code');
     check((await page.textContent('#named-test-result .response-code')) === '200', 'named test answered 200');
     console.log('@@named-test');
-    // Delete the failing one (two clicks: the second confirms).
+    // The failing one, now answering, gets a plain name.
     await open(page, 'named');
-    const failing = page.locator(`#named-list tr[data-id="${failingId}"]`);
-    await failing.locator('button:text("Delete")').click();
-    await failing.locator('button:text("Really delete?")').click();
-    await until('deleted', async () => check(await page.locator(`#named-list tr[data-id="${failingId}"]`).count() === 0, 'still listed'));
-    check((await apiAs(API_KEY, 'GET', `/api/v1/webhooks/${failingId}`)).status === 404, 'deleted in the API');
+    await page.locator(`#named-list tr[data-id="${failingId}"] button:text("Edit")`).click();
+    await page.fill('#named-form input[name=name]', 'Inbound SMS');
+    await page.click('#named-form button[type=submit]');
+    await page.waitForSelector('#page-named .notice.ok:text("Saved Inbound SMS.")');
+    await until('renamed', async () => check((await page.locator(`#named-list tr[data-id="${failingId}"] td.name`).textContent()) === 'Inbound SMS', 'old name'));
+    // Delete one (two clicks: the second confirms).
+    await page.click('#named-new');
+    await page.fill('#named-form input[name=name]', 'Short-lived');
+    await page.fill('#named-form input[name=url]', OK_URL);
+    await page.click('#named-form button[type=submit]');
+    await page.click('#named-secret button');
+    const doomed = page.locator('#named-list tr', { hasText: 'Short-lived' });
+    const doomedId = await doomed.getAttribute('data-id');
+    await doomed.locator('button:text("Delete")').click();
+    await doomed.locator('button:text("Really delete?")').click();
+    await until('deleted', async () => check(await page.locator(`#named-list tr[data-id="${doomedId}"]`).count() === 0, 'still listed'));
+    check((await apiAs(API_KEY, 'GET', `/api/v1/webhooks/${doomedId}`)).status === 404, 'deleted in the API');
   });
 
   await step('SMSEdge: URLs and Basic auth, test inline', async () => {
@@ -320,7 +332,10 @@ async function run(browser) {
     check((await t23.locator('.url').textContent()) === OK_URL, 'the 23 Telecom URL');
     check((await t23.textContent()).includes('enabled'), 'its state');
     check(await t23.locator('svg.chart rect.delivered').count() >= 24, 'its hourly chart');
-    check(await page.locator('article.endpoint[data-dialect=named]').count() >= 1, 'the named subscription');
+    check(await page.locator('article.endpoint[data-dialect=named]').count() === 2, 'the named subscriptions');
+    const inbound = page.locator(`article.endpoint[data-id="${failingId}"]`);
+    check((await inbound.locator('.stats').textContent()).includes('25.0 %'), 'the once-failing endpoint: 1 of 4 attempts delivered');
+    check(await inbound.locator('svg.chart rect.failed[height]:not([height="0.0"])').count() === 1, 'its failures charted');
     check(await page.locator('article.endpoint[data-dialect=smsedge]').count() >= 1, 'the SMSEdge endpoint');
   });
 

@@ -130,8 +130,16 @@ export function field(label, control, hint) {
     hint ? h('span', { class: 'hint' }, hint) : null);
 }
 
-/** A table that scrolls sideways on its own on a narrow screen rather than the page. */
+/**
+ * A table; on a narrow screen each row becomes a card whose cells carry their column's name
+ * (`data-label`, shown by the stylesheet).
+ */
 export function table(head, rows, attrs = {}) {
+  for (const tr of rows) {
+    [...tr.children].forEach((td, i) => {
+      if (typeof head[i] === 'string' && head[i]) td.dataset.label = head[i];
+    });
+  }
   return h('div', { class: 'scroll' },
     h('table', attrs,
       h('thead', {}, h('tr', {}, head.map((c) => h('th', { scope: 'col' }, c)))),

@@ -38,7 +38,8 @@ function card(e) {
       h('dt', {}, 'Success'), h('dd', {}, percent(s.success_ratio)),
       h('dt', {}, 'Latency p50'), h('dd', {}, ms(s.latency_p50_ms)),
       h('dt', {}, 'Latency p99'), h('dd', {}, ms(s.latency_p99_ms))),
-    chart(e.hourly ?? []));
+    chart(e.hourly ?? []),
+    h('p', { class: 'axis-labels' }, h('span', {}, '24 h ago'), h('span', {}, 'now')));
 }
 
 /** Hourly attempts as bars (delivered part green, the rest red), oldest hour on the left. */
@@ -48,6 +49,7 @@ function chart(hours) {
   const svg = document.createElementNS(SVG, 'svg');
   svg.setAttribute('viewBox', `0 0 ${w} ${hgt}`);
   svg.setAttribute('class', 'chart');
+  svg.setAttribute('preserveAspectRatio', 'none');
   svg.setAttribute('role', 'img');
   const total = hours.reduce((a, x) => a + x.attempts, 0);
   svg.setAttribute('aria-label', `${total} attempts in the last 24 hours, per hour`);
