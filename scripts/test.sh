@@ -5,6 +5,8 @@
 #     by scripts/kafka/install.sh under ~/.cache/hookline, started fresh on 127.0.0.1:19092
 #     (controller 19093) unless something already listens there, and stopped at the end;
 #   - Redis on 127.0.0.1:6379 (started, or installed from Debian's packages, if absent);
+#   - the portal's browser test: npm playwright-core (under ~/.cache/hookline/node) and
+#     Debian's chromium;
 #   - the reference webhook receivers' runtimes: Flask, Express 4 (under
 #     ~/.cache/hookline/node), the PHP CLI; the official Standard Webhooks verifiers: PyPI
 #     standardwebhooks (in ~/.cache/hookline/venv-standardwebhooks) and npm standardwebhooks
@@ -68,6 +70,16 @@ if [ ! -d "$HOOKLINE_TEST_NODE_PATH/express" ]; then
   mkdir -p "$CACHE/node"
   npm install --silent --no-audit --no-fund --prefix "$CACHE/node" express@4 >/dev/null
 fi
+# The portal's browser test (tests/tests/portal_browser.rs): npm playwright-core, pinned,
+# driving Debian's Chromium (the system browser: playwright downloads nothing).
+PLAYWRIGHT_CORE_VERSION=1.65.1
+if [ "$(node -p "require('$HOOKLINE_TEST_NODE_PATH/playwright-core/package.json').version" 2>/dev/null)" != "$PLAYWRIGHT_CORE_VERSION" ]; then
+  command -v npm >/dev/null || { log "installing Node.js"; apt_install nodejs npm; }
+  log "installing playwright-core $PLAYWRIGHT_CORE_VERSION under $CACHE/node"
+  mkdir -p "$CACHE/node"
+  npm install --silent --no-audit --no-fund --prefix "$CACHE/node" "playwright-core@$PLAYWRIGHT_CORE_VERSION" >/dev/null
+fi
+[ -x /usr/bin/chromium ] || { log "installing Chromium"; apt_install chromium; }
 command -v php >/dev/null || { log "installing the PHP CLI"; apt_install php-cli; }
 # The official Standard Webhooks verifiers (tests/tests/standard_webhooks.rs), pinned.
 STANDARDWEBHOOKS_VERSION=1.3.0

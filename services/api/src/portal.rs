@@ -15,12 +15,33 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 
-/// Every file of the app: `(path under /portal/, content type, bytes)`.
-pub const ASSETS: &[(&str, &str, &[u8])] = &[(
-    "index.html",
-    "text/html; charset=utf-8",
-    include_bytes!("../portal/index.html"),
-)];
+/// `(path, content type, the file's bytes)`: a file of `services/api/portal/`.
+macro_rules! asset {
+    ($path:literal, $type:expr) => {
+        ($path, $type, include_bytes!(concat!("../portal/", $path)))
+    };
+}
+
+const HTML: &str = "text/html; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+
+/// Every file of the app: `(path under /portal/, content type, bytes)`. A new file of
+/// `services/api/portal/` needs its row here.
+pub const ASSETS: &[(&str, &str, &[u8])] = &[
+    asset!("index.html", HTML),
+    asset!("app.js", JS),
+    asset!("lib.js", JS),
+    asset!("style.css", CSS),
+    asset!("pages/overview.js", JS),
+    asset!("pages/telecom23.js", JS),
+    asset!("pages/smsedge.js", JS),
+    asset!("pages/named.js", JS),
+    asset!("pages/logs.js", JS),
+    asset!("pages/dead_letters.js", JS),
+    asset!("pages/test_send.js", JS),
+    asset!("pages/operator.js", JS),
+];
 
 /// The portal's routes (outside the OpenAPI document: they are pages, not API).
 pub fn routes() -> Router<AppState> {
@@ -82,6 +103,25 @@ mod tests {
             };
             assert!(ty.starts_with(want), "{path}: {ty}");
         }
+        // Every file of the app's directory is served (a file added without its row would
+        // be a 404 in the browser only).
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("portal");
+        let mut files = Vec::new();
+        let mut dirs = vec![dir.clone()];
+        while let Some(d) = dirs.pop() {
+            for entry in std::fs::read_dir(&d).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else {
+                    files.push(path.strip_prefix(&dir).unwrap().to_string_lossy().replace('\\', "/"));
+                }
+            }
+        }
+        files.sort();
+        let mut listed: Vec<String> = ASSETS.iter().map(|(p, _, _)| p.to_string()).collect();
+        listed.sort();
+        assert_eq!(files, listed, "services/api/portal/ and ASSETS differ");
         let csp = content_security_policy("'self'");
         assert!(csp.contains("script-src 'self';") && !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"));
     }
