@@ -403,9 +403,11 @@ fn spawn_delivery(id: &str, settings_key: &str, log: &std::path::Path) -> tokio:
         .env("HOOKLINE_ADMIN_ADDR", "127.0.0.1:0")
         .env("HOOKLINE_SECRET_KEY", settings_key)
         .env("RUST_LOG", "warn")
-        // A small per-endpoint queue: the backlog after the restart overflows into the retry
-        // tiers, so crash recovery covers the dispatch topic and the deferral path together.
-        .env("HOOKLINE_ENDPOINT_QUEUE", "32")
+        // A small per-endpoint queue: the backlog after the restart (seconds of a 600/s load)
+        // overflows into the retry tiers, so crash recovery covers the dispatch topic and the
+        // deferral path together. 32 was not always enough on a loaded 2-core machine, where
+        // the restarted process could fetch its backlog no faster than 16 requests drained it.
+        .env("HOOKLINE_ENDPOINT_QUEUE", "4")
         // Static membership (a feature: HOOKLINE_GROUP_INSTANCE_ID): the restarted process takes
         // its partitions back at once instead of after the dead member's session expires. The
         // default, dynamic membership, is tested by the fault tests (tests/faults: a killed
