@@ -145,6 +145,14 @@ async fn replay_resends_the_window_in_order_with_original_ids() {
     .await
     .unwrap();
 
+    // A window from before the epoch is a window from the epoch: nothing is older.
+    let (s, v) = call(
+        &key,
+        json!({"from": "1829-11-16T21:27:15+20:10", "to": "1971-01-01T00:00:00Z"}),
+    )
+    .await;
+    assert_eq!((s, v["replayed"].clone()), (200, json!(0)), "{v}");
+
     // From before everything: the four originals, never the replays.
     let (s, v) = call(
         &key,

@@ -119,7 +119,9 @@ pub async fn handle(
 
     let endpoint = sub.endpoint_key();
     let (kafka, topic, max) = (st.kafka.clone(), st.topics.dispatch(), st.cfg.replay_max_events.max(1));
-    let (from_ms, to_ms) = (req.from.timestamp_millis(), req.to.timestamp_millis());
+    // Kafka finds offsets for times from the epoch on (negative ones mean "latest" and
+    // "earliest"); a window starting earlier starts there, nothing is older.
+    let (from_ms, to_ms) = (req.from.timestamp_millis().max(0), req.to.timestamp_millis().max(0));
     let types = req.types.clone();
     let (found, scanned) = tokio::task::spawn_blocking(move || {
         let mut found: Vec<Dispatch> = vec![];
