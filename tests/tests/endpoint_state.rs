@@ -11,7 +11,7 @@ use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(30);
 const HOOKS: &str = "/api/v1/webhooks";
-const OPS: &str = "/api/v1/webhooks/operational";
+const OPS: &str = "/api/v1/operational-webhook";
 const DEAD: &str = "/api/v1/user/webhooks/dead-letters";
 
 fn hook(id: &str) -> String {

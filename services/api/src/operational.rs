@@ -1,4 +1,4 @@
-//! The workspace's operational URL: `GET`/`PUT /api/v1/webhooks/operational`.
+//! The workspace's operational URL: `GET`/`PUT /api/v1/operational-webhook`.
 //!
 //! Hookline sends its own notices about the workspace's endpoints there (today
 //! `webhook.disabled`, see [`crate::auto_disable`]), in the named envelope with the named

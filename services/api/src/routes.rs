@@ -97,13 +97,13 @@ pub fn documented() -> (Router<AppState>, Value) {
             post(dead_letters::user_resend),
         )
         .route(
-            op(Method::GET, "/api/v1/webhooks/operational", NAMED, "Read the workspace's operational URL (Hookline's own notices: `webhook.disabled`)", READ)
+            op(Method::GET, "/api/v1/operational-webhook", NAMED, "Read the workspace's operational URL (Hookline's own notices: `webhook.disabled`)", READ)
                 .response(200, "the URL, null when none is set", json!({"url": "https://example.com/ops"}))
                 .nullable(&["url"]),
             get(operational::get),
         )
         .route(
-            unavailable(op(Method::PUT, "/api/v1/webhooks/operational", NAMED, "Set (or with null, remove) the workspace's operational URL", WRITE))
+            unavailable(op(Method::PUT, "/api/v1/operational-webhook", NAMED, "Set (or with null, remove) the workspace's operational URL", WRITE))
                 .body(JSON, json!({"url": "https://example.com/ops"}))
                 .body_schema(json!({"type": "object", "required": ["url"], "properties": {
                     "url": {"type": "string", "format": "uri", "nullable": true}}}))

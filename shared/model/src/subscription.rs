@@ -20,7 +20,7 @@ pub enum Dialect {
     SmsEdge,
     /// `POST /api/v1/webhooks`: named subscriptions with filters.
     Named,
-    /// `PUT /api/v1/webhooks/operational`: the workspace's operational URL, which gets
+    /// `PUT /api/v1/operational-webhook`: the workspace's operational URL, which gets
     /// Hookline's own notices (`webhook.disabled`) in the named envelope, signed like a named
     /// subscription. At most one per workspace, id [`OPERATIONAL_ID`]; no event from the
     /// pipeline ever matches it.
