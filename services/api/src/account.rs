@@ -62,16 +62,7 @@ fn endpoint(sub: &Subscription, day: Option<&WindowStats>, hours: &[HourStats]) 
     };
     let stats = day.map_or_else(
         || json!({"attempts": 0, "delivered": 0, "failed": 0, "success_ratio": null, "latency_p50_ms": null, "latency_p99_ms": null}),
-        |w| {
-            json!({
-                "attempts": w.attempts,
-                "delivered": w.delivered,
-                "failed": w.failed,
-                "success_ratio": (w.attempts > 0).then(|| w.delivered as f64 / w.attempts as f64),
-                "latency_p50_ms": w.p50_ms,
-                "latency_p99_ms": w.p99_ms,
-            })
-        },
+        crate::named::stats::counts,
     );
     let hourly: Vec<Value> = hours
         .iter()

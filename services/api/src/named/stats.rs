@@ -67,6 +67,17 @@ fn window_name(minutes: i64) -> String {
 }
 
 fn window(w: &WindowStats) -> Value {
+    let mut v = counts(w);
+    v["last_error"] = json!(w.last_error.as_ref().map(|e| json!({
+        "message": e.message,
+        "at": timestamp(&e.at),
+        "response_code": e.response_code,
+    })));
+    v
+}
+
+/// A window's counts, ratio and latencies, as the stats and the workspace overview show them.
+pub(crate) fn counts(w: &WindowStats) -> Value {
     json!({
         "attempts": w.attempts,
         "delivered": w.delivered,
@@ -74,10 +85,5 @@ fn window(w: &WindowStats) -> Value {
         "success_ratio": (w.attempts > 0).then(|| w.delivered as f64 / w.attempts as f64),
         "latency_p50_ms": w.p50_ms,
         "latency_p99_ms": w.p99_ms,
-        "last_error": w.last_error.as_ref().map(|e| json!({
-            "message": e.message,
-            "at": timestamp(&e.at),
-            "response_code": e.response_code,
-        })),
     })
 }
