@@ -335,6 +335,77 @@ async fn one_workspace_cannot_take_over_another_workspaces_metadata() {
     assert_eq!(paths(&rx_a, "/delivery"), 1);
 }
 
+/// Review finding 28.1 (HIGH): a workspace-bound `messages` credential (the workspace's own
+/// feed) announces another workspace's message id and carrier id before the gateway does,
+/// with a bare carrier id and within carrier connection `telco-a`. The gateway's real
+/// messages are stored all the same (none quarantined), the carrier's DLRs and the
+/// shortener's click reach their owner, and the squatter gets none of them; its own feed
+/// still joins its own records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workspace_feed_cannot_squat_another_workspaces_ids() {
+    let p = TestPipeline::start().await.unwrap();
+    let (rx_demo, rx_evil) = (Receiver::start().await, Receiver::start().await);
+    let ((demo, _), (evil, _)) = (workspace(&p, &rx_demo).await, workspace(&p, &rx_evil).await);
+    let gateway = p.ingest_key.clone();
+    let evil_feed = p
+        .create_ingest_key(vec![IngestKind::Messages, IngestKind::Dlr], Some(&evil), None)
+        .await
+        .unwrap();
+    let ids = [("demo_m2", "c-101", None), ("demo_m3", "c-102", Some("telco-a"))];
+    for (id, carrier_id, connection) in ids {
+        let squat = message(&evil, id, carrier_id, connection);
+        assert_eq!(post(&p, "/v1/messages", Some(&evil_feed), &squat).await.0, 202);
+    }
+    stored(&p, 2).await;
+    for (id, carrier_id, connection) in ids {
+        let real = message(&demo, id, carrier_id, connection);
+        assert_eq!(post(&p, "/v1/messages", Some(&gateway), &real).await.0, 202);
+    }
+    // All four stored: the gateway's two are no `metadata_conflict`.
+    stored(&p, 4).await;
+
+    // The carriers' DLRs (an unbound DLR credential) and the shortener's click.
+    let carriers = p.create_ingest_key(vec![IngestKind::Dlr], None, None).await.unwrap();
+    for dlr in [
+        json!({"carrier_message_id": "c-101", "status": "DELIVRD"}),
+        json!({"carrier_message_id": "c-102", "status": "DELIVRD", "carrier_connection": "telco-a"}),
+    ] {
+        assert_eq!(post(&p, "/v1/dlr", Some(&carriers), &dlr).await.0, 202);
+    }
+    let click = json!({"click_id": "k-squat", "short_url": "https://hkl.ink/x", "message_id": "demo_m2",
+                       "recipient": "+14155551234", "user_agent": HUMAN, "ip": "203.0.113.9"});
+    assert_eq!(post(&p, "/v1/clicks", Some(&gateway), &click).await.0, 202);
+    let got = rx_demo
+        .expect_n(2, WAIT, |r| r.path == "/delivery", "demo's two DLR webhooks")
+        .await;
+    let mut ids: Vec<String> = got
+        .iter()
+        .map(|r| r.json()["message_id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["demo_m2", "demo_m3"]);
+    let got = rx_demo.expect_n(1, WAIT, |r| r.path == "/click", "demo's click").await;
+    assert_eq!(got[0].json()["message_id"], "demo_m2");
+    assert_eq!(
+        (paths(&rx_evil, "/delivery"), paths(&rx_evil, "/click")),
+        (0, 0),
+        "the squatter got none of demo's DLRs or clicks"
+    );
+
+    // Evil's own feed joins evil's own record, never demo's.
+    let own = json!({"carrier_message_id": "c-101", "status": "UNDELIV"});
+    assert_eq!(post(&p, "/v1/dlr", Some(&evil_feed), &own).await.0, 202);
+    let got = rx_evil
+        .expect_n(1, WAIT, |r| r.path == "/delivery", "evil's own DLR webhook")
+        .await;
+    assert_eq!(
+        got[0].json()["message_id"],
+        "demo_m2",
+        "evil's own announcement of that id"
+    );
+    assert_eq!(paths(&rx_demo, "/delivery"), 2, "demo got nothing of evil's feed");
+}
+
 /// Finding 9: ingest credentials and API keys are listed (never the secret) and revoked
 /// through the admin API, and a revoked credential is refused by every ingest replica.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -182,8 +182,8 @@ pub async fn create_key(
     let req: NewApiKey = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request("INVALID_BODY", format!("expected {{workspace_id, permissions}}: {e}")))?;
     let (key, rec) = req.generate()?;
-    let (k, v) = st.writer.put_api_key(&rec).await.map_err(ApiError::unavailable)?;
-    st.config.apply_local(&k, Some(&v));
+    let at = st.writer.put_api_key(&rec).await.map_err(ApiError::unavailable)?;
+    st.applied(at).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({
@@ -206,11 +206,11 @@ pub async fn revoke_key(
 }
 
 /// Writes the tombstone for the credential found (404 `KEY_NOT_FOUND` with `missing` when
-/// none was) and applies it here at once; the other replicas follow the topic.
+/// none was), answered once this replica has read it back; the others follow the topic.
 async fn revoke(st: &AppState, key: Option<ConfigKey>, missing: &'static str) -> Result<StatusCode, ApiError> {
     let key = key.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "KEY_NOT_FOUND", missing))?;
-    let k = st.writer.delete(key).await.map_err(ApiError::unavailable)?;
-    st.config.apply_local(&k, None);
+    let at = st.writer.delete(key).await.map_err(ApiError::unavailable)?;
+    st.applied(at).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -263,8 +263,8 @@ pub async fn create_ingest_key(
         )
     })?;
     let (token, rec) = req.generate()?;
-    let (k, v) = st.writer.put_ingest_key(&rec).await.map_err(ApiError::unavailable)?;
-    st.config.apply_local(&k, Some(&v));
+    let at = st.writer.put_ingest_key(&rec).await.map_err(ApiError::unavailable)?;
+    st.applied(at).await?;
     let mut view = ingest_key_view(&rec, None);
     view["ingest_key"] = json!(token);
     Ok((StatusCode::CREATED, Json(view)))

@@ -4,6 +4,9 @@ use prometheus::IntCounterVec;
 pub(crate) struct Metrics {
     /// `hookline_api_config_writes_total{dialect}`.
     pub config_writes: IntCounterVec,
+    /// `hookline_api_config_write_conflicts_total{dialect}`: writes found stale in the config
+    /// topic's order (another replica wrote the workspace first) and made again.
+    pub config_write_conflicts: IntCounterVec,
     /// `hookline_api_test_sends_total{outcome}`: ok, failed, timeout.
     pub test_sends: IntCounterVec,
     /// `hookline_api_logged_records_total{kind, outcome}`: attempt records and dead letters
@@ -24,6 +27,12 @@ impl Metrics {
                 r,
                 "hookline_api_config_writes_total",
                 "Webhook configuration writes, by dialect.",
+                &["dialect"],
+            ),
+            config_write_conflicts: counter_vec(
+                r,
+                "hookline_api_config_write_conflicts_total",
+                "Configuration writes another replica's write got ahead of in the config topic, made again on the newer config.",
                 &["dialect"],
             ),
             test_sends: counter_vec(

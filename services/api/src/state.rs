@@ -7,11 +7,13 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use axum::http::HeaderMap;
 use hookline_config::Topics;
+use hookline_kafka::config_log::Position;
 use hookline_kafka::{ConfigHandle, ConfigWriter, Producer};
-use hookline_model::{ApiKeyRecord, Permission, WorkspaceConfig};
+use hookline_model::{ApiKeyRecord, Applied, Permission, WorkspaceConfig};
 use hookline_security::{Sealer, UrlPolicy};
 use hookline_store::{KeyUsage, Store};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Shared by every handler.
 #[derive(Clone)]
@@ -27,8 +29,9 @@ pub struct AppState {
     pub(crate) usage: KeyUsage,
     pub(crate) sealer: Sealer,
     pub(crate) policy: UrlPolicy,
-    /// Serialises read-modify-write of workspace configs within this process. Across API
-    /// replicas the last write wins.
+    /// Serialises read-modify-write of workspace configs within this process, so its own
+    /// writes never conflict. Across API replicas the topic's order decides, and a write
+    /// found stale there is made again ([`AppState::write_workspace`]).
     pub(crate) write_lock: Arc<tokio::sync::Mutex<()>>,
     pub(crate) cfg: ApiConfig,
     pub(crate) metrics: Arc<Metrics>,
@@ -63,7 +66,7 @@ impl AppState {
         &self,
         headers: &HeaderMap,
         dialect: &'static str,
-        apply: impl AsyncFnOnce(WorkspaceConfig) -> Result<(WorkspaceConfig, T), ApiError>,
+        apply: impl AsyncFnOnce(WorkspaceConfig) -> Result<(WorkspaceConfig, T), ApiError> + Clone,
     ) -> Result<T, ApiError> {
         let key = self.authenticate(headers, Permission::WebhooksWrite)?;
         self.write_workspace(&key.workspace_id, dialect, apply).await
@@ -72,23 +75,63 @@ impl AppState {
     /// The write path of [`AppState::update_workspace`] without a caller: Hookline's own
     /// changes (auto-disable) go through the same lock, save and count (`dialect` names the
     /// writer).
+    ///
+    /// `apply` validates against the config in force (limits such as the 50 subscriptions
+    /// included) and returns the next version. The write is acknowledged only once it is in
+    /// force in the topic's order ([`ConfigHandle::wait_applied`]); if another API replica's
+    /// write got there first, ours is stale, and `apply` runs again on the newer config (which
+    /// may now refuse it) — at most [`WRITE_ATTEMPTS`] times, then `503`.
+    ///
+    /// [`ConfigHandle::wait_applied`]: hookline_kafka::ConfigHandle::wait_applied
     pub(crate) async fn write_workspace<T>(
         &self,
         workspace_id: &str,
         dialect: &'static str,
-        apply: impl AsyncFnOnce(WorkspaceConfig) -> Result<(WorkspaceConfig, T), ApiError>,
+        apply: impl AsyncFnOnce(WorkspaceConfig) -> Result<(WorkspaceConfig, T), ApiError> + Clone,
     ) -> Result<T, ApiError> {
         let _guard = self.write_lock.lock().await;
-        let (updated, out) = apply(self.workspace(workspace_id)).await?;
-        self.save(&updated).await?;
-        self.metrics.config_writes.with_label_values(&[dialect]).inc();
-        Ok(out)
+        for _ in 0..WRITE_ATTEMPTS {
+            let (updated, out) = apply.clone()(self.workspace(workspace_id)).await?;
+            let at = self
+                .writer
+                .put_workspace(&updated)
+                .await
+                .map_err(ApiError::unavailable)?;
+            match self.applied(at).await? {
+                Applied::InForce => {
+                    self.metrics.config_writes.with_label_values(&[dialect]).inc();
+                    return Ok(out);
+                }
+                Applied::Stale => {
+                    self.metrics.config_write_conflicts.with_label_values(&[dialect]).inc();
+                    tracing::info!(workspace_id, "config write raced another replica's; writing again");
+                    // A random pause, so two replicas that keep racing stop meeting in step.
+                    let pause = rand::random::<u64>() % (CONFLICT_JITTER_MS + 1);
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                }
+            }
+        }
+        Err(ApiError::unavailable(
+            "the workspace's configuration kept changing under this write; try again",
+        ))
     }
 
-    /// Writes a workspace config durably and applies it locally.
-    async fn save(&self, ws: &WorkspaceConfig) -> Result<(), ApiError> {
-        let (key, value) = self.writer.put_workspace(ws).await.map_err(ApiError::unavailable)?;
-        self.config.apply_local(&key, Some(&value));
-        Ok(())
+    /// Waits until this process's config follower has read the record written at `at`: a
+    /// write is answered only once what it changed is readable here, in the topic's order.
+    pub(crate) async fn applied(&self, at: Position) -> Result<Applied, ApiError> {
+        self.config
+            .wait_applied(at, APPLY_TIMEOUT)
+            .await
+            .ok_or_else(|| ApiError::unavailable("the configuration write is not readable back yet; try again"))
     }
 }
+
+/// How often one write is made again when other replicas' writes keep getting there first:
+/// each race is about even, so losing this many in a row does not happen in practice.
+pub(crate) const WRITE_ATTEMPTS: usize = 32;
+
+/// The most a write waits after losing a race before it is made again.
+const CONFLICT_JITTER_MS: u64 = 10;
+
+/// How long a write waits to be read back before answering `503`.
+const APPLY_TIMEOUT: Duration = Duration::from_secs(30);

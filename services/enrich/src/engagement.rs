@@ -98,7 +98,7 @@ impl Enricher {
             self.metrics.clicks.with_label_values(&["bot"]).inc();
             return Handled::Done;
         }
-        let Some(meta) = self.message(&click.message_id).await else {
+        let Some(meta) = self.message(click.workspace_id.as_deref(), &click.message_id).await else {
             return Handled::store_unavailable();
         };
         let Some(meta) = meta else {
@@ -120,7 +120,10 @@ impl Enricher {
             &self.shutdown,
             "put_click",
             || self.store_error("put_click"),
-            || self.store.put_click(&click.click_id, &click.message_id, ttl),
+            || {
+                self.store
+                    .put_click(click.workspace_id.as_deref(), &click.click_id, &click.message_id, ttl)
+            },
         )
         .await;
         match remembered {
@@ -200,7 +203,7 @@ impl Enricher {
                     &self.shutdown,
                     "get_click",
                     || self.store_error("get_click"),
-                    || self.store.message_of_click(click_id),
+                    || self.store.message_of_click(conv.workspace_id.as_deref(), click_id),
                 )
                 .await
                 {
@@ -213,7 +216,7 @@ impl Enricher {
         let Some(message_id) = conv.message_id.clone().or(click_message) else {
             return self.unjoined(&msg, "neither the click nor a message id is known").await;
         };
-        let Some(meta) = self.message(&message_id).await else {
+        let Some(meta) = self.message(conv.workspace_id.as_deref(), &message_id).await else {
             return Handled::store_unavailable();
         };
         let Some(meta) = meta else {
@@ -238,13 +241,14 @@ impl Enricher {
             .await
     }
 
-    /// The accepted message by id; the outer `None` means shutdown during a store outage.
-    async fn message(&self, message_id: &str) -> Option<Option<AcceptedMessage>> {
+    /// The accepted message by id, as a record whose sender is bound to `scope` finds it;
+    /// the outer `None` means shutdown during a store outage.
+    async fn message(&self, scope: Option<&str>, message_id: &str) -> Option<Option<AcceptedMessage>> {
         retry_until_ok(
             &self.shutdown,
             "get_message",
             || self.store_error("get_message"),
-            || self.store.message_by_id(message_id),
+            || self.store.message_by_id(scope, message_id),
         )
         .await
     }
@@ -318,7 +322,7 @@ impl Enricher {
         // The last message sent to the sender, looked up within the inbound's own workspace:
         // another workspace's message of the same id is not this conversation's.
         let last = match &input.last_message_id {
-            Some(id) => match self.message(id).await {
+            Some(id) => match self.message(Some(&input.workspace_id), id).await {
                 None => return Handled::store_unavailable(),
                 Some(m) => m.filter(|m| m.workspace_id == input.workspace_id),
             },

@@ -144,8 +144,11 @@ impl Enricher {
             "get_message",
             || self.store_error("get_message"),
             || {
-                self.store
-                    .message_by_carrier_id(dlr.carrier_connection.as_deref(), &dlr.carrier_message_id)
+                self.store.message_by_carrier_id(
+                    dlr.workspace_id.as_deref(),
+                    dlr.carrier_connection.as_deref(),
+                    &dlr.carrier_message_id,
+                )
             },
         )
         .await;

@@ -87,8 +87,13 @@ impl Scope {
         }
     }
 
+    /// A workspace-bound credential's messages are its workspace's own feed: their ids go in
+    /// the workspace's id space (`hookline_store::IdSpace`), never the platform's, whatever
+    /// the record says. Only unbound credentials (the gateway) and carrier-bound ones (within
+    /// their connection) announce ids every event can join.
     pub fn message(&self, m: &mut AcceptedMessage) -> Result<(), IngestFailure> {
         self.own_workspace(&m.workspace_id)?;
+        m.workspace_feed |= self.0.workspace_id.is_some();
         self.own_connection(&mut m.carrier_connection)
     }
 

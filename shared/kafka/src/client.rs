@@ -214,6 +214,18 @@ impl Producer {
         payload: Option<&[u8]>,
         headers: &[(&str, &[u8])],
     ) -> Result<(), KafkaError> {
+        self.send_at(topic, key, payload, headers).await.map(|_| ())
+    }
+
+    /// [`Producer::send`], returning where the record landed: its partition and offset (the
+    /// config writer waits for its own record to be applied in topic order).
+    pub async fn send_at(
+        &self,
+        topic: &str,
+        key: Option<&[u8]>,
+        payload: Option<&[u8]>,
+        headers: &[(&str, &[u8])],
+    ) -> Result<(i32, i64), KafkaError> {
         let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic);
         if let Some(k) = key {
             record = record.key(k);
@@ -231,14 +243,15 @@ impl Producer {
             }
             record = record.headers(h);
         }
-        self.inner
+        let delivery = self
+            .inner
             .send(record, Timeout::Never)
             .await
             .map_err(|(e, _)| KafkaError::Client(e))?;
         if let Some(c) = &self.produced {
             c.with_label_values(&[topic]).inc();
         }
-        Ok(())
+        Ok((delivery.partition, delivery.offset))
     }
 
     /// Sends `value` as JSON.

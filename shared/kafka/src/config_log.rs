@@ -6,15 +6,21 @@
 //! configuration durable across restarts with the broker as its only store. It reports
 //! "caught up" once it has read up to the high watermark it saw at start; services are not
 //! ready before that.
+//!
+//! The topic's order is the configuration's only order. Workspace records are applied with a
+//! version check ([`ConfigState::apply`]), and the API acknowledges a write only once this
+//! process's follower has applied it in that order ([`ConfigHandle::wait_applied`]): a write
+//! made from a config another write had already changed is found stale there and made again,
+//! so an acknowledged write is never lost, on any broker, with any number of API replicas.
 
 use crate::{KafkaError, KafkaSettings, Producer};
 use hookline_model::config_log::ConfigKey;
-use hookline_model::{ApiKeyRecord, ConfigState, IngestKeyRecord, WorkspaceConfig};
+use hookline_model::{ApiKeyRecord, Applied, ConfigState, IngestKeyRecord, WorkspaceConfig};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -27,6 +33,46 @@ pub struct ConfigHandle {
     /// Bumped after every applied record, so a reader can wait for a change
     /// ([`ConfigHandle::wait_for_workspace_version`]) instead of polling.
     applied: Arc<watch::Sender<u64>>,
+    /// How far the follower has read, for writers waiting for their own record.
+    progress: Arc<Mutex<Progress>>,
+}
+
+/// A position in the config topic: partition and offset.
+pub type Position = (i32, i64);
+
+/// How far the follower has read: the next offset of each partition, and the positions of
+/// the latest records it found [`Applied::Stale`] (a writer checks its own record's position
+/// right after it is read, so a short memory is enough).
+#[derive(Default)]
+struct Progress {
+    next: HashMap<i32, i64>,
+    stale: VecDeque<Position>,
+}
+
+impl Progress {
+    const STALE_KEPT: usize = 4096;
+
+    fn record(&mut self, at: Position, applied: Option<Applied>) {
+        self.next.insert(at.0, at.1 + 1);
+        if applied == Some(Applied::Stale) {
+            if self.stale.len() == Self::STALE_KEPT {
+                self.stale.pop_front();
+            }
+            self.stale.push_back(at);
+        }
+    }
+
+    /// What became of the record at `at`, once the follower has read past it.
+    fn outcome(&self, at: Position) -> Option<Applied> {
+        let read = self.next.get(&at.0).is_some_and(|next| *next > at.1);
+        read.then(|| {
+            if self.stale.contains(&at) {
+                Applied::Stale
+            } else {
+                Applied::InForce
+            }
+        })
+    }
 }
 
 impl ConfigHandle {
@@ -35,6 +81,7 @@ impl ConfigHandle {
             state: Arc::new(RwLock::new(state)),
             caught_up,
             applied: Arc::new(watch::channel(0).0),
+            progress: Arc::default(),
         }
     }
 
@@ -49,18 +96,41 @@ impl ConfigHandle {
         f(&self.state.read().expect("config lock"))
     }
 
-    /// Applies one config record and wakes whoever waits for a change.
-    fn apply(&self, key: &str, value: Option<&[u8]>) -> Result<(), hookline_model::config_log::ConfigRecordError> {
+    /// Applies one config record read at `at` and wakes whoever waits for a change.
+    fn apply(
+        &self,
+        key: &str,
+        value: Option<&[u8]>,
+        at: Option<Position>,
+    ) -> Result<Applied, hookline_model::config_log::ConfigRecordError> {
         let result = self.state.write().expect("config lock").apply(key, value);
+        if let Some(at) = at {
+            self.progress
+                .lock()
+                .expect("config progress")
+                .record(at, result.as_ref().ok().copied());
+        }
         self.applied.send_modify(|n| *n += 1);
         result
     }
 
-    /// Applies a record locally before the follower sees it (the API's read-your-writes).
-    pub fn apply_local(&self, key: &str, value: Option<&[u8]>) {
-        if let Err(e) = self.apply(key, value) {
-            tracing::error!(error = %e, "local config apply");
-        }
+    /// Waits up to `timeout` until the follower has read the record written at `at`, and says
+    /// whether it is in force or was stale (`None`: not read in time). The API answers a
+    /// configuration write only after this: what it then reads is the topic's order, the
+    /// same every process of every service folds, never a local guess.
+    pub async fn wait_applied(&self, at: Position, timeout: Duration) -> Option<Applied> {
+        let mut applied = self.applied.subscribe();
+        let wait = async {
+            loop {
+                if let Some(outcome) = self.progress.lock().expect("config progress").outcome(at) {
+                    return outcome;
+                }
+                if applied.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.ok()
     }
 
     /// Waits up to `timeout` until the config of `workspace_id` is at least `version` (or the
@@ -151,9 +221,13 @@ impl ConfigHandle {
                     }
                 };
                 let key = msg.key().map(String::from_utf8_lossy).unwrap_or_default();
-                if let Err(e) = follower.apply(&key, msg.payload()) {
+                match follower.apply(&key, msg.payload(), Some((msg.partition(), msg.offset()))) {
+                    Ok(Applied::InForce) => {}
+                    Ok(Applied::Stale) => {
+                        tracing::debug!(%key, offset = msg.offset(), "stale config record ignored")
+                    }
                     // A bad config record is skipped; the rest of the config still applies.
-                    tracing::error!(error = %e, offset = msg.offset(), "skipping config record");
+                    Err(e) => tracing::error!(error = %e, offset = msg.offset(), "skipping config record"),
                 }
                 if let Some(high) = pending.get(&msg.partition()) {
                     if msg.offset() + 1 >= *high {
@@ -194,10 +268,10 @@ mod tests {
 
         let writer = handle.clone();
         let applier = tokio::spawn(async move {
-            writer.apply_local("workspace:ws", Some(&record(1)));
-            writer.apply_local("workspace:other", Some(&record(9)));
+            writer.apply("workspace:ws", Some(&record(1)), None).unwrap();
+            writer.apply("workspace:other", Some(&record(9)), None).unwrap();
             tokio::task::yield_now().await;
-            writer.apply_local("workspace:ws", Some(&record(2)));
+            writer.apply("workspace:ws", Some(&record(2)), None).unwrap();
         });
         assert!(
             handle
@@ -207,8 +281,28 @@ mod tests {
         applier.await.unwrap();
         assert!(!handle.wait_for_workspace_version("ws", 3, short).await);
         // A deleted workspace is newer than any record about it.
-        handle.apply_local("workspace:ws", None);
+        handle.apply("workspace:ws", None, None).unwrap();
         assert!(handle.wait_for_workspace_version("ws", 3, short).await);
+    }
+
+    /// A writer learns whether its record, once read, is in force or stale; before it is read,
+    /// nothing (a timeout).
+    #[tokio::test]
+    async fn a_writer_learns_what_became_of_its_record() {
+        let handle = ConfigHandle::fixed(ConfigState::default());
+        let short = Duration::from_millis(50);
+        assert_eq!(handle.wait_applied((0, 0), short).await, None);
+        handle.apply("workspace:ws", Some(&record(1)), Some((0, 0))).unwrap();
+        handle.apply("workspace:ws", Some(&record(1)), Some((0, 1))).unwrap();
+        assert_eq!(handle.wait_applied((0, 0), short).await, Some(Applied::InForce));
+        assert_eq!(handle.wait_applied((0, 1), short).await, Some(Applied::Stale));
+        assert_eq!(handle.wait_applied((1, 0), short).await, None, "another partition");
+        let waiter = {
+            let h = handle.clone();
+            tokio::spawn(async move { h.wait_applied((0, 2), Duration::from_secs(10)).await })
+        };
+        handle.apply("workspace:ws", Some(&record(2)), Some((0, 2))).unwrap();
+        assert_eq!(waiter.await.unwrap(), Some(Applied::InForce));
     }
 }
 
@@ -252,26 +346,25 @@ impl ConfigWriter {
         Self { producer, topic }
     }
 
-    /// Writes the record and returns its key and bytes once the broker has it.
-    async fn put(&self, key: ConfigKey, value: Vec<u8>) -> Result<(String, Vec<u8>), KafkaError> {
+    /// Writes the record and returns where it landed once the broker has it.
+    async fn put(&self, key: ConfigKey, value: Vec<u8>) -> Result<Position, KafkaError> {
         let key = key.render();
         self.producer
-            .send(&self.topic, Some(key.as_bytes()), Some(&value), &[])
-            .await?;
-        Ok((key, value))
+            .send_at(&self.topic, Some(key.as_bytes()), Some(&value), &[])
+            .await
     }
 
-    pub async fn put_workspace(&self, ws: &WorkspaceConfig) -> Result<(String, Vec<u8>), KafkaError> {
+    pub async fn put_workspace(&self, ws: &WorkspaceConfig) -> Result<Position, KafkaError> {
         self.put(ConfigKey::Workspace(ws.workspace_id.clone()), serde_json::to_vec(ws)?)
             .await
     }
 
-    pub async fn put_api_key(&self, rec: &ApiKeyRecord) -> Result<(String, Vec<u8>), KafkaError> {
+    pub async fn put_api_key(&self, rec: &ApiKeyRecord) -> Result<Position, KafkaError> {
         self.put(ConfigKey::ApiKey(rec.key_hash.clone()), serde_json::to_vec(rec)?)
             .await
     }
 
-    pub async fn put_ingest_key(&self, rec: &IngestKeyRecord) -> Result<(String, Vec<u8>), KafkaError> {
+    pub async fn put_ingest_key(&self, rec: &IngestKeyRecord) -> Result<Position, KafkaError> {
         self.put(ConfigKey::IngestKey(rec.key_hash.clone()), serde_json::to_vec(rec)?)
             .await
     }
@@ -280,9 +373,10 @@ impl ConfigWriter {
     /// the tombstone for the topic's `delete.retention.ms` after it removed every earlier
     /// record of the key, so a follower reading from the start sees either the tombstone or
     /// nothing of the key.
-    pub async fn delete(&self, key: ConfigKey) -> Result<String, KafkaError> {
+    pub async fn delete(&self, key: ConfigKey) -> Result<Position, KafkaError> {
         let key = key.render();
-        self.producer.send(&self.topic, Some(key.as_bytes()), None, &[]).await?;
-        Ok(key)
+        self.producer
+            .send_at(&self.topic, Some(key.as_bytes()), None, &[])
+            .await
     }
 }

@@ -59,10 +59,27 @@ pub struct ConfigState {
     ingest_keys: HashMap<String, IngestKeyRecord>,
 }
 
+/// What [`ConfigState::apply`] did with a record that decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The record is now in force for its key.
+    InForce,
+    /// A workspace record whose `version` is not above the one in force: it was written from
+    /// a config that another write had already changed (two API replicas, or two requests,
+    /// read the same version), so it is ignored everywhere. The API sees this for its own
+    /// write and does the write again on the newer config, so no acknowledged change is lost.
+    Stale,
+}
+
 impl ConfigState {
     /// Applies one record. A record that does not decode is an error for the caller to log
     /// and skip; it leaves the state unchanged.
-    pub fn apply(&mut self, key: &str, value: Option<&[u8]>) -> Result<(), ConfigRecordError> {
+    ///
+    /// Workspace records are applied in topic order with a version check: a record must carry
+    /// a higher `version` than the config in force (any version after a tombstone, or for a
+    /// workspace not seen yet), else it is [`Applied::Stale`]. Every follower reads the same
+    /// topic order, so every process ignores the same records and holds the same config.
+    pub fn apply(&mut self, key: &str, value: Option<&[u8]>) -> Result<Applied, ConfigRecordError> {
         let parsed = ConfigKey::parse(key).ok_or_else(|| ConfigRecordError::BadKey(key.to_string()))?;
         let bad = |source| ConfigRecordError::BadValue {
             key: key.to_string(),
@@ -75,6 +92,9 @@ impl ConfigState {
             }
             (ConfigKey::Workspace(id), Some(v)) => {
                 let ws: WorkspaceConfig = serde_json::from_slice(v).map_err(bad)?;
+                if self.workspaces.get(&id).is_some_and(|cur| ws.version <= cur.version) {
+                    return Ok(Applied::Stale);
+                }
                 self.deleted.remove(&id);
                 self.workspaces.insert(id, Arc::new(ws));
             }
@@ -93,7 +113,7 @@ impl ConfigState {
                 self.ingest_keys.insert(h, rec);
             }
         }
-        Ok(())
+        Ok(Applied::InForce)
     }
 
     pub fn workspace(&self, id: &str) -> Option<Arc<WorkspaceConfig>> {
@@ -198,5 +218,27 @@ mod tests {
             Err(ConfigRecordError::BadValue { .. })
         ));
         assert_eq!(st.workspace_count(), 0);
+    }
+
+    fn version(v: u64) -> Vec<u8> {
+        let mut ws = WorkspaceConfig::new("w1");
+        ws.version = v;
+        serde_json::to_vec(&ws).unwrap()
+    }
+
+    /// Two writers read version 1 and both wrote version 2: the first in topic order is in
+    /// force, the second is stale, and an older record read late changes nothing.
+    #[test]
+    fn workspace_records_apply_in_version_order() {
+        let mut st = ConfigState::default();
+        assert_eq!(st.apply("workspace:w1", Some(&version(1))).unwrap(), Applied::InForce);
+        assert_eq!(st.apply("workspace:w1", Some(&version(2))).unwrap(), Applied::InForce);
+        assert_eq!(st.apply("workspace:w1", Some(&version(2))).unwrap(), Applied::Stale);
+        assert_eq!(st.apply("workspace:w1", Some(&version(1))).unwrap(), Applied::Stale);
+        assert_eq!(st.workspace_version("w1"), Some(2));
+        // After a tombstone, the workspace starts again from any version.
+        st.apply("workspace:w1", None).unwrap();
+        assert_eq!(st.apply("workspace:w1", Some(&version(1))).unwrap(), Applied::InForce);
+        assert_eq!(st.workspace_version("w1"), Some(1));
     }
 }

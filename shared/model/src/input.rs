@@ -22,6 +22,12 @@ pub struct AcceptedMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub carrier_connection: Option<String>,
     pub workspace_id: String,
+    /// Set by ingest when the message came with a credential bound to its workspace (the
+    /// workspace's own feed, not the gateway): its message and carrier ids are then that
+    /// workspace's alone, joined only by events from credentials bound to the same workspace,
+    /// so a workspace can never claim ids the gateway later announces for another.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub workspace_feed: bool,
     pub recipient: String,
     pub sender_id: String,
     #[serde(default = "one")]

@@ -17,6 +17,7 @@ fn msg() -> AcceptedMessage {
         carrier_message_id: "c-1".into(),
         carrier_connection: None,
         workspace_id: "ws".into(),
+        workspace_feed: false,
         recipient: "+14155551234".into(),
         sender_id: "MyApp".into(),
         num_parts: 2,

@@ -28,7 +28,7 @@ pub mod workspace;
 pub use apikey::{ApiKeyRecord, Permission};
 pub use batch::BatchPolicy;
 pub use channel::Channel;
-pub use config_log::{ConfigKey, ConfigState};
+pub use config_log::{Applied, ConfigKey, ConfigState};
 pub use dispatch::{
     AttemptOutcome, AttemptRecord, DeadLetter, DeadLetterReason, Dispatch, Resolved, URL_KIND_FAILOVER,
     URL_KIND_PRIMARY,

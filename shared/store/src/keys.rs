@@ -5,24 +5,60 @@
 
 use std::fmt;
 
+/// Whose ids a message's (and a click's) lookup keys belong to.
+///
+/// Ids announced by the platform (the gateway's unbound credential, a carrier connection's
+/// credential for that connection, a Kafka feed) live in one namespace every event can join.
+/// Ids announced by a credential bound to a workspace (that workspace's own feed) live in the
+/// workspace's namespace, which only events stamped with that workspace ever read: a
+/// workspace cannot claim another's message or carrier ids, whatever it announces, and its
+/// ids never collide with anyone else's. Workspace ids have no `:`, so the spaces never meet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdSpace<'a> {
+    Platform,
+    Workspace(&'a str),
+}
+
+impl<'a> IdSpace<'a> {
+    /// The spaces an event reads, in order: a workspace-bound sender's own first, then the
+    /// platform's (where the enricher still checks the message is that workspace's); an
+    /// unbound sender's, the platform's only.
+    pub fn read_by(scope: Option<&'a str>) -> impl Iterator<Item = IdSpace<'a>> {
+        scope.map(IdSpace::Workspace).into_iter().chain([IdSpace::Platform])
+    }
+
+    /// Where a record announced under `scope` is written.
+    pub fn written_by(scope: Option<&'a str>) -> Self {
+        scope.map_or(IdSpace::Platform, IdSpace::Workspace)
+    }
+}
+
 /// An accepted message by its carrier message id. Carrier ids are unique only within one
 /// carrier connection, so a message that names its connection is found by both (a connection
 /// id has no `:`, so `msgc:` and `msg:` keys never meet).
-pub fn carrier_message(connection: Option<&str>, carrier_message_id: &str) -> String {
-    match connection {
-        Some(c) => format!("msgc:{c}:{carrier_message_id}"),
-        None => format!("msg:{carrier_message_id}"),
+pub fn carrier_message(space: IdSpace<'_>, connection: Option<&str>, carrier_message_id: &str) -> String {
+    match (space, connection) {
+        (IdSpace::Platform, Some(c)) => format!("msgc:{c}:{carrier_message_id}"),
+        (IdSpace::Platform, None) => format!("msg:{carrier_message_id}"),
+        (IdSpace::Workspace(w), Some(c)) => format!("wmsgc:{w}:{c}:{carrier_message_id}"),
+        (IdSpace::Workspace(w), None) => format!("wmsg:{w}:{carrier_message_id}"),
     }
 }
 
 /// An accepted message by its (customer-facing) message id.
-pub fn message(message_id: &str) -> String {
-    format!("msgid:{message_id}")
+pub fn message(space: IdSpace<'_>, message_id: &str) -> String {
+    match space {
+        IdSpace::Platform => format!("msgid:{message_id}"),
+        IdSpace::Workspace(w) => format!("wmsgid:{w}:{message_id}"),
+    }
 }
 
 /// The message a click belongs to.
-pub fn click(click_id: &str) -> String {
-    format!("click:{click_id}")
+pub fn click(space: IdSpace<'_>, click_id: &str) -> String {
+    match space {
+        IdSpace::Platform => format!("click:{click_id}"),
+        IdSpace::Workspace(w) => format!("wclick:{w}:{click_id}"),
+    }
 }
 
 /// A workspace's attempt log (a capped list).
@@ -108,10 +144,16 @@ mod tests {
     /// The stored formats: a change here orphans a live deployment's data.
     #[test]
     fn formats_are_stable() {
-        assert_eq!(carrier_message(Some("smpp1"), "c1"), "msgc:smpp1:c1");
-        assert_eq!(carrier_message(None, "c1"), "msg:c1");
-        assert_eq!(message("m1"), "msgid:m1");
-        assert_eq!(click("k1"), "click:k1");
+        let p = IdSpace::Platform;
+        assert_eq!(carrier_message(p, Some("smpp1"), "c1"), "msgc:smpp1:c1");
+        assert_eq!(carrier_message(p, None, "c1"), "msg:c1");
+        assert_eq!(message(p, "m1"), "msgid:m1");
+        assert_eq!(click(p, "k1"), "click:k1");
+        let w = IdSpace::Workspace("ws");
+        assert_eq!(carrier_message(w, Some("smpp1"), "c1"), "wmsgc:ws:smpp1:c1");
+        assert_eq!(carrier_message(w, None, "c1"), "wmsg:ws:c1");
+        assert_eq!(message(w, "m1"), "wmsgid:ws:m1");
+        assert_eq!(click(w, "k1"), "wclick:ws:k1");
         assert_eq!(attempts("ws"), "attempts:ws");
         assert_eq!(dead_letters("ws"), "dead:ws");
         assert_eq!(key_used("k"), "keyused:k");

@@ -17,7 +17,7 @@ use hookline_model::{AcceptedMessage, AttemptRecord, DeadLetter, DlrStatus};
 use std::time::Duration;
 
 pub use key_usage::KeyUsage;
-pub use keys::ClaimKey;
+pub use keys::{ClaimKey, IdSpace};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -79,17 +79,20 @@ impl Store {
     }
 
     /// Keeps `msg` for `ttl`, findable by its carrier message id (DLRs; within its carrier
-    /// connection when the message names one) and by its message id (clicks, conversions).
+    /// connection when the message names one) and by its message id (clicks, conversions),
+    /// in the [`IdSpace`] of whoever announced it: the workspace's own when it came from a
+    /// credential bound to its workspace ([`AcceptedMessage::workspace_feed`]), else the
+    /// platform's.
     ///
-    /// First writer wins: ids that already belong to another message — another workspace's,
-    /// or a carrier id already taken within its carrier — are never overwritten (that would
-    /// send the other message's DLRs and clicks to this workspace). The same message written
-    /// again (a record reprocessed, a resubmit) is stored as before.
+    /// First writer wins within a space: ids that already belong to another message are
+    /// never overwritten (that would send the other message's DLRs and clicks elsewhere). The
+    /// same message written again (a record reprocessed, a resubmit) is stored as before.
     pub async fn put_message(&self, msg: &AcceptedMessage, ttl: Duration) -> Result<Ownership, StoreError> {
         let value = serde_json::to_vec(msg)?;
+        let space = IdSpace::written_by(msg.workspace_feed.then_some(msg.workspace_id.as_str()));
         let keys = [
-            keys::carrier_message(msg.carrier_connection.as_deref(), &msg.carrier_message_id),
-            keys::message(&msg.message_id),
+            keys::carrier_message(space, msg.carrier_connection.as_deref(), &msg.carrier_message_id),
+            keys::message(space, &msg.message_id),
         ];
         let keys = [keys[0].as_str(), keys[1].as_str()];
         let taken = match self {
@@ -109,16 +112,33 @@ impl Store {
         })
     }
 
-    /// The accepted message with this (customer-facing) message id.
-    pub async fn message_by_id(&self, message_id: &str) -> Result<Option<AcceptedMessage>, StoreError> {
-        self.get_json(&keys::message(message_id)).await
+    /// The accepted message with this (customer-facing) message id, as an event whose sender
+    /// is bound to workspace `scope` (or to none) finds it: see [`IdSpace::read_by`].
+    pub async fn message_by_id(
+        &self,
+        scope: Option<&str>,
+        message_id: &str,
+    ) -> Result<Option<AcceptedMessage>, StoreError> {
+        for space in IdSpace::read_by(scope) {
+            if let Some(m) = self.get_json(&keys::message(space, message_id)).await? {
+                return Ok(Some(m));
+            }
+        }
+        Ok(None)
     }
 
-    /// Remembers which message a click belongs to, for joining conversions. First writer
-    /// wins, like [`Store::put_message`]: a click id already remembered for another message
-    /// is [`Ownership::Taken`].
-    pub async fn put_click(&self, click_id: &str, message_id: &str, ttl: Duration) -> Result<Ownership, StoreError> {
-        let key = keys::click(click_id);
+    /// Remembers which message a click belongs to, for joining conversions, in the space of
+    /// the click's sender (`scope`, as for messages). First writer wins, like
+    /// [`Store::put_message`]: a click id already remembered for another message is
+    /// [`Ownership::Taken`].
+    pub async fn put_click(
+        &self,
+        scope: Option<&str>,
+        click_id: &str,
+        message_id: &str,
+        ttl: Duration,
+    ) -> Result<Ownership, StoreError> {
+        let key = keys::click(IdSpace::written_by(scope), click_id);
         let holder = match self {
             Self::Redis(r) => r.claim(&key, message_id, ttl).await?,
             Self::Memory(m) => m.claim(&key, message_id, ttl),
@@ -129,12 +149,15 @@ impl Store {
         })
     }
 
-    /// The message id of a known click.
-    pub async fn message_of_click(&self, click_id: &str) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .get(&keys::click(click_id))
-            .await?
-            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    /// The message id of a known click, as a conversion whose sender is bound to `scope` (or
+    /// to none) finds it.
+    pub async fn message_of_click(&self, scope: Option<&str>, click_id: &str) -> Result<Option<String>, StoreError> {
+        for space in IdSpace::read_by(scope) {
+            if let Some(v) = self.get(&keys::click(space, click_id)).await? {
+                return Ok(Some(String::from_utf8_lossy(&v).into_owned()));
+            }
+        }
+        Ok(None)
     }
 
     /// Claims `key` for `claimant` for `ttl`, atomically across every process sharing the
@@ -267,14 +290,21 @@ impl Store {
     }
 
     /// The accepted message a DLR refers to (by the carrier's id, within the carrier
-    /// connection when the DLR names one), if it is known and not expired.
+    /// connection when the DLR names one), if it is known and not expired, as a DLR whose
+    /// sender is bound to workspace `scope` (or to none) finds it.
     pub async fn message_by_carrier_id(
         &self,
+        scope: Option<&str>,
         connection: Option<&str>,
         carrier_message_id: &str,
     ) -> Result<Option<AcceptedMessage>, StoreError> {
-        self.get_json(&keys::carrier_message(connection, carrier_message_id))
-            .await
+        for space in IdSpace::read_by(scope) {
+            let key = keys::carrier_message(space, connection, carrier_message_id);
+            if let Some(m) = self.get_json(&key).await? {
+                return Ok(Some(m));
+            }
+        }
+        Ok(None)
     }
 
     /// Prepends a batch of attempts, each given decoded and as the JSON bytes to keep, to
@@ -405,6 +435,9 @@ where
         delay = (delay * 2).min(Duration::from_secs(5));
     }
 }
+
+#[cfg(test)]
+mod id_space_tests;
 
 #[cfg(test)]
 mod tests {

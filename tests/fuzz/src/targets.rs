@@ -844,7 +844,7 @@ fn config_record(input: &[u8]) -> Outcome {
         Err(hookline_model::config_log::ConfigRecordError::BadValue { source, .. }) => {
             Ok(format!("bad_value:{}", label(&source.to_string())))
         }
-        Ok(()) => {
+        Ok(_) => {
             if let (Some(hookline_model::ConfigKey::Workspace(id)), Some(v)) =
                 (hookline_model::ConfigKey::parse(&key), value)
             {
@@ -948,6 +948,7 @@ fn config_round_trips(ws: &WorkspaceConfig) -> Result<(), String> {
         "workspace:acme",
         Some(&serde_json::to_vec(ws).map_err(|e| e.to_string())?),
     )
+    .map(|_| ())
     .map_err(|e| format!("the written config does not replay: {e}"))
 }
 
