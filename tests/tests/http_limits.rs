@@ -181,3 +181,51 @@ async fn oversized_ingest_fields_are_refused_and_never_produced() {
     assert_eq!(ids, ["m-ok"], "only the valid record is produced");
     p.stop().await.unwrap();
 }
+
+/// `POST /v1/revocations` applies the limits every other input has: an oversized or malformed
+/// `workspace_id` and an oversized `message_id` are `400 invalid_field` naming the field (a
+/// 1 MB id once got `503` "try again" from Kafka's size limit, retried forever; a 1,000-character
+/// or `a:b/../c d` workspace id got `202`), and nothing reaches the revoked-clicks topic but the
+/// valid record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocations_get_the_field_limits_of_every_input() {
+    let mut p = TestPipeline::start_with(&unique("rev"), &[Service::Ingest], &[])
+        .await
+        .unwrap();
+    let revocation = |ws: &str, m: &str| json!({"workspace_id": ws, "message_id": m, "source": "api"});
+    let cases = [
+        (revocation(&"w".repeat(1_000_000), "m-1"), "workspace_id"),
+        (revocation(&"w".repeat(1_000), "m-1"), "workspace_id"),
+        (revocation("a:b/../c d", "m-1"), "workspace_id"),
+        (revocation("w", &"m".repeat(1_000_000)), "message_id"),
+        (revocation("w", &"m".repeat(257)), "message_id"),
+    ];
+    for (body, field) in &cases {
+        let r = p.ingest_post("/v1/revocations").json(body).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{field}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(
+            (body["error_code"].as_str(), body["reason"].as_str()),
+            (Some("INVALID_RECORD"), Some("invalid_field")),
+            "{body}"
+        );
+        assert!(body["description"].as_str().unwrap().contains(field), "{body}");
+    }
+    let r = p
+        .ingest_post("/v1/revocations")
+        .json(&revocation("w", "m-ok"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let produced = p
+        .read_topic(&p.kafka.topics.clicks_revoked(), WAIT, |rs| !rs.is_empty())
+        .await
+        .unwrap();
+    let ids: Vec<Value> = produced
+        .iter()
+        .map(|r| serde_json::from_slice::<Value>(&r.payload).unwrap()["message_id"].clone())
+        .collect();
+    assert_eq!(ids, [json!("m-ok")], "only the valid revocation is produced");
+    p.stop().await.unwrap();
+}

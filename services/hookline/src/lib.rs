@@ -116,6 +116,12 @@ fn http_limits(a: &HttpArgs) -> HttpLimits {
         request_timeout: Duration::from_secs(a.request_timeout_secs),
         idle_timeout: Duration::from_secs(a.idle_timeout_secs),
         max_connections: usize::try_from(a.max_connections).unwrap_or(usize::MAX),
+        max_connections_per_client: match a.max_connections_per_client {
+            Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+            None => usize::try_from(a.max_connections / hookline_telemetry::PER_CLIENT_SHARE as u64)
+                .unwrap_or(usize::MAX)
+                .max(1),
+        },
         max_body_bytes: usize::try_from(a.max_body_bytes).unwrap_or(usize::MAX),
     }
 }
