@@ -135,7 +135,8 @@ pub async fn start(
     shutdown: CancellationToken,
 ) -> anyhow::Result<Pipeline> {
     let sealer = sealer_for(services, &settings.security)?;
-    let policy = UrlPolicy::new(settings.security.allow_http_urls, settings.security.allow_cidrs.clone());
+    let policy = UrlPolicy::new(settings.security.allow_http_urls, settings.security.allow_cidrs.clone())
+        .resolving_at_config(settings.security.url_resolve_at_config);
     if kafka.create_topics {
         hookline_kafka::admin::ensure_topics(kafka, &kafka.topics.specs())
             .await

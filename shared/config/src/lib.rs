@@ -231,6 +231,12 @@ pub struct SecurityArgs {
     /// `127.0.0.0/8` for receivers on the same host in tests), comma separated.
     #[arg(long, env = "HOOKLINE_ALLOW_CIDRS", value_delimiter = ',')]
     pub allow_cidrs: Vec<ipnet::IpNet>,
+    /// Resolve a webhook URL's host name when it is configured, through the system resolver,
+    /// and refuse it at once if it points at a forbidden address. `false` for air-gapped
+    /// deployments (no resolver for customer hosts, or none that may see them): names are
+    /// then judged only at connect time, where every resolved address is checked anyway.
+    #[arg(long, env = "HOOKLINE_URL_RESOLVE_AT_CONFIG", default_value_t = true, action = clap::ArgAction::Set)]
+    pub url_resolve_at_config: bool,
 }
 
 /// The admin HTTP port: `/metrics`, `/healthz`, `/readyz`.
@@ -291,6 +297,30 @@ mod tests {
     struct Only {
         #[command(flatten)]
         kafka: KafkaArgs,
+    }
+
+    #[derive(Parser)]
+    struct Limits {
+        #[command(flatten)]
+        security: SecurityArgs,
+        #[command(flatten)]
+        http: HttpArgs,
+    }
+
+    /// The switches of issue 28: config-time URL resolution is on unless turned off, and the
+    /// per-client connection cap is unset (derived from the cap) unless given, 0 included.
+    #[test]
+    fn url_resolution_and_per_client_connections_parse() {
+        let d = Limits::parse_from(["t"]);
+        assert!(d.security.url_resolve_at_config);
+        assert_eq!(d.http.max_connections_per_client, None);
+        let l = Limits::parse_from([
+            "t",
+            "--url-resolve-at-config=false",
+            "--http-max-connections-per-client=0",
+        ]);
+        assert!(!l.security.url_resolve_at_config);
+        assert_eq!(l.http.max_connections_per_client, Some(0));
     }
 
     #[test]
