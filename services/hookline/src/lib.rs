@@ -135,6 +135,9 @@ pub async fn start(
     shutdown: CancellationToken,
 ) -> anyhow::Result<Pipeline> {
     let sealer = sealer_for(services, &settings.security)?;
+    if let Some(token) = settings.api.admin_token.as_deref().filter(|_| services.contains(&Service::Api)) {
+        hookline_api::admin::check_admin_token(token).map_err(anyhow::Error::msg)?;
+    }
     let policy = UrlPolicy::new(settings.security.allow_http_urls, settings.security.allow_cidrs.clone())
         .resolving_at_config(settings.security.url_resolve_at_config);
     if kafka.create_topics {

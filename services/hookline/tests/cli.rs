@@ -10,7 +10,7 @@ const CREDENTIALS: [(&str, &str); 6] = [
         "HOOKLINE_SECRET_KEY",
         "hunter2hunter2hunter2hunter2hunter2hunter2hunter2hunter2hunter2h",
     ),
-    ("HOOKLINE_ADMIN_TOKEN", "hunter2-admin-token"),
+    ("HOOKLINE_ADMIN_TOKEN", "hunter2-admin-token-0123456789abcdefghijklmnop"),
     ("HOOKLINE_KAFKA_SASL_PASSWORD", "hunter2-sasl"),
     ("HOOKLINE_KAFKA_OPTIONS", "sasl.password=hunter2-option"),
     ("HOOKLINE_EGRESS_PROXY", "http://user:hunter2@proxy.internal:3128"),
