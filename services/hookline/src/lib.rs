@@ -109,6 +109,17 @@ pub fn sealer_for(services: &[Service], security: &SecurityArgs) -> anyhow::Resu
     Ok(sealer)
 }
 
+/// A process serving the API refuses an admin token that could be guessed (see
+/// `hookline_api::admin::check_admin_token`); the message names the rule, never the token.
+pub fn admin_token_check(services: &[Service], settings: &Settings) -> anyhow::Result<()> {
+    match settings.api.admin_token.as_deref() {
+        Some(token) if services.contains(&Service::Api) => {
+            hookline_api::admin::check_admin_token(token).map_err(anyhow::Error::msg)
+        }
+        _ => Ok(()),
+    }
+}
+
 /// `HOOKLINE_HTTP_*` as the servers take them (clap has checked every value is at least 1).
 fn http_limits(a: &HttpArgs) -> HttpLimits {
     HttpLimits {
@@ -135,9 +146,7 @@ pub async fn start(
     shutdown: CancellationToken,
 ) -> anyhow::Result<Pipeline> {
     let sealer = sealer_for(services, &settings.security)?;
-    if let Some(token) = settings.api.admin_token.as_deref().filter(|_| services.contains(&Service::Api)) {
-        hookline_api::admin::check_admin_token(token).map_err(anyhow::Error::msg)?;
-    }
+    admin_token_check(services, settings)?;
     let policy = UrlPolicy::new(settings.security.allow_http_urls, settings.security.allow_cidrs.clone())
         .resolving_at_config(settings.security.url_resolve_at_config);
     if kafka.create_topics {
