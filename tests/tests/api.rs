@@ -83,9 +83,12 @@ async fn keys_and_permissions() {
             .status(),
         401
     );
-    let r = admin(hookline_tests::ADMIN_TOKEN, json!({"workspace_id": ws, "permissions": ["root"]}))
-        .await
-        .unwrap();
+    let r = admin(
+        hookline_tests::ADMIN_TOKEN,
+        json!({"workspace_id": ws, "permissions": ["root"]}),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status(), 400);
     let r = admin(
         hookline_tests::ADMIN_TOKEN,

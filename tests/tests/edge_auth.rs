@@ -34,7 +34,11 @@ async fn the_bearer_scheme_is_case_insensitive_for_admin_and_ingest() {
             .http
             .post(p.ingest("/v1/messages"))
             .header("Authorization", format!("{scheme} {}", p.ingest_key))
-            .json(&TestPipeline::accepted("w", &format!("m-{scheme}"), &format!("c-{scheme}")))
+            .json(&TestPipeline::accepted(
+                "w",
+                &format!("m-{scheme}"),
+                &format!("c-{scheme}"),
+            ))
             .send()
             .await
             .unwrap();

@@ -292,7 +292,11 @@ async fn clients_that_connect_and_idle_cannot_keep_the_api_port_from_others() {
             open.push(i);
         }
     }
-    assert_eq!(open, (64..80).collect::<Vec<_>>(), "the newest 16 of one address stay open");
+    assert_eq!(
+        open,
+        (64..80).collect::<Vec<_>>(),
+        "the newest 16 of one address stay open"
+    );
 
     // Four more addresses fill the rest of the cap with idle connections (and more).
     let mut others = vec![];
@@ -308,11 +312,26 @@ async fn clients_that_connect_and_idle_cannot_keep_the_api_port_from_others() {
         .build()
         .unwrap();
     let r = newcomer.get(p.api("/openapi.json")).send().await.unwrap();
-    assert_eq!(r.status(), 200, "a newcomer is served while the port is full of idle connections");
+    assert_eq!(
+        r.status(),
+        200,
+        "a newcomer is served while the port is full of idle connections"
+    );
 
     let api_server = [("server", "api")];
-    assert_eq!(p.metric("hookline_http_connections_rejected_total", &api_server).await.unwrap(), 0.0);
-    let evicted = p.metric("hookline_http_connections_evicted_total", &[("server", "api"), ("state", "idle")]).await.unwrap();
+    assert_eq!(
+        p.metric("hookline_http_connections_rejected_total", &api_server)
+            .await
+            .unwrap(),
+        0.0
+    );
+    let evicted = p
+        .metric(
+            "hookline_http_connections_evicted_total",
+            &[("server", "api"), ("state", "idle")],
+        )
+        .await
+        .unwrap();
     assert!(evicted >= 65.0, "{evicted} idle connections evicted");
     p.wait_metric(
         "hookline_http_connections_open",

@@ -30,7 +30,12 @@ async fn the_operational_secret_rotates_with_an_overlap() {
     let (s, v) = p.call("POST", ROTATE, Some(&key), None).await;
     assert_eq!((s, v["error_code"].as_str()), (404, Some("NOT_FOUND")), "{v}");
     let (s, set) = p
-        .call("PUT", OPS, Some(&key), Some(&json!({"url": ops.url("/ops")}).to_string()))
+        .call(
+            "PUT",
+            OPS,
+            Some(&key),
+            Some(&json!({"url": ops.url("/ops")}).to_string()),
+        )
         .await;
     assert_eq!(s, 200, "{set}");
     let old = set["signing_secret"].as_str().unwrap().to_string();
@@ -64,10 +69,7 @@ async fn the_operational_secret_rotates_with_an_overlap() {
         .await
         .unwrap();
     p.send_delivered(&ws, "m-1").await.unwrap();
-    let notice = ops
-        .expect_n(1, WAIT, |_| true, "webhook.disabled")
-        .await
-        .remove(0);
+    let notice = ops.expect_n(1, WAIT, |_| true, "webhook.disabled").await.remove(0);
     let body: Value = notice.json();
     assert_eq!(body["type"], "webhook.disabled", "{body}");
     let ts = notice.header("x-webhook-timestamp").unwrap();

@@ -157,7 +157,12 @@ async fn the_portal_is_served_strictly_and_its_endpoints_answer() {
     let admin = |path: &str| {
         let (http, url) = (http.clone(), p.api(path));
         async move {
-            let r = http.get(url).bearer_auth(hookline_tests::ADMIN_TOKEN).send().await.unwrap();
+            let r = http
+                .get(url)
+                .bearer_auth(hookline_tests::ADMIN_TOKEN)
+                .send()
+                .await
+                .unwrap();
             (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
         }
     };

@@ -96,11 +96,7 @@ pub async fn guard(State(throttle): State<Arc<AdminThrottle>>, req: Request, nex
     }
     // The shared HTTP server gives every request its peer; without one (a router driven
     // directly, in unit tests) there is no client to throttle.
-    let Some(client) = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-    else {
+    let Some(client) = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()) else {
         return next.run(req).await;
     };
     if let Some(wait) = throttle.wait(client, Instant::now()) {
@@ -169,6 +165,10 @@ mod tests {
             t.failed(y, now);
         }
         assert!(t.wait(x, now).is_some() && t.wait(y, now).is_some());
-        assert_eq!(t.wait(IpAddr::V4(1.into()), now), None, "a tracked client keeps its own");
+        assert_eq!(
+            t.wait(IpAddr::V4(1.into()), now),
+            None,
+            "a tracked client keeps its own"
+        );
     }
 }

@@ -16,17 +16,17 @@
 //! (default `HOOKLINE_SECRET_ROTATION_OVERLAP_SECS`); `404 NOT_FOUND` while no URL is set.
 
 use crate::error::ApiError;
-use crate::named::subscriptions::{rfc3339, store_change};
 use crate::named::subscriptions::new_signing_secret;
+use crate::named::subscriptions::{rfc3339, store_change};
 use crate::state::AppState;
 use crate::validate::Field;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::Json;
-use hookline_model::subscription::OPERATIONAL_ID;
 use axum::http::StatusCode;
+use axum::Json;
 use chrono::{DateTime, Utc};
+use hookline_model::subscription::OPERATIONAL_ID;
 use hookline_model::{Dialect, EventKind, Permission, SealedSecret, Subscription, WorkspaceConfig};
 use hookline_security::Sealer;
 use serde::Deserialize;
@@ -111,9 +111,10 @@ pub fn apply_rotate(
     sealer: &Sealer,
     now: DateTime<Utc>,
 ) -> Result<(WorkspaceConfig, Value), ApiError> {
-    let sub = current.subscription(OPERATIONAL_ID).cloned().ok_or_else(|| {
-        ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no operational URL is set")
-    })?;
+    let sub = current
+        .subscription(OPERATIONAL_ID)
+        .cloned()
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no operational URL is set"))?;
     let rotated = crate::named::rotate(sub, body, default_overlap_secs, sealer, now)?;
     let out = json!({
         "url": rotated.subscription.url,
@@ -153,8 +154,15 @@ mod tests {
         assert_eq!(ws2.version, ws.version + 1);
         let sub = ws2.subscription(OPERATIONAL_ID).unwrap();
         assert_eq!(sealer.open(&sub.signing_secret.as_ref().unwrap().0).unwrap(), second);
-        assert_eq!(sealer.open(&sub.previous_secret.as_ref().unwrap().secret.0).unwrap(), first);
-        assert_eq!(sub.event_kinds, vec![EventKind::WebhookDisabled], "nothing else changes");
+        assert_eq!(
+            sealer.open(&sub.previous_secret.as_ref().unwrap().secret.0).unwrap(),
+            first
+        );
+        assert_eq!(
+            sub.event_kinds,
+            vec![EventKind::WebhookDisabled],
+            "nothing else changes"
+        );
         // The default overlap; the view still shows no secret.
         let (_, out) = apply_rotate(&ws, b"", DAY, &sealer, now).unwrap();
         assert_eq!(out["previous_secret_expires_at"], "2099-02-14T10:30:00Z");
@@ -167,7 +175,10 @@ mod tests {
         let e = apply_rotate(&WorkspaceConfig::new("w"), b"{}", DAY, &sealer, Utc::now()).unwrap_err();
         assert_eq!((e.status.as_u16(), e.code), (404, "NOT_FOUND"));
         let (ws, _) = with_url(&sealer);
-        for (body, code) in [("[]", "INVALID_BODY"), (r#"{"overlap_secs":604801}"#, "INVALID_OVERLAP")] {
+        for (body, code) in [
+            ("[]", "INVALID_BODY"),
+            (r#"{"overlap_secs":604801}"#, "INVALID_OVERLAP"),
+        ] {
             let e = apply_rotate(&ws, body.as_bytes(), DAY, &sealer, Utc::now()).unwrap_err();
             assert_eq!((e.status.as_u16(), e.code), (400, code), "{body}");
         }

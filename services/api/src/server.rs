@@ -35,7 +35,10 @@ pub fn router(state: AppState) -> Router {
     routes::documented()
         .0
         .merge(crate::portal::routes())
-        .layer(axum::middleware::from_fn_with_state(throttle, crate::admin_throttle::guard))
+        .layer(axum::middleware::from_fn_with_state(
+            throttle,
+            crate::admin_throttle::guard,
+        ))
         .with_state(state)
 }
 

@@ -135,5 +135,8 @@ fn a_short_admin_token_refuses_to_start_the_api() {
         ("HOOKLINE_ADMIN_TOKEN", "hunter2!!"),
     ];
     let err = String::from_utf8_lossy(&run(env!("CARGO_BIN_EXE_hookline-ingest"), &[], &env).stderr).into_owned();
-    assert!(err.contains("not-key-value") && !err.contains("HOOKLINE_ADMIN_TOKEN"), "{err}");
+    assert!(
+        err.contains("not-key-value") && !err.contains("HOOKLINE_ADMIN_TOKEN"),
+        "{err}"
+    );
 }

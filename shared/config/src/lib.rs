@@ -281,7 +281,11 @@ pub struct HttpArgs {
     /// once, per server; default an eighth of `--http-max-connections`; 0 for no per-client
     /// cap (set it when every client comes through one proxy address). A client at its cap
     /// first displaces its own connection idle longest; beyond that it gets `503`.
-    #[arg(long = "http-max-connections-per-client", id = "http_max_connections_per_client", env = "HOOKLINE_HTTP_MAX_CONNECTIONS_PER_CLIENT")]
+    #[arg(
+        long = "http-max-connections-per-client",
+        id = "http_max_connections_per_client",
+        env = "HOOKLINE_HTTP_MAX_CONNECTIONS_PER_CLIENT"
+    )]
     pub max_connections_per_client: Option<u64>,
     /// Largest request body in bytes; larger ones get `413`.
     #[arg(long = "http-max-body-bytes", id = "http_max_body_bytes", env = "HOOKLINE_HTTP_MAX_BODY_BYTES", default_value_t = 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..))]

@@ -43,11 +43,11 @@ mod pool;
 
 pub use pool::client_key;
 
+use axum::extract::ConnectInfo;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use axum::extract::ConnectInfo;
 use conn::{watchdog, ConnState, Expired, Watched};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
@@ -212,10 +212,7 @@ const FULL_RESPONSE: &[u8] =
     b"HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\nretry-after: 1\r\n\r\n";
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, shutdown: CancellationToken) {
-    let pool = pool::Pool::new(
-        shared.limits.max_connections,
-        shared.limits.max_connections_per_client,
-    );
+    let pool = pool::Pool::new(shared.limits.max_connections, shared.limits.max_connections_per_client);
     let mut connections = JoinSet::new();
     loop {
         let accepted = tokio::select! {
@@ -237,7 +234,11 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, shutdown: Cance
         let slot = match pool.admit(peer.ip(), state.clone()) {
             Ok((slot, evicted)) => {
                 for e in evicted {
-                    shared.metrics.evicted.with_label_values(&[shared.server, e.label()]).inc();
+                    shared
+                        .metrics
+                        .evicted
+                        .with_label_values(&[shared.server, e.label()])
+                        .inc();
                 }
                 slot
             }
