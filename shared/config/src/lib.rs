@@ -274,7 +274,9 @@ pub struct HttpArgs {
     /// Seconds a keep-alive connection may sit idle between requests; then it is closed.
     #[arg(long = "http-idle-timeout-secs", id = "http_idle_timeout_secs", env = "HOOKLINE_HTTP_IDLE_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub idle_timeout_secs: u64,
-    /// Connections open at once, per server; more are accepted and closed at once (`503`).
+    /// Connections open at once, per server. At the cap a new one displaces the connection
+    /// idle longest (or stuck in a request head over a second); when every one is running a
+    /// request, it is accepted and closed at once (`503`).
     #[arg(long = "http-max-connections", id = "http_max_connections", env = "HOOKLINE_HTTP_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_connections: u64,
     /// Connections one client (source address; an IPv6 client is its /64) may have open at
