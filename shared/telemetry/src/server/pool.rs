@@ -17,7 +17,7 @@
 //! and leaves idle connections alone while there is room.
 
 use super::conn::{ConnState, NOT_READING};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -85,12 +85,28 @@ pub(super) struct Pool {
     inner: Mutex<Inner>,
 }
 
+/// How long after a search found nothing to evict among a set of connections (every one busy)
+/// the next newcomer over that cap is refused without searching again. A flood against a full
+/// server would otherwise cost a scan of every connection per accept (it used to cost one
+/// semaphore check); an idle connection is noticed at most this much later.
+const FUTILE_SEARCH_BACKOFF: Duration = Duration::from_millis(20);
+
 #[derive(Default)]
 struct Inner {
     next_id: u64,
-    /// Every connection holding a slot (an evicted one gives its slot up at once).
+    /// Every connection holding a slot, by id (an evicted one gives its slot up at once).
     conns: HashMap<u64, (IpAddr, Arc<ConnState>)>,
-    clients: HashMap<IpAddr, HashSet<u64>>,
+    clients: HashMap<IpAddr, Client>,
+    /// Until when a full server refuses without searching (see [`FUTILE_SEARCH_BACKOFF`]).
+    full_until: Option<Instant>,
+}
+
+/// One client's connections.
+#[derive(Default)]
+struct Client {
+    conns: HashMap<u64, Arc<ConnState>>,
+    /// Until when this client, at its cap, is refused without searching.
+    full_until: Option<Instant>,
 }
 
 /// A held slot; dropping it (the connection ended) gives it back.
@@ -127,60 +143,69 @@ impl Pool {
         let mut evicted = vec![];
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if self.per_client > 0 {
-            let own = inner.clients.get(&client).map_or(0, HashSet::len);
-            if own >= self.per_client {
-                let ids = inner.clients[&client].iter().copied();
-                let victim = Inner::victim(&inner.conns, ids, now).ok_or(Refused::PerClient)?;
+            if let Some(c) = inner
+                .clients
+                .get_mut(&client)
+                .filter(|c| c.conns.len() >= self.per_client)
+            {
+                if c.full_until.is_some_and(|t| now < t) {
+                    return Err(Refused::PerClient);
+                }
+                let Some(victim) = victim(c.conns.iter(), now) else {
+                    c.full_until = Some(now + FUTILE_SEARCH_BACKOFF);
+                    return Err(Refused::PerClient);
+                };
                 evicted.push(inner.evict(victim));
             }
         }
         if inner.conns.len() >= self.max {
-            let ids = inner.conns.keys().copied();
-            let victim = Inner::victim(&inner.conns, ids, now).ok_or(Refused::Full)?;
+            if inner.full_until.is_some_and(|t| now < t) {
+                return Err(Refused::Full);
+            }
+            let all = inner.conns.iter().map(|(id, (_, s))| (id, s));
+            let Some(victim) = victim(all, now) else {
+                inner.full_until = Some(now + FUTILE_SEARCH_BACKOFF);
+                return Err(Refused::Full);
+            };
             evicted.push(inner.evict(victim));
         }
         let id = inner.next_id;
         inner.next_id += 1;
-        inner.conns.insert(id, (client, state));
-        inner.clients.entry(client).or_default().insert(id);
+        inner.conns.insert(id, (client, state.clone()));
+        inner.clients.entry(client).or_default().conns.insert(id, state);
         Ok((Slot { pool: self.clone(), id }, evicted))
     }
 }
 
-impl Inner {
-    /// The connection among `ids` to evict: the one idle longest, else the one reading a head
-    /// longest (past [`EVICT_HEAD_AFTER`]); never one running a request.
-    fn victim(
-        conns: &HashMap<u64, (IpAddr, Arc<ConnState>)>,
-        ids: impl Iterator<Item = u64>,
-        now: Instant,
-    ) -> Option<(u64, Evicted)> {
-        let mut idle: Option<(Instant, u64)> = None;
-        let mut reading: Option<(Instant, u64)> = None;
-        for id in ids {
-            let Some((_, s)) = conns.get(&id) else { continue };
-            if s.in_flight.load(Ordering::Acquire) > 0 {
+/// The connection among `conns` to evict: the one idle longest, else the one reading a head
+/// longest (past [`EVICT_HEAD_AFTER`]); never one running a request.
+fn victim<'a>(conns: impl Iterator<Item = (&'a u64, &'a Arc<ConnState>)>, now: Instant) -> Option<(u64, Evicted)> {
+    let mut idle: Option<(Instant, u64)> = None;
+    let mut reading: Option<(Instant, u64)> = None;
+    for (&id, s) in conns {
+        if s.in_flight.load(Ordering::Acquire) > 0 {
+            continue;
+        }
+        let head = s.head_started.load(Ordering::Acquire);
+        let (since, best) = if head == NOT_READING {
+            let last = s.last_activity.load(Ordering::Relaxed);
+            (s.start + Duration::from_millis(last), &mut idle)
+        } else {
+            let since = s.start + Duration::from_millis(head);
+            if now.saturating_duration_since(since) < EVICT_HEAD_AFTER {
                 continue;
             }
-            let head = s.head_started.load(Ordering::Acquire);
-            let (since, best) = if head == NOT_READING {
-                let last = s.last_activity.load(Ordering::Relaxed);
-                (s.start + Duration::from_millis(last), &mut idle)
-            } else {
-                let since = s.start + Duration::from_millis(head);
-                if now.saturating_duration_since(since) < EVICT_HEAD_AFTER {
-                    continue;
-                }
-                (since, &mut reading)
-            };
-            if best.is_none_or(|(t, _)| since < t) {
-                *best = Some((since, id));
-            }
+            (since, &mut reading)
+        };
+        if best.is_none_or(|(t, _)| since < t) {
+            *best = Some((since, id));
         }
-        idle.map(|(_, id)| (id, Evicted::Idle))
-            .or(reading.map(|(_, id)| (id, Evicted::Header)))
     }
+    idle.map(|(_, id)| (id, Evicted::Idle))
+        .or(reading.map(|(_, id)| (id, Evicted::Header)))
+}
 
+impl Inner {
     /// Takes `id`'s slot away and tells its connection to close.
     fn evict(&mut self, (id, why): (u64, Evicted)) -> Evicted {
         if let Some((_, state)) = self.conns.get(&id) {
@@ -194,9 +219,12 @@ impl Inner {
         let Some((client, _)) = self.conns.remove(&id) else {
             return; // evicted earlier
         };
-        if let Some(ids) = self.clients.get_mut(&client) {
-            ids.remove(&id);
-            if ids.is_empty() {
+        // A slot is free: the next newcomer need not search.
+        self.full_until = None;
+        if let Some(c) = self.clients.get_mut(&client) {
+            c.conns.remove(&id);
+            c.full_until = None;
+            if c.conns.is_empty() {
                 self.clients.remove(&client);
             }
         }
