@@ -313,8 +313,9 @@ pub fn documented() -> (Router<AppState>, Value) {
         "Hookline API",
         "Webhook configuration in three dialects (23 Telecom, SMSEdge, named subscriptions), test sends, delivery logs and operator endpoints. \
          Every operation lists every status it answers, in its dialect's error shape (SMSEdge's envelope under /v1/user/, \
-         {\"error_code\", \"description\"} elsewhere): its credential's (401, 403; 401, 404 for the admin token), the server's \
+         {\"error_code\", \"description\"} elsewhere): its credential's (401, 403; 401, 404, 429 for the admin token), the server's \
          (413 PAYLOAD_TOO_LARGE for a body over HOOKLINE_HTTP_MAX_BODY_BYTES, 408 REQUEST_TIMEOUT) and 503 UNAVAILABLE where it \
-         needs Kafka or the store. Beyond HOOKLINE_HTTP_MAX_CONNECTIONS a new connection gets a bodyless 503 before any request is read.",
+         needs Kafka or the store. A new connection over HOOKLINE_HTTP_MAX_CONNECTIONS (or its client's \
+         HOOKLINE_HTTP_MAX_CONNECTIONS_PER_CLIENT) with no idle connection to displace gets a bodyless 503 before any request is read.",
     )
 }
