@@ -55,7 +55,7 @@ fi
 
 RUN="$CACHE/schemathesis/$(date +%Y%m%d-%H%M%S)-$$"
 mkdir -p "$RUN"
-ADMIN_TOKEN="adm_$(head -c16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+ADMIN_TOKEN="adm_$(head -c32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 started=$(date +%s)
 log "starting $BIN embedded (output: $RUN/hookline.out, .log)"
 # Test sends wait for their attempt up to the subscription's timeout plus this grace; the

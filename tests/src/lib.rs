@@ -20,6 +20,10 @@ use tokio_util::sync::CancellationToken;
 
 pub use receiver::{Received, Receiver};
 
+/// The admin token of every test pipeline: as long as the rule asks (at least 43 characters,
+/// `hookline_api::admin::MIN_ADMIN_TOKEN_CHARS`).
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdefghijklmnopqrstuvwxyz";
+
 /// The broker under test (`HOOKLINE_TEST_KAFKA`; default `127.0.0.1:19092`, the Apache Kafka
 /// `scripts/test.sh` starts).
 pub fn brokers() -> String {
@@ -59,9 +63,9 @@ pub fn test_settings(id: &str, extra: &[&str]) -> Settings {
         "--dlr-wait-max-secs=3",
         "--drain-timeout-secs=5",
         "--test-send-grace-secs=15",
-        "--admin-token=test-admin-token",
     ];
     let owned = [
+        format!("--admin-token={ADMIN_TOKEN}"),
         format!("--ingest-group={ingest_group}"),
         format!("--enrich-group={enrich_group}"),
         format!("--delivery-group={delivery_group}"),

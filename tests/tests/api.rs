@@ -66,7 +66,7 @@ async fn keys_and_permissions() {
             .send()
     };
     let r = admin(
-        "test-admin-token",
+        hookline_tests::ADMIN_TOKEN,
         json!({"workspace_id": ws, "permissions": ["webhooks.read"]}),
     )
     .await
@@ -83,12 +83,15 @@ async fn keys_and_permissions() {
             .status(),
         401
     );
-    let r = admin("test-admin-token", json!({"workspace_id": ws, "permissions": ["root"]}))
-        .await
-        .unwrap();
+    let r = admin(
+        hookline_tests::ADMIN_TOKEN,
+        json!({"workspace_id": ws, "permissions": ["root"]}),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status(), 400);
     let r = admin(
-        "test-admin-token",
+        hookline_tests::ADMIN_TOKEN,
         json!({"workspace_id": "bad id!", "permissions": ["webhooks.read"]}),
     )
     .await

@@ -218,7 +218,7 @@ async fn exhausted_events_are_dead_lettered_and_can_be_resent() {
     let r = p
         .http
         .post(p.api("/admin/v1/dead-letters/resend"))
-        .bearer_auth("test-admin-token")
+        .bearer_auth(hookline_tests::ADMIN_TOKEN)
         .json(&json!({"workspace_id": ws, "subscription_id": "t23-delivery", "from": "2020-01-01T00:00:00Z"}))
         .send()
         .await

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(30);
-const ADMIN: &str = "test-admin-token";
+const ADMIN: &str = hookline_tests::ADMIN_TOKEN;
 const HUMAN: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148 Safari/604.1";
 
 /// A workspace with every 23 Telecom URL on `rx`, and named inbound subscriptions too.

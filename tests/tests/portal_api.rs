@@ -44,6 +44,8 @@ async fn the_portal_is_served_strictly_and_its_endpoints_answer() {
     }
     assert!(!csp.contains("unsafe"), "{csp}");
     assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    // For browsers without `frame-ancestors`: the same rule, as near as XFO can say it.
+    assert_eq!(r.headers()["x-frame-options"], "SAMEORIGIN");
     assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
     assert!(r.text().await.unwrap().contains("<title>"));
     for missing in ["/portal/nope.js", "/portal/../Cargo.toml", "/portal/%2e%2e/Cargo.toml"] {
@@ -155,7 +157,12 @@ async fn the_portal_is_served_strictly_and_its_endpoints_answer() {
     let admin = |path: &str| {
         let (http, url) = (http.clone(), p.api(path));
         async move {
-            let r = http.get(url).bearer_auth("test-admin-token").send().await.unwrap();
+            let r = http
+                .get(url)
+                .bearer_auth(hookline_tests::ADMIN_TOKEN)
+                .send()
+                .await
+                .unwrap();
             (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
         }
     };

@@ -75,7 +75,7 @@ async fn a_customer_does_everything_in_the_portal_in_a_real_browser() {
         .env("PORTAL_URL", p.api("/portal/"))
         .env("API_KEY", &key)
         .env("READONLY_KEY", &read_only)
-        .env("ADMIN_TOKEN", "test-admin-token")
+        .env("ADMIN_TOKEN", hookline_tests::ADMIN_TOKEN)
         .env("WORKSPACE", &ws)
         .env("INGEST_URL", p.ingest(""))
         .env("INGEST_KEY", &p.ingest_key)

@@ -170,7 +170,7 @@ async fn no_secret_leaves_the_config_topic() {
     let r = p
         .http
         .post(p.api("/admin/v1/dead-letters/resend"))
-        .bearer_auth("test-admin-token")
+        .bearer_auth(hookline_tests::ADMIN_TOKEN)
         .json(&json!({"workspace_id": ws}))
         .send()
         .await

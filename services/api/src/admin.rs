@@ -1,5 +1,8 @@
-//! Operator endpoints, authenticated with `Authorization: Bearer $HOOKLINE_ADMIN_TOKEN`
-//! (404 when no token is configured, 401 with a wrong one).
+//! Operator endpoints, authenticated with `Authorization: Bearer $HOOKLINE_ADMIN_TOKEN` (the
+//! scheme in any case; 404 when no token is configured, 401 with a wrong one, 429 after too
+//! many wrong ones from one address: [`crate::admin_throttle`]). The token must have at least
+//! [`MIN_ADMIN_TOKEN_CHARS`] characters ([`check_admin_token`]; a process refuses to start
+//! with a shorter one).
 //!
 //! `POST /admin/v1/api-keys` `{"workspace_id": "...", "permissions": ["webhooks.read",
 //! "webhooks.write"]}` → `201 {"api_key", "key_id", "workspace_id", "permissions"}`. The key
@@ -147,6 +150,28 @@ pub fn ingest_key_view(k: &IngestKeyRecord, last_used: Option<chrono::DateTime<c
     })
 }
 
+/// Shortest admin token accepted: 32 random bytes written in base64url (43 characters), so a
+/// token cannot be guessed even at the API port's full speed (`openssl rand -hex 32` gives 64
+/// characters, `openssl rand -base64 32` 44). Length is what can be checked; that the
+/// characters are random is the operator's part.
+pub const MIN_ADMIN_TOKEN_CHARS: usize = 43;
+
+/// Whether `token` may be the admin token: [`MIN_ADMIN_TOKEN_CHARS`] or more characters, none
+/// of them whitespace or control characters (it could not be sent as a bearer token).
+pub fn check_admin_token(token: &str) -> Result<(), String> {
+    if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("HOOKLINE_ADMIN_TOKEN must not contain whitespace or control characters".into());
+    }
+    let n = token.chars().count();
+    if n < MIN_ADMIN_TOKEN_CHARS {
+        return Err(format!(
+            "HOOKLINE_ADMIN_TOKEN has {n} characters; it needs at least {MIN_ADMIN_TOKEN_CHARS} \
+             (32 random bytes: `openssl rand -hex 32` or `openssl rand -base64 32`)"
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) fn check_admin(st: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(token) = &st.cfg.admin_token else {
         return Err(ApiError::new(
@@ -158,7 +183,7 @@ pub(crate) fn check_admin(st: &AppState, headers: &HeaderMap) -> Result<(), ApiE
     let presented = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        .and_then(hookline_model::apikey::bearer_token);
     // Compare hashes so the comparison time does not depend on the token's prefix.
     let same =
         presented.is_some_and(|p| hookline_model::apikey::hash_key(p) == hookline_model::apikey::hash_key(token));

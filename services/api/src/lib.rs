@@ -37,6 +37,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod admin_throttle;
 mod attempt_log;
 pub mod auth;
 mod auto_disable;

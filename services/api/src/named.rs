@@ -57,7 +57,7 @@ pub mod test_send;
 
 pub use handlers::{create, delete, get, patch};
 pub use paging::list;
-pub use rotation::{apply_rotate, rotate_secret};
+pub use rotation::{apply_rotate, rotate, rotate_secret, Rotated};
 pub use stats::stats;
 pub use subscriptions::{apply_create, apply_delete, apply_patch, get_view, view};
 pub use test_send::test;

@@ -5,7 +5,11 @@
 //! Every answer carries a strict Content-Security-Policy: scripts, styles, images and API
 //! calls from this origin only, no inline script or style, no plugins, no `<base>`; framing
 //! only by the origins in `HOOKLINE_PORTAL_FRAME_ANCESTORS` (default `'self'`), so a platform
-//! can embed it in an iframe of its own console. The app keeps the API key in the tab's
+//! can embed it in an iframe of its own console. Browsers too old for `frame-ancestors` get
+//! `X-Frame-Options` ([`x_frame_options`]): `DENY` when framing is `'none'`, else
+//! `SAMEORIGIN` (XFO cannot name another origin, so those browsers refuse a cross-origin
+//! frame: the safe side; every current browser follows the CSP and ignores XFO when both are
+//! sent). The app keeps the API key in the tab's
 //! `sessionStorage` and sends it as `X-API-Key`: never in a URL, never in a cookie.
 
 use crate::state::AppState;
@@ -66,6 +70,16 @@ pub fn content_security_policy(frame_ancestors: &str) -> String {
     )
 }
 
+/// The `X-Frame-Options` of every portal answer: the nearest XFO can come to the CSP's
+/// `frame-ancestors` (see the module docs).
+pub fn x_frame_options(frame_ancestors: &str) -> &'static str {
+    if frame_ancestors.trim() == "'none'" {
+        "DENY"
+    } else {
+        "SAMEORIGIN"
+    }
+}
+
 fn asset(st: &AppState, path: &str) -> Response {
     let Some((_, content_type, bytes)) = ASSETS.iter().find(|(p, _, _)| *p == path) else {
         return (StatusCode::NOT_FOUND, "not found").into_response();
@@ -77,6 +91,10 @@ fn asset(st: &AppState, path: &str) -> Response {
     if let Ok(v) = HeaderValue::from_str(&csp) {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
+    h.insert(
+        header::X_FRAME_OPTIONS,
+        HeaderValue::from_static(x_frame_options(&st.cfg.portal_frame_ancestors)),
+    );
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     // Always revalidated: a new binary serves new files at the same paths.
@@ -122,6 +140,9 @@ mod tests {
         let mut listed: Vec<String> = ASSETS.iter().map(|(p, _, _)| p.to_string()).collect();
         listed.sort();
         assert_eq!(files, listed, "services/api/portal/ and ASSETS differ");
+        assert_eq!(x_frame_options("'self'"), "SAMEORIGIN");
+        assert_eq!(x_frame_options("'self' https://console.example.com"), "SAMEORIGIN");
+        assert_eq!(x_frame_options("'none'"), "DENY");
         let csp = content_security_policy("'self'");
         assert!(csp.contains("script-src 'self';") && !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"));
     }

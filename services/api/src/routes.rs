@@ -113,6 +113,19 @@ pub fn documented() -> (Router<AppState>, Value) {
             put(operational::put),
         )
         .route(
+            unavailable(op(Method::POST, "/api/v1/operational-webhook/rotate-secret", NAMED,
+                "Rotate the operational URL's signing secret, as a named subscription's: the new one signs at once, the old one too until `previous_secret_expires_at`", WRITE))
+                .body(JSON, json!({"overlap_secs": 86400}))
+                .body_schema(json!({"type": "object", "description": "`{}` (or an empty body) for the default overlap, HOOKLINE_SECRET_ROTATION_OVERLAP_SECS (24 h)", "properties": {
+                    "overlap_secs": {"type": "integer", "minimum": 0, "maximum": named::rotation::MAX_OVERLAP_SECS, "nullable": true,
+                        "description": "seconds the replaced secret keeps signing (0: it stops at once); rotating again during an overlap replaces the previous secret with the current one"}}}))
+                .response(200, "the new secret, shown in this response only, and until when the replaced one still signs", json!({
+                    "url": "https://example.com/ops", "signing_secret": "whsec_…", "previous_secret_expires_at": "2026-02-14T10:30:00Z"}))
+                .response(400, "INVALID_BODY or INVALID_OVERLAP (overlap_secs not an integer from 0 to 604800)", error("INVALID_OVERLAP"))
+                .response(404, "NOT_FOUND: no operational URL is set", error("NOT_FOUND")),
+            post(operational::rotate_secret),
+        )
+        .route(
             op(Method::GET, "/api/v1/webhooks", NAMED, "List the workspace's named subscriptions, a page at a time", READ)
                 .query("limit", PAGE_LIMIT, json!({"type": "integer", "minimum": 1, "maximum": named::paging::MAX_PAGE}))
                 .query("cursor", "the `next_cursor` of the page before (opaque); absent for the first page", json!({"type": "string"}))
@@ -300,8 +313,9 @@ pub fn documented() -> (Router<AppState>, Value) {
         "Hookline API",
         "Webhook configuration in three dialects (23 Telecom, SMSEdge, named subscriptions), test sends, delivery logs and operator endpoints. \
          Every operation lists every status it answers, in its dialect's error shape (SMSEdge's envelope under /v1/user/, \
-         {\"error_code\", \"description\"} elsewhere): its credential's (401, 403; 401, 404 for the admin token), the server's \
+         {\"error_code\", \"description\"} elsewhere): its credential's (401, 403; 401, 404, 429 for the admin token), the server's \
          (413 PAYLOAD_TOO_LARGE for a body over HOOKLINE_HTTP_MAX_BODY_BYTES, 408 REQUEST_TIMEOUT) and 503 UNAVAILABLE where it \
-         needs Kafka or the store. Beyond HOOKLINE_HTTP_MAX_CONNECTIONS a new connection gets a bodyless 503 before any request is read.",
+         needs Kafka or the store. A new connection over HOOKLINE_HTTP_MAX_CONNECTIONS (or its client's \
+         HOOKLINE_HTTP_MAX_CONNECTIONS_PER_CLIENT) with no idle connection to displace gets a bodyless 503 before any request is read.",
     )
 }

@@ -28,9 +28,18 @@ pub struct Running {
     pub task: tokio::task::JoinHandle<Result<(), ApiStartError>>,
 }
 
-/// The API: the routes of [`routes`], with `/openapi.json`.
+/// The API: the routes of [`routes`], with `/openapi.json`, failed admin tokens throttled
+/// ([`crate::admin_throttle`]).
 pub fn router(state: AppState) -> Router {
-    routes::documented().0.merge(crate::portal::routes()).with_state(state)
+    let throttle = Arc::new(crate::admin_throttle::AdminThrottle::default());
+    routes::documented()
+        .0
+        .merge(crate::portal::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            throttle,
+            crate::admin_throttle::guard,
+        ))
+        .with_state(state)
 }
 
 /// Errors the HTTP server answers itself (`413` body too large, `408` request timeout) in the

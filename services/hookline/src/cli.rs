@@ -152,6 +152,7 @@ pub async fn run_services(
 ) -> anyhow::Result<()> {
     // Refused before anything connects, so a missing key fails at once with its message.
     crate::sealer_for(services, &settings.security)?;
+    crate::admin_token_check(services, settings)?;
     let kafka = hookline_kafka::KafkaSettings::from_args(kafka)?;
     let store = hookline_store::Store::redis(&redis.url, &redis.key_prefix).await?;
     let shutdown = hookline_telemetry::shutdown_on_signal();

@@ -109,6 +109,17 @@ pub fn sealer_for(services: &[Service], security: &SecurityArgs) -> anyhow::Resu
     Ok(sealer)
 }
 
+/// A process serving the API refuses an admin token that could be guessed (see
+/// `hookline_api::admin::check_admin_token`); the message names the rule, never the token.
+pub fn admin_token_check(services: &[Service], settings: &Settings) -> anyhow::Result<()> {
+    match settings.api.admin_token.as_deref() {
+        Some(token) if services.contains(&Service::Api) => {
+            hookline_api::admin::check_admin_token(token).map_err(anyhow::Error::msg)
+        }
+        _ => Ok(()),
+    }
+}
+
 /// `HOOKLINE_HTTP_*` as the servers take them (clap has checked every value is at least 1).
 fn http_limits(a: &HttpArgs) -> HttpLimits {
     HttpLimits {
@@ -116,6 +127,12 @@ fn http_limits(a: &HttpArgs) -> HttpLimits {
         request_timeout: Duration::from_secs(a.request_timeout_secs),
         idle_timeout: Duration::from_secs(a.idle_timeout_secs),
         max_connections: usize::try_from(a.max_connections).unwrap_or(usize::MAX),
+        max_connections_per_client: match a.max_connections_per_client {
+            Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+            None => usize::try_from(a.max_connections / hookline_telemetry::PER_CLIENT_SHARE as u64)
+                .unwrap_or(usize::MAX)
+                .max(1),
+        },
         max_body_bytes: usize::try_from(a.max_body_bytes).unwrap_or(usize::MAX),
     }
 }
@@ -129,7 +146,9 @@ pub async fn start(
     shutdown: CancellationToken,
 ) -> anyhow::Result<Pipeline> {
     let sealer = sealer_for(services, &settings.security)?;
-    let policy = UrlPolicy::new(settings.security.allow_http_urls, settings.security.allow_cidrs.clone());
+    admin_token_check(services, settings)?;
+    let policy = UrlPolicy::new(settings.security.allow_http_urls, settings.security.allow_cidrs.clone())
+        .resolving_at_config(settings.security.url_resolve_at_config);
     if kafka.create_topics {
         hookline_kafka::admin::ensure_topics(kafka, &kafka.topics.specs())
             .await

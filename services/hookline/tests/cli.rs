@@ -10,7 +10,7 @@ const CREDENTIALS: [(&str, &str); 6] = [
         "HOOKLINE_SECRET_KEY",
         "hunter2hunter2hunter2hunter2hunter2hunter2hunter2hunter2hunter2h",
     ),
-    ("HOOKLINE_ADMIN_TOKEN", "hunter2-admin-token"),
+    ("HOOKLINE_ADMIN_TOKEN", "hunter2-admin-token-0123456789abcdefghijklmnop"),
     ("HOOKLINE_KAFKA_SASL_PASSWORD", "hunter2-sasl"),
     ("HOOKLINE_KAFKA_OPTIONS", "sasl.password=hunter2-option"),
     ("HOOKLINE_EGRESS_PROXY", "http://user:hunter2@proxy.internal:3128"),
@@ -97,6 +97,46 @@ fn api_and_delivery_refuse_to_start_without_a_secret_key() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("not-key-value") && !err.contains("HOOKLINE_SECRET_KEY"),
+        "{err}"
+    );
+}
+
+/// An admin token shorter than 43 characters (32 random bytes' worth) refuses to start a
+/// process that serves the API, naming the setting and the rule; one of 43 passes the check
+/// (and stops at the bad Kafka option after it). Ingest alone does not care.
+#[test]
+fn a_short_admin_token_refuses_to_start_the_api() {
+    let key = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+    let long = "a".repeat(43);
+    for (bin, args) in [
+        (env!("CARGO_BIN_EXE_hookline-api"), &[][..]),
+        (env!("CARGO_BIN_EXE_hookline"), &["run"][..]),
+    ] {
+        let env = [
+            ("HOOKLINE_KAFKA_OPTIONS", "not-key-value"),
+            ("HOOKLINE_SECRET_KEY", key),
+            ("HOOKLINE_ADMIN_TOKEN", "hunter2!!"),
+        ];
+        let out = run(bin, args, &env);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{bin} started");
+        assert!(
+            err.contains("HOOKLINE_ADMIN_TOKEN has 9 characters") && err.contains("at least 43"),
+            "{bin}: {err}"
+        );
+        assert!(!err.contains("hunter2"), "{bin} printed the token: {err}");
+        let env = [env[0], env[1], ("HOOKLINE_ADMIN_TOKEN", long.as_str())];
+        let err = String::from_utf8_lossy(&run(bin, args, &env).stderr).into_owned();
+        assert!(!err.contains("HOOKLINE_ADMIN_TOKEN"), "{bin}: {err}");
+        assert!(err.contains("not-key-value"), "{bin}: {err}");
+    }
+    let env = [
+        ("HOOKLINE_KAFKA_OPTIONS", "not-key-value"),
+        ("HOOKLINE_ADMIN_TOKEN", "hunter2!!"),
+    ];
+    let err = String::from_utf8_lossy(&run(env!("CARGO_BIN_EXE_hookline-ingest"), &[], &env).stderr).into_owned();
+    assert!(
+        err.contains("not-key-value") && !err.contains("HOOKLINE_ADMIN_TOKEN"),
         "{err}"
     );
 }

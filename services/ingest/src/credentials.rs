@@ -21,14 +21,13 @@ use hookline_model::{
     AcceptedMessage, CarrierDlr, ClickInput, ConversionInput, InboundInput, IngestKeyRecord, IngestKind,
 };
 
-/// The credential a request presents: `Authorization: Bearer <token>`, else `token` (the
-/// postback URL's parameter, where the route accepts one).
+/// The credential a request presents: `Authorization: Bearer <token>` (the scheme in any
+/// case), else `token` (the postback URL's parameter, where the route accepts one).
 pub fn presented<'a>(headers: &'a HeaderMap, token_param: Option<&'a str>) -> Option<&'a str> {
     headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
+        .and_then(hookline_model::apikey::bearer_token)
         .or(token_param)
         .filter(|t| !t.is_empty())
 }

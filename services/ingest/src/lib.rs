@@ -18,7 +18,7 @@ use credentials::Scope;
 use hookline_kafka::{
     ConfigHandle, Handled, KafkaMetrics, KafkaSettings, Message, OwnedMessage, Producer, Pump, Quarantine,
 };
-use hookline_model::{IngestKind, RevokedClickInput};
+use hookline_model::IngestKind;
 use hookline_store::KeyUsage;
 use hookline_telemetry::Runtime;
 use metrics::Metrics;
@@ -226,14 +226,10 @@ impl Ingestor {
     /// Validates a revoked click of an authenticated caller and produces it to the topic
     /// bot detection writes (keyed by workspace, as enrich's batcher expects).
     pub async fn ingest_revocation(&self, raw: &[u8], scope: &Scope) -> Result<(), IngestFailure> {
-        let r: RevokedClickInput = serde_json::from_slice(raw).map_err(normalise::InputError::from)?;
-        for (field, value) in [("workspace_id", &r.workspace_id), ("message_id", &r.message_id)] {
-            if value.trim().is_empty() {
-                return Err(normalise::InputError::MissingField(field).into());
-            }
-        }
+        let r = normalise::revocation(raw)?;
         scope.revocation(&r)?;
         let value = serde_json::to_vec(&r).map_err(hookline_kafka::KafkaError::from)?;
+        normalise::check_record_size(&value)?;
         self.producer
             .send(&self.revoked_topic, Some(r.workspace_id.as_bytes()), Some(&value), &[])
             .await?;

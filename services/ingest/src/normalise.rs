@@ -3,7 +3,9 @@
 use crate::smpp;
 use chrono::{DateTime, Utc};
 use hookline_kafka::QuarantineReason;
-use hookline_model::{AcceptedMessage, CarrierDlr, ClickInput, ConversionInput, DlrStatus, InboundInput, LinkType};
+use hookline_model::{
+    AcceptedMessage, CarrierDlr, ClickInput, ConversionInput, DlrStatus, InboundInput, LinkType, RevokedClickInput,
+};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -233,6 +235,24 @@ pub fn carrier_dlr(raw: &[u8], received_at: DateTime<Utc>) -> Result<CarrierDlr,
         workspace_id: None,
         received_at,
     })
+}
+
+/// Validates a revoked click (`POST /v1/revocations`): the workspace-id rule and the id
+/// bound every other input has, so an oversized or malformed id is a `400 invalid_field`
+/// rather than a record Kafka refuses (`503`, retried forever) or one no workspace can match.
+pub fn revocation(raw: &[u8]) -> Result<RevokedClickInput, InputError> {
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Err(InputError::Empty);
+    }
+    let r: RevokedClickInput = serde_json::from_slice(raw)?;
+    for (field, value) in [("workspace_id", &r.workspace_id), ("message_id", &r.message_id)] {
+        if value.trim().is_empty() {
+            return Err(InputError::MissingField(field));
+        }
+    }
+    workspace_id(&r.workspace_id)?;
+    bounded("message_id", &r.message_id, MAX_ID_CHARS)?;
+    Ok(r)
 }
 
 /// A carrier connection id, when given: 1–64 of `[A-Za-z0-9_.-]` (it becomes part of a store

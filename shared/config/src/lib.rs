@@ -231,6 +231,12 @@ pub struct SecurityArgs {
     /// `127.0.0.0/8` for receivers on the same host in tests), comma separated.
     #[arg(long, env = "HOOKLINE_ALLOW_CIDRS", value_delimiter = ',')]
     pub allow_cidrs: Vec<ipnet::IpNet>,
+    /// Resolve a webhook URL's host name when it is configured, through the system resolver,
+    /// and refuse it at once if it points at a forbidden address. `false` for air-gapped
+    /// deployments (no resolver for customer hosts, or none that may see them): names are
+    /// then judged only at connect time, where every resolved address is checked anyway.
+    #[arg(long, env = "HOOKLINE_URL_RESOLVE_AT_CONFIG", default_value_t = true, action = clap::ArgAction::Set)]
+    pub url_resolve_at_config: bool,
 }
 
 /// The admin HTTP port: `/metrics`, `/healthz`, `/readyz`.
@@ -268,9 +274,21 @@ pub struct HttpArgs {
     /// Seconds a keep-alive connection may sit idle between requests; then it is closed.
     #[arg(long = "http-idle-timeout-secs", id = "http_idle_timeout_secs", env = "HOOKLINE_HTTP_IDLE_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub idle_timeout_secs: u64,
-    /// Connections open at once, per server; more are accepted and closed at once (`503`).
+    /// Connections open at once, per server. At the cap a new one displaces the connection
+    /// idle longest (or stuck in a request head over a second); when every one is running a
+    /// request, it is accepted and closed at once (`503`).
     #[arg(long = "http-max-connections", id = "http_max_connections", env = "HOOKLINE_HTTP_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_connections: u64,
+    /// Connections one client (source address; an IPv6 client is its /64) may have open at
+    /// once, per server; default an eighth of `--http-max-connections`; 0 for no per-client
+    /// cap (set it when every client comes through one proxy address). A client at its cap
+    /// first displaces its own connection idle longest; beyond that it gets `503`.
+    #[arg(
+        long = "http-max-connections-per-client",
+        id = "http_max_connections_per_client",
+        env = "HOOKLINE_HTTP_MAX_CONNECTIONS_PER_CLIENT"
+    )]
+    pub max_connections_per_client: Option<u64>,
     /// Largest request body in bytes; larger ones get `413`.
     #[arg(long = "http-max-body-bytes", id = "http_max_body_bytes", env = "HOOKLINE_HTTP_MAX_BODY_BYTES", default_value_t = 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_body_bytes: u64,
@@ -285,6 +303,30 @@ mod tests {
     struct Only {
         #[command(flatten)]
         kafka: KafkaArgs,
+    }
+
+    #[derive(Parser)]
+    struct Limits {
+        #[command(flatten)]
+        security: SecurityArgs,
+        #[command(flatten)]
+        http: HttpArgs,
+    }
+
+    /// The switches of issue 28: config-time URL resolution is on unless turned off, and the
+    /// per-client connection cap is unset (derived from the cap) unless given, 0 included.
+    #[test]
+    fn url_resolution_and_per_client_connections_parse() {
+        let d = Limits::parse_from(["t"]);
+        assert!(d.security.url_resolve_at_config);
+        assert_eq!(d.http.max_connections_per_client, None);
+        let l = Limits::parse_from([
+            "t",
+            "--url-resolve-at-config=false",
+            "--http-max-connections-per-client=0",
+        ]);
+        assert!(!l.security.url_resolve_at_config);
+        assert_eq!(l.http.max_connections_per_client, Some(0));
     }
 
     #[test]

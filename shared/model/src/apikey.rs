@@ -52,6 +52,27 @@ pub fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
+/// The token of an `Authorization: Bearer <token>` header value (admin token, ingest
+/// credential). The scheme is matched case-insensitively (`bearer`, `BEARER`: RFC 9110
+/// §11.1), one or more spaces may follow it, and the token is trimmed; `None` for another
+/// scheme or an empty token.
+pub fn bearer_token(authorization: &str) -> Option<&str> {
+    let (scheme, token) = authorization.trim_start().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+#[cfg(test)]
+#[test]
+fn the_bearer_scheme_is_case_insensitive() {
+    for v in ["Bearer t0k", "bearer t0k", "BEARER t0k", "bEaReR   t0k ", " Bearer t0k"] {
+        assert_eq!(bearer_token(v), Some("t0k"), "{v:?}");
+    }
+    for v in ["Basic t0k", "Bearer", "Bearer ", "Bearert0k", "t0k", "", "Bearer\tt0k"] {
+        assert_eq!(bearer_token(v), None, "{v:?}");
+    }
+}
+
 /// `prefix` and 256 random bits in hex: a key nobody can guess, so an unsalted hash of it is
 /// safe to store.
 pub fn random_token(prefix: &str) -> String {

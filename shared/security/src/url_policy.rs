@@ -27,10 +27,16 @@
 //! attempt logs show is exactly what is requested.
 //!
 //! The check runs twice: when the URL is configured ([`UrlPolicy::check`], which also resolves
-//! the host) and at connect time (delivery's DNS resolver calls [`UrlPolicy::ip_allowed`] on
+//! the host through the system resolver, unless the operator turned that off with
+//! [`UrlPolicy::resolving_at_config`]: an air-gapped deployment may have no resolver for
+//! customer hosts, or must not send customer-chosen names to it) and at connect time (delivery's DNS resolver calls [`UrlPolicy::ip_allowed`] on
 //! every resolved address), so a DNS answer that changes after configuration (rebinding) cannot
 //! reach a forbidden address either. When an operator routes delivery through an egress proxy,
 //! the proxy resolves the host and owns that second check.
+//!
+//! IPv6 ranges the IANA special-purpose registry marks not globally reachable are refused as
+//! well: unique local, link-local, site-local, documentation (`2001:db8::/32`, `3fff::/20`),
+//! benchmarking (`2001:2::/48`), SRv6 SIDs (`5f00::/16`), discard-only (`100::/64`).
 //!
 //! Operators can allow CIDRs explicitly (tests allow `127.0.0.0/8` for loopback receivers).
 
@@ -62,10 +68,18 @@ pub enum UrlError {
 }
 
 /// The operator's URL policy.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct UrlPolicy {
     allow_http: bool,
     allow_cidrs: Vec<IpNet>,
+    /// Whether [`check`](Self::check) resolves host names (`HOOKLINE_URL_RESOLVE_AT_CONFIG`).
+    resolve_at_config: bool,
+}
+
+impl Default for UrlPolicy {
+    fn default() -> Self {
+        Self::new(false, vec![])
+    }
 }
 
 impl UrlPolicy {
@@ -73,7 +87,17 @@ impl UrlPolicy {
         Self {
             allow_http,
             allow_cidrs,
+            resolve_at_config: true,
         }
+    }
+
+    /// Whether configuring a URL resolves its host name (default: yes) to refuse a name that
+    /// points at a forbidden address at once. Off, a name is judged at connect time only
+    /// (delivery's resolver checks every address it resolves), and no customer-chosen name
+    /// is sent to the API's system resolver.
+    pub fn resolving_at_config(mut self, resolve: bool) -> Self {
+        self.resolve_at_config = resolve;
+        self
     }
 
     /// Checks length, characters, scheme, credentials and (for IP literals) the address,
@@ -110,11 +134,15 @@ impl UrlPolicy {
         Ok(url)
     }
 
-    /// [`check_syntax`](Self::check_syntax), then resolves a host name and refuses it if any
-    /// address it resolves to is forbidden. A name that does not resolve now is accepted: it
-    /// may be created later, and the connect-time check still guards it.
+    /// [`check_syntax`](Self::check_syntax), then resolves a host name (through the system
+    /// resolver, unless [`resolving_at_config`](Self::resolving_at_config) is off) and
+    /// refuses it if any address it resolves to is forbidden. A name that does not resolve
+    /// now is accepted: it may be created later, and the connect-time check still guards it.
     pub async fn check(&self, raw: &str) -> Result<Url, UrlError> {
         let url = self.check_syntax(raw)?;
+        if !self.resolve_at_config {
+            return Ok(url);
+        }
         if let Some(Host::Domain(name)) = url.host() {
             let port = url.port_or_known_default().unwrap_or(443);
             if let Ok(addrs) = tokio::net::lookup_host((name, port)).await {
@@ -237,7 +265,10 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         || (s[0] & 0xfe00) == 0xfc00 // unique local fc00::/7 (AWS metadata fd00:ec2::254)
         || (s[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
         || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated) fec0::/10
-        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation 2001:db8::/32
+        || (s[0] == 0x3fff && s[1] & 0xf000 == 0) // documentation 3fff::/20
+        || s[0] == 0x5f00 // SRv6 SIDs 5f00::/16
+        || s[..3] == [0x2001, 0x0002, 0] // benchmarking 2001:2::/48
         || s[..3] == [0x64, 0xff9b, 1] // local-use NAT64 64:ff9b:1::/48 (module doc)
         || (s[0] == 0x0100 && s[1..4] == [0, 0, 0])) // discard-only 100::/64
 }

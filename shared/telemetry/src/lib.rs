@@ -14,7 +14,10 @@ mod server;
 pub use admin::{serve_admin, Readiness};
 pub use metrics::{counter_vec, histogram_vec, int_gauge_vec, LATENCY_BUCKETS};
 pub use prometheus::{Registry, TextEncoder};
-pub use server::{error_code_shape, serve_http, serve_listener, ErrorShape, HttpLimits, HttpMetrics, HttpServer};
+pub use server::{
+    client_key, error_code_shape, serve_http, serve_listener, ErrorShape, HttpLimits, HttpMetrics, HttpServer,
+    PER_CLIENT_SHARE,
+};
 
 /// Installs the global tracing subscriber: human-readable by default, JSON lines with
 /// `HOOKLINE_LOG_FORMAT=json`; filtering through `RUST_LOG` (default `info`).

@@ -22,16 +22,28 @@
 //! are rendered in the server's own error shape ([`ErrorShape`]: each API dialect has one)
 //! and close the connection, so an unread body is never drained.
 //!
-//! At most `max_connections` connections are open at once. Beyond that a new connection is
+//! At most `max_connections` connections are open at once, and at most
+//! `max_connections_per_client` of one client (source address, IPv6 /64). A new connection
+//! over either cap first **evicts** a connection that is doing nothing (idle between requests
+//! longest, else reading a head longest; see [`pool`]), counted in
+//! `hookline_http_connections_evicted_total{server,state}`, so clients that connect and idle
+//! cannot keep a newcomer out. Only when no connection of the cap can go is the newcomer
 //! **accepted and closed at once** (with a one-line `503` written if the socket takes it)
 //! rather than left in the kernel's accept queue: the client learns immediately that this
 //! replica is full (a load balancer retries another) instead of hanging on a handshake that
 //! looks complete, the descriptor is released at once, and the refusal is counted in
-//! `hookline_http_connections_rejected_total{server}`. Set the process's `nofile` limit above
-//! the sum of the caps of the servers it runs, or `accept` itself fails (logged, retried).
+//! `hookline_http_connections_rejected_total{server,reason}`. Set the process's `nofile` limit
+//! above the sum of the caps of the servers it runs, or `accept` itself fails (logged,
+//! retried).
+//!
+//! Each request carries its peer's address as axum's `ConnectInfo<SocketAddr>`.
 
 mod conn;
+mod pool;
 
+pub use pool::client_key;
+
+use axum::extract::ConnectInfo;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -45,11 +57,10 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
@@ -65,6 +76,9 @@ pub struct HttpLimits {
     pub idle_timeout: Duration,
     /// Connections open at once, per server.
     pub max_connections: usize,
+    /// Connections one client (source address; IPv6: its /64) may have open at once, per
+    /// server; 0 for no such cap (every client behind one proxy address).
+    pub max_connections_per_client: usize,
     /// Largest request body; larger ones get `413`.
     pub max_body_bytes: usize,
 }
@@ -76,10 +90,16 @@ impl Default for HttpLimits {
             request_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(60),
             max_connections: 4096,
+            max_connections_per_client: 4096 / PER_CLIENT_SHARE,
             max_body_bytes: 1024 * 1024,
         }
     }
 }
+
+/// The default per-client cap is this fraction of `max_connections` (an eighth: 512 of
+/// 4,096), so at least this many clients must each fill their share to fill a server, and an
+/// honest client behind a NAT still has hundreds.
+pub const PER_CLIENT_SHARE: usize = 8;
 
 /// Renders an error the server itself answers (`413`, `408`) in the shape of the API it
 /// serves: `(path, status, error code, description)`. Each dialect has its own envelope, and
@@ -103,6 +123,7 @@ pub fn error_code_shape(_path: &str, status: StatusCode, code: &'static str, des
 pub struct HttpMetrics {
     open: IntGaugeVec,
     rejected: IntCounterVec,
+    evicted: IntCounterVec,
     timeouts: IntCounterVec,
 }
 
@@ -118,8 +139,14 @@ impl HttpMetrics {
             rejected: crate::counter_vec(
                 registry,
                 "hookline_http_connections_rejected_total",
-                "HTTP connections closed at accept because the server had max_connections open.",
-                &["server"],
+                "HTTP connections closed at accept because the server (reason full) or the client (reason per_client) had its cap of connections open, none of them evictable.",
+                &["server", "reason"],
+            ),
+            evicted: crate::counter_vec(
+                registry,
+                "hookline_http_connections_evicted_total",
+                "HTTP connections closed to make room for a new one under a connection cap, by server and the state they were in (idle, header).",
+                &["server", "state"],
             ),
             timeouts: crate::counter_vec(
                 registry,
@@ -185,7 +212,7 @@ const FULL_RESPONSE: &[u8] =
     b"HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\nretry-after: 1\r\n\r\n";
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, shutdown: CancellationToken) {
-    let slots = Arc::new(Semaphore::new(shared.limits.max_connections));
+    let pool = pool::Pool::new(shared.limits.max_connections, shared.limits.max_connections_per_client);
     let mut connections = JoinSet::new();
     loop {
         let accepted = tokio::select! {
@@ -193,7 +220,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, shutdown: Cance
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
             a = listener.accept() => a,
         };
-        let (stream, _peer) = match accepted {
+        let (stream, peer) = match accepted {
             Ok(a) => a,
             Err(e) => {
                 // Out of descriptors (EMFILE) or a connection reset before accept: retry, but
@@ -203,11 +230,28 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, shutdown: Cance
                 continue;
             }
         };
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
-            shared.metrics.rejected.with_label_values(&[shared.server]).inc();
-            let _ = stream.try_write(FULL_RESPONSE);
-            drop(stream);
-            continue;
+        let state = Arc::new(ConnState::new());
+        let slot = match pool.admit(peer.ip(), state.clone()) {
+            Ok((slot, evicted)) => {
+                for e in evicted {
+                    shared
+                        .metrics
+                        .evicted
+                        .with_label_values(&[shared.server, e.label()])
+                        .inc();
+                }
+                slot
+            }
+            Err(refused) => {
+                shared
+                    .metrics
+                    .rejected
+                    .with_label_values(&[shared.server, refused.label()])
+                    .inc();
+                let _ = stream.try_write(FULL_RESPONSE);
+                drop(stream);
+                continue;
+            }
         };
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
@@ -215,9 +259,9 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, shutdown: Cance
         connections.spawn(async move {
             let open = shared.metrics.open.with_label_values(&[shared.server]);
             open.inc();
-            serve_connection(stream, &shared, shutdown).await;
+            serve_connection(stream, peer, state, &shared, shutdown).await;
             open.dec();
-            drop(permit);
+            drop(slot);
         });
     }
     drop(listener);
@@ -225,14 +269,13 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, shutdown: Cance
     while connections.join_next().await.is_some() {}
 }
 
-async fn serve_connection(stream: TcpStream, shared: &Arc<Shared>, shutdown: CancellationToken) {
-    let state = Arc::new(ConnState {
-        start: Instant::now(),
-        in_flight: AtomicUsize::new(0),
-        last_activity: AtomicU64::new(0),
-        head_started: AtomicU64::new(0),
-        linger: AtomicBool::new(false),
-    });
+async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    state: Arc<ConnState>,
+    shared: &Arc<Shared>,
+    shutdown: CancellationToken,
+) {
     let io = TokioIo::new(Watched {
         inner: stream,
         state: state.clone(),
@@ -241,6 +284,7 @@ async fn serve_connection(stream: TcpStream, shared: &Arc<Shared>, shutdown: Can
     let service = ConnService {
         shared: shared.clone(),
         state: state.clone(),
+        peer,
     };
     let conn = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
@@ -250,6 +294,18 @@ async fn serve_connection(stream: TcpStream, shared: &Arc<Shared>, shutdown: Can
     let expired = tokio::select! {
         _ = conn.as_mut() => None,
         e = watchdog(&state, &shared.limits) => Some(e),
+        // Its slot went to a newcomer (counted there). Picked while doing nothing; a request
+        // that started since is answered first.
+        _ = state.evicted.cancelled() => {
+            if state.in_flight.load(Ordering::Acquire) > 0 {
+                conn.as_mut().graceful_shutdown();
+                tokio::select! {
+                    _ = conn.as_mut() => {}
+                    _ = watchdog(&state, &shared.limits) => {}
+                }
+            }
+            None
+        }
         _ = shutdown.cancelled() => {
             conn.as_mut().graceful_shutdown();
             tokio::select! {
@@ -275,6 +331,7 @@ async fn serve_connection(stream: TcpStream, shared: &Arc<Shared>, shutdown: Can
 struct ConnService {
     shared: Arc<Shared>,
     state: Arc<ConnState>,
+    peer: SocketAddr,
 }
 
 impl hyper::service::Service<Request<Incoming>> for ConnService {
@@ -282,9 +339,10 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
-    fn call(&self, req: Request<Incoming>) -> Self::Future {
+    fn call(&self, mut req: Request<Incoming>) -> Self::Future {
         let shared = self.shared.clone();
         let state = self.state.clone();
+        req.extensions_mut().insert(ConnectInfo(self.peer));
         state.request_started();
         Box::pin(async move {
             let path = req.uri().path().to_string();

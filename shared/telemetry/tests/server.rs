@@ -109,7 +109,27 @@ fn limits() -> HttpLimits {
         request_timeout: Duration::from_secs(30),
         idle_timeout: Duration::from_secs(30),
         max_connections: 64,
+        max_connections_per_client: 0,
         max_body_bytes: 1024,
+    }
+}
+
+/// A connection to `addr` from the loopback address `from` (all of 127.0.0.0/8 is loopback):
+/// another client, as the server counts them.
+async fn connect_from(from: &str, addr: SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
+/// Sends `GET path` on `s` and, for `/ok`, reads its answer (then the connection idles).
+async fn request(s: &mut TcpStream, path: &str) {
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    if path == "/ok" {
+        let response = read_until(s, "\r\n\r\nok").await;
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     }
 }
 
@@ -292,4 +312,149 @@ async fn shutdown_finishes_requests_in_flight_and_closes_idle_connections() {
         TcpStream::connect(server.addr).await.is_err(),
         "still accepting after shutdown"
     );
+}
+
+/// One client (a source address) holds at most its share of the slots: at its cap, a new
+/// connection of its own displaces its own connection idle longest; when all of its
+/// connections are running requests it gets 503 (reason `per_client`), while another
+/// client is still served.
+#[tokio::test]
+async fn one_client_holds_at_most_its_share_of_the_connections() {
+    let (server, rt) = start(HttpLimits {
+        max_connections: 8,
+        max_connections_per_client: 3,
+        ..limits()
+    })
+    .await;
+    let open = [("server", "test")];
+    let mut idle = vec![];
+    for _ in 0..5 {
+        let mut s = connect_from("127.0.0.1", server.addr).await;
+        request(&mut s, "/ok").await;
+        idle.push(s);
+    }
+    // The two oldest were closed for the newer ones; the three newest still serve.
+    for s in &mut idle[..2] {
+        let (got, _) = read_to_eof(s, Duration::from_secs(5)).await;
+        assert!(got.is_empty(), "{}", String::from_utf8_lossy(&got));
+    }
+    for s in &mut idle[2..] {
+        request(s, "/ok").await;
+    }
+    wait_metric(&rt, "hookline_http_connections_open", &open, 3.0).await;
+    let evicted = [("server", "test"), ("state", "idle")];
+    assert_eq!(metric(&rt, "hookline_http_connections_evicted_total", &evicted), 2.0);
+
+    // All three busy: the client's fourth is refused, another client's is served.
+    let mut busy = vec![];
+    for _ in 0..3 {
+        let mut s = connect_from("127.0.0.1", server.addr).await;
+        request(&mut s, "/forever").await;
+        busy.push(s);
+    }
+    wait_metric(&rt, "hookline_http_connections_open", &open, 3.0).await;
+    let mut refused = connect_from("127.0.0.1", server.addr).await;
+    refused.write_all(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let (got, _) = read_to_eof(&mut refused, Duration::from_secs(5)).await;
+    let got = String::from_utf8_lossy(&got);
+    assert!(got.starts_with("HTTP/1.1 503"), "{got}");
+    let reason = [("server", "test"), ("reason", "per_client")];
+    wait_metric(&rt, "hookline_http_connections_rejected_total", &reason, 1.0).await;
+    let mut other = connect_from("127.0.0.2", server.addr).await;
+    request(&mut other, "/ok").await;
+}
+
+/// A full server makes room for a newcomer by closing the connection idle longest, never
+/// one running a request; only when every slot runs a request is the newcomer refused.
+#[tokio::test]
+async fn a_full_server_closes_the_connection_idle_longest_never_a_busy_one() {
+    let (server, rt) = start(HttpLimits {
+        max_connections: 3,
+        ..limits()
+    })
+    .await;
+    let mut busy = connect_from("127.0.0.1", server.addr).await;
+    request(&mut busy, "/forever").await;
+    let mut oldest = connect_from("127.0.0.1", server.addr).await;
+    request(&mut oldest, "/ok").await;
+    let mut newer = connect_from("127.0.0.1", server.addr).await;
+    request(&mut newer, "/ok").await;
+
+    let mut newcomer = connect_from("127.0.0.2", server.addr).await;
+    request(&mut newcomer, "/ok").await;
+    let (got, _) = read_to_eof(&mut oldest, Duration::from_secs(5)).await;
+    assert!(got.is_empty(), "{}", String::from_utf8_lossy(&got));
+    request(&mut newer, "/ok").await;
+    let evicted = [("server", "test"), ("state", "idle")];
+    assert_eq!(metric(&rt, "hookline_http_connections_evicted_total", &evicted), 1.0);
+
+    // Fill every slot with a running request: the next newcomer is refused.
+    let mut more = vec![];
+    for from in ["127.0.0.3", "127.0.0.4"] {
+        let mut s = connect_from(from, server.addr).await;
+        request(&mut s, "/forever").await;
+        more.push(s);
+    }
+    wait_metric(&rt, "hookline_http_connections_evicted_total", &evicted, 3.0).await;
+    let mut refused = connect_from("127.0.0.5", server.addr).await;
+    refused.write_all(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let (got, _) = read_to_eof(&mut refused, Duration::from_secs(5)).await;
+    assert!(String::from_utf8_lossy(&got).starts_with("HTTP/1.1 503"));
+    let full = [("server", "test"), ("reason", "full")];
+    wait_metric(&rt, "hookline_http_connections_rejected_total", &full, 1.0).await;
+    drop(busy);
+}
+
+/// Connections that never finish a request head hold a full server's slots for at most about
+/// a second against a newcomer (not the header-read timeout): then the one reading longest
+/// gives way.
+#[tokio::test]
+async fn connections_stuck_in_a_request_head_give_way_to_a_newcomer() {
+    let (server, rt) = start(HttpLimits {
+        max_connections: 2,
+        ..limits()
+    })
+    .await;
+    let mut loris = vec![];
+    for _ in 0..2 {
+        let mut s = connect_from("127.0.0.1", server.addr).await;
+        s.write_all(b"GET /ok HTTP/1.1\r\nX-Slow: ").await.unwrap();
+        loris.push(s);
+    }
+    wait_metric(&rt, "hookline_http_connections_open", &[("server", "test")], 2.0).await;
+    let t0 = Instant::now();
+    // Retried until served (bounded): refused while the two have read for under a second.
+    let served = loop {
+        assert!(t0.elapsed() < Duration::from_secs(10), "never served");
+        let mut s = connect_from("127.0.0.2", server.addr).await;
+        s.write_all(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        let response = read_until_close_or(&mut s, "\r\n\r\nok").await;
+        if response.starts_with("HTTP/1.1 200") {
+            break t0.elapsed();
+        }
+        assert!(response.starts_with("HTTP/1.1 503"), "{response}");
+    };
+    assert!(served < Duration::from_secs(5), "served after {served:?}");
+    let header = [("server", "test"), ("state", "header")];
+    assert_eq!(metric(&rt, "hookline_http_connections_evicted_total", &header), 1.0);
+    let (got, _) = read_to_eof(&mut loris[0], Duration::from_secs(5)).await;
+    assert!(got.is_empty());
+}
+
+/// Reads until `needle` arrived or the server closed (within 5 s).
+async fn read_until_close_or(s: &mut TcpStream, needle: &str) -> String {
+    let mut out = Vec::new();
+    let read = async {
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&out).contains(needle) {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), read)
+        .await
+        .expect("no response");
+    String::from_utf8_lossy(&out).into_owned()
 }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 /// The signing secret of every subscription a deployment configures.
 pub const SECRET: &str = "fault-signing-secret";
 /// The operator token of the api process.
-pub const ADMIN_TOKEN: &str = "fault-admin-token";
+pub const ADMIN_TOKEN: &str = "fault-admin-token-0123456789abcdefghijklmnopqrstuvwxyz";
 
 pub struct Deployment {
     pub run: String,

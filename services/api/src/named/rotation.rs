@@ -6,6 +6,9 @@
 //! updated. `X-Webhook-Signature` (one value, compared as a whole) carries the new secret's
 //! signature only. Rotating again during an overlap makes the current secret the previous one
 //! and drops the older one, as Svix does: at most two secrets ever sign.
+//!
+//! [`rotate`] is the rotation of any signed subscription; the operational URL's
+//! (`POST /api/v1/operational-webhook/rotate-secret`, [`crate::operational`]) is the same.
 
 use super::subscriptions::{named, not_found, rfc3339};
 use crate::error::ApiError;
@@ -16,7 +19,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::Json;
 use chrono::{DateTime, SubsecRound, Utc};
-use hookline_model::{PreviousSecret, SealedSecret, WorkspaceConfig};
+use hookline_model::{PreviousSecret, SealedSecret, Subscription, WorkspaceConfig};
 use hookline_security::Sealer;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -56,7 +59,34 @@ pub fn apply_rotate(
     sealer: &Sealer,
     now: DateTime<Utc>,
 ) -> Result<(WorkspaceConfig, Value), ApiError> {
-    let mut sub = named(current, id).ok_or_else(not_found)?.clone();
+    let sub = named(current, id).ok_or_else(not_found)?.clone();
+    let rotated = rotate(sub, body, default_overlap_secs, sealer, now)?;
+    let out = json!({
+        "id": rotated.subscription.id,
+        "signing_secret": rotated.secret,
+        "previous_secret_expires_at": rfc3339(rotated.previous_expires_at),
+    });
+    Ok((super::subscriptions::store_change(current, rotated.subscription), out))
+}
+
+/// A subscription with a new signing secret, and what its caller shows once.
+pub struct Rotated {
+    pub subscription: Subscription,
+    /// The new secret, in clear text: for the response only.
+    pub secret: String,
+    /// Until when the replaced secret still signs (now, for no overlap).
+    pub previous_expires_at: DateTime<Utc>,
+}
+
+/// Rotates `sub`'s signing secret at `now` with the overlap of the request `body` (absent,
+/// empty or `{}`: `default_overlap_secs`), or the typed reason the body is refused.
+pub fn rotate(
+    mut sub: Subscription,
+    body: &[u8],
+    default_overlap_secs: u64,
+    sealer: &Sealer,
+    now: DateTime<Utc>,
+) -> Result<Rotated, ApiError> {
     let overlap = overlap_secs(body)?.unwrap_or(default_overlap_secs);
     // Whole seconds, so the time shown is the time it stops signing.
     let expires_at = now.trunc_subsecs(0) + chrono::Duration::seconds(overlap as i64);
@@ -65,12 +95,11 @@ pub fn apply_rotate(
     sub.previous_secret = replaced
         .map(|secret| PreviousSecret { secret, expires_at })
         .filter(|p| p.live_at(now));
-    let out = json!({
-        "id": sub.id,
-        "signing_secret": secret,
-        "previous_secret_expires_at": rfc3339(expires_at),
-    });
-    Ok((super::subscriptions::store_change(current, sub), out))
+    Ok(Rotated {
+        subscription: sub,
+        secret,
+        previous_expires_at: expires_at,
+    })
 }
 
 /// `overlap_secs` from the body, `None` when not given (an empty body gives none).

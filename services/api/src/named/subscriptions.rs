@@ -208,7 +208,7 @@ pub(crate) fn new_signing_secret() -> String {
 }
 
 /// A time as the views show it: RFC 3339, UTC, whole seconds.
-pub(super) fn rfc3339(at: DateTime<Utc>) -> String {
+pub(crate) fn rfc3339(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 

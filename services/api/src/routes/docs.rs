@@ -39,8 +39,8 @@ pub(super) fn error_of(tag: &str, code: &str) -> Value {
 
 /// An operation with the responses every route of its kind may give besides its own, in its
 /// dialect's error shape: the credential's (`401`/`403` for an API key, `401`/`404` for the
-/// admin token) and the server's (`408`, `413`). A route's own description of one of these
-/// statuses replaces the common one.
+/// admin token, and `429` once one address has sent too many wrong ones) and the server's
+/// (`408`, `413`). A route's own description of one of these statuses replaces the common one.
 pub(super) fn op(
     method: Method,
     path: &'static str,
@@ -74,6 +74,11 @@ pub(super) fn op(
                     404,
                     "NOT_FOUND: admin endpoints are off (no HOOKLINE_ADMIN_TOKEN configured)",
                     error("NOT_FOUND"),
+                )
+                .response(
+                    429,
+                    "TOO_MANY_ATTEMPTS: too many wrong admin tokens from this address (10, then one per 10 s); wait `Retry-After` seconds",
+                    error("TOO_MANY_ATTEMPTS"),
                 )
         }
         Auth::None | Auth::IngestKey(_) => {}

@@ -185,3 +185,47 @@ fn oversized_fields_are_invalid_and_named() {
         "record_too_large"
     );
 }
+
+#[test]
+fn revocations_get_the_workspace_rule_and_the_id_bound() {
+    let ok = revocation(br#"{"workspace_id":"w-1","message_id":"m1","source":"campaign"}"#).unwrap();
+    assert_eq!((ok.workspace_id.as_str(), ok.message_id.as_str()), ("w-1", "m1"));
+    for (raw, reason, field) in [
+        (
+            r#"{"workspace_id":"a:b/../c d","message_id":"m","source":"api"}"#.to_string(),
+            QuarantineReason::InvalidField,
+            "workspace_id",
+        ),
+        (
+            format!(
+                r#"{{"workspace_id":"{}","message_id":"m","source":"api"}}"#,
+                "w".repeat(65)
+            ),
+            QuarantineReason::InvalidField,
+            "workspace_id",
+        ),
+        (
+            format!(
+                r#"{{"workspace_id":"w","message_id":"{}","source":"api"}}"#,
+                "m".repeat(257)
+            ),
+            QuarantineReason::InvalidField,
+            "message_id",
+        ),
+        (
+            r#"{"workspace_id":" ","message_id":"m","source":"api"}"#.to_string(),
+            QuarantineReason::MissingField,
+            "workspace_id",
+        ),
+        (
+            r#"{"workspace_id":"w","message_id":"","source":"api"}"#.to_string(),
+            QuarantineReason::MissingField,
+            "message_id",
+        ),
+    ] {
+        let e = revocation(raw.as_bytes()).unwrap_err();
+        assert_eq!(e.reason(), reason, "{e}");
+        assert!(e.to_string().contains(field), "{e}");
+    }
+    assert_eq!(revocation(b" ").unwrap_err().reason(), QuarantineReason::EmptyRecord);
+}

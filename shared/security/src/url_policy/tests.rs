@@ -233,3 +233,46 @@ async fn resolves_names() {
     // Unresolvable names are accepted; connect time decides.
     assert!(strict().check("https://hookline-test.invalid/").await.is_ok());
 }
+
+/// IPv6 ranges IANA marks not globally reachable (issue 28): documentation `3fff::/20`, SRv6
+/// SIDs `5f00::/16`, benchmarking `2001:2::/48`; their neighbours stay public.
+#[test]
+fn ipv6_ranges_not_globally_reachable_are_refused() {
+    let p = strict();
+    for raw in [
+        "https://[3fff::1]/",
+        "https://[3fff:fff:ffff::1]/",
+        "https://[5f00::1]/",
+        "https://[5f00:ffff::1]/",
+        "https://[2001:2::1]/",
+        "https://[2001:2:0:ffff::1]/",
+    ] {
+        assert!(
+            matches!(p.check_syntax(raw), Err(UrlError::ForbiddenAddress(_))),
+            "{raw} was accepted"
+        );
+    }
+    for raw in [
+        "https://[3fff:1000::1]/",
+        "https://[3ffe::1]/",
+        "https://[5f01::1]/",
+        "https://[2001:2:1::1]/",
+        "https://[2a00:1450:4001::200e]/",
+    ] {
+        assert!(p.check_syntax(raw).is_ok(), "{raw} was refused");
+    }
+}
+
+/// With config-time resolution off (air-gapped deployments), a name is not resolved when it
+/// is configured (`localhost` is accepted) but the connect-time check still refuses the
+/// address it resolves to; literals are judged as before.
+#[tokio::test]
+async fn config_time_resolution_can_be_turned_off() {
+    let p = UrlPolicy::new(true, vec![]).resolving_at_config(false);
+    assert!(p.check("http://localhost:9/").await.is_ok());
+    assert!(!p.ip_allowed("127.0.0.1".parse().unwrap()));
+    assert!(matches!(
+        p.check("http://127.0.0.1:9/").await,
+        Err(UrlError::ForbiddenAddress(_))
+    ));
+}

@@ -12,6 +12,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
 
 /// Activity of one connection, shared by its socket wrapper, its service and its watchdog.
 /// Times are milliseconds since the connection was accepted.
@@ -25,11 +26,25 @@ pub(super) struct ConnState {
     /// Set when the server answered before reading the whole body (413, 408): close with a
     /// linger (see [`Watched::poll_shutdown`]).
     pub(super) linger: AtomicBool,
+    /// Cancelled when the pool took this connection's slot for a newcomer (see `pool`).
+    pub(super) evicted: CancellationToken,
 }
 
 pub(super) const NOT_READING: u64 = u64::MAX;
 
 impl ConnState {
+    /// A connection accepted now: reading its first request head.
+    pub(super) fn new() -> Self {
+        Self {
+            start: Instant::now(),
+            in_flight: AtomicUsize::new(0),
+            last_activity: AtomicU64::new(0),
+            head_started: AtomicU64::new(0),
+            linger: AtomicBool::new(false),
+            evicted: CancellationToken::new(),
+        }
+    }
+
     pub(super) fn now(&self) -> u64 {
         self.start.elapsed().as_millis() as u64
     }
