@@ -87,6 +87,7 @@ pub fn documented() -> (Router<AppState>, Value) {
         .route(
             unavailable(op(Method::POST, "/api/v1/user/webhooks/dead-letters/resend", LOGS, "Re-send the caller's dead letters (all, or those matching every filter given) with their original webhook ids", WRITE))
                 .body(JSON, json!({"webhook_ids": ["wh_1"]}))
+                .optional_body()
                 .body_schema(json!({"type": "object", "additionalProperties": false, "properties": {
                     "webhook_ids": {"type": "array", "items": {"type": "string"}},
                     "subscription_id": {"type": "string"},
@@ -176,6 +177,7 @@ pub fn documented() -> (Router<AppState>, Value) {
             unavailable(op(Method::POST, "/api/v1/webhooks/{id}/rotate-secret", NAMED,
                 "Rotate the signing secret: the new one signs at once, the old one too until `previous_secret_expires_at` (a second `webhook-signature` entry)", WRITE))
                 .body(JSON, json!({"overlap_secs": 86400}))
+                .optional_body()
                 .body_schema(json!({"type": "object", "description": "`{}` (or an empty body) for the default overlap, HOOKLINE_SECRET_ROTATION_OVERLAP_SECS (24 h)", "properties": {
                     "overlap_secs": {"type": "integer", "minimum": 0, "maximum": named::rotation::MAX_OVERLAP_SECS, "nullable": true,
                         "description": "seconds the replaced secret keeps signing (0: it stops at once); rotating again during an overlap replaces the previous secret with the current one"}}}))
@@ -188,6 +190,7 @@ pub fn documented() -> (Router<AppState>, Value) {
         .route(
             unavailable(op(Method::POST, "/api/v1/webhooks/{id}/test", NAMED, "Send a sample event to this subscription only (body optional)", WRITE))
                 .body(JSON, json!({"event_type": "SMS_STATUS"}))
+                .optional_body()
                 .body_schema(json!({"type": "object", "properties": {"event_type": names(NamedEventType::ALL.iter().map(|t| t.as_str()))}}))
                 .response(200, "the attempt's outcome (as the 23 Telecom test send's; `type` is the event type); `response_code` is null when no response came (then `error` says why)",
                     json!({"type": "SMS_STATUS", "webhook_id": "wh_1", "url": "https://example.com/hooks", "success": true, "status": "ok",
@@ -212,6 +215,9 @@ pub fn documented() -> (Router<AppState>, Value) {
                 .body(FORM, json!({"dlr_url": "https://example.com/dlr", "click_url": "https://example.com/click",
                                    "inbound_url": "", "revoke_click_url": "https://example.com/revoke", "auth": "myuser:mypass"}))
                 .body(JSON, json!({"dlr_url": "https://example.com/dlr", "auth": "myuser:mypass"}))
+                // Only the parameters sent change: none sent changes nothing and answers the
+                // configuration.
+                .optional_body()
                 .response(400, "INVALID_BODY, INVALID_URL or INVALID_AUTH", smsedge_error("INVALID_AUTH"))
                 .response(200, "the configuration; a URL is null when unset", smsedge_view())
                 .nullable(&SMSEDGE_VIEW_NULLABLE),
