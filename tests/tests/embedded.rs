@@ -115,22 +115,22 @@ async fn embedded_mode_replays_a_window_and_counts_quarantined_records() {
     let r = http
         .post(format!("{api}/api/v1/webhooks"))
         .header("X-API-Key", &emb.api_key)
-        .json(&json!({"name": "Delivered", "url": rx.url("/named"), "event_types": ["SMS_STATUS"],
-                       "filter": {"status": ["delivered"]}}))
+        .json(
+            &json!({"name": "Delivered", "url": rx.url("/named"), "event_types": ["SMS_STATUS"],
+                       "filter": {"status": ["delivered"]}}),
+        )
         .send()
         .await
         .unwrap();
     let status = r.status();
     let created: serde_json::Value = r.json().await.unwrap();
     assert_eq!(status, 201, "{created}");
-    let id = created["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = created["id"].as_str().unwrap().to_string();
 
     // One delivered status before the window, two in it, each delivered before the next is
     // sent (the filter leaves one event per message).
-    let message_ref = |r: &hookline_tests::Received| r.json()["data"]["message_ref"].as_str().unwrap_or_default().to_string();
+    let message_ref =
+        |r: &hookline_tests::Received| r.json()["data"]["message_ref"].as_str().unwrap_or_default().to_string();
     let mut from = None;
     for (i, m) in ["r-0", "r-1", "r-2"].into_iter().enumerate() {
         if i == 1 {
@@ -152,7 +152,12 @@ async fn embedded_mode_replays_a_window_and_counts_quarantined_records() {
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!((&v["replayed"], &v["complete"]), (&json!(2), &json!(true)), "{v}");
     let replayed = rx
-        .expect_n(2, wait, |r| r.header("x-webhook-replay") == Some("true"), "the replayed window")
+        .expect_n(
+            2,
+            wait,
+            |r| r.header("x-webhook-replay") == Some("true"),
+            "the replayed window",
+        )
         .await;
     let mut got: Vec<String> = replayed.iter().map(message_ref).collect();
     got.sort();
@@ -198,7 +203,9 @@ async fn send_status(http: &reqwest::Client, ingest: &str, key: &str, m: &str) {
         .await
         .unwrap();
     assert_eq!(r.status(), 202);
-    let dlr = format!("id:c-{m} sub:001 dlvrd:001 submit date:2602131030 done date:2602131030 stat:DELIVRD err:000 text:Hello");
+    let dlr = format!(
+        "id:c-{m} sub:001 dlvrd:001 submit date:2602131030 done date:2602131030 stat:DELIVRD err:000 text:Hello"
+    );
     let r = http
         .post(format!("{ingest}/v1/dlr"))
         .bearer_auth(key)

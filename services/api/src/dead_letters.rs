@@ -16,6 +16,7 @@
 //!   `hookline admin resend-dead-letters` does the same from the command line.
 
 use crate::error::ApiError;
+use crate::rate_limit::Class;
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -97,7 +98,7 @@ pub async fn list(
     headers: HeaderMap,
     Query(q): crate::validate::QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
-    let key = st.authenticate(&headers, Permission::WebhooksRead)?;
+    let key = st.authenticate_within(&headers, Permission::WebhooksRead, Class::Read)?;
     let limit = crate::validate::limit_param(&q)?;
     let dead = st
         .store
@@ -146,7 +147,7 @@ struct UserResend {
 }
 
 pub async fn user_resend(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
-    let key = st.authenticate(&headers, Permission::WebhooksWrite)?;
+    let key = st.authenticate_within(&headers, Permission::WebhooksWrite, Class::Replay)?;
     let u: UserResend = if body.is_empty() {
         UserResend::default()
     } else {
@@ -176,7 +177,7 @@ pub async fn resend_handler(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    crate::admin::check_admin(&st, &headers)?;
+    st.check_admin_within(&headers, Class::Replay)?;
     let filter: ResendFilter = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(
             "INVALID_BODY",

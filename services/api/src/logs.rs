@@ -9,6 +9,7 @@
 //! filter given twice, or a value it cannot take, is `400 INVALID_FILTER`.
 
 use crate::error::ApiError;
+use crate::rate_limit::Class;
 use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
@@ -25,7 +26,7 @@ pub async fn handle(
     headers: HeaderMap,
     Query(q): QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
-    let key = st.authenticate(&headers, Permission::WebhooksRead)?;
+    let key = st.authenticate_within(&headers, Permission::WebhooksRead, Class::Read)?;
     let limit = limit_param(&q)?;
     let filter = Filter::parse(&q)?;
     let scan = if filter.is_empty() {

@@ -10,6 +10,7 @@
 
 use crate::admin::check_admin;
 use crate::error::ApiError;
+use crate::rate_limit::Class;
 use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
@@ -47,7 +48,7 @@ pub async fn workspaces(State(st): State<AppState>, headers: HeaderMap) -> Resul
 }
 
 pub async fn quarantine(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    check_admin(&st, &headers)?;
+    st.check_admin_within(&headers, Class::Read)?;
     let since = Utc::now() - Age::hours(QUARANTINE_WINDOW_HOURS);
     let (kafka, topic) = (st.kafka.clone(), st.topics.quarantine());
     let counts = tokio::task::spawn_blocking(move || {
@@ -77,7 +78,7 @@ pub async fn dead_letters(
     headers: HeaderMap,
     Query(q): crate::validate::QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
-    check_admin(&st, &headers)?;
+    st.check_admin_within(&headers, Class::Read)?;
     let limit = crate::validate::limit_param(&q)?;
     let ids: Vec<String> = st
         .config

@@ -22,6 +22,7 @@
 
 use crate::error::ApiError;
 use crate::named::subscriptions::{named, not_found};
+use crate::rate_limit::Class;
 use crate::state::AppState;
 use crate::validate::Field;
 use axum::body::Bytes;
@@ -113,7 +114,7 @@ pub async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let ws = st.caller_workspace(&headers, Permission::WebhooksWrite)?;
+    let ws = st.caller_workspace_within(&headers, Permission::WebhooksWrite, Class::Replay)?;
     let sub = named(&ws, &id).ok_or_else(not_found)?.clone();
     let req = request(&body, &sub.event_types)?;
 

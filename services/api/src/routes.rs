@@ -54,7 +54,7 @@ pub fn documented() -> (Router<AppState>, Value) {
             post(test_send::handle),
         )
         .route(
-            unavailable(op(Method::GET, "/api/v1/user/webhooks/logs", LOGS, "Latest attempts, newest first (`?limit=`, default 50, at most 1000), optionally only those passing every filter given", READ))
+            limited(unavailable(op(Method::GET, "/api/v1/user/webhooks/logs", LOGS, "Latest attempts, newest first (`?limit=`, default 50, at most 1000), optionally only those passing every filter given", READ)), READS)
                 .query("limit", LIMIT, limit())
                 .query("event_type", "only this event type", names(EventKind::ALL.iter().map(|k| k.as_str())))
                 .query("outcome", "only this outcome", names(["delivered", "failed", "skipped"]))
@@ -74,7 +74,7 @@ pub fn documented() -> (Router<AppState>, Value) {
             get(logs::handle),
         )
         .route(
-            unavailable(op(Method::GET, "/api/v1/user/webhooks/dead-letters", LOGS, "Dead-lettered events, newest first (`?limit=`, default 50, at most 1000)", READ))
+            limited(unavailable(op(Method::GET, "/api/v1/user/webhooks/dead-letters", LOGS, "Dead-lettered events, newest first (`?limit=`, default 50, at most 1000)", READ)), READS)
                 .query("limit", LIMIT, limit())
                 .response(400, "INVALID_LIMIT", error("INVALID_LIMIT"))
                 .response(200, "dead letters; `url` is where the last attempt went (null for an old letter whose subscription is gone); `reason` is `exhausted` (retry policy used up), `endpoint_disabled` (kept, not sent, while its endpoint is disabled) or `config_missing`", json!({"count": 1, "dead_letters": [{
@@ -85,7 +85,7 @@ pub fn documented() -> (Router<AppState>, Value) {
             get(dead_letters::list),
         )
         .route(
-            unavailable(op(Method::POST, "/api/v1/user/webhooks/dead-letters/resend", LOGS, "Re-send the caller's dead letters (all, or those matching every filter given) with their original webhook ids", WRITE))
+            limited(unavailable(op(Method::POST, "/api/v1/user/webhooks/dead-letters/resend", LOGS, "Re-send the caller's dead letters (all, or those matching every filter given) with their original webhook ids", WRITE)), REPLAYS)
                 .body(JSON, json!({"webhook_ids": ["wh_1"]}))
                 .optional_body()
                 .body_schema(json!({"type": "object", "additionalProperties": false, "properties": {
@@ -160,7 +160,7 @@ pub fn documented() -> (Router<AppState>, Value) {
             delete(named::delete),
         )
         .route(
-            unavailable(op(Method::POST, "/api/v1/webhooks/{id}/replay", NAMED, "Re-send every event the subscription was sent in a time window (original order and webhook ids, `X-Webhook-Replay: true`), from the dispatch topic's history (its retention)", WRITE))
+            limited(unavailable(op(Method::POST, "/api/v1/webhooks/{id}/replay", NAMED, "Re-send every event the subscription was sent in a time window (original order and webhook ids, `X-Webhook-Replay: true`), from the dispatch topic's history (its retention)", WRITE)), REPLAYS)
                 .body(JSON, json!({"from": "2026-02-13T10:00:00Z", "to": "2026-02-13T11:00:00Z", "event_types": ["SMS_STATUS"]}))
                 .body_schema(json!({"type": "object", "required": ["from"], "properties": {
                     "from": {"type": "string", "format": "date-time"},
@@ -202,7 +202,7 @@ pub fn documented() -> (Router<AppState>, Value) {
             post(named::test),
         )
         .route(
-            unavailable(op(Method::GET, "/api/v1/webhooks/{id}/stats", NAMED, "Delivery stats of the last hour and day, and the current state", READ))
+            limited(unavailable(op(Method::GET, "/api/v1/webhooks/{id}/stats", NAMED, "Delivery stats of the last hour and day, and the current state", READ)), READS)
                 .response(200, "per window: attempts sent (skipped ones not counted), delivered, failed, success_ratio and latency percentiles \
                     (upper bound of the latency bucket, ms; null without attempts), the last error if in the window; state from the last attempt",
                     named_stats_view())
@@ -291,7 +291,7 @@ pub fn documented() -> (Router<AppState>, Value) {
             delete(admin::revoke_key),
         )
         .route(
-            unavailable(op(Method::POST, "/admin/v1/dead-letters/resend", OPERATORS, "Re-send dead-lettered events of a workspace (optionally one subscription, a `dead_at` range)", ADMIN))
+            limited(unavailable(op(Method::POST, "/admin/v1/dead-letters/resend", OPERATORS, "Re-send dead-lettered events of a workspace (optionally one subscription, a `dead_at` range)", ADMIN)), REPLAYS)
                 .body(JSON, json!({"workspace_id": "acme", "subscription_id": "t23-delivery",
                                    "from": "2026-02-13T00:00:00Z", "to": "2026-02-14T00:00:00Z"}))
                 .body_schema(json!({"type": "object", "required": ["workspace_id"], "properties": {

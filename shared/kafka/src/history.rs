@@ -96,7 +96,11 @@ pub fn scan(
         // start; the timestamp check below keeps the window. Bounded by the partitions' ends
         // as of now and by `timeout`, so a large topic fails loudly rather than answering
         // nothing.
-        tracing::debug!(topic, partitions = unanswered.len(), "no offsets by time: reading from the start");
+        tracing::debug!(
+            topic,
+            partitions = unanswered.len(),
+            "no offsets by time: reading from the start"
+        );
         for (partition, low, high) in unanswered {
             assign.add_partition_offset(topic, partition, Offset::Offset(low))?;
             ends.insert(partition, high);

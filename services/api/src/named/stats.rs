@@ -16,6 +16,7 @@
 
 use super::subscriptions::{named, not_found, timestamp};
 use crate::error::ApiError;
+use crate::rate_limit::Class;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -30,7 +31,7 @@ pub async fn stats(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let ws = st.caller_workspace(&headers, Permission::WebhooksRead)?;
+    let ws = st.caller_workspace_within(&headers, Permission::WebhooksRead, Class::Read)?;
     let sub = named(&ws, &id).ok_or_else(not_found)?;
     let stats = st
         .store
