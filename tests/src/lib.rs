@@ -60,6 +60,10 @@ pub fn test_settings(id: &str, extra: &[&str]) -> Settings {
         "--drain-timeout-secs=5",
         "--test-send-grace-secs=15",
         "--admin-token=test-admin-token",
+        // Tests poll the logs and replay in bursts; the per-credential limits of the
+        // expensive routes are tested where they are the subject (`portal_api.rs`).
+        "--expensive-reads-per-min=0",
+        "--replays-per-min=0",
     ];
     let owned = [
         format!("--ingest-group={ingest_group}"),

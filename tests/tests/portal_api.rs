@@ -200,8 +200,9 @@ async fn the_portal_is_served_strictly_and_its_endpoints_answer() {
 
 /// The expensive routes have a budget per credential (issue 28, item 3): past a burst, one key
 /// gets `429 RATE_LIMITED` with `Retry-After`, in its dialect's error shape, on every route of
-/// the class, while another key (of the same workspace) is still served; replays have their
-/// own, smaller budget, and the admin token its own.
+/// the class, while another key (of the same workspace) is still served; a refused request
+/// (401, 400, 404) costs nothing; replays have their own, smaller budget, and the admin token
+/// its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_past_the_limit_gets_429_with_retry_after_and_other_keys_are_served() {
     let mut p = TestPipeline::start_with(
@@ -219,17 +220,34 @@ async fn a_burst_past_the_limit_gets_429_with_retry_after_and_other_keys_are_ser
     let ws = format!("ws-{}", p.id);
     let a = p.create_key(&ws, &[R, W]).await.unwrap();
     let b = p.create_key(&ws, &[R, W]).await.unwrap();
+    let body = json!({"name": "limited", "url": "http://127.0.0.1:9/x", "event_types": ["SMS_STATUS"]});
+    let (s, v) = p
+        .call("POST", "/api/v1/webhooks", Some(&a), Some(&body.to_string()))
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let id = v["id"].as_str().unwrap().to_string();
     let get = |key: &str, path: &str| p.http.get(p.api(path)).header("X-API-Key", key).send();
 
-    let throttled = |r: reqwest::Response| async move {
+    let throttled = |r: reqwest::Response, most: u64| async move {
         assert_eq!(r.status(), 429);
         let after: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
-        assert!((1..=10).contains(&after), "Retry-After {after}: a token a 10 s");
+        assert!((1..=most).contains(&after), "Retry-After {after}");
         let v: Value = r.json().await.unwrap();
         assert_eq!(v["error_code"], "RATE_LIMITED", "{v}");
         assert!(v["description"].as_str().is_some_and(|d| !d.is_empty()));
     };
-    // The burst of 3, spread over the class's routes, then 429 on each of them.
+    // Refused requests spend nothing: a bad filter, an unknown subscription.
+    for path in [
+        "/api/v1/user/webhooks/logs?outcome=nope".to_string(),
+        "/api/v1/webhooks/wh_none/stats".to_string(),
+    ] {
+        for _ in 0..5 {
+            let s = get(&a, &path).await.unwrap().status();
+            assert!(s == 400 || s == 404, "{path}: {s}");
+        }
+    }
+    // The burst of 3, spread over the class's routes, then 429 on each of them (a token
+    // comes back every 10 s).
     for path in [
         "/api/v1/user/webhooks/overview",
         "/api/v1/user/webhooks/logs?outcome=failed",
@@ -237,15 +255,16 @@ async fn a_burst_past_the_limit_gets_429_with_retry_after_and_other_keys_are_ser
     ] {
         assert_eq!(get(&a, path).await.unwrap().status(), 200, "{path}");
     }
+    let stats = format!("/api/v1/webhooks/{id}/stats");
     for path in [
         "/api/v1/user/webhooks/overview",
         "/api/v1/user/webhooks/logs",
         "/api/v1/user/webhooks/dead-letters",
-        "/api/v1/webhooks/wh_none/stats",
+        &stats,
     ] {
-        throttled(get(&a, path).await.unwrap()).await;
+        throttled(get(&a, path).await.unwrap(), 10).await;
     }
-    // Another key is served, and a refused call cost nothing it has.
+    // Another key is served.
     for _ in 0..3 {
         let r = get(&b, "/api/v1/user/webhooks/overview").await.unwrap();
         assert_eq!(r.status(), 200);
@@ -254,34 +273,38 @@ async fn a_burst_past_the_limit_gets_429_with_retry_after_and_other_keys_are_ser
     let r = get("nope", "/api/v1/user/webhooks/overview").await.unwrap();
     assert_eq!(r.status(), 401);
 
-    // Replays: one, then 429 (the first is refused as 404 for an unknown id, after its token).
-    let replay = |key: &str| {
+    // Replays: one a minute.
+    let replay = |key: &str, id: &str| {
         p.http
-            .post(p.api("/api/v1/webhooks/wh_none/replay"))
+            .post(p.api(&format!("/api/v1/webhooks/{id}/replay")))
             .header("X-API-Key", key)
             .json(&json!({"from": "2026-01-01T00:00:00Z"}))
             .send()
     };
-    assert_eq!(replay(&a).await.unwrap().status(), 404);
-    let r = replay(&a).await.unwrap();
+    let r = replay(&a, &id).await.unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let r = replay(&a, &id).await.unwrap();
     assert_eq!(r.headers()["retry-after"], "60", "one replay a minute");
-    throttled_any(r).await;
-    assert_eq!(replay(&b).await.unwrap().status(), 404);
+    throttled(r, 60).await;
+    assert_eq!(
+        replay(&a, "wh_none").await.unwrap().status(),
+        404,
+        "checked before the budget"
+    );
+    assert_eq!(replay(&b, &id).await.unwrap().status(), 200);
 
     // The admin token has its own budget of the operator's reads.
     let admin = |path: &str| p.http.get(p.api(path)).bearer_auth("test-admin-token").send();
     for _ in 0..3 {
         assert_eq!(admin("/admin/v1/dead-letters").await.unwrap().status(), 200);
     }
-    throttled(admin("/admin/v1/quarantine").await.unwrap()).await;
+    throttled(admin("/admin/v1/quarantine").await.unwrap(), 10).await;
+    // Reads: 4 (key a) + 1 (admin); replays: 1.
+    let metrics = p.metrics().await.unwrap();
+    let refused =
+        |class| hookline_tests::metric_value(&metrics, "hookline_api_rate_limited_total", &[("class", class)]);
+    assert_eq!((refused("read"), refused("replay")), (5.0, 1.0));
     p.stop().await.unwrap();
-}
-
-/// A 429 of any budget: the status and the error code.
-async fn throttled_any(r: reqwest::Response) {
-    assert_eq!(r.status(), 429);
-    let v: Value = r.json().await.unwrap();
-    assert_eq!(v["error_code"], "RATE_LIMITED", "{v}");
 }
 
 /// The Redis commands of one `GET /api/v1/user/webhooks/overview` with 50 named subscriptions

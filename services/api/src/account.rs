@@ -32,7 +32,8 @@ pub async fn me(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<V
 
 /// `GET /api/v1/user/webhooks/overview` (permission `webhooks.read`).
 pub async fn overview(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    let ws = st.caller_workspace_within(&headers, Permission::WebhooksRead, Class::Read)?;
+    let (key, ws) = st.caller(&headers, Permission::WebhooksRead)?;
+    st.spend(Class::Read, &key)?;
     // Every endpoint's stats in one round trip (the hourly roll-ups, not every minute).
     let ids: Vec<&str> = ws.subscriptions.iter().map(|s| s.id.as_str()).collect();
     let all = st

@@ -98,8 +98,9 @@ pub async fn list(
     headers: HeaderMap,
     Query(q): crate::validate::QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
-    let key = st.authenticate_within(&headers, Permission::WebhooksRead, Class::Read)?;
+    let key = st.authenticate(&headers, Permission::WebhooksRead)?;
     let limit = crate::validate::limit_param(&q)?;
+    st.spend(Class::Read, &key)?;
     let dead = st
         .store
         .dead_letters(&key.workspace_id, limit)
@@ -147,7 +148,7 @@ struct UserResend {
 }
 
 pub async fn user_resend(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
-    let key = st.authenticate_within(&headers, Permission::WebhooksWrite, Class::Replay)?;
+    let key = st.authenticate(&headers, Permission::WebhooksWrite)?;
     let u: UserResend = if body.is_empty() {
         UserResend::default()
     } else {
@@ -158,6 +159,7 @@ pub async fn user_resend(State(st): State<AppState>, headers: HeaderMap, body: B
             )
         })?
     };
+    st.spend(Class::Replay, &key)?;
     let filter = ResendFilter {
         workspace_id: key.workspace_id,
         subscription_id: u.subscription_id,
@@ -177,13 +179,14 @@ pub async fn resend_handler(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    st.check_admin_within(&headers, Class::Replay)?;
+    crate::admin::check_admin(&st, &headers)?;
     let filter: ResendFilter = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(
             "INVALID_BODY",
             format!("expected {{workspace_id, subscription_id?, from?, to?}}: {e}"),
         )
     })?;
+    st.spend_admin(Class::Replay)?;
     let n = resend(&st.store, &st.producer, &st.topics, &filter)
         .await
         .map_err(ApiError::unavailable)?;

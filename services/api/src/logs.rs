@@ -26,9 +26,10 @@ pub async fn handle(
     headers: HeaderMap,
     Query(q): QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
-    let key = st.authenticate_within(&headers, Permission::WebhooksRead, Class::Read)?;
+    let key = st.authenticate(&headers, Permission::WebhooksRead)?;
     let limit = limit_param(&q)?;
     let filter = Filter::parse(&q)?;
+    st.spend(Class::Read, &key)?;
     let scan = if filter.is_empty() {
         limit
     } else {

@@ -48,7 +48,8 @@ pub async fn workspaces(State(st): State<AppState>, headers: HeaderMap) -> Resul
 }
 
 pub async fn quarantine(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    st.check_admin_within(&headers, Class::Read)?;
+    check_admin(&st, &headers)?;
+    st.spend_admin(Class::Read)?;
     let since = Utc::now() - Age::hours(QUARANTINE_WINDOW_HOURS);
     let (kafka, topic) = (st.kafka.clone(), st.topics.quarantine());
     let counts = tokio::task::spawn_blocking(move || {
@@ -78,8 +79,9 @@ pub async fn dead_letters(
     headers: HeaderMap,
     Query(q): crate::validate::QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
-    st.check_admin_within(&headers, Class::Read)?;
+    check_admin(&st, &headers)?;
     let limit = crate::validate::limit_param(&q)?;
+    st.spend_admin(Class::Read)?;
     let ids: Vec<String> = st
         .config
         .read(|c| c.workspaces().iter().map(|w| w.workspace_id.clone()).collect());

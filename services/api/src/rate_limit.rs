@@ -15,8 +15,9 @@
 //!
 //! A call past its credential's budget is `429 RATE_LIMITED` in the dialect's error shape with
 //! `Retry-After` (whole seconds until a token is back); nothing is done for it. The check
-//! comes after authentication, so an unknown or unauthorised caller never spends a key's
-//! budget. The buckets live in each API process (N replicas allow N times the budget); a
+//! comes after authentication and the request's own checks (`401`, `403`, `400`, `404`
+//! first), just before the expensive work: an unknown caller never spends a key's budget,
+//! and a refused request costs none. The buckets live in each API process (N replicas allow N times the budget); a
 //! `per_min` of 0 turns a class off.
 
 use crate::error::ApiError;
@@ -51,6 +52,16 @@ pub struct LimitConfig {
 pub enum Class {
     Read,
     Replay,
+}
+
+impl Class {
+    /// The `class` label of `hookline_api_rate_limited_total`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Replay => "replay",
+        }
+    }
 }
 
 /// A class's rate: `burst` tokens, refilled at `per_min` a minute.
@@ -139,34 +150,36 @@ impl Limits {
 const ADMIN: &str = "admin-token";
 
 impl AppState {
-    /// [`AppState::authenticate`], then one of the key's tokens of `class`.
-    pub(crate) fn authenticate_within(
+    /// The caller's key (once it has `needs`) and its workspace, for a limited route that
+    /// checks its request before it [`spend`](AppState::spend)s.
+    pub(crate) fn caller(
         &self,
         headers: &HeaderMap,
         needs: Permission,
-        class: Class,
-    ) -> Result<ApiKeyRecord, ApiError> {
+    ) -> Result<(ApiKeyRecord, WorkspaceConfig), ApiError> {
         let key = self.authenticate(headers, needs)?;
-        self.limits.check(class, &key.key_id)?;
-        Ok(key)
+        let ws = self.workspace(&key.workspace_id);
+        Ok((key, ws))
     }
 
-    /// The caller's workspace, as [`AppState::caller_workspace`], once the key has a token
-    /// of `class` left.
-    pub(crate) fn caller_workspace_within(
-        &self,
-        headers: &HeaderMap,
-        needs: Permission,
-        class: Class,
-    ) -> Result<WorkspaceConfig, ApiError> {
-        let key = self.authenticate_within(headers, needs, class)?;
-        Ok(self.workspace(&key.workspace_id))
+    /// Spends one of `key`'s tokens of `class`, once the request is known to be valid (a
+    /// refused request costs nothing, so a client fixing its request is not throttled for
+    /// it), just before the expensive work.
+    pub(crate) fn spend(&self, class: Class, key: &ApiKeyRecord) -> Result<(), ApiError> {
+        self.spend_as(class, &key.key_id)
     }
 
-    /// [`crate::admin::check_admin`], then one of the admin token's tokens of `class`.
-    pub(crate) fn check_admin_within(&self, headers: &HeaderMap, class: Class) -> Result<(), ApiError> {
-        crate::admin::check_admin(self, headers)?;
-        self.limits.check(class, ADMIN)
+    /// [`AppState::spend`] for the admin token (checked already).
+    pub(crate) fn spend_admin(&self, class: Class) -> Result<(), ApiError> {
+        self.spend_as(class, ADMIN)
+    }
+
+    fn spend_as(&self, class: Class, credential: &str) -> Result<(), ApiError> {
+        let spent = self.limits.check(class, credential);
+        if spent.is_err() {
+            self.metrics.rate_limited.with_label_values(&[class.as_str()]).inc();
+        }
+        spent
     }
 }
 

@@ -114,9 +114,10 @@ pub async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let ws = st.caller_workspace_within(&headers, Permission::WebhooksWrite, Class::Replay)?;
+    let (key, ws) = st.caller(&headers, Permission::WebhooksWrite)?;
     let sub = named(&ws, &id).ok_or_else(not_found)?.clone();
     let req = request(&body, &sub.event_types)?;
+    st.spend(Class::Replay, &key)?;
 
     let endpoint = sub.endpoint_key();
     let (kafka, topic, max) = (st.kafka.clone(), st.topics.dispatch(), st.cfg.replay_max_events.max(1));

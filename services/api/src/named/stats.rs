@@ -31,8 +31,9 @@ pub async fn stats(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let ws = st.caller_workspace_within(&headers, Permission::WebhooksRead, Class::Read)?;
+    let (key, ws) = st.caller(&headers, Permission::WebhooksRead)?;
     let sub = named(&ws, &id).ok_or_else(not_found)?;
+    st.spend(Class::Read, &key)?;
     let stats = st
         .store
         .attempt_stats(&ws.workspace_id, &sub.id, Utc::now())
