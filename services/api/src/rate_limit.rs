@@ -17,8 +17,9 @@
 //! `Retry-After` (whole seconds until a token is back); nothing is done for it. The check
 //! comes after authentication and the request's own checks (`401`, `403`, `400`, `404`
 //! first), just before the expensive work: an unknown caller never spends a key's budget,
-//! and a refused request costs none. The buckets live in each API process (N replicas allow N times the budget); a
-//! `per_min` of 0 turns a class off.
+//! and a refused request costs none. The buckets live in each API process (N replicas allow
+//! N times the budget); a `per_min` of 0 turns a class off. Refusals are counted in
+//! `hookline_api_rate_limited_total{class}`.
 
 use crate::error::ApiError;
 use crate::state::AppState;
