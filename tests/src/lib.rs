@@ -63,6 +63,10 @@ pub fn test_settings(id: &str, extra: &[&str]) -> Settings {
         "--dlr-wait-max-secs=3",
         "--drain-timeout-secs=5",
         "--test-send-grace-secs=15",
+        // Tests poll the logs and replay in bursts; the per-credential limits of the
+        // expensive routes are tested where they are the subject (`portal_api.rs`).
+        "--expensive-reads-per-min=0",
+        "--replays-per-min=0",
     ];
     let owned = [
         format!("--admin-token={ADMIN_TOKEN}"),

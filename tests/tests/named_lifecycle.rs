@@ -327,3 +327,78 @@ async fn stats_count_deliveries_and_failures() {
     }
     p.stop().await.unwrap();
 }
+
+/// The series of `hookline_delivery_endpoint_rate_limit` in one scrape (its only per-endpoint
+/// metric), and whether `subscription_id` has one.
+fn rate_series(metrics: &str, subscription_id: &str) -> (usize, bool) {
+    let series: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("hookline_delivery_endpoint_rate_limit{"))
+        .collect();
+    let needle = format!("subscription_id=\"{subscription_id}\"");
+    let has = series.iter().any(|l| l.contains(&needle));
+    (series.len(), has)
+}
+
+/// Per-endpoint metric series go with their endpoint (issue 28, item 5): five cycles of
+/// creating a named subscription, delivering to it (which gives it a
+/// `hookline_delivery_endpoint_rate_limit` series) and deleting it leave the series count
+/// where it started (it used to grow by one per cycle).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_delete_cycles_leave_no_endpoint_series_behind() {
+    let mut p = TestPipeline::start().await.unwrap();
+    let ws = format!("ws-{}", p.id);
+    let key = p.create_key(&ws, &[R, W]).await.unwrap();
+    let rx = Receiver::start().await;
+    // A subscription that stays, so the count is of a live pipeline, not an empty one.
+    let body = json!({"name": "stays", "url": rx.url("/stays"), "event_types": ["SMS_STATUS"]});
+    let (s, v) = p.call("POST", HOOKS, Some(&key), Some(&body.to_string())).await;
+    assert_eq!(s, 201, "{v}");
+    let stays = v["id"].as_str().unwrap().to_string();
+    p.send_delivered(&ws, "m-stays").await.unwrap();
+    rx.expect_n(1, WAIT, |r| r.path == "/stays", "the first delivery").await;
+    let until = |pred: Box<dyn Fn(&str) -> bool>| {
+        let p = &p;
+        async move {
+            hookline_tests::eventually(WAIT, || async {
+                let m = p.metrics().await.ok()?;
+                pred(&m).then_some(m)
+            })
+            .await
+            .expect("the metrics never got there")
+        }
+    };
+    let stays2 = stays.clone();
+    let start = until(Box::new(move |m| rate_series(m, &stays2).1)).await;
+    let (baseline, _) = rate_series(&start, &stays);
+
+    for cycle in 0..5 {
+        let path = format!("/cycle-{cycle}");
+        let body = json!({"name": format!("cycle {cycle}"), "url": rx.url(&path), "event_types": ["SMS_STATUS"]});
+        let (s, v) = p.call("POST", HOOKS, Some(&key), Some(&body.to_string())).await;
+        assert_eq!(s, 201, "{v}");
+        let id = v["id"].as_str().unwrap().to_string();
+        p.send_delivered(&ws, &format!("m-{cycle}")).await.unwrap();
+        let path2 = path.clone();
+        rx.expect_n(1, WAIT, move |r| r.path == path2, "the cycle's delivery")
+            .await;
+        let id2 = id.clone();
+        let m = until(Box::new(move |m| rate_series(m, &id2).1)).await;
+        assert_eq!(
+            rate_series(&m, &id).0,
+            baseline + 1,
+            "cycle {cycle}: its series is there"
+        );
+
+        let (s, _) = p.call("DELETE", &hook(&id), Some(&key), None).await;
+        assert_eq!(s, 204);
+        let id2 = id.clone();
+        let m = until(Box::new(move |m| !rate_series(m, &id2).1)).await;
+        assert_eq!(
+            rate_series(&m, &stays),
+            (baseline, true),
+            "cycle {cycle}: the deleted endpoint's series went, the live one's stayed"
+        );
+    }
+    p.stop().await.unwrap();
+}

@@ -100,3 +100,47 @@ async fn every_route_is_documented_and_every_documented_route_is_served() {
     assert!(r.bytes().await.unwrap().is_empty());
     p.stop().await.unwrap();
 }
+
+/// The document's `requestBody.required` says what the server does (issue 28, item 12): every
+/// API-key operation that takes a body is called without one, by a key with every
+/// permission, on a subscription that exists; it answers 400 exactly when the document says
+/// the body is required. (`/test` and `/rotate-secret` of a named subscription, and the
+/// caller's dead-letter re-send, take no body and use their defaults.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_is_documented_required_exactly_when_the_server_requires_one() {
+    use hookline_model::Permission::{WebhooksRead as R, WebhooksWrite as W};
+    let mut p = TestPipeline::start().await.unwrap();
+    let rx = hookline_tests::Receiver::start().await;
+    let key = p.create_key(&format!("w-{}", p.id), &[R, W]).await.unwrap();
+    let body = serde_json::json!({"name": "Any", "url": rx.url("/named"), "event_types": ["SMS_STATUS"]}).to_string();
+    let (s, created) = p.call("POST", "/api/v1/webhooks", Some(&key), Some(&body)).await;
+    assert_eq!(s, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+
+    let doc: Value = hookline_tests::json_of(p.http.get(p.api("/openapi.json"))).await;
+    let mut checked = vec![];
+    for (method, path) in operations(&doc) {
+        let op = &doc["paths"][&path][&method];
+        let Some(required) = op["requestBody"]["required"].as_bool() else {
+            continue;
+        };
+        if op["x-permission"].is_null() {
+            continue; // admin and ingest operations: not this key's
+        }
+        let url = path.replace("{id}", &id);
+        let (status, answer) = p.call(&method.to_uppercase(), &url, Some(&key), None).await;
+        assert_eq!(
+            status == 400,
+            required,
+            "{method} {path} without a body answered {status} {answer}, the document says required: {required}"
+        );
+        checked.push((method, path, required));
+    }
+    for optional in ["/api/v1/webhooks/{id}/test", "/api/v1/webhooks/{id}/rotate-secret"] {
+        assert!(
+            checked.iter().any(|(m, p, req)| m == "post" && p == optional && !req),
+            "{optional} is documented with an optional body: {checked:?}"
+        );
+    }
+    p.stop().await.unwrap();
+}

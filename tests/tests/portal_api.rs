@@ -204,3 +204,158 @@ async fn the_portal_is_served_strictly_and_its_endpoints_answer() {
     assert_eq!(r.status(), 401, "the admin token is required");
     p.stop().await.unwrap();
 }
+
+/// The expensive routes have a budget per credential (issue 28, item 3): past a burst, one key
+/// gets `429 RATE_LIMITED` with `Retry-After`, in its dialect's error shape, on every route of
+/// the class, while another key (of the same workspace) is still served; a refused request
+/// (401, 400, 404) costs nothing; replays have their own, smaller budget, and the admin token
+/// its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_past_the_limit_gets_429_with_retry_after_and_other_keys_are_served() {
+    let mut p = TestPipeline::start_with(
+        &unique("limits"),
+        &[Service::Api],
+        &[
+            "--expensive-reads-per-min=6",
+            "--expensive-reads-burst=3",
+            "--replays-per-min=1",
+            "--replays-burst=1",
+        ],
+    )
+    .await
+    .unwrap();
+    let ws = format!("ws-{}", p.id);
+    let a = p.create_key(&ws, &[R, W]).await.unwrap();
+    let b = p.create_key(&ws, &[R, W]).await.unwrap();
+    let body = json!({"name": "limited", "url": "http://127.0.0.1:9/x", "event_types": ["SMS_STATUS"]});
+    let (s, v) = p
+        .call("POST", "/api/v1/webhooks", Some(&a), Some(&body.to_string()))
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let id = v["id"].as_str().unwrap().to_string();
+    let get = |key: &str, path: &str| p.http.get(p.api(path)).header("X-API-Key", key).send();
+
+    let throttled = |r: reqwest::Response, most: u64| async move {
+        assert_eq!(r.status(), 429);
+        let after: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=most).contains(&after), "Retry-After {after}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error_code"], "RATE_LIMITED", "{v}");
+        assert!(v["description"].as_str().is_some_and(|d| !d.is_empty()));
+    };
+    // Refused requests spend nothing: a bad filter, an unknown subscription.
+    for path in [
+        "/api/v1/user/webhooks/logs?outcome=nope".to_string(),
+        "/api/v1/webhooks/wh_none/stats".to_string(),
+    ] {
+        for _ in 0..5 {
+            let s = get(&a, &path).await.unwrap().status();
+            assert!(s == 400 || s == 404, "{path}: {s}");
+        }
+    }
+    // The burst of 3, spread over the class's routes, then 429 on each of them (a token
+    // comes back every 10 s).
+    for path in [
+        "/api/v1/user/webhooks/overview",
+        "/api/v1/user/webhooks/logs?outcome=failed",
+        "/api/v1/user/webhooks/dead-letters",
+    ] {
+        assert_eq!(get(&a, path).await.unwrap().status(), 200, "{path}");
+    }
+    let stats = format!("/api/v1/webhooks/{id}/stats");
+    for path in [
+        "/api/v1/user/webhooks/overview",
+        "/api/v1/user/webhooks/logs",
+        "/api/v1/user/webhooks/dead-letters",
+        &stats,
+    ] {
+        throttled(get(&a, path).await.unwrap(), 10).await;
+    }
+    // Another key is served.
+    for _ in 0..3 {
+        let r = get(&b, "/api/v1/user/webhooks/overview").await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    // A caller that does not authenticate spends no one's budget: 401, not 429.
+    let r = get("nope", "/api/v1/user/webhooks/overview").await.unwrap();
+    assert_eq!(r.status(), 401);
+
+    // Replays: one a minute.
+    let replay = |key: &str, id: &str| {
+        p.http
+            .post(p.api(&format!("/api/v1/webhooks/{id}/replay")))
+            .header("X-API-Key", key)
+            .json(&json!({"from": "2026-01-01T00:00:00Z"}))
+            .send()
+    };
+    let r = replay(&a, &id).await.unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let r = replay(&a, &id).await.unwrap();
+    assert_eq!(r.headers()["retry-after"], "60", "one replay a minute");
+    throttled(r, 60).await;
+    assert_eq!(
+        replay(&a, "wh_none").await.unwrap().status(),
+        404,
+        "checked before the budget"
+    );
+    assert_eq!(replay(&b, &id).await.unwrap().status(), 200);
+
+    // The admin token has its own budget of the operator's reads.
+    let admin = |path: &str| p.http.get(p.api(path)).bearer_auth("test-admin-token").send();
+    for _ in 0..3 {
+        assert_eq!(admin("/admin/v1/dead-letters").await.unwrap().status(), 200);
+    }
+    throttled(admin("/admin/v1/quarantine").await.unwrap(), 10).await;
+    // Reads: 4 (key a) + 1 (admin); replays: 1.
+    let metrics = p.metrics().await.unwrap();
+    let refused =
+        |class| hookline_tests::metric_value(&metrics, "hookline_api_rate_limited_total", &[("class", class)]);
+    assert_eq!((refused("read"), refused("replay")), (5.0, 1.0));
+    p.stop().await.unwrap();
+}
+
+/// The Redis commands of one `GET /api/v1/user/webhooks/overview` with 50 named subscriptions
+/// (issue 28, item 3), as Redis counts them: `INFO commandstats` after `CONFIG RESETSTAT`.
+/// Ignored: the counts are the whole server's, so it needs a Redis of its own, e.g.
+/// `redis-server --port 6390 --save '' &` then
+/// `HOOKLINE_TEST_REDIS=redis://127.0.0.1:6390 cargo test -p hookline-tests --test portal_api
+/// -- --ignored --nocapture overview_redis_commands`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn overview_redis_commands_with_fifty_subscriptions() {
+    let mut p = TestPipeline::start_with(&unique("ovcmd"), &[Service::Api], &[])
+        .await
+        .unwrap();
+    let ws = format!("ws-{}", p.id);
+    let key = p.create_key(&ws, &[R, W]).await.unwrap();
+    for i in 0..50 {
+        let body =
+            json!({"name": format!("s{i}"), "url": format!("http://127.0.0.1:9/{i}"), "event_types": ["SMS_STATUS"]});
+        let (s, v) = p
+            .call("POST", "/api/v1/webhooks", Some(&key), Some(&body.to_string()))
+            .await;
+        assert_eq!(s, 201, "{v}");
+    }
+    let url = hookline_tests::redis_url();
+    let redis_cli = |args: &[&str]| {
+        let out = std::process::Command::new("redis-cli")
+            .args(["-u", &url])
+            .args(args)
+            .output()
+            .expect("redis-cli");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    redis_cli(&["CONFIG", "RESETSTAT"]);
+    let v: Value = hookline_tests::json_of(
+        p.http
+            .get(p.api("/api/v1/user/webhooks/overview"))
+            .header("X-API-Key", &key),
+    )
+    .await;
+    let stats = redis_cli(&["INFO", "commandstats"]);
+    println!(
+        "overview of {} endpoints; Redis commands:\n{stats}",
+        v["endpoints"].as_array().unwrap().len()
+    );
+    p.stop().await.unwrap();
+}

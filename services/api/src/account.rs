@@ -5,10 +5,12 @@
 //! The overview lists the workspace's subscriptions in config order: the 23 Telecom URLs
 //! (`events`: the event kind), the SMSEdge URLs, the named subscriptions (`events`: their
 //! types) and the operational URL. Its numbers come from the attempt stats the attempt log
-//! sink keeps ([`hookline_store::attempt_stats`]): 24 hourly points per endpoint, oldest
-//! first, for a chart.
+//! sink keeps ([`hookline_store::attempt_stats`]), read for every endpoint in one round
+//! trip: 24 hourly points per endpoint (clock hours, the current one last), oldest first,
+//! for a chart.
 
 use crate::error::ApiError;
+use crate::rate_limit::Class;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -30,18 +32,21 @@ pub async fn me(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<V
 
 /// `GET /api/v1/user/webhooks/overview` (permission `webhooks.read`).
 pub async fn overview(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    let ws = st.caller_workspace(&headers, Permission::WebhooksRead)?;
-    let now = Utc::now();
-    let mut endpoints = vec![];
-    for sub in &ws.subscriptions {
-        let (stats, hours) = st
-            .store
-            .attempt_stats_hourly(&ws.workspace_id, &sub.id, now)
-            .await
-            .map_err(ApiError::unavailable)?;
-        let day = stats.windows.iter().max_by_key(|w| w.minutes);
-        endpoints.push(endpoint(sub, day, &hours));
-    }
+    let (key, ws) = st.caller(&headers, Permission::WebhooksRead)?;
+    st.spend(Class::Read, &key)?;
+    // Every endpoint's stats in one round trip (the hourly roll-ups, not every minute).
+    let ids: Vec<&str> = ws.subscriptions.iter().map(|s| s.id.as_str()).collect();
+    let all = st
+        .store
+        .attempt_stats_many(&ws.workspace_id, &ids, Utc::now())
+        .await
+        .map_err(ApiError::unavailable)?;
+    let endpoints: Vec<Value> = ws
+        .subscriptions
+        .iter()
+        .zip(&all)
+        .map(|(sub, (stats, hours))| endpoint(sub, stats.windows.iter().max_by_key(|w| w.minutes), hours))
+        .collect();
     Ok(Json(json!({ "endpoints": endpoints })))
 }
 

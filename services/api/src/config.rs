@@ -69,4 +69,7 @@ pub struct ApiConfig {
         value_parser = clap::value_parser!(u64).range(0..=crate::named::rotation::MAX_OVERLAP_SECS)
     )]
     pub secret_rotation_overlap_secs: u64,
+    /// Per-credential limits on the expensive routes ([`crate::rate_limit`]).
+    #[command(flatten)]
+    pub limits: crate::rate_limit::LimitConfig,
 }

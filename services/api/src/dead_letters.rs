@@ -16,6 +16,7 @@
 //!   `hookline admin resend-dead-letters` does the same from the command line.
 
 use crate::error::ApiError;
+use crate::rate_limit::Class;
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -99,6 +100,7 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     let key = st.authenticate(&headers, Permission::WebhooksRead)?;
     let limit = crate::validate::limit_param(&q)?;
+    st.spend(Class::Read, &key)?;
     let dead = st
         .store
         .dead_letters(&key.workspace_id, limit)
@@ -157,6 +159,7 @@ pub async fn user_resend(State(st): State<AppState>, headers: HeaderMap, body: B
             )
         })?
     };
+    st.spend(Class::Replay, &key)?;
     let filter = ResendFilter {
         workspace_id: key.workspace_id,
         subscription_id: u.subscription_id,
@@ -183,6 +186,7 @@ pub async fn resend_handler(
             format!("expected {{workspace_id, subscription_id?, from?, to?}}: {e}"),
         )
     })?;
+    st.spend_admin(Class::Replay)?;
     let n = resend(&st.store, &st.producer, &st.topics, &filter)
         .await
         .map_err(ApiError::unavailable)?;

@@ -30,6 +30,7 @@
 //! - [`replay`]: a named subscription's events of a time window, sent again from the dispatch
 //!   topic's history.
 //! - [`config`]: the settings ([`ApiConfig`]); `metrics`: the API's Prometheus metrics.
+//! - [`rate_limit`]: per-credential budgets of the expensive routes (`429 RATE_LIMITED`).
 //!
 //! Configuration is written to the compacted config topic and applied locally at once, so a
 //! `GET` after a `PUT` sees the change; enrich and delivery follow the topic within a second.
@@ -50,6 +51,7 @@ pub mod named;
 pub mod operational;
 pub mod operator;
 pub mod portal;
+pub mod rate_limit;
 pub mod replay;
 pub mod routes;
 pub mod server;

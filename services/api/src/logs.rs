@@ -9,6 +9,7 @@
 //! filter given twice, or a value it cannot take, is `400 INVALID_FILTER`.
 
 use crate::error::ApiError;
+use crate::rate_limit::Class;
 use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
@@ -28,6 +29,7 @@ pub async fn handle(
     let key = st.authenticate(&headers, Permission::WebhooksRead)?;
     let limit = limit_param(&q)?;
     let filter = Filter::parse(&q)?;
+    st.spend(Class::Read, &key)?;
     let scan = if filter.is_empty() {
         limit
     } else {

@@ -18,6 +18,9 @@ pub(crate) struct Metrics {
     pub auto_disabled: IntCounterVec,
     /// `hookline_api_replayed_events_total`: events re-sent by replays.
     pub replayed: IntCounterVec,
+    /// `hookline_api_rate_limited_total{class}`: calls answered `429` for their credential's
+    /// budget ([`crate::rate_limit`]): `read`, `replay`.
+    pub rate_limited: IntCounterVec,
 }
 
 impl Metrics {
@@ -64,6 +67,12 @@ impl Metrics {
                 "hookline_api_replayed_events_total",
                 "Events re-sent by replays of an endpoint's history.",
                 &[],
+            ),
+            rate_limited: counter_vec(
+                r,
+                "hookline_api_rate_limited_total",
+                "Calls refused with 429 for their credential's budget of expensive requests, by class.",
+                &["class"],
             ),
         }
     }

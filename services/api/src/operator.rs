@@ -10,6 +10,7 @@
 
 use crate::admin::check_admin;
 use crate::error::ApiError;
+use crate::rate_limit::Class;
 use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
@@ -48,6 +49,7 @@ pub async fn workspaces(State(st): State<AppState>, headers: HeaderMap) -> Resul
 
 pub async fn quarantine(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     check_admin(&st, &headers)?;
+    st.spend_admin(Class::Read)?;
     let since = Utc::now() - Age::hours(QUARANTINE_WINDOW_HOURS);
     let (kafka, topic) = (st.kafka.clone(), st.topics.quarantine());
     let counts = tokio::task::spawn_blocking(move || {
@@ -79,6 +81,7 @@ pub async fn dead_letters(
 ) -> Result<Json<Value>, ApiError> {
     check_admin(&st, &headers)?;
     let limit = crate::validate::limit_param(&q)?;
+    st.spend_admin(Class::Read)?;
     let ids: Vec<String> = st
         .config
         .read(|c| c.workspaces().iter().map(|w| w.workspace_id.clone()).collect());

@@ -22,6 +22,7 @@
 
 use crate::error::ApiError;
 use crate::named::subscriptions::{named, not_found};
+use crate::rate_limit::Class;
 use crate::state::AppState;
 use crate::validate::Field;
 use axum::body::Bytes;
@@ -113,9 +114,10 @@ pub async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let ws = st.caller_workspace(&headers, Permission::WebhooksWrite)?;
+    let (key, ws) = st.caller(&headers, Permission::WebhooksWrite)?;
     let sub = named(&ws, &id).ok_or_else(not_found)?.clone();
     let req = request(&body, &sub.event_types)?;
+    st.spend(Class::Replay, &key)?;
 
     let endpoint = sub.endpoint_key();
     let (kafka, topic, max) = (st.kafka.clone(), st.topics.dispatch(), st.cfg.replay_max_events.max(1));

@@ -54,7 +54,7 @@ pub fn documented() -> (Router<AppState>, Value) {
             post(test_send::handle),
         )
         .route(
-            unavailable(op(Method::GET, "/api/v1/user/webhooks/logs", LOGS, "Latest attempts, newest first (`?limit=`, default 50, at most 1000), optionally only those passing every filter given", READ))
+            limited(unavailable(op(Method::GET, "/api/v1/user/webhooks/logs", LOGS, "Latest attempts, newest first (`?limit=`, default 50, at most 1000), optionally only those passing every filter given", READ)), READS)
                 .query("limit", LIMIT, limit())
                 .query("event_type", "only this event type", names(EventKind::ALL.iter().map(|k| k.as_str())))
                 .query("outcome", "only this outcome", names(["delivered", "failed", "skipped"]))
@@ -74,7 +74,7 @@ pub fn documented() -> (Router<AppState>, Value) {
             get(logs::handle),
         )
         .route(
-            unavailable(op(Method::GET, "/api/v1/user/webhooks/dead-letters", LOGS, "Dead-lettered events, newest first (`?limit=`, default 50, at most 1000)", READ))
+            limited(unavailable(op(Method::GET, "/api/v1/user/webhooks/dead-letters", LOGS, "Dead-lettered events, newest first (`?limit=`, default 50, at most 1000)", READ)), READS)
                 .query("limit", LIMIT, limit())
                 .response(400, "INVALID_LIMIT", error("INVALID_LIMIT"))
                 .response(200, "dead letters; `url` is where the last attempt went (null for an old letter whose subscription is gone); `reason` is `exhausted` (retry policy used up), `endpoint_disabled` (kept, not sent, while its endpoint is disabled) or `config_missing`", json!({"count": 1, "dead_letters": [{
@@ -85,8 +85,9 @@ pub fn documented() -> (Router<AppState>, Value) {
             get(dead_letters::list),
         )
         .route(
-            unavailable(op(Method::POST, "/api/v1/user/webhooks/dead-letters/resend", LOGS, "Re-send the caller's dead letters (all, or those matching every filter given) with their original webhook ids", WRITE))
+            limited(unavailable(op(Method::POST, "/api/v1/user/webhooks/dead-letters/resend", LOGS, "Re-send the caller's dead letters (all, or those matching every filter given) with their original webhook ids", WRITE)), REPLAYS)
                 .body(JSON, json!({"webhook_ids": ["wh_1"]}))
+                .optional_body()
                 .body_schema(json!({"type": "object", "additionalProperties": false, "properties": {
                     "webhook_ids": {"type": "array", "items": {"type": "string"}},
                     "subscription_id": {"type": "string"},
@@ -172,7 +173,7 @@ pub fn documented() -> (Router<AppState>, Value) {
             delete(named::delete),
         )
         .route(
-            unavailable(op(Method::POST, "/api/v1/webhooks/{id}/replay", NAMED, "Re-send every event the subscription was sent in a time window (original order and webhook ids, `X-Webhook-Replay: true`), from the dispatch topic's history (its retention)", WRITE))
+            limited(unavailable(op(Method::POST, "/api/v1/webhooks/{id}/replay", NAMED, "Re-send every event the subscription was sent in a time window (original order and webhook ids, `X-Webhook-Replay: true`), from the dispatch topic's history (its retention)", WRITE)), REPLAYS)
                 .body(JSON, json!({"from": "2026-02-13T10:00:00Z", "to": "2026-02-13T11:00:00Z", "event_types": ["SMS_STATUS"]}))
                 .body_schema(json!({"type": "object", "required": ["from"], "properties": {
                     "from": {"type": "string", "format": "date-time"},
@@ -189,6 +190,7 @@ pub fn documented() -> (Router<AppState>, Value) {
             unavailable(op(Method::POST, "/api/v1/webhooks/{id}/rotate-secret", NAMED,
                 "Rotate the signing secret: the new one signs at once, the old one too until `previous_secret_expires_at` (a second `webhook-signature` entry)", WRITE))
                 .body(JSON, json!({"overlap_secs": 86400}))
+                .optional_body()
                 .body_schema(json!({"type": "object", "description": "`{}` (or an empty body) for the default overlap, HOOKLINE_SECRET_ROTATION_OVERLAP_SECS (24 h)", "properties": {
                     "overlap_secs": {"type": "integer", "minimum": 0, "maximum": named::rotation::MAX_OVERLAP_SECS, "nullable": true,
                         "description": "seconds the replaced secret keeps signing (0: it stops at once); rotating again during an overlap replaces the previous secret with the current one"}}}))
@@ -201,6 +203,7 @@ pub fn documented() -> (Router<AppState>, Value) {
         .route(
             unavailable(op(Method::POST, "/api/v1/webhooks/{id}/test", NAMED, "Send a sample event to this subscription only (body optional)", WRITE))
                 .body(JSON, json!({"event_type": "SMS_STATUS"}))
+                .optional_body()
                 .body_schema(json!({"type": "object", "properties": {"event_type": names(NamedEventType::ALL.iter().map(|t| t.as_str()))}}))
                 .response(200, "the attempt's outcome (as the 23 Telecom test send's; `type` is the event type); `response_code` is null when no response came (then `error` says why)",
                     json!({"type": "SMS_STATUS", "webhook_id": "wh_1", "url": "https://example.com/hooks", "success": true, "status": "ok",
@@ -212,7 +215,7 @@ pub fn documented() -> (Router<AppState>, Value) {
             post(named::test),
         )
         .route(
-            unavailable(op(Method::GET, "/api/v1/webhooks/{id}/stats", NAMED, "Delivery stats of the last hour and day, and the current state", READ))
+            limited(unavailable(op(Method::GET, "/api/v1/webhooks/{id}/stats", NAMED, "Delivery stats of the last hour and day, and the current state", READ)), READS)
                 .response(200, "per window: attempts sent (skipped ones not counted), delivered, failed, success_ratio and latency percentiles \
                     (upper bound of the latency bucket, ms; null without attempts), the last error if in the window; state from the last attempt",
                     named_stats_view())
@@ -225,6 +228,9 @@ pub fn documented() -> (Router<AppState>, Value) {
                 .body(FORM, json!({"dlr_url": "https://example.com/dlr", "click_url": "https://example.com/click",
                                    "inbound_url": "", "revoke_click_url": "https://example.com/revoke", "auth": "myuser:mypass"}))
                 .body(JSON, json!({"dlr_url": "https://example.com/dlr", "auth": "myuser:mypass"}))
+                // Only the parameters sent change: none sent changes nothing and answers the
+                // configuration.
+                .optional_body()
                 .response(400, "INVALID_BODY, INVALID_URL or INVALID_AUTH", smsedge_error("INVALID_AUTH"))
                 .response(200, "the configuration; a URL is null when unset", smsedge_view())
                 .nullable(&SMSEDGE_VIEW_NULLABLE),
@@ -298,7 +304,7 @@ pub fn documented() -> (Router<AppState>, Value) {
             delete(admin::revoke_key),
         )
         .route(
-            unavailable(op(Method::POST, "/admin/v1/dead-letters/resend", OPERATORS, "Re-send dead-lettered events of a workspace (optionally one subscription, a `dead_at` range)", ADMIN))
+            limited(unavailable(op(Method::POST, "/admin/v1/dead-letters/resend", OPERATORS, "Re-send dead-lettered events of a workspace (optionally one subscription, a `dead_at` range)", ADMIN)), REPLAYS)
                 .body(JSON, json!({"workspace_id": "acme", "subscription_id": "t23-delivery",
                                    "from": "2026-02-13T00:00:00Z", "to": "2026-02-14T00:00:00Z"}))
                 .body_schema(json!({"type": "object", "required": ["workspace_id"], "properties": {

@@ -92,6 +92,7 @@ pub async fn start(
         write_lock: Arc::default(),
         cfg: cfg.clone(),
         metrics: metrics.clone(),
+        limits: Arc::new(crate::rate_limit::Limits::new(&cfg.limits)),
     };
     let consumer = kafka.consumer(
         &cfg.attempts_group,

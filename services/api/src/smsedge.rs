@@ -83,16 +83,22 @@ impl From<ApiError> for SmsEdgeError {
 
 impl IntoResponse for SmsEdgeError {
     fn into_response(self) -> Response {
+        let retry_after = self.0.retry_after();
         let ApiError {
             status,
             code,
             description,
+            ..
         } = self.0;
-        (
+        let mut r = (
             status,
             Json(json!({"success": false, "error": {"code": code, "message": description}})),
         )
-            .into_response()
+            .into_response();
+        if let Some((name, value)) = retry_after {
+            r.headers_mut().insert(name, value);
+        }
+        r
     }
 }
 

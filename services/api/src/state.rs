@@ -35,6 +35,8 @@ pub struct AppState {
     pub(crate) write_lock: Arc<tokio::sync::Mutex<()>>,
     pub(crate) cfg: ApiConfig,
     pub(crate) metrics: Arc<Metrics>,
+    /// Per-credential budgets of the expensive routes.
+    pub(crate) limits: Arc<crate::rate_limit::Limits>,
 }
 
 impl AppState {
@@ -44,7 +46,7 @@ impl AppState {
     }
 
     /// The workspace config `id`, or an empty one.
-    fn workspace(&self, id: &str) -> WorkspaceConfig {
+    pub(crate) fn workspace(&self, id: &str) -> WorkspaceConfig {
         self.config
             .read(|c| c.workspace(id))
             .map(|w| (*w).clone())

@@ -120,6 +120,11 @@ pub async fn start(
     rt: &Runtime,
 ) -> Result<Running, DeliveryError> {
     let metrics = Arc::new(metrics::Metrics::new(&rt.registry));
+    tokio::spawn(metrics::forget_deleted_endpoints(
+        config.clone(),
+        metrics.clone(),
+        rt.shutdown.clone(),
+    ));
     let kafka_metrics = KafkaMetrics::new(&rt.registry, "delivery");
     let producer = kafka
         .producer()?

@@ -1,6 +1,10 @@
+use hookline_kafka::ConfigHandle;
 use hookline_model::{AttemptOutcome, AttemptRecord, Dispatch};
 use hookline_telemetry::{counter_vec, histogram_vec, int_gauge_vec, Registry, LATENCY_BUCKETS};
 use prometheus::{Histogram, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec};
+use std::collections::HashSet;
+use std::sync::Mutex;
+use tokio_util::sync::CancellationToken;
 
 pub(crate) struct Metrics {
     /// `hookline_delivery_attempts_total{event_type, outcome}`.
@@ -26,8 +30,13 @@ pub(crate) struct Metrics {
     pub rate_limit_waits: IntCounter,
     /// `hookline_delivery_endpoint_rate_limit{workspace_id, subscription_id}`: the rate an
     /// endpoint's requests are paced at now (its limit, or less while it throttles), for the
-    /// endpoints this process has sent to.
-    pub endpoint_rate: IntGaugeVec,
+    /// endpoints this process has sent to that still exist. The only per-endpoint series:
+    /// set through [`Metrics::set_endpoint_rate`], removed when the endpoint leaves the
+    /// config ([`forget_deleted_endpoints`]), so the series are bounded by the live
+    /// subscriptions, not by every one ever created.
+    endpoint_rate: IntGaugeVec,
+    /// The endpoints (`workspace_id`, `subscription_id`) with an `endpoint_rate` series.
+    endpoint_series: Mutex<HashSet<(String, String)>>,
     /// `hookline_delivery_throttle_decreases_total{signal}`: times an endpoint's adaptive
     /// rate dropped, by what made it drop (`429`, `503`, `timeout`).
     pub throttle_decreases: IntCounterVec,
@@ -108,6 +117,7 @@ impl Metrics {
                 "Requests per second an endpoint is paced at now (adaptive, at most its limit).",
                 &["workspace_id", "subscription_id"],
             ),
+            endpoint_series: Mutex::default(),
             throttle_decreases: counter_vec(
                 r,
                 "hookline_delivery_throttle_decreases_total",
@@ -166,6 +176,37 @@ impl Metrics {
         }
     }
 
+    /// Shows the rate `subscription_id` of `workspace_id` is paced at, unless the endpoint
+    /// has left `config` meanwhile (a request that was in flight when its subscription was
+    /// deleted must not bring the series back after [`Metrics::forget_deleted`] removed it:
+    /// both run under the same lock).
+    pub fn set_endpoint_rate(&self, config: &ConfigHandle, workspace_id: &str, subscription_id: &str, rate: u32) {
+        let mut series = self.endpoint_series.lock().expect("endpoint series lock");
+        if !exists(config, workspace_id, subscription_id) {
+            return;
+        }
+        series.insert((workspace_id.to_string(), subscription_id.to_string()));
+        self.endpoint_rate
+            .with_label_values(&[workspace_id, subscription_id])
+            .set(i64::from(rate));
+    }
+
+    /// Removes the series of every endpoint no longer in `config`; how many went.
+    pub fn forget_deleted(&self, config: &ConfigHandle) -> usize {
+        let mut series = self.endpoint_series.lock().expect("endpoint series lock");
+        let gone: Vec<(String, String)> = series
+            .iter()
+            .filter(|(ws, sub)| !exists(config, ws, sub))
+            .cloned()
+            .collect();
+        for key in &gone {
+            series.remove(key);
+            // Absent already only if never set, which the set above rules out.
+            let _ = self.endpoint_rate.remove_label_values(&[&key.0, &key.1]);
+        }
+        gone.len()
+    }
+
     /// Counts a request in flight until the guard drops.
     pub fn in_flight_guard(&self) -> InFlight {
         self.in_flight.inc();
@@ -178,5 +219,37 @@ pub(crate) struct InFlight(IntGauge);
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.dec();
+    }
+}
+
+fn exists(config: &ConfigHandle, workspace_id: &str, subscription_id: &str) -> bool {
+    config.read(|c| {
+        c.workspace(workspace_id)
+            .is_some_and(|w| w.subscription(subscription_id).is_some())
+    })
+}
+
+/// Until `shutdown`: after every config change, removes the per-endpoint series of the
+/// endpoints that are gone (a deleted subscription, or its whole workspace), so that
+/// create/delete cycles leave no series behind.
+pub(crate) async fn forget_deleted_endpoints(
+    config: ConfigHandle,
+    metrics: std::sync::Arc<Metrics>,
+    shutdown: CancellationToken,
+) {
+    let mut changes = config.subscribe_changes();
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            changed = changes.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+        }
+        let gone = metrics.forget_deleted(&config);
+        if gone > 0 {
+            tracing::debug!(gone, "metric series of deleted endpoints removed");
+        }
     }
 }

@@ -156,6 +156,13 @@ impl ConfigHandle {
         tokio::time::timeout(timeout, wait).await.is_ok()
     }
 
+    /// A receiver woken after every record applied (followed or local), for code that reacts
+    /// to configuration changes rather than reading the config per record (delivery drops the
+    /// metric series of deleted endpoints).
+    pub fn subscribe_changes(&self) -> watch::Receiver<u64> {
+        self.applied.subscribe()
+    }
+
     /// Waits until the initial replay is complete.
     pub async fn wait_caught_up(&self) {
         let mut rx = self.caught_up.clone();

@@ -6,6 +6,12 @@
 //! `offsets_for_times`). [`scan`] reads from there to the end each partition had when the scan
 //! started, without a consumer group (nothing is committed, no member joins any group), so a
 //! scan never disturbs the pipeline's consumers.
+//!
+//! A broker that cannot find offsets by time (librdkafka's mock cluster, which `hookline
+//! embedded` runs on, answers every such lookup with "no record") is detected with a probe
+//! ([`answers_by_time`]); its partitions are then read from their start and filtered by
+//! timestamp, within the same bound (each partition's end at the start of the scan, and the
+//! scan's timeout).
 
 use crate::{KafkaError, KafkaSettings};
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -70,16 +76,34 @@ pub fn scan(
     // Where each partition starts and the offset it must reach.
     let mut assign = TopicPartitionList::new();
     let mut ends: HashMap<i32, i64> = HashMap::new();
+    // Non-empty partitions with no offset for `from_ms`: (partition, low, high).
+    let mut unanswered = vec![];
     for elem in starts.elements() {
-        let start = match elem.offset() {
-            Offset::Offset(o) => o,
-            // No record at or after `from_ms` in this partition.
-            _ => continue,
-        };
-        let (_, high) = consumer.fetch_watermarks(topic, elem.partition(), timeout)?;
-        if start < high {
-            assign.add_partition_offset(topic, elem.partition(), Offset::Offset(start))?;
-            ends.insert(elem.partition(), high);
+        let (low, high) = consumer.fetch_watermarks(topic, elem.partition(), timeout)?;
+        match elem.offset() {
+            Offset::Offset(start) if start < high => {
+                assign.add_partition_offset(topic, elem.partition(), Offset::Offset(start))?;
+                ends.insert(elem.partition(), high);
+            }
+            Offset::Offset(_) => {}
+            _ if low < high => unanswered.push((elem.partition(), low, high)),
+            _ => {}
+        }
+    }
+    if !unanswered.is_empty() && !answers_by_time(&consumer, topic, &unanswered, timeout)? {
+        // The broker cannot find offsets by time (librdkafka's mock cluster, behind `hookline
+        // embedded`, answers every lookup with "none"): read those partitions from their
+        // start; the timestamp check below keeps the window. Bounded by the partitions' ends
+        // as of now and by `timeout`, so a large topic fails loudly rather than answering
+        // nothing.
+        tracing::debug!(
+            topic,
+            partitions = unanswered.len(),
+            "no offsets by time: reading from the start"
+        );
+        for (partition, low, high) in unanswered {
+            assign.add_partition_offset(topic, partition, Offset::Offset(low))?;
+            ends.insert(partition, high);
         }
     }
     let mut out = Scanned::default();
@@ -120,4 +144,23 @@ pub fn scan(
         }
     }
     Ok(out)
+}
+
+/// Whether the broker finds offsets by time, asked of `partitions` (`(partition, low, high)`,
+/// each holding records): every record has a timestamp at or after the epoch, so a broker
+/// that answers by time gives an offset for time 0 in a non-empty partition. A broker that
+/// gives none cannot say which records are in a window, and its "no record at or after
+/// `from_ms`" means nothing.
+fn answers_by_time(
+    consumer: &BaseConsumer,
+    topic: &str,
+    partitions: &[(i32, i64, i64)],
+    timeout: Duration,
+) -> Result<bool, KafkaError> {
+    let mut probe = TopicPartitionList::new();
+    for (p, _, _) in partitions {
+        probe.add_partition_offset(topic, *p, Offset::Offset(0))?;
+    }
+    let found = consumer.offsets_for_times(probe, timeout)?;
+    Ok(found.elements().iter().any(|e| matches!(e.offset(), Offset::Offset(_))))
 }

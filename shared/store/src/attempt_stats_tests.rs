@@ -118,9 +118,115 @@ fn a_batch_is_aggregated_per_bucket_and_keys_are_written_once() {
     assert_eq!(fields["attempts"], 2);
     assert_eq!((fields["delivered"], fields["failed"], fields["le_10"]), (1, 1, 2));
     let written: Vec<_> = w.keys().collect();
-    assert_eq!(written.len(), 2, "{written:?}");
+    // The minute's bucket, the hour's roll-up, the last attempt.
+    assert_eq!(written.len(), 3, "{written:?}");
+    let hour = keys::attempt_stats_hour("ws", "wh_a", minute_of(&now).div_euclid(60));
+    assert_eq!(
+        w.incr[&hour], w.incr[&bucket],
+        "the roll-up counts what the minute does"
+    );
     assert_eq!(latency_field(0), "le_10");
     assert_eq!(latency_field(10), "le_10");
     assert_eq!(latency_field(11), "le_25");
     assert_eq!(latency_field(u64::MAX), "le_60000");
+}
+
+/// A time `offset` minutes (and 30 s) into a clock hour.
+fn into_hour(offset: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(29_600_000 * 60 + offset * 60 + 30, 0).unwrap()
+}
+
+/// The windows and the chart read from roll-ups and minutes equal a plain count of the
+/// attempts, wherever in its hour the read falls (the plan takes a window's first hour by its
+/// minutes inside the window, or by its roll-up less the minutes before, whichever is fewer).
+#[tokio::test]
+async fn roll_ups_give_the_exact_windows_and_hours_at_every_minute_of_the_hour() {
+    for offset in [0, 1, 17, 28, 29, 30, 31, 45, 58, 59] {
+        let now = into_hour(offset);
+        let store = Store::memory();
+        // Attempts spread over 26 hours, some in the same minute, deterministic.
+        let mut recs = vec![];
+        let mut x: u64 = 7 + offset as u64;
+        for _ in 0..600 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let ago = ((x >> 33) % (26 * 60)) as i64;
+            let outcome = if (x >> 20).is_multiple_of(3) {
+                AttemptOutcome::Failed
+            } else {
+                AttemptOutcome::Delivered
+            };
+            let ms = [5, 40, 300, 2_000, 70_000][((x >> 40) % 5) as usize];
+            recs.push(record("wh_a", outcome, ms, ago, now));
+        }
+        push(&store, &recs).await;
+        let (stats, chart) = store.attempt_stats_hourly("ws", "wh_a", now).await.unwrap();
+
+        let now_minute = minute_of(&now);
+        for w in &stats.windows {
+            let inside: Vec<&AttemptRecord> = recs
+                .iter()
+                .filter(|r| (now_minute - w.minutes + 1..=now_minute).contains(&minute_of(&r.attempted_at)))
+                .collect();
+            let delivered = inside.iter().filter(|r| r.outcome == AttemptOutcome::Delivered).count() as u64;
+            assert_eq!(
+                (w.attempts, w.delivered, w.failed),
+                (inside.len() as u64, delivered, inside.len() as u64 - delivered),
+                "{} min window at {offset} min into the hour",
+                w.minutes
+            );
+            let mut histogram = [0u64; LATENCY_BOUNDS_MS.len()];
+            for r in &inside {
+                histogram[LATENCY_BOUNDS_MS
+                    .iter()
+                    .position(|b| r.response_time_ms <= *b)
+                    .unwrap_or(11)] += 1;
+            }
+            let total = inside.len() as u64;
+            assert_eq!(
+                (w.p50_ms, w.p99_ms),
+                (percentile(&histogram, total, 0.5), percentile(&histogram, total, 0.99))
+            );
+        }
+        assert_eq!(chart.len(), 24);
+        let now_hour = now_minute.div_euclid(60);
+        for (i, h) in chart.iter().enumerate() {
+            let hour = now_hour - 23 + i as i64;
+            assert_eq!(h.minute, hour * 60, "clock hours, oldest first");
+            let n = recs
+                .iter()
+                .filter(|r| minute_of(&r.attempted_at).div_euclid(60) == hour)
+                .count() as u64;
+            assert_eq!(h.attempts, n, "hour {i} at {offset} min into the hour");
+        }
+    }
+}
+
+/// The workspace overview's read (issue 28, item 3): 50 subscriptions cost at most 86 hashes
+/// each, in one call, where reading every minute of the day cost 1 441 each (72 050).
+#[tokio::test]
+async fn fifty_subscriptions_are_read_with_a_bounded_number_of_hashes() {
+    let store = Store::memory();
+    let now = Utc::now();
+    let subs: Vec<String> = (0..50).map(|i| format!("wh_{i}")).collect();
+    let recs: Vec<AttemptRecord> = subs
+        .iter()
+        .flat_map(|s| [1, 90, 1_000].map(|ago| record(s, AttemptOutcome::Delivered, 40, ago, now)))
+        .collect();
+    push(&store, &recs).await;
+    let Store::Memory(m) = &store else { unreachable!() };
+    let before = m.hash_reads();
+    let ids: Vec<&str> = subs.iter().map(String::as_str).collect();
+    let all = store.attempt_stats_many("ws", &ids, now).await.unwrap();
+    let reads = m.hash_reads() - before;
+    assert!(reads <= 50 * 86, "{reads} hashes read for 50 subscriptions");
+    assert_eq!(all.len(), 50);
+    for (stats, chart) in &all {
+        assert_eq!((stats.windows[0].attempts, stats.windows[1].attempts), (1, 3));
+        assert_eq!(chart.iter().map(|h| h.attempts).sum::<u64>(), 3);
+    }
+    // At every minute of an hour, a subscription's read is at most 86 hashes.
+    for offset in 0..60 {
+        let n = ReadPlan::new(into_hour(offset)).keys("ws", "wh").len();
+        assert!(n <= 86, "{n} keys at {offset} min into the hour");
+    }
 }

@@ -83,6 +83,12 @@ pub fn attempt_stats(workspace_id: &str, subscription_id: &str, minute: i64) -> 
     format!("stats:{workspace_id}:{subscription_id}:{minute}")
 }
 
+/// One clock hour of a subscription's attempt stats: the roll-up of its minutes (the same
+/// counters; `hour` is Unix time in hours). See [`crate::attempt_stats`].
+pub fn attempt_stats_hour(workspace_id: &str, subscription_id: &str, hour: i64) -> String {
+    format!("statsh:{workspace_id}:{subscription_id}:{hour}")
+}
+
 /// A subscription's last attempt and last failure (a hash). See [`crate::attempt_stats`].
 pub fn attempt_stats_last(workspace_id: &str, subscription_id: &str) -> String {
     format!("statslast:{workspace_id}:{subscription_id}")
@@ -159,6 +165,7 @@ mod tests {
         assert_eq!(key_used("k"), "keyused:k");
         assert_eq!(attempt_stats("ws", "wh_1", 29_600_000), "stats:ws:wh_1:29600000");
         assert_eq!(attempt_stats_last("ws", "wh_1"), "statslast:ws:wh_1");
+        assert_eq!(attempt_stats_hour("ws", "wh_1", 493_333), "statsh:ws:wh_1:493333");
         assert_eq!(ClaimKey::unique_click("ws", "b1", "+1").key(), "claim:uclick:ws:b1:+1");
         assert_eq!(ClaimKey::first_click("ws", "m1").key(), "claim:fclick:ws:m1");
         assert_eq!(ClaimKey::conversion("ws", "tx").key(), "claim:conv:ws:tx");

@@ -17,6 +17,8 @@ struct Inner {
     lists: HashMap<String, VecDeque<Vec<u8>>>,
     hashes: HashMap<String, (HashMap<String, Vec<u8>>, Instant)>,
     writes: u64,
+    /// Hashes read ([`MemoryStore::hgetall`]): the `HGETALL`s Redis would have served.
+    hash_reads: u64,
 }
 
 impl MemoryStore {
@@ -127,12 +129,19 @@ impl MemoryStore {
 
     /// Every field of a hash; empty when it is missing or expired.
     pub fn hgetall(&self, key: &str) -> HashMap<String, Vec<u8>> {
-        let g = self.inner.lock().expect("memory store lock");
+        let mut g = self.inner.lock().expect("memory store lock");
+        g.hash_reads += 1;
         g.hashes
             .get(key)
             .filter(|(_, exp)| *exp > Instant::now())
             .map(|(h, _)| h.clone())
             .unwrap_or_default()
+    }
+
+    /// How many hashes were read so far: what the same reads would cost Redis in `HGETALL`s,
+    /// for tests that bound a request's store work.
+    pub fn hash_reads(&self) -> u64 {
+        self.inner.lock().expect("memory store lock").hash_reads
     }
 
     pub fn range(&self, key: &str, limit: usize) -> Vec<Vec<u8>> {

@@ -34,6 +34,9 @@ pub struct Operation {
     /// Request body content types with an example each, and a schema when it is given in
     /// full instead of derived from the example.
     pub request: Vec<(&'static str, Value, Option<Value>)>,
+    /// Whether the request body may be left out (`requestBody.required: false`); see
+    /// [`Operation::optional_body`].
+    pub body_optional: bool,
     /// The statuses it may answer, each once.
     pub responses: Vec<Response>,
 }
@@ -64,6 +67,7 @@ impl Operation {
             auth,
             query: vec![],
             request: vec![],
+            body_optional: false,
             responses: vec![],
         }
     }
@@ -86,6 +90,14 @@ impl Operation {
     pub fn body_schema(mut self, schema: Value) -> Self {
         let last = self.request.last_mut().expect("body_schema() follows a body()");
         last.2 = Some(schema);
+        self
+    }
+
+    /// Marks the request body optional: the server takes the request without one (and with
+    /// an empty one) and uses its defaults, so the document must not tell clients (or a
+    /// fuzzer) that a body is required.
+    pub fn optional_body(mut self) -> Self {
+        self.body_optional = true;
         self
     }
 
@@ -215,7 +227,10 @@ fn document(title: &str, description: &str, ops: &[Operation]) -> Value {
                     (ct.to_string(), json!({"schema": schema, "example": ex}))
                 })
                 .collect();
-            o.insert("requestBody".into(), json!({"required": true, "content": content}));
+            o.insert(
+                "requestBody".into(),
+                json!({"required": !op.body_optional, "content": content}),
+            );
         }
         let responses: Map<String, Value> = op
             .responses

@@ -16,6 +16,7 @@
 
 use super::subscriptions::{named, not_found, timestamp};
 use crate::error::ApiError;
+use crate::rate_limit::Class;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -30,8 +31,9 @@ pub async fn stats(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let ws = st.caller_workspace(&headers, Permission::WebhooksRead)?;
+    let (key, ws) = st.caller(&headers, Permission::WebhooksRead)?;
     let sub = named(&ws, &id).ok_or_else(not_found)?;
+    st.spend(Class::Read, &key)?;
     let stats = st
         .store
         .attempt_stats(&ws.workspace_id, &sub.id, Utc::now())

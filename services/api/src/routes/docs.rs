@@ -105,6 +105,20 @@ pub(super) fn unavailable(o: Operation) -> Operation {
     )
 }
 
+/// `429 RATE_LIMITED` with `Retry-After`, for a route that spends its credential's budget of
+/// `class` ([`crate::rate_limit`]).
+pub(super) const READS: crate::rate_limit::Class = crate::rate_limit::Class::Read;
+pub(super) const REPLAYS: crate::rate_limit::Class = crate::rate_limit::Class::Replay;
+
+pub(super) fn limited(o: Operation, class: crate::rate_limit::Class) -> Operation {
+    let tag = o.tag;
+    let description = match class {
+        crate::rate_limit::Class::Read => "RATE_LIMITED: this credential's budget of expensive reads (HOOKLINE_API_EXPENSIVE_READS_PER_MIN, bursts of HOOKLINE_API_EXPENSIVE_READS_BURST) is used up; the `Retry-After` header says in how many seconds to come back",
+        crate::rate_limit::Class::Replay => "RATE_LIMITED: this credential's budget of replays and re-sends (HOOKLINE_API_REPLAYS_PER_MIN, bursts of HOOKLINE_API_REPLAYS_BURST) is used up; the `Retry-After` header says in how many seconds to come back",
+    };
+    o.response(429, description, error_of(tag, "RATE_LIMITED"))
+}
+
 pub(super) const LIMIT: &str =
     "how many (default 50, at most 1000); anything but a positive integer is 400 INVALID_LIMIT";
 

@@ -18,7 +18,7 @@ pub(super) fn routes(r: DocumentedRouter<AppState>) -> DocumentedRouter<AppState
         get(account::me),
     )
     .route(
-        unavailable(op(Method::GET, "/api/v1/user/webhooks/overview", LOGS, "Every endpoint of the workspace, of every dialect, with its deliveries of the last 24 hours", READ))
+        limited(unavailable(op(Method::GET, "/api/v1/user/webhooks/overview", LOGS, "Every endpoint of the workspace, of every dialect, with its deliveries of the last 24 hours", READ)), READS)
             .response(200, "endpoints in config order; `dialect` is telecom23, smsedge, named or operational; `events` are kinds (23 Telecom, SMSEdge) or named types; \
                 `disabled` is null while enabled; `hourly` has 24 points, oldest first; ratios and latencies are null without attempts",
                 json!({"endpoints": [{"dialect": "named", "id": "wh_3f2a9c", "name": "Delivered SMS", "url": "https://example.com/hooks",
@@ -41,12 +41,12 @@ pub(super) fn routes(r: DocumentedRouter<AppState>) -> DocumentedRouter<AppState
         get(operator::workspaces),
     )
     .route(
-        unavailable(op(Method::GET, "/admin/v1/quarantine", OPERATORS, "Records quarantined in the last 24 hours, by reason (read back from the quarantine topic)", ADMIN))
+        limited(unavailable(op(Method::GET, "/admin/v1/quarantine", OPERATORS, "Records quarantined in the last 24 hours, by reason (read back from the quarantine topic)", ADMIN)), READS)
             .response(200, "counts by reason code", json!({"since": "2026-02-12T10:30:00Z", "counts": {"metadata_not_found": 3, "invalid_json": 1}})),
         get(operator::quarantine),
     )
     .route(
-        unavailable(op(Method::GET, "/admin/v1/dead-letters", OPERATORS, "The newest dead letters of every workspace (`?limit=` per workspace, default 50, at most 1000), newest first", ADMIN))
+        limited(unavailable(op(Method::GET, "/admin/v1/dead-letters", OPERATORS, "The newest dead letters of every workspace (`?limit=` per workspace, default 50, at most 1000), newest first", ADMIN)), READS)
             .query("limit", LIMIT, limit())
             .response(400, "INVALID_LIMIT", error("INVALID_LIMIT"))
             .response(200, "dead letters, as the caller's listing shows them, with their workspace", json!({"count": 1, "dead_letters": [{

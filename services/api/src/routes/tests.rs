@@ -219,7 +219,9 @@ fn responses_with_unset_members_conform_to_the_documents() {
     assert_conforms(schema(&doc, "get", "/api/v1/webhooks", 200), &page, "named list");
     let one = crate::named::get_view(&old, "wh_old").unwrap();
     assert_conforms(schema(&doc, "get", "/api/v1/webhooks/{id}", 200), &one, "named get");
-    let none = hookline_store::attempt_stats::summarize(0, &[], &Default::default());
+    let none = hookline_store::attempt_stats::ReadPlan::new(chrono::Utc::now())
+        .summarize(&[])
+        .0;
     let stats = crate::named::stats::view(&old.subscriptions[0], &none);
     assert!(stats["windows"]["1h"]["success_ratio"].is_null());
     assert_conforms(schema(&doc, "get", "/api/v1/webhooks/{id}/stats", 200), &stats, "stats");

@@ -49,9 +49,7 @@ impl Worker {
             );
         }
         self.metrics
-            .endpoint_rate
-            .with_label_values(&[&sub.workspace_id, &sub.id])
-            .set(i64::from(gate.current_rate()));
+            .set_endpoint_rate(&self.config, &sub.workspace_id, &sub.id, gate.current_rate());
         self.shared_rates.publish(&sub.endpoint_key(), gate);
     }
 
