@@ -301,7 +301,7 @@ async fn a_burst_past_the_limit_gets_429_with_retry_after_and_other_keys_are_ser
     assert_eq!(replay(&b, &id).await.unwrap().status(), 200);
 
     // The admin token has its own budget of the operator's reads.
-    let admin = |path: &str| p.http.get(p.api(path)).bearer_auth("test-admin-token").send();
+    let admin = |path: &str| p.http.get(p.api(path)).bearer_auth(hookline_tests::ADMIN_TOKEN).send();
     for _ in 0..3 {
         assert_eq!(admin("/admin/v1/dead-letters").await.unwrap().status(), 200);
     }

@@ -117,6 +117,7 @@ pub fn documented() -> (Router<AppState>, Value) {
             unavailable(op(Method::POST, "/api/v1/operational-webhook/rotate-secret", NAMED,
                 "Rotate the operational URL's signing secret, as a named subscription's: the new one signs at once, the old one too until `previous_secret_expires_at`", WRITE))
                 .body(JSON, json!({"overlap_secs": 86400}))
+                .optional_body()
                 .body_schema(json!({"type": "object", "description": "`{}` (or an empty body) for the default overlap, HOOKLINE_SECRET_ROTATION_OVERLAP_SECS (24 h)", "properties": {
                     "overlap_secs": {"type": "integer", "minimum": 0, "maximum": named::rotation::MAX_OVERLAP_SECS, "nullable": true,
                         "description": "seconds the replaced secret keeps signing (0: it stops at once); rotating again during an overlap replaces the previous secret with the current one"}}}))
