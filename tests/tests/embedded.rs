@@ -9,26 +9,8 @@ use tokio_util::sync::CancellationToken;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_mode_delivers_a_dlr_injected_over_http() {
-    let shutdown = CancellationToken::new();
-    let settings = test_settings(&unique("emb"), &[]);
-    let emb = hookline::embedded::start(settings, shutdown.clone()).await.unwrap();
-    let api = format!("http://{}", emb.pipeline.api_addr.unwrap());
-    let ingest = format!("http://{}", emb.pipeline.ingest_addr.unwrap());
-    let http = reqwest::Client::new();
+    let (shutdown, emb, api, ingest, http) = started("emb").await;
     let rx = Receiver::start().await;
-
-    // Ready once the config (with the created key) is loaded.
-    let admin = format!("http://{}/readyz", emb.pipeline.admin_addr);
-    let ready = hookline_tests::eventually(Duration::from_secs(30), || async {
-        http.get(&admin)
-            .send()
-            .await
-            .ok()
-            .filter(|r| r.status().is_success())
-            .map(|_| ())
-    })
-    .await;
-    assert!(ready.is_some());
 
     let r = http
         .put(format!("{api}/api/v1/user/webhooks"))
@@ -77,6 +59,37 @@ async fn embedded_mode_delivers_a_dlr_injected_over_http() {
     emb.pipeline.wait().await.unwrap();
 }
 
+/// `hookline embedded` for a fresh prefix from `tag`, once ready (its config, with the created
+/// key, loaded): its shutdown token, itself, the API and ingest base URLs, and a client.
+async fn started(
+    tag: &str,
+) -> (
+    CancellationToken,
+    hookline::embedded::Embedded,
+    String,
+    String,
+    reqwest::Client,
+) {
+    let shutdown = CancellationToken::new();
+    let settings = test_settings(&unique(tag), &[]);
+    let emb = hookline::embedded::start(settings, shutdown.clone()).await.unwrap();
+    let api = format!("http://{}", emb.pipeline.api_addr.unwrap());
+    let ingest = format!("http://{}", emb.pipeline.ingest_addr.unwrap());
+    let http = reqwest::Client::new();
+    let admin = format!("http://{}/readyz", emb.pipeline.admin_addr);
+    let ready = hookline_tests::eventually(Duration::from_secs(30), || async {
+        http.get(&admin)
+            .send()
+            .await
+            .ok()
+            .filter(|r| r.status().is_success())
+            .map(|_| ())
+    })
+    .await;
+    assert!(ready.is_some(), "the embedded mode never became ready");
+    (shutdown, emb, api, ingest, http)
+}
+
 /// POSTs `body` to `url`, with the ingest credential `key` when given.
 async fn post(http: &reqwest::Client, url: String, key: Option<&str>, body: &'static str) -> reqwest::Response {
     let mut req = http.post(url).body(body);
@@ -92,25 +105,9 @@ async fn post(http: &reqwest::Client, url: String, key: Option<&str>, body: &'st
 /// events after it, and a quarantined record is counted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_mode_replays_a_window_and_counts_quarantined_records() {
-    let shutdown = CancellationToken::new();
-    let settings = test_settings(&unique("embr"), &[]);
-    let emb = hookline::embedded::start(settings, shutdown.clone()).await.unwrap();
-    let api = format!("http://{}", emb.pipeline.api_addr.unwrap());
-    let ingest = format!("http://{}", emb.pipeline.ingest_addr.unwrap());
-    let http = reqwest::Client::new();
+    let (shutdown, emb, api, ingest, http) = started("embr").await;
     let rx = Receiver::start().await;
     let wait = Duration::from_secs(30);
-    let admin = format!("http://{}/readyz", emb.pipeline.admin_addr);
-    let ready = hookline_tests::eventually(wait, || async {
-        http.get(&admin)
-            .send()
-            .await
-            .ok()
-            .filter(|r| r.status().is_success())
-            .map(|_| ())
-    })
-    .await;
-    assert!(ready.is_some());
 
     let r = http
         .post(format!("{api}/api/v1/webhooks"))

@@ -114,17 +114,12 @@ pub fn documented() -> (Router<AppState>, Value) {
             put(operational::put),
         )
         .route(
-            unavailable(op(Method::POST, "/api/v1/operational-webhook/rotate-secret", NAMED,
-                "Rotate the operational URL's signing secret, as a named subscription's: the new one signs at once, the old one too until `previous_secret_expires_at`", WRITE))
-                .body(JSON, json!({"overlap_secs": 86400}))
-                .optional_body()
-                .body_schema(json!({"type": "object", "description": "`{}` (or an empty body) for the default overlap, HOOKLINE_SECRET_ROTATION_OVERLAP_SECS (24 h)", "properties": {
-                    "overlap_secs": {"type": "integer", "minimum": 0, "maximum": named::rotation::MAX_OVERLAP_SECS, "nullable": true,
-                        "description": "seconds the replaced secret keeps signing (0: it stops at once); rotating again during an overlap replaces the previous secret with the current one"}}}))
-                .response(200, "the new secret, shown in this response only, and until when the replaced one still signs", json!({
-                    "url": "https://example.com/ops", "signing_secret": "whsec_…", "previous_secret_expires_at": "2026-02-14T10:30:00Z"}))
-                .response(400, "INVALID_BODY or INVALID_OVERLAP (overlap_secs not an integer from 0 to 604800)", error("INVALID_OVERLAP"))
-                .response(404, "NOT_FOUND: no operational URL is set", error("NOT_FOUND")),
+            rotate_secret_op(
+                "/api/v1/operational-webhook/rotate-secret",
+                "Rotate the operational URL's signing secret, as a named subscription's: the new one signs at once, the old one too until `previous_secret_expires_at`",
+                json!({"url": "https://example.com/ops"}),
+            )
+            .response(404, "NOT_FOUND: no operational URL is set", error("NOT_FOUND")),
             post(operational::rotate_secret),
         )
         .route(
@@ -188,17 +183,12 @@ pub fn documented() -> (Router<AppState>, Value) {
             post(replay::handle),
         )
         .route(
-            unavailable(op(Method::POST, "/api/v1/webhooks/{id}/rotate-secret", NAMED,
-                "Rotate the signing secret: the new one signs at once, the old one too until `previous_secret_expires_at` (a second `webhook-signature` entry)", WRITE))
-                .body(JSON, json!({"overlap_secs": 86400}))
-                .optional_body()
-                .body_schema(json!({"type": "object", "description": "`{}` (or an empty body) for the default overlap, HOOKLINE_SECRET_ROTATION_OVERLAP_SECS (24 h)", "properties": {
-                    "overlap_secs": {"type": "integer", "minimum": 0, "maximum": named::rotation::MAX_OVERLAP_SECS, "nullable": true,
-                        "description": "seconds the replaced secret keeps signing (0: it stops at once); rotating again during an overlap replaces the previous secret with the current one"}}}))
-                .response(200, "the new secret, shown in this response only, and until when the replaced one still signs", json!({
-                    "id": "wh_3f2a9c", "signing_secret": "whsec_…", "previous_secret_expires_at": "2026-02-14T10:30:00Z"}))
-                .response(400, "INVALID_BODY or INVALID_OVERLAP (overlap_secs not an integer from 0 to 604800)", error("INVALID_OVERLAP"))
-                .response(404, "NOT_FOUND", error("NOT_FOUND")),
+            rotate_secret_op(
+                "/api/v1/webhooks/{id}/rotate-secret",
+                "Rotate the signing secret: the new one signs at once, the old one too until `previous_secret_expires_at` (a second `webhook-signature` entry)",
+                json!({"id": "wh_3f2a9c"}),
+            )
+            .response(404, "NOT_FOUND", error("NOT_FOUND")),
             post(named::rotate_secret),
         )
         .route(

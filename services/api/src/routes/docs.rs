@@ -317,3 +317,19 @@ pub(super) fn named_body_schema(create: bool) -> Value {
     }
     schema
 }
+
+/// A `rotate-secret` operation (a named subscription's, the operational URL's): one body and
+/// one answer, `owner` being the fields that name what rotated (`{"id"}` or `{"url"}`).
+pub(super) fn rotate_secret_op(path: &'static str, summary: &'static str, owner: Value) -> Operation {
+    let mut answer = owner;
+    answer["signing_secret"] = json!("whsec_…");
+    answer["previous_secret_expires_at"] = json!("2026-02-14T10:30:00Z");
+    unavailable(op(Method::POST, path, NAMED, summary, WRITE))
+        .body(JSON, json!({"overlap_secs": 86400}))
+        .optional_body()
+        .body_schema(json!({"type": "object", "description": "`{}` (or an empty body) for the default overlap, HOOKLINE_SECRET_ROTATION_OVERLAP_SECS (24 h)", "properties": {
+            "overlap_secs": {"type": "integer", "minimum": 0, "maximum": named::rotation::MAX_OVERLAP_SECS, "nullable": true,
+                "description": "seconds the replaced secret keeps signing (0: it stops at once); rotating again during an overlap replaces the previous secret with the current one"}}}))
+        .response(200, "the new secret, shown in this response only, and until when the replaced one still signs", answer)
+        .response(400, "INVALID_BODY or INVALID_OVERLAP (overlap_secs not an integer from 0 to 604800)", error("INVALID_OVERLAP"))
+}
