@@ -168,17 +168,50 @@ async fn two_api_replicas_on_kafka_store_every_acknowledged_write_and_hold_the_l
     assert!(seen.is_some(), "the second replica never knew the key");
 
     let created = burst(&[api(&one), api(&two)], 20, 60).await;
-    let conflicts = one
-        .metric("hookline_api_config_write_conflicts_total", &[("dialect", "named")])
-        .await
-        .unwrap_or(0.0)
-        + two
-            .metric("hookline_api_config_write_conflicts_total", &[("dialect", "named")])
-            .await
-            .unwrap_or(0.0);
+    let mut counts = [0.0; 3];
+    for p in [&one, &two] {
+        for (i, (name, labels)) in [
+            ("hookline_api_config_writes_total", &[("dialect", "named")][..]),
+            ("hookline_api_config_write_conflicts_total", &[("dialect", "named")][..]),
+            ("hookline_api_config_reasserts_total", &[][..]),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            counts[i] += p.metric(name, labels).await.unwrap_or(0.0);
+        }
+    }
+    let [in_force, stale, reasserted] = counts;
     println!(
-        "two replicas: {} created, {conflicts} writes made again after a race",
+        "two replicas: {} created; {in_force} writes in force, {stale} stale ones made again, {reasserted} reasserted",
         created.len()
+    );
+
+    // Compaction keeps each key's last record, in force or not: the workspace's must be the
+    // one in force (the highest version), or a replay of the compacted topic would bring a
+    // stale write back.
+    let key = format!("workspace:{ws}");
+    let written = (in_force + stale + reasserted) as usize;
+    let records = one
+        .read_topic(&one.kafka.topics.config(), Duration::from_secs(30), |rs| {
+            rs.iter().filter(|r| r.key == key.as_bytes()).count() >= written
+        })
+        .await
+        .unwrap();
+    let versions: Vec<u64> = records
+        .iter()
+        .filter(|r| r.key == key.as_bytes())
+        .map(|r| {
+            serde_json::from_slice::<Value>(&r.payload).unwrap()["version"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(versions.len(), written, "every write is a record");
+    assert_eq!(
+        versions.last(),
+        versions.iter().max(),
+        "the workspace's last record is the one in force: {versions:?}"
     );
 
     one.stop().await.unwrap();

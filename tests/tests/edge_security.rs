@@ -363,6 +363,20 @@ async fn a_workspace_feed_cannot_squat_another_workspaces_ids() {
     }
     // All four stored: the gateway's two are no `metadata_conflict`.
     stored(&p, 4).await;
+    // A carrier connection's credential announces no messages: message ids are not per
+    // connection, so it could claim any workspace's.
+    let telco_a = p
+        .create_ingest_key(vec![IngestKind::Messages, IngestKind::Dlr], None, Some("telco-a"))
+        .await
+        .unwrap();
+    let (s, v) = post(
+        &p,
+        "/v1/messages",
+        Some(&telco_a),
+        &message(&evil, "demo_m4", "c-104", None),
+    )
+    .await;
+    assert_eq!((s, v["error_code"].as_str()), (403, Some("FORBIDDEN")), "{v}");
 
     // The carriers' DLRs (an unbound DLR credential) and the shortener's click.
     let carriers = p.create_ingest_key(vec![IngestKind::Dlr], None, None).await.unwrap();

@@ -2,10 +2,13 @@
 //! the admin token cannot be guessed at the speed of the API port.
 //!
 //! A client may present a wrong token [`BURST`] times; then one more attempt per [`REFILL`].
-//! Once it has none left, every `/admin/` request of that client, with the right token too
-//! (checking it first would let a guesser keep guessing), is answered `429
-//! TOO_MANY_ATTEMPTS` with `Retry-After` until its next attempt is due. A request without an
-//! `Authorization` header is no attempt (it cannot guess anything) and is not counted.
+//! Once it has none left, a wrong token from that client is answered `429 TOO_MANY_ATTEMPTS`
+//! with `Retry-After` until its next attempt is due. The right token always passes: behind a
+//! load balancer every client shares one address, and refusing the right token there would
+//! let anyone lock the operator out with ten wrong ones. Guessing is defeated by the token's
+//! length (at least 43 characters: 32 random bytes), not by this throttle, which keeps
+//! guesses slow and visible. A request without an `Authorization` header is no attempt (it
+//! cannot guess anything) and is not counted.
 //!
 //! The table keeps at most [`MAX_CLIENTS`] clients; beyond that, clients not in it share one
 //! bucket, so spreading guesses over many addresses gains nothing past that point.
@@ -99,13 +102,15 @@ pub async fn guard(State(throttle): State<Arc<AdminThrottle>>, req: Request, nex
     let Some(client) = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()) else {
         return next.run(req).await;
     };
-    if let Some(wait) = throttle.wait(client, Instant::now()) {
-        return too_many(wait);
-    }
+    let throttled = throttle.wait(client, Instant::now());
     let attempted = req.headers().contains_key(header::AUTHORIZATION);
+    // Admin handlers check the token before anything else, so a wrong one changes nothing.
     let response = next.run(req).await;
     if attempted && response.status() == StatusCode::UNAUTHORIZED {
         throttle.failed(client, Instant::now());
+        if let Some(wait) = throttled {
+            return too_many(wait);
+        }
     }
     response
 }

@@ -7,6 +7,9 @@ pub(crate) struct Metrics {
     /// `hookline_api_config_write_conflicts_total{dialect}`: writes found stale in the config
     /// topic's order (another replica wrote the workspace first) and made again.
     pub config_write_conflicts: IntCounterVec,
+    /// `hookline_api_config_reasserts_total`: the config in force written again one version
+    /// up, so that a workspace's last record in the compacted topic is never a stale one.
+    pub config_reasserts: IntCounterVec,
     /// `hookline_api_test_sends_total{outcome}`: ok, failed, timeout.
     pub test_sends: IntCounterVec,
     /// `hookline_api_logged_records_total{kind, outcome}`: attempt records and dead letters
@@ -37,6 +40,12 @@ impl Metrics {
                 "hookline_api_config_write_conflicts_total",
                 "Configuration writes another replica's write got ahead of in the config topic, made again on the newer config.",
                 &["dialect"],
+            ),
+            config_reasserts: counter_vec(
+                r,
+                "hookline_api_config_reasserts_total",
+                "Configs in force written again after a stale write gave up, so that compaction never keeps a stale record last.",
+                &[],
             ),
             test_sends: counter_vec(
                 r,

@@ -92,30 +92,67 @@ impl AppState {
         apply: impl AsyncFnOnce(WorkspaceConfig) -> Result<(WorkspaceConfig, T), ApiError> + Clone,
     ) -> Result<T, ApiError> {
         let _guard = self.write_lock.lock().await;
-        for _ in 0..WRITE_ATTEMPTS {
-            let (updated, out) = apply.clone()(self.workspace(workspace_id)).await?;
-            let at = self
-                .writer
-                .put_workspace(&updated)
-                .await
-                .map_err(ApiError::unavailable)?;
-            match self.applied(at).await? {
-                Applied::InForce => {
-                    self.metrics.config_writes.with_label_values(&[dialect]).inc();
-                    return Ok(out);
-                }
-                Applied::Stale => {
-                    self.metrics.config_write_conflicts.with_label_values(&[dialect]).inc();
-                    tracing::info!(workspace_id, "config write raced another replica's; writing again");
-                    // A random pause, so two replicas that keep racing stop meeting in step.
-                    let pause = rand::random::<u64>() % (CONFLICT_JITTER_MS + 1);
-                    tokio::time::sleep(Duration::from_millis(pause)).await;
+        let mut stale = false;
+        let result = async {
+            for _ in 0..WRITE_ATTEMPTS {
+                let (updated, out) = apply.clone()(self.workspace(workspace_id)).await?;
+                match self.put_and_read_back(&updated).await? {
+                    Applied::InForce => {
+                        self.metrics.config_writes.with_label_values(&[dialect]).inc();
+                        return Ok(out);
+                    }
+                    Applied::Stale => {
+                        stale = true;
+                        self.metrics.config_write_conflicts.with_label_values(&[dialect]).inc();
+                        tracing::info!(workspace_id, "config write raced another replica's; writing again");
+                        conflict_pause().await;
+                    }
                 }
             }
+            Err(ApiError::unavailable(
+                "the workspace's configuration kept changing under this write; try again",
+            ))
         }
-        Err(ApiError::unavailable(
-            "the workspace's configuration kept changing under this write; try again",
-        ))
+        .await;
+        if stale && result.is_err() {
+            self.reassert(workspace_id, dialect).await;
+        }
+        result
+    }
+
+    /// Writes `ws` and waits until this process has read it back: in force, or stale.
+    async fn put_and_read_back(&self, ws: &WorkspaceConfig) -> Result<Applied, ApiError> {
+        let at = self.writer.put_workspace(ws).await.map_err(ApiError::unavailable)?;
+        self.applied(at).await
+    }
+
+    /// After a stale record of ours, ends the workspace's history in the topic with a record
+    /// in force: compaction keeps each key's *last* record, in force or not, so a stale one
+    /// left last would come back as the workspace's config when a process next replays the
+    /// compacted topic. The config in force, written again one version up, is that record
+    /// (a no-op for every reader). Nothing to do once one of our own writes got in force after
+    /// the stale one (then it is later); this runs when the write gave up instead (a refusal on
+    /// the newer config, such as the subscription limit, or too many races).
+    async fn reassert(&self, workspace_id: &str, dialect: &'static str) {
+        for _ in 0..WRITE_ATTEMPTS {
+            let mut ws = self.workspace(workspace_id);
+            ws.version += 1;
+            match self.put_and_read_back(&ws).await {
+                Ok(Applied::InForce) => {
+                    self.metrics.config_reasserts.with_label_values::<&str>(&[]).inc();
+                    return;
+                }
+                Ok(Applied::Stale) => {
+                    self.metrics.config_write_conflicts.with_label_values(&[dialect]).inc();
+                    conflict_pause().await
+                }
+                Err(_) => break,
+            }
+        }
+        tracing::error!(
+            workspace_id,
+            "could not write the config in force after a stale write; the next write of this workspace ends its history"
+        );
     }
 
     /// Waits until this process's config follower has read the record written at `at`: a
@@ -135,5 +172,14 @@ pub(crate) const WRITE_ATTEMPTS: usize = 32;
 /// The most a write waits after losing a race before it is made again.
 const CONFLICT_JITTER_MS: u64 = 10;
 
-/// How long a write waits to be read back before answering `503`.
-const APPLY_TIMEOUT: Duration = Duration::from_secs(30);
+/// A random pause after losing a race, so two replicas that keep racing stop meeting in step.
+async fn conflict_pause() {
+    let pause = rand::random::<u64>() % (CONFLICT_JITTER_MS + 1);
+    tokio::time::sleep(Duration::from_millis(pause)).await;
+}
+
+/// How long a write waits to be read back before answering `503`: well under the request
+/// timeout, so the caller gets this answer rather than a `408`. Either may come for a write
+/// that still takes effect later (the broker had it): a client retrying a create should list
+/// first.
+const APPLY_TIMEOUT: Duration = Duration::from_secs(10);

@@ -88,9 +88,16 @@ impl Scope {
 
     /// A workspace-bound credential's messages are its workspace's own feed: their ids go in
     /// the workspace's id space (`hookline_store::IdSpace`), never the platform's, whatever
-    /// the record says. Only unbound credentials (the gateway) and carrier-bound ones (within
-    /// their connection) announce ids every event can join.
+    /// the record says. Only unbound credentials (the gateway) announce ids every event can
+    /// join: a credential bound to a carrier connection alone announces no messages (`403`),
+    /// since message ids are not per connection and it could otherwise claim any workspace's.
     pub fn message(&self, m: &mut AcceptedMessage) -> Result<(), IngestFailure> {
+        if self.0.carrier_connection.is_some() && self.0.workspace_id.is_none() {
+            return Err(IngestFailure::Forbidden(
+                "a credential bound to a carrier connection announces no messages (use the gateway's, or one bound to the workspace)"
+                    .into(),
+            ));
+        }
         self.own_workspace(&m.workspace_id)?;
         m.workspace_feed |= self.0.workspace_id.is_some();
         self.own_connection(&mut m.carrier_connection)

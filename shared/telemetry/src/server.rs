@@ -294,10 +294,15 @@ async fn serve_connection(
     let expired = tokio::select! {
         _ = conn.as_mut() => None,
         e = watchdog(&state, &shared.limits) => Some(e),
-        // Its slot went to a newcomer (counted there). Picked while doing nothing; a request
-        // that started since is answered first.
+        // Its slot went to a newcomer (counted there). Picked while doing nothing: idle (or
+        // still writing a response, which finishes first: a handler is done before hyper has
+        // written its body) it closes gracefully, at once when nothing is being written; a
+        // request that started since is answered first. Only one stuck in a request head is
+        // dropped on the spot.
         _ = state.evicted.cancelled() => {
-            if state.in_flight.load(Ordering::Acquire) > 0 {
+            let stuck_in_head = state.in_flight.load(Ordering::Acquire) == 0
+                && state.head_started.load(Ordering::Acquire) != conn::NOT_READING;
+            if !stuck_in_head {
                 conn.as_mut().graceful_shutdown();
                 tokio::select! {
                     _ = conn.as_mut() => {}
