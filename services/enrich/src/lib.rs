@@ -259,15 +259,15 @@ pub async fn start(
     let main_pump = Pump::new("enrich", cfg.max_in_flight, rt, &kafka_metrics);
     let wait_pump = Pump::new("enrich-wait", cfg.max_in_flight, rt, &kafka_metrics);
     let drain = rt.drain;
+    let instance = revocations::Instance::claim(kafka.group_instance_id.as_deref(), &cfg.group);
     let batcher = revocations::Batcher {
         consumer: kafka.consumer(
             &format!("{}-revocations", cfg.group),
             &[&topics.clicks_revoked()],
             &kafka_metrics,
         )?,
-        producer: kafka
-            .transactional_producer(&format!("{}-revocations-{}", cfg.group, instance_id(kafka)))
-            .await?,
+        producer: kafka.transactional_producer(&instance.transactional_id).await?,
+        instance,
         quarantine: enricher.quarantine.clone(),
         config: config.clone(),
         dispatch_topic: topics.dispatch(),
@@ -321,15 +321,4 @@ pub async fn start(
         Ok(())
     });
     Ok(Running { task })
-}
-
-/// This process's identity for its transactional id: the static group membership id when one
-/// is set (a restarted process then fences and aborts the transaction its predecessor left
-/// open), else a random one (an open transaction of a crashed process then expires after the
-/// transaction timeout, 10 s, holding back readers of the dispatch partitions it wrote to).
-fn instance_id(kafka: &KafkaSettings) -> String {
-    kafka
-        .group_instance_id
-        .clone()
-        .unwrap_or_else(|| hex::encode(rand::random::<[u8; 6]>()))
 }

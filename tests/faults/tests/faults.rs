@@ -1338,19 +1338,12 @@ async fn config_survives_compaction_and_a_restart_of_every_service() {
     );
 }
 
-/// Fault 5: revoke-click batches through Kafka's transaction coordinator; enrich killed with
-/// SIGKILL three times while revocations stream in (batches every second), restarted each time.
-/// Every revoked message id arrives in exactly one batch request.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn revoke_batches_are_sent_exactly_once_across_kill_9_of_enrich() {
-    let kafka = cluster("revoke", 1);
-    let d = Deployment::new("rv", &kafka.brokers(), 2, 1, &[], &[]).await.unwrap();
-    let rx = Receiver::start().await;
-    let mut procs = d.processes().with_env(&[("HOOKLINE_REVOKE_BATCH_INTERVAL_MS", "1000")]);
-    procs.start_all();
-    procs.wait_all_ready(Duration::from_secs(120)).await.unwrap();
+/// Sets workspace `rvws`'s SMSEdge revoke webhook to `rx`'s `/revoke` and waits until enrich
+/// has it: the api's write reaches enrich through the config topic, so probe revocations (ids
+/// 90,000 and up) go in until one comes back as a batch.
+async fn revoke_webhook(d: &Deployment, rx: &Receiver) {
     let http = reqwest::Client::new();
-    let (key, _) = create_key(&http, &d, "rvws").await;
+    let (key, _) = create_key(&http, d, "rvws").await;
     let (s, v) = call(
         &http,
         reqwest::Method::POST,
@@ -1360,8 +1353,6 @@ async fn revoke_batches_are_sent_exactly_once_across_kill_9_of_enrich() {
     )
     .await;
     assert_eq!(s, 200, "{v}");
-    // The api's write reaches enrich through the config topic: probe revocations (ids below
-    // the load's) until one comes back as a batch, so the load starts once enrich has it.
     let probe =
         |k: u64| serde_json::json!({"workspace_id": "rvws", "message_id": (90_000 + k).to_string(), "source": "api"});
     let started = Instant::now();
@@ -1385,6 +1376,137 @@ async fn revoke_batches_are_sent_exactly_once_across_kill_9_of_enrich() {
             "enrich never batched a probe revocation"
         );
     }
+}
+
+/// Issue 28 item 10: enrich's revoke batcher commits through a Kafka transaction, and a
+/// kill -9 in the middle of one leaves it open; until it ends, read-committed readers of the
+/// dispatch partitions it wrote to (delivery) read nothing past it. Its `transactional.id` is
+/// stable (`<group>-revocations-<hostname>-<slot>`, services/enrich/src/revocations.rs), so the
+/// restarted enrich fences its predecessor and aborts that transaction at start; with a random
+/// id it stayed open until the broker timed it out.
+///
+/// The test leaves the open transaction itself, as the killed enrich would have (same id, one
+/// record on the revoke endpoint's dispatch partition, a 60 s `transaction.timeout.ms`), and
+/// then writes a revoke batch after it on the same partition. Once enrich is restarted that
+/// batch reaches the receiver within enrich's own transaction timeout (10 s), far before the
+/// open transaction's 60 s, and the record of the open transaction never does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_enrich_aborts_the_revoke_transaction_its_killed_predecessor_left_open() {
+    use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
+    const OPEN_TIMEOUT: Duration = Duration::from_secs(60);
+    const ENRICH_TIMEOUT: Duration = Duration::from_secs(10);
+    let kafka = cluster("revoke-fence", 1);
+    let d = Deployment::new("rf", &kafka.brokers(), 2, 1, &[], &[]).await.unwrap();
+    let rx = Receiver::start().await;
+    let mut procs = d.processes().with_env(&[("HOOKLINE_REVOKE_BATCH_INTERVAL_MS", "1000")]);
+    procs.start_all();
+    procs.wait_all_ready(Duration::from_secs(120)).await.unwrap();
+    revoke_webhook(&d, &rx).await;
+    // The probe's batch as dispatched: its endpoint's partition is where the transaction goes.
+    let dispatch = d.kafka.topics.dispatch();
+    let probe: hookline_model::Dispatch = check::read_all(&d.kafka.brokers, &dispatch)
+        .unwrap()
+        .iter()
+        .find_map(|r| serde_json::from_slice(r.payload.as_deref()?).ok())
+        .expect("the probe's batch in the dispatch topic");
+    let endpoint = probe.endpoint_key();
+    let batch = |webhook_id: &str, id: &str| {
+        let mut b = probe.clone();
+        b.dispatch_id = webhook_id.to_string();
+        b.event.id = format!("ev-{webhook_id}");
+        b.event.data = hookline_model::EventData::ClicksRevoked(hookline_model::event::RevokedClicks {
+            api_sms_ids: vec![id.to_string()],
+            campaign_sms_ids: vec![],
+        });
+        serde_json::to_vec(&b).unwrap()
+    };
+
+    procs.kill9("enrich");
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let id = format!("{}-enrich-revocations-{}-0", d.run, hostname.trim());
+    let predecessor: FutureProducer = d
+        .kafka
+        .client(&[
+            ("transactional.id", &id),
+            ("transaction.timeout.ms", &OPEN_TIMEOUT.as_millis().to_string()),
+        ])
+        .create()
+        .unwrap();
+    let opened = {
+        let p = predecessor.clone();
+        let open = batch("open-txn", "111111");
+        tokio::task::spawn_blocking(move || {
+            p.init_transactions(Duration::from_secs(30))?;
+            p.begin_transaction()?;
+            Ok::<_, rdkafka::error::KafkaError>(())
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        predecessor
+            .send(
+                FutureRecord::to(&dispatch).key(&endpoint).payload(&open),
+                Duration::from_secs(30),
+            )
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap();
+        Instant::now()
+    };
+    // A batch after the open transaction on the same partition.
+    d.kafka
+        .producer()
+        .unwrap()
+        .send(&dispatch, Some(endpoint.as_bytes()), Some(&batch("after-open-txn", "222222")), &[])
+        .await
+        .unwrap();
+    let restarted = Instant::now();
+    procs.restart("enrich");
+    let ready = procs.wait_ready("enrich", Duration::from_secs(120)).await.unwrap();
+    let after = rx
+        .wait_for(1, OPEN_TIMEOUT + Duration::from_secs(30), |r| {
+            r.header("x-webhook-id") == Some("after-open-txn")
+        })
+        .await;
+    let arrived = after.first().map(|r| r.at.duration_since(restarted));
+    assert!(
+        arrived.is_some_and(|a| a < ENRICH_TIMEOUT),
+        "the batch after the open transaction arrived {arrived:?} after enrich's restart: the restart did not \
+         abort its predecessor's transaction (enrich's own transaction timeout is {ENRICH_TIMEOUT:?}, the open \
+         one's {OPEN_TIMEOUT:?})"
+    );
+    // Records before it on the partition were read first: an aborted one never is.
+    assert!(
+        rx.requests().iter().all(|r| r.header("x-webhook-id") != Some("open-txn")),
+        "the open transaction's record was delivered"
+    );
+    drop(predecessor);
+    let exited = procs.exited();
+    assert!(exited.is_empty(), "services exited by themselves: {exited:?}");
+    println!(
+        "FIGURES revoke transaction fencing: enrich killed with SIGKILL, a transaction left open on its \
+         transactional id ({id}, timeout {} s); enrich ready {:.1} s after its restart; the batch written after \
+         the open transaction delivered {:.1} s after the restart ({:.1} s after the transaction was opened); \
+         the open transaction's record never",
+        OPEN_TIMEOUT.as_secs(),
+        ready.as_secs_f64(),
+        arrived.unwrap().as_secs_f64(),
+        opened.elapsed().as_secs_f64() - after[0].at.elapsed().as_secs_f64(),
+    );
+}
+
+/// Fault 5: revoke-click batches through Kafka's transaction coordinator; enrich killed with
+/// SIGKILL three times while revocations stream in (batches every second), restarted each time.
+/// Every revoked message id arrives in exactly one batch request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoke_batches_are_sent_exactly_once_across_kill_9_of_enrich() {
+    let kafka = cluster("revoke", 1);
+    let d = Deployment::new("rv", &kafka.brokers(), 2, 1, &[], &[]).await.unwrap();
+    let rx = Receiver::start().await;
+    let mut procs = d.processes().with_env(&[("HOOKLINE_REVOKE_BATCH_INTERVAL_MS", "1000")]);
+    procs.start_all();
+    procs.wait_all_ready(Duration::from_secs(120)).await.unwrap();
+    revoke_webhook(&d, &rx).await;
     let total: u64 = 3_000;
     let producer = d.kafka.producer().unwrap();
     let topic = d.kafka.topics.clicks_revoked();
