@@ -472,6 +472,7 @@ async fn broker_restart(static_membership: bool) {
 
 /// Fault 2: a three-node cluster, every topic replicated three times with
 /// `min.insync.replicas=2`; one node killed with SIGKILL midway and started again later.
+/// Duplicates (redeliveries) stay within one second of the load.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_failover_in_a_three_node_cluster_loses_nothing() {
     let (mut kafka, mut run) = load_on_cluster("failover", 3, |brokers| LoadSpec {
@@ -492,6 +493,16 @@ async fn leader_failover_in_a_three_node_cluster_loses_nothing() {
     kafka.nodes[0].start().unwrap();
     let (delivered, waited) = run.finish().await.unwrap();
     kafka.wait_brokers(3, Duration::from_secs(60)).unwrap();
+    // A consumer whose group coordinator was on the killed node loses its session after
+    // 10 s without an answer and rejoins at the offsets committed before the kill; what it
+    // had handled since is skipped, not redone (shared/kafka/src/pump/commits.rs).
+    // Before that, 8-12 % of the run came twice.
+    let rate = LoadSpec::new("", String::new()).rate as usize;
+    assert!(
+        delivered.duplicates() <= rate,
+        "{} duplicates after the failover, more than one second of the load ({rate})",
+        delivered.duplicates()
+    );
     println!(
         "FIGURES leader failover: {} events over 3 brokers (RF 3, min.insync.replicas 2); node 1 killed at {at_kill} \
          received, next delivery {:.2} s after the kill, node down {:.1} s; all delivered {:.1} s after it \
