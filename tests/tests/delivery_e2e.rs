@@ -206,9 +206,7 @@ async fn a_dlr_posted_with_its_message_is_delivered_before_the_wait_topics_reche
         let accepted = TestPipeline::accepted(&ws, &m, &c).to_string();
         // Through the pipeline's one producer (a new producer per record takes hundreds of
         // milliseconds to start): both records queued at once, the DLR first every other time.
-        let send_dlr = p
-            .producer
-            .send(&carrier, Some(c.as_bytes()), Some(dlr.as_bytes()), &[]);
+        let send_dlr = p.producer.send(&carrier, Some(c.as_bytes()), Some(dlr.as_bytes()), &[]);
         let send_message = p
             .producer
             .send(&gateway, Some(c.as_bytes()), Some(accepted.as_bytes()), &[]);
@@ -227,7 +225,8 @@ async fn a_dlr_posted_with_its_message_is_delivered_before_the_wait_topics_reche
         let delay = got[0].at.duration_since(sent);
         if delay >= RECHECK {
             let text = p.metrics().await.unwrap();
-            let join = |o: &str| hookline_tests::metric_value(&text, "hookline_enrich_dlr_join_total", &[("outcome", o)]);
+            let join =
+                |o: &str| hookline_tests::metric_value(&text, "hookline_enrich_dlr_join_total", &[("outcome", o)]);
             panic!(
                 "{m}: delivered {delay:?} after it was produced, not before the first wait-topic recheck ({RECHECK:?}); \
                  so far looked again in process {}, parked {} times",
@@ -246,7 +245,10 @@ async fn a_dlr_posted_with_its_message_is_delivered_before_the_wait_topics_reche
         .await
         .unwrap();
     let (rechecked, parked) = (rechecked as u64, parked as u64);
-    assert!(rechecked > 0, "some DLRs overtook their message (found no metadata at first)");
+    assert!(
+        rechecked > 0,
+        "some DLRs overtook their message (found no metadata at first)"
+    );
     assert_eq!(parked, 0, "no DLR was parked on the wait topic");
     delays.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;

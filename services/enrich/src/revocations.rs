@@ -101,7 +101,13 @@ fn lock_slot(dir: &std::path::Path, group: &str) -> std::io::Result<(usize, std:
     // A group name may hold any character Kafka allows; the file name only safe ones.
     let safe: String = group
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     for slot in 0..SLOTS {
         let file = std::fs::OpenOptions::new()
@@ -320,7 +326,10 @@ mod tests {
         assert_eq!(other_group.transactional_id, format!("other-revocations-{host}-0"));
         drop(a);
         let restarted = Instance::claim_in(None, "hookline-enrich", &dir);
-        assert_eq!(restarted.transactional_id, format!("hookline-enrich-revocations-{host}-0"));
+        assert_eq!(
+            restarted.transactional_id,
+            format!("hookline-enrich-revocations-{host}-0")
+        );
         drop(b);
     }
 

@@ -161,7 +161,11 @@ mod tests {
 
     #[test]
     fn in_process_looks_back_off_and_stay_below_the_wait_topics_recheck() {
-        assert_eq!(schedule(2000), vec![50, 100, 200, 400], "the default: 750 ms in process");
+        assert_eq!(
+            schedule(2000),
+            vec![50, 100, 200, 400],
+            "the default: 750 ms in process"
+        );
         assert_eq!(schedule(300), vec![50, 100, 200]);
         assert_eq!(schedule(50), Vec::<u64>::new(), "no step as long as the recheck itself");
         assert_eq!(

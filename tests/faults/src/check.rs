@@ -134,7 +134,10 @@ pub fn by_key_superseded(
         wrong.is_empty(),
         "events delivered under another number of webhook ids than expected \
          (key, expected, webhook ids arrived, webhook ids superseded): {:?}",
-        wrong.iter().map(|(m, w, s)| (m, expected[*m], w, s)).collect::<Vec<_>>()
+        wrong
+            .iter()
+            .map(|(m, w, s)| (m, expected[*m], w, s))
+            .collect::<Vec<_>>()
     );
     Ok(Delivered {
         events: ids.values().map(HashSet::len).sum(),

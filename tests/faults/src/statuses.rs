@@ -44,9 +44,9 @@ impl Trail {
     }
 
     fn skipped_as_superseded(&self) -> bool {
-        self.attempts.iter().any(|(o, e)| {
-            *o == AttemptOutcome::Skipped && e.as_deref().is_some_and(|e| e.starts_with(SUPERSEDED))
-        })
+        self.attempts
+            .iter()
+            .any(|(o, e)| *o == AttemptOutcome::Skipped && e.as_deref().is_some_and(|e| e.starts_with(SUPERSEDED)))
     }
 }
 
@@ -93,8 +93,11 @@ pub fn trails(
                 continue;
             };
             if let Some((_, t)) = by_webhook.get_mut(&d.dispatch_id) {
-                t.deferrals
-                    .push(r.header(hookline_kafka::headers::LAST_ERROR).unwrap_or_default().to_string());
+                t.deferrals.push(
+                    r.header(hookline_kafka::headers::LAST_ERROR)
+                        .unwrap_or_default()
+                        .to_string(),
+                );
             }
         }
     }
