@@ -313,7 +313,19 @@ pub async fn start(
             // The pump holds each record until its due time.
             async move { e.handle_dlr(msg, wait::Sighting::Waited).await }
         });
-        let (a, b, c) = tokio::join!(main_loop, wait_loop, batcher.run());
+        // A loop that stops with an error stops the others too (they drain and commit), so
+        // the process exits and is restarted instead of running on without it.
+        let stop_all = |r: Result<(), hookline_kafka::KafkaError>| {
+            if r.is_err() {
+                enricher.shutdown.cancel();
+            }
+            r
+        };
+        let (a, b, c) = tokio::join!(
+            async { stop_all(main_loop.await) },
+            async { stop_all(wait_loop.await) },
+            async { stop_all(batcher.run().await) }
+        );
         enricher.producer.flush(drain);
         a?;
         b?;

@@ -184,6 +184,10 @@ impl Batcher {
                         }
                         self.gather(&mut pending, msg.detach()).await?;
                     }
+                    // Fatal (a static member fenced, say): this consumer is dead for good.
+                    Err(e @ rdkafka::error::KafkaError::MessageConsumptionFatal(_)) => {
+                        return Err(KafkaError::Other(format!("revocations: fatal consumer error: {e}")));
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, "revocations: kafka consume error");
                         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -220,6 +220,13 @@ impl Pump {
                         }
                         poll_batch.observe(taken as f64);
                     }
+                    // A fatal error (a static member fenced by its own rejoin, say) leaves the
+                    // consumer dead for good: stop, so the process exits and is restarted,
+                    // rather than run on consuming nothing.
+                    Err(e @ rdkafka::error::KafkaError::MessageConsumptionFatal(_)) => {
+                        commits.store(consumer, &topics);
+                        return Err(KafkaError::Other(format!("{name}: fatal consumer error: {e}")));
+                    }
                     // Transient broker and fetch errors: librdkafka recovers by itself.
                     Err(e) => {
                         tracing::warn!(consumer = name, error = %e, "kafka consume error");

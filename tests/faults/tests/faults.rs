@@ -419,6 +419,14 @@ async fn broker_kill_9_and_restart_loses_nothing() {
     broker_restart(false).await;
 }
 
+/// Fault 1 with static membership (`HOOKLINE_GROUP_INSTANCE_ID` per process): the restarted
+/// coordinator knows each rejoining member as its old self, so no rebalance waits for old
+/// members' sessions to expire.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_kill_9_and_restart_with_static_membership() {
+    broker_restart(true).await;
+}
+
 /// A cluster of `nodes` brokers in a fresh run directory for `tag`.
 fn cluster(tag: &str, nodes: usize) -> KafkaCluster {
     KafkaCluster::start(&hookline_faults::run_dir(&hookline_tests::unique(tag)), nodes, &[]).unwrap()
@@ -1468,7 +1476,12 @@ async fn a_restarted_enrich_aborts_the_revoke_transaction_its_killed_predecessor
     d.kafka
         .producer()
         .unwrap()
-        .send(&dispatch, Some(endpoint.as_bytes()), Some(&batch("after-open-txn", "222222")), &[])
+        .send(
+            &dispatch,
+            Some(endpoint.as_bytes()),
+            Some(&batch("after-open-txn", "222222")),
+            &[],
+        )
         .await
         .unwrap();
     let restarted = Instant::now();
@@ -1488,7 +1501,9 @@ async fn a_restarted_enrich_aborts_the_revoke_transaction_its_killed_predecessor
     );
     // Records before it on the partition were read first: an aborted one never is.
     assert!(
-        rx.requests().iter().all(|r| r.header("x-webhook-id") != Some("open-txn")),
+        rx.requests()
+            .iter()
+            .all(|r| r.header("x-webhook-id") != Some("open-txn")),
         "the open transaction's record was delivered"
     );
     drop(predecessor);
