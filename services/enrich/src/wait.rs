@@ -98,17 +98,20 @@ pub(crate) fn not_found<'a>(
     Box::pin(async move {
         let first_seen_ms = sighting.first_seen_ms(msg);
         if let Some(delay) = e.soon.delay_after(sighting) {
-            if let Ok(_slot) = e.soon.slots.clone().try_acquire_owned() {
+            if let Ok(slot) = e.soon.slots.clone().try_acquire_owned() {
                 let n = match sighting {
                     Sighting::Soon { n, .. } => n + 1,
                     _ => 1,
                 };
-                tokio::select! {
-                    _ = tokio::time::sleep(delay) => {
-                        e.metrics.join.with_label_values(&["rechecked"]).inc();
-                        return e.handle_dlr(msg.clone(), Sighting::Soon { n, first_seen_ms }).await;
-                    }
-                    _ = e.shutdown.cancelled() => {}
+                let slept = tokio::select! {
+                    _ = tokio::time::sleep(delay) => true,
+                    _ = e.shutdown.cancelled() => false,
+                };
+                // Held while sleeping only: the next look takes a slot of its own.
+                drop(slot);
+                if slept {
+                    e.metrics.join.with_label_values(&["rechecked"]).inc();
+                    return e.handle_dlr(msg.clone(), Sighting::Soon { n, first_seen_ms }).await;
                 }
             }
         }
