@@ -4,10 +4,10 @@
 //!   carrier's message id and the message id ([`Enricher::handle_message`]); each fires a
 //!   `sent` status event, and an impression on the API single-send path.
 //! - A DLR is joined with its message's metadata: a final one fires the delivery [`Event`],
-//!   every one fires a status event ([`fanout`]). A DLR whose metadata is not there yet is
-//!   parked on the wait topic and re-checked every `dlr_wait_recheck_ms` until
-//!   `dlr_wait_max_secs` have passed since it was first seen; then it is quarantined as
-//!   `metadata_not_found` ([`wait`]).
+//!   every one fires a status event ([`fanout`]). A DLR whose metadata is not there yet looks
+//!   again in process a few times within 750 ms, then is parked on the wait topic and
+//!   re-checked every `dlr_wait_recheck_ms` until `dlr_wait_max_secs` have passed since it was
+//!   first seen; then it is quarantined as `metadata_not_found` ([`wait`]).
 //! - Clicks, conversions, inbound SMS and opt-outs: see `engagement`.
 //!
 //! When the store is unreachable, processing waits and retries (nothing is skipped); the
@@ -22,7 +22,7 @@ mod wait;
 
 use chrono::Utc;
 use hookline_kafka::{
-    headers, ConfigHandle, Handled, KafkaMetrics, KafkaSettings, Message, OwnedMessage, Producer, Pump, Quarantine,
+    ConfigHandle, Handled, KafkaMetrics, KafkaSettings, Message, OwnedMessage, Producer, Pump, Quarantine,
     QuarantineReason,
 };
 use hookline_model::{AcceptedMessage, CarrierDlr, Event};
@@ -94,6 +94,8 @@ pub struct Enricher {
     cfg: EnrichConfig,
     metrics: Arc<Metrics>,
     shutdown: tokio_util::sync::CancellationToken,
+    /// In-process looks again of DLRs without metadata yet ([`wait`]).
+    soon: wait::Soon,
 }
 
 impl Enricher {
@@ -135,7 +137,7 @@ impl Enricher {
     }
 
     /// Joins a DLR (fresh from ingest, or back from the wait topic) and fans it out.
-    async fn handle_dlr(&self, msg: OwnedMessage, from_wait: bool) -> Handled {
+    async fn handle_dlr(&self, msg: OwnedMessage, sighting: wait::Sighting) -> Handled {
         let Some(dlr) = self.decode::<CarrierDlr>(&msg) else {
             return self.quarantined(&msg, QuarantineReason::InvalidInternalRecord).await;
         };
@@ -159,14 +161,7 @@ impl Enricher {
         match meta {
             Some(meta) if !in_scope(dlr.workspace_id.as_deref(), &meta) => self.out_of_scope(&msg, &meta, "dlr").await,
             Some(meta) => self.joined_dlr(&msg, &dlr, &meta).await,
-            None => {
-                let first_seen = if from_wait {
-                    headers::get_i64(msg.headers(), headers::FIRST_SEEN_MS).unwrap_or_else(now_ms)
-                } else {
-                    now_ms()
-                };
-                wait::park(self, &msg, first_seen).await
-            }
+            None => wait::not_found(self, &msg, sighting).await,
         }
     }
 
@@ -247,6 +242,7 @@ pub async fn start(
         cfg: cfg.clone(),
         metrics,
         shutdown: rt.shutdown.clone(),
+        soon: wait::Soon::new(cfg.dlr_wait_recheck_ms),
     };
     let (messages_topic, clicks_topic, conversions_topic) = (topics.messages(), topics.clicks(), topics.conversions());
     let inbound_topic = topics.inbound();
@@ -266,15 +262,15 @@ pub async fn start(
     let main_pump = Pump::new("enrich", cfg.max_in_flight, rt, &kafka_metrics);
     let wait_pump = Pump::new("enrich-wait", cfg.max_in_flight, rt, &kafka_metrics);
     let drain = rt.drain;
+    let instance = revocations::Instance::claim(kafka.group_instance_id.as_deref(), &cfg.group);
     let batcher = revocations::Batcher {
         consumer: kafka.consumer(
             &format!("{}-revocations", cfg.group),
             &[&topics.clicks_revoked()],
             &kafka_metrics,
         )?,
-        producer: kafka
-            .transactional_producer(&format!("{}-revocations-{}", cfg.group, instance_id(kafka)))
-            .await?,
+        producer: kafka.transactional_producer(&instance.transactional_id).await?,
+        instance,
         quarantine: enricher.quarantine.clone(),
         config: config.clone(),
         dispatch_topic: topics.dispatch(),
@@ -310,7 +306,7 @@ pub async fn start(
                     Input::Click => e.handle_click(msg).await,
                     Input::Conversion => e.handle_conversion(msg).await,
                     Input::Inbound => e.handle_inbound(msg).await,
-                    Input::Dlr => e.handle_dlr(msg, false).await,
+                    Input::Dlr => e.handle_dlr(msg, wait::Sighting::New).await,
                 }
             }
         });
@@ -318,9 +314,21 @@ pub async fn start(
         let wait_loop = wait_pump.run(&waiting, |msg: OwnedMessage| {
             let e = e2.clone();
             // The pump holds each record until its due time.
-            async move { e.handle_dlr(msg, true).await }
+            async move { e.handle_dlr(msg, wait::Sighting::Waited).await }
         });
-        let (a, b, c) = tokio::join!(main_loop, wait_loop, batcher.run());
+        // A loop that stops with an error stops the others too (they drain and commit), so
+        // the process exits and is restarted instead of running on without it.
+        let stop_all = |r: Result<(), hookline_kafka::KafkaError>| {
+            if r.is_err() {
+                enricher.shutdown.cancel();
+            }
+            r
+        };
+        let (a, b, c) = tokio::join!(
+            async { stop_all(main_loop.await) },
+            async { stop_all(wait_loop.await) },
+            async { stop_all(batcher.run().await) }
+        );
         enricher.producer.flush(drain);
         a?;
         b?;
@@ -328,15 +336,4 @@ pub async fn start(
         Ok(())
     });
     Ok(Running { task })
-}
-
-/// This process's identity for its transactional id: the static group membership id when one
-/// is set (a restarted process then fences and aborts the transaction its predecessor left
-/// open), else a random one (an open transaction of a crashed process then expires after the
-/// transaction timeout, 10 s, holding back readers of the dispatch partitions it wrote to).
-fn instance_id(kafka: &KafkaSettings) -> String {
-    kafka
-        .group_instance_id
-        .clone()
-        .unwrap_or_else(|| hex::encode(rand::random::<[u8; 6]>()))
 }

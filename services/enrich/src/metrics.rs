@@ -5,7 +5,8 @@ use prometheus::{Histogram, IntCounterVec};
 pub(crate) struct Metrics {
     /// `hookline_enrich_records_total{kind, outcome}`.
     pub records: IntCounterVec,
-    /// `hookline_enrich_dlr_join_total{outcome}`: joined, waiting, not_found, intermediate.
+    /// `hookline_enrich_dlr_join_total{outcome}`: joined, rechecked (an in-process look again,
+    /// [`crate::wait`]), waiting (parked on the wait topic), not_found, intermediate.
     pub join: IntCounterVec,
     /// `hookline_enrich_events_total{event_type, outcome}`: dispatched, no_subscription.
     pub events: IntCounterVec,

@@ -33,6 +33,21 @@ pub const FETCH_WAIT_MAX_MS: &str = "10";
 /// as soon as a fetch is worth it rather than at the deadline.
 pub const FETCH_MIN_BYTES: &str = "1048576";
 
+/// `session.timeout.ms` of a dynamic member: a killed process's partitions move to the
+/// group's other members after 10 s.
+pub const SESSION_TIMEOUT_MS: &str = "10000";
+
+/// `session.timeout.ms` of a static member (`HOOKLINE_GROUP_INSTANCE_ID`), Kafka's own default.
+/// A broker restart or a coordinator's failover takes 10-25 s; a consumer that hears nothing
+/// from its coordinator for a session timeout drops its assignment and rejoins, and a static
+/// member rejoins under a new member id while an offset commit under the old one may still be
+/// on its way. The coordinator answers that commit `FENCED_INSTANCE_ID`, which librdkafka
+/// treats as fatal: the consumer stops for good (librdkafka issue #3437). That is what stalled
+/// the static-membership broker-restart fault test in one run of three; with 45 s the
+/// session outlives the restart. A static member that dies keeps its partitions that long
+/// (unless it comes back sooner, which is what static membership is for).
+pub const STATIC_SESSION_TIMEOUT_MS: &str = "45000";
+
 /// Everything needed to build clients for one cluster.
 #[derive(Debug, Clone)]
 pub struct KafkaSettings {
@@ -166,13 +181,16 @@ impl KafkaSettings {
             ("auto.offset.reset", "earliest"),
             ("fetch.wait.max.ms", FETCH_WAIT_MAX_MS),
             ("fetch.min.bytes", FETCH_MIN_BYTES),
-            ("session.timeout.ms", "10000"),
             ("heartbeat.interval.ms", "1000"),
             ("partition.assignment.strategy", "range"),
             ("statistics.interval.ms", "5000"),
         ];
-        if let Some(id) = &self.group_instance_id {
-            own.push(("group.instance.id", id));
+        match &self.group_instance_id {
+            Some(id) => {
+                own.push(("group.instance.id", id));
+                own.push(("session.timeout.ms", STATIC_SESSION_TIMEOUT_MS));
+            }
+            None => own.push(("session.timeout.ms", SESSION_TIMEOUT_MS)),
         }
         let c = self.client(&own);
         let consumer: HooklineConsumer = c.create_with_context(HooklineContext::new(metrics.lag.clone()))?;

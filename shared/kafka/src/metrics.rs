@@ -9,10 +9,14 @@ use prometheus::{HistogramVec, IntCounterVec, IntGaugeVec};
 /// `hookline_<service>_delayed_record_lateness_seconds{topic}`: for records with a due time
 /// (retry tiers, the DLR wait topic), how long after it they were processed;
 /// `hookline_<service>_poll_batch_records{consumer}`: records a consume loop took from its
-/// consumer per wake-up (the batch its handlers then work on concurrently).
+/// consumer per wake-up (the batch its handlers then work on concurrently);
+/// `hookline_<service>_already_handled_records_total{topic}`: records read again after a
+/// rebalance handed their partition back at an older committed offset, which this process had
+/// already handled durably, and skipped (see [`crate::pump`]).
 #[derive(Clone)]
 pub struct KafkaMetrics {
     pub consumed: IntCounterVec,
+    pub already_handled: IntCounterVec,
     pub produced: IntCounterVec,
     pub lag: IntGaugeVec,
     pub lateness: HistogramVec,
@@ -29,6 +33,12 @@ impl KafkaMetrics {
                 registry,
                 &format!("hookline_{service}_consumed_records_total"),
                 "Records consumed, by topic.",
+                &["topic"],
+            ),
+            already_handled: counter_vec(
+                registry,
+                &format!("hookline_{service}_already_handled_records_total"),
+                "Records read again after a rebalance that this process had already handled durably, skipped.",
                 &["topic"],
             ),
             produced: counter_vec(

@@ -14,6 +14,10 @@
 //! finished one, and it stores the offsets of all partitions that advanced in one call. Topics
 //! are interned, so the per-record bookkeeping allocates nothing.
 //!
+//! A record this process already finished durably before a rebalance handed its partition
+//! back at an older committed offset is skipped, not handled again
+//! ([`commits::Commits::handled_before`]).
+//!
 //! On shutdown the loop stops receiving, waits up to the drain timeout for in-flight records,
 //! stores what finished and commits synchronously.
 
@@ -184,13 +188,20 @@ impl Pump {
                 received = consumer.recv(), if in_flight.len() < max_in_flight => match received {
                     Ok(msg) => {
                         // This record and whatever else the consumer has fetched already.
-                        let mut taken = 0;
+                        let (mut taken, mut skipped) = (0, 0);
                         let mut next = Some(msg.detach());
                         while let Some(msg) = next.take() {
                             taken += 1;
                             delays.reset_on_rebalance(consumer, &topics);
                             let tp = topics.tp(&msg);
-                            if let Some(msg) = delays.accept(consumer, tp, msg, &topics) {
+                            if commits.handled_before(tp, msg.offset()) {
+                                // Handled already, before a rebalance: finished at once.
+                                metrics.already_handled.with_label_values(&[msg.topic()]).inc();
+                                commits.started(consumer, tp, &msg);
+                                let generation = consumer.context().generation();
+                                commits.finished(consumer, Pos { tp, offset: msg.offset(), generation });
+                                skipped += 1;
+                            } else if let Some(msg) = delays.accept(consumer, tp, msg, &topics) {
                                 observe_lateness(&metrics, &msg);
                                 commits.started(consumer, tp, &msg);
                                 in_flight.push(start(msg, tp));
@@ -204,7 +215,17 @@ impl Pump {
                                 _ => None,
                             };
                         }
+                        if skipped > 0 {
+                            commits.store(consumer, &topics);
+                        }
                         poll_batch.observe(taken as f64);
+                    }
+                    // A fatal error (a static member fenced by its own rejoin, say) leaves the
+                    // consumer dead for good: stop, so the process exits and is restarted,
+                    // rather than run on consuming nothing.
+                    Err(e @ rdkafka::error::KafkaError::MessageConsumptionFatal(_)) => {
+                        commits.store(consumer, &topics);
+                        return Err(KafkaError::Other(format!("{name}: fatal consumer error: {e}")));
                     }
                     // Transient broker and fetch errors: librdkafka recovers by itself.
                     Err(e) => {

@@ -101,14 +101,18 @@ pub fn by_message_id(requests: &[Received], expected: &HashSet<String>) -> anyho
 /// key arrived as exactly that many `X-Webhook-Id`s, and nothing else arrived. A request
 /// repeating a webhook id is a redelivery.
 pub fn by_key(requests: &[Received], expected: &HashMap<String, usize>) -> anyhow::Result<Delivered> {
-    let mut ids: HashMap<String, HashSet<String>> = HashMap::new();
-    for r in requests {
-        let m = event_key(r).ok_or_else(|| anyhow::anyhow!("a request without an event key: {r:?}"))?;
-        let w = r
-            .header("x-webhook-id")
-            .ok_or_else(|| anyhow::anyhow!("a request without X-Webhook-Id"))?;
-        ids.entry(m).or_default().insert(w.to_string());
-    }
+    by_key_superseded(requests, expected, &HashMap::new())
+}
+
+/// [`by_key`], where the webhook ids in `superseded` (per key: statuses delivery's status
+/// ordering rightly skipped, see [`crate::statuses`]) count towards their key's events
+/// without arriving. A superseded id that arrived anyway, or any other shortfall, fails.
+pub fn by_key_superseded(
+    requests: &[Received],
+    expected: &HashMap<String, usize>,
+    superseded: &HashMap<String, HashSet<String>>,
+) -> anyhow::Result<Delivered> {
+    let ids = webhook_ids(requests)?;
     let unexpected: Vec<&String> = ids.keys().filter(|m| !expected.contains_key(*m)).take(5).collect();
     anyhow::ensure!(unexpected.is_empty(), "unexpected events, e.g. {unexpected:?}");
     let missing: Vec<&String> = expected.keys().filter(|m| !ids.contains_key(*m)).collect();
@@ -119,16 +123,49 @@ pub fn by_key(requests: &[Received], expected: &HashMap<String, usize>) -> anyho
         expected.len(),
         missing.iter().take(5).collect::<Vec<_>>()
     );
-    let wrong: Vec<(&String, &HashSet<String>)> = ids.iter().filter(|(m, w)| w.len() != expected[*m]).take(5).collect();
+    let none = HashSet::new();
+    let wrong: Vec<(&String, &HashSet<String>, &HashSet<String>)> = ids
+        .iter()
+        .map(|(m, w)| (m, w, superseded.get(m).unwrap_or(&none)))
+        .filter(|(m, w, s)| w.len() + s.len() != expected[*m] || !w.is_disjoint(s))
+        .take(5)
+        .collect();
     anyhow::ensure!(
         wrong.is_empty(),
-        "events delivered under another number of webhook ids than expected: {:?}",
-        wrong.iter().map(|(m, w)| (m, expected[*m], w)).collect::<Vec<_>>()
+        "events delivered under another number of webhook ids than expected \
+         (key, expected, webhook ids arrived, webhook ids superseded): {:?}",
+        wrong
+            .iter()
+            .map(|(m, w, s)| (m, expected[*m], w, s))
+            .collect::<Vec<_>>()
     );
     Ok(Delivered {
         events: ids.values().map(HashSet::len).sum(),
         requests: requests.len(),
     })
+}
+
+/// Each event key's distinct `X-Webhook-Id`s among `requests`.
+pub fn webhook_ids(requests: &[Received]) -> anyhow::Result<HashMap<String, HashSet<String>>> {
+    let mut ids: HashMap<String, HashSet<String>> = HashMap::new();
+    for r in requests {
+        let m = event_key(r).ok_or_else(|| anyhow::anyhow!("a request without an event key: {r:?}"))?;
+        let w = r
+            .header("x-webhook-id")
+            .ok_or_else(|| anyhow::anyhow!("a request without X-Webhook-Id"))?;
+        ids.entry(m).or_default().insert(w.to_string());
+    }
+    Ok(ids)
+}
+
+/// The keys of `expected` that have not arrived under their number of webhook ids yet.
+pub fn short_keys(requests: &[Received], expected: &HashMap<String, usize>) -> HashSet<String> {
+    let ids = webhook_ids(requests).unwrap_or_default();
+    expected
+        .iter()
+        .filter(|(k, n)| ids.get(*k).map_or(0, HashSet::len) < **n)
+        .map(|(k, _)| k.clone())
+        .collect()
 }
 
 /// Waits until `requests()` hold every expected event of `expected` (as [`by_key`] counts

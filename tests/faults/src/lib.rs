@@ -14,6 +14,8 @@
 //!   APIs, inbound SMS, revoked clicks and conversion postbacks, and reading any dialect's
 //!   payload.
 //! - [`redis`]: a Redis server of the test's own, to stop, restart or empty.
+//! - [`statuses`]: a status webhook rightly never sent (superseded by a later status of its
+//!   message) told apart from a lost one, by the dispatch and attempts topics.
 //! - [`check`]: what every fault test asserts about what the receivers got: every event by id,
 //!   duplicates only with the same `X-Webhook-Id`.
 //! - [`raw_receivers`]: receivers that misbehave at the TCP level (never answer, a byte a
@@ -31,6 +33,7 @@ pub mod mixed;
 pub mod procs;
 pub mod raw_receivers;
 pub mod redis;
+pub mod statuses;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus};
