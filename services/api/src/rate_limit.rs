@@ -10,8 +10,9 @@
 //!   overview, a subscription's stats, the attempt log (and its search), the dead-letter
 //!   listings, the operator's quarantine counts (`HOOKLINE_API_EXPENSIVE_READS_PER_MIN`,
 //!   `HOOKLINE_API_EXPENSIVE_READS_BURST`);
-//! - [`Class::Replay`]: what re-sends events: replay and the dead-letter re-sends
-//!   (`HOOKLINE_API_REPLAYS_PER_MIN`, `HOOKLINE_API_REPLAYS_BURST`).
+//! - [`Class::Replay`]: what re-sends events: replay and a customer's dead-letter re-send
+//!   (`HOOKLINE_API_REPLAYS_PER_MIN`, `HOOKLINE_API_REPLAYS_BURST`). The operator's re-send
+//!   has none: incident recovery goes workspace by workspace with the one admin token.
 //!
 //! A call past its credential's budget is `429 RATE_LIMITED` in the dialect's error shape with
 //! `Retry-After` (whole seconds until a token is back); nothing is done for it. The check

@@ -295,7 +295,7 @@ pub fn documented() -> (Router<AppState>, Value) {
             delete(admin::revoke_key),
         )
         .route(
-            limited(unavailable(op(Method::POST, "/admin/v1/dead-letters/resend", OPERATORS, "Re-send dead-lettered events of a workspace (optionally one subscription, a `dead_at` range)", ADMIN)), REPLAYS)
+            unavailable(op(Method::POST, "/admin/v1/dead-letters/resend", OPERATORS, "Re-send dead-lettered events of a workspace (optionally one subscription, a `dead_at` range)", ADMIN))
                 .body(JSON, json!({"workspace_id": "acme", "subscription_id": "t23-delivery",
                                    "from": "2026-02-13T00:00:00Z", "to": "2026-02-14T00:00:00Z"}))
                 .body_schema(json!({"type": "object", "required": ["workspace_id"], "properties": {
