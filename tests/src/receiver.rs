@@ -47,6 +47,12 @@ struct Shared {
     fail_status: Arc<AtomicU16>,
     /// Milliseconds to wait before answering.
     delay_ms: Arc<AtomicU64>,
+    /// Microseconds added to the wait per request in flight (see
+    /// [`Receiver::delay_growing_with_load`]).
+    delay_per_request_us: Arc<AtomicU64>,
+    /// Requests being answered now, and the most there have been at once.
+    in_flight: Arc<AtomicUsize>,
+    max_in_flight: Arc<AtomicUsize>,
     /// Extra response headers.
     headers: Arc<Mutex<Vec<(String, String)>>>,
     /// Fail every n-th first attempt (`X-Webhook-Attempt: 1`) with `fail_status` (0: off).
@@ -137,6 +143,25 @@ impl Receiver {
         self.shared.delay_ms.store(d.as_millis() as u64, Ordering::SeqCst);
     }
 
+    /// Waits `base` plus `per_request` for every request in flight (this one included) before
+    /// answering: a receiver that slows down as it gets busy.
+    pub fn delay_growing_with_load(&self, base: Duration, per_request: Duration) {
+        self.shared
+            .delay_per_request_us
+            .store(per_request.as_micros() as u64, Ordering::SeqCst);
+        self.delay(base);
+    }
+
+    /// The most requests this receiver has been answering at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.shared.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Forgets the most requests in flight so far (to measure a later phase).
+    pub fn reset_max_in_flight(&self) {
+        self.shared.max_in_flight.store(0, Ordering::SeqCst);
+    }
+
     /// Adds a header to every response.
     pub fn add_header(&self, name: &str, value: &str) {
         self.shared
@@ -212,11 +237,14 @@ async fn record(State(s): State<Shared>, method: Method, uri: Uri, headers: Head
         let ruled = rule.and_then(|(status, rule)| rule(&seen[index], &seen[..index]).then_some(status));
         (index, ruled)
     };
-    let delay = s.delay_ms.load(Ordering::SeqCst);
-    if delay > 0 {
+    let in_flight = InFlight::enter(&s);
+    let delay = Duration::from_millis(s.delay_ms.load(Ordering::SeqCst))
+        + Duration::from_micros(s.delay_per_request_us.load(Ordering::SeqCst) * in_flight.0 as u64);
+    if !delay.is_zero() {
         // A slow receiver, when a test asks for one (`Receiver::delay`).
-        tokio::time::sleep(Duration::from_millis(delay)).await;
+        tokio::time::sleep(delay).await;
     }
+    drop(in_flight);
     let nth = s.fail_nth_first.load(Ordering::SeqCst);
     let failing = s
         .fail_remaining
@@ -240,6 +268,23 @@ async fn record(State(s): State<Shared>, method: Method, uri: Uri, headers: Head
         }
     }
     resp
+}
+
+/// Counts a request in flight (how many were, itself included) until dropped.
+struct InFlight(usize, Arc<AtomicUsize>);
+
+impl InFlight {
+    fn enter(s: &Shared) -> Self {
+        let n = s.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        s.max_in_flight.fetch_max(n, Ordering::SeqCst);
+        Self(n, s.in_flight.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.1.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Whether a request arriving `at` is over the receiver's limit per second; counts it as

@@ -30,11 +30,15 @@ pub(crate) struct Metrics {
     pub rate_limit_waits: IntCounter,
     /// `hookline_delivery_endpoint_rate_limit{workspace_id, subscription_id}`: the rate an
     /// endpoint's requests are paced at now (its limit, or less while it throttles), for the
-    /// endpoints this process has sent to that still exist. The only per-endpoint series:
-    /// set through [`Metrics::set_endpoint_rate`], removed when the endpoint leaves the
+    /// endpoints this process has sent to that still exist. Per-endpoint series (with `endpoint_concurrency`):
+    /// set through [`Metrics::set_endpoint_state`], removed when the endpoint leaves the
     /// config ([`forget_deleted_endpoints`]), so the series are bounded by the live
     /// subscriptions, not by every one ever created.
     endpoint_rate: IntGaugeVec,
+    /// `hookline_delivery_endpoint_concurrency_limit{workspace_id, subscription_id}`: the
+    /// requests that may be in flight to an endpoint now ([`crate::concurrency`]); its series
+    /// come and go with `endpoint_rate`'s.
+    endpoint_concurrency: IntGaugeVec,
     /// The endpoints (`workspace_id`, `subscription_id`) with an `endpoint_rate` series.
     endpoint_series: Mutex<HashSet<(String, String)>>,
     /// `hookline_delivery_throttle_decreases_total{signal}`: times an endpoint's adaptive
@@ -117,6 +121,12 @@ impl Metrics {
                 "Requests per second an endpoint is paced at now (adaptive, at most its limit).",
                 &["workspace_id", "subscription_id"],
             ),
+            endpoint_concurrency: int_gauge_vec(
+                r,
+                "hookline_delivery_endpoint_concurrency_limit",
+                "Requests that may be in flight to an endpoint now (adaptive, at most its maximum).",
+                &["workspace_id", "subscription_id"],
+            ),
             endpoint_series: Mutex::default(),
             throttle_decreases: counter_vec(
                 r,
@@ -176,19 +186,28 @@ impl Metrics {
         }
     }
 
-    /// Shows the rate `subscription_id` of `workspace_id` is paced at, unless the endpoint
+    /// Shows the rate `subscription_id` of `workspace_id` is paced at and its concurrency limit, unless the endpoint
     /// has left `config` meanwhile (a request that was in flight when its subscription was
     /// deleted must not bring the series back after [`Metrics::forget_deleted`] removed it:
     /// both run under the same lock).
-    pub fn set_endpoint_rate(&self, config: &ConfigHandle, workspace_id: &str, subscription_id: &str, rate: u32) {
+    pub fn set_endpoint_state(
+        &self,
+        config: &ConfigHandle,
+        workspace_id: &str,
+        subscription_id: &str,
+        rate: u32,
+        concurrency: usize,
+    ) {
         let mut series = self.endpoint_series.lock().expect("endpoint series lock");
         if !exists(config, workspace_id, subscription_id) {
             return;
         }
         series.insert((workspace_id.to_string(), subscription_id.to_string()));
-        self.endpoint_rate
-            .with_label_values(&[workspace_id, subscription_id])
-            .set(i64::from(rate));
+        let labels = [workspace_id, subscription_id];
+        self.endpoint_rate.with_label_values(&labels).set(i64::from(rate));
+        self.endpoint_concurrency
+            .with_label_values(&labels)
+            .set(i64::try_from(concurrency).unwrap_or(i64::MAX));
     }
 
     /// Removes the series of every endpoint no longer in `config`; how many went.
@@ -203,6 +222,7 @@ impl Metrics {
             series.remove(key);
             // Absent already only if never set, which the set above rules out.
             let _ = self.endpoint_rate.remove_label_values(&[&key.0, &key.1]);
+            let _ = self.endpoint_concurrency.remove_label_values(&[&key.0, &key.1]);
         }
         gone.len()
     }

@@ -36,7 +36,7 @@ use hookline_kafka::{headers, ConfigHandle, Handled, Message, OwnedMessage, Prod
 use hookline_model::{AttemptOutcome, AttemptRecord, DeadLetter, DeadLetterReason, Dispatch, Resolved, Subscription};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::OwnedSemaphorePermit;
+use crate::slots::Slot;
 use tracing::Instrument;
 
 mod batch;
@@ -92,7 +92,7 @@ struct Prepared {
 /// A prepared record holding its endpoint's request slot, within its rate limit.
 struct Admitted {
     gate: Arc<Gate>,
-    permit: OwnedSemaphorePermit,
+    slot: Slot,
 }
 
 impl Worker {
@@ -220,8 +220,8 @@ impl Worker {
                 &self.shared_rates,
             )
             .await;
-        let permit = match gate.enter().await {
-            Ok(permit) => permit,
+        let slot = match gate.enter().await {
+            Ok(slot) => slot,
             Err(Saturated) => {
                 let due_ms = gate.defer_until(Utc::now().timestamp_millis(), self.overflow_delay);
                 return Err((due_ms, "saturated"));
@@ -229,13 +229,13 @@ impl Worker {
         };
         loop {
             match gate.check_rate() {
-                Ok(()) => return Ok(Admitted { gate, permit }),
+                Ok(()) => return Ok(Admitted { gate, slot }),
                 Err(wait) if wait <= self.rate_limit_max_wait => {
                     self.metrics.rate_limit_waits.inc();
                     tokio::time::sleep(wait).await;
                 }
                 Err(wait) => {
-                    drop(permit);
+                    drop(slot);
                     return Err((Utc::now().timestamp_millis() + wait.as_millis() as i64, "rate_limited"));
                 }
             }
@@ -253,8 +253,8 @@ impl Worker {
     /// holding the endpoint's slot until it ends; its outcome adapts the endpoint's rate and
     /// counts for its failover.
     async fn request(&self, d: &Dispatch, sub: &Subscription, admitted: Admitted, out: Outgoing<'_>) -> Attempted {
-        let Admitted { gate, permit } = admitted;
-        let (rate, sent) = (gate.current_rate(), std::time::Instant::now());
+        let Admitted { gate, slot } = admitted;
+        let (rate, sent, in_flight) = (gate.current_rate(), std::time::Instant::now(), slot.in_flight());
         let route = self.failover.route(sub, d.test);
         let target = route.as_ref().map_or(sub, |r| r.subscription(sub));
         let mut attempted = {
@@ -265,9 +265,9 @@ impl Worker {
             self.failover.attempted(route, sub, &mut attempted.record);
         }
         gate.observe(Duration::from_millis(attempted.record.response_time_ms));
-        drop(permit);
+        drop(slot);
         attempted.record.throttled_rate_per_sec = (rate < gate.limit()).then_some(rate);
-        self.feed_back(&gate, sub, sent, &attempted);
+        self.feed_back(&gate, sub, sent, in_flight, &attempted);
         attempted
     }
 

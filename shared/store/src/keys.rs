@@ -100,6 +100,12 @@ pub fn adaptive_rate(endpoint_key: &str) -> String {
     format!("aimd:{endpoint_key}")
 }
 
+/// An endpoint's adaptive concurrency limit, so that the endpoint's next owner starts there
+/// (`services/delivery/src/shared_rate.rs`).
+pub fn adaptive_concurrency(endpoint_key: &str) -> String {
+    format!("aimdc:{endpoint_key}")
+}
+
 /// When an API key or ingest credential was last used.
 pub fn key_used(key_id: &str) -> String {
     format!("keyused:{key_id}")

@@ -242,6 +242,20 @@ impl Store {
             .and_then(|v| std::str::from_utf8(&v).ok()?.parse().ok()))
     }
 
+    /// Keeps the endpoint's adaptive concurrency limit for `ttl`.
+    pub async fn put_adaptive_concurrency(&self, endpoint_key: &str, limit: u32, ttl: Duration) -> Result<(), StoreError> {
+        let key = keys::adaptive_concurrency(endpoint_key);
+        self.set_ex(&key, limit.to_string().as_bytes(), ttl).await
+    }
+
+    /// The endpoint's adaptive concurrency limit, if one is kept.
+    pub async fn adaptive_concurrency(&self, endpoint_key: &str) -> Result<Option<u32>, StoreError> {
+        Ok(self
+            .get(&keys::adaptive_concurrency(endpoint_key))
+            .await?
+            .and_then(|v| std::str::from_utf8(&v).ok()?.parse().ok()))
+    }
+
     async fn del(&self, key: &str) -> Result<(), StoreError> {
         match self {
             Self::Redis(r) => r.del(key).await,

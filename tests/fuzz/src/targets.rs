@@ -444,7 +444,7 @@ const NOW_MS: i64 = 1_770_978_600_000;
 /// What delivery does with a subscription before its requests: the endpoint's gate (rate
 /// limit and concurrency from the record), one admission check.
 fn gate(sub: &Subscription) {
-    let gates = Gates::new(16, 256, 1000);
+    let gates = Gates::new(16, 256, 256, 1000);
     let g = gates.get(&sub.endpoint_key(), sub.rate_limit_per_sec, sub.max_concurrency);
     let _ = g.check_rate();
 }

@@ -30,16 +30,25 @@ fn signal(attempted: &Attempted) -> (Signal, &'static str) {
         Some(503) => (Signal::Throttled(attempted.retry_after), "503"),
         _ if attempted.timed_out() => (Signal::Throttled(None), "timeout"),
         _ if attempted.record.outcome == AttemptOutcome::Delivered => (Signal::Success, ""),
+        Some(500..=599) => (Signal::ServerError, ""),
         _ => (Signal::Neutral, ""),
     }
 }
 
 impl Worker {
-    /// Feeds the outcome of a request sent at `sent` back to its endpoint's gate, and shows the
-    /// endpoint's rate.
-    pub(super) fn feed_back(&self, gate: &Gate, sub: &Subscription, sent: Instant, attempted: &Attempted) {
+    /// Feeds the outcome of a request sent at `sent` (with `in_flight` requests in flight,
+    /// itself included) back to its endpoint's gate, and shows the endpoint's rate and
+    /// concurrency limit.
+    pub(super) fn feed_back(
+        &self,
+        gate: &Gate,
+        sub: &Subscription,
+        sent: Instant,
+        in_flight: usize,
+        attempted: &Attempted,
+    ) {
         let (signal, label) = signal(attempted);
-        if let Some(rate) = gate.feedback(sent, signal) {
+        if let Some(rate) = gate.feedback(sent, in_flight, signal) {
             self.metrics.throttle_decreases.with_label_values(&[label]).inc();
             tracing::info!(
                 rate,
@@ -48,8 +57,13 @@ impl Worker {
                 "endpoint throttled: rate lowered"
             );
         }
-        self.metrics
-            .set_endpoint_rate(&self.config, &sub.workspace_id, &sub.id, gate.current_rate());
+        self.metrics.set_endpoint_state(
+            &self.config,
+            &sub.workspace_id,
+            &sub.id,
+            gate.current_rate(),
+            gate.concurrency_limit(),
+        );
         self.shared_rates.publish(&sub.endpoint_key(), gate);
     }
 

@@ -1,0 +1,235 @@
+//! An endpoint's adaptive concurrency limit: how many requests may be in flight to it at once.
+//!
+//! A fixed cap is wrong for almost every endpoint: 16 in flight to a receiver that answers in
+//! 50 ms is 320 requests/s whatever the receiver could take, and still too many for one that
+//! slows down as it gets busy. By Little's law the requests an endpoint can usefully hold are
+//! its throughput times its latency, and only the endpoint knows either. So the limit is
+//! found the way TCP Vegas finds a congestion window, as Netflix's concurrency-limits library
+//! (`VegasLimit`) and Envoy's adaptive concurrency filter do for services:
+//!
+//! - the endpoint's latency with nothing queued (`min_rtt`) is the lowest seen recently;
+//! - after each answer, the requests queued at the receiver are estimated as
+//!   `limit × (rtt − min_rtt − SLACK) / rtt`: none when the latency stays at its minimum;
+//! - few queued (at most `log10(limit)`): grow fast (`+ 6·log10(limit)`); some (below
+//!   `3·log10(limit)`): grow slowly (`+ log10(limit)`); many (above `6·log10(limit)`): shrink
+//!   (`− log10(limit)`); in between: hold;
+//! - a 429, 503 or timeout shrinks it by a tenth, once per round trip (answers to requests
+//!   sent before the last decrease say nothing new), like the adaptive rate ([`crate::aimd`]);
+//!   any other 5xx by `log10(limit)`, so a receiver's occasional error does not collapse it;
+//! - it grows only while the endpoint uses at least half of it (an endpoint sent 3 requests at
+//!   a time says nothing about whether it could take 300), and stays within `1..=max`: the
+//!   subscription's `max_concurrency` (SMSEdge's documented 3), else the platform's ceiling.
+//!
+//! `min_rtt` is the minimum over the current and the previous [`RTT_WINDOW`], so a receiver
+//! whose baseline latency rises for good (a deploy, a new region) is followed within two
+//! windows instead of being read as a queue forever.
+
+use std::time::{Duration, Instant};
+
+/// Latency above the minimum that is not counted as queueing: loopback and LAN receivers
+/// answer in well under a millisecond, and the delivery process's own scheduling adds more
+/// than that under load; without the slack that noise reads as a queue and holds a fast
+/// endpoint's limit down.
+pub const SLACK: Duration = Duration::from_millis(2);
+
+/// Length of one window of the minimum latency.
+pub const RTT_WINDOW: Duration = Duration::from_secs(30);
+
+/// What an answer says about the receiver's capacity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// A 2xx: its latency is a sample.
+    Ok,
+    /// A 429, 503 or timeout: the receiver is over its capacity.
+    Overloaded,
+    /// Any other 5xx.
+    ServerError,
+    /// Anything else (a 4xx, a refused connection): says nothing about capacity.
+    Neutral,
+}
+
+/// One endpoint's limit.
+#[derive(Debug)]
+pub struct Limit {
+    limit: f64,
+    max: f64,
+    /// Minimum latency of the current window and of the previous one.
+    min_rtt: [Option<Duration>; 2],
+    window_start: Instant,
+    /// When the limit last dropped on an overload.
+    decreased_at: Option<Instant>,
+}
+
+impl Limit {
+    /// Starting at `start` (clamped to `1..=max`), e.g. the limit a previous owner reached.
+    pub fn new(start: u32, max: u32, now: Instant) -> Self {
+        let max = f64::from(max.max(1));
+        Self {
+            limit: f64::from(start).clamp(1.0, max),
+            max,
+            min_rtt: [None, None],
+            window_start: now,
+            decreased_at: None,
+        }
+    }
+
+    /// Requests that may be in flight now.
+    pub fn get(&self) -> usize {
+        self.limit as usize
+    }
+
+    /// The most it may ever be.
+    pub fn max(&self) -> usize {
+        self.max as usize
+    }
+
+    /// An answer to a request sent at `sent` while `in_flight` requests (itself included)
+    /// were in flight, after `rtt`. The new limit if its whole part changed.
+    pub fn answered(&mut self, sent: Instant, rtt: Duration, in_flight: usize, answer: Answer, now: Instant) -> Option<usize> {
+        let before = self.get();
+        let step = self.limit.log10().max(1.0);
+        match answer {
+            Answer::Neutral => return None,
+            Answer::Overloaded => {
+                if self.decreased_at.is_some_and(|d| sent < d) {
+                    return None;
+                }
+                self.decreased_at = Some(now);
+                self.limit *= 0.9;
+            }
+            Answer::ServerError => self.limit -= step,
+            Answer::Ok => {
+                let min = self.observe(rtt, now);
+                if (in_flight * 2) < before {
+                    return None;
+                }
+                let queued = self.limit * (rtt.saturating_sub(min + SLACK)).as_secs_f64() / rtt.as_secs_f64().max(1e-9);
+                if queued <= step {
+                    self.limit += 6.0 * step;
+                } else if queued < 3.0 * step {
+                    self.limit += step;
+                } else if queued > 6.0 * step {
+                    self.limit -= step;
+                }
+            }
+        }
+        self.limit = self.limit.clamp(1.0, self.max);
+        (self.get() != before).then(|| self.get())
+    }
+
+    /// Counts `rtt` into the windows; the minimum latency now.
+    fn observe(&mut self, rtt: Duration, now: Instant) -> Duration {
+        let elapsed = now.saturating_duration_since(self.window_start);
+        if elapsed >= 2 * RTT_WINDOW {
+            self.min_rtt = [None, None];
+            self.window_start = now;
+        } else if elapsed >= RTT_WINDOW {
+            self.min_rtt = [None, self.min_rtt[0]];
+            self.window_start += RTT_WINDOW;
+        }
+        let current = &mut self.min_rtt[0];
+        *current = Some(current.map_or(rtt, |m| m.min(rtt)));
+        self.min_rtt.iter().flatten().copied().min().unwrap_or(rtt)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// Drives `limit` with a receiver whose latency is `latency(in_flight)`, always `in_flight`
+    /// = the limit (a backlog), for `samples` answers spread over `secs`.
+    fn drive(limit: &mut Limit, t0: Instant, samples: u32, secs: f64, latency: impl Fn(usize) -> Duration) -> Instant {
+        let mut now = t0;
+        for i in 0..samples {
+            now = t0 + Duration::from_secs_f64(secs * f64::from(i) / f64::from(samples));
+            let n = limit.get();
+            let rtt = latency(n);
+            limit.answered(now.checked_sub(rtt).unwrap_or(t0), rtt, n, Answer::Ok, now);
+        }
+        now
+    }
+
+    #[test]
+    fn a_receiver_at_constant_latency_lets_it_grow_to_the_max() {
+        let t0 = Instant::now();
+        let mut l = Limit::new(16, 256, t0);
+        drive(&mut l, t0, 2000, 2.0, |_| ms(50));
+        assert_eq!(l.get(), 256);
+        // The subscription's own maximum holds.
+        let mut smsedge = Limit::new(3, 3, t0);
+        drive(&mut smsedge, t0, 100, 1.0, |_| ms(50));
+        assert_eq!(smsedge.get(), 3);
+    }
+
+    #[test]
+    fn latency_that_grows_with_load_makes_it_fall() {
+        let t0 = Instant::now();
+        let mut l = Limit::new(16, 256, t0);
+        // The receiver's latency doubles at 8 in flight: 20 ms alone, +2.5 ms per request.
+        // One quiet sample first, as an endpoint's first request is.
+        l.answered(t0, ms(20), 1, Answer::Ok, t0);
+        drive(&mut l, t0, 500, 5.0, |n| ms(20) + Duration::from_micros(2500 * n as u64));
+        assert!(l.get() < 16, "limit {}", l.get());
+        assert!(l.get() >= 4, "limit {}", l.get());
+    }
+
+    #[test]
+    fn an_idle_endpoint_does_not_grow() {
+        let t0 = Instant::now();
+        let mut l = Limit::new(16, 256, t0);
+        for i in 0..1000 {
+            let now = t0 + ms(i);
+            assert_eq!(l.answered(now, ms(5), 3, Answer::Ok, now), None);
+        }
+        assert_eq!(l.get(), 16);
+    }
+
+    #[test]
+    fn overload_shrinks_it_once_per_round_trip_and_errors_gently() {
+        let t0 = Instant::now();
+        let mut l = Limit::new(100, 256, t0);
+        let now = t0 + ms(50);
+        assert_eq!(l.answered(t0, ms(50), 100, Answer::Overloaded, now), Some(90));
+        // The other requests of that round trip: no second decrease.
+        for _ in 0..50 {
+            assert_eq!(l.answered(t0, ms(50), 100, Answer::Overloaded, now + ms(1)), None);
+        }
+        // A request sent after the decrease, refused too: the next one.
+        assert_eq!(l.answered(now + ms(1), ms(9), 90, Answer::Overloaded, now + ms(10)), Some(81));
+        // An occasional 500 takes off log10(limit) (about 2), a 4xx nothing.
+        assert_eq!(l.answered(now, ms(5), 81, Answer::ServerError, now + ms(11)), Some(79));
+        assert_eq!(l.answered(now, ms(5), 81, Answer::Neutral, now + ms(12)), None);
+        // Never below one.
+        let mut one = Limit::new(1, 256, t0);
+        assert_eq!(one.answered(t0, ms(1), 1, Answer::Overloaded, t0 + ms(1)), None);
+        assert_eq!(one.get(), 1);
+    }
+
+    #[test]
+    fn a_new_baseline_latency_is_followed_within_two_windows() {
+        let t0 = Instant::now();
+        let mut l = Limit::new(64, 64, t0);
+        l.answered(t0, ms(10), 64, Answer::Ok, t0);
+        // The receiver now answers in 40 ms whatever its load: read as a queue at first...
+        let later = t0 + ms(100);
+        l.answered(later, ms(40), 64, Answer::Ok, later);
+        assert!(l.get() < 64);
+        // ... and as its baseline once the 10 ms sample has left both windows.
+        let t = drive(&mut l, t0 + 2 * RTT_WINDOW + ms(1), 400, 4.0, |_| ms(40));
+        assert_eq!(l.get(), 64, "at {:?}", t - t0);
+    }
+
+    #[test]
+    fn starts_clamped() {
+        let t0 = Instant::now();
+        assert_eq!(Limit::new(0, 256, t0).get(), 1);
+        assert_eq!(Limit::new(500, 256, t0).get(), 256);
+        assert_eq!(Limit::new(16, 0, t0).get(), 1);
+        assert_eq!(Limit::new(u32::MAX, u32::MAX, t0).get(), u32::MAX as usize);
+    }
+}
