@@ -80,15 +80,14 @@ mod tests {
             clock.advance(every);
             t += every;
         }
-        let worst = (0..admitted.len())
-            .map(|i| {
-                admitted[i..]
-                    .iter()
-                    .take_while(|u| **u < admitted[i] + Duration::from_secs(1))
-                    .count()
-            })
-            .max()
-            .unwrap_or(0);
+        // Two pointers: `end` is the first admission a second or more after admission `i`.
+        let (mut end, mut worst) = (0, 0);
+        for i in 0..admitted.len() {
+            while end < admitted.len() && admitted[end] < admitted[i] + Duration::from_secs(1) {
+                end += 1;
+            }
+            worst = worst.max(end - i);
+        }
         (worst, admitted.len())
     }
 

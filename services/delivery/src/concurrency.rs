@@ -9,13 +9,21 @@
 //!
 //! - the endpoint's latency with nothing queued (`min_rtt`) is the lowest seen recently;
 //! - after each answer, the requests queued at the receiver are estimated as
-//!   `limit × (rtt − min_rtt − SLACK) / rtt`: none when the latency stays at its minimum;
+//!   `limit × (rtt − min_rtt − slack) / rtt`: none while the latency stays within the slack
+//!   of its minimum (the larger of [`SLACK`] and a quarter of the minimum, as Envoy's
+//!   adaptive concurrency filter allows a buffer of 25 % of it);
 //! - few queued (at most `log10(limit)`): grow fast (`+ 6·log10(limit)`); some (below
 //!   `3·log10(limit)`): grow slowly (`+ log10(limit)`); many (above `6·log10(limit)`): shrink
 //!   (`− log10(limit)`); in between: hold;
-//! - a 429, 503 or timeout shrinks it by a tenth, once per round trip (answers to requests
-//!   sent before the last decrease say nothing new), like the adaptive rate ([`crate::aimd`]);
-//!   any other 5xx by `log10(limit)`, so a receiver's occasional error does not collapse it;
+//! - a timeout shrinks it by a tenth, once per round trip (answers to requests sent before
+//!   the last decrease say nothing new): latency far beyond anything queueing explains;
+//! - a 429 or any 5xx shrinks it by `log10(limit)`: a receiver's occasional error must not
+//!   collapse it, and a 429 is mostly about the rate, which the adaptive rate
+//!   ([`crate::aimd`]) halves. Measured: with a tenth per round trip on 429s too, a receiver
+//!   taking 100 requests/s and answering at once (round trips of a millisecond) drove the
+//!   limit to 1 within its first burst of 429s, the endpoint then ran at a third of its rate
+//!   and the adaptive rate, long unrefused, came back to the limit and overshot
+//!   (`tests/tests/adaptive_throttle.rs`);
 //! - it grows only while the endpoint uses at least half of it (an endpoint sent 3 requests at
 //!   a time says nothing about whether it could take 300), and stays within `1..=max`: the
 //!   subscription's `max_concurrency` (SMSEdge's documented 3), else the platform's ceiling.
@@ -26,11 +34,14 @@
 
 use std::time::{Duration, Instant};
 
-/// Latency above the minimum that is not counted as queueing: loopback and LAN receivers
-/// answer in well under a millisecond, and the delivery process's own scheduling adds more
-/// than that under load; without the slack that noise reads as a queue and holds a fast
-/// endpoint's limit down.
-pub const SLACK: Duration = Duration::from_millis(2);
+/// Latency above the minimum that is never counted as queueing. A receiver on the same
+/// network answers in well under a millisecond, and the delivery process's own scheduling
+/// under load, network jitter and a receiver's pauses add milliseconds to tens of them. With
+/// 2 ms, a receiver answering at once (minimum 0.3 ms) whose answers took 5–30 ms on a busy
+/// 2-core machine drove its limit to 1, and the endpoint to a fraction of its rate
+/// (`tests/tests/adaptive_throttle.rs`); with 20 ms the limit is left alone by that noise,
+/// while a receiver whose latency doubles as it gets busy still brings it down.
+pub const SLACK: Duration = Duration::from_millis(20);
 
 /// Length of one window of the minimum latency.
 pub const RTT_WINDOW: Duration = Duration::from_secs(30);
@@ -40,10 +51,10 @@ pub const RTT_WINDOW: Duration = Duration::from_secs(30);
 pub enum Answer {
     /// A 2xx: its latency is a sample.
     Ok,
-    /// A 429, 503 or timeout: the receiver is over its capacity.
-    Overloaded,
-    /// Any other 5xx.
-    ServerError,
+    /// No answer within the subscription's timeout.
+    TimedOut,
+    /// A 429 or a 5xx.
+    Refused,
     /// Anything else (a 4xx, a refused connection): says nothing about capacity.
     Neutral,
 }
@@ -78,11 +89,6 @@ impl Limit {
         self.limit as usize
     }
 
-    /// The most it may ever be.
-    pub fn max(&self) -> usize {
-        self.max as usize
-    }
-
     /// An answer to a request sent at `sent` while `in_flight` requests (itself included)
     /// were in flight, after `rtt`. The new limit if its whole part changed.
     pub fn answered(&mut self, sent: Instant, rtt: Duration, in_flight: usize, answer: Answer, now: Instant) -> Option<usize> {
@@ -90,20 +96,21 @@ impl Limit {
         let step = self.limit.log10().max(1.0);
         match answer {
             Answer::Neutral => return None,
-            Answer::Overloaded => {
+            Answer::TimedOut => {
                 if self.decreased_at.is_some_and(|d| sent < d) {
                     return None;
                 }
                 self.decreased_at = Some(now);
                 self.limit *= 0.9;
             }
-            Answer::ServerError => self.limit -= step,
+            Answer::Refused => self.limit -= step,
             Answer::Ok => {
                 let min = self.observe(rtt, now);
                 if (in_flight * 2) < before {
                     return None;
                 }
-                let queued = self.limit * (rtt.saturating_sub(min + SLACK)).as_secs_f64() / rtt.as_secs_f64().max(1e-9);
+                let slack = SLACK.max(min / 4);
+                let queued = self.limit * (rtt.saturating_sub(min + slack)).as_secs_f64() / rtt.as_secs_f64().max(1e-9);
                 if queued <= step {
                     self.limit += 6.0 * step;
                 } else if queued < 3.0 * step {
@@ -170,10 +177,10 @@ mod tests {
     fn latency_that_grows_with_load_makes_it_fall() {
         let t0 = Instant::now();
         let mut l = Limit::new(16, 256, t0);
-        // The receiver's latency doubles at 8 in flight: 20 ms alone, +2.5 ms per request.
+        // The receiver's latency doubles at 4 in flight: 20 ms alone, +5 ms per request.
         // One quiet sample first, as an endpoint's first request is.
         l.answered(t0, ms(20), 1, Answer::Ok, t0);
-        drive(&mut l, t0, 500, 5.0, |n| ms(20) + Duration::from_micros(2500 * n as u64));
+        drive(&mut l, t0, 500, 5.0, |n| ms(20) + Duration::from_micros(5000 * n as u64));
         assert!(l.get() < 16, "limit {}", l.get());
         assert!(l.get() >= 4, "limit {}", l.get());
     }
@@ -190,23 +197,23 @@ mod tests {
     }
 
     #[test]
-    fn overload_shrinks_it_once_per_round_trip_and_errors_gently() {
+    fn timeouts_shrink_it_once_per_round_trip_and_refusals_gently() {
         let t0 = Instant::now();
         let mut l = Limit::new(100, 256, t0);
         let now = t0 + ms(50);
-        assert_eq!(l.answered(t0, ms(50), 100, Answer::Overloaded, now), Some(90));
+        assert_eq!(l.answered(t0, ms(50), 100, Answer::TimedOut, now), Some(90));
         // The other requests of that round trip: no second decrease.
         for _ in 0..50 {
-            assert_eq!(l.answered(t0, ms(50), 100, Answer::Overloaded, now + ms(1)), None);
+            assert_eq!(l.answered(t0, ms(50), 100, Answer::TimedOut, now + ms(1)), None);
         }
         // A request sent after the decrease, refused too: the next one.
-        assert_eq!(l.answered(now + ms(1), ms(9), 90, Answer::Overloaded, now + ms(10)), Some(81));
-        // An occasional 500 takes off log10(limit) (about 2), a 4xx nothing.
-        assert_eq!(l.answered(now, ms(5), 81, Answer::ServerError, now + ms(11)), Some(79));
+        assert_eq!(l.answered(now + ms(1), ms(9), 90, Answer::TimedOut, now + ms(10)), Some(81));
+        // A 429 or a 500 takes off log10(limit) (about 2), a 4xx nothing.
+        assert_eq!(l.answered(now, ms(5), 81, Answer::Refused, now + ms(11)), Some(79));
         assert_eq!(l.answered(now, ms(5), 81, Answer::Neutral, now + ms(12)), None);
         // Never below one.
         let mut one = Limit::new(1, 256, t0);
-        assert_eq!(one.answered(t0, ms(1), 1, Answer::Overloaded, t0 + ms(1)), None);
+        assert_eq!(one.answered(t0, ms(1), 1, Answer::TimedOut, t0 + ms(1)), None);
         assert_eq!(one.get(), 1);
     }
 

@@ -78,8 +78,11 @@ struct Adaptive {
 pub enum Signal {
     /// A 2xx.
     Success,
-    /// A 429 or 503 (with the `Retry-After` it gave, if any), or a timeout.
+    /// A 429 or 503, with the `Retry-After` it gave, if any.
     Throttled(Option<Duration>),
+    /// No answer within the timeout: lowers the rate like a 429 (without a pause) and the
+    /// concurrency limit more than a 429 does.
+    TimedOut,
     /// Any other 5xx: lowers the concurrency limit a little, not the rate.
     ServerError,
     /// Anything else: says nothing about capacity.
@@ -90,8 +93,8 @@ impl Signal {
     fn answer(self) -> Answer {
         match self {
             Signal::Success => Answer::Ok,
-            Signal::Throttled(_) => Answer::Overloaded,
-            Signal::ServerError => Answer::ServerError,
+            Signal::TimedOut => Answer::TimedOut,
+            Signal::Throttled(_) | Signal::ServerError => Answer::Refused,
             Signal::Neutral => Answer::Neutral,
         }
     }
@@ -292,6 +295,7 @@ impl Gate {
                 a.aimd.succeeded(now);
                 None
             }
+            Signal::TimedOut => a.aimd.throttled(sent, now),
             Signal::Throttled(retry_after) => {
                 let lower = a.aimd.throttled(sent, now);
                 if let Some(after) = retry_after {

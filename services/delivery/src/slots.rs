@@ -113,6 +113,7 @@ impl Slots {
         self.limit.load(Ordering::Acquire)
     }
 
+    #[cfg(test)]
     pub fn in_flight(&self) -> usize {
         self.state.lock().expect("slots lock").in_flight
     }

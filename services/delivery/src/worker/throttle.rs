@@ -28,7 +28,7 @@ fn signal(attempted: &Attempted) -> (Signal, &'static str) {
     match attempted.record.response_code {
         Some(429) => (Signal::Throttled(attempted.retry_after), "429"),
         Some(503) => (Signal::Throttled(attempted.retry_after), "503"),
-        _ if attempted.timed_out() => (Signal::Throttled(None), "timeout"),
+        _ if attempted.timed_out() => (Signal::TimedOut, "timeout"),
         _ if attempted.record.outcome == AttemptOutcome::Delivered => (Signal::Success, ""),
         Some(500..=599) => (Signal::ServerError, ""),
         _ => (Signal::Neutral, ""),
