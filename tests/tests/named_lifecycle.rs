@@ -328,22 +328,28 @@ async fn stats_count_deliveries_and_failures() {
     p.stop().await.unwrap();
 }
 
-/// The series of `hookline_delivery_endpoint_rate_limit` in one scrape (its only per-endpoint
-/// metric), and whether `subscription_id` has one.
+/// The per-endpoint metrics: every endpoint delivery sent to has one series of each.
+const PER_ENDPOINT: [&str; 2] = [
+    "hookline_delivery_endpoint_rate_limit{",
+    "hookline_delivery_endpoint_concurrency_limit{",
+];
+
+/// The series of the per-endpoint metrics in one scrape (all of them together), and whether
+/// `subscription_id` has one of each.
 fn rate_series(metrics: &str, subscription_id: &str) -> (usize, bool) {
-    let series: Vec<&str> = metrics
-        .lines()
-        .filter(|l| l.starts_with("hookline_delivery_endpoint_rate_limit{"))
-        .collect();
     let needle = format!("subscription_id=\"{subscription_id}\"");
-    let has = series.iter().any(|l| l.contains(&needle));
-    (series.len(), has)
+    let family = |prefix: &str| -> Vec<&str> { metrics.lines().filter(|l| l.starts_with(prefix)).collect() };
+    let has = PER_ENDPOINT
+        .iter()
+        .all(|prefix| family(prefix).iter().any(|l| l.contains(&needle)));
+    let count = PER_ENDPOINT.iter().map(|prefix| family(prefix).len()).sum();
+    (count, has)
 }
 
 /// Per-endpoint metric series go with their endpoint (issue 28, item 5): five cycles of
-/// creating a named subscription, delivering to it (which gives it a
-/// `hookline_delivery_endpoint_rate_limit` series) and deleting it leave the series count
-/// where it started (it used to grow by one per cycle).
+/// creating a named subscription, delivering to it (which gives it a series of
+/// `hookline_delivery_endpoint_rate_limit` and of `hookline_delivery_endpoint_concurrency_limit`)
+/// and deleting it leave the series count where it started (it used to grow by one per cycle).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_delete_cycles_leave_no_endpoint_series_behind() {
     let mut p = TestPipeline::start().await.unwrap();
@@ -386,7 +392,7 @@ async fn create_delete_cycles_leave_no_endpoint_series_behind() {
         let m = until(Box::new(move |m| rate_series(m, &id2).1)).await;
         assert_eq!(
             rate_series(&m, &id).0,
-            baseline + 1,
+            baseline + PER_ENDPOINT.len(),
             "cycle {cycle}: its series is there"
         );
 

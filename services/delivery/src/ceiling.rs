@@ -106,7 +106,10 @@ mod tests {
             // 200,000 asks a second, every millisecond or in bursts every 100 ms.
             for (every, burst) in [(Duration::from_millis(1), 200), (Duration::from_millis(100), 20_000)] {
                 let (worst, _) = busiest_second(limit, every, burst, 3);
-                assert!(worst as u32 <= limit, "limit {limit}: {worst} in one second ({every:?})");
+                assert!(
+                    worst as u32 <= limit,
+                    "limit {limit}: {worst} in one second ({every:?})"
+                );
             }
         }
     }

@@ -91,7 +91,14 @@ impl Limit {
 
     /// An answer to a request sent at `sent` while `in_flight` requests (itself included)
     /// were in flight, after `rtt`. The new limit if its whole part changed.
-    pub fn answered(&mut self, sent: Instant, rtt: Duration, in_flight: usize, answer: Answer, now: Instant) -> Option<usize> {
+    pub fn answered(
+        &mut self,
+        sent: Instant,
+        rtt: Duration,
+        in_flight: usize,
+        answer: Answer,
+        now: Instant,
+    ) -> Option<usize> {
         let before = self.get();
         let step = self.limit.log10().max(1.0);
         match answer {
@@ -180,7 +187,9 @@ mod tests {
         // The receiver's latency doubles at 4 in flight: 20 ms alone, +5 ms per request.
         // One quiet sample first, as an endpoint's first request is.
         l.answered(t0, ms(20), 1, Answer::Ok, t0);
-        drive(&mut l, t0, 500, 5.0, |n| ms(20) + Duration::from_micros(5000 * n as u64));
+        drive(&mut l, t0, 500, 5.0, |n| {
+            ms(20) + Duration::from_micros(5000 * n as u64)
+        });
         assert!(l.get() < 16, "limit {}", l.get());
         assert!(l.get() >= 4, "limit {}", l.get());
     }
@@ -207,7 +216,10 @@ mod tests {
             assert_eq!(l.answered(t0, ms(50), 100, Answer::TimedOut, now + ms(1)), None);
         }
         // A request sent after the decrease, refused too: the next one.
-        assert_eq!(l.answered(now + ms(1), ms(9), 90, Answer::TimedOut, now + ms(10)), Some(81));
+        assert_eq!(
+            l.answered(now + ms(1), ms(9), 90, Answer::TimedOut, now + ms(10)),
+            Some(81)
+        );
         // A 429 or a 500 takes off log10(limit) (about 2), a 4xx nothing.
         assert_eq!(l.answered(now, ms(5), 81, Answer::Refused, now + ms(11)), Some(79));
         assert_eq!(l.answered(now, ms(5), 81, Answer::Neutral, now + ms(12)), None);

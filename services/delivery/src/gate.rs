@@ -168,10 +168,10 @@ impl Gates {
                 // A changed subscription keeps what the receiver has shown it can take; a new
                 // one starts where a previous owner left it.
                 let start_rate = old.map_or(start.rate.unwrap_or(rate), |g| g.current_rate());
-                let start_concurrency = old.map_or(
-                    start.concurrency.map_or(self.start_concurrency, |c| c as usize),
-                    |g| g.concurrency_limit(),
-                );
+                let start_concurrency = old
+                    .map_or(start.concurrency.map_or(self.start_concurrency, |c| c as usize), |g| {
+                        g.concurrency_limit()
+                    });
                 let now = Instant::now();
                 let limit = Limit::new(
                     u32::try_from(start_concurrency).unwrap_or(u32::MAX),

@@ -151,7 +151,13 @@ mod tests {
         slots.set_limit(4);
         let mut got = vec![];
         for w in waiters {
-            got.push(tokio::time::timeout(Duration::from_secs(5), w).await.unwrap().unwrap().unwrap());
+            got.push(
+                tokio::time::timeout(Duration::from_secs(5), w)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .unwrap(),
+            );
         }
         assert_eq!(slots.in_flight(), 4);
         let mut seen: Vec<usize> = got.iter().map(Slot::in_flight).collect();
@@ -175,7 +181,10 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!waiter.is_finished(), "one still in flight: at the limit");
         drop(held.next());
-        assert!(tokio::time::timeout(Duration::from_secs(5), waiter).await.unwrap().unwrap());
+        assert!(tokio::time::timeout(Duration::from_secs(5), waiter)
+            .await
+            .unwrap()
+            .unwrap());
     }
 
     #[tokio::test]
@@ -188,6 +197,9 @@ mod tests {
         let next = tokio::spawn(async move { s.enter(1).await.is_ok() });
         tokio::time::sleep(Duration::from_millis(20)).await;
         drop(_a);
-        assert!(tokio::time::timeout(Duration::from_secs(5), next).await.unwrap().unwrap());
+        assert!(tokio::time::timeout(Duration::from_secs(5), next)
+            .await
+            .unwrap()
+            .unwrap());
     }
 }

@@ -29,6 +29,7 @@ use crate::gate::{Gate, Gates, Saturated};
 use crate::metrics::Metrics;
 use crate::ordering::Ordering;
 use crate::retry::{Next, Schedule};
+use crate::slots::Slot;
 use chrono::{TimeZone, Utc};
 use hookline_config::Topics;
 use hookline_kafka::context::Lease;
@@ -36,7 +37,6 @@ use hookline_kafka::{headers, ConfigHandle, Handled, Message, OwnedMessage, Prod
 use hookline_model::{AttemptOutcome, AttemptRecord, DeadLetter, DeadLetterReason, Dispatch, Resolved, Subscription};
 use std::sync::Arc;
 use std::time::Duration;
-use crate::slots::Slot;
 use tracing::Instrument;
 
 mod batch;

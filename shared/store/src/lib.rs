@@ -243,7 +243,12 @@ impl Store {
     }
 
     /// Keeps the endpoint's adaptive concurrency limit for `ttl`.
-    pub async fn put_adaptive_concurrency(&self, endpoint_key: &str, limit: u32, ttl: Duration) -> Result<(), StoreError> {
+    pub async fn put_adaptive_concurrency(
+        &self,
+        endpoint_key: &str,
+        limit: u32,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
         let key = keys::adaptive_concurrency(endpoint_key);
         self.set_ex(&key, limit.to_string().as_bytes(), ttl).await
     }
