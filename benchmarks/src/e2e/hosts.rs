@@ -235,7 +235,9 @@ pub fn keys(event: &str, content_type: &str, body: &[u8]) -> Vec<String> {
     if v.get("type").is_some() && v.get("data").is_some() {
         return envelope_key(&v).into_iter().collect();
     }
-    let id = [&v["message_id"], &v["inbound_id"], &v["id"]].into_iter().find_map(text);
+    let id = [&v["message_id"], &v["inbound_id"], &v["id"]]
+        .into_iter()
+        .find_map(text);
     id.map(|id| vec![key(event, &id)]).unwrap_or_default()
 }
 
@@ -278,10 +280,7 @@ mod tests {
         assert_eq!(keys("SMS_STATUS", "application/json", status), ["SMS_STATUS:sent|m3"]);
         let batch = br#"{"events":[{"id":"e","type":"LINK_HIT","data":{"source_message":{"message_ref":"m4"}}},
             {"id":"f","type":"SMS_INBOUND","data":{"inbound_id":"i5","status":null}}]}"#;
-        assert_eq!(
-            keys("", "application/json", batch),
-            ["LINK_HIT|m4", "SMS_INBOUND|i5"]
-        );
+        assert_eq!(keys("", "application/json", batch), ["LINK_HIT|m4", "SMS_INBOUND|i5"]);
     }
 
     #[test]

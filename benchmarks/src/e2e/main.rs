@@ -130,44 +130,44 @@ const SECRET: &str = "whsec_YmVuY2gtc2lnbmluZy1zZWNyZXQ=";
 /// The services' environment: the run's topics, groups, Redis key prefix and secret key,
 /// loopback URLs allowed, and the flags that tune them.
 fn service_env(args: &Args, run: &str, prefix: &str, key: &str) -> Vec<(String, String)> {
-[
-    ("HOOKLINE_KAFKA_BROKERS", args.brokers.clone()),
-    ("HOOKLINE_TOPIC_PREFIX", prefix.to_string()),
-    ("HOOKLINE_TOPIC_PARTITIONS", args.partitions.to_string()),
-    ("HOOKLINE_REDIS_URL", args.redis.clone()),
-    ("HOOKLINE_REDIS_KEY_PREFIX", format!("{run}:")),
-    ("HOOKLINE_SECRET_KEY", key.to_string()),
-    ("HOOKLINE_ALLOW_HTTP_URLS", "true".into()),
-    ("HOOKLINE_ALLOW_CIDRS", "127.0.0.0/8".into()),
-    ("HOOKLINE_ADMIN_ADDR", "127.0.0.1:0".into()),
-    ("HOOKLINE_INGEST_HTTP_ADDR", "127.0.0.1:0".into()),
-    ("HOOKLINE_API_HTTP_ADDR", "127.0.0.1:0".into()),
-    ("HOOKLINE_INGEST_GROUP", format!("{run}-ingest")),
-    ("HOOKLINE_ENRICH_GROUP", format!("{run}-enrich")),
-    ("HOOKLINE_DELIVERY_GROUP", format!("{run}-delivery")),
-    ("HOOKLINE_API_ATTEMPTS_GROUP", format!("{run}-api")),
-    ("HOOKLINE_KAFKA_OPTIONS", args.kafka_options.clone()),
-    (
-        "HOOKLINE_DELIVERY_MAX_IN_FLIGHT",
-        if args.delivery_max_in_flight > 0 {
-            args.delivery_max_in_flight.to_string()
-        } else {
-            String::new()
-        },
-    ),
-    (
-        "TOKIO_WORKER_THREADS",
-        if args.worker_threads > 0 {
-            args.worker_threads.to_string()
-        } else {
-            String::new()
-        },
-    ),
-]
-.into_iter()
-.filter(|(_, v)| !v.is_empty())
-.map(|(k, v)| (k.to_string(), v))
-.collect()
+    [
+        ("HOOKLINE_KAFKA_BROKERS", args.brokers.clone()),
+        ("HOOKLINE_TOPIC_PREFIX", prefix.to_string()),
+        ("HOOKLINE_TOPIC_PARTITIONS", args.partitions.to_string()),
+        ("HOOKLINE_REDIS_URL", args.redis.clone()),
+        ("HOOKLINE_REDIS_KEY_PREFIX", format!("{run}:")),
+        ("HOOKLINE_SECRET_KEY", key.to_string()),
+        ("HOOKLINE_ALLOW_HTTP_URLS", "true".into()),
+        ("HOOKLINE_ALLOW_CIDRS", "127.0.0.0/8".into()),
+        ("HOOKLINE_ADMIN_ADDR", "127.0.0.1:0".into()),
+        ("HOOKLINE_INGEST_HTTP_ADDR", "127.0.0.1:0".into()),
+        ("HOOKLINE_API_HTTP_ADDR", "127.0.0.1:0".into()),
+        ("HOOKLINE_INGEST_GROUP", format!("{run}-ingest")),
+        ("HOOKLINE_ENRICH_GROUP", format!("{run}-enrich")),
+        ("HOOKLINE_DELIVERY_GROUP", format!("{run}-delivery")),
+        ("HOOKLINE_API_ATTEMPTS_GROUP", format!("{run}-api")),
+        ("HOOKLINE_KAFKA_OPTIONS", args.kafka_options.clone()),
+        (
+            "HOOKLINE_DELIVERY_MAX_IN_FLIGHT",
+            if args.delivery_max_in_flight > 0 {
+                args.delivery_max_in_flight.to_string()
+            } else {
+                String::new()
+            },
+        ),
+        (
+            "TOKIO_WORKER_THREADS",
+            if args.worker_threads > 0 {
+                args.worker_threads.to_string()
+            } else {
+                String::new()
+            },
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, v)| !v.is_empty())
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
 }
 
 /// The load generator's producer.

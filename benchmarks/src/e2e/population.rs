@@ -236,7 +236,7 @@ impl Population {
                 }
             };
             let id = format!("w{rank}");
-            p.push(id, shape, share * (1.0 - whale_share), |rng| draw_class(rng), &mut rng);
+            p.push(id, shape, share * (1.0 - whale_share), draw_class, &mut rng);
         }
         if whale_share > 0.0 {
             let latency = s.whale_latency;
@@ -442,7 +442,11 @@ mod tests {
         }
         // Same seed, same population.
         let q = Population::new(settings(40.0));
-        assert!(p.endpoints.iter().zip(&q.endpoints).all(|(a, b)| a.latency == b.latency && a.class == b.class));
+        assert!(p
+            .endpoints
+            .iter()
+            .zip(&q.endpoints)
+            .all(|(a, b)| a.latency == b.latency && a.class == b.class));
         assert!(Population::new(settings(0.0)).whale.is_none());
     }
 

@@ -48,7 +48,11 @@ pub async fn run(args: &Args, kafka: &KafkaSettings, run: &str, prefix: &str) ->
             auth: Auth::Signature,
         })
         .collect();
-    for w in pop.workspaces.iter().filter(|w| matches!(w.shape, Shape::SmsEdge { .. })) {
+    for w in pop
+        .workspaces
+        .iter()
+        .filter(|w| matches!(w.shape, Shape::SmsEdge { .. }))
+    {
         for s in &w.subs {
             specs[s.endpoint].auth = if s.id == "se-dlr" { Auth::Basic } else { Auth::None };
         }
@@ -94,14 +98,25 @@ pub async fn run(args: &Args, kafka: &KafkaSettings, run: &str, prefix: &str) ->
         .find(|w| {
             let ws = &pop.workspaces[*w];
             matches!(ws.shape, Shape::Telecom23 { .. })
-                && ws.subs.iter().all(|s| pop.endpoints[s.endpoint].class == Class::Healthy)
+                && ws
+                    .subs
+                    .iter()
+                    .all(|s| pop.endpoints[s.endpoint].class == Class::Healthy)
         })
         .expect("a healthy 23 Telecom workspace");
     let warm_id = u64::MAX - 5;
     let accepted = kafka.topics.accepted();
-    let payload = accepted_json(&message_id(warm_id), &carrier_id(warm_id), &pop.workspaces[warm_ws].id, warm_id);
+    let payload = accepted_json(
+        &message_id(warm_id),
+        &carrier_id(warm_id),
+        &pop.workspaces[warm_ws].id,
+        warm_id,
+    );
     producer
-        .send(FutureRecord::to(&accepted).key(&carrier_id(warm_id)).payload(&payload), Duration::from_secs(10))
+        .send(
+            FutureRecord::to(&accepted).key(&carrier_id(warm_id)).payload(&payload),
+            Duration::from_secs(10),
+        )
         .await
         .map_err(|(e, _)| e)?;
     crate::load::send_dlr(&producer, kafka, &carrier_id(warm_id)).await;
@@ -132,7 +147,8 @@ pub async fn run(args: &Args, kafka: &KafkaSettings, run: &str, prefix: &str) ->
     wait_consumed(kafka, &format!("{run}-enrich"), &kafka.topics.messages()).await?;
     let settle = Instant::now() + Duration::from_secs(60);
     loop {
-        let behind = hookline_kafka::admin::group_lag(kafka, &format!("{run}-delivery"), &kafka.topics.dispatch()).await?;
+        let behind =
+            hookline_kafka::admin::group_lag(kafka, &format!("{run}-delivery"), &kafka.topics.dispatch()).await?;
         if behind == 0 || Instant::now() > settle {
             eprintln!(
                 "messages loaded in {:?}; {behind} dispatch records (their `sent` statuses) still behind",
@@ -515,7 +531,11 @@ fn record<'a>(run: &str, t: &'a Topics, pop: &Population, i: u64, e: &Planned) -
                 occurred_at: now,
                 received_at: now,
             };
-            (&t.conversions, mid, serde_json::to_string(&conversion).expect("serialises"))
+            (
+                &t.conversions,
+                mid,
+                serde_json::to_string(&conversion).expect("serialises"),
+            )
         }
     }
 }
