@@ -7,6 +7,7 @@
 #   benchmarks/run.sh a b             some of them
 #   RATE=3000 SECONDS_=20 benchmarks/run.sh a
 #   RATE=20000 benchmarks/run.sh floor
+#   RATE=1000 SECONDS_=20 WHALE=40 benchmarks/run.sh real
 #
 # Scenarios: a (all endpoints healthy, plus the bare minimum on the same broker), b (every 10th
 # event to an endpoint that times out), c (a million events waiting in a retry tier), d (every
@@ -14,7 +15,11 @@
 # subscriptions, without and with batching, BATCH=MAX_EVENTS:MAX_WAIT_MS, default 100:500),
 # floor (not in the default set: the topology floor, the
 # four hops with Hookline's consume loop and clients but none of its work; see
-# benchmarks/src/e2e/floor.rs). Output: the tables, also appended to
+# benchmarks/src/e2e/floor.rs), real (not in the default set: realistic traffic, 1,000
+# workspaces over the three dialects with Zipf shares, a whale workspace with WHALE percent of
+# the events (default 40; 0: none) whose receiver answers in 50 ms, every endpoint its own
+# 127.0.0.1 port with its own latency, 1 % slow and 1 % down, a production-like input mix; see
+# benchmarks/src/e2e/real.rs; RATE and SECONDS_ as for a). Output: the tables, also appended to
 # ~/.cache/hookline/bench-<date>.md. BENCH_KAFKA_PORT (default 19094; the controller takes the
 # port after it, and the test broker holds 19092-19093) moves the broker, KAFKA_HEAP (default
 # 512m) bounds its heap.
@@ -31,6 +36,7 @@ RATE="${RATE:-2000}"
 SECS="${SECONDS_:-20}"
 FANOUT_RATE="${FANOUT_RATE:-$((RATE / 4))}"
 BATCH="${BATCH:-100:500}"
+WHALE="${WHALE:-40}"
 WARMUP_RATE="${WARMUP_RATE:-2000}"
 WARMUP_SECS="${WARMUP_SECS:-20}"
 out="$CACHE/bench-$(date -u +%Y%m%d-%H%M%S).md"
@@ -76,7 +82,8 @@ for s in "${scenarios[@]}"; do
     d-named) run d-named --rate "$FANOUT_RATE" --seconds "$SECS" --fanout 10 --baseline-records 0 --named ;;
     d-batch) run d-batch --rate "$FANOUT_RATE" --seconds "$SECS" --fanout 10 --baseline-records 0 --batch "$BATCH" ;;
     floor) run floor --rate "$RATE" --seconds "$SECS" --floor --baseline-records 0 ;;
-    *) echo "unknown scenario $s (a, b, c, d, d-named, d-batch or floor)" >&2; exit 2 ;;
+    real) run real --rate "$RATE" --seconds "$SECS" --real --whale-percent "$WHALE" --baseline-records 0 ;;
+    *) echo "unknown scenario $s (a, b, c, d, d-named, d-batch, floor or real)" >&2; exit 2 ;;
   esac
 done
 log "tables appended to $out"

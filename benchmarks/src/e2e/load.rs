@@ -84,7 +84,7 @@ pub(crate) fn click_json(run: &str, i: u64, message_id: &str) -> String {
 }
 
 /// Each message its own recipient, so each click is its recipient's first.
-fn recipient(i: u64) -> String {
+pub(crate) fn recipient(i: u64) -> String {
     format!("+1415{:07}", i % 10_000_000)
 }
 

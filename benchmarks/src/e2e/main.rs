@@ -13,8 +13,11 @@
 
 mod baseline;
 mod floor;
+mod hosts;
 mod load;
+mod population;
 mod procs;
+mod real;
 mod receiver;
 
 use clap::Parser;
@@ -84,6 +87,31 @@ struct Args {
     /// consume loop and clients, none of Hookline's work.
     #[arg(long)]
     floor: bool,
+    /// The realistic scenario (`real.rs`): `--workspaces` over the three dialects with Zipf
+    /// traffic and an optional whale, every endpoint its own host with its own latency, some
+    /// slow or down, a production-like input mix; tables per endpoint class.
+    #[arg(long)]
+    real: bool,
+    /// `--real`: workspaces besides the whale.
+    #[arg(long, default_value_t = 1000)]
+    workspaces: usize,
+    /// `--real`: the Zipf exponent of the workspaces' traffic shares.
+    #[arg(long, default_value_t = 1.1)]
+    zipf_s: f64,
+    /// `--real`: percent of all events for the whale workspace (one 23 Telecom endpoint);
+    /// 0: no whale.
+    #[arg(long, default_value_t = 40.0)]
+    whale_percent: f64,
+    /// `--real`: the whale's receiver's answer time.
+    #[arg(long, default_value_t = 50)]
+    whale_latency_ms: u64,
+    /// `--real`: the whale subscription's own rate limit (requests/s; 0: the system default,
+    /// `HOOKLINE_DEFAULT_RATE_LIMIT`, 1,000). Every other endpoint keeps the default.
+    #[arg(long, default_value_t = 10_000)]
+    whale_rate_limit: u32,
+    /// `--real`: the seed of the population, the plan of events and the receivers' 500s.
+    #[arg(long, default_value_t = 29)]
+    seed: u64,
     /// Internal: run one floor stage (started by `--floor`).
     #[arg(long, hide = true)]
     floor_stage: Option<String>,
@@ -98,6 +126,60 @@ struct Args {
 /// Every subscription's signing secret: a Standard Webhooks secret (`whsec_` + base64), which
 /// named subscriptions need; `X-Webhook-Signature` uses its bytes as they are.
 const SECRET: &str = "whsec_YmVuY2gtc2lnbmluZy1zZWNyZXQ=";
+
+/// The services' environment: the run's topics, groups, Redis key prefix and secret key,
+/// loopback URLs allowed, and the flags that tune them.
+fn service_env(args: &Args, run: &str, prefix: &str, key: &str) -> Vec<(String, String)> {
+    [
+        ("HOOKLINE_KAFKA_BROKERS", args.brokers.clone()),
+        ("HOOKLINE_TOPIC_PREFIX", prefix.to_string()),
+        ("HOOKLINE_TOPIC_PARTITIONS", args.partitions.to_string()),
+        ("HOOKLINE_REDIS_URL", args.redis.clone()),
+        ("HOOKLINE_REDIS_KEY_PREFIX", format!("{run}:")),
+        ("HOOKLINE_SECRET_KEY", key.to_string()),
+        ("HOOKLINE_ALLOW_HTTP_URLS", "true".into()),
+        ("HOOKLINE_ALLOW_CIDRS", "127.0.0.0/8".into()),
+        ("HOOKLINE_ADMIN_ADDR", "127.0.0.1:0".into()),
+        ("HOOKLINE_INGEST_HTTP_ADDR", "127.0.0.1:0".into()),
+        ("HOOKLINE_API_HTTP_ADDR", "127.0.0.1:0".into()),
+        ("HOOKLINE_INGEST_GROUP", format!("{run}-ingest")),
+        ("HOOKLINE_ENRICH_GROUP", format!("{run}-enrich")),
+        ("HOOKLINE_DELIVERY_GROUP", format!("{run}-delivery")),
+        ("HOOKLINE_API_ATTEMPTS_GROUP", format!("{run}-api")),
+        ("HOOKLINE_KAFKA_OPTIONS", args.kafka_options.clone()),
+        (
+            "HOOKLINE_DELIVERY_MAX_IN_FLIGHT",
+            if args.delivery_max_in_flight > 0 {
+                args.delivery_max_in_flight.to_string()
+            } else {
+                String::new()
+            },
+        ),
+        (
+            "TOKIO_WORKER_THREADS",
+            if args.worker_threads > 0 {
+                args.worker_threads.to_string()
+            } else {
+                String::new()
+            },
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, v)| !v.is_empty())
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// The load generator's producer.
+fn bench_producer(kafka: &KafkaSettings) -> anyhow::Result<FutureProducer> {
+    Ok(kafka
+        .client(&[
+            ("linger.ms", "5"),
+            ("compression.type", "lz4"),
+            ("queue.buffering.max.messages", "1000000"),
+        ])
+        .create()?)
+}
 
 fn parse_batch(s: &str) -> Result<BatchPolicy, String> {
     let (n, t) = s.split_once(':').ok_or("MAX_EVENTS:MAX_WAIT_MS")?;
@@ -130,6 +212,9 @@ async fn main() -> anyhow::Result<()> {
     let mut kafka = KafkaSettings::new(args.brokers.clone(), &prefix);
     kafka.partitions = args.partitions;
     ensure_topics(&kafka, &kafka.topics.specs()).await?;
+    if args.real {
+        return real::run(&args, &kafka, &run, &prefix).await;
+    }
     let (addr, arrivals) = receiver::start(SECRET).await;
 
     // Configuration: one workspace per endpoint, a signed JSON delivery webhook each.
@@ -172,44 +257,7 @@ async fn main() -> anyhow::Result<()> {
         writer.put_workspace(&config).await?;
     }
 
-    let env: Vec<(String, String)> = [
-        ("HOOKLINE_KAFKA_BROKERS", args.brokers.clone()),
-        ("HOOKLINE_TOPIC_PREFIX", prefix.clone()),
-        ("HOOKLINE_TOPIC_PARTITIONS", args.partitions.to_string()),
-        ("HOOKLINE_REDIS_URL", args.redis.clone()),
-        ("HOOKLINE_REDIS_KEY_PREFIX", format!("{run}:")),
-        ("HOOKLINE_SECRET_KEY", key.clone()),
-        ("HOOKLINE_ALLOW_HTTP_URLS", "true".into()),
-        ("HOOKLINE_ALLOW_CIDRS", "127.0.0.0/8".into()),
-        ("HOOKLINE_ADMIN_ADDR", "127.0.0.1:0".into()),
-        ("HOOKLINE_INGEST_HTTP_ADDR", "127.0.0.1:0".into()),
-        ("HOOKLINE_API_HTTP_ADDR", "127.0.0.1:0".into()),
-        ("HOOKLINE_INGEST_GROUP", format!("{run}-ingest")),
-        ("HOOKLINE_ENRICH_GROUP", format!("{run}-enrich")),
-        ("HOOKLINE_DELIVERY_GROUP", format!("{run}-delivery")),
-        ("HOOKLINE_API_ATTEMPTS_GROUP", format!("{run}-api")),
-        ("HOOKLINE_KAFKA_OPTIONS", args.kafka_options.clone()),
-        (
-            "HOOKLINE_DELIVERY_MAX_IN_FLIGHT",
-            if args.delivery_max_in_flight > 0 {
-                args.delivery_max_in_flight.to_string()
-            } else {
-                String::new()
-            },
-        ),
-        (
-            "TOKIO_WORKER_THREADS",
-            if args.worker_threads > 0 {
-                args.worker_threads.to_string()
-            } else {
-                String::new()
-            },
-        ),
-    ]
-    .into_iter()
-    .filter(|(_, v)| !v.is_empty())
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    let env = service_env(&args, &run, &prefix, &key);
     let services: Vec<procs::Service> = ["ingest", "enrich", "delivery", "api"]
         .into_iter()
         .map(|name| {
@@ -221,13 +269,7 @@ async fn main() -> anyhow::Result<()> {
         })
         .collect();
 
-    let producer: FutureProducer = kafka
-        .client(&[
-            ("linger.ms", "5"),
-            ("compression.type", "lz4"),
-            ("queue.buffering.max.messages", "1000000"),
-        ])
-        .create()?;
+    let producer = bench_producer(&kafka)?;
     let total = args.rate * args.seconds;
     let carrier_id = |i: u64| format!("{run}-c{i}");
     let message_id = |i: u64| format!("{run}-m{i}");
@@ -262,18 +304,7 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("messages loaded and consumed in {:?}", started.elapsed());
     }
 
-    let pids: Vec<(String, u32)> = services
-        .iter()
-        .map(|s| (s.name.to_string(), s.child.id()))
-        .chain(procs::find_kafka_pid(&args.brokers).map(|p| ("broker (Apache Kafka)".to_string(), p)))
-        .chain(procs::find_pid("redis-server").map(|p| ("redis".to_string(), p)))
-        .chain([(
-            "load generator and receiver (this process)".to_string(),
-            std::process::id(),
-        )])
-        .collect();
-    let cpu_before: Vec<f64> = pids.iter().map(|(_, p)| procs::cpu_seconds(*p)).collect();
-    let redis_before = procs::redis_commands(&args.redis);
+    let cost = procs::Cost::start(&services, &args.brokers, &args.redis);
     let connections_before = arrivals.connections();
 
     // Timed phase: DLR i is due at t0 + i / rate.
@@ -306,13 +337,7 @@ async fn main() -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let cpu: Vec<f64> = pids
-        .iter()
-        .zip(&cpu_before)
-        .map(|((_, p), before)| procs::cpu_seconds(*p) - before)
-        .collect();
-    let rss: Vec<f64> = pids.iter().map(|(_, p)| procs::peak_rss_mib(*p)).collect();
-    let redis_commands = procs::redis_commands(&args.redis).zip(redis_before).map(|(a, b)| a - b);
+    let spent = cost.finish();
     let connections = arrivals.connections() - connections_before;
 
     let (first, requests, bad) = arrivals.snapshot();
@@ -356,7 +381,6 @@ async fn main() -> anyhow::Result<()> {
         && span <= produced_at.as_secs_f64() + 2.0
         && last_tenth <= 2.0 * first_tenth + 50.0
         && pct(0.99) <= 500.0;
-    let n_services = services.len();
     drop(services);
 
     println!(
@@ -396,24 +420,15 @@ async fn main() -> anyhow::Result<()> {
         pct(0.99),
         pct(0.999)
     );
-    println!("\n| process | CPU s per 1,000 events | peak RSS MiB |");
-    println!("| --- | --- | --- |");
-    for (((name, _), cpu), rss) in pids.iter().zip(&cpu).zip(&rss) {
-        println!("| {name} | {:.3} | {:.0} |", cpu / (total as f64 / 1000.0), rss);
-    }
-    let services_cpu: f64 = cpu.iter().take(n_services).sum();
-    println!(
-        "| the four services together | {:.3} | |",
-        services_cpu / (total as f64 / 1000.0)
-    );
-    println!("\n(Redis's peak RSS is the server's since it started, not this run's.)");
+    spent.print(total);
     println!(
         "\n| Redis commands per event (`total_commands_processed`; a pipeline counts each) | receiver connections opened per 1,000 requests |"
     );
     println!("| --- | --- |");
     println!(
         "| {} | {:.2} |",
-        redis_commands
+        spent
+            .redis_commands
             .map(|c| format!("{:.2}", c as f64 / total as f64))
             .unwrap_or_else(|| "–".into()),
         connections as f64 * 1000.0 / requests.max(1) as f64

@@ -133,3 +133,78 @@ pub fn spawn_floor_stage(name: &'static str, brokers: &str, prefix: &str, partit
         .expect("spawn floor stage");
     Service { name, child }
 }
+
+/// What the processes of a run spend over its timed phase: CPU seconds and peak RSS of the
+/// services, the broker (an Apache Kafka on this machine listening on the brokers' address),
+/// Redis and this process, and Redis's commands.
+pub struct Cost {
+    pids: Vec<(String, u32)>,
+    cpu_before: Vec<f64>,
+    services: usize,
+    redis: String,
+    redis_before: Option<u64>,
+}
+
+/// [`Cost::finish`]'s figures.
+pub struct Spent {
+    pids: Vec<(String, u32)>,
+    pub cpu: Vec<f64>,
+    pub rss: Vec<f64>,
+    services: usize,
+    pub redis_commands: Option<u64>,
+}
+
+impl Cost {
+    /// Starts counting (call at the start of the timed phase).
+    pub fn start(services: &[Service], brokers: &str, redis: &str) -> Self {
+        let pids: Vec<(String, u32)> = services
+            .iter()
+            .map(|s| (s.name.to_string(), s.child.id()))
+            .chain(find_kafka_pid(brokers).map(|p| ("broker (Apache Kafka)".to_string(), p)))
+            .chain(find_pid("redis-server").map(|p| ("redis".to_string(), p)))
+            .chain([(
+                "load generator and receiver (this process)".to_string(),
+                std::process::id(),
+            )])
+            .collect();
+        Self {
+            cpu_before: pids.iter().map(|(_, p)| cpu_seconds(*p)).collect(),
+            pids,
+            services: services.len(),
+            redis: redis.to_string(),
+            redis_before: redis_commands(redis),
+        }
+    }
+
+    /// What was spent since [`Cost::start`] (call before the services stop).
+    pub fn finish(&self) -> Spent {
+        Spent {
+            cpu: self
+                .pids
+                .iter()
+                .zip(&self.cpu_before)
+                .map(|((_, p), before)| cpu_seconds(*p) - before)
+                .collect(),
+            rss: self.pids.iter().map(|(_, p)| peak_rss_mib(*p)).collect(),
+            pids: self.pids.clone(),
+            services: self.services,
+            redis_commands: redis_commands(&self.redis).zip(self.redis_before).map(|(a, b)| a - b),
+        }
+    }
+}
+
+impl Spent {
+    /// The table of CPU seconds per 1,000 of `events` and peak RSS per process, and the
+    /// services' sum.
+    pub fn print(&self, events: u64) {
+        println!("\n| process | CPU s per 1,000 events | peak RSS MiB |");
+        println!("| --- | --- | --- |");
+        let per = events as f64 / 1000.0;
+        for (((name, _), cpu), rss) in self.pids.iter().zip(&self.cpu).zip(&self.rss) {
+            println!("| {name} | {:.3} | {:.0} |", cpu / per, rss);
+        }
+        let services: f64 = self.cpu.iter().take(self.services).sum();
+        println!("| the four services together | {:.3} | |", services / per);
+        println!("\n(Redis's peak RSS is the server's since it started, not this run's.)");
+    }
+}
