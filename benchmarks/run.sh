@@ -11,7 +11,8 @@
 #
 # Scenarios: a (all endpoints healthy, plus the bare minimum on the same broker), b (every 10th
 # event to an endpoint that times out), c (a million events waiting in a retry tier), d (every
-# event fanned out to 10 subscriptions), d-named and d-batch (not in the default set: d with named
+# event fanned out to 10 subscriptions), d-hosts (d with every subscription its own receiving
+# host: a port of its own, so delivery pools connections per endpoint), d-named and d-batch (not in the default set: d with named
 # subscriptions, without and with batching, BATCH=MAX_EVENTS:MAX_WAIT_MS, default 100:500),
 # floor (not in the default set: the topology floor, the
 # four hops with Hookline's consume loop and clients but none of its work; see
@@ -79,11 +80,12 @@ for s in "${scenarios[@]}"; do
     b) run b --rate "$RATE" --seconds "$SECS" --slow-neighbour --baseline-records 0 ;;
     c) run c --rate "$RATE" --seconds "$SECS" --parked 1000000 --baseline-records 0 ;;
     d) run d --rate "$FANOUT_RATE" --seconds "$SECS" --fanout 10 --baseline-records 0 ;;
+    d-hosts) run d-hosts --rate "$FANOUT_RATE" --seconds "$SECS" --fanout 10 --baseline-records 0 --own-hosts ;;
     d-named) run d-named --rate "$FANOUT_RATE" --seconds "$SECS" --fanout 10 --baseline-records 0 --named ;;
     d-batch) run d-batch --rate "$FANOUT_RATE" --seconds "$SECS" --fanout 10 --baseline-records 0 --batch "$BATCH" ;;
     floor) run floor --rate "$RATE" --seconds "$SECS" --floor --baseline-records 0 ;;
     real) run real --rate "$RATE" --seconds "$SECS" --real --whale-percent "$WHALE" --baseline-records 0 ;;
-    *) echo "unknown scenario $s (a, b, c, d, d-named, d-batch, floor or real)" >&2; exit 2 ;;
+    *) echo "unknown scenario $s (a, b, c, d, d-hosts, d-named, d-batch, floor or real)" >&2; exit 2 ;;
   esac
 done
 log "tables appended to $out"

@@ -53,6 +53,10 @@ struct Args {
     /// Subscriptions per workspace (scenario d: fan-out of each event).
     #[arg(long, default_value_t = 1)]
     fanout: usize,
+    /// Every subscription's URL on a port of its own (a host of its own to delivery, with its
+    /// own connection pool), instead of all of them on one receiving port.
+    #[arg(long)]
+    own_hosts: bool,
     /// Named subscriptions (`SMS_STATUS` and `LINK_HIT`, the named envelope) instead of 23
     /// Telecom ones: the baseline of `--batch`.
     #[arg(long)]
@@ -215,7 +219,13 @@ async fn main() -> anyhow::Result<()> {
     if args.real {
         return real::run(&args, &kafka, &run, &prefix).await;
     }
-    let (addr, arrivals) = receiver::start(SECRET).await;
+    let hosts = if args.own_hosts {
+        (args.endpoints + usize::from(args.slow_neighbour)) * args.fanout
+    } else {
+        1
+    };
+    let (addrs, arrivals) = receiver::start_hosts(SECRET, hosts).await;
+    let addr = addrs[0];
 
     // Configuration: one workspace per endpoint, a signed JSON delivery webhook each.
     let key = hookline_security::Sealer::random_key_hex();
@@ -227,9 +237,10 @@ async fn main() -> anyhow::Result<()> {
         workspaces.push("slow".into());
     }
     let mut first_subs = Vec::new();
-    for ws in &workspaces {
+    for (w, ws) in workspaces.iter().enumerate() {
         let named = args.named || args.batch.is_some();
         let sub = |n: usize| {
+            let addr = addrs[(w * args.fanout + n) % addrs.len()];
             let dialect = if named { Dialect::Named } else { Dialect::Telecom23 };
             let mut sub = Subscription {
                 event_kinds: vec![EventKind::Delivery, EventKind::Click],

@@ -47,8 +47,10 @@ struct Shared {
     arrivals: Arrivals,
 }
 
-/// Starts the receiver; every request must be signed with `secret`.
-pub async fn start(secret: &str) -> (SocketAddr, Arrivals) {
+/// Starts the receiver (every request must be signed with `secret`) on `hosts` ports of 127.0.0.1, one arrival record for all of them: each
+/// port is a host of its own to the sender (its own connection pool), as every customer's
+/// receiver is in production.
+pub async fn start_hosts(secret: &str, hosts: usize) -> (Vec<SocketAddr>, Arrivals) {
     let arrivals = Arrivals::default();
     let shared = Shared {
         secret: Arc::new(secret.as_bytes().to_vec()),
@@ -58,10 +60,14 @@ pub async fn start(secret: &str) -> (SocketAddr, Arrivals) {
         .route("/slow/{n}", axum::routing::post(slow))
         .fallback(receive)
         .with_state(shared);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await });
-    (addr, arrivals)
+    let mut addrs = Vec::with_capacity(hosts);
+    for _ in 0..hosts.max(1) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        addrs.push(listener.local_addr().unwrap());
+        let app = app.clone();
+        tokio::spawn(async move { axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await });
+    }
+    (addrs, arrivals)
 }
 
 /// An endpoint that answers after the subscription's timeout (5 s).
