@@ -23,7 +23,9 @@
 # benchmarks/src/e2e/real.rs; RATE and SECONDS_ as for a). Output: the tables, also appended to
 # ~/.cache/hookline/bench-<date>.md. BENCH_KAFKA_PORT (default 19094; the controller takes the
 # port after it, and the test broker holds 19092-19093) moves the broker, KAFKA_HEAP (default
-# 512m) bounds its heap.
+# 512m) bounds its heap. E2E_ARGS adds flags to every scenario's timed run, e.g.
+# E2E_ARGS="--kafka-options linger.ms=0,fetch.min.bytes=1" to measure a tuning without a rebuild;
+# NO_BUILD=1 skips the build (binaries already built, e.g. under a shared cargo lock).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE="${HOOKLINE_CACHE:-$HOME/.cache/hookline}"
@@ -36,6 +38,7 @@ PORT="${BENCH_KAFKA_PORT:-19094}"
 RATE="${RATE:-2000}"
 SECS="${SECONDS_:-20}"
 FANOUT_RATE="${FANOUT_RATE:-$((RATE / 4))}"
+read -r -a EXTRA <<<"${E2E_ARGS:-}"
 BATCH="${BATCH:-100:500}"
 WHALE="${WHALE:-40}"
 WARMUP_RATE="${WARMUP_RATE:-2000}"
@@ -45,8 +48,10 @@ out="$CACHE/bench-$(date -u +%Y%m%d-%H%M%S).md"
 command -v java >/dev/null || { log "installing a Java runtime"; apt_install openjdk-17-jre-headless; }
 command -v mvn >/dev/null || { log "installing Maven"; apt_install maven; }
 ensure_redis
-log "building the services and the benchmark (release)"
-cargo build --release --locked --workspace --bins
+if [ -z "${NO_BUILD:-}" ]; then
+  log "building the services and the benchmark (release)"
+  cargo build --release --locked --workspace --bins
+fi
 
 run() {
   local name="$1"; shift
@@ -64,8 +69,8 @@ run() {
   "$CARGO_TARGET_DIR/release/e2e" --brokers "127.0.0.1:$PORT" --rate "$WARMUP_RATE" --seconds "$WARMUP_SECS" \
     --baseline-records 0 >/dev/null 2>&1 || true
   redis-cli --scan --pattern 'bench*:*' | xargs -r -n 1000 redis-cli del >/dev/null
-  { printf '\n# Scenario %s — %s\n\n`e2e %s`\n' "$name" "$(date -u +%FT%TZ)" "$*"
-    "$CARGO_TARGET_DIR/release/e2e" --brokers "127.0.0.1:$PORT" "$@"; } | tee -a "$out"
+  { printf '\n# Scenario %s — %s\n\n`e2e %s`\n' "$name" "$(date -u +%FT%TZ)" "$* ${E2E_ARGS:-}"
+    "$CARGO_TARGET_DIR/release/e2e" --brokers "127.0.0.1:$PORT" "$@" ${EXTRA[@]+"${EXTRA[@]}"}; } | tee -a "$out"
   stop_kafka "$KAFKA_PID"
   trap - EXIT
   # The run's Redis keys (message metadata, claims; every run has its own `bench<hex>:` prefix).

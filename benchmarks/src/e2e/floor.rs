@@ -29,10 +29,22 @@ pub async fn run_stage(
     prefix: &str,
     partitions: i32,
     target: &str,
+    kafka_options: &str,
     secret: &str,
 ) -> anyhow::Result<()> {
     let mut kafka = KafkaSettings::new(brokers, prefix);
     kafka.partitions = partitions;
+    // `--kafka-options`, as a service takes `HOOKLINE_KAFKA_OPTIONS`: a tuning is measured on
+    // the floor with the same settings as on the pipeline.
+    kafka.options = kafka_options
+        .split(',')
+        .filter(|o| !o.trim().is_empty())
+        .map(|o| {
+            o.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .ok_or_else(|| anyhow::anyhow!("kafka option `{o}` is not key=value"))
+        })
+        .collect::<anyhow::Result<_>>()?;
     let rt = Runtime::new(tokio_util::sync::CancellationToken::new(), Duration::from_secs(5));
     let metrics = KafkaMetrics::new(&rt.registry, name);
     let producer = kafka.producer()?.instrumented(&metrics);

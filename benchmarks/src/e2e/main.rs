@@ -72,7 +72,7 @@ struct Args {
     #[arg(long, default_value_t = 0)]
     parked: u64,
     /// Extra librdkafka settings for every service (`HOOKLINE_KAFKA_OPTIONS`, `key=value,…`),
-    /// to measure a tuning without a rebuild.
+    /// to measure a tuning without a rebuild; the floor stages take them too.
     #[arg(long, default_value = "")]
     kafka_options: String,
     /// Records delivery handles at once (`HOOKLINE_DELIVERY_MAX_IN_FLIGHT`; 0: its default,
@@ -84,6 +84,11 @@ struct Args {
     /// per core).
     #[arg(long, default_value_t = 0)]
     worker_threads: usize,
+    /// `linger.ms` of the load generator's own producer, the carrier gateway's hop in front
+    /// of ingest: part of every event's latency (at a low rate a whole linger per event, since
+    /// a partition's batch rarely holds a second record). 5 unless told.
+    #[arg(long, default_value_t = 5)]
+    load_linger_ms: u64,
     /// Records for the bare-minimum run (0: skip it).
     #[arg(long, default_value_t = 100_000)]
     baseline_records: u64,
@@ -174,11 +179,11 @@ fn service_env(args: &Args, run: &str, prefix: &str, key: &str) -> Vec<(String, 
     .collect()
 }
 
-/// The load generator's producer.
-fn bench_producer(kafka: &KafkaSettings) -> anyhow::Result<FutureProducer> {
+/// The load generator's producer (`linger_ms`: `--load-linger-ms`).
+fn bench_producer(kafka: &KafkaSettings, linger_ms: u64) -> anyhow::Result<FutureProducer> {
     Ok(kafka
         .client(&[
-            ("linger.ms", "5"),
+            ("linger.ms", &linger_ms.to_string()),
             ("compression.type", "lz4"),
             ("queue.buffering.max.messages", "1000000"),
         ])
@@ -207,6 +212,7 @@ async fn main() -> anyhow::Result<()> {
             &args.floor_prefix,
             args.partitions,
             &args.floor_target,
+            &args.kafka_options,
             SECRET,
         )
         .await;
@@ -273,14 +279,21 @@ async fn main() -> anyhow::Result<()> {
         .into_iter()
         .map(|name| {
             if args.floor {
-                procs::spawn_floor_stage(name, &args.brokers, &prefix, args.partitions, &format!("http://{addr}"))
+                procs::spawn_floor_stage(
+                    name,
+                    &args.brokers,
+                    &prefix,
+                    args.partitions,
+                    &format!("http://{addr}"),
+                    &args.kafka_options,
+                )
             } else {
                 procs::spawn(name, &env)
             }
         })
         .collect();
 
-    let producer = bench_producer(&kafka)?;
+    let producer = bench_producer(&kafka, args.load_linger_ms)?;
     let total = args.rate * args.seconds;
     let carrier_id = |i: u64| format!("{run}-c{i}");
     let message_id = |i: u64| format!("{run}-m{i}");
@@ -376,6 +389,17 @@ async fn main() -> anyhow::Result<()> {
         median(&latencies[..tenth]),
         median(&latencies[latencies.len() - tenth..]),
     );
+    // p99 of each tenth of the run in send order: a start-up transient and a steady state
+    // differ here where the run's p99 mixes them.
+    let p99_tenths: Vec<String> = latencies
+        .chunks(tenth.max(1))
+        .take(10)
+        .map(|c| {
+            let mut c = c.to_vec();
+            c.sort_by(f64::total_cmp);
+            format!("{:.0}", c[(c.len() * 99 / 100).min(c.len() - 1)])
+        })
+        .collect();
     latencies.sort_by(f64::total_cmp);
     let pct = |q: f64| {
         latencies
@@ -430,6 +454,10 @@ async fn main() -> anyhow::Result<()> {
         pct(0.50),
         pct(0.99),
         pct(0.999)
+    );
+    println!(
+        "\np99 ms of each tenth of the run, in send order: {}",
+        p99_tenths.join(" / ")
     );
     spent.print(total);
     println!(

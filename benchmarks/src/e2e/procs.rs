@@ -120,12 +120,21 @@ pub fn spawn(name: &'static str, env: &[(String, String)]) -> Service {
     Service { name, child }
 }
 
-/// Starts floor stage `name` (this binary with `--floor-stage`; see `floor.rs`).
-pub fn spawn_floor_stage(name: &'static str, brokers: &str, prefix: &str, partitions: i32, target: &str) -> Service {
+/// Starts floor stage `name` (this binary with `--floor-stage`; see `floor.rs`) with the
+/// librdkafka `kafka_options` (`key=value,…`) a service would get.
+pub fn spawn_floor_stage(
+    name: &'static str,
+    brokers: &str,
+    prefix: &str,
+    partitions: i32,
+    target: &str,
+    kafka_options: &str,
+) -> Service {
     let exe = std::env::current_exe().expect("current exe");
     let child = Command::new(exe)
         .args(["--floor-stage", name, "--brokers", brokers, "--floor-prefix", prefix])
         .args(["--partitions", &partitions.to_string(), "--floor-target", target])
+        .args(["--kafka-options", kafka_options])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())

@@ -87,7 +87,7 @@ pub async fn run(args: &Args, kafka: &KafkaSettings, run: &str, prefix: &str) ->
         })
         .collect();
 
-    let producer = crate::bench_producer(kafka)?;
+    let producer = crate::bench_producer(kafka, args.load_linger_ms)?;
     let total = args.rate * args.seconds;
     let message_id = |i: u64| format!("{run}-m{i}");
     let carrier_id = |i: u64| format!("{run}-c{i}");
