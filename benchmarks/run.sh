@@ -44,6 +44,9 @@ WHALE="${WHALE:-40}"
 WARMUP_RATE="${WARMUP_RATE:-2000}"
 WARMUP_SECS="${WARMUP_SECS:-20}"
 out="$CACHE/bench-$(date -u +%Y%m%d-%H%M%S).md"
+# This broker port's runs' prefix (topics, Redis keys): the cleanup below deletes only these, so
+# two benchmarks on different ports can share one Redis.
+KEYS="bench${PORT}p"
 
 command -v java >/dev/null || { log "installing a Java runtime"; apt_install openjdk-17-jre-headless; }
 command -v mvn >/dev/null || { log "installing Maven"; apt_install maven; }
@@ -67,14 +70,14 @@ run() {
   # and Redis keys discarded), as a production broker always is.
   log "scenario $name: warming the broker up (${WARMUP_SECS} s at ${WARMUP_RATE} events/s)"
   "$CARGO_TARGET_DIR/release/e2e" --brokers "127.0.0.1:$PORT" --rate "$WARMUP_RATE" --seconds "$WARMUP_SECS" \
-    --baseline-records 0 >/dev/null 2>&1 || true
-  redis-cli --scan --pattern 'bench*:*' | xargs -r -n 1000 redis-cli del >/dev/null
+    --baseline-records 0 --run-prefix "$KEYS" >/dev/null 2>&1 || true
+  redis-cli --scan --pattern "$KEYS*:*" | xargs -r -n 1000 redis-cli del >/dev/null
   { printf '\n# Scenario %s — %s\n\n`e2e %s`\n' "$name" "$(date -u +%FT%TZ)" "$* ${E2E_ARGS:-}"
-    "$CARGO_TARGET_DIR/release/e2e" --brokers "127.0.0.1:$PORT" "$@" ${EXTRA[@]+"${EXTRA[@]}"}; } | tee -a "$out"
+    "$CARGO_TARGET_DIR/release/e2e" --brokers "127.0.0.1:$PORT" --run-prefix "$KEYS" "$@" ${EXTRA[@]+"${EXTRA[@]}"}; } | tee -a "$out"
   stop_kafka "$KAFKA_PID"
   trap - EXIT
-  # The run's Redis keys (message metadata, claims; every run has its own `bench<hex>:` prefix).
-  redis-cli --scan --pattern 'bench*:*' | xargs -r -n 1000 redis-cli del >/dev/null
+  # The run's Redis keys (message metadata, claims; every run has its own `$KEYS<hex>:` prefix).
+  redis-cli --scan --pattern "$KEYS*:*" | xargs -r -n 1000 redis-cli del >/dev/null
 }
 
 scenarios=("$@")

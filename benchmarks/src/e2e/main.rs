@@ -89,6 +89,11 @@ struct Args {
     /// a partition's batch rarely holds a second record). 5 unless told.
     #[arg(long, default_value_t = 5)]
     load_linger_ms: u64,
+    /// Start of the run's name (its topics' and Redis keys' prefix, then 8 random hex digits):
+    /// `run.sh` gives each broker port its own, so that it deletes only its own runs' Redis
+    /// keys when two benchmarks share one Redis.
+    #[arg(long, default_value = "bench")]
+    run_prefix: String,
     /// Records for the bare-minimum run (0: skip it).
     #[arg(long, default_value_t = 100_000)]
     baseline_records: u64,
@@ -217,7 +222,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .await;
     }
-    let run = format!("bench{:08x}", rand::random::<u32>());
+    let run = format!("{}{:08x}", args.run_prefix, rand::random::<u32>());
     let prefix = format!("{run}.");
     let mut kafka = KafkaSettings::new(args.brokers.clone(), &prefix);
     kafka.partitions = args.partitions;

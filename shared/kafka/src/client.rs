@@ -17,6 +17,17 @@ use std::sync::Arc;
 /// benchmark machine it raised the rate the pipeline sustains from about 2,500 to 3,000
 /// events/s (every produce request also wakes the consumers waiting on its topic) for about
 /// 7 ms more median latency end to end; override with `HOOKLINE_KAFKA_OPTIONS=linger.ms=N`.
+///
+/// When records come slowly the linger is paid in full at every hop: with 6 partitions a
+/// partition's batch rarely holds a second record below about 600 records/s per partition.
+/// Re-measured for issue 29 (benchmarks/RESULTS.md, "latency when not busy"): `linger.ms=1`
+/// with `fetch.min.bytes=1` takes p50 at 700 events/s from about 52 to 15-26 ms, but at
+/// 4,000/s the services spend 0.22 CPU-ms per event instead of 0.18 and the run no longer
+/// keeps up, and 5,500/s (kept up with 10) falls behind. librdkafka's linger is fixed per
+/// client; the one switch that skips it at run time, `flush()`, reaches librdkafka through
+/// rdkafka with a zero timeout (`rd_kafka_flush(rk, 0)`), too short for the broker thread to
+/// see it, so "linger only when busy" needs a direct call, which this workspace's
+/// `unsafe_code = "forbid"` rules out for now.
 pub const LINGER_MS: &str = "10";
 
 /// How long the broker may hold a consumer's fetch to gather [`FETCH_MIN_BYTES`]. librdkafka's
@@ -27,6 +38,13 @@ pub const LINGER_MS: &str = "10";
 /// kept up rose from about 6,000 to 8,000 events/s and the four services' CPU per event fell
 /// by 30 % at 8,000/s (the broker's by 40 %), for up to 10 ms more per consumer hop when the
 /// pipeline is idle. Override with `HOOKLINE_KAFKA_OPTIONS=fetch.wait.max.ms=N`.
+///
+/// Below about 1 MiB per 10 ms a fetch always waits the whole 10 ms, so each of the three
+/// consumer hops on an event's way (ingest, enrich, delivery) adds up to 10 ms when the
+/// pipeline is not busy. `fetch.min.bytes=1` (the broker answers as soon as there is data)
+/// takes p50 at 700 events/s from about 52 to 30 ms, but the fetches then follow the upstream
+/// produce requests one by one: at 4,000/s the services spent 0.205 CPU-ms per event instead of
+/// 0.18 and the broker 0.148 instead of 0.116 (issue 29, benchmarks/RESULTS.md).
 pub const FETCH_WAIT_MAX_MS: &str = "10";
 
 /// A fetch is answered early once this much is there (1 MiB): under load the broker answers
