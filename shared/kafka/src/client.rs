@@ -21,9 +21,10 @@ use std::sync::Arc;
 /// When records come slowly the linger is paid in full at every hop: with 6 partitions a
 /// partition's batch rarely holds a second record below about 600 records/s per partition.
 /// Re-measured for issue 29 (benchmarks/RESULTS.md, "latency when not busy"): `linger.ms=1`
-/// with `fetch.min.bytes=1` takes p50 at 700 events/s from about 52 to 15-26 ms, but at
-/// 4,000/s the services spend 0.22 CPU-ms per event instead of 0.18 and the run no longer
-/// keeps up, and 5,500/s (kept up with 10) falls behind. librdkafka's linger is fixed per
+/// with `fetch.min.bytes=1` takes p50 at 700 events/s from 45 to 12 ms and p99 from 65 to
+/// 49 ms (a quiet run; 52 to 15-26 ms p50 beside other work), but at 4,000/s the services
+/// spend 0.22 CPU-ms per event instead of 0.18 and the run no longer keeps up, and 5,500/s
+/// (kept up with 10) falls behind. librdkafka's linger is fixed per
 /// client; the one switch that skips it at run time, `flush()`, reaches librdkafka through
 /// rdkafka with a zero timeout (`rd_kafka_flush(rk, 0)`), too short for the broker thread to
 /// see it, so "linger only when busy" needs a direct call, which this workspace's
@@ -42,7 +43,8 @@ pub const LINGER_MS: &str = "10";
 /// Below about 1 MiB per 10 ms a fetch always waits the whole 10 ms, so each of the three
 /// consumer hops on an event's way (ingest, enrich, delivery) adds up to 10 ms when the
 /// pipeline is not busy. `fetch.min.bytes=1` (the broker answers as soon as there is data)
-/// takes p50 at 700 events/s from about 52 to 30 ms, but the fetches then follow the upstream
+/// takes p50 at 700 events/s from about 52 to 30 ms (beside other work), but the fetches then
+/// follow the upstream
 /// produce requests one by one: at 4,000/s the services spent 0.205 CPU-ms per event instead of
 /// 0.18 and the broker 0.148 instead of 0.116 (issue 29, benchmarks/RESULTS.md).
 pub const FETCH_WAIT_MAX_MS: &str = "10";
