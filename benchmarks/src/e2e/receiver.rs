@@ -65,7 +65,9 @@ pub async fn start_hosts(secret: &str, hosts: usize) -> (Vec<SocketAddr>, Arriva
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         addrs.push(listener.local_addr().unwrap());
         let app = app.clone();
-        tokio::spawn(async move { axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await });
+        tokio::spawn(
+            async move { axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await },
+        );
     }
     (addrs, arrivals)
 }
