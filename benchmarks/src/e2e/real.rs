@@ -400,12 +400,24 @@ pub async fn run(args: &Args, kafka: &KafkaSettings, run: &str, prefix: &str) ->
             "–".into()
         }
     };
+    // Records per produce batch, all topics of a service together (librdkafka reports them
+    // every 5 s, so the last seconds of the run are not in it).
+    let per_batch = |svc: &str| {
+        let d = |name: String| metrics_after.get(&name).unwrap_or(&0.0) - metrics_before.get(&name).unwrap_or(&0.0);
+        let batches = d(format!("hookline_{svc}_produce_batches_total"));
+        let records = d(format!("hookline_{svc}_produce_batch_records_total"));
+        if batches > 0.0 {
+            format!("{:.1}", records / batches)
+        } else {
+            "–".into()
+        }
+    };
     println!(
-        "\n| Redis commands per event | receiver connections opened per 1,000 requests | records per poll: ingest / enrich / delivery / api | records per produce batch |"
+        "\n| Redis commands per event | receiver connections opened per 1,000 requests | records per poll: ingest / enrich / delivery / api | records per produce batch: ingest / enrich / delivery / api |"
     );
     println!("| --- | --- | --- | --- |");
     println!(
-        "| {} | {:.2} | {} / {} / {} / {} | not exported by the services |",
+        "| {} | {:.2} | {} / {} / {} / {} | {} / {} / {} / {} |",
         spent
             .redis_commands
             .map(|c| format!("{:.2}", c as f64 / total as f64))
@@ -415,6 +427,10 @@ pub async fn run(args: &Args, kafka: &KafkaSettings, run: &str, prefix: &str) ->
         per_poll("enrich"),
         per_poll("delivery"),
         per_poll("api"),
+        per_batch("ingest"),
+        per_batch("enrich"),
+        per_batch("delivery"),
+        per_batch("api"),
     );
     Ok(())
 }

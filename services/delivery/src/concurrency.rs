@@ -24,6 +24,12 @@
 //!   limit to 1 within its first burst of 429s, the endpoint then ran at a third of its rate
 //!   and the adaptive rate, long unrefused, came back to the limit and overshot
 //!   (`tests/tests/adaptive_throttle.rs`);
+//! - timeouts and refusals never take it below the limit a new endpoint starts at (16 by
+//!   default; [`Limit::with_error_floor`]): only latency, measured on answers, may take it
+//!   lower. An endpoint that answers nothing sends no latency and no success to grow on, so
+//!   each error taking it further down left a dead endpoint at 1 request in flight: its
+//!   records reached the dead-letter topic 16 times slower than before, and the receivers
+//!   fault test (`tests/faults/tests/receivers.rs`) saw 1,087 of 3,000 dead-lettered in 300 s;
 //! - it grows only while the endpoint uses at least half of it (an endpoint sent 3 requests at
 //!   a time says nothing about whether it could take 300), and stays within `1..=max`: the
 //!   subscription's `max_concurrency` (SMSEdge's documented 3), else the platform's ceiling.
@@ -69,6 +75,8 @@ pub struct Limit {
     window_start: Instant,
     /// When the limit last dropped on an overload.
     decreased_at: Option<Instant>,
+    /// The lowest timeouts and refusals may take it.
+    error_floor: f64,
 }
 
 impl Limit {
@@ -81,7 +89,15 @@ impl Limit {
             min_rtt: [None, None],
             window_start: now,
             decreased_at: None,
+            error_floor: 1.0,
         }
+    }
+
+    /// Timeouts and refusals take it no lower than `floor` (clamped to `1..=max`); latency
+    /// still may.
+    pub fn with_error_floor(mut self, floor: u32) -> Self {
+        self.error_floor = f64::from(floor).clamp(1.0, self.max);
+        self
     }
 
     /// Requests that may be in flight now.
@@ -108,9 +124,9 @@ impl Limit {
                     return None;
                 }
                 self.decreased_at = Some(now);
-                self.limit *= 0.9;
+                self.limit = (self.limit * 0.9).max(self.error_floor.min(self.limit));
             }
-            Answer::Refused => self.limit -= step,
+            Answer::Refused => self.limit = (self.limit - step).max(self.error_floor.min(self.limit)),
             Answer::Ok => {
                 let min = self.observe(rtt, now);
                 if (in_flight * 2) < before {
@@ -227,6 +243,27 @@ mod tests {
         let mut one = Limit::new(1, 256, t0);
         assert_eq!(one.answered(t0, ms(1), 1, Answer::TimedOut, t0 + ms(1)), None);
         assert_eq!(one.get(), 1);
+    }
+
+    #[test]
+    fn errors_stop_at_the_floor_latency_does_not() {
+        let t0 = Instant::now();
+        let mut l = Limit::new(64, 256, t0).with_error_floor(16);
+        let mut t = t0;
+        for _ in 0..100 {
+            t += ms(10);
+            l.answered(t, ms(5), 64, Answer::TimedOut, t + ms(5));
+            l.answered(t, ms(5), 64, Answer::Refused, t + ms(5));
+        }
+        assert_eq!(l.get(), 16, "a dead endpoint keeps the start's 16");
+        // Latency may take it lower, and errors then leave it there.
+        l.answered(t, ms(20), 1, Answer::Ok, t);
+        drive(&mut l, t, 500, 5.0, |n| ms(20) + Duration::from_micros(5000 * n as u64));
+        let low = l.get();
+        assert!(low < 16, "{low}");
+        let later = t + Duration::from_secs(6);
+        l.answered(later, ms(5), low, Answer::TimedOut, later + ms(5));
+        assert_eq!(l.get(), low);
     }
 
     #[test]

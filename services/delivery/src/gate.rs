@@ -177,7 +177,8 @@ impl Gates {
                     u32::try_from(start_concurrency).unwrap_or(u32::MAX),
                     u32::try_from(max_concurrency).unwrap_or(u32::MAX),
                     now,
-                );
+                )
+                .with_error_floor(u32::try_from(self.start_concurrency).unwrap_or(u32::MAX));
                 let g = Arc::new(Gate {
                     rate,
                     max_concurrency,

@@ -229,9 +229,12 @@ pub struct Producer {
 }
 
 impl Producer {
-    /// Counts acknowledged records in `metrics.produced`.
+    /// Counts acknowledged records in `metrics.produced`, and the produce batches and their
+    /// records in `metrics.produce_batches` and `metrics.produce_batch_records`.
     pub fn instrumented(mut self, metrics: &crate::KafkaMetrics) -> Self {
         self.produced = Some(metrics.produced.clone());
+        self.brokers
+            .count_batches(metrics.produce_batches.clone(), metrics.produce_batch_records.clone());
         self
     }
 

@@ -2,7 +2,7 @@
 //! per-partition state when the assignment changes), turns librdkafka's statistics into a
 //! per-topic consumer-lag gauge, and tells readiness whether any broker is reachable.
 
-use prometheus::IntGaugeVec;
+use prometheus::{IntCounterVec, IntGaugeVec};
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -29,6 +29,8 @@ pub struct HooklineContext {
 #[derive(Clone, Default)]
 pub struct BrokerWatch {
     flag: Arc<OnceLock<Arc<AtomicBool>>>,
+    /// A producer's batch counters (batches, records), fed from each statistics report.
+    batches: Arc<OnceLock<(IntCounterVec, IntCounterVec)>>,
 }
 
 impl BrokerWatch {
@@ -46,7 +48,22 @@ impl BrokerWatch {
         }
     }
 
+    /// From now on each statistics report adds the produce batches it covers (librdkafka's
+    /// per-topic `batchcnt` window, reset at every report) to `batches` and their records to
+    /// `records`, by topic.
+    pub fn count_batches(&self, batches: IntCounterVec, records: IntCounterVec) {
+        let _ = self.batches.set((batches, records));
+    }
+
     fn on_stats(&self, statistics: &Statistics) {
+        if let Some((batches, records)) = self.batches.get() {
+            for (topic, t) in &statistics.topics {
+                if t.batchcnt.cnt > 0 {
+                    batches.with_label_values(&[topic]).inc_by(t.batchcnt.cnt as u64);
+                    records.with_label_values(&[topic]).inc_by(t.batchcnt.sum.max(0) as u64);
+                }
+            }
+        }
         if let Some(flag) = self.flag.get() {
             // Bootstrap entries have node id -1; the brokers learned from metadata have theirs.
             let up = statistics.brokers.values().any(|b| b.nodeid >= 0 && b.state == "UP");

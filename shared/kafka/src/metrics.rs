@@ -12,7 +12,12 @@ use prometheus::{HistogramVec, IntCounterVec, IntGaugeVec};
 /// consumer per wake-up (the batch its handlers then work on concurrently);
 /// `hookline_<service>_already_handled_records_total{topic}`: records read again after a
 /// rebalance handed their partition back at an older committed offset, which this process had
-/// already handled durably, and skipped (see [`crate::pump`]).
+/// already handled durably, and skipped (see [`crate::pump`]);
+/// `hookline_<service>_produce_batches_total{topic}` and
+/// `hookline_<service>_produce_batch_records_total{topic}`: the batches (one partition's
+/// records in one produce request) the service's producers sent and the records they carried,
+/// from librdkafka's statistics every 5 s; their ratio is the records per produce batch, what
+/// `linger.ms` buys.
 #[derive(Clone)]
 pub struct KafkaMetrics {
     pub consumed: IntCounterVec,
@@ -21,6 +26,8 @@ pub struct KafkaMetrics {
     pub lag: IntGaugeVec,
     pub lateness: HistogramVec,
     pub poll_batch: HistogramVec,
+    pub produce_batches: IntCounterVec,
+    pub produce_batch_records: IntCounterVec,
 }
 
 /// Buckets of [`KafkaMetrics::poll_batch`]: 1 to [`crate::pump::POLL_BATCH`] records.
@@ -66,6 +73,18 @@ impl KafkaMetrics {
                 "Records a consume loop took from its consumer per wake-up.",
                 &["consumer"],
                 BATCH_BUCKETS,
+            ),
+            produce_batches: counter_vec(
+                registry,
+                &format!("hookline_{service}_produce_batches_total"),
+                "Produce batches (one partition's records in one request) sent, by topic.",
+                &["topic"],
+            ),
+            produce_batch_records: counter_vec(
+                registry,
+                &format!("hookline_{service}_produce_batch_records_total"),
+                "Records in the produce batches sent, by topic.",
+                &["topic"],
             ),
         }
     }
