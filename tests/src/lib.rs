@@ -485,6 +485,32 @@ impl TestPipeline {
         Ok(metric_value(&self.metrics().await?, name, labels))
     }
 
+    /// Produces `n` dispatch records for `sub` (numbered from `from`, see [`dispatch_record`])
+    /// straight to the dispatch topic, as attempt 1; returns their webhook ids.
+    pub async fn produce_dispatches(
+        &self,
+        sub: &hookline_model::Subscription,
+        from: usize,
+        n: usize,
+    ) -> std::collections::HashSet<String> {
+        let mut sends = tokio::task::JoinSet::new();
+        let mut ids = std::collections::HashSet::new();
+        for i in from..from + n {
+            let d = dispatch_record(sub, i);
+            ids.insert(d.dispatch_id.clone());
+            let (producer, topic, key) = (self.producer.clone(), self.kafka.topics.dispatch(), sub.endpoint_key());
+            sends.spawn(async move {
+                producer
+                    .send_json(&topic, &key, &d, &[("hookline-attempt", b"1")])
+                    .await
+            });
+        }
+        while let Some(sent) = sends.join_next().await {
+            sent.expect("produce task").expect("dispatch record produced");
+        }
+        ids
+    }
+
     /// Waits until the value of metric `name` (labels as in [`metric`](Self::metric)) satisfies
     /// `pred`; returns it. Fails naming `what` and the last value seen when `timeout` passes.
     pub async fn wait_metric(

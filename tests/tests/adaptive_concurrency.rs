@@ -5,32 +5,12 @@
 //! limit down, and the next owner of an endpoint starts at the limit the last one reached.
 
 use hookline::Service;
-use hookline_tests::{dispatch_record, subscription, Receiver, TestPipeline};
+use hookline_tests::{subscription, Receiver, TestPipeline};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 /// Where an endpoint's limit starts (`HOOKLINE_ENDPOINT_CONCURRENCY`'s default).
 const START: f64 = 16.0;
-
-/// Produces `n` dispatch records for `sub` (numbered from `from`); returns their webhook ids.
-async fn produce(p: &TestPipeline, sub: &hookline_model::Subscription, from: usize, n: usize) -> HashSet<String> {
-    let mut sends = tokio::task::JoinSet::new();
-    let mut ids = HashSet::new();
-    for i in from..from + n {
-        let d = dispatch_record(sub, i);
-        ids.insert(d.dispatch_id.clone());
-        let (producer, topic, key) = (p.producer.clone(), p.kafka.topics.dispatch(), sub.endpoint_key());
-        sends.spawn(async move {
-            producer
-                .send_json(&topic, &key, &d, &[("hookline-attempt", b"1")])
-                .await
-        });
-    }
-    while let Some(sent) = sends.join_next().await {
-        sent.unwrap().unwrap();
-    }
-    ids
-}
 
 /// Waits until every one of `ids` got a 200 from `rx`.
 async fn all_delivered(rx: &Receiver, ids: &HashSet<String>, timeout: Duration) {
@@ -71,8 +51,8 @@ async fn a_receiver_answering_in_50ms_gets_more_than_16_and_a_subscription_maxim
     p.put_subscription(&three).await.unwrap();
 
     let started = Instant::now();
-    let ids = produce(&p, &sub, 0, 4000).await;
-    let capped_ids = produce(&p, &three, 0, 200).await;
+    let ids = p.produce_dispatches(&sub, 0, 4000).await;
+    let capped_ids = p.produce_dispatches(&three, 0, 200).await;
     let grown = p
         .wait_metric(
             "hookline_delivery_endpoint_concurrency_limit",
@@ -126,7 +106,7 @@ async fn a_receiver_that_slows_down_as_it_gets_busy_brings_the_limit_down() {
     sub.rate_limit_per_sec = 10_000;
     p.put_subscription(&sub).await.unwrap();
 
-    let ids = produce(&p, &sub, 0, 3000).await;
+    let ids = p.produce_dispatches(&sub, 0, 3000).await;
     let fell = p
         .wait_metric(
             "hookline_delivery_endpoint_concurrency_limit",
@@ -182,7 +162,7 @@ async fn the_next_owner_of_an_endpoint_starts_at_the_concurrency_the_last_one_re
     sub.rate_limit_per_sec = 10_000;
     first.put_subscription(&sub).await.unwrap();
 
-    let mut ids = produce(&first, &sub, 0, 3000).await;
+    let mut ids = first.produce_dispatches(&sub, 0, 3000).await;
     let reached = first
         .wait_metric(
             "hookline_delivery_endpoint_concurrency_limit",
@@ -197,7 +177,7 @@ async fn the_next_owner_of_an_endpoint_starts_at_the_concurrency_the_last_one_re
     first.stop().await.unwrap();
 
     // A backlog waits for the next owner, on the same group and store.
-    ids.extend(produce(&first, &sub, 3000, 1000).await);
+    ids.extend(first.produce_dispatches(&sub, 3000, 1000).await);
     let before = rx.requests().len();
     let mut second = TestPipeline::start_with(&id, &[Service::Delivery], &[]).await.unwrap();
     all_delivered(&rx, &ids, Duration::from_secs(120)).await;

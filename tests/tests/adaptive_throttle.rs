@@ -3,7 +3,7 @@
 //! receiver's rate within seconds, and every event still arrives, none dead-lettered.
 
 use hookline::Service;
-use hookline_tests::{dispatch_record, subscription, Receiver, TestPipeline};
+use hookline_tests::{subscription, Receiver, TestPipeline};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
@@ -46,7 +46,7 @@ async fn a_receiver_that_takes_100_per_sec_gets_at_most_that_and_every_event() {
     p.put_subscription(&sub).await.unwrap();
 
     let started = Instant::now();
-    let ids = produce(&p, &sub, 0, EVENTS).await;
+    let ids = p.produce_dispatches(&sub, 0, EVENTS).await;
     eprintln!("{EVENTS} events produced in {:?}", started.elapsed());
 
     // Every event accepted (a 200) at least once.
@@ -177,26 +177,6 @@ fn throttled_rate(payload: &[u8]) -> Option<u64> {
     v["throttled_rate_per_sec"].as_u64()
 }
 
-/// Produces `n` dispatch records for `sub` (numbered from `from`); returns their webhook ids.
-async fn produce(p: &TestPipeline, sub: &hookline_model::Subscription, from: usize, n: usize) -> HashSet<String> {
-    let mut sends = tokio::task::JoinSet::new();
-    let mut ids = HashSet::new();
-    for i in from..from + n {
-        let d = dispatch_record(sub, i);
-        ids.insert(d.dispatch_id.clone());
-        let (producer, topic, key) = (p.producer.clone(), p.kafka.topics.dispatch(), sub.endpoint_key());
-        sends.spawn(async move {
-            producer
-                .send_json(&topic, &key, &d, &[("hookline-attempt", b"1")])
-                .await
-        });
-    }
-    while let Some(sent) = sends.join_next().await {
-        sent.unwrap().unwrap();
-    }
-    ids
-}
-
 /// The endpoint's adaptive rate outlives its owner: after the delivery process that brought
 /// it down to the receiver's rate stops, the process that takes the endpoint over starts at
 /// that rate (from the store), not at its limit. The receiver stops refusing at the handover,
@@ -214,7 +194,7 @@ async fn the_next_owner_of_an_endpoint_starts_at_the_rate_the_last_one_reached()
     let labels = [("subscription_id", "throttled"), ("workspace_id", ws.as_str())];
 
     // The first owner finds the receiver's rate.
-    let mut ids = produce(&first, &sub, 0, 1500).await;
+    let mut ids = first.produce_dispatches(&sub, 0, 1500).await;
     let lowered = first
         .wait_metric(
             "hookline_delivery_endpoint_rate_limit",
@@ -231,7 +211,7 @@ async fn the_next_owner_of_an_endpoint_starts_at_the_rate_the_last_one_reached()
 
     // The next owner, on the same group and store, with events still to send.
     let mut second = TestPipeline::start_with(&id, &[Service::Delivery], &[]).await.unwrap();
-    ids.extend(produce(&second, &sub, 1500, 1000).await);
+    ids.extend(second.produce_dispatches(&sub, 1500, 1000).await);
     let done = hookline_tests::eventually(Duration::from_secs(120), || async {
         let got: HashSet<String> = rx
             .requests()
