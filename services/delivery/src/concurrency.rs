@@ -34,6 +34,13 @@
 //!   a time says nothing about whether it could take 300), and stays within `1..=max`: the
 //!   subscription's `max_concurrency` (SMSEdge's documented 3), else the platform's ceiling.
 //!
+//! The latency is the receiver's as far as this process can tell: its own scheduling delay
+//! ([`crate::lag`]) is taken off every sample, and while that delay is above
+//! [`LAG_TOLERANCE`] latency never lowers the limit (timeouts and refusals still do): past
+//! what its machine sustains, the process's own delays read as a queue at every receiver at
+//! once, and shrinking every limit for them deferred a whale endpoint's records until it
+//! collapsed (`benchmarks/RESULTS.md`, issue 29).
+//!
 //! `min_rtt` is the minimum over the current and the previous [`RTT_WINDOW`], so a receiver
 //! whose baseline latency rises for good (a deploy, a new region) is followed within two
 //! windows instead of being read as a queue forever.
@@ -51,6 +58,13 @@ pub const SLACK: Duration = Duration::from_millis(20);
 
 /// Length of one window of the minimum latency.
 pub const RTT_WINDOW: Duration = Duration::from_secs(30);
+
+/// The process's own scheduling delay ([`crate::lag`]) above which latency never lowers the
+/// limit, nor counts toward the minimum: beyond it, an answer's latency says more about this
+/// process than about the receiver. Every answer's latency has the delay taken off first; the
+/// tolerance covers what one delay sample misses of the several wake-ups of a request. Half
+/// the [`SLACK`]: a process that lags less is not what a receiver's queue is told from anyway.
+pub const LAG_TOLERANCE: Duration = Duration::from_millis(10);
 
 /// What an answer says about the receiver's capacity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +128,7 @@ impl Limit {
         in_flight: usize,
         answer: Answer,
         now: Instant,
+        lag: Duration,
     ) -> Option<usize> {
         let before = self.get();
         let step = self.limit.log10().max(1.0);
@@ -128,7 +143,14 @@ impl Limit {
             }
             Answer::Refused => self.limit = (self.limit - step).max(self.error_floor.min(self.limit)),
             Answer::Ok => {
-                let min = self.observe(rtt, now);
+                // The receiver's share of the latency, as far as it can be told apart.
+                let rtt = rtt.saturating_sub(lag);
+                let lagging = lag > LAG_TOLERANCE;
+                let min = if lagging {
+                    self.min_rtt(rtt)
+                } else {
+                    self.observe(rtt, now)
+                };
                 if (in_flight * 2) < before {
                     return None;
                 }
@@ -138,13 +160,18 @@ impl Limit {
                     self.limit += 6.0 * step;
                 } else if queued < 3.0 * step {
                     self.limit += step;
-                } else if queued > 6.0 * step {
+                } else if queued > 6.0 * step && !lagging {
                     self.limit -= step;
                 }
             }
         }
         self.limit = self.limit.clamp(1.0, self.max);
         (self.get() != before).then(|| self.get())
+    }
+
+    /// The minimum latency now, counting nothing (`rtt` if there is none yet).
+    fn min_rtt(&self, rtt: Duration) -> Duration {
+        self.min_rtt.iter().flatten().copied().min().unwrap_or(rtt)
     }
 
     /// Counts `rtt` into the windows; the minimum latency now.
@@ -159,7 +186,7 @@ impl Limit {
         }
         let current = &mut self.min_rtt[0];
         *current = Some(current.map_or(rtt, |m| m.min(rtt)));
-        self.min_rtt.iter().flatten().copied().min().unwrap_or(rtt)
+        self.min_rtt(rtt)
     }
 }
 
@@ -179,7 +206,14 @@ mod tests {
             now = t0 + Duration::from_secs_f64(secs * f64::from(i) / f64::from(samples));
             let n = limit.get();
             let rtt = latency(n);
-            limit.answered(now.checked_sub(rtt).unwrap_or(t0), rtt, n, Answer::Ok, now);
+            limit.answered(
+                now.checked_sub(rtt).unwrap_or(t0),
+                rtt,
+                n,
+                Answer::Ok,
+                now,
+                Duration::ZERO,
+            );
         }
         now
     }
@@ -202,7 +236,7 @@ mod tests {
         let mut l = Limit::new(16, 256, t0);
         // The receiver's latency doubles at 4 in flight: 20 ms alone, +5 ms per request.
         // One quiet sample first, as an endpoint's first request is.
-        l.answered(t0, ms(20), 1, Answer::Ok, t0);
+        l.answered(t0, ms(20), 1, Answer::Ok, t0, Duration::ZERO);
         drive(&mut l, t0, 500, 5.0, |n| {
             ms(20) + Duration::from_micros(5000 * n as u64)
         });
@@ -216,7 +250,7 @@ mod tests {
         let mut l = Limit::new(16, 256, t0);
         for i in 0..1000 {
             let now = t0 + ms(i);
-            assert_eq!(l.answered(now, ms(5), 3, Answer::Ok, now), None);
+            assert_eq!(l.answered(now, ms(5), 3, Answer::Ok, now, Duration::ZERO), None);
         }
         assert_eq!(l.get(), 16);
     }
@@ -226,22 +260,37 @@ mod tests {
         let t0 = Instant::now();
         let mut l = Limit::new(100, 256, t0);
         let now = t0 + ms(50);
-        assert_eq!(l.answered(t0, ms(50), 100, Answer::TimedOut, now), Some(90));
+        assert_eq!(
+            l.answered(t0, ms(50), 100, Answer::TimedOut, now, Duration::ZERO),
+            Some(90)
+        );
         // The other requests of that round trip: no second decrease.
         for _ in 0..50 {
-            assert_eq!(l.answered(t0, ms(50), 100, Answer::TimedOut, now + ms(1)), None);
+            assert_eq!(
+                l.answered(t0, ms(50), 100, Answer::TimedOut, now + ms(1), Duration::ZERO),
+                None
+            );
         }
         // A request sent after the decrease, refused too: the next one.
         assert_eq!(
-            l.answered(now + ms(1), ms(9), 90, Answer::TimedOut, now + ms(10)),
+            l.answered(now + ms(1), ms(9), 90, Answer::TimedOut, now + ms(10), Duration::ZERO),
             Some(81)
         );
         // A 429 or a 500 takes off log10(limit) (about 2), a 4xx nothing.
-        assert_eq!(l.answered(now, ms(5), 81, Answer::Refused, now + ms(11)), Some(79));
-        assert_eq!(l.answered(now, ms(5), 81, Answer::Neutral, now + ms(12)), None);
+        assert_eq!(
+            l.answered(now, ms(5), 81, Answer::Refused, now + ms(11), Duration::ZERO),
+            Some(79)
+        );
+        assert_eq!(
+            l.answered(now, ms(5), 81, Answer::Neutral, now + ms(12), Duration::ZERO),
+            None
+        );
         // Never below one.
         let mut one = Limit::new(1, 256, t0);
-        assert_eq!(one.answered(t0, ms(1), 1, Answer::TimedOut, t0 + ms(1)), None);
+        assert_eq!(
+            one.answered(t0, ms(1), 1, Answer::TimedOut, t0 + ms(1), Duration::ZERO),
+            None
+        );
         assert_eq!(one.get(), 1);
     }
 
@@ -252,28 +301,53 @@ mod tests {
         let mut t = t0;
         for _ in 0..100 {
             t += ms(10);
-            l.answered(t, ms(5), 64, Answer::TimedOut, t + ms(5));
-            l.answered(t, ms(5), 64, Answer::Refused, t + ms(5));
+            l.answered(t, ms(5), 64, Answer::TimedOut, t + ms(5), Duration::ZERO);
+            l.answered(t, ms(5), 64, Answer::Refused, t + ms(5), Duration::ZERO);
         }
         assert_eq!(l.get(), 16, "a dead endpoint keeps the start's 16");
         // Latency may take it lower, and errors then leave it there.
-        l.answered(t, ms(20), 1, Answer::Ok, t);
+        l.answered(t, ms(20), 1, Answer::Ok, t, Duration::ZERO);
         drive(&mut l, t, 500, 5.0, |n| ms(20) + Duration::from_micros(5000 * n as u64));
         let low = l.get();
         assert!(low < 16, "{low}");
         let later = t + Duration::from_secs(6);
-        l.answered(later, ms(5), low, Answer::TimedOut, later + ms(5));
+        l.answered(later, ms(5), low, Answer::TimedOut, later + ms(5), Duration::ZERO);
         assert_eq!(l.get(), low);
+    }
+
+    #[test]
+    fn the_process_own_delay_is_not_read_as_a_queue() {
+        let t0 = Instant::now();
+        // A receiver answering in 50 ms whatever its load, seen from a process that wakes
+        // 150 ms late: answers take 200 ms, three quarters of it this process's.
+        let run = |lag: Duration| {
+            let mut l = Limit::new(64, 256, t0);
+            l.answered(t0, ms(50), 1, Answer::Ok, t0, Duration::ZERO);
+            for i in 1..=500 {
+                let now = t0 + ms(i * 10);
+                l.answered(now - ms(200), ms(200), l.get(), Answer::Ok, now, lag);
+            }
+            l.get()
+        };
+        // Blind to it, the limit reads a queue and falls to its floor.
+        assert!(run(Duration::ZERO) < 16, "{}", run(Duration::ZERO));
+        // The delay taken off: the receiver's own 50 ms, its minimum, and the limit grows.
+        assert_eq!(run(ms(150)), 256);
+        // Only part of it known (the probe saw 40 ms): no longer lowered while the process
+        // lags, whatever is left.
+        assert_eq!(run(ms(40)), 64);
+        // Below the tolerance, the rest is the receiver's: lowered as before.
+        assert!(run(ms(5)) < 16, "{}", run(ms(5)));
     }
 
     #[test]
     fn a_new_baseline_latency_is_followed_within_two_windows() {
         let t0 = Instant::now();
         let mut l = Limit::new(64, 64, t0);
-        l.answered(t0, ms(10), 64, Answer::Ok, t0);
+        l.answered(t0, ms(10), 64, Answer::Ok, t0, Duration::ZERO);
         // The receiver now answers in 40 ms whatever its load: read as a queue at first...
         let later = t0 + ms(100);
-        l.answered(later, ms(40), 64, Answer::Ok, later);
+        l.answered(later, ms(40), 64, Answer::Ok, later, Duration::ZERO);
         assert!(l.get() < 64);
         // ... and as its baseline once the 10 ms sample has left both windows.
         let t = drive(&mut l, t0 + 2 * RTT_WINDOW + ms(1), 400, 4.0, |_| ms(40));

@@ -23,6 +23,7 @@
 use crate::aimd::Aimd;
 use crate::ceiling::Ceiling;
 use crate::concurrency::{Answer, Limit};
+use crate::lag::Lag;
 use crate::pacer::Pacer;
 use crate::shared_rate::SharedRates;
 use crate::slots::{Full, Slot, Slots};
@@ -44,6 +45,8 @@ pub struct Gates {
     max_concurrency: usize,
     queue: usize,
     default_rate: u32,
+    /// This process's scheduling delay, taken off every latency sample.
+    lag: Arc<Lag>,
 }
 
 /// One endpoint's admission control.
@@ -64,6 +67,7 @@ pub struct Gate {
     published: AtomicU32,
     /// The concurrency limit last published to the store.
     published_concurrency: AtomicUsize,
+    lag: Arc<Lag>,
 }
 
 /// The pacer, the rate it paces at and the concurrency limit, changed together.
@@ -122,7 +126,15 @@ impl Gates {
             max_concurrency,
             queue,
             default_rate: default_rate.max(1),
+            lag: Arc::default(),
         }
+    }
+
+    /// Takes `lag` (the process's scheduling delay, kept by its probe) off every latency an
+    /// endpoint's concurrency limit sees.
+    pub fn with_lag(mut self, lag: Arc<Lag>) -> Self {
+        self.lag = lag;
+        self
     }
 
     /// The gate of `endpoint` with `rate_per_sec` requests per second and at most
@@ -196,6 +208,7 @@ impl Gates {
                     // What the store holds: the start rate (below the limit only when it came
                     // from there).
                     published: AtomicU32::new(start_rate.min(rate)),
+                    lag: self.lag.clone(),
                 });
                 gates.insert(endpoint.to_string(), g.clone());
                 g
@@ -288,7 +301,8 @@ impl Gate {
         let now = Instant::now();
         let mut a = self.adaptive.lock().expect("adaptive lock");
         let rtt = now.saturating_duration_since(sent);
-        if let Some(limit) = a.concurrency.answered(sent, rtt, in_flight, signal.answer(), now) {
+        let lag = self.lag.get();
+        if let Some(limit) = a.concurrency.answered(sent, rtt, in_flight, signal.answer(), now, lag) {
             self.slots.set_limit(limit);
         }
         match signal {

@@ -21,6 +21,7 @@ mod concurrency;
 mod credentials;
 pub mod failover;
 pub mod gate;
+mod lag;
 mod memo;
 mod metrics;
 mod ordering;
@@ -139,6 +140,9 @@ pub async fn start(
         metrics.clone(),
         rt.shutdown.clone(),
     ));
+    let lag = Arc::new(lag::Lag::default());
+    let lag_gauge = metrics.scheduling_lag.clone();
+    lag.spawn_probe(rt.shutdown.clone(), move |d| lag_gauge.set(d.as_secs_f64()));
     let kafka_metrics = KafkaMetrics::new(&rt.registry, "delivery");
     let producer = kafka
         .producer()?
@@ -163,12 +167,15 @@ pub async fn start(
         attempter,
         producer: producer.clone(),
         quarantine: Quarantine::new(producer.clone(), topics.quarantine(), "delivery", rt),
-        gates: Arc::new(gate::Gates::new(
-            cfg.endpoint_concurrency,
-            cfg.endpoint_max_concurrency,
-            cfg.endpoint_queue,
-            cfg.default_rate_limit,
-        )),
+        gates: Arc::new(
+            gate::Gates::new(
+                cfg.endpoint_concurrency,
+                cfg.endpoint_max_concurrency,
+                cfg.endpoint_queue,
+                cfg.default_rate_limit,
+            )
+            .with_lag(lag),
+        ),
         shared_rates: Arc::new(shared_rate::SharedRates::new(store)),
         schedule: retry::Schedule {
             tiers_secs: topics.retry_tiers().into_iter().map(|(secs, _)| secs).collect(),

@@ -1,7 +1,7 @@
 use hookline_kafka::ConfigHandle;
 use hookline_model::{AttemptOutcome, AttemptRecord, Dispatch};
-use hookline_telemetry::{counter_vec, histogram_vec, int_gauge_vec, Registry, LATENCY_BUCKETS};
-use prometheus::{Histogram, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec};
+use hookline_telemetry::{counter_vec, gauge, histogram_vec, int_gauge_vec, Registry, LATENCY_BUCKETS};
+use prometheus::{Gauge, Histogram, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec};
 use std::collections::HashSet;
 use std::sync::Mutex;
 use tokio_util::sync::CancellationToken;
@@ -26,6 +26,9 @@ pub(crate) struct Metrics {
     /// (`saturated` endpoint, `rate_limited` beyond the in-place wait), or left to their
     /// partition's next owner after a rebalance (`handed_over`).
     pub deferred: IntCounterVec,
+    /// `hookline_delivery_scheduling_lag_seconds`: how late this process's tasks wake
+    /// ([`crate::lag`]); above 10 ms latency no longer lowers endpoints' concurrency limits.
+    pub scheduling_lag: Gauge,
     /// `hookline_delivery_rate_limit_waits_total`: in-place waits for an endpoint's limit.
     pub rate_limit_waits: IntCounter,
     /// `hookline_delivery_endpoint_rate_limit{workspace_id, subscription_id}`: the rate an
@@ -107,6 +110,11 @@ impl Metrics {
                 "hookline_delivery_deferred_total",
                 "Records deferred to a retry tier without an attempt, by reason.",
                 &["reason"],
+            ),
+            scheduling_lag: gauge(
+                r,
+                "hookline_delivery_scheduling_lag_seconds",
+                "How late delivery's tasks wake (a probe's decaying maximum); above 10 ms latency no longer lowers concurrency limits.",
             ),
             rate_limit_waits: counter_vec(
                 r,

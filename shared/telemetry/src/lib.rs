@@ -12,7 +12,7 @@ pub mod openapi;
 mod server;
 
 pub use admin::{serve_admin, Readiness};
-pub use metrics::{counter_vec, histogram_vec, int_gauge_vec, LATENCY_BUCKETS};
+pub use metrics::{counter_vec, gauge, histogram_vec, int_gauge_vec, LATENCY_BUCKETS};
 pub use prometheus::{Registry, TextEncoder};
 pub use server::{
     client_key, error_code_shape, serve_http, serve_listener, ErrorShape, HttpLimits, HttpMetrics, HttpServer,

@@ -1,7 +1,7 @@
 //! Constructors that create and register a metric in one call; registration can only fail on
 //! a duplicate name, which is a programming error, so they panic with the name.
 
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
+use prometheus::{Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 
 /// Buckets for request and end-to-end latencies, in seconds: 1 ms to 60 s.
 pub const LATENCY_BUCKETS: &[f64] = &[
@@ -16,6 +16,13 @@ pub fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str])
 
 pub fn int_gauge_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
     let m = IntGaugeVec::new(Opts::new(name, help), labels).expect(name);
+    registry.register(Box::new(m.clone())).expect(name);
+    m
+}
+
+/// A gauge of a fractional value (seconds, a ratio), with no labels.
+pub fn gauge(registry: &Registry, name: &str, help: &str) -> Gauge {
+    let m = Gauge::with_opts(Opts::new(name, help)).expect(name);
     registry.register(Box::new(m.clone())).expect(name);
     m
 }

@@ -1,0 +1,111 @@
+//! The delivery process's own scheduling delay: how late a task wakes.
+//!
+//! Every request's measured latency ([`crate::concurrency`]) runs from before the request is
+//! rendered to after its answer is read, so it holds the process's own delays besides the
+//! receiver's: a task that is ready waits for a worker thread, and a process short of CPU (an
+//! overloaded machine, a CPU limit) waits for the CPU. Past what the machine sustains those
+//! delays reach tens to hundreds of milliseconds, and a latency-based concurrency limit reads
+//! them as a queue at every receiver at once: measured (`benchmarks/run.sh real` at 4,800
+//! events/s on 2 cores), the whale endpoint's limit shrank, its queue filled and 21,333 of its
+//! records were deferred to a retry tier, which added work and took it down to 128
+//! deliveries/s. Netflix's concurrency-limits and Envoy's filter run beside the service they
+//! protect and need no such correction; here the limiter shares the process with the work.
+//!
+//! So a probe task sleeps [`PROBE`] again and again and keeps how late it woke, decaying, as
+//! every other task of the process is about as late. The concurrency limit takes that off
+//! each latency sample and does not shrink on latency while it is above
+//! [`crate::concurrency::LAG_TOLERANCE`]. The value is also the gauge
+//! `hookline_delivery_scheduling_lag_seconds`, a saturated delivery process's first sign.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// How long the probe sleeps between two measurements.
+pub const PROBE: Duration = Duration::from_millis(10);
+
+/// What each probe keeps of the lag before it: a delay decays to a fifth within about 70 ms.
+const DECAY: f64 = 0.8;
+
+/// The process's recent scheduling delay; 0 until the probe runs.
+#[derive(Debug, Default)]
+pub struct Lag {
+    /// Microseconds.
+    recent_us: AtomicU64,
+}
+
+impl Lag {
+    /// The recent delay: the latest probe's, or what is left of a larger earlier one.
+    pub fn get(&self) -> Duration {
+        Duration::from_micros(self.recent_us.load(Ordering::Relaxed))
+    }
+
+    /// Counts a probe that woke `late`.
+    pub fn record(&self, late: Duration) {
+        let previous = self.recent_us.load(Ordering::Relaxed) as f64 * DECAY;
+        let sample = late.as_micros() as f64;
+        self.recent_us.store(sample.max(previous) as u64, Ordering::Relaxed);
+    }
+
+    /// Probes until `shutdown`, calling `report` with each new value.
+    pub fn spawn_probe(
+        self: &Arc<Self>,
+        shutdown: CancellationToken,
+        report: impl Fn(Duration) + Send + 'static,
+    ) -> tokio::task::JoinHandle<()> {
+        let lag = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let asleep = Instant::now();
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(PROBE) => {}
+                }
+                // The timer rounds up to its millisecond tick: not a delay of the process.
+                let late = asleep.elapsed().saturating_sub(PROBE + Duration::from_millis(1));
+                lag.record(late);
+                report(lag.get());
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_delay_is_kept_decaying_and_a_larger_one_replaces_it() {
+        let lag = Lag::default();
+        assert_eq!(lag.get(), Duration::ZERO);
+        lag.record(Duration::from_millis(100));
+        assert_eq!(lag.get(), Duration::from_millis(100));
+        lag.record(Duration::ZERO);
+        assert_eq!(lag.get(), Duration::from_millis(80));
+        for _ in 0..10 {
+            lag.record(Duration::ZERO);
+        }
+        assert!(lag.get() < Duration::from_millis(10), "{:?}", lag.get());
+        lag.record(Duration::from_millis(50));
+        assert_eq!(lag.get(), Duration::from_millis(50));
+    }
+
+    /// A runtime whose only worker is kept busy: the probe sees it.
+    #[test]
+    fn the_probe_sees_a_blocked_worker() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let lag = Arc::new(Lag::default());
+        rt.block_on(async {
+            let _probe = lag.spawn_probe(CancellationToken::new(), |_| {});
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            // Blocks the only thread for 100 ms, as a CPU-starved process is.
+            std::thread::sleep(Duration::from_millis(100));
+            tokio::time::sleep(Duration::from_millis(15)).await;
+            assert!(lag.get() >= Duration::from_millis(40), "busy: {:?}", lag.get());
+        });
+    }
+}
