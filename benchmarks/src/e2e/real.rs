@@ -160,6 +160,9 @@ pub async fn run(args: &Args, kafka: &KafkaSettings, run: &str, prefix: &str) ->
     }
 
     let metrics_before = scrape(&admin, &names).await;
+    let whale_ws = pop.whale.map(|w| pop.workspaces[w].id.clone());
+    let samples = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sampler = tokio::spawn(sample_delivery(admin[2].clone(), whale_ws, samples.clone()));
     let cost = procs::Cost::start(&services, &args.brokers, &args.redis);
     let counts_before = hosts.counts();
     let connections_before = hosts.connections();
@@ -225,6 +228,8 @@ pub async fn run(args: &Args, kafka: &KafkaSettings, run: &str, prefix: &str) ->
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let spent = cost.finish();
+    sampler.abort();
+    let samples: Vec<DeliverySample> = samples.lock().unwrap().clone();
     let metrics_after = scrape(&admin, &names).await;
     drop(services);
 
@@ -432,7 +437,85 @@ pub async fn run(args: &Args, kafka: &KafkaSettings, run: &str, prefix: &str) ->
         per_batch("delivery"),
         per_batch("api"),
     );
+    print_delivery_samples(&samples);
     Ok(())
+}
+
+/// Delivery's state at one moment of the timed phase (and the wait for the last webhooks).
+#[derive(Debug, Clone, Copy)]
+struct DeliverySample {
+    /// Seconds since the sampling started.
+    at: f64,
+    /// `hookline_delivery_scheduling_lag_seconds`, in ms.
+    lag_ms: f64,
+    /// The whale endpoint's `hookline_delivery_endpoint_concurrency_limit`, if it has one yet.
+    whale_limit: Option<f64>,
+}
+
+/// Reads delivery's `/metrics` on `admin` every half second into `out`, until aborted.
+async fn sample_delivery(
+    admin: String,
+    whale_ws: Option<String>,
+    out: std::sync::Arc<std::sync::Mutex<Vec<DeliverySample>>>,
+) {
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let whale = whale_ws.map(|w| format!("workspace_id=\"{w}\""));
+    loop {
+        if let Ok(resp) = client.get(format!("http://{admin}/metrics")).send().await {
+            if let Ok(text) = resp.text().await {
+                let value = |line: &str| line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok());
+                let mut sample = DeliverySample {
+                    at: started.elapsed().as_secs_f64(),
+                    lag_ms: 0.0,
+                    whale_limit: None,
+                };
+                for line in text.lines() {
+                    if line.starts_with("hookline_delivery_scheduling_lag_seconds ") {
+                        sample.lag_ms = value(line).unwrap_or(0.0) * 1000.0;
+                    } else if line.starts_with("hookline_delivery_endpoint_concurrency_limit{")
+                        && whale.as_deref().is_some_and(|w| line.contains(w))
+                    {
+                        sample.whale_limit = value(line);
+                    }
+                }
+                out.lock().unwrap().push(sample);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Delivery's scheduling lag and the whale's concurrency limit over the run, per 2 s.
+fn print_delivery_samples(samples: &[DeliverySample]) {
+    if samples.is_empty() {
+        return;
+    }
+    let mut lags: Vec<f64> = samples.iter().map(|s| s.lag_ms).collect();
+    lags.sort_by(f64::total_cmp);
+    println!(
+        "\nDelivery's scheduling lag (`hookline_delivery_scheduling_lag_seconds`, {} samples every 0.5 s): p50 {:.1} ms, p90 {:.1} ms, max {:.1} ms; above 10 ms (latency lowers no limit) in {:.0} % of samples.",
+        samples.len(),
+        lags[lags.len() / 2],
+        lags[lags.len() * 9 / 10],
+        lags[lags.len() - 1],
+        100.0 * lags.iter().filter(|l| **l > 10.0).count() as f64 / lags.len() as f64
+    );
+    let per_2s: Vec<String> = samples
+        .chunk_by(|a, b| (a.at / 2.0) as u64 == (b.at / 2.0) as u64)
+        .map(|c| {
+            let limits: Vec<f64> = c.iter().filter_map(|s| s.whale_limit).collect();
+            let lag = c.iter().map(|s| s.lag_ms).fold(0.0, f64::max);
+            match limits.last() {
+                Some(l) => format!("{l:.0} ({lag:.0})"),
+                None => format!("– ({lag:.0})"),
+            }
+        })
+        .collect();
+    println!(
+        "The whale's concurrency limit every 2 s (delivery's highest lag in ms in brackets): {}",
+        per_2s.join(" · ")
+    );
 }
 
 /// Latencies of one class: (event index, ms, whether its first answer was a 500).

@@ -15,8 +15,13 @@
 //! - few queued (at most `log10(limit)`): grow fast (`+ 6·log10(limit)`); some (below
 //!   `3·log10(limit)`): grow slowly (`+ log10(limit)`); many (above `6·log10(limit)`): shrink
 //!   (`− log10(limit)`); in between: hold;
-//! - a timeout shrinks it by a tenth, once per round trip (answers to requests sent before
-//!   the last decrease say nothing new): latency far beyond anything queueing explains;
+//! - latency changes it at most once per round trip, as TCP Vegas changes its window: answers
+//!   to requests sent before the last change were sent under the old limit and say nothing
+//!   about the new one. Measured without this (`benchmarks/run.sh real` at 4,800 events/s):
+//!   a whale endpoint answering 2,000 requests/s had its limit taken from 167 to 9 within a
+//!   couple of seconds of slow answers, a step per answer, and deferred most of its records;
+//! - a timeout shrinks it by a tenth, once per round trip too: latency far beyond anything
+//!   queueing explains;
 //! - a 429 or any 5xx shrinks it by `log10(limit)`: a receiver's occasional error must not
 //!   collapse it, and a 429 is mostly about the rate, which the adaptive rate
 //!   ([`crate::aimd`]) halves. Measured: with a tenth per round trip on 429s too, a receiver
@@ -87,8 +92,9 @@ pub struct Limit {
     /// Minimum latency of the current window and of the previous one.
     min_rtt: [Option<Duration>; 2],
     window_start: Instant,
-    /// When the limit last dropped on an overload.
-    decreased_at: Option<Instant>,
+    /// When the limit last changed on latency or a timeout: answers to requests sent before
+    /// then were sent under the old limit and say nothing about the new one.
+    adjusted_at: Option<Instant>,
     /// The lowest timeouts and refusals may take it.
     error_floor: f64,
 }
@@ -102,7 +108,7 @@ impl Limit {
             max,
             min_rtt: [None, None],
             window_start: now,
-            decreased_at: None,
+            adjusted_at: None,
             error_floor: 1.0,
         }
     }
@@ -135,10 +141,10 @@ impl Limit {
         match answer {
             Answer::Neutral => return None,
             Answer::TimedOut => {
-                if self.decreased_at.is_some_and(|d| sent < d) {
+                if self.sent_before_adjusted(sent) {
                     return None;
                 }
-                self.decreased_at = Some(now);
+                self.adjusted_at = Some(now);
                 self.limit = (self.limit * 0.9).max(self.error_floor.min(self.limit));
             }
             Answer::Refused => self.limit = (self.limit - step).max(self.error_floor.min(self.limit)),
@@ -151,11 +157,12 @@ impl Limit {
                 } else {
                     self.observe(rtt, now)
                 };
-                if (in_flight * 2) < before {
+                if (in_flight * 2) < before || self.sent_before_adjusted(sent) {
                     return None;
                 }
                 let slack = SLACK.max(min / 4);
                 let queued = self.limit * (rtt.saturating_sub(min + slack)).as_secs_f64() / rtt.as_secs_f64().max(1e-9);
+                let limit = self.limit;
                 if queued <= step {
                     self.limit += 6.0 * step;
                 } else if queued < 3.0 * step {
@@ -163,10 +170,18 @@ impl Limit {
                 } else if queued > 6.0 * step && !lagging {
                     self.limit -= step;
                 }
+                if self.limit != limit {
+                    self.adjusted_at = Some(now);
+                }
             }
         }
         self.limit = self.limit.clamp(1.0, self.max);
         (self.get() != before).then(|| self.get())
+    }
+
+    /// Whether a request sent at `sent` went out before the last adjustment.
+    fn sent_before_adjusted(&self, sent: Instant) -> bool {
+        self.adjusted_at.is_some_and(|at| sent < at)
     }
 
     /// The minimum latency now, counting nothing (`rtt` if there is none yet).
@@ -316,6 +331,32 @@ mod tests {
     }
 
     #[test]
+    fn latency_changes_it_once_per_round_trip() {
+        let t0 = Instant::now();
+        let mut l = Limit::new(167, 256, t0);
+        l.answered(t0, ms(50), 1, Answer::Ok, t0, Duration::ZERO);
+        // 167 requests sent together come back slow: one step down, not 167.
+        let sent = t0 + ms(100);
+        let back = sent + ms(400);
+        assert_eq!(
+            l.answered(sent, ms(400), 167, Answer::Ok, back, Duration::ZERO),
+            Some(164)
+        );
+        for i in 1..167 {
+            assert_eq!(
+                l.answered(sent, ms(400), 167, Answer::Ok, back + ms(i), Duration::ZERO),
+                None
+            );
+        }
+        // The next round trip's first answer takes the next step.
+        let later = back + ms(200);
+        assert_eq!(
+            l.answered(back, ms(200), 164, Answer::Ok, later, Duration::ZERO),
+            Some(162)
+        );
+    }
+
+    #[test]
     fn the_process_own_delay_is_not_read_as_a_queue() {
         let t0 = Instant::now();
         // A receiver answering in 50 ms whatever its load, seen from a process that wakes
@@ -323,7 +364,7 @@ mod tests {
         let run = |lag: Duration| {
             let mut l = Limit::new(64, 256, t0);
             l.answered(t0, ms(50), 1, Answer::Ok, t0, Duration::ZERO);
-            for i in 1..=500 {
+            for i in 1..=2000 {
                 let now = t0 + ms(i * 10);
                 l.answered(now - ms(200), ms(200), l.get(), Answer::Ok, now, lag);
             }
