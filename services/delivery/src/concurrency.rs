@@ -41,10 +41,9 @@
 //!
 //! The latency is the receiver's as far as this process can tell: its own scheduling delay
 //! ([`crate::lag`]) is taken off every sample, and while that delay is above
-//! [`LAG_TOLERANCE`] latency never lowers the limit (timeouts and refusals still do): past
-//! what its machine sustains, the process's own delays read as a queue at every receiver at
-//! once, and shrinking every limit for them deferred a whale endpoint's records until it
-//! collapsed (`benchmarks/RESULTS.md`, issue 29).
+//! [`LAG_TOLERANCE`] latency never lowers the limit (timeouts and refusals still do): a
+//! starved process (a pod at its CPU limit) would otherwise read its own stalls as a queue at
+//! every receiver at once.
 //!
 //! `min_rtt` is the minimum over the current and the previous [`RTT_WINDOW`], so a receiver
 //! whose baseline latency rises for good (a deploy, a new region) is followed within two
