@@ -494,7 +494,7 @@ fn print_delivery_samples(samples: &[DeliverySample]) {
     let mut lags: Vec<f64> = samples.iter().map(|s| s.lag_ms).collect();
     lags.sort_by(f64::total_cmp);
     println!(
-        "\nDelivery's scheduling lag (`hookline_delivery_scheduling_lag_seconds`, {} samples every 0.5 s): p50 {:.1} ms, p90 {:.1} ms, max {:.1} ms; above 10 ms (latency lowers no limit) in {:.0} % of samples.",
+        "\nDelivery's scheduling lag (`hookline_delivery_scheduling_lag_seconds`, {} samples every 0.5 s): p50 {:.1} ms, p90 {:.1} ms, max {:.1} ms; above 10 ms in {:.0} % of samples.",
         samples.len(),
         lags[lags.len() / 2],
         lags[lags.len() * 9 / 10],

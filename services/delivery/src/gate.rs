@@ -23,7 +23,6 @@
 use crate::aimd::Aimd;
 use crate::ceiling::Ceiling;
 use crate::concurrency::{Answer, Limit};
-use crate::lag::Lag;
 use crate::pacer::Pacer;
 use crate::shared_rate::SharedRates;
 use crate::slots::{Full, Slot, Slots};
@@ -45,8 +44,6 @@ pub struct Gates {
     max_concurrency: usize,
     queue: usize,
     default_rate: u32,
-    /// This process's scheduling delay, taken off every latency sample.
-    lag: Arc<Lag>,
 }
 
 /// One endpoint's admission control.
@@ -67,7 +64,6 @@ pub struct Gate {
     published: AtomicU32,
     /// The concurrency limit last published to the store.
     published_concurrency: AtomicUsize,
-    lag: Arc<Lag>,
 }
 
 /// The pacer, the rate it paces at and the concurrency limit, changed together.
@@ -126,15 +122,7 @@ impl Gates {
             max_concurrency,
             queue,
             default_rate: default_rate.max(1),
-            lag: Arc::default(),
         }
-    }
-
-    /// Takes `lag` (the process's scheduling delay, kept by its probe) off every latency an
-    /// endpoint's concurrency limit sees.
-    pub fn with_lag(mut self, lag: Arc<Lag>) -> Self {
-        self.lag = lag;
-        self
     }
 
     /// The gate of `endpoint` with `rate_per_sec` requests per second and at most
@@ -208,7 +196,6 @@ impl Gates {
                     // What the store holds: the start rate (below the limit only when it came
                     // from there).
                     published: AtomicU32::new(start_rate.min(rate)),
-                    lag: self.lag.clone(),
                 });
                 gates.insert(endpoint.to_string(), g.clone());
                 g
@@ -305,8 +292,7 @@ impl Gate {
         let now = Instant::now();
         let mut a = self.adaptive.lock().expect("adaptive lock");
         let rtt = now.saturating_duration_since(sent);
-        let lag = self.lag.get();
-        if let Some(limit) = a.concurrency.answered(sent, rtt, in_flight, signal.answer(), now, lag) {
+        if let Some(limit) = a.concurrency.answered(sent, rtt, in_flight, signal.answer(), now) {
             self.slots.set_limit(limit);
         }
         match signal {

@@ -140,6 +140,7 @@ pub async fn start(
         metrics.clone(),
         rt.shutdown.clone(),
     ));
+    // Shown, not acted on: see `lag`.
     let lag = Arc::new(lag::Lag::default());
     let lag_gauge = metrics.scheduling_lag.clone();
     lag.spawn_probe(rt.shutdown.clone(), move |d| lag_gauge.set(d.as_secs_f64()));
@@ -167,15 +168,12 @@ pub async fn start(
         attempter,
         producer: producer.clone(),
         quarantine: Quarantine::new(producer.clone(), topics.quarantine(), "delivery", rt),
-        gates: Arc::new(
-            gate::Gates::new(
-                cfg.endpoint_concurrency,
-                cfg.endpoint_max_concurrency,
-                cfg.endpoint_queue,
-                cfg.default_rate_limit,
-            )
-            .with_lag(lag),
-        ),
+        gates: Arc::new(gate::Gates::new(
+            cfg.endpoint_concurrency,
+            cfg.endpoint_max_concurrency,
+            cfg.endpoint_queue,
+            cfg.default_rate_limit,
+        )),
         shared_rates: Arc::new(shared_rate::SharedRates::new(store)),
         schedule: retry::Schedule {
             tiers_secs: topics.retry_tiers().into_iter().map(|(secs, _)| secs).collect(),

@@ -27,7 +27,7 @@ pub(crate) struct Metrics {
     /// partition's next owner after a rebalance (`handed_over`).
     pub deferred: IntCounterVec,
     /// `hookline_delivery_scheduling_lag_seconds`: how late this process's tasks wake
-    /// ([`crate::lag`]); above 10 ms latency no longer lowers endpoints' concurrency limits.
+    /// ([`crate::lag`]): a saturated delivery process shows here first.
     pub scheduling_lag: Gauge,
     /// `hookline_delivery_rate_limit_waits_total`: in-place waits for an endpoint's limit.
     pub rate_limit_waits: IntCounter,
@@ -114,7 +114,7 @@ impl Metrics {
             scheduling_lag: gauge(
                 r,
                 "hookline_delivery_scheduling_lag_seconds",
-                "How late delivery's tasks wake (a probe's decaying maximum); above 10 ms latency no longer lowers concurrency limits.",
+                "How late delivery's tasks wake (a 10 ms probe's decaying maximum): a saturated delivery process shows here first.",
             ),
             rate_limit_waits: counter_vec(
                 r,
