@@ -162,9 +162,7 @@ impl Limit {
                 if (in_flight * 2) < before || self.sent_before_adjusted(sent) {
                     return None;
                 }
-                let Some(rtt) = self.round.add(rtt, self.limit) else {
-                    return None;
-                };
+                let rtt = self.round.add(rtt, self.limit)?;
                 let slack = SLACK.max(min / 4);
                 let queued = self.limit * (rtt.saturating_sub(min + slack)).as_secs_f64() / rtt.as_secs_f64().max(1e-9);
                 let limit = self.limit;
