@@ -15,13 +15,8 @@
 //! - few queued (at most `log10(limit)`): grow fast (`+ 6·log10(limit)`); some (below
 //!   `3·log10(limit)`): grow slowly (`+ log10(limit)`); many (above `6·log10(limit)`): shrink
 //!   (`− log10(limit)`); in between: hold;
-//! - latency changes it at most once per round trip, as TCP Vegas changes its window: answers
-//!   to requests sent before the last change were sent under the old limit and say nothing
-//!   about the new one. Measured without this (`benchmarks/run.sh real` at 4,800 events/s):
-//!   a whale endpoint answering 2,000 requests/s had its limit taken from 167 to 9 within a
-//!   couple of seconds of slow answers, a step per answer, and deferred most of its records;
-//! - a timeout shrinks it by a tenth, once per round trip too: latency far beyond anything
-//!   queueing explains;
+//! - a timeout shrinks it by a tenth, once per round trip (answers to requests sent before
+//!   the last decrease say nothing new): latency far beyond anything queueing explains;
 //! - a 429 or any 5xx shrinks it by `log10(limit)`: a receiver's occasional error must not
 //!   collapse it, and a 429 is mostly about the rate, which the adaptive rate
 //!   ([`crate::aimd`]) halves. Measured: with a tenth per round trip on 429s too, a receiver
@@ -57,26 +52,6 @@ pub const SLACK: Duration = Duration::from_millis(20);
 /// Length of one window of the minimum latency.
 pub const RTT_WINDOW: Duration = Duration::from_secs(30);
 
-/// The answers one decision is made on: half a limit's worth, as many as come back in about
-/// half a round trip when the endpoint is busy. Deciding on the first answer after a change
-/// instead favoured growth: the first answer back is the quickest of its round (measured: a
-/// receiver slowing 10 ms per request in flight held a limit of 16, where deciding on every
-/// answer settled at 9–12).
-#[derive(Debug, Default)]
-struct Round {
-    sum: Duration,
-    count: u32,
-}
-
-impl Round {
-    /// Adds a latency; their mean once the round holds half of `limit` of them.
-    fn add(&mut self, rtt: Duration, limit: f64) -> Option<Duration> {
-        self.sum += rtt;
-        self.count += 1;
-        (f64::from(self.count) >= (limit / 2.0).ceil()).then(|| self.sum / self.count)
-    }
-}
-
 /// What an answer says about the receiver's capacity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {
@@ -98,11 +73,8 @@ pub struct Limit {
     /// Minimum latency of the current window and of the previous one.
     min_rtt: [Option<Duration>; 2],
     window_start: Instant,
-    /// When the limit last changed on latency or a timeout: answers to requests sent before
-    /// then were sent under the old limit and say nothing about the new one.
-    adjusted_at: Option<Instant>,
-    /// Latencies of the current round: answers to requests sent since the last change.
-    round: Round,
+    /// When the limit last dropped on an overload.
+    decreased_at: Option<Instant>,
     /// The lowest timeouts and refusals may take it.
     error_floor: f64,
 }
@@ -116,8 +88,7 @@ impl Limit {
             max,
             min_rtt: [None, None],
             window_start: now,
-            adjusted_at: None,
-            round: Round::default(),
+            decreased_at: None,
             error_floor: 1.0,
         }
     }
@@ -149,23 +120,20 @@ impl Limit {
         match answer {
             Answer::Neutral => return None,
             Answer::TimedOut => {
-                if self.sent_before_adjusted(sent) {
+                if self.decreased_at.is_some_and(|d| sent < d) {
                     return None;
                 }
-                self.adjusted_at = Some(now);
-                self.round = Round::default();
+                self.decreased_at = Some(now);
                 self.limit = (self.limit * 0.9).max(self.error_floor.min(self.limit));
             }
             Answer::Refused => self.limit = (self.limit - step).max(self.error_floor.min(self.limit)),
             Answer::Ok => {
                 let min = self.observe(rtt, now);
-                if (in_flight * 2) < before || self.sent_before_adjusted(sent) {
+                if (in_flight * 2) < before {
                     return None;
                 }
-                let rtt = self.round.add(rtt, self.limit)?;
                 let slack = SLACK.max(min / 4);
                 let queued = self.limit * (rtt.saturating_sub(min + slack)).as_secs_f64() / rtt.as_secs_f64().max(1e-9);
-                let limit = self.limit;
                 if queued <= step {
                     self.limit += 6.0 * step;
                 } else if queued < 3.0 * step {
@@ -173,19 +141,10 @@ impl Limit {
                 } else if queued > 6.0 * step {
                     self.limit -= step;
                 }
-                if self.limit != limit {
-                    self.adjusted_at = Some(now);
-                }
-                self.round = Round::default();
             }
         }
         self.limit = self.limit.clamp(1.0, self.max);
         (self.get() != before).then(|| self.get())
-    }
-
-    /// Whether a request sent at `sent` went out before the last adjustment.
-    fn sent_before_adjusted(&self, sent: Instant) -> bool {
-        self.adjusted_at.is_some_and(|at| sent < at)
     }
 
     /// Counts `rtt` into the windows; the minimum latency now.
@@ -229,7 +188,7 @@ mod tests {
     fn a_receiver_at_constant_latency_lets_it_grow_to_the_max() {
         let t0 = Instant::now();
         let mut l = Limit::new(16, 256, t0);
-        drive(&mut l, t0, 4000, 4.0, |_| ms(50));
+        drive(&mut l, t0, 2000, 2.0, |_| ms(50));
         assert_eq!(l.get(), 256);
         // The subscription's own maximum holds.
         let mut smsedge = Limit::new(3, 3, t0);
@@ -308,34 +267,13 @@ mod tests {
     }
 
     #[test]
-    fn latency_changes_it_once_per_round_trip() {
-        let t0 = Instant::now();
-        let mut l = Limit::new(167, 256, t0);
-        l.answered(t0, ms(50), 1, Answer::Ok, t0);
-        // 167 requests sent together come back slow: one step down once half of them are
-        // back, not 167 steps.
-        let sent = t0 + ms(100);
-        let back = sent + ms(400);
-        let changes: Vec<(u64, usize)> = (0..167)
-            .filter_map(|i| Some((i, l.answered(sent, ms(400), 167, Answer::Ok, back + ms(i))?)))
-            .collect();
-        assert_eq!(changes, [(83, 164)]);
-        // The next round: requests sent after the change, half of the new limit back.
-        let later = back + ms(300);
-        let changes: Vec<usize> = (0..164)
-            .filter_map(|i| l.answered(back + ms(100), ms(200), 164, Answer::Ok, later + ms(i)))
-            .collect();
-        assert_eq!(changes, [162]);
-    }
-
-    #[test]
     fn a_new_baseline_latency_is_followed_within_two_windows() {
         let t0 = Instant::now();
         let mut l = Limit::new(64, 64, t0);
         l.answered(t0, ms(10), 64, Answer::Ok, t0);
         // The receiver now answers in 40 ms whatever its load: read as a queue at first...
         let later = t0 + ms(100);
-        drive(&mut l, later, 32, 0.1, |_| ms(40));
+        l.answered(later, ms(40), 64, Answer::Ok, later);
         assert!(l.get() < 64);
         // ... and as its baseline once the 10 ms sample has left both windows.
         let t = drive(&mut l, t0 + 2 * RTT_WINDOW + ms(1), 400, 4.0, |_| ms(40));
