@@ -35,6 +35,7 @@ fn windows(times: &[Instant]) -> Vec<(Instant, usize)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receiver_that_takes_100_per_sec_gets_at_most_that_and_every_event() {
+    let _alone = hookline_tests::alone().await;
     let mut p = TestPipeline::start_with(&hookline_tests::unique("aimd"), &[Service::Delivery], &[])
         .await
         .unwrap();
@@ -183,6 +184,7 @@ fn throttled_rate(payload: &[u8]) -> Option<u64> {
 /// so what the new owner sends in its first second is the rate it started at, undisturbed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_next_owner_of_an_endpoint_starts_at_the_rate_the_last_one_reached() {
+    let _alone = hookline_tests::alone().await;
     let id = hookline_tests::unique("aimd-h");
     let mut first = TestPipeline::start_with(&id, &[Service::Delivery], &[]).await.unwrap();
     let ws = format!("ws-{id}");
