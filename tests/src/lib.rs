@@ -35,7 +35,6 @@ pub fn redis_url() -> String {
     std::env::var("HOOKLINE_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
-/// A fresh id for topic, group and key prefixes.
 /// Held by a test that reads an adaptive limit off latencies or answer times, so the other
 /// tests of its file wait: two cores shared by several pipelines with their receivers make
 /// each other's latency. Seen on fresh CI machines: a slowing receiver's limit hovering at 16
@@ -46,6 +45,7 @@ pub async fn alone() -> tokio::sync::MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().await
 }
 
+/// A fresh id for topic, group and key prefixes.
 pub fn unique(tag: &str) -> String {
     format!("t{}-{tag}", hex::encode(rand::random::<[u8; 4]>()))
 }

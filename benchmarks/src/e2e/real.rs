@@ -462,25 +462,22 @@ async fn sample_delivery(
     let started = Instant::now();
     let whale = whale_ws.map(|w| format!("workspace_id=\"{w}\""));
     loop {
-        if let Ok(resp) = client.get(format!("http://{admin}/metrics")).send().await {
-            if let Ok(text) = resp.text().await {
-                let value = |line: &str| line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok());
-                let mut sample = DeliverySample {
-                    at: started.elapsed().as_secs_f64(),
-                    lag_ms: 0.0,
-                    whale_limit: None,
-                };
-                for line in text.lines() {
-                    if line.starts_with("hookline_delivery_scheduling_lag_seconds ") {
-                        sample.lag_ms = value(line).unwrap_or(0.0) * 1000.0;
-                    } else if line.starts_with("hookline_delivery_endpoint_concurrency_limit{")
-                        && whale.as_deref().is_some_and(|w| line.contains(w))
-                    {
-                        sample.whale_limit = value(line);
-                    }
+        if let Some(text) = metrics_text(&client, &admin).await {
+            let mut sample = DeliverySample {
+                at: started.elapsed().as_secs_f64(),
+                lag_ms: 0.0,
+                whale_limit: None,
+            };
+            for line in text.lines() {
+                if line.starts_with("hookline_delivery_scheduling_lag_seconds ") {
+                    sample.lag_ms = sample_value(line).unwrap_or(0.0) * 1000.0;
+                } else if line.starts_with("hookline_delivery_endpoint_concurrency_limit{")
+                    && whale.as_deref().is_some_and(|w| line.contains(w))
+                {
+                    sample.whale_limit = sample_value(line);
                 }
-                out.lock().unwrap().push(sample);
             }
+            out.lock().unwrap().push(sample);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -722,16 +719,32 @@ async fn scrape(admin: &[String], names: &[&str]) -> HashMap<String, f64> {
     let client = reqwest::Client::new();
     let mut out = HashMap::new();
     for (addr, _) in admin.iter().zip(names) {
-        let Ok(resp) = client.get(format!("http://{addr}/metrics")).send().await else {
+        let Some(text) = metrics_text(&client, addr).await else {
             continue;
         };
-        let Ok(text) = resp.text().await else { continue };
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let name = line.split(['{', ' ']).next().unwrap_or_default();
-            if let Some(v) = line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) {
+            if let Some(v) = sample_value(line) {
                 *out.entry(name.to_string()).or_insert(0.0) += v;
             }
         }
     }
     out
+}
+
+/// A service's `/metrics` page on its admin address, if it answered.
+async fn metrics_text(client: &reqwest::Client, addr: &str) -> Option<String> {
+    client
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()
+}
+
+/// The value of one sample line of the text format (`name{labels} value`).
+fn sample_value(line: &str) -> Option<f64> {
+    line.rsplit(' ').next()?.parse().ok()
 }

@@ -14,12 +14,11 @@
 //! process that is always a little late would never lower a limit on latency. Removed rather
 //! than tuned.
 //!
-//! A probe task sleeps [`PROBE`] again and again and keeps how late it woke, decaying, as
-//! every other task of the process is about as late: the gauge
-//! `hookline_delivery_scheduling_lag_seconds`.
+//! A probe task ([`spawn_probe`]) sleeps [`PROBE`] again and again and keeps how late it
+//! woke, decaying ([`Lag`]), as every other task of the process is about as late, in the
+//! gauge `hookline_delivery_scheduling_lag_seconds`: the gauge is where the value lives.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use prometheus::Gauge;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -29,47 +28,36 @@ pub const PROBE: Duration = Duration::from_millis(10);
 /// What each probe keeps of the lag before it: a delay decays to a fifth within about 70 ms.
 const DECAY: f64 = 0.8;
 
-/// The process's recent scheduling delay; 0 until the probe runs.
-#[derive(Debug, Default)]
-pub struct Lag {
-    /// Microseconds.
-    recent_us: AtomicU64,
-}
+/// The recent scheduling delay: the latest probe's, or what is left of a larger earlier one.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Lag(Duration);
 
 impl Lag {
-    /// The recent delay: the latest probe's, or what is left of a larger earlier one.
-    pub fn get(&self) -> Duration {
-        Duration::from_micros(self.recent_us.load(Ordering::Relaxed))
-    }
-
     /// Counts a probe that woke `late`.
-    pub fn record(&self, late: Duration) {
-        let previous = self.recent_us.load(Ordering::Relaxed) as f64 * DECAY;
-        let sample = late.as_micros() as f64;
-        self.recent_us.store(sample.max(previous) as u64, Ordering::Relaxed);
+    pub fn record(&mut self, late: Duration) {
+        self.0 = late.max(self.0.mul_f64(DECAY));
     }
 
-    /// Probes until `shutdown`, calling `report` with each new value.
-    pub fn spawn_probe(
-        self: &Arc<Self>,
-        shutdown: CancellationToken,
-        report: impl Fn(Duration) + Send + 'static,
-    ) -> tokio::task::JoinHandle<()> {
-        let lag = self.clone();
-        tokio::spawn(async move {
-            loop {
-                let asleep = Instant::now();
-                tokio::select! {
-                    () = shutdown.cancelled() => return,
-                    () = tokio::time::sleep(PROBE) => {}
-                }
-                // The timer rounds up to its millisecond tick: not a delay of the process.
-                let late = asleep.elapsed().saturating_sub(PROBE + Duration::from_millis(1));
-                lag.record(late);
-                report(lag.get());
-            }
-        })
+    pub fn get(self) -> Duration {
+        self.0
     }
+}
+
+/// Probes until `shutdown`, setting `gauge` (seconds) after each probe.
+pub fn spawn_probe(shutdown: CancellationToken, gauge: Gauge) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut lag = Lag::default();
+        loop {
+            let asleep = Instant::now();
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(PROBE) => {}
+            }
+            // The timer rounds up to its millisecond tick: not a delay of the process.
+            lag.record(asleep.elapsed().saturating_sub(PROBE + Duration::from_millis(1)));
+            gauge.set(lag.get().as_secs_f64());
+        }
+    })
 }
 
 #[cfg(test)]
@@ -78,7 +66,7 @@ mod tests {
 
     #[test]
     fn a_delay_is_kept_decaying_and_a_larger_one_replaces_it() {
-        let lag = Lag::default();
+        let mut lag = Lag::default();
         assert_eq!(lag.get(), Duration::ZERO);
         lag.record(Duration::from_millis(100));
         assert_eq!(lag.get(), Duration::from_millis(100));
@@ -99,14 +87,14 @@ mod tests {
             .enable_time()
             .build()
             .unwrap();
-        let lag = Arc::new(Lag::default());
+        let gauge = Gauge::new("lag", "test").unwrap();
         rt.block_on(async {
-            let _probe = lag.spawn_probe(CancellationToken::new(), |_| {});
+            let _probe = spawn_probe(CancellationToken::new(), gauge.clone());
             tokio::time::sleep(Duration::from_millis(30)).await;
             // Blocks the only thread for 100 ms, as a CPU-starved process is.
             std::thread::sleep(Duration::from_millis(100));
             tokio::time::sleep(Duration::from_millis(15)).await;
-            assert!(lag.get() >= Duration::from_millis(40), "busy: {:?}", lag.get());
+            assert!(gauge.get() >= 0.040, "busy: {} s", gauge.get());
         });
     }
 }

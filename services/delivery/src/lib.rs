@@ -141,9 +141,7 @@ pub async fn start(
         rt.shutdown.clone(),
     ));
     // Shown, not acted on: see `lag`.
-    let lag = Arc::new(lag::Lag::default());
-    let lag_gauge = metrics.scheduling_lag.clone();
-    lag.spawn_probe(rt.shutdown.clone(), move |d| lag_gauge.set(d.as_secs_f64()));
+    lag::spawn_probe(rt.shutdown.clone(), metrics.scheduling_lag.clone());
     let kafka_metrics = KafkaMetrics::new(&rt.registry, "delivery");
     let producer = kafka
         .producer()?
