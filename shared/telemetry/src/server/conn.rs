@@ -15,7 +15,8 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 /// Activity of one connection, shared by its socket wrapper, its service and its watchdog.
-/// Times are milliseconds since the connection was accepted.
+/// Times are microseconds since the connection was accepted: the pool orders connections of
+/// one client by them, and connections a few hundred microseconds apart must not tie.
 pub(super) struct ConnState {
     pub(super) start: Instant,
     pub(super) in_flight: AtomicUsize,
@@ -46,7 +47,12 @@ impl ConnState {
     }
 
     pub(super) fn now(&self) -> u64 {
-        self.start.elapsed().as_millis() as u64
+        self.start.elapsed().as_micros() as u64
+    }
+
+    /// The instant of a time read from this state.
+    pub(super) fn at(&self, micros: u64) -> Instant {
+        self.start + Duration::from_micros(micros)
     }
 
     pub(super) fn read_some(&self) {
@@ -59,7 +65,11 @@ impl ConnState {
         }
     }
 
-    pub(super) fn wrote_some(&self) {
+    /// Called before a write is attempted, not after it succeeded: once the bytes are out, the
+    /// client may act on them (open its next connection, whose admission reads this), so the
+    /// store must come first. A thread descheduled between the write and a store after it
+    /// once made an idle connection look newer than a dozen opened after it.
+    pub(super) fn writing(&self) {
         self.last_activity.store(self.now(), Ordering::Relaxed);
     }
 
@@ -88,19 +98,19 @@ pub(super) async fn watchdog(state: &ConnState, limits: &HttpLimits) -> Expired 
         let started = state.head_started.load(Ordering::Acquire);
         let (deadline, kind) = if state.in_flight.load(Ordering::Acquire) > 0 {
             // The request timeout bounds a running request; look again later.
-            (now + limits.idle_timeout.as_millis() as u64, None)
+            (now + limits.idle_timeout.as_micros() as u64, None)
         } else if started != NOT_READING {
             (
-                started + limits.header_read_timeout.as_millis() as u64,
+                started + limits.header_read_timeout.as_micros() as u64,
                 Some(Expired::Header),
             )
         } else {
             let last = state.last_activity.load(Ordering::Relaxed);
-            (last + limits.idle_timeout.as_millis() as u64, Some(Expired::Idle))
+            (last + limits.idle_timeout.as_micros() as u64, Some(Expired::Idle))
         };
         match kind {
             Some(kind) if deadline <= now => return kind,
-            _ => tokio::time::sleep_until((state.start + Duration::from_millis(deadline)).into()).await,
+            _ => tokio::time::sleep_until(state.at(deadline).into()).await,
         }
     }
 }
@@ -133,11 +143,10 @@ impl AsyncRead for Watched {
 
 impl AsyncWrite for Watched {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            self.state.wrote_some();
+        if !buf.is_empty() {
+            self.state.writing();
         }
-        r
+        Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -145,11 +154,10 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            self.state.wrote_some();
+        if bufs.iter().any(|b| !b.is_empty()) {
+            self.state.writing();
         }
-        r
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -189,9 +189,9 @@ fn victim<'a>(conns: impl Iterator<Item = (&'a u64, &'a Arc<ConnState>)>, now: I
         let head = s.head_started.load(Ordering::Acquire);
         let (since, best) = if head == NOT_READING {
             let last = s.last_activity.load(Ordering::Relaxed);
-            (s.start + Duration::from_millis(last), &mut idle)
+            (s.at(last), &mut idle)
         } else {
-            let since = s.start + Duration::from_millis(head);
+            let since = s.at(head);
             if now.saturating_duration_since(since) < EVICT_HEAD_AFTER {
                 continue;
             }
@@ -243,5 +243,40 @@ mod tests {
         assert_eq!(key("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::");
         assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff::9"));
         assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+    }
+
+    /// Two connections served within the same millisecond, the older one answered last: the
+    /// other one has been idle longer and goes first (whole milliseconds once made them tie,
+    /// and the tie went to the older connection).
+    #[test]
+    fn the_connection_idle_longest_goes_first_at_sub_millisecond_spacing() {
+        let older = Arc::new(ConnState::new());
+        let newer = Arc::new(ConnState::new());
+        for s in [&older, &newer] {
+            s.request_started();
+        }
+        newer.request_done();
+        std::thread::sleep(Duration::from_micros(200));
+        older.request_done();
+        let conns = [(0u64, older), (1u64, newer)];
+        let now = Instant::now();
+        let picked = victim(conns.iter().map(|(id, s)| (id, s)), now);
+        assert_eq!(picked, Some((1, Evicted::Idle)));
+    }
+
+    /// A connection running a request is never picked; one reading a head only after
+    /// [`EVICT_HEAD_AFTER`].
+    #[test]
+    fn busy_and_fresh_connections_are_not_evicted() {
+        let busy = Arc::new(ConnState::new());
+        busy.request_started();
+        let fresh = Arc::new(ConnState::new());
+        let conns = [(0u64, busy), (1u64, fresh)];
+        assert_eq!(victim(conns.iter().map(|(id, s)| (id, s)), Instant::now()), None);
+        let later = Instant::now() + EVICT_HEAD_AFTER;
+        assert_eq!(
+            victim(conns.iter().map(|(id, s)| (id, s)), later),
+            Some((1, Evicted::Header))
+        );
     }
 }
