@@ -37,6 +37,10 @@
 //! `min_rtt` is the minimum over the current and the previous [`RTT_WINDOW`], so a receiver
 //! whose baseline latency rises for good (a deploy, a new region) is followed within two
 //! windows instead of being read as a queue forever.
+//!
+//! The limit also remembers its **recent peak** ([`Limit::recent_peak`], held for
+//! [`PEAK_HOLD`]): what the endpoint has shown it can take lately, which a dip of a few
+//! seconds does not erase. The gate spaces deferred records by it (`Gate::defer_until`).
 
 use std::time::{Duration, Instant};
 
@@ -51,6 +55,13 @@ pub const SLACK: Duration = Duration::from_millis(20);
 
 /// Length of one window of the minimum latency.
 pub const RTT_WINDOW: Duration = Duration::from_secs(30);
+
+/// How long a peak of the limit is remembered after it was last reached. A whale endpoint
+/// (50 ms receiver, 1,900 records/s) on an overloaded machine went from 167 to 9 in two
+/// seconds and back up within tens of seconds; spacing its deferred records by the 9 spread
+/// them over minutes (130 deliveries/s while the receiver took 2,000). Longer than such a
+/// dip; short enough that a receiver that really slowed down is believed soon.
+pub const PEAK_HOLD: Duration = Duration::from_secs(15);
 
 /// What an answer says about the receiver's capacity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +88,8 @@ pub struct Limit {
     decreased_at: Option<Instant>,
     /// The lowest timeouts and refusals may take it.
     error_floor: f64,
+    /// The highest limit reached, and when it was last reached (see [`PEAK_HOLD`]).
+    peak: (f64, Instant),
 }
 
 impl Limit {
@@ -90,6 +103,7 @@ impl Limit {
             window_start: now,
             decreased_at: None,
             error_floor: 1.0,
+            peak: (f64::from(start).clamp(1.0, max), now),
         }
     }
 
@@ -103,6 +117,16 @@ impl Limit {
     /// Requests that may be in flight now.
     pub fn get(&self) -> usize {
         self.limit as usize
+    }
+
+    /// The highest limit of the last [`PEAK_HOLD`] (at least the limit now).
+    pub fn recent_peak(&self, now: Instant) -> usize {
+        let (peak, at) = self.peak;
+        if now.saturating_duration_since(at) < PEAK_HOLD {
+            peak.max(self.limit) as usize
+        } else {
+            self.get()
+        }
     }
 
     /// An answer to a request sent at `sent` while `in_flight` requests (itself included)
@@ -144,6 +168,9 @@ impl Limit {
             }
         }
         self.limit = self.limit.clamp(1.0, self.max);
+        if self.limit >= self.peak.0 || now.saturating_duration_since(self.peak.1) >= PEAK_HOLD {
+            self.peak = (self.limit, now);
+        }
         (self.get() != before).then(|| self.get())
     }
 
@@ -278,6 +305,24 @@ mod tests {
         // ... and as its baseline once the 10 ms sample has left both windows.
         let t = drive(&mut l, t0 + 2 * RTT_WINDOW + ms(1), 400, 4.0, |_| ms(40));
         assert_eq!(l.get(), 64, "at {:?}", t - t0);
+    }
+
+    #[test]
+    fn a_dip_keeps_the_recent_peak_for_the_hold_then_the_limit_counts() {
+        let t0 = Instant::now();
+        let mut l = Limit::new(16, 256, t0);
+        let t = drive(&mut l, t0, 2000, 2.0, |_| ms(50));
+        assert_eq!(l.get(), 256);
+        // The receiver looks queued for a moment: the limit falls, the peak stays.
+        l.answered(t, ms(10), 256, Answer::Ok, t);
+        let t = drive(&mut l, t, 300, 1.0, |_| ms(200));
+        assert!(l.get() < 64, "limit {}", l.get());
+        assert_eq!(l.recent_peak(t), 256);
+        // Held no longer than the hold after it was last reached.
+        let later = t + PEAK_HOLD;
+        assert_eq!(l.recent_peak(later), l.get());
+        l.answered(later, ms(200), l.get(), Answer::Ok, later);
+        assert_eq!(l.recent_peak(later + ms(1)), l.get());
     }
 
     #[test]

@@ -223,7 +223,9 @@ impl Gate {
 
     /// When a record refused as [`Saturated`] (or throttled) should be tried again (Unix ms):
     /// not before `min_wait`, and after the records deferred before it, one slot each, a slot
-    /// being what the endpoint takes per request (average duration / concurrency limit). Not the
+    /// being what the endpoint takes per request (average duration / concurrency limit, the
+    /// limit's recent peak: a dip of a few seconds must not space a backlog for minutes, see
+    /// [`crate::concurrency::PEAK_HOLD`]). Not the
     /// period of its adaptive rate: that rate is at its lowest right after the receiver
     /// refused a burst, just when most records are deferred, and a backlog spread at it came
     /// back at a quarter of the rate the endpoint recovered to within seconds. A saturated endpoint's
@@ -236,7 +238,13 @@ impl Gate {
     /// 1,000 a second (tried in microseconds for a whale endpoint taking 2,000/s: no difference
     /// measurable on the benchmark machine, whose noise was larger).
     pub fn defer_until(&self, now_ms: i64, min_wait: Duration) -> i64 {
-        let slot_ms = (self.avg_request_ms.load(Ordering::Relaxed) / self.slots.limit() as u64).max(1) as i64;
+        let peak = self
+            .adaptive
+            .lock()
+            .expect("adaptive lock")
+            .concurrency
+            .recent_peak(Instant::now());
+        let slot_ms = (self.avg_request_ms.load(Ordering::Relaxed) / peak.max(1) as u64).max(1) as i64;
         let mut next = self.next_deferred_slot_ms.lock().expect("slot lock");
         let due = (now_ms + min_wait.as_millis() as i64).max(*next);
         *next = due + slot_ms;
@@ -408,6 +416,32 @@ mod tests {
         fast.observe(Duration::from_millis(50));
         let dues: Vec<i64> = (0..2000).map(|_| fast.defer_until(0, Duration::from_secs(1))).collect();
         assert_eq!((dues[0], dues[1999]), (1000, 2999));
+    }
+
+    /// The whale collapse of issue 29: an endpoint at 256 in flight whose answers look queued
+    /// for a moment falls to a few; its deferred records are still spaced by the 256 it has
+    /// shown it takes (1 ms each), not by the dip (here 10 ms each, 100 records a second).
+    #[test]
+    fn a_dip_of_the_limit_does_not_spread_deferred_records() {
+        let gates = Gates::new(16, 256, 0, 10_000);
+        let g = gates.get("w/whale", 0, 0);
+        let answered = |rtt_ms: u64| {
+            let sent = Instant::now() - Duration::from_millis(rtt_ms);
+            g.feedback(sent, g.concurrency_limit(), Signal::Success);
+        };
+        while g.concurrency_limit() < 256 {
+            answered(50);
+        }
+        for _ in 0..200 {
+            answered(400);
+        }
+        let dipped = g.concurrency_limit();
+        assert!(dipped <= 10, "limit {dipped}");
+        for _ in 0..50 {
+            g.observe(Duration::from_millis(50));
+        }
+        let dues: Vec<i64> = (0..1000).map(|_| g.defer_until(0, Duration::from_secs(1))).collect();
+        assert_eq!((dues[0], dues[999]), (1000, 1999), "limit {dipped}");
     }
 
     #[tokio::test]
