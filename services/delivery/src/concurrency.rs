@@ -14,7 +14,8 @@
 //!   adaptive concurrency filter allows a buffer of 25 % of it);
 //! - few queued (at most `log10(limit)`): grow fast (`+ 6·log10(limit)`); some (below
 //!   `3·log10(limit)`): grow slowly (`+ log10(limit)`); many (above `6·log10(limit)`): shrink
-//!   (`− log10(limit)`); in between: hold;
+//!   (`− log10(limit)`), at most once per `min_rtt` (TCP Vegas adjusts once per round trip);
+//!   in between: hold;
 //! - a timeout shrinks it by a tenth, once per round trip (answers to requests sent before
 //!   the last decrease say nothing new): latency far beyond anything queueing explains;
 //! - a 429 or any 5xx shrinks it by `log10(limit)`: a receiver's occasional error must not
@@ -86,6 +87,10 @@ pub struct Limit {
     window_start: Instant,
     /// When the limit last dropped on an overload.
     decreased_at: Option<Instant>,
+    /// When the limit last dropped on latency (at most once per `min_rtt`: a pause of the
+    /// receiver or of this process delays every request in flight at once, and 256 answers
+    /// each taking a step off once took a whale endpoint from 256 to 8 within two seconds).
+    queued_decrease_at: Option<Instant>,
     /// The lowest timeouts and refusals may take it.
     error_floor: f64,
     /// The highest limit reached, and when it was last reached (see [`PEAK_HOLD`]).
@@ -102,6 +107,7 @@ impl Limit {
             min_rtt: [None, None],
             window_start: now,
             decreased_at: None,
+            queued_decrease_at: None,
             error_floor: 1.0,
             peak: (f64::from(start).clamp(1.0, max), now),
         }
@@ -162,7 +168,12 @@ impl Limit {
                     self.limit += 6.0 * step;
                 } else if queued < 3.0 * step {
                     self.limit += step;
-                } else if queued > 6.0 * step {
+                } else if queued > 6.0 * step
+                    && self
+                        .queued_decrease_at
+                        .is_none_or(|d| now.saturating_duration_since(d) >= min)
+                {
+                    self.queued_decrease_at = Some(now);
                     self.limit -= step;
                 }
             }
@@ -305,6 +316,25 @@ mod tests {
         // ... and as its baseline once the 10 ms sample has left both windows.
         let t = drive(&mut l, t0 + 2 * RTT_WINDOW + ms(1), 400, 4.0, |_| ms(40));
         assert_eq!(l.get(), 64, "at {:?}", t - t0);
+    }
+
+    #[test]
+    fn a_pause_that_delays_every_request_in_flight_costs_one_step() {
+        let t0 = Instant::now();
+        let mut l = Limit::new(16, 256, t0);
+        let t = drive(&mut l, t0, 2000, 2.0, |_| ms(50));
+        assert_eq!(l.get(), 256);
+        // The receiver paused for 30 ms: the 256 answers in flight all come back 30 ms late,
+        // within a millisecond of each other. One step off (log10(256)), not 256 of them.
+        for i in 0..256u64 {
+            let now = t + Duration::from_micros(4 * i);
+            l.answered(now - ms(80), ms(80), 256, Answer::Ok, now);
+        }
+        assert_eq!(l.get(), 253);
+        // Latency that stays high keeps taking steps off, one per minimum round trip (50 ms).
+        let t = t + ms(2);
+        drive(&mut l, t, 1200, 6.0, |_| ms(200));
+        assert!(l.get() < 64, "limit {}", l.get());
     }
 
     #[test]
