@@ -496,7 +496,7 @@ async fn kill_9_of_a_delivery_process_loses_nothing() {
     });
     assert_eq!(all, ids, "exactly the dispatched events, each at least once");
     let deferred = p
-        .read_topic(&p.kafka.topics.retry_tier(1), Duration::from_secs(10), |r| {
+        .read_topic(&p.kafka.topics.retry_tier(10), Duration::from_secs(10), |r| {
             !r.is_empty()
         })
         .await

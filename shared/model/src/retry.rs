@@ -8,11 +8,8 @@ use crate::subscription::Dialect;
 use serde::{Deserialize, Serialize};
 
 /// The default retry tiers in seconds, as `HOOKLINE_RETRY_TIERS_SECS` takes them (the
-/// default of that setting). The 1 s tier carries what waits less than 10 s, records deferred
-/// from a saturated endpoint above all (`HOOKLINE_OVERFLOW_DELAY_MS`, 1 s): in the 10 s tier
-/// they sat behind the failed attempts due 10 s later in the same partition, held in order
-/// (a whale endpoint's p99 was 10 s; benchmarks/RESULTS.md, issue 29).
-pub const DEFAULT_TIERS: &str = "1,10,30,60,300,1800,3600,21600";
+/// default of that setting).
+pub const DEFAULT_TIERS: &str = "10,30,60,300,1800,3600,21600";
 
 /// [`DEFAULT_TIERS`] as numbers, shortest first.
 pub fn default_tiers_secs() -> Vec<u64> {
