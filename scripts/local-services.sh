@@ -39,6 +39,45 @@ stop_kafka() {
   kill -9 "$pid" 2>/dev/null || true
 }
 
+# start_redis_cluster FIRST_PORT: a fresh Redis Cluster of six Debian `redis-server` processes
+# on 127.0.0.1:FIRST_PORT..FIRST_PORT+5 (three masters, a replica each, formed by
+# `redis-cli --cluster create`), no persistence, files under $CACHE/redis-cluster/PORT (wiped
+# first). Waits until every node says cluster_state:ok; sets REDIS_CLUSTER_PIDS (one per
+# port, in port order) and REDIS_CLUSTER_NODES (the seed URLs, comma-separated).
+start_redis_cluster() {
+  local first="$1" port dir nodes=() pids=()
+  command -v redis-server >/dev/null || { log "installing redis-server"; apt_install redis-server; }
+  for port in $(seq "$first" "$((first + 5))"); do
+    dir="$CACHE/redis-cluster/$port"
+    rm -rf "$dir"; mkdir -p "$dir"
+    (cd "$dir" && exec setsid redis-server --bind 127.0.0.1 --port "$port" --cluster-enabled yes \
+      --cluster-config-file nodes.conf --cluster-node-timeout 2000 --save "" --appendonly no \
+      --daemonize no --logfile "$dir/redis.log" </dev/null >/dev/null 2>&1) &
+    pids+=("$!")
+    nodes+=("127.0.0.1:$port")
+  done
+  for port in $(seq "$first" "$((first + 5))"); do wait_port "$port"; done
+  redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes >"$CACHE/redis-cluster/create.log" 2>&1 \
+    || { cat "$CACHE/redis-cluster/create.log" >&2; return 1; }
+  for port in $(seq "$first" "$((first + 5))"); do
+    for _ in $(seq 1 150); do
+      redis-cli -p "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok' && break
+      sleep 0.2
+    done
+    redis-cli -p "$port" cluster info | grep -q '^cluster_state:ok' \
+      || { echo "Redis Cluster node $port is not ok" >&2; return 1; }
+  done
+  REDIS_CLUSTER_PIDS="${pids[*]}"
+  REDIS_CLUSTER_NODES=$(printf 'redis://%s,' "${nodes[@]}"); REDIS_CLUSTER_NODES=${REDIS_CLUSTER_NODES%,}
+}
+
+# stop_redis_cluster: stops the processes start_redis_cluster started.
+stop_redis_cluster() {
+  local pid
+  for pid in ${REDIS_CLUSTER_PIDS:-}; do kill "$pid" 2>/dev/null || true; done
+  REDIS_CLUSTER_PIDS=""
+}
+
 # ensure_redis: Redis on 127.0.0.1:6379, started (or installed from Debian's packages) if absent.
 ensure_redis() {
   if ! listening 6379; then

@@ -4,7 +4,9 @@
 #   - Apache Kafka (KRaft, one combined broker + controller), resolved once from Maven Central
 #     by scripts/kafka/install.sh under ~/.cache/hookline, started fresh on 127.0.0.1:19092
 #     (controller 19093) unless something already listens there, and stopped at the end;
-#   - Redis on 127.0.0.1:6379 (started, or installed from Debian's packages, if absent);
+#   - Redis on 127.0.0.1:6379 (started, or installed from Debian's packages, if absent), and a
+#     Redis Cluster of six redis-server processes on 127.0.0.1:7101-7106 (three masters, a
+#     replica each), started fresh and stopped at the end;
 #   - the portal's browser test: npm playwright-core (under ~/.cache/hookline/node) and
 #     Debian's chromium;
 #   - the reference webhook receivers' runtimes: Flask, Express 4 (under
@@ -56,11 +58,22 @@ else
   start_kafka "$KAFKA_PORT"
   STARTED_KAFKA=$KAFKA_PID
 fi
-cleanup() { if [ -n "$STARTED_KAFKA" ]; then stop_kafka "$STARTED_KAFKA"; fi; }
+cleanup() {
+  if [ -n "$STARTED_KAFKA" ]; then stop_kafka "$STARTED_KAFKA"; fi
+  stop_redis_cluster
+}
 trap cleanup EXIT
 
 # --- Redis ------------------------------------------------------------------------------
 ensure_redis
+# A Redis Cluster (six processes: three masters, a replica each) for the store's tests on a
+# cluster; HOOKLINE_TEST_REDIS_CLUSTER names another one instead.
+if [ -z "${HOOKLINE_TEST_REDIS_CLUSTER:-}" ]; then
+  CLUSTER_PORT="${HOOKLINE_TEST_REDIS_CLUSTER_PORT:-7101}"
+  log "starting a Redis Cluster on 127.0.0.1:$CLUSTER_PORT-$((CLUSTER_PORT + 5))"
+  start_redis_cluster "$CLUSTER_PORT"
+  export HOOKLINE_TEST_REDIS_CLUSTER="$REDIS_CLUSTER_NODES"
+fi
 
 # --- Reference receivers' runtimes ------------------------------------------------------
 python3 -c 'import flask' 2>/dev/null || { log "installing Flask"; python3 -m pip install -q flask; }

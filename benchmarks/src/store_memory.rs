@@ -4,8 +4,9 @@
 //! each message the gateway accepted) and `--claims` unique-click claims through
 //! `Store::claim`, under a key prefix of its own, and reports the growth of Redis's
 //! `used_memory` (`INFO memory`) per message and per claim: keys, values, expiry entries and
-//! the keyspace's hash tables included, which is what a deployment has to provision. Also
-//! `MEMORY USAGE` of one key of each kind. Removes its keys at the end.
+//! the keyspace's hash tables included, which is what a deployment has to provision. Also,
+//! for one entry of each kind, the hash it is kept in (`shared/store/src/compact.rs`): its
+//! entries, encoding and `MEMORY USAGE`. Removes its keys at the end.
 //!
 //! ```text
 //! cargo run --release -p hookline-benchmarks --bin store-memory -- \
@@ -20,6 +21,7 @@
 use clap::Parser;
 use futures::stream::{FuturesUnordered, StreamExt};
 use hookline_model::AcceptedMessage;
+use hookline_store::compact::{Family, Slot};
 use hookline_store::{ClaimKey, Store};
 use std::time::{Duration, Instant};
 
@@ -76,54 +78,56 @@ async fn main() -> anyhow::Result<()> {
     let after_claims = used_memory(&mut conn).await?;
     let claim_secs = started.elapsed().as_secs_f64();
 
-    let sample = message(0);
-    let carrier_key = format!(
-        "{prefix}msgc:{}:{}",
-        sample.carrier_connection.as_deref().unwrap_or_default(),
-        sample.carrier_message_id
-    );
-    let id_key = format!("{prefix}msgid:{}", sample.message_id);
-    // The store keeps a claim under `claim:<claim key>`.
+    let keys = dbsize(&mut conn).await?;
+    let listpack_value: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("hash-max-listpack-value")
+        .query_async(&mut conn)
+        .await
+        .unwrap_or_default();
+    let record = sample_hash(&mut conn, &prefix, Family::Record, &carrier_key(&message(0))).await?;
+    let index = sample_hash(
+        &mut conn,
+        &prefix,
+        Family::Index,
+        &format!("msgid:{}", message(0).message_id),
+    )
+    .await?;
     let claim_key = format!(
-        "{prefix}claim:{}",
+        "claim:{}",
         ClaimKey::unique_click(&workspace(0), &broadcast(0), &recipient(0))
     );
-    let usage = |key: String| {
-        let mut conn = conn.clone();
-        async move {
-            redis::cmd("MEMORY")
-                .arg("USAGE")
-                .arg(&key)
-                .query_async::<Option<u64>>(&mut conn)
-                .await
-        }
-    };
-    let (carrier_usage, id_usage, claim_usage) =
-        (usage(carrier_key).await?, usage(id_key).await?, usage(claim_key).await?);
+    let claim = sample_hash(&mut conn, &prefix, Family::Claim, &claim_key).await?;
 
     let per = |delta: i64, n: u64| if n == 0 { 0.0 } else { delta as f64 / n as f64 };
-    println!("| what | count | used_memory growth | bytes each | written per second | MEMORY USAGE of one key |");
+    println!("| what | count | used_memory growth | bytes each | written per second | one of its hashes |");
     println!("| --- | --- | --- | --- | --- | --- |");
-    println!(
-        "| accepted message (both lookups) | {} | {} | **{:.0}** | {:.0} | carrier id {}, message id {} |",
+    let row = |what: &str, n: u64, growth: i64, secs: f64, hashes: &str| {
+        println!(
+            "| {what} | {n} | {growth} | **{:.0}** | {:.0} | {hashes} |",
+            per(growth, n),
+            n as f64 / secs
+        )
+    };
+    row(
+        "accepted message (both lookups)",
         args.messages,
         after_messages - before,
-        per(after_messages - before, args.messages),
-        args.messages as f64 / message_secs,
-        carrier_usage.unwrap_or_default(),
-        id_usage.unwrap_or_default()
+        message_secs,
+        &format!("record {record}; message id {index}"),
     );
-    println!(
-        "| unique-click claim | {} | {} | **{:.0}** | {:.0} | {} |",
+    row(
+        "unique-click claim",
         args.claims,
         after_claims - after_messages,
-        per(after_claims - after_messages, args.claims),
-        args.claims as f64 / claim_secs,
-        claim_usage.unwrap_or_default()
+        claim_secs,
+        &claim,
     );
     println!(
-        "(one value of each, as stored: {} bytes of message JSON)",
-        serde_json::to_vec(&sample)?.len()
+        "(keys written: {keys}; hash-max-listpack-value {}; one message: {} bytes as a record, {} as JSON)",
+        listpack_value.get(1).map_or("?", String::as_str),
+        hookline_store::record::encode(&message(0)).len(),
+        serde_json::to_vec(&message(0))?.len()
     );
 
     remove(&mut conn, &prefix).await?;
@@ -147,6 +151,40 @@ where
         r?;
     }
     Ok(())
+}
+
+/// The carrier-id key of a message (its record's logical key).
+fn carrier_key(m: &AcceptedMessage) -> String {
+    hookline_store::keys::carrier_message(
+        hookline_store::IdSpace::Platform,
+        m.carrier_connection.as_deref(),
+        &m.carrier_message_id,
+    )
+}
+
+/// The hash holding the entry with logical key `logical`: its entries, encoding and
+/// `MEMORY USAGE`.
+async fn sample_hash(
+    conn: &mut redis::aio::MultiplexedConnection,
+    prefix: &str,
+    family: Family,
+    logical: &str,
+) -> anyhow::Result<String> {
+    let slot = Slot::of(family, logical);
+    let dir = format!("{prefix}{}", slot.dir);
+    let buckets: Vec<(String, u32)> = redis::cmd("HGETALL").arg(&dir).query_async(conn).await?;
+    let Some((bucket, n)) = buckets.first() else {
+        return Ok("none".into());
+    };
+    let key = format!("{dir}:{bucket}:{}", slot.sub % n.max(&1));
+    let entries: u64 = redis::cmd("HLEN").arg(&key).query_async(conn).await?;
+    let encoding: String = redis::cmd("OBJECT").arg("ENCODING").arg(&key).query_async(conn).await?;
+    let usage: u64 = redis::cmd("MEMORY").arg("USAGE").arg(&key).query_async(conn).await?;
+    Ok(format!("{entries} entries, {encoding}, {usage} B"))
+}
+
+async fn dbsize(conn: &mut redis::aio::MultiplexedConnection) -> anyhow::Result<u64> {
+    Ok(redis::cmd("DBSIZE").query_async(conn).await?)
 }
 
 async fn used_memory(conn: &mut redis::aio::MultiplexedConnection) -> anyhow::Result<i64> {

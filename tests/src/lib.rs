@@ -35,6 +35,38 @@ pub fn redis_url() -> String {
     std::env::var("HOOKLINE_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
+/// The Redis Cluster under test (`HOOKLINE_TEST_REDIS_CLUSTER`: seed URLs, comma-separated,
+/// the six-node cluster `scripts/test.sh` starts). Panics when unset: a test that needs the
+/// cluster fails without it, never skips.
+pub fn redis_cluster_nodes() -> Vec<String> {
+    std::env::var("HOOKLINE_TEST_REDIS_CLUSTER")
+        .expect("HOOKLINE_TEST_REDIS_CLUSTER: the test Redis Cluster's seed URLs (scripts/test.sh starts one)")
+        .split(',')
+        .map(str::to_string)
+        .collect()
+}
+
+/// Which Redis a test pipeline keeps its state in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    /// The one Redis at [`redis_url`].
+    Redis,
+    /// The Redis Cluster at [`redis_cluster_nodes`].
+    Cluster,
+}
+
+impl StoreKind {
+    /// A store of this kind under key prefix `prefix`.
+    pub async fn open(self, prefix: &str) -> anyhow::Result<Store> {
+        Ok(match self {
+            Self::Redis => Store::redis(&redis_url(), prefix).await.context("redis")?,
+            Self::Cluster => Store::redis_cluster(&redis_cluster_nodes(), prefix)
+                .await
+                .context("redis cluster")?,
+        })
+    }
+}
+
 /// Held by a test that reads an adaptive limit off latencies or answer times, so the other
 /// tests of its file wait: two cores shared by several pipelines with their receivers make
 /// each other's latency. Seen on fresh CI machines: a slowing receiver's limit hovering at 16
@@ -148,10 +180,32 @@ impl TestPipeline {
         partitions: i32,
         redis: &str,
     ) -> anyhow::Result<Self> {
+        let store = Store::redis(redis, &format!("{id}:")).await.context("redis")?;
+        Self::start_on(id, services, extra, partitions, store).await
+    }
+
+    /// Like [`start_with`](Self::start_with), keeping state in a store of `kind`.
+    pub async fn start_with_store(
+        id: &str,
+        services: &[Service],
+        extra: &[&str],
+        kind: StoreKind,
+    ) -> anyhow::Result<Self> {
+        let store = kind.open(&format!("{id}:")).await?;
+        Self::start_on(id, services, extra, 2, store).await
+    }
+
+    /// `services` on `store`.
+    pub async fn start_on(
+        id: &str,
+        services: &[Service],
+        extra: &[&str],
+        partitions: i32,
+        store: Store,
+    ) -> anyhow::Result<Self> {
         let mut kafka = KafkaSettings::new(brokers(), &format!("{id}."));
         kafka.partitions = partitions;
         let settings = test_settings(id, extra);
-        let store = Store::redis(redis, &format!("{id}:")).await.context("redis")?;
         let shutdown = CancellationToken::new();
         let pipeline = hookline::start(services, &kafka, store, &settings, shutdown.clone()).await?;
         let producer = kafka.producer()?;

@@ -1,9 +1,10 @@
 //! Clicks (bot filtering, unique-click dedup in Redis, API links), conversions (join and
-//! transaction-id dedup) and impressions, end to end on the real broker and Redis.
+//! transaction-id dedup) and impressions, end to end on the real broker and Redis; the
+//! dedup, join and status tests also on a Redis Cluster.
 
 use hookline::Service;
 use hookline_model::Permission::{WebhooksRead as R, WebhooksWrite as W};
-use hookline_tests::{eventually, Receiver, TestPipeline};
+use hookline_tests::{eventually, Receiver, StoreKind, TestPipeline};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -118,12 +119,26 @@ async fn bots_are_dropped_broadcast_clicks_are_unique_and_api_links_always_fire(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_clicks_on_two_enrich_replicas_fire_once() {
+    concurrent_clicks_fire_once(StoreKind::Redis).await;
+}
+
+/// The same on a Redis Cluster (three masters, a replica each): the claim is one hash slot's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_clicks_on_two_enrich_replicas_fire_once_on_a_redis_cluster() {
+    concurrent_clicks_fire_once(StoreKind::Cluster).await;
+}
+
+async fn concurrent_clicks_fire_once(store: StoreKind) {
     let id = hookline_tests::unique("dup");
-    let mut main = TestPipeline::start_with(&id, &[Service::Ingest, Service::Delivery, Service::Api], &[])
+    let mut main = TestPipeline::start_with_store(&id, &[Service::Ingest, Service::Delivery, Service::Api], &[], store)
         .await
         .unwrap();
-    let mut e1 = TestPipeline::start_with(&id, &[Service::Enrich], &[]).await.unwrap();
-    let mut e2 = TestPipeline::start_with(&id, &[Service::Enrich], &[]).await.unwrap();
+    let mut e1 = TestPipeline::start_with_store(&id, &[Service::Enrich], &[], store)
+        .await
+        .unwrap();
+    let mut e2 = TestPipeline::start_with_store(&id, &[Service::Enrich], &[], store)
+        .await
+        .unwrap();
     let ws = format!("ws-{id}");
     let key = main.create_key(&ws, &[R, W]).await.unwrap();
     let rx = Receiver::start().await;
@@ -180,7 +195,19 @@ async fn concurrent_clicks_on_two_enrich_replicas_fire_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conversions_join_their_click_and_fire_once_per_transaction() {
-    let mut p = TestPipeline::start().await.unwrap();
+    conversions_fire_once(StoreKind::Redis).await;
+}
+
+/// The same on a Redis Cluster: messages, clicks and conversion claims on their own slots.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversions_join_their_click_and_fire_once_per_transaction_on_a_redis_cluster() {
+    conversions_fire_once(StoreKind::Cluster).await;
+}
+
+async fn conversions_fire_once(store: StoreKind) {
+    let mut p = TestPipeline::start_with_store(&hookline_tests::unique("p"), &Service::ALL, &[], store)
+        .await
+        .unwrap();
     let ws = format!("ws-{}", p.id);
     let key = p.create_key(&ws, &[R, W]).await.unwrap();
     let rx = Receiver::start().await;
@@ -337,7 +364,19 @@ async fn inbound_sms_fires_inbound_and_stop_fires_opt_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_status_fires_and_statuses_after_a_final_one_are_flagged() {
-    let mut p = TestPipeline::start().await.unwrap();
+    statuses_after_a_final_one_are_flagged(StoreKind::Redis).await;
+}
+
+/// The same on a Redis Cluster: the DLR join and the first-final-status claim.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_status_fires_and_statuses_after_a_final_one_are_flagged_on_a_redis_cluster() {
+    statuses_after_a_final_one_are_flagged(StoreKind::Cluster).await;
+}
+
+async fn statuses_after_a_final_one_are_flagged(store: StoreKind) {
+    let mut p = TestPipeline::start_with_store(&hookline_tests::unique("p"), &Service::ALL, &[], store)
+        .await
+        .unwrap();
     let ws = format!("ws-{}", p.id);
     let rx = Receiver::start().await;
     let mut sub = hookline_tests::subscription(&ws, "statuses", &rx.url("/s"));

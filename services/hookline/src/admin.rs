@@ -7,7 +7,7 @@ use anyhow::Context;
 use hookline_config::{KafkaArgs, RedisArgs};
 use hookline_kafka::{ConfigHandle, ConfigWriter, KafkaSettings};
 use hookline_model::config_log::ConfigKey;
-use hookline_store::{KeyUsage, Store};
+use hookline_store::KeyUsage;
 use tokio_util::sync::CancellationToken;
 
 pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
@@ -98,7 +98,7 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
             redis,
         } => {
             let kafka = KafkaSettings::from_args(&kafka)?;
-            let store = Store::redis(&redis.url, &redis.key_prefix).await?;
+            let store = crate::open_store(&redis).await?;
             let filter = hookline_api::dead_letters::ResendFilter {
                 workspace_id: workspace,
                 subscription_id: subscription,
@@ -132,5 +132,5 @@ async fn replayed(kafka: &KafkaArgs) -> anyhow::Result<ConfigHandle> {
 }
 
 async fn usage(redis: &RedisArgs) -> anyhow::Result<KeyUsage> {
-    Ok(KeyUsage::new(Store::redis(&redis.url, &redis.key_prefix).await?))
+    Ok(KeyUsage::new(crate::open_store(redis).await?))
 }

@@ -154,7 +154,7 @@ pub async fn run_services(
     crate::sealer_for(services, &settings.security)?;
     crate::admin_token_check(services, settings)?;
     let kafka = hookline_kafka::KafkaSettings::from_args(kafka)?;
-    let store = hookline_store::Store::redis(&redis.url, &redis.key_prefix).await?;
+    let store = crate::open_store(redis).await?;
     let shutdown = hookline_telemetry::shutdown_on_signal();
     let pipeline = crate::start(services, &kafka, store, settings, shutdown).await?;
     tracing::info!(?services, api = ?pipeline.api_addr, ingest = ?pipeline.ingest_addr, admin = %pipeline.admin_addr, "hookline started");

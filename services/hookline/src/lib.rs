@@ -95,6 +95,16 @@ pub const PLAINTEXT_SECRETS_REFUSED: &str = "HOOKLINE_SECRET_KEY is not set: the
      Set HOOKLINE_SECRET_KEY (--secret-key) to 64 hex characters (e.g. `openssl rand -hex 32`), or, for a \
      throwaway setup only, pass --allow-plaintext-secrets (HOOKLINE_ALLOW_PLAINTEXT_SECRETS=true)";
 
+/// The store `redis` names: a Redis Cluster when `--redis-cluster-nodes` is set, else the one
+/// Redis at `--redis-url`.
+pub async fn open_store(redis: &hookline_config::RedisArgs) -> anyhow::Result<hookline_store::Store> {
+    Ok(if redis.cluster_nodes.is_empty() {
+        hookline_store::Store::redis(&redis.url, &redis.key_prefix).await?
+    } else {
+        hookline_store::Store::redis_cluster(&redis.cluster_nodes, &redis.key_prefix).await?
+    })
+}
+
 /// The sealer for `services`. The api writes secrets and delivery opens them: without an
 /// operator key they would sit in clear text in the config topic (and whatever copies it), so
 /// either refuses to start unless plaintext secrets are explicitly allowed. Ingest and enrich

@@ -189,6 +189,17 @@ pub struct RedisArgs {
         hide_env_values = true
     )]
     pub url: String,
+    /// A Redis Cluster's seed nodes instead (`redis://[:password@]host:port`, comma-separated;
+    /// one reachable node is enough, the rest are learned from it). When set, `--redis-url` is
+    /// not used.
+    #[arg(
+        long = "redis-cluster-nodes",
+        id = "redis_cluster_nodes",
+        env = "HOOKLINE_REDIS_CLUSTER_NODES",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub cluster_nodes: Vec<String>,
     /// Prefix of every key Hookline writes, so several deployments can share one Redis.
     #[arg(
         long = "redis-key-prefix",

@@ -7,12 +7,15 @@
 //! methods plain.
 
 pub mod attempt_stats;
+pub mod compact;
 pub mod key_usage;
 pub mod keys;
 pub mod memory;
+pub mod record;
 pub mod redis_store;
 
 use chrono::{DateTime, Utc};
+use compact::{Family, Mode, Put, Slot};
 use hookline_model::{AcceptedMessage, AttemptRecord, DeadLetter, DlrStatus};
 use std::time::Duration;
 
@@ -25,6 +28,8 @@ pub enum StoreError {
     Redis(#[from] redis::RedisError),
     #[error("stored value does not decode: {0}")]
     Decode(#[from] serde_json::Error),
+    #[error(transparent)]
+    Record(#[from] record::RecordError),
 }
 
 /// Whether a write that takes ownership of ids went through.
@@ -74,6 +79,13 @@ impl Store {
         Ok(Self::Redis(redis_store::RedisStore::connect(url, key_prefix).await?))
     }
 
+    /// Connects to the Redis Cluster these seed nodes belong to.
+    pub async fn redis_cluster(nodes: &[String], key_prefix: &str) -> Result<Self, StoreError> {
+        Ok(Self::Redis(
+            redis_store::RedisStore::connect_cluster(nodes, key_prefix).await?,
+        ))
+    }
+
     pub fn memory() -> Self {
         Self::Memory(memory::MemoryStore::default())
     }
@@ -88,27 +100,94 @@ impl Store {
     /// never overwritten (that would send the other message's DLRs and clicks elsewhere). The
     /// same message written again (a record reprocessed, a resubmit) is stored as before.
     pub async fn put_message(&self, msg: &AcceptedMessage, ttl: Duration) -> Result<Ownership, StoreError> {
-        let value = serde_json::to_vec(msg)?;
         let space = IdSpace::written_by(msg.workspace_feed.then_some(msg.workspace_id.as_str()));
-        let keys = [
-            keys::carrier_message(space, msg.carrier_connection.as_deref(), &msg.carrier_message_id),
-            keys::message(space, &msg.message_id),
-        ];
-        let keys = [keys[0].as_str(), keys[1].as_str()];
-        let taken = match self {
-            // Both keys in one round trip: this runs once per accepted message.
+        let carrier_key = keys::carrier_message(space, msg.carrier_connection.as_deref(), &msg.carrier_message_id);
+        let id_key = keys::message(space, &msg.message_id);
+        match self {
             Self::Redis(r) => {
-                r.set_ex_owned(&keys, &value, ttl, &msg.workspace_id, &msg.message_id)
+                // The record under its carrier id, then the message id's entry naming it: two
+                // scripts (the two keys are on different cluster slots), the record undone if
+                // the message id turns out to be taken.
+                let owner = record::owner(&msg.workspace_id, &msg.message_id);
+                let value = record::encode(msg);
+                let ids = (msg.workspace_id.as_str(), msg.message_id.as_str());
+                let rec = Slot::of(Family::Record, &carrier_key);
+                let replaced = match r
+                    .put(&rec, &value, Mode::Own(&owner), ttl, Some(&carrier_key), ids)
                     .await?
+                {
+                    Put::Refused(_) => return Ok(Ownership::Taken(carrier_key)),
+                    Put::Written { replaced } => replaced,
+                };
+                let owner_digest = compact::digest(&owner);
+                let entry = [&owner_digest[..], &rec.field[..]].concat();
+                let idx = Slot::of(Family::Index, &id_key);
+                match r
+                    .put(&idx, &entry, Mode::Own(&owner_digest), ttl, Some(&id_key), ids)
+                    .await?
+                {
+                    Put::Written { .. } => Ok(Ownership::Stored),
+                    Put::Refused(_) => {
+                        if !replaced {
+                            r.undo(&rec, &value).await?;
+                        }
+                        Ok(Ownership::Taken(id_key))
+                    }
+                }
             }
-            Self::Memory(m) => m.set_ex_owned(&keys, &value, ttl, |v| {
-                serde_json::from_slice::<AcceptedMessage>(v)
-                    .is_ok_and(|o| o.workspace_id == msg.workspace_id && o.message_id == msg.message_id)
+            Self::Memory(m) => {
+                let value = serde_json::to_vec(msg)?;
+                let keys = [carrier_key.as_str(), id_key.as_str()];
+                let taken = m.set_ex_owned(&keys, &value, ttl, |v| {
+                    serde_json::from_slice::<AcceptedMessage>(v)
+                        .is_ok_and(|o| o.workspace_id == msg.workspace_id && o.message_id == msg.message_id)
+                });
+                Ok(match taken {
+                    None => Ownership::Stored,
+                    Some(i) => Ownership::Taken(keys[i].to_string()),
+                })
+            }
+        }
+    }
+
+    /// The message recorded under carrier key `logical`, if it is that carrier id's.
+    async fn message_at(
+        &self,
+        logical: &str,
+        carrier: (Option<&str>, &str),
+    ) -> Result<Option<AcceptedMessage>, StoreError> {
+        match self {
+            Self::Redis(r) => Ok(match r.find(&Slot::of(Family::Record, logical), Some(logical)).await? {
+                None => None,
+                Some((v, true)) => Some(serde_json::from_slice(&v)?),
+                Some((v, false)) => {
+                    let m = record::decode(&v)?;
+                    (m.carrier_connection.as_deref() == carrier.0 && m.carrier_message_id == carrier.1).then_some(m)
+                }
             }),
+            Self::Memory(_) => self.get_json(logical).await,
+        }
+    }
+
+    /// The message whose message id is `message_id` in `space`.
+    async fn message_in(&self, space: IdSpace<'_>, message_id: &str) -> Result<Option<AcceptedMessage>, StoreError> {
+        let logical = keys::message(space, message_id);
+        let Self::Redis(r) = self else {
+            return self.get_json(&logical).await;
         };
-        Ok(match taken {
-            None => Ownership::Stored,
-            Some(i) => Ownership::Taken(keys[i].to_string()),
+        let entry = match r.find(&Slot::of(Family::Index, &logical), Some(&logical)).await? {
+            None => return Ok(None),
+            Some((v, true)) => return Ok(Some(serde_json::from_slice(&v)?)),
+            Some((v, false)) => v,
+        };
+        let field: [u8; 8] = entry
+            .get(8..16)
+            .and_then(|f| f.try_into().ok())
+            .ok_or(record::RecordError::new("message id entry"))?;
+        Ok(match r.find(&Slot::of_field(Family::Record, field), None).await? {
+            Some((v, _)) => Some(record::decode(&v)?).filter(|m| m.message_id == message_id),
+            // Its record expired a moment before it.
+            None => None,
         })
     }
 
@@ -120,7 +199,7 @@ impl Store {
         message_id: &str,
     ) -> Result<Option<AcceptedMessage>, StoreError> {
         for space in IdSpace::read_by(scope) {
-            if let Some(m) = self.get_json(&keys::message(space, message_id)).await? {
+            if let Some(m) = self.message_in(space, message_id).await? {
                 return Ok(Some(m));
             }
         }
@@ -139,11 +218,7 @@ impl Store {
         ttl: Duration,
     ) -> Result<Ownership, StoreError> {
         let key = keys::click(IdSpace::written_by(scope), click_id);
-        let holder = match self {
-            Self::Redis(r) => r.claim(&key, message_id, ttl).await?,
-            Self::Memory(m) => m.claim(&key, message_id, ttl),
-        };
-        Ok(match holder {
+        Ok(match self.claim_entry(&key, message_id, ttl).await? {
             Some(h) if h != message_id => Ownership::Taken(key),
             _ => Ownership::Stored,
         })
@@ -153,7 +228,7 @@ impl Store {
     /// to none) finds it.
     pub async fn message_of_click(&self, scope: Option<&str>, click_id: &str) -> Result<Option<String>, StoreError> {
         for space in IdSpace::read_by(scope) {
-            if let Some(v) = self.get(&keys::click(space, click_id)).await? {
+            if let Some(v) = self.claim_value(&keys::click(space, click_id)).await? {
                 return Ok(Some(String::from_utf8_lossy(&v).into_owned()));
             }
         }
@@ -173,11 +248,36 @@ impl Store {
 
     /// Claims `key` with `value`, returning the holder's value when someone else holds it.
     async fn claim_holder(&self, key: &ClaimKey, value: &str, ttl: Duration) -> Result<Option<String>, StoreError> {
-        let key = key.key();
+        self.claim_entry(&key.key(), value, ttl).await
+    }
+
+    /// Takes the claim-like entry `logical` (a claim, a click's message id) with `value`,
+    /// returning the holder's value when someone else holds it.
+    async fn claim_entry(&self, logical: &str, value: &str, ttl: Duration) -> Result<Option<String>, StoreError> {
         Ok(match self {
-            Self::Redis(r) => r.claim(&key, value, ttl).await?,
-            Self::Memory(m) => m.claim(&key, value, ttl),
+            Self::Redis(r) => {
+                let slot = Slot::of(Family::Claim, logical);
+                match r
+                    .put(&slot, value.as_bytes(), Mode::Claim, ttl, Some(logical), ("", ""))
+                    .await?
+                {
+                    Put::Written { .. } => None,
+                    Put::Refused(h) => Some(String::from_utf8_lossy(&h).into_owned()),
+                }
+            }
+            Self::Memory(m) => m.claim(logical, value, ttl),
         })
+    }
+
+    /// The value of claim-like entry `logical`, if it is held.
+    async fn claim_value(&self, logical: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match self {
+            Self::Redis(r) => Ok(r
+                .find(&Slot::of(Family::Claim, logical), Some(logical))
+                .await?
+                .map(|(v, _)| v)),
+            Self::Memory(m) => Ok(m.get(logical)),
+        }
     }
 
     /// Claims the first final status of message `message_id` of `workspace_id` for `claim`'s
@@ -274,14 +374,14 @@ impl Store {
     /// Whether the message has had a final status.
     pub async fn has_final_status(&self, workspace_id: &str, message_id: &str) -> Result<bool, StoreError> {
         let key = ClaimKey::final_status(workspace_id, message_id).key();
-        Ok(self.get(&key).await?.is_some())
+        Ok(self.claim_value(&key).await?.is_some())
     }
 
     /// The message's first final status, if it has had one.
     pub async fn final_status(&self, workspace_id: &str, message_id: &str) -> Result<Option<DlrStatus>, StoreError> {
         let key = ClaimKey::final_status(workspace_id, message_id).key();
         Ok(self
-            .get(&key)
+            .claim_value(&key)
             .await?
             .and_then(|v| FinalStatus::decode(&String::from_utf8_lossy(&v)))
             .map(|f| f.status))
@@ -319,7 +419,7 @@ impl Store {
     ) -> Result<Option<AcceptedMessage>, StoreError> {
         for space in IdSpace::read_by(scope) {
             let key = keys::carrier_message(space, connection, carrier_message_id);
-            if let Some(m) = self.get_json(&key).await? {
+            if let Some(m) = self.message_at(&key, (connection, carrier_message_id)).await? {
                 return Ok(Some(m));
             }
         }
@@ -456,6 +556,8 @@ where
 }
 
 #[cfg(test)]
+mod backend_tests;
+#[cfg(test)]
 mod id_space_tests;
 
 #[cfg(test)]
@@ -473,7 +575,7 @@ mod tests {
         assert!(!store.has_final_status("ws", "m1").await.unwrap());
         assert!(store.claim_final_status("ws", "m1", &first, ttl).await.unwrap());
         assert_eq!(
-            store.get("claim:final:ws:m1").await.unwrap().as_deref(),
+            store.claim_value("claim:final:ws:m1").await.unwrap().as_deref(),
             Some(&b"hookline.carrier-dlrs:0:5|DELIVRD"[..]),
             "the format claims already in Redis have"
         );

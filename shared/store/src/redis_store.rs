@@ -1,16 +1,56 @@
-//! The Redis backend. One multiplexed connection, re-established automatically by the
-//! connection manager when Redis restarts.
+//! The Redis backend: one Redis (one multiplexed connection, re-established automatically by
+//! the connection manager when Redis restarts) or a Redis Cluster (the `redis` crate's cluster
+//! client, which follows slot moves and failovers). Every script and every atomic pipeline
+//! touches one hash slot ([`crate::compact`]); in a cluster, pipelines over several keys are
+//! sent unwrapped (each command is still applied in order per node).
 
 use crate::attempt_stats::HashWrites;
+use crate::compact::{self, Bucket, Mode, Put, Slot};
 use crate::StoreError;
 use redis::aio::ConnectionManager;
+use redis::cluster_async::ClusterConnection;
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Conn,
     prefix: String,
+}
+
+/// One Redis or a cluster, behind the `redis` crate's connection trait.
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl redis::aio::ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> redis::RedisFuture<'a, redis::Value> {
+        match self {
+            Self::Single(c) => c.req_packed_command(cmd),
+            Self::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            Self::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(c) => c.get_db(),
+            Self::Cluster(c) => c.get_db(),
+        }
+    }
 }
 
 impl RedisStore {
@@ -18,70 +58,116 @@ impl RedisStore {
         let client = redis::Client::open(url)?;
         let conn = ConnectionManager::new(client).await?;
         Ok(Self {
-            conn,
+            conn: Conn::Single(conn),
             prefix: prefix.to_string(),
         })
+    }
+
+    /// Connects to the Redis Cluster these nodes belong to (any one reachable is enough; the
+    /// client learns the rest from it).
+    pub async fn connect_cluster(nodes: &[String], prefix: &str) -> Result<Self, StoreError> {
+        let client = redis::cluster::ClusterClientBuilder::new(nodes.to_vec())
+            .connection_timeout(Duration::from_secs(2))
+            .response_timeout(Duration::from_secs(5))
+            .build()?;
+        let conn = client.get_async_connection().await?;
+        Ok(Self {
+            conn: Conn::Cluster(conn),
+            prefix: prefix.to_string(),
+        })
+    }
+
+    /// Whether this is a cluster: keys of the layout before [`crate::compact`] (a single
+    /// Redis's) are not looked up there.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.conn, Conn::Cluster(_))
     }
 
     fn key(&self, k: &str) -> String {
         format!("{}{}", self.prefix, k)
     }
 
-    pub async fn set_ex(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
-        self.set_ex_all(&[key], value, ttl).await
+    /// The entry at `slot`, if any: `(value, true)` when it came from the legacy key
+    /// `legacy` (a plain key of the layout before [`crate::compact`]).
+    pub async fn find(&self, slot: &Slot, legacy: Option<&str>) -> Result<Option<(Vec<u8>, bool)>, StoreError> {
+        let mut inv = compact::find_script().prepare_invoke();
+        inv.key(self.key(&slot.dir));
+        if let Some(l) = legacy.filter(|_| !self.is_cluster()) {
+            inv.key(self.key(l));
+        }
+        inv.arg(&slot.field[..]).arg(slot.sub);
+        let (kind, value): (i64, Vec<u8>) = inv.invoke_async(&mut self.conn.clone()).await?;
+        Ok(match kind {
+            0 => None,
+            k => Some((value, k == 2)),
+        })
     }
 
-    /// Sets every key to `value` with `ttl` in one round trip (one atomic pipeline).
-    pub async fn set_ex_all(&self, keys: &[&str], value: &[u8], ttl: Duration) -> Result<(), StoreError> {
-        let mut c = self.conn.clone();
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        for key in keys {
-            pipe.cmd("SET")
-                .arg(self.key(key))
-                .arg(value)
-                .arg("PX")
-                .arg(ttl.as_millis().max(1) as u64)
-                .ignore();
+    /// Writes `value` at `slot` for at least `ttl`, as `mode` allows (see [`Mode`]); `legacy`
+    /// is the plain key of the layout before, checked the same way (a JSON message of
+    /// `owner_ids` is the same owner's).
+    pub async fn put(
+        &self,
+        slot: &Slot,
+        value: &[u8],
+        mode: Mode<'_>,
+        ttl: Duration,
+        legacy: Option<&str>,
+        owner_ids: (&str, &str),
+    ) -> Result<Put, StoreError> {
+        let bucket = Bucket::at(SystemTime::now(), ttl);
+        let now_ms = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as u64;
+        let (mode_name, owner): (&str, &[u8]) = match mode {
+            Mode::Claim => ("claim", b""),
+            Mode::Own(o) => ("own", o),
+        };
+        let mut inv = compact::put_script().prepare_invoke();
+        inv.key(self.key(&slot.dir));
+        if let Some(l) = legacy.filter(|_| !self.is_cluster()) {
+            inv.key(self.key(l));
         }
-        pipe.query_async::<()>(&mut c).await?;
+        inv.arg(&slot.field[..])
+            .arg(slot.sub)
+            .arg(value)
+            .arg(mode_name)
+            .arg(owner)
+            .arg(&bucket.name)
+            .arg(bucket.end_ms)
+            .arg(ttl.as_millis().max(1) as u64)
+            .arg(now_ms)
+            .arg(owner_ids.0)
+            .arg(owner_ids.1);
+        let (kind, holder): (i64, Vec<u8>) = inv.invoke_async(&mut self.conn.clone()).await?;
+        Ok(match kind {
+            2 => Put::Refused(holder),
+            k => Put::Written { replaced: k == 1 },
+        })
+    }
+
+    /// Removes the entry at `slot` if it still holds `value`.
+    pub async fn undo(&self, slot: &Slot, value: &[u8]) -> Result<(), StoreError> {
+        let mut inv = compact::undo_script().prepare_invoke();
+        inv.key(self.key(&slot.dir))
+            .arg(&slot.field[..])
+            .arg(slot.sub)
+            .arg(value);
+        inv.invoke_async::<i64>(&mut self.conn.clone()).await?;
         Ok(())
     }
 
-    /// Sets every key to `value` with `ttl` unless one already holds a message record of
-    /// another owner (`workspace_id`, `message_id` differ, or it does not decode); then sets
-    /// nothing and returns that key's index. One script, so two writers cannot interleave.
-    pub async fn set_ex_owned(
-        &self,
-        keys: &[&str],
-        value: &[u8],
-        ttl: Duration,
-        workspace_id: &str,
-        message_id: &str,
-    ) -> Result<Option<usize>, StoreError> {
-        const SCRIPT: &str = "for i, k in ipairs(KEYS) do \
-              local v = redis.call('GET', k) \
-              if v then \
-                local ok, d = pcall(cjson.decode, v) \
-                if not ok or type(d) ~= 'table' or d.workspace_id ~= ARGV[3] or d.message_id ~= ARGV[4] then \
-                  return i - 1 \
-                end \
-              end \
-            end \
-            for _, k in ipairs(KEYS) do redis.call('SET', k, ARGV[1], 'PX', ARGV[2]) end \
-            return -1";
+    pub async fn set_ex(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
         let mut c = self.conn.clone();
-        let mut cmd = redis::cmd("EVAL");
-        cmd.arg(SCRIPT).arg(keys.len());
-        for key in keys {
-            cmd.arg(self.key(key));
-        }
-        cmd.arg(value)
+        redis::cmd("SET")
+            .arg(self.key(key))
+            .arg(value)
+            .arg("PX")
             .arg(ttl.as_millis().max(1) as u64)
-            .arg(workspace_id)
-            .arg(message_id);
-        let i: i64 = cmd.query_async(&mut c).await?;
-        Ok(usize::try_from(i).ok())
+            .query_async::<()>(&mut c)
+            .await?;
+        Ok(())
     }
 
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -94,6 +180,7 @@ impl RedisStore {
         let k = self.key(key);
         redis::pipe()
             .atomic()
+            // One key: atomic in a cluster too.
             .cmd("LPUSH")
             .arg(&k)
             .arg(value)
@@ -110,47 +197,85 @@ impl RedisStore {
 
     /// For each list, prepends its values (in order, so the last ends first) and trims it to
     /// `keep`, and makes the hash writes `hashes` (each key touched then lives
-    /// [`crate::attempt_stats::KEEP`]): one atomic pipeline for all of them.
+    /// [`crate::attempt_stats::KEEP`]): one atomic pipeline for all of them (per hash slot in
+    /// a cluster).
     pub async fn push_capped_many(
         &self,
         lists: &[(String, Vec<&[u8]>)],
         keep: usize,
         hashes: &HashWrites,
     ) -> Result<(), StoreError> {
-        let mut c = self.conn.clone();
-        let mut pipe = redis::pipe();
-        pipe.atomic();
+        let mut cmds = Vec::new();
         for (key, values) in lists {
             let k = self.key(key);
-            pipe.cmd("LPUSH").arg(&k).arg(values.as_slice()).ignore();
-            pipe.cmd("LTRIM").arg(&k).arg(0).arg(keep.max(1) as i64 - 1).ignore();
+            let mut push = redis::cmd("LPUSH");
+            push.arg(&k).arg(values.as_slice());
+            let mut trim = redis::cmd("LTRIM");
+            trim.arg(&k).arg(0).arg(keep.max(1) as i64 - 1);
+            cmds.push((k.clone(), push));
+            cmds.push((k, trim));
         }
         for (key, fields) in &hashes.incr {
             for (field, n) in fields {
-                pipe.cmd("HINCRBY").arg(self.key(key)).arg(field).arg(*n).ignore();
+                let mut c = redis::cmd("HINCRBY");
+                c.arg(self.key(key)).arg(field).arg(*n);
+                cmds.push((self.key(key), c));
             }
         }
         for (key, fields) in &hashes.set {
             for (field, value) in fields {
-                pipe.cmd("HSET")
-                    .arg(self.key(key))
-                    .arg(field)
-                    .arg(value.as_slice())
-                    .ignore();
+                let mut c = redis::cmd("HSET");
+                c.arg(self.key(key)).arg(field).arg(value.as_slice());
+                cmds.push((self.key(key), c));
             }
         }
         for key in hashes.keys() {
-            pipe.cmd("EXPIRE")
-                .arg(self.key(key))
-                .arg(crate::attempt_stats::KEEP.as_secs())
-                .ignore();
+            let mut c = redis::cmd("EXPIRE");
+            c.arg(self.key(key)).arg(crate::attempt_stats::KEEP.as_secs());
+            cmds.push((self.key(key), c));
         }
-        pipe.query_async::<()>(&mut c).await?;
+        let mut runs = Vec::new();
+        for pipe in self.pipelines(cmds) {
+            let mut c = self.conn.clone();
+            runs.push(async move { pipe.query_async::<()>(&mut c).await });
+        }
+        futures::future::try_join_all(runs).await?;
         Ok(())
     }
 
-    /// Every field of each hash (empty for a missing key), in one round trip.
+    /// Commands (each with the key it touches) as atomic pipelines: one on one Redis; one per
+    /// hash slot in a cluster, which refuses a pipeline across slots. Order is kept per key.
+    fn pipelines(&self, cmds: Vec<(String, redis::Cmd)>) -> Vec<redis::Pipeline> {
+        let mut by_slot: Vec<(Option<redis::cluster_routing::Slot>, redis::Pipeline)> = Vec::new();
+        for (key, cmd) in cmds {
+            let slot = self
+                .is_cluster()
+                .then(|| redis::cluster_routing::Slot::for_key(key.as_bytes()));
+            let i = match by_slot.iter().position(|(s, _)| *s == slot) {
+                Some(i) => i,
+                None => {
+                    let mut pipe = redis::pipe();
+                    pipe.atomic();
+                    by_slot.push((slot, pipe));
+                    by_slot.len() - 1
+                }
+            };
+            by_slot[i].1.add_command(cmd).ignore();
+        }
+        by_slot.into_iter().map(|(_, p)| p).collect()
+    }
+
+    /// Every field of each hash (empty for a missing key), in one round trip (one per hash
+    /// slot in a cluster, concurrently).
     pub async fn hgetall_many(&self, keys: &[String]) -> Result<Vec<HashMap<String, Vec<u8>>>, StoreError> {
+        if self.is_cluster() {
+            let reads = keys.iter().map(|key| {
+                let mut c = self.conn.clone();
+                let key = self.key(key);
+                async move { redis::cmd("HGETALL").arg(key).query_async(&mut c).await }
+            });
+            return Ok(futures::future::try_join_all(reads).await?);
+        }
         let mut c = self.conn.clone();
         let mut pipe = redis::pipe();
         for key in keys {
@@ -189,21 +314,19 @@ impl RedisStore {
         Ok(())
     }
 
-    /// `SET key claimant NX PX ttl`, returning the current holder when it was already set.
-    /// A script rather than `SET … NX GET` so it works on Redis 6 too.
+    /// `SET key claimant NX PX ttl` on a plain key, returning the current holder when it was
+    /// already set. A script rather than `SET … NX GET` so it works on Redis 6 too.
     pub async fn claim(&self, key: &str, claimant: &str, ttl: Duration) -> Result<Option<String>, StoreError> {
-        const SCRIPT: &str = "local v = redis.call('GET', KEYS[1]) \
-            if v then return v end \
-            redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) \
-            return false";
-        let mut c = self.conn.clone();
-        Ok(redis::cmd("EVAL")
-            .arg(SCRIPT)
-            .arg(1)
-            .arg(self.key(key))
-            .arg(claimant)
-            .arg(ttl.as_millis().max(1) as u64)
-            .query_async(&mut c)
-            .await?)
+        static SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+            redis::Script::new(
+                "local v = redis.call('GET', KEYS[1]) \
+                 if v then return v end \
+                 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) \
+                 return false",
+            )
+        });
+        let mut inv = SCRIPT.prepare_invoke();
+        inv.key(self.key(key)).arg(claimant).arg(ttl.as_millis().max(1) as u64);
+        Ok(inv.invoke_async(&mut self.conn.clone()).await?)
     }
 }
