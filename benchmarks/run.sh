@@ -20,7 +20,9 @@
 # workspaces over the three dialects with Zipf shares, a whale workspace with WHALE percent of
 # the events (default 40; 0: none) whose receiver answers in 50 ms, every endpoint its own
 # 127.0.0.1 port with its own latency, 1 % slow and 1 % down, a production-like input mix; see
-# benchmarks/src/e2e/real.rs; RATE and SECONDS_ as for a). Output: the tables, also appended to
+# benchmarks/src/e2e/real.rs; RATE and SECONDS_ as for a), replicas (not in the default set: a
+# with two processes of each of the four services, the timed phase starting once every
+# consumer group has both). Output: the tables, also appended to
 # ~/.cache/hookline/bench-<date>.md. BENCH_KAFKA_PORT (default 19094; the controller takes the
 # port after it, and the test broker holds 19092-19093) moves the broker, KAFKA_HEAP (default
 # 512m) bounds its heap. E2E_ARGS adds flags to every scenario's timed run, e.g.
@@ -92,8 +94,9 @@ for s in "${scenarios[@]}"; do
     d-named) run d-named --rate "$FANOUT_RATE" --seconds "$SECS" --fanout 10 --baseline-records 0 --named ;;
     d-batch) run d-batch --rate "$FANOUT_RATE" --seconds "$SECS" --fanout 10 --baseline-records 0 --batch "$BATCH" ;;
     floor) run floor --rate "$RATE" --seconds "$SECS" --floor --baseline-records 0 ;;
+    replicas) run replicas --rate "$RATE" --seconds "$SECS" --replicas 2 ;;
     real) run real --rate "$RATE" --seconds "$SECS" --real --whale-percent "$WHALE" --baseline-records 0 ;;
-    *) echo "unknown scenario $s (a, b, c, d, d-hosts, d-named, d-batch, floor or real)" >&2; exit 2 ;;
+    *) echo "unknown scenario $s (a, b, c, d, d-hosts, d-named, d-batch, floor, real or replicas)" >&2; exit 2 ;;
   esac
 done
 log "tables appended to $out"

@@ -197,12 +197,41 @@ def check_files():
     print(f"  deploy/: rules and dashboard identical to the chart's, dashboard has {len(exprs)} queries, compose has {len(compose['services'])} services")
 
 
+def check_redis_cluster():
+    """redis.clusterNodes reaches every service as HOOKLINE_REDIS_CLUSTER_NODES, with the
+    password of redis.existingSecret in each node's URL when there is one."""
+    nodes = ["redis://redis-0.redis:6379", "redis://redis-1.redis:6379"]
+    cases = [
+        ({"redis": {"clusterNodes": nodes}}, ",".join(nodes)),
+        (
+            {"redis": {"clusterNodes": nodes, "existingSecret": "hookline-redis"}},
+            ",".join(n.replace("redis://", "redis://:$(HOOKLINE_REDIS_PASSWORD)@") for n in nodes),
+        ),
+    ]
+    for values, want in cases:
+        label = "redis cluster values" + (" with a Secret" if "existingSecret" in values["redis"] else "")
+        docs = [d for _, d in rendered_docs(values, label)]
+        config = {}
+        for d in docs:
+            if d["kind"] == "ConfigMap":
+                config.update(d.get("data") or {})
+        for d in docs:
+            if d["kind"] != "Deployment":
+                continue
+            env = {e["name"]: e.get("value") for e in d["spec"]["template"]["spec"]["containers"][0].get("env") or []}
+            got = env.get("HOOKLINE_REDIS_CLUSTER_NODES", config.get("HOOKLINE_REDIS_CLUSTER_NODES"))
+            if got != want:
+                fail(f"{label}: {d['metadata']['name']} gets HOOKLINE_REDIS_CLUSTER_NODES={got!r}, not {want!r}")
+    print(f"  redis.clusterNodes reaches every Deployment ({len(cases)} ways)")
+
+
 def main():
     prod = yaml.safe_load((CHART / "ci/production-values.yaml").read_text())
     for label, values in [("default values", None), ("production values", prod)]:
         lint(values, label)
         check_docs(rendered_docs(values, label), label, values)
     check_schema_refuses()
+    check_redis_cluster()
     check_files()
     if failures:
         print(f"{len(failures)} deployment check(s) failed")

@@ -101,6 +101,10 @@ struct Args {
     /// consume loop and clients, none of Hookline's work.
     #[arg(long)]
     floor: bool,
+    /// Processes of each service (scenario `replicas`: 2); the timed phase starts once every
+    /// consumer group has them all.
+    #[arg(long, default_value_t = 1)]
+    replicas: usize,
     /// The realistic scenario (`real.rs`): `--workspaces` over the three dialects with Zipf
     /// traffic and an optional whale, every endpoint its own host with its own latency, some
     /// slow or down, a production-like input mix; tables per endpoint class.
@@ -182,6 +186,34 @@ fn service_env(args: &Args, run: &str, prefix: &str, key: &str) -> Vec<(String, 
     .filter(|(_, v)| !v.is_empty())
     .map(|(k, v)| (k.to_string(), v))
     .collect()
+}
+
+/// Waits (2 minutes at most) until consumer group `group` is stable with `members` members.
+async fn wait_group_members(brokers: &str, group: &str, members: usize) -> anyhow::Result<()> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (b, g) = (brokers.to_string(), group.to_string());
+        let state = tokio::task::spawn_blocking(move || -> anyhow::Result<(String, usize)> {
+            let probe: BaseConsumer = rdkafka::ClientConfig::new().set("bootstrap.servers", b).create()?;
+            let list = probe.fetch_group_list(Some(&g), Duration::from_secs(5))?;
+            Ok(list
+                .groups()
+                .iter()
+                .find(|x| x.name() == g)
+                .map(|x| (x.state().to_string(), x.members().len()))
+                .unwrap_or_default())
+        })
+        .await??;
+        if state.0 == "Stable" && state.1 == members {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "group {group}: {state:?}, not Stable with {members}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 /// The load generator's producer (`linger_ms`: `--load-linger-ms`).
@@ -280,8 +312,9 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let env = service_env(&args, &run, &prefix, &key);
-    let services: Vec<procs::Service> = ["ingest", "enrich", "delivery", "api"]
-        .into_iter()
+    let names = ["ingest", "enrich", "delivery", "api"];
+    let services: Vec<procs::Service> = std::iter::repeat_n(names, args.replicas.max(1))
+        .flatten()
         .map(|name| {
             if args.floor {
                 procs::spawn_floor_stage(
@@ -331,6 +364,13 @@ async fn main() -> anyhow::Result<()> {
         wait_consumed(&kafka, &format!("{run}-ingest"), &kafka.topics.accepted()).await?;
         wait_consumed(&kafka, &format!("{run}-enrich"), &kafka.topics.messages()).await?;
         eprintln!("messages loaded and consumed in {:?}", started.elapsed());
+    }
+
+    if args.replicas > 1 {
+        for group in ["ingest", "enrich", "delivery", "api"] {
+            wait_group_members(&args.brokers, &format!("{run}-{group}"), args.replicas).await?;
+        }
+        eprintln!("every group has its {} members", args.replicas);
     }
 
     let cost = procs::Cost::start(&services, &args.brokers, &args.redis);

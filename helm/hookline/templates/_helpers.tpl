@@ -79,6 +79,9 @@ HOOKLINE_COMPACTED_TOPIC_CONFIGS: {{ include "hookline.kv" . | quote }}
 HOOKLINE_TOPIC_PREFIX: {{ $v.config.topicPrefix | quote }}
 {{- if not $v.redis.existingSecret }}
 HOOKLINE_REDIS_URL: {{ $v.redis.url | quote }}
+{{- with $v.redis.clusterNodes }}
+HOOKLINE_REDIS_CLUSTER_NODES: {{ join "," . | quote }}
+{{- end }}
 {{- end }}
 HOOKLINE_REDIS_KEY_PREFIX: {{ $v.redis.keyPrefix | quote }}
 {{- if and (not $v.secretKey.existingSecret) $v.secretKey.allowPlaintext }}
@@ -111,6 +114,15 @@ RUST_LOG: {{ $v.config.logLevel | quote }}
 {{- $parts := splitn "://" 2 $v.redis.url }}
 - name: HOOKLINE_REDIS_URL
   value: {{ printf "%s://:$(HOOKLINE_REDIS_PASSWORD)@%s" $parts._0 $parts._1 | quote }}
+{{- with $v.redis.clusterNodes }}
+{{- $nodes := list }}
+{{- range . }}
+{{- $node := splitn "://" 2 . }}
+{{- $nodes = append $nodes (printf "%s://:$(HOOKLINE_REDIS_PASSWORD)@%s" $node._0 $node._1) }}
+{{- end }}
+- name: HOOKLINE_REDIS_CLUSTER_NODES
+  value: {{ join "," $nodes | quote }}
+{{- end }}
 {{- end }}
 {{- if $v.secretKey.existingSecret }}
 - name: HOOKLINE_SECRET_KEY

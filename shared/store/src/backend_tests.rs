@@ -372,3 +372,90 @@ async fn records_of_the_layout_before_are_read_and_keep_their_ids() {
         .unwrap();
     assert_eq!(by_id(&store, "old-1").await.as_ref(), Some(&old));
 }
+
+/// A Redis at its `maxmemory` with `noeviction` (README's recommendation) refuses every write
+/// with an OOM error, which the store returns as it is (enrich then retries it with back-off,
+/// like Redis being away: `retry_until_ok`); reads go on; once it has room again, writes do.
+/// Its own `redis-server` on a free port, so the shared Redis is never filled.
+#[tokio::test]
+async fn a_full_redis_refuses_writes_with_an_error_and_keeps_serving_reads() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _server = Kill(
+        std::process::Command::new("redis-server")
+            .args([
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .args(["--maxmemory", "3mb", "--maxmemory-policy", "noeviction"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server (Debian's redis-server package)"),
+    );
+    let url = format!("redis://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let store = loop {
+        match Store::redis(&url, "full:").await {
+            Ok(s) => break s,
+            Err(e) => {
+                assert!(std::time::Instant::now() < deadline, "redis-server did not start: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    let mut stored = 0;
+    let refused = loop {
+        let m = message("ws", &format!("m{stored}"), &format!("c{stored}"), None);
+        match store.put_message(&m, TTL).await {
+            Ok(o) => {
+                assert_eq!(o, Ownership::Stored);
+                stored += 1;
+                assert!(stored < 200_000, "3 MB never filled");
+            }
+            Err(e) => break e,
+        }
+    };
+    assert!(format!("{refused}").contains("OOM"), "{refused}");
+    assert!(stored > 1_000, "only {stored} messages fit in 3 MB");
+    assert!(
+        store.claim(&ClaimKey::conversion("ws", "tx"), "a", TTL).await.is_err(),
+        "claims are refused too"
+    );
+    // Reads go on: every 97th message stored before it filled up is found.
+    for i in (0..stored).step_by(97) {
+        assert!(by_id(&store, &format!("m{i}")).await.is_some(), "m{i}");
+    }
+    let mut conn = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg("0")
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+    let m = message("ws", &format!("m{stored}"), &format!("c{stored}"), None);
+    assert_eq!(
+        store.put_message(&m, TTL).await.unwrap(),
+        Ownership::Stored,
+        "room again"
+    );
+}
