@@ -1,6 +1,7 @@
 //! The Redis backend: one Redis (one multiplexed connection, re-established automatically by
 //! the connection manager when Redis restarts) or a Redis Cluster (the `redis` crate's cluster
-//! client, which follows slot moves and failovers). Every script and every atomic pipeline
+//! client, which follows slot moves, and made again from the seed nodes when a node dies, so
+//! failovers are followed too). Every script and every atomic pipeline
 //! touches one hash slot ([`crate::compact`]); in a cluster, pipelines over several keys are
 //! sent unwrapped (each command is still applied in order per node).
 
@@ -10,7 +11,8 @@ use crate::StoreError;
 use redis::aio::ConnectionManager;
 use redis::cluster_async::ClusterConnection;
 use std::collections::HashMap;
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime};
 
 #[derive(Clone)]
 pub struct RedisStore {
@@ -22,14 +24,76 @@ pub struct RedisStore {
 #[derive(Clone)]
 enum Conn {
     Single(ConnectionManager),
-    Cluster(ClusterConnection),
+    Cluster(Arc<Cluster>),
+}
+
+/// A cluster connection that is made again when a node stops answering.
+///
+/// The `redis` crate's cluster client reloads the slot map on `MOVED`, but a node that died
+/// (`kill -9` of a master) only makes it reconnect to the same address, so every command for
+/// the dead master's slots keeps failing after its replica has taken them over. On such an
+/// error the connection is made again from the seed nodes (at most once a second), which
+/// reads the slot map the survivors have: Hookline's retries then reach the new master.
+struct Cluster {
+    client: redis::cluster::ClusterClient,
+    conn: RwLock<ClusterConnection>,
+    /// When the connection was last made again (and whether that is under way).
+    renewed: Mutex<(Instant, bool)>,
+}
+
+impl Cluster {
+    fn current(&self) -> ClusterConnection {
+        self.conn.read().expect("cluster connection lock").clone()
+    }
+
+    /// After `e`: makes the connection again in the background if `e` says a node is gone.
+    fn after_error(self: &Arc<Self>, e: &redis::RedisError) {
+        let node_gone = e.is_io_error()
+            || e.is_timeout()
+            || e.is_connection_dropped()
+            || e.is_connection_refusal()
+            || matches!(
+                e.kind(),
+                redis::ErrorKind::ClusterConnectionNotFound
+                    | redis::ErrorKind::Server(
+                        redis::ServerErrorKind::ClusterDown | redis::ServerErrorKind::MasterDown
+                    )
+            );
+        if !node_gone {
+            return;
+        }
+        {
+            let mut renewed = self.renewed.lock().expect("cluster renewal lock");
+            if renewed.1 || renewed.0.elapsed() < Duration::from_secs(1) {
+                return;
+            }
+            *renewed = (Instant::now(), true);
+        }
+        let me = self.clone();
+        tokio::spawn(async move {
+            match me.client.get_async_connection().await {
+                Ok(c) => {
+                    *me.conn.write().expect("cluster connection lock") = c;
+                    tracing::info!("redis cluster: connection made again from the seed nodes");
+                }
+                Err(e) => tracing::warn!(error = %e, "redis cluster: no seed node answers"),
+            }
+            *me.renewed.lock().expect("cluster renewal lock") = (Instant::now(), false);
+        });
+    }
 }
 
 impl redis::aio::ConnectionLike for Conn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> redis::RedisFuture<'a, redis::Value> {
         match self {
             Self::Single(c) => c.req_packed_command(cmd),
-            Self::Cluster(c) => c.req_packed_command(cmd),
+            Self::Cluster(cluster) => Box::pin(async move {
+                let r = cluster.current().req_packed_command(cmd).await;
+                if let Err(e) = &r {
+                    cluster.after_error(e);
+                }
+                r
+            }),
         }
     }
 
@@ -41,14 +105,20 @@ impl redis::aio::ConnectionLike for Conn {
     ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
         match self {
             Self::Single(c) => c.req_packed_commands(pipeline, offset, count),
-            Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(cluster) => Box::pin(async move {
+                let r = cluster.current().req_packed_commands(pipeline, offset, count).await;
+                if let Err(e) = &r {
+                    cluster.after_error(e);
+                }
+                r
+            }),
         }
     }
 
     fn get_db(&self) -> i64 {
         match self {
             Self::Single(c) => c.get_db(),
-            Self::Cluster(c) => c.get_db(),
+            Self::Cluster(_) => 0,
         }
     }
 }
@@ -72,7 +142,11 @@ impl RedisStore {
             .build()?;
         let conn = client.get_async_connection().await?;
         Ok(Self {
-            conn: Conn::Cluster(conn),
+            conn: Conn::Cluster(Arc::new(Cluster {
+                client,
+                conn: RwLock::new(conn),
+                renewed: Mutex::new((Instant::now(), false)),
+            })),
             prefix: prefix.to_string(),
         })
     }

@@ -630,7 +630,14 @@ async fn a_replica_joining_and_leaving_under_load_keeps_every_promise() {
     const SERVICES: [&str; 4] = ["ingest", "enrich", "delivery", "api"];
     let joined_at = run.wait_share(1, 4).await;
     for s in SERVICES {
-        run.procs.start(&format!("{s}-2"), s, &[]);
+        // HTTP ports of their own (the first replicas hold the deployment's).
+        let ports = hookline_faults::free_ports(2);
+        let (api, ingest) = (format!("127.0.0.1:{}", ports[0]), format!("127.0.0.1:{}", ports[1]));
+        let extra = [
+            ("HOOKLINE_API_HTTP_ADDR", api.as_str()),
+            ("HOOKLINE_INGEST_HTTP_ADDR", ingest.as_str()),
+        ];
+        run.procs.start(&format!("{s}-2"), s, &extra);
     }
     for s in SERVICES {
         run.procs
@@ -1017,7 +1024,7 @@ async fn a_redis_cluster_master_killed_mid_load_fails_over_and_loses_nothing() {
     println!(
         "FIGURES redis cluster failover: {n} DLRs at 500/s on a 6-node Redis Cluster (3 masters + 3 replicas), \
          {CLICKED} recipients clicking one broadcast twice; master :{victim} kill -9'd at {at_kill} DLRs received, \
-         its replica promoted and the cluster ok {:.1} s later; next delivery {:.1} s after the kill; all delivered \
+         its replica promoted and the cluster ok {:.1} s later; next delivery {:.1} s after that; all delivered \
          {:.1} s after the load; {} DLR requests, {} duplicates (same X-Webhook-Id); 0 quarantined; enrich store \
          errors retried: {errors}; clicks: {} fired, {} deduped, {recipients} recipients, {twice} fired twice \
          (a claim lost with the master), {click_requests} click requests",
