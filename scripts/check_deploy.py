@@ -227,7 +227,8 @@ def check_redis_cluster():
 
 def main():
     prod = yaml.safe_load((CHART / "ci/production-values.yaml").read_text())
-    for label, values in [("default values", None), ("production values", prod)]:
+    billion = yaml.safe_load((CHART / "ci/billion-a-day-values.yaml").read_text())
+    for label, values in [("default values", None), ("production values", prod), ("README's sizing example", billion)]:
         lint(values, label)
         check_docs(rendered_docs(values, label), label, values)
     check_schema_refuses()

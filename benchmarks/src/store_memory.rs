@@ -21,8 +21,9 @@
 use clap::Parser;
 use futures::stream::{FuturesUnordered, StreamExt};
 use hookline_model::AcceptedMessage;
+use hookline_model::DlrStatus;
 use hookline_store::compact::{Family, Slot};
-use hookline_store::{ClaimKey, Store};
+use hookline_store::{ClaimKey, FinalStatus, Store};
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
@@ -36,6 +37,9 @@ struct Args {
     /// Unique-click claims to take.
     #[arg(long, default_value_t = 1_000_000)]
     claims: u64,
+    /// First-final-status claims to take (one per message that gets a final DLR).
+    #[arg(long, default_value_t = 0)]
+    finals: u64,
     /// Writes in flight.
     #[arg(long, default_value_t = 256)]
     in_flight: usize,
@@ -77,6 +81,26 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     let after_claims = used_memory(&mut conn).await?;
     let claim_secs = started.elapsed().as_secs_f64();
+
+    let started = Instant::now();
+    run(args.finals, args.in_flight, |i| {
+        let store = store.clone();
+        async move {
+            // What enrich writes: the DLR record's position and the status.
+            let claim = FinalStatus {
+                claimant: format!("hookline.carrier-dlrs:{}:{}", i % 12, 1_000_000_000 + i),
+                status: DlrStatus::Delivered,
+            };
+            let m = message(i);
+            store
+                .claim_final_status(&m.workspace_id, &m.message_id, &claim, TTL)
+                .await?;
+            Ok(())
+        }
+    })
+    .await?;
+    let after_finals = used_memory(&mut conn).await?;
+    let final_secs = started.elapsed().as_secs_f64();
 
     let keys = dbsize(&mut conn).await?;
     let listpack_value: Vec<String> = redis::cmd("CONFIG")
@@ -123,6 +147,15 @@ async fn main() -> anyhow::Result<()> {
         claim_secs,
         &claim,
     );
+    if args.finals > 0 {
+        row(
+            "first-final-status claim",
+            args.finals,
+            after_finals - after_claims,
+            final_secs,
+            "",
+        );
+    }
     println!(
         "(keys written: {keys}; hash-max-listpack-value {}; one message: {} bytes as a record, {} as JSON)",
         listpack_value.get(1).map_or("?", String::as_str),

@@ -43,7 +43,10 @@ impl Enricher {
                 claimant: claimant(msg),
                 status: dlr.status,
             };
-            let ttl = self.click_ttl();
+            // Kept as long as the message's metadata: a DLR or click of the message can only
+            // be joined (and so read the claim) while that lives. Kept for the dedup TTL
+            // (30 days) it held one entry per message ten times as long for nothing.
+            let ttl = Duration::from_secs(self.cfg.metadata_ttl_secs);
             let claimed = self
                 .timed_claim(|| {
                     self.store
