@@ -823,21 +823,9 @@ async fn backlog(kafka: &KafkaSettings, group: &str, topic: &str) -> anyhow::Res
 /// Waits until consumer group `group` is `Stable` with `members` members (a rebalance after a
 /// member joined or left is over); fails naming the group's last state.
 pub async fn wait_group_stable(group: &str, members: usize, timeout: Duration) -> anyhow::Result<()> {
-    use rdkafka::consumer::BaseConsumer;
     let deadline = Instant::now() + timeout;
     loop {
-        let g = group.to_string();
-        let state = tokio::task::spawn_blocking(move || -> anyhow::Result<(String, usize)> {
-            let probe: BaseConsumer = ClientConfig::new().set("bootstrap.servers", brokers()).create()?;
-            let list = probe.fetch_group_list(Some(&g), Duration::from_secs(5))?;
-            Ok(list
-                .groups()
-                .iter()
-                .find(|x| x.name() == g)
-                .map(|x| (x.state().to_string(), x.members().len()))
-                .unwrap_or_default())
-        })
-        .await??;
+        let state = hookline_kafka::admin::group_state(&brokers(), group).await?;
         if state.0 == "Stable" && state.1 == members {
             return Ok(());
         }

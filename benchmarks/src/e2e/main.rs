@@ -190,21 +190,9 @@ fn service_env(args: &Args, run: &str, prefix: &str, key: &str) -> Vec<(String, 
 
 /// Waits (2 minutes at most) until consumer group `group` is stable with `members` members.
 async fn wait_group_members(brokers: &str, group: &str, members: usize) -> anyhow::Result<()> {
-    use rdkafka::consumer::{BaseConsumer, Consumer};
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let (b, g) = (brokers.to_string(), group.to_string());
-        let state = tokio::task::spawn_blocking(move || -> anyhow::Result<(String, usize)> {
-            let probe: BaseConsumer = rdkafka::ClientConfig::new().set("bootstrap.servers", b).create()?;
-            let list = probe.fetch_group_list(Some(&g), Duration::from_secs(5))?;
-            Ok(list
-                .groups()
-                .iter()
-                .find(|x| x.name() == g)
-                .map(|x| (x.state().to_string(), x.members().len()))
-                .unwrap_or_default())
-        })
-        .await??;
+        let state = hookline_kafka::admin::group_state(brokers, group).await?;
         if state.0 == "Stable" && state.1 == members {
             return Ok(());
         }

@@ -1,4 +1,4 @@
-//! Topic creation, and a consumer group's lag (what it has not committed yet).
+//! Topic creation, and a consumer group's lag (what it has not committed yet) and state.
 
 use crate::{KafkaError, KafkaSettings};
 use hookline_config::TopicSpec;
@@ -94,6 +94,28 @@ pub async fn group_lag(settings: &KafkaSettings, group: &str, topic: &str) -> Re
     })
     .await
     .map_err(|e| KafkaError::Other(format!("group lag task: {e}")))?
+}
+
+/// Consumer group `group`'s state (`Stable`, `PreparingRebalance`, …; empty when the broker
+/// does not know it) and its number of members, as the brokers at `brokers` report it. Tests
+/// and benchmarks wait on `Stable` with the members they started, instead of sleeping.
+pub async fn group_state(brokers: &str, group: &str) -> Result<(String, usize), KafkaError> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let (brokers, group) = (brokers.to_string(), group.to_string());
+    tokio::task::spawn_blocking(move || -> Result<(String, usize), KafkaError> {
+        let probe: BaseConsumer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", &brokers)
+            .create()?;
+        let list = probe.fetch_group_list(Some(&group), Duration::from_secs(5))?;
+        Ok(list
+            .groups()
+            .iter()
+            .find(|x| x.name() == group)
+            .map(|x| (x.state().to_string(), x.members().len()))
+            .unwrap_or_default())
+    })
+    .await
+    .map_err(|e| KafkaError::Other(format!("group state task: {e}")))?
 }
 
 /// Where `consumer`'s group stands on one partition of a topic.

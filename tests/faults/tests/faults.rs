@@ -884,6 +884,42 @@ async fn every_service_killed_then_stopped_in_turn_loses_nothing() {
     );
 }
 
+/// The Redis faults' load: 15,000 DLRs at 500/s to six workspaces subscribed to unique
+/// clicks, the services on the Redis `env` names. Returns once `clicked` recipients' first
+/// clicks have fired and a third of the DLRs have arrived (the moment the fault strikes),
+/// with the clicked ids.
+async fn dlrs_after_first_clicks(
+    tag: &str,
+    brokers: String,
+    env: &[(&str, &str)],
+    clicked: u64,
+) -> (LoadRun, std::ops::Range<u64>) {
+    let spec = LoadSpec {
+        n: 15_000,
+        rate: 500,
+        clicks: true,
+        env,
+        ..LoadSpec::new(tag, brokers)
+    };
+    let mut run = LoadRun::start(spec).await.unwrap();
+    let ids = run.first_clicks(clicked).await.unwrap();
+    let first = run
+        .rx
+        .wait_for(clicked as usize, Duration::from_secs(120), |r| {
+            r.path.ends_with("/clicks")
+        })
+        .await
+        .len();
+    assert!(
+        first >= clicked as usize,
+        "every first click fired before the fault ({first} of {clicked})"
+    );
+    run.wait_requests(run.n as usize / 3, Duration::from_secs(120))
+        .await
+        .unwrap();
+    (run, ids)
+}
+
 /// Fault 2 of the reliability campaign, first half: Redis (with persistence, as README says to
 /// run it in production) stopped for 30 s in the middle of a load of DLRs and unique clicks,
 /// then started again on the same data. Each clicked recipient clicks the same broadcast
@@ -898,30 +934,8 @@ async fn redis_stopped_for_30_s_loses_nothing_and_fires_no_unique_click_twice() 
     let mut redis = OwnRedis::persistent(&dir).unwrap();
     let url = redis.url();
     let env = [("HOOKLINE_REDIS_URL", url.as_str())];
-    let spec = LoadSpec {
-        n: 15_000,
-        rate: 500,
-        clicks: true,
-        env: &env,
-        ..LoadSpec::new("rds", kafka.brokers())
-    };
-    let mut run = LoadRun::start(spec).await.unwrap();
+    let (mut run, clicked) = dlrs_after_first_clicks("rds", kafka.brokers(), &env, CLICKED).await;
     let n = run.n;
-    let clicked = run.first_clicks(CLICKED).await.unwrap();
-    let first_clicks = run
-        .rx
-        .wait_for(CLICKED as usize, Duration::from_secs(120), |r| {
-            r.path.ends_with("/clicks")
-        })
-        .await
-        .len();
-    assert!(
-        first_clicks >= CLICKED as usize,
-        "every first click fired before the outage ({first_clicks} of {CLICKED})"
-    );
-    run.wait_requests(n as usize / 3, Duration::from_secs(120))
-        .await
-        .unwrap();
     let at_stop = run.dlr_requests().len();
     redis.stop().unwrap();
     let stopped = Instant::now();
@@ -981,30 +995,8 @@ async fn a_redis_cluster_master_killed_mid_load_fails_over_and_loses_nothing() {
     let mut redis = OwnRedisCluster::start(&dir).unwrap();
     let nodes = redis.nodes();
     let env = [("HOOKLINE_REDIS_CLUSTER_NODES", nodes.as_str())];
-    let spec = LoadSpec {
-        n: 15_000,
-        rate: 500,
-        clicks: true,
-        env: &env,
-        ..LoadSpec::new("rfo", kafka.brokers())
-    };
-    let mut run = LoadRun::start(spec).await.unwrap();
+    let (mut run, clicked) = dlrs_after_first_clicks("rfo", kafka.brokers(), &env, CLICKED).await;
     let n = run.n;
-    let clicked = run.first_clicks(CLICKED).await.unwrap();
-    let first = run
-        .rx
-        .wait_for(CLICKED as usize, Duration::from_secs(120), |r| {
-            r.path.ends_with("/clicks")
-        })
-        .await
-        .len();
-    assert!(
-        first >= CLICKED as usize,
-        "every first click fired before the kill ({first} of {CLICKED})"
-    );
-    run.wait_requests(n as usize / 3, Duration::from_secs(120))
-        .await
-        .unwrap();
     let at_kill = run.dlr_requests().len();
     let victim = redis.masters().unwrap()[0];
     redis.kill(victim).unwrap();
