@@ -5,6 +5,7 @@
 
 use super::*;
 use chrono::Utc;
+use futures::StreamExt;
 use hookline_model::Channel;
 
 /// A store on a fresh key prefix of `backend`: `memory`, `redis` or `cluster`.
@@ -135,7 +136,11 @@ async fn many_messages_and_claims_are_each_found(store: Store) {
             assert!(store.claim(&key, &format!("clicks:0:{i}"), TTL).await.unwrap());
         }
     });
-    futures_join_all(writes).await;
+    // 64 at a time, as enrich writes them.
+    futures::stream::iter(writes)
+        .buffer_unordered(64)
+        .collect::<Vec<()>>()
+        .await;
     for i in (0..n).step_by(7) {
         let m = by_carrier(&store, None, &format!("{i:016x}"))
             .await
@@ -154,31 +159,6 @@ async fn many_messages_and_claims_are_each_found(store: Store) {
     }
 }
 on_backends!(many_messages_and_claims_are_each_found: memory, redis, cluster);
-
-/// Runs the futures, 64 at a time.
-async fn futures_join_all<F: std::future::Future<Output = ()>>(futures: impl Iterator<Item = F>) {
-    let mut set = Vec::new();
-    for f in futures {
-        set.push(f);
-        if set.len() == 64 {
-            join(std::mem::take(&mut set)).await;
-        }
-    }
-    join(set).await;
-}
-
-async fn join<F: std::future::Future<Output = ()>>(futures: Vec<F>) {
-    let mut pinned: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
-    std::future::poll_fn(|cx| {
-        pinned.retain_mut(|f| f.as_mut().poll(cx).is_pending());
-        if pinned.is_empty() {
-            std::task::Poll::Ready(())
-        } else {
-            std::task::Poll::Pending
-        }
-    })
-    .await;
-}
 
 /// Claims, clicks and final statuses: the first holder wins, again and again.
 async fn claims_clicks_and_final_statuses(store: Store) {
